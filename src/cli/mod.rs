@@ -1,0 +1,202 @@
+//! The command line: one file per command. This module only parses, sets up logging and
+//! dispatches; the work is done by library code.
+
+mod create;
+mod delete;
+mod exec;
+mod features;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
+
+use crate::logging::{self, LogFormat};
+
+/// Where container state lives unless `--root` says otherwise.
+pub const DEFAULT_ROOT: &str = "/run/obsbox";
+
+/// obsbox: an OCI runtime for openSUSE Build Service workers (runc-compatible).
+#[derive(Parser, Debug)]
+#[command(name = "obsbox", version, about, long_about = None)]
+pub struct Opts {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    #[command(flatten)]
+    Standard(Box<StandardCmd>),
+    #[command(flatten)]
+    Common(Box<CommonCmd>),
+}
+
+/// What every command gets besides its own arguments.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The state directory (`--root`), one subdirectory per container.
+    pub root: PathBuf,
+    /// `--systemd-cgroup`: accepted for runc compatibility; on cgroup v1 and hybrid hosts
+    /// libcontainer always uses cgroupfs.
+    pub systemd_cgroup: bool,
+}
+
+/// Commands that fork a process into a container and so must run from a sealed copy of the
+/// binary. The others only read state or signal processes, as `runc` (which clones itself
+/// only for its `init`) does.
+const SEALED_COMMANDS: &[&str] = &["create", "run", "exec"];
+
+/// Global flags that take a value, so the subcommand can be found without a full parse.
+const GLOBAL_FLAGS_WITH_VALUE: &[&str] = &["--root", "-r", "--log", "-l", "--log-format"];
+
+/// Decides from the raw arguments (program name skipped) whether to seal `/proc/self/exe`.
+pub fn needs_sealed_exe(args: impl IntoIterator<Item = OsString>) -> bool {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else {
+            return true;
+        };
+        if GLOBAL_FLAGS_WITH_VALUE.contains(&arg) {
+            args.next();
+            continue;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        return SEALED_COMMANDS.contains(&arg);
+    }
+    false
+}
+
+/// Runs the parsed command and returns the process exit code. Errors are printed as one line
+/// on stderr and, with `--log`, recorded in the log (as `{"level":"error","msg":…}` with
+/// `--log-format json`, which podman and containerd show to their users).
+pub fn dispatch(opts: Opts) -> i32 {
+    let format = match opts.global.log_format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            eprintln!("obsbox: --log-format: unknown format {other:?} (use text or json)");
+            return 1;
+        }
+    };
+    if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
+        eprintln!("obsbox: {err:#}");
+        return 1;
+    }
+    tracing::debug!(args = ?std::env::args().collect::<Vec<_>>(), "obsbox started");
+
+    let ctx = Context {
+        root: opts
+            .global
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
+        systemd_cgroup: opts.global.systemd_cgroup,
+    };
+
+    let (result, failure_code) = run_command(opts.command, &ctx);
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            let line = format!("{err:#}");
+            tracing::error!(target: crate::logging::ERROR_TARGET, "{line}");
+            eprintln!("obsbox: {line}");
+            failure_code
+        }
+    }
+}
+
+/// Returns the command's result and the exit code to use when it fails (255 for `exec`, as
+/// runc does, so callers can tell a failed exec from a process that exited 1).
+fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
+    match command {
+        Command::Standard(cmd) => match *cmd {
+            StandardCmd::Create(args) => (create::create(args, ctx).map(|_| 0), 1),
+            StandardCmd::Start(args) => (start::start(args, ctx).map(|_| 0), 1),
+            StandardCmd::State(args) => (state::state(args, ctx).map(|_| 0), 1),
+            StandardCmd::Kill(args) => (kill::kill(args, ctx).map(|_| 0), 1),
+            StandardCmd::Delete(args) => (delete::delete(args, ctx).map(|_| 0), 1),
+        },
+        Command::Common(cmd) => match *cmd {
+            CommonCmd::Run(args) => (run::run(args, ctx), 1),
+            CommonCmd::Exec(args) => (exec::exec(args, ctx), 255),
+            CommonCmd::List(args) => (list::list(args, ctx).map(|_| 0), 1),
+            CommonCmd::Ps(args) => (ps::ps(args, ctx).map(|_| 0), 1),
+            CommonCmd::Pause(args) => (pause::pause(args, ctx).map(|_| 0), 1),
+            CommonCmd::Resume(args) => (pause::resume(args, ctx).map(|_| 0), 1),
+            CommonCmd::Spec(args) => (spec::spec(args).map(|_| 0), 1),
+            CommonCmd::Features(_) => (features::features().map(|_| 0), 1),
+            CommonCmd::Checkpointt(_) => (unsupported("checkpoint"), 1),
+            CommonCmd::Events(_) => (unsupported("events"), 1),
+            CommonCmd::Update(_) => (unsupported("update"), 1),
+        },
+    }
+}
+
+/// Left-aligned columns, two spaces apart (the shape of runc's `list`).
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn unsupported(what: &str) -> Result<i32> {
+    anyhow::bail!("{what} is not supported by obsbox")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed(args: &[&str]) -> bool {
+        needs_sealed_exe(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn seals_only_commands_that_enter_a_container() {
+        assert!(sealed(&["create", "--bundle", "b", "id"]));
+        assert!(sealed(&["--root", "/r", "--log-format=json", "run", "id"]));
+        assert!(sealed(&[
+            "--log",
+            "/tmp/l",
+            "--log-format",
+            "json",
+            "exec",
+            "id",
+            "true"
+        ]));
+        assert!(!sealed(&["--root", "/run/x", "state", "id"]));
+        assert!(!sealed(&["--root", "exec", "state", "id"]));
+        assert!(!sealed(&["features"]));
+        assert!(!sealed(&[]));
+    }
+}

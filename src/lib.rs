@@ -1,0 +1,8 @@
+//! obsbox: the runtime of an openSUSE Build Service worker, built on OCI.
+//!
+//! The library holds everything; `src/main.rs` only parses and dispatches. See the README for
+//! what each command does.
+
+pub mod cli;
+pub mod logging;
+pub mod runtime;

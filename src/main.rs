@@ -1,0 +1,17 @@
+//! The `obsbox` binary: seal, parse, dispatch, exit code. Everything else lives in the library.
+
+use clap::Parser;
+
+fn main() {
+    // CVE-2019-5736 class: a container process must never be able to reopen the binary that
+    // set it up and overwrite it. Commands that fork into a container run from a sealed
+    // memfd copy of ourselves; this must happen before anything else.
+    if obsbox::cli::needs_sealed_exe(std::env::args_os().skip(1)) {
+        if let Err(err) = pentacle::ensure_sealed() {
+            eprintln!("obsbox: cannot seal /proc/self/exe: {err}");
+            std::process::exit(1);
+        }
+    }
+    let opts = obsbox::cli::Opts::parse();
+    std::process::exit(obsbox::cli::dispatch(opts));
+}

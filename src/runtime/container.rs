@@ -1,0 +1,107 @@
+//! Finding containers in the state directory and preparing libcontainer builders.
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use libcontainer::container::Container;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+
+use super::executor::ObsboxExecutor;
+
+/// Loads the container `id` from the state directory `root`, with an error that names it.
+pub fn load(root: &Path, id: &str) -> Result<Container> {
+    check_id(id)?;
+    let dir = root.join(id);
+    if !dir.join("state.json").exists() {
+        bail!(
+            "container {id} does not exist (no state in {})",
+            root.display()
+        );
+    }
+    Container::load(dir).with_context(|| format!("container {id}: cannot load its state"))
+}
+
+/// Container ids become directory names: refuse anything that could leave the state dir.
+pub fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+'));
+    if !ok {
+        bail!("invalid container id {id:?}: use letters, digits and _ - . +");
+    }
+    Ok(())
+}
+
+/// A builder for container `id` with obsbox's executor and state directory, which is created
+/// (mode 0700, like runc's) when missing.
+pub fn create_builder(root: &Path, id: &str) -> Result<ContainerBuilder> {
+    check_id(id)?;
+    ensure_root(root)?;
+    let builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_executor(ObsboxExecutor)
+        .with_root_path(root)
+        .with_context(|| format!("state directory {}", root.display()))?;
+    Ok(builder)
+}
+
+fn ensure_root(root: &Path) -> Result<()> {
+    if !root.is_dir() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .with_context(|| format!("cannot create state directory {}", root.display()))?;
+    }
+    Ok(())
+}
+
+/// The absolute bundle directory, checked to hold a `config.json`.
+pub fn bundle_dir(bundle: &Path) -> Result<PathBuf> {
+    let dir = bundle
+        .canonicalize()
+        .with_context(|| format!("bundle {}: no such directory", bundle.display()))?;
+    if !dir.join("config.json").is_file() {
+        bail!("bundle {}: no config.json", dir.display());
+    }
+    Ok(dir)
+}
+
+/// Lists the ids of the containers in the state directory, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => {
+            return Err(err)
+                .with_context(|| format!("cannot read state directory {}", root.display()));
+        }
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("state.json").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_escape_the_state_directory() {
+        for bad in ["", ".", "..", "../x", "a/b", "a b", "x\0"] {
+            assert!(check_id(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["abc", "4f2a-b_c.1", "podman+1"] {
+            check_id(good).unwrap();
+        }
+    }
+}

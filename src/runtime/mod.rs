@@ -1,0 +1,14 @@
+//! libcontainer glue: the state directory, the executor, hooks, state and features documents.
+//!
+//! A plain bundle runs exactly as under runc; obsbox-specific behaviour is chosen by
+//! `org.openbuildservice.*` annotations (later issues) and never changes the default path.
+
+pub mod container;
+pub mod executor;
+pub mod features;
+pub mod foreground;
+pub mod hooks;
+pub mod spec;
+pub mod state;
+
+pub use container::{create_builder, load};
