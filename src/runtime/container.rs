@@ -61,14 +61,16 @@ fn ensure_root(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The absolute bundle directory, checked to hold a `config.json`.
+/// The absolute bundle directory, checked to hold a readable, well-formed `config.json`, so
+/// a broken bundle is reported with the file's name rather than deep inside libcontainer.
 pub fn bundle_dir(bundle: &Path) -> Result<PathBuf> {
     let dir = bundle
         .canonicalize()
         .with_context(|| format!("bundle {}: no such directory", bundle.display()))?;
-    if !dir.join("config.json").is_file() {
-        bail!("bundle {}: no config.json", dir.display());
-    }
+    let config = dir.join("config.json");
+    let raw = fs::read(&config).with_context(|| format!("{}: cannot read", config.display()))?;
+    serde_json::from_slice::<oci_spec::runtime::Spec>(&raw)
+        .with_context(|| format!("{}: not a valid OCI runtime config", config.display()))?;
     Ok(dir)
 }
 

@@ -1,0 +1,259 @@
+//! Shared fixtures for the integration tests: a busybox bundle built from Debian's real
+//! `busybox-static` package and an obsbox runtime with a private state directory.
+//!
+//! These tests start real containers and so need root; they fail (not skip) without it.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub fn obsbox_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_obsbox"))
+}
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these tests start real containers and must run as root"
+    );
+}
+
+/// One template bundle per test binary; each test copies it.
+fn template() -> &'static Path {
+    static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("obsbox-template-")
+                .tempdir()
+                .unwrap();
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/busybox-bundle.sh");
+            let status = Command::new(script)
+                .arg(obsbox_bin())
+                .arg(dir.path().join("bundle"))
+                .status()
+                .expect("run integration/busybox-bundle.sh");
+            assert!(status.success(), "building the busybox bundle failed");
+            dir
+        })
+        .path()
+}
+
+/// A busybox bundle in its own temporary directory.
+pub struct Bundle {
+    pub dir: TempDir,
+}
+
+impl Bundle {
+    /// A copy of the busybox bundle whose process runs `args`.
+    pub fn new(args: &[&str]) -> Bundle {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("obsbox-bundle-")
+            .tempdir()
+            .unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(template().join("bundle/."))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let bundle = Bundle { dir };
+        bundle.edit(|c| c["process"]["args"] = serde_json::json!(args));
+        bundle
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.path().join("rootfs")
+    }
+
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&fs::read(self.path().join("config.json")).unwrap()).unwrap()
+    }
+
+    pub fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut config = self.config();
+        f(&mut config);
+        fs::write(
+            self.path().join("config.json"),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Adds a mount to the config.
+    pub fn mount(&self, mount: Value) {
+        self.edit(|c| c["mounts"].as_array_mut().unwrap().push(mount));
+    }
+}
+
+/// obsbox with a private `--root`.
+pub struct Runtime {
+    pub root: TempDir,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime {
+    pub fn new() -> Runtime {
+        require_root();
+        Runtime {
+            root: tempfile::Builder::new()
+                .prefix("obsbox-root-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(obsbox_bin());
+        command.arg("--root").arg(self.root.path()).args(args);
+        command
+    }
+
+    /// Runs obsbox to completion with stdin closed. Output goes through files, not pipes:
+    /// a created container inherits obsbox's stdio and would hold a pipe open until it ends.
+    pub fn output(&self, args: &[&str]) -> Output {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .expect("run obsbox");
+        Output {
+            status,
+            stdout: read_all(out),
+            stderr: read_all(err),
+        }
+    }
+
+    /// Runs obsbox and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "obsbox {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    pub fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.status(id) != want {
+            assert!(Instant::now() < deadline, "{id} never became {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn create(&self, id: &str, bundle: &Bundle) {
+        self.ok(&["create", "--bundle", bundle.path().to_str().unwrap(), id]);
+    }
+
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.root.path().join(id)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Never leave containers of a failed test behind.
+        if let Ok(entries) = fs::read_dir(self.root.path()) {
+            for entry in entries.flatten() {
+                let id = entry.file_name().into_string().unwrap();
+                let _ = self.output(&["delete", "--force", &id]);
+            }
+        }
+    }
+}
+
+/// Every cgroup directory (any v1 hierarchy or the unified one) whose path mentions `id`.
+pub fn cgroup_dirs_of(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for hierarchy in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        find_dirs(&hierarchy.path(), id, 3, &mut found);
+    }
+    found
+}
+
+fn find_dirs(dir: &Path, needle: &str, depth: usize, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        if path.to_string_lossy().contains(needle) {
+            found.push(path.clone());
+        }
+        if depth > 0 {
+            find_dirs(&path, needle, depth - 1, found);
+        }
+    }
+}
+
+/// Lines of the host's mount table that mention `needle`.
+pub fn mounts_mentioning(needle: &str) -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn process_alive(pid: i32) -> bool {
+    // A zombie has exited; only a live process counts.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn read_all(mut file: fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut data = Vec::new();
+    file.rewind().unwrap();
+    file.read_to_end(&mut data).unwrap();
+    data
+}
+
+pub fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,651 @@
+//! The OCI runtime, driven through the `obsbox` binary with real containers (needs root).
+
+mod common;
+
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn uid(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+#[test]
+fn lifecycle_create_start_state_kill_delete() {
+    let rt = Runtime::new();
+    // pid 1 of a pid namespace ignores signals it has no handler for.
+    let bundle = Bundle::new(&["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]);
+    let id = uid("lifecycle");
+    let pid_file = bundle.path().join("init.pid");
+    rt.ok(&[
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+
+    let state = rt.state(&id);
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["bundle"], bundle.path().to_str().unwrap());
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0);
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+    assert!(process_alive(pid));
+    assert!(!cgroup_dirs_of(&id).is_empty(), "no cgroup was created");
+
+    rt.ok(&["start", &id]);
+    assert_eq!(rt.status(&id), "running");
+    // The container's process is sleep, with its own pid namespace.
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmdline.starts_with(b"sh\x00-c\x00trap"), "{cmdline:?}");
+
+    let listed = rt.ok(&["list", "--format", "json"]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(rt.ok(&["list", "-q"]).trim(), id);
+
+    // Once sleep runs, the shell has its TERM trap in place.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while serde_json::from_str::<Vec<i32>>(&rt.ok(&["ps", "--format", "json", &id]))
+        .unwrap()
+        .len()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "sleep never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rt.ok(&["kill", &id, "TERM"]);
+    rt.wait_status(&id, "stopped");
+    assert_eq!(rt.state(&id)["pid"], 0);
+
+    rt.ok(&["delete", &id]);
+    assert!(!rt.state_dir(&id).exists(), "state dir left after delete");
+    assert_eq!(
+        cgroup_dirs_of(&id),
+        Vec::<std::path::PathBuf>::new(),
+        "cgroup left"
+    );
+    assert!(
+        mounts_mentioning(bundle.path().to_str().unwrap()).is_empty(),
+        "mount left"
+    );
+    assert!(!process_alive(pid));
+    let out = rt.output(&["state", &id]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("does not exist"));
+}
+
+#[test]
+fn kill_accepts_names_and_numbers_and_all() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sh", "-c", "sleep 300 & sleep 300"]);
+    for (n, signal) in ["KILL", "SIGKILL", "9"].iter().enumerate() {
+        let id = uid(&format!("kill{n}"));
+        rt.create(&id, &bundle);
+        rt.ok(&["start", &id]);
+        rt.ok(&["kill", "--all", &id, signal]);
+        rt.wait_status(&id, "stopped");
+        rt.ok(&["delete", &id]);
+    }
+    let id = uid("killbad");
+    rt.create(&id, &bundle);
+    let out = rt.output(&["kill", &id, "NOSUCHSIGNAL"]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("unknown signal"));
+}
+
+#[test]
+fn run_returns_the_exit_code_and_cleans_up() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sh", "-c", "echo out-$(hostname); exit 7"]);
+    let id = uid("run");
+    let out = rt
+        .command(&["run", "--bundle", bundle.path().to_str().unwrap(), &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(stdout_of(&out), "out-obsbox\n");
+    assert!(!rt.state_dir(&id).exists());
+    assert!(cgroup_dirs_of(&id).is_empty());
+}
+
+#[test]
+fn run_detached_then_exec_and_ps() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = uid("exec");
+    rt.ok(&[
+        "run",
+        "-d",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(rt.status(&id), "running");
+
+    // Args form: environment of the container plus --env, exit code passed through.
+    let out = rt.output(&[
+        "exec",
+        "--env",
+        "EXTRA=1",
+        &id,
+        "sh",
+        "-c",
+        "echo $PATH $EXTRA; exit 5",
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        stdout_of(&out).trim(),
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin 1"
+    );
+
+    // --process form, detached, with a pid file.
+    let process = bundle.path().join("process.json");
+    let mut p = bundle.config()["process"].clone();
+    p["args"] = json!(["sleep", "200"]);
+    fs::write(&process, serde_json::to_vec(&p).unwrap()).unwrap();
+    let pid_file = bundle.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "--process",
+        process.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    let exec_pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_alive(exec_pid));
+
+    let pids: Vec<i32> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+    let init = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+    assert!(pids.contains(&init) && pids.contains(&exec_pid), "{pids:?}");
+    let table = rt.ok(&["ps", &id]);
+    assert!(table.lines().next().unwrap().contains("PID"));
+    assert_eq!(table.lines().count(), 3, "{table}");
+
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.status(&id), "running");
+
+    rt.ok(&["delete", "--force", &id]);
+    assert!(!process_alive(exec_pid));
+    assert!(!rt.state_dir(&id).exists());
+    assert!(cgroup_dirs_of(&id).is_empty());
+}
+
+#[test]
+fn exec_of_a_missing_program_fails_with_255() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = uid("execmissing");
+    rt.ok(&[
+        "run",
+        "-d",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    let out = rt.output(&["exec", &id, "no-such-program"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        stderr_of(&out).contains("no-such-program"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// A hook script that appends its name to `order` and saves its stdin, argv0 and env.
+fn recording_hook(dir: &Path, name: &str) -> Value {
+    let d = dir.display();
+    // startContainer runs inside the container, whose /bin/sh is busybox: it needs argv0 sh.
+    let argv0 = if name == "startContainer" {
+        "sh"
+    } else {
+        "hook-argv0"
+    };
+    json!({
+        "path": "/bin/sh",
+        "args": [argv0, "-c",
+            format!("cat > {d}/{name}.json; echo \"$0 $HOOK_VAR\" > {d}/{name}.env; echo {name} >> {d}/order")],
+        "env": [format!("HOOK_VAR=var-{name}"), "PATH=/usr/bin:/bin".to_string()],
+        "timeout": 10
+    })
+}
+
+#[test]
+fn all_six_hooks_run_in_order_with_state_env_and_args() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    let logs = tempfile::tempdir().unwrap();
+    let dir = logs.path();
+    // The log dir appears at the same path inside the container, so hooks that run in the
+    // container's namespaces (createContainer, startContainer) write to the same place.
+    bundle.mount(
+        json!({"destination": dir, "type": "bind", "source": dir, "options": ["rbind", "rw"]}),
+    );
+    let names = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ];
+    bundle.edit(|c| {
+        c["annotations"] = json!({"org.example.hooks": "yes"});
+        let mut hooks = serde_json::Map::new();
+        for name in names {
+            hooks.insert(name.into(), json!([recording_hook(dir, name)]));
+        }
+        c["hooks"] = Value::Object(hooks);
+    });
+    let id = uid("hooks");
+    rt.create(&id, &bundle);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let order = || fs::read_to_string(dir.join("order")).unwrap_or_default();
+    assert_eq!(order(), "prestart\ncreateRuntime\ncreateContainer\n");
+    rt.ok(&["start", &id]);
+    rt.wait_status(&id, "stopped");
+    rt.ok(&["delete", &id]);
+    assert_eq!(order(), names.map(|n| format!("{n}\n")).concat());
+
+    for name in names {
+        let state: Value =
+            serde_json::from_slice(&fs::read(dir.join(format!("{name}.json"))).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: bad state on stdin: {e}"));
+        assert_eq!(state["id"], id.as_str(), "{name}");
+        assert_eq!(state["bundle"], bundle.path().to_str().unwrap(), "{name}");
+        assert_eq!(state["annotations"]["org.example.hooks"], "yes", "{name}");
+        assert!(state["ociVersion"].is_string(), "{name}");
+        // createContainer and startContainer run inside the container's namespaces from a
+        // snapshot libcontainer 0.7 takes before the pid is known: no pid, status "creating".
+        let in_container = matches!(name, "createContainer" | "startContainer");
+        let want = match name {
+            "prestart" | "createRuntime" | "createContainer" | "startContainer" => "creating",
+            "poststart" => "running",
+            _ => "stopped",
+        };
+        assert_eq!(state["status"], want, "{name}: {state}");
+        if !in_container && name != "poststop" {
+            assert_eq!(state["pid"], pid, "{name}");
+        }
+        let env = fs::read_to_string(dir.join(format!("{name}.env"))).unwrap();
+        let argv0 = if name == "startContainer" {
+            "sh"
+        } else {
+            "hook-argv0"
+        };
+        assert_eq!(env.trim(), format!("{argv0} var-{name}"), "{name}");
+    }
+}
+
+#[test]
+fn failing_prestart_aborts_create_and_cleans_up() {
+    for (hook, fails) in [
+        (json!({"path": "/bin/false"}), "prestart"),
+        (
+            json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}),
+            "createRuntime",
+        ),
+    ] {
+        let rt = Runtime::new();
+        let bundle = Bundle::new(&["sleep", "300"]);
+        bundle.edit(|c| c["hooks"] = json!({ fails: [hook] }));
+        let id = uid(&format!("badhook-{fails}"));
+        let pid_file = bundle.path().join("pid");
+        let started = Instant::now();
+        let out = rt.output(&[
+            "create",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ]);
+        assert!(!out.status.success(), "{fails}: create succeeded");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{fails}: timeout not applied"
+        );
+        let err = stderr_of(&out);
+        assert_eq!(err.lines().count(), 1, "{fails}: not one line: {err}");
+        assert!(err.contains(&id), "{fails}: {err}");
+        assert!(!rt.state_dir(&id).exists(), "{fails}: state dir left");
+        assert!(cgroup_dirs_of(&id).is_empty(), "{fails}: cgroup left");
+        if let Ok(pid) = fs::read_to_string(&pid_file) {
+            let pid: i32 = pid.trim().parse().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while process_alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(!process_alive(pid), "{fails}: container process left");
+        }
+    }
+}
+
+#[test]
+fn failing_poststop_is_logged_and_delete_goes_on() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    let logs = tempfile::tempdir().unwrap();
+    bundle.edit(|c| {
+        c["hooks"] = json!({"poststop": [
+            {"path": "/bin/false"},
+            recording_hook(logs.path(), "second"),
+        ]})
+    });
+    let id = uid("poststop");
+    let log = logs.path().join("log.json");
+    rt.create(&id, &bundle);
+    rt.ok(&["start", &id]);
+    rt.wait_status(&id, "stopped");
+    let out = rt.output(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "delete",
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        logs.path().join("second.json").exists(),
+        "later poststop hook skipped"
+    );
+    assert!(!rt.state_dir(&id).exists());
+    let log = fs::read_to_string(&log).unwrap();
+    assert!(
+        log.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .any(|r| r["level"] == "warn" && r["msg"].as_str().unwrap().contains("poststop")),
+        "{log}"
+    );
+}
+
+#[test]
+fn errors_are_one_line_and_a_json_log_record() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    fs::write(bundle.path().join("config.json"), b"{ not json").unwrap();
+    let log = bundle.path().join("log.json");
+    let id = uid("badconfig");
+    let out = rt.output(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("config.json"), "{err}");
+    let last: Value =
+        serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("config.json"));
+    assert!(!rt.state_dir(&id).exists());
+
+    let missing = rt.output(&[
+        "create",
+        "--bundle",
+        "/nonexistent/bundle",
+        &uid("nobundle"),
+    ]);
+    assert_eq!(stderr_of(&missing).lines().count(), 1);
+    assert!(stderr_of(&missing).contains("/nonexistent/bundle"));
+}
+
+#[test]
+fn console_socket_receives_a_real_pty() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sh", "-c", "tty; echo hello-pty; sleep 1"]);
+    bundle.edit(|c| c["process"]["terminal"] = json!(true));
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock_path = sock_dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let id = uid("console");
+    let receiver = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let fd = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .expect("no fd sent over the console socket");
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    });
+    rt.ok(&[
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        &id,
+    ]);
+    let master = receiver.join().unwrap();
+    rt.ok(&["start", &id]);
+    let mut file = fs::File::from(master);
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.contains("hello-pty") && Instant::now() < deadline {
+        let mut buf = [0u8; 256];
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(
+        seen.contains("/dev/pts/0") || seen.contains("/dev/console"),
+        "{seen:?}"
+    );
+    assert!(seen.contains("hello-pty"), "{seen:?}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// Runs the bundle in the foreground and returns (exit code, stdout + stderr).
+fn run(bundle: &Bundle, name: &str) -> (i32, String) {
+    let rt = Runtime::new();
+    let id = uid(name);
+    let out = rt.output(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    assert!(!rt.state_dir(&id).exists());
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", stdout_of(&out), stderr_of(&out)),
+    )
+}
+
+#[test]
+fn user_namespace_bundle_maps_ids() {
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+    ]);
+    bundle.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    let (code, out) = run(&bundle, "userns");
+    assert_eq!(code, 0, "{out}");
+    let fields: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(fields[0], ["0", "200000", "65536"], "{out}");
+    assert_eq!(fields[1], ["0", "200000", "65536"], "{out}");
+    assert_eq!(fields[2], ["0"], "{out}");
+}
+
+#[test]
+fn readonly_rootfs_refuses_writes() {
+    let bundle = Bundle::new(&["sh", "-c", "touch /newfile && echo wrote"]);
+    let (code, out) = run(&bundle, "rorootfs");
+    assert_ne!(code, 0);
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(!bundle.rootfs().join("newfile").exists());
+
+    bundle.edit(|c| c["root"]["readonly"] = json!(false));
+    let (code, out) = run(&bundle, "rwrootfs");
+    assert_eq!(code, 0, "{out}");
+    assert!(bundle.rootfs().join("newfile").exists());
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "echo keys=$(wc -c < /proc/keys); echo firmware=$(ls /sys/firmware | wc -l); \
+         echo 1 > /proc/sys/vm/drop_caches || echo ro-ok; touch /proc/sysrq-trigger || echo ro2-ok",
+    ]);
+    let (code, out) = run(&bundle, "masked");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("keys=0"), "{out}");
+    assert!(out.contains("firmware=0"), "{out}");
+    assert!(out.contains("ro-ok") && out.contains("ro2-ok"), "{out}");
+}
+
+#[test]
+fn bind_mounts_read_write_and_read_only() {
+    let host = tempfile::tempdir().unwrap();
+    fs::write(host.path().join("in.txt"), "from-host").unwrap();
+    let bundle = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /rw/in.txt; echo from-container > /rw/out.txt; echo x > /ro/x || echo ro-refused",
+    ]);
+    bundle.mount(json!({"destination": "/rw", "type": "bind", "source": host.path(), "options": ["rbind", "rw"]}));
+    bundle.mount(json!({"destination": "/ro", "type": "bind", "source": host.path(), "options": ["rbind", "ro"]}));
+    let (code, out) = run(&bundle, "bind");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("from-host"), "{out}");
+    assert!(out.contains("ro-refused"), "{out}");
+    assert_eq!(
+        fs::read_to_string(host.path().join("out.txt")).unwrap(),
+        "from-container\n"
+    );
+    assert!(!host.path().join("x").exists());
+}
+
+#[test]
+fn rlimits_apply() {
+    let bundle = Bundle::new(&["sh", "-c", "ulimit -n; ulimit -Hn"]);
+    bundle.edit(|c| {
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}])
+    });
+    let (code, out) = run(&bundle, "rlimits");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "321\n654\n");
+}
+
+/// The capability sets of the container's process, from /proc/self/status.
+fn cap_line(out: &str, name: &str) -> u64 {
+    let line = out.lines().find(|l| l.starts_with(name)).unwrap();
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn capabilities_and_no_new_privileges() {
+    let bundle = Bundle::new(&["grep", "-E", "^(Cap|NoNewPrivs)", "/proc/self/status"]);
+    let (code, out) = run(&bundle, "caps");
+    assert_eq!(code, 0, "{out}");
+    // runc's defaults: CAP_AUDIT_WRITE(29), CAP_KILL(5), CAP_NET_BIND_SERVICE(10).
+    let want = (1u64 << 29) | (1 << 5) | (1 << 10);
+    assert_eq!(cap_line(&out, "CapEff:"), want, "{out}");
+    assert_eq!(cap_line(&out, "CapBnd:"), want, "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+
+    bundle.edit(|c| {
+        c["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]});
+        c["process"]["noNewPrivileges"] = json!(false);
+    });
+    let (code, out) = run(&bundle, "caps2");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(cap_line(&out, "CapEff:"), 1, "{out}");
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+}
+
+#[test]
+fn seccomp_profile_applies() {
+    let bundle = Bundle::new(&["sh", "-c", "mkdir /dev/shm/x && echo made || echo refused"]);
+    bundle.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        })
+    });
+    let (code, out) = run(&bundle, "seccomp");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("refused"), "{out}");
+}
+
+#[test]
+fn process_without_path_still_finds_its_program() {
+    // ctr run --rootfs gives no PATH; runc looks programs up anyway.
+    let bundle = Bundle::new(&["echo", "found"]);
+    bundle.edit(|c| c["process"]["env"] = json!(["TERM=xterm"]));
+    let (code, out) = run(&bundle, "nopath");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "found\n");
+}
+
+#[test]
+fn spec_refuses_to_overwrite_and_features_tell_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new();
+    rt.ok(&["spec", "--bundle", dir.path().to_str().unwrap()]);
+    let config: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["process"]["args"], json!(["sh"]));
+    assert_eq!(config["root"]["readonly"], json!(true));
+    let again = rt.output(&["spec", "--bundle", dir.path().to_str().unwrap()]);
+    assert!(!again.status.success());
+
+    let features: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    assert_eq!(features["hooks"].as_array().unwrap().len(), 6);
+    assert_eq!(features["linux"]["seccomp"]["enabled"], json!(true));
+    assert!(
+        features["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("user"))
+    );
+}
