@@ -1,0 +1,22 @@
+#!/bin/bash
+# Installs what obsbox needs to build and to be tested on Debian 12 (run as root). Idempotent.
+set -euo pipefail
+packages=(
+    pkg-config libseccomp-dev          # libcontainer's seccomp support
+    runc podman containerd             # peer runtime and the real clients
+    uidmap                             # podman's user namespace helpers
+    hyperfine time                     # benchmarks
+    python3 python3-jsonschema         # schema checks of config.json and features
+    golang-github-opencontainers-specs-dev  # the runtime-spec JSON schemas
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v cargo >/dev/null || { echo "cargo (Rust) is needed" >&2; exit 1; }
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
