@@ -4,11 +4,11 @@ use clap::Parser;
 
 fn main() {
     // CVE-2019-5736 class: a container process must never be able to reopen the binary that
-    // set it up and overwrite it. Commands that fork into a container run from a sealed
-    // memfd copy of ourselves; this must happen before anything else.
+    // set it up and overwrite it. Commands that fork into a container re-execute from a
+    // sealed binary (runtime::seal); this must happen before anything else.
     if obsbox::cli::needs_sealed_exe(std::env::args_os().skip(1)) {
-        if let Err(err) = pentacle::ensure_sealed() {
-            eprintln!("obsbox: cannot seal /proc/self/exe: {err}");
+        if let Err(err) = obsbox::runtime::seal::ensure_sealed() {
+            eprintln!("obsbox: {err:#}");
             std::process::exit(1);
         }
     }

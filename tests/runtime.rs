@@ -649,3 +649,41 @@ fn spec_refuses_to_overwrite_and_features_tell_the_truth() {
             .contains(&json!("user"))
     );
 }
+
+#[test]
+fn the_container_process_cannot_reach_a_writable_obsbox_binary() {
+    // Until start, the container's init is obsbox itself: its /proc/PID/exe must lead to a
+    // binary that cannot be written through (CVE-2019-5736), unlike the installed one.
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    let id = uid("sealed");
+    rt.create(&id, &bundle);
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    let read_only = |path: &str| {
+        nix::sys::statvfs::statvfs(path)
+            .unwrap()
+            .flags()
+            .contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
+    };
+    let link = fs::read_link(&exe).unwrap();
+    let memfd = link.to_string_lossy().starts_with("/memfd:");
+    assert!(
+        memfd || read_only(&exe),
+        "{exe} -> {} is writable",
+        link.display()
+    );
+    assert!(
+        !read_only(obsbox_bin().to_str().unwrap()),
+        "test needs a writable install"
+    );
+    let err = fs::OpenOptions::new().write(true).open(&exe).unwrap_err();
+    assert!(
+        matches!(
+            err.raw_os_error(),
+            Some(libc::EROFS) | Some(libc::ETXTBSY) | Some(libc::EPERM)
+        ),
+        "{err}"
+    );
+    rt.ok(&["delete", "--force", &id]);
+}

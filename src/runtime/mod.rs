@@ -8,6 +8,7 @@ pub mod executor;
 pub mod features;
 pub mod foreground;
 pub mod hooks;
+pub mod seal;
 pub mod spec;
 pub mod state;
 
