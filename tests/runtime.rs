@@ -639,7 +639,17 @@ fn spec_refuses_to_overwrite_and_features_tell_the_truth() {
     let again = rt.output(&["spec", "--bundle", dir.path().to_str().unwrap()]);
     assert!(!again.status.success());
 
-    let features: Value = serde_json::from_str(&rt.ok(&["features"])).unwrap();
+    let schemas = Path::new("/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema");
+    validate(
+        &schemas.join("config-schema.json"),
+        &dir.path().join("config.json"),
+    );
+
+    let features_json = dir.path().join("features.json");
+    fs::write(&features_json, rt.ok(&["features"])).unwrap();
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema/features.schema.json");
+    validate(&ours, &features_json);
+    let features: Value = serde_json::from_slice(&fs::read(&features_json).unwrap()).unwrap();
     assert_eq!(features["hooks"].as_array().unwrap().len(), 6);
     assert_eq!(features["linux"]["seccomp"]["enabled"], json!(true));
     assert!(
@@ -686,4 +696,31 @@ fn the_container_process_cannot_reach_a_writable_obsbox_binary() {
         "{err}"
     );
     rt.ok(&["delete", "--force", &id]);
+}
+
+/// Validates a document against a JSON schema with python3-jsonschema (refs resolved
+/// relative to the schema's directory).
+fn validate(schema: &Path, document: &Path) {
+    let script = r#"
+import json, pathlib, sys, jsonschema
+schema_path = pathlib.Path(sys.argv[1]).resolve()
+schema = json.load(open(schema_path))
+resolver = jsonschema.RefResolver(schema_path.as_uri(), schema)
+cls = jsonschema.validators.validator_for(schema)
+cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
+"#;
+    // Debian's python3 has python3-jsonschema from integration/setup.sh.
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(schema)
+        .arg(document)
+        .output()
+        .expect("python3 with jsonschema (integration/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{} does not validate against {}: {}",
+        document.display(),
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
