@@ -724,3 +724,23 @@ cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn foreground_run_with_a_terminal_gets_its_own_pty() {
+    // As runc: no --console-socket given, so obsbox takes the pty and copies it to stdout.
+    let bundle = Bundle::new(&["sh", "-c", "tty; echo on-a-terminal; exit 4"]);
+    bundle.edit(|c| c["process"]["terminal"] = json!(true));
+    let rt = Runtime::new();
+    let id = uid("owntty");
+    let out = rt.output(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}{}", stderr_of(&out));
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("on-a-terminal"), "{text}");
+    assert!(!rt.state_dir(&id).exists());
+    assert_eq!(
+        fs::read_dir(rt.root.path()).unwrap().count(),
+        0,
+        "console socket left"
+    );
+}

@@ -5,7 +5,15 @@ use anyhow::{Context as _, Result};
 use liboci_cli::Run;
 
 use super::Context;
+use crate::runtime::console::OwnConsole;
 use crate::runtime::{self, container::bundle_dir, foreground, hooks::delete_with_poststop};
+
+fn wants_terminal(bundle: &std::path::Path) -> bool {
+    oci_spec::runtime::Spec::load(bundle.join("config.json"))
+        .ok()
+        .and_then(|spec| spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
+}
 
 pub fn run(args: Run, ctx: &Context) -> Result<i32> {
     let bundle = bundle_dir(&args.bundle)?;
@@ -14,17 +22,42 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         // Processes the container leaves behind are reparented to us and reaped.
         nix::sys::prctl::set_child_subreaper(true).context("cannot become a subreaper")?;
     }
-    let mut container = runtime::create_builder(&ctx.root, id)?
+    // A foreground process that wants a terminal and no caller to take it: we take it.
+    let own_console = match (&args.console_socket, args.detach) {
+        (None, false) if wants_terminal(&bundle) => {
+            let path = ctx.root.join(format!(".{id}.console.sock"));
+            let _ = std::fs::remove_file(&path);
+            std::fs::create_dir_all(&ctx.root)?;
+            Some(OwnConsole::listen(&path)?)
+        }
+        _ => None,
+    };
+    let console_socket = match &own_console {
+        Some(console) => Some(console.path().to_path_buf()),
+        None => args.console_socket.clone(),
+    };
+    let container = runtime::create_builder(&ctx.root, id)?
         .with_pid_file(args.pid_file.as_ref())?
-        .with_console_socket(args.console_socket.as_ref())
+        .with_console_socket(console_socket.as_ref())
         .with_preserved_fds(args.preserve_fds)
         .validate_id()?
         .as_init(&bundle)
         .with_systemd(ctx.systemd_cgroup)
-        .with_detach(args.detach)
+        // libcontainer only hands a pty to a console socket when "detached"; the flag has no
+        // other effect on how the container is created.
+        .with_detach(args.detach || own_console.is_some())
         .with_no_pivot(args.no_pivot)
         .build()
-        .with_context(|| format!("container {id}: create failed"))?;
+        .with_context(|| format!("container {id}: create failed"));
+    let mut container = match container {
+        Ok(container) => container,
+        Err(err) => {
+            if let Some(path) = &console_socket.filter(|_| own_console.is_some()) {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(err);
+        }
+    };
     if let Err(err) = container.start() {
         let _ = delete_with_poststop(&mut container, true);
         return Err(err).with_context(|| format!("container {id}: start failed"));
@@ -35,7 +68,9 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
     let init = container
         .pid()
         .with_context(|| format!("container {id}: no init process recorded"))?;
+    let attached = own_console.map(OwnConsole::attach).transpose()?;
     let code = foreground::wait_forwarding_signals(init)?;
+    drop(attached);
     if !args.keep {
         // A cleanup failure must not hide the workload's exit code; it is logged.
         if let Err(err) = delete_with_poststop(&mut container, true) {

@@ -1,0 +1,108 @@
+//! The terminal of a foreground `run` whose process wants one and whose caller passed no
+//! `--console-socket`: like runc, obsbox receives the pty master itself and connects it to
+//! its own stdin and stdout (stdin in raw mode while it is a terminal).
+
+use std::fs::File;
+use std::io::{self, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use anyhow::{Context as _, Result, bail};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+use nix::sys::termios::{self, SetArg, Termios};
+
+/// A console socket we listen on ourselves; libcontainer sends the pty master to it.
+pub struct OwnConsole {
+    path: PathBuf,
+    receiver: JoinHandle<Result<OwnedFd>>,
+}
+
+impl OwnConsole {
+    /// Listens on `path` (which must not exist) in a background thread.
+    pub fn listen(path: &Path) -> Result<OwnConsole> {
+        let listener = UnixListener::bind(path)
+            .with_context(|| format!("console socket {}", path.display()))?;
+        let receiver = std::thread::spawn(move || receive_master(&listener));
+        Ok(OwnConsole {
+            path: path.to_path_buf(),
+            receiver,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits for the pty master and starts copying between it and our stdio.
+    pub fn attach(self) -> Result<Attached> {
+        let master = self
+            .receiver
+            .join()
+            .map_err(|_| anyhow::anyhow!("console receiver panicked"))??;
+        let _ = std::fs::remove_file(&self.path);
+        let saved = raw_stdin();
+        let input = master.try_clone()?;
+        // stdin -> pty; this thread ends with the process (it blocks on our stdin).
+        std::thread::spawn(move || {
+            let _ = io::copy(&mut io::stdin(), &mut File::from(input));
+        });
+        let output = std::thread::spawn(move || {
+            // EIO once the last process holding the pty's other side exits.
+            let _ = io::copy(&mut File::from(master), &mut io::stdout());
+        });
+        Ok(Attached {
+            saved,
+            output: Some(output),
+        })
+    }
+}
+
+/// The running copy; dropping it waits for the output to drain and restores the terminal.
+pub struct Attached {
+    saved: Option<Termios>,
+    output: Option<JoinHandle<()>>,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        if let Some(output) = self.output.take() {
+            let _ = output.join();
+        }
+        if let Some(saved) = &self.saved {
+            let _ = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSANOW, saved);
+        }
+    }
+}
+
+fn raw_stdin() -> Option<Termios> {
+    let stdin = io::stdin();
+    let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
+    let mut raw = saved.clone();
+    termios::cfmakeraw(&mut raw);
+    termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
+    Some(saved)
+}
+
+fn receive_master(listener: &UnixListener) -> Result<OwnedFd> {
+    let (stream, _) = listener.accept().context("console socket: accept")?;
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .context("console socket: recvmsg")?;
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(&fd) = fds.first() {
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    bail!("console socket: no pty master received")
+}
