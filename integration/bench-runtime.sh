@@ -8,13 +8,7 @@ runs=${1:-40}
 work=$(mktemp -d /tmp/obsbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 busybox_bundle "$work/bundle"
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(p, "w"))
-PY
+bundle_args "$work/bundle" /bin/true
 mkdir -p "$work/obsbox-root" "$work/runc-root"
 cd "$work/bundle"
 obsbox_cmd="$OBSBOX --root $work/obsbox-root run bench-obsbox"

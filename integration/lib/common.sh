@@ -18,3 +18,15 @@ finish() {
 
 # busybox_bundle DIR: the busybox bundle from Debian's busybox-static package.
 busybox_bundle() { "$REPO/integration/busybox-bundle.sh" "$OBSBOX" "$1" >/dev/null; }
+
+# bundle_args BUNDLE ARG…: set the process args of BUNDLE/config.json.
+bundle_args() {
+    local bundle=$1; shift
+    python3 - "$bundle/config.json" "$@" <<'PY'
+import json, sys
+path, args = sys.argv[1], sys.argv[2:]
+config = json.load(open(path))
+config["process"]["args"] = args
+json.dump(config, open(path, "w"), indent=2)
+PY
+}
