@@ -6,17 +6,15 @@ use liboci_cli::Run;
 
 use super::Context;
 use crate::runtime::console::OwnConsole;
-use crate::runtime::{self, container::bundle_dir, foreground, hooks::delete_with_poststop};
-
-fn wants_terminal(bundle: &std::path::Path) -> bool {
-    oci_spec::runtime::Spec::load(bundle.join("config.json"))
-        .ok()
-        .and_then(|spec| spec.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
-}
+use crate::runtime::{self, container::open_bundle, foreground, hooks::delete_with_poststop};
 
 pub fn run(args: Run, ctx: &Context) -> Result<i32> {
-    let bundle = bundle_dir(&args.bundle)?;
+    let (bundle, spec) = open_bundle(&args.bundle)?;
+    let wants_terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let id = &args.container_id;
     if !args.detach && !args.no_subreaper {
         // Processes the container leaves behind are reparented to us and reaped.
@@ -24,7 +22,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
     }
     // A foreground process that wants a terminal and no caller to take it: we take it.
     let own_console = match (&args.console_socket, args.detach) {
-        (None, false) if wants_terminal(&bundle) => {
+        (None, false) if wants_terminal => {
             let path = ctx.root.join(format!(".{id}.console.sock"));
             let _ = std::fs::remove_file(&path);
             std::fs::create_dir_all(&ctx.root)?;

@@ -64,14 +64,19 @@ fn ensure_root(root: &Path) -> Result<()> {
 /// The absolute bundle directory, checked to hold a readable, well-formed `config.json`, so
 /// a broken bundle is reported with the file's name rather than deep inside libcontainer.
 pub fn bundle_dir(bundle: &Path) -> Result<PathBuf> {
+    open_bundle(bundle).map(|(dir, _)| dir)
+}
+
+/// The absolute bundle directory and its parsed `config.json`.
+pub fn open_bundle(bundle: &Path) -> Result<(PathBuf, oci_spec::runtime::Spec)> {
     let dir = bundle
         .canonicalize()
         .with_context(|| format!("bundle {}: no such directory", bundle.display()))?;
     let config = dir.join("config.json");
     let raw = fs::read(&config).with_context(|| format!("{}: cannot read", config.display()))?;
-    serde_json::from_slice::<oci_spec::runtime::Spec>(&raw)
+    let spec = serde_json::from_slice::<oci_spec::runtime::Spec>(&raw)
         .with_context(|| format!("{}: not a valid OCI runtime config", config.display()))?;
-    Ok(dir)
+    Ok((dir, spec))
 }
 
 /// Lists the ids of the containers in the state directory, sorted.
