@@ -125,13 +125,7 @@ fn run_detached_then_exec_and_ps() {
     let rt = Runtime::new();
     let bundle = Bundle::new(&["sleep", "300"]);
     let id = uid("exec");
-    rt.ok(&[
-        "run",
-        "-d",
-        "--bundle",
-        bundle.path().to_str().unwrap(),
-        &id,
-    ]);
+    rt.run_detached(&id, &bundle);
     assert_eq!(rt.status(&id), "running");
 
     // Args form: environment of the container plus --env, exit code passed through.
@@ -195,13 +189,7 @@ fn exec_of_a_missing_program_fails_with_255() {
     let rt = Runtime::new();
     let bundle = Bundle::new(&["sleep", "300"]);
     let id = uid("execmissing");
-    rt.ok(&[
-        "run",
-        "-d",
-        "--bundle",
-        bundle.path().to_str().unwrap(),
-        &id,
-    ]);
+    rt.run_detached(&id, &bundle);
     let out = rt.output(&["exec", &id, "no-such-program"]);
     assert_eq!(out.status.code(), Some(255));
     assert!(

@@ -34,7 +34,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         Some(console) => Some(console.path().to_path_buf()),
         None => args.console_socket.clone(),
     };
-    let container = runtime::create_builder(&ctx.root, id)?
+    let mut container = runtime::create_builder(&ctx.root, id)?
         .with_pid_file(args.pid_file.as_ref())?
         .with_console_socket(console_socket.as_ref())
         .with_preserved_fds(args.preserve_fds)
@@ -46,16 +46,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         .with_detach(args.detach || own_console.is_some())
         .with_no_pivot(args.no_pivot)
         .build()
-        .with_context(|| format!("container {id}: create failed"));
-    let mut container = match container {
-        Ok(container) => container,
-        Err(err) => {
-            if let Some(path) = &console_socket.filter(|_| own_console.is_some()) {
-                let _ = std::fs::remove_file(path);
-            }
-            return Err(err);
-        }
-    };
+        .with_context(|| format!("container {id}: create failed"))?;
     if let Err(err) = container.start() {
         let _ = delete_with_poststop(&mut container, true);
         return Err(err).with_context(|| format!("container {id}: start failed"));

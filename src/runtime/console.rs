@@ -13,10 +13,17 @@ use anyhow::{Context as _, Result, bail};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use nix::sys::termios::{self, SetArg, Termios};
 
-/// A console socket we listen on ourselves; libcontainer sends the pty master to it.
+/// A console socket we listen on ourselves; libcontainer sends the pty master to it. The
+/// socket file is removed when this is dropped, whether or not a master arrived.
 pub struct OwnConsole {
     path: PathBuf,
-    receiver: JoinHandle<Result<OwnedFd>>,
+    receiver: Option<JoinHandle<Result<OwnedFd>>>,
+}
+
+impl Drop for OwnConsole {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl OwnConsole {
@@ -27,7 +34,7 @@ impl OwnConsole {
         let receiver = std::thread::spawn(move || receive_master(&listener));
         Ok(OwnConsole {
             path: path.to_path_buf(),
-            receiver,
+            receiver: Some(receiver),
         })
     }
 
@@ -36,12 +43,13 @@ impl OwnConsole {
     }
 
     /// Waits for the pty master and starts copying between it and our stdio.
-    pub fn attach(self) -> Result<Attached> {
+    pub fn attach(mut self) -> Result<Attached> {
         let master = self
             .receiver
+            .take()
+            .context("console already attached")?
             .join()
             .map_err(|_| anyhow::anyhow!("console receiver panicked"))??;
-        let _ = std::fs::remove_file(&self.path);
         let saved = raw_stdin();
         let input = master.try_clone()?;
         // stdin -> pty; this thread ends with the process (it blocks on our stdin).

@@ -178,6 +178,11 @@ impl Runtime {
         self.ok(&["create", "--bundle", bundle.path().to_str().unwrap(), id]);
     }
 
+    /// `run --detach`: the container keeps running after obsbox returns.
+    pub fn run_detached(&self, id: &str, bundle: &Bundle) {
+        self.ok(&["run", "-d", "--bundle", bundle.path().to_str().unwrap(), id]);
+    }
+
     pub fn state_dir(&self, id: &str) -> PathBuf {
         self.root.path().join(id)
     }
