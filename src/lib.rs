@@ -5,4 +5,7 @@
 
 pub mod cli;
 pub mod logging;
+pub mod packages;
+pub mod repo;
+pub mod rootfs;
 pub mod runtime;

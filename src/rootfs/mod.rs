@@ -1,0 +1,1 @@
+//! Rootfs assembly from packages and the content-addressed cache.
