@@ -6,6 +6,10 @@
 //! Keeping the readers free of file-system writes means every format gets the same checks.
 
 pub mod compress;
+pub mod deb;
+pub mod extract;
+pub mod layer;
+pub mod tarball;
 
 use std::io::Read;
 

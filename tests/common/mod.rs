@@ -262,3 +262,4 @@ pub fn stdout_of(out: &Output) -> String {
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+pub mod tree;

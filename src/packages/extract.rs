@@ -1,0 +1,734 @@
+//! The safe extractor: every reader writes through it, and every write stays inside the
+//! target root.
+//!
+//! How confinement works:
+//! - Archive names are made relative and split into components; `..` is refused outright
+//!   (no package needs it, and refusing is clearer than clamping).
+//! - The parent directory of each entry is opened with `openat2(RESOLVE_IN_ROOT |
+//!   RESOLVE_NO_MAGICLINKS)` relative to an fd of the root, so symlinks already in the root
+//!   (merged-/usr `bin -> usr/bin`, Debian's absolute `var/run -> /run`) resolve as they would
+//!   inside the container: the kernel clamps them to the root.
+//! - Symlinks created by the archive being extracted are never traversed by its later
+//!   entries (the classic "symlink, then write through it" attack); those entries are refused.
+//! - The final component is always handled with `*at` calls that do not follow symlinks, and
+//!   an existing file is unlinked and recreated, never opened for writing: files in the root
+//!   may be hard links into the package store, which must not change.
+//! - Declared sizes are checked against a total limit and an expansion ratio before writing,
+//!   and the bytes actually read must match the declared size.
+
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+
+use super::{Entry, EntryKind, EntryMeta, Sink};
+
+/// Limits against decompression bombs and lying headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Total bytes of file content one archive may write.
+    pub max_bytes: u64,
+    /// Content bytes allowed per byte of (compressed) input, once past `ratio_floor`.
+    pub max_ratio: u64,
+    /// Below this many bytes the ratio is not checked (tiny packages of zeros are fine).
+    pub ratio_floor: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 64 << 30,
+            max_ratio: 200,
+            ratio_floor: 256 << 20,
+        }
+    }
+}
+
+/// What the extractor may do besides plain files, directories and links.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Create device nodes (needs CAP_MKNOD). Off: a device entry is an error.
+    pub allow_devices: bool,
+    /// Apply the archive's uid/gid (needs CAP_CHOWN); off: files belong to the caller.
+    pub set_owner: bool,
+    /// Apply `security.capability` xattrs (needs CAP_SETFCAP).
+    pub set_capabilities: bool,
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let root = nix::unistd::geteuid().is_root();
+        Options {
+            allow_devices: false,
+            set_owner: root,
+            set_capabilities: root,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Writes archive entries under a root directory. Create one per archive (`label` names the
+/// archive in errors), call [`Extractor::finish`] at the end to apply directory metadata.
+pub struct Extractor {
+    root: OwnedFd,
+    root_path: PathBuf,
+    label: String,
+    options: Options,
+    /// Size of the archive's input, for the expansion ratio (0: unknown, ratio unchecked).
+    input_size: u64,
+    written: u64,
+    /// Symlinks this archive created: later entries must not pass through them.
+    own_symlinks: HashSet<Vec<u8>>,
+    /// Directories whose mode and mtime are applied last (writing into a directory changes
+    /// its mtime, and a read-only mode would block the writes).
+    dirs: Vec<(Vec<u8>, EntryMeta)>,
+    /// The last parent opened, reused while entries stay in one directory.
+    parent_cache: Option<(Vec<u8>, OwnedFd)>,
+    buffer: Vec<u8>,
+    /// Every path written, normalized (for package file lists such as dpkg's `.list`).
+    pub paths: Vec<Vec<u8>>,
+}
+
+impl Extractor {
+    /// Opens (creating it if needed) `root` as the target. `label` names the archive.
+    pub fn new(root: &Path, label: &str, options: Options) -> Result<Extractor> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create {}", root.display()))?;
+        let fd = nix::fcntl::open(
+            root,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("cannot open {}", root.display()))?;
+        Ok(Extractor {
+            // SAFETY: `open` returned a fresh descriptor that nothing else owns.
+            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            root_path: root.to_path_buf(),
+            label: label.to_string(),
+            options,
+            input_size: 0,
+            written: 0,
+            own_symlinks: HashSet::new(),
+            dirs: Vec::new(),
+            parent_cache: None,
+            buffer: vec![0; 256 * 1024],
+            paths: Vec::new(),
+        })
+    }
+
+    /// The size of the compressed input, so the expansion ratio can be checked.
+    pub fn set_input_size(&mut self, bytes: u64) {
+        self.input_size = bytes;
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// Bytes of file content written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Applies the deferred directory modes and mtimes (deepest first).
+    pub fn finish(mut self) -> Result<Vec<Vec<u8>>> {
+        self.parent_cache = None;
+        let mut dirs = std::mem::take(&mut self.dirs);
+        dirs.sort_by(|a, b| b.0.cmp(&a.0));
+        dirs.dedup_by(|a, b| a.0 == b.0);
+        for (path, meta) in dirs {
+            let (parent, name) = self.parent_of(&path)?;
+            // A directory entry that met an existing symlink kept the symlink (merged /usr);
+            // its metadata is not applied through the link.
+            if let Ok(st) = nix::sys::stat::fstatat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            ) && SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+            {
+                let dir = open_dir_at(&parent, &name).map_err(|e| self.fail(&path, e))?;
+                self.apply_meta(&dir, &meta, false)
+                    .map_err(|e| self.fail(&path, e))?;
+            }
+        }
+        Ok(self.paths)
+    }
+
+    fn fail(&self, path: &[u8], err: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{}: entry {}: {err}",
+            self.label,
+            String::from_utf8_lossy(path)
+        )
+    }
+
+    /// Makes an archive name relative and checks it: `None` for the root itself.
+    fn normalize(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut out: Vec<u8> = Vec::with_capacity(name.len());
+        for component in name.split(|&b| b == b'/') {
+            match component {
+                b"" | b"." => {}
+                b".." => return Err(self.fail(name, "path leaves the root (\"..\")")),
+                c => {
+                    if c.contains(&0) {
+                        return Err(self.fail(name, "NUL byte in name"));
+                    }
+                    if !out.is_empty() {
+                        out.push(b'/');
+                    }
+                    out.extend_from_slice(c);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        // Refuse to pass through a symlink this archive created.
+        for (i, &b) in out.iter().enumerate() {
+            if b == b'/' && self.own_symlinks.contains(&out[..i]) {
+                return Err(self.fail(
+                    name,
+                    format!(
+                        "path goes through symlink {} created by the same archive",
+                        String::from_utf8_lossy(&out[..i])
+                    ),
+                ));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Opens the parent directory of `path` (normalized) inside the root, creating missing
+    /// directories, and returns it with the final component.
+    fn parent_of(&mut self, path: &[u8]) -> Result<(OwnedFd, CString)> {
+        let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (&path[..0], path),
+        };
+        let name = CString::new(name).expect("normalized names have no NUL");
+        if let Some((cached, fd)) = &self.parent_cache
+            && cached == dir
+        {
+            return Ok((fd.try_clone()?, name));
+        }
+        let fd = self.open_dir_in_root(dir)?;
+        self.parent_cache = Some((dir.to_vec(), fd.try_clone()?));
+        Ok((fd, name))
+    }
+
+    /// Resolves a directory inside the root (creating missing components with mode 0755).
+    fn open_dir_in_root(&self, dir: &[u8]) -> Result<OwnedFd> {
+        if dir.is_empty() {
+            return Ok(self.root.try_clone()?);
+        }
+        match openat2_in_root(&self.root, dir) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(self.fail(dir, format!("cannot open directory: {e}"))),
+        }
+        // Create the missing components one by one, each resolved inside the root.
+        let mut current = self.root.try_clone()?;
+        for component in dir.split(|&b| b == b'/') {
+            let name = CString::new(component).expect("normalized names have no NUL");
+            match nix::sys::stat::mkdirat(
+                Some(current.as_raw_fd()),
+                name.as_c_str(),
+                Mode::from_bits_truncate(0o755),
+            ) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(self.fail(dir, format!("cannot create directory: {e}"))),
+            }
+            current = match open_dir_at(&current, &name) {
+                Ok(fd) => fd,
+                // An existing symlink: resolve it inside the root.
+                Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
+                    let prefix_len = {
+                        let start = component.as_ptr() as usize - dir.as_ptr() as usize;
+                        start + component.len()
+                    };
+                    openat2_in_root(&self.root, &dir[..prefix_len])
+                        .map_err(|e| self.fail(dir, format!("cannot open directory: {e}")))?
+                }
+                Err(e) => return Err(self.fail(dir, format!("cannot open directory: {e}"))),
+            };
+        }
+        Ok(current)
+    }
+
+    /// Removes whatever is at `name` in `parent` so a new entry can take its place. For a
+    /// directory entry (`dir_path` given) an existing directory is kept and merged into, and
+    /// so is a symlink that resolves inside the root to a directory (merged /usr, as
+    /// `tar --keep-directory-symlink`). Returns true when the slot keeps a directory.
+    fn clear_slot(
+        &self,
+        parent: &OwnedFd,
+        name: &CString,
+        dir_path: Option<&[u8]>,
+    ) -> Result<bool, Errno> {
+        let st = match nix::sys::stat::fstatat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFDIR {
+            if dir_path.is_some() {
+                return Ok(true);
+            }
+            // A non-directory replacing a directory: only an empty one may go.
+            return nix::unistd::unlinkat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                nix::unistd::UnlinkatFlags::RemoveDir,
+            )
+            .map(|_| false);
+        }
+        if kind == SFlag::S_IFLNK
+            && let Some(path) = dir_path
+            && openat2_in_root(&self.root, path).is_ok()
+        {
+            return Ok(true);
+        }
+        nix::unistd::unlinkat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )?;
+        Ok(false)
+    }
+
+    fn check_size(&mut self, path: &[u8], size: u64) -> Result<()> {
+        let total = self.written.saturating_add(size);
+        let limits = self.options.limits;
+        if total > limits.max_bytes {
+            return Err(self.fail(
+                path,
+                format!(
+                    "content exceeds the limit of {} bytes (decompression bomb?)",
+                    limits.max_bytes
+                ),
+            ));
+        }
+        if self.input_size > 0
+            && total > limits.ratio_floor
+            && total / self.input_size.max(1) > limits.max_ratio
+        {
+            return Err(self.fail(
+                path,
+                format!(
+                    "expands {}× over its {} byte archive, more than the limit of {}× (decompression bomb?)",
+                    total / self.input_size,
+                    self.input_size,
+                    limits.max_ratio
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn apply_meta(&self, fd: &OwnedFd, meta: &EntryMeta, with_caps: bool) -> Result<()> {
+        if self.options.set_owner {
+            nix::unistd::fchown(fd.as_raw_fd(), Some(meta.uid.into()), Some(meta.gid.into()))
+                .context("chown")?;
+        }
+        // After chown, which clears setuid/setgid bits.
+        nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(meta.mode & 0o7777))
+            .context("chmod")?;
+        if with_caps
+            && self.options.set_capabilities
+            && let Some(cap) = &meta.capability
+        {
+            set_capability(fd, cap).context("setting security.capability")?;
+        }
+        let t = TimeSpec::new(meta.mtime, 0);
+        nix::sys::stat::futimens(fd.as_raw_fd(), &t, &t).context("setting mtime")?;
+        Ok(())
+    }
+
+    fn write_file(
+        &mut self,
+        path: &[u8],
+        meta: &EntryMeta,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        self.check_size(path, size)?;
+        let (parent, name) = self.parent_of(path)?;
+        self.clear_slot(&parent, &name, None)
+            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+        let fd = nix::fcntl::openat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| self.fail(path, format!("cannot create file: {e}")))?;
+        // SAFETY: a fresh descriptor from openat.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        let mut left = size;
+        while left > 0 {
+            let want = left.min(self.buffer.len() as u64) as usize;
+            let n = match data.read(&mut self.buffer[..want]) {
+                Ok(0) => {
+                    return Err(self.fail(
+                        path,
+                        format!("archive ends {left} bytes before the declared size of {size}"),
+                    ));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.fail(path, format!("cannot read content: {e}"))),
+            };
+            file.write_all(&self.buffer[..n])
+                .map_err(|e| self.fail(path, format!("cannot write: {e}")))?;
+            left -= n as u64;
+        }
+        self.written += size;
+        let fd: OwnedFd = file.into();
+        self.apply_meta(&fd, meta, true)
+            .map_err(|e| self.fail(path, format!("{e:#}")))?;
+        Ok(())
+    }
+
+    fn make_dir(&mut self, path: &[u8], meta: &EntryMeta) -> Result<()> {
+        let (parent, name) = self.parent_of(path)?;
+        let exists = self
+            .clear_slot(&parent, &name, Some(path))
+            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+        if !exists {
+            nix::sys::stat::mkdirat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                Mode::from_bits_truncate(0o700),
+            )
+            .map_err(|e| self.fail(path, format!("cannot create directory: {e}")))?;
+        }
+        self.dirs.push((path.to_vec(), meta.clone()));
+        Ok(())
+    }
+
+    fn make_symlink(&mut self, path: &[u8], target: &[u8], meta: &EntryMeta) -> Result<()> {
+        if target.is_empty() || target.contains(&0) {
+            return Err(self.fail(path, "invalid symlink target"));
+        }
+        let (parent, name) = self.parent_of(path)?;
+        self.clear_slot(&parent, &name, None)
+            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+        nix::unistd::symlinkat(
+            OsStr::from_bytes(target),
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+        )
+        .map_err(|e| self.fail(path, format!("cannot create symlink: {e}")))?;
+        if self.options.set_owner {
+            nix::unistd::fchownat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                Some(meta.uid.into()),
+                Some(meta.gid.into()),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| self.fail(path, format!("chown: {e}")))?;
+        }
+        let t = TimeSpec::new(meta.mtime, 0);
+        nix::sys::stat::utimensat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            &t,
+            &t,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
+        self.own_symlinks.insert(path.to_vec());
+        Ok(())
+    }
+
+    fn make_hardlink(&mut self, path: &[u8], target: &[u8]) -> Result<()> {
+        let target = self
+            .normalize(target)?
+            .ok_or_else(|| self.fail(path, "hard link to the root directory"))?;
+        let (target_parent, target_name) = self.parent_of(&target)?;
+        let st = nix::sys::stat::fstatat(
+            Some(target_parent.as_raw_fd()),
+            target_name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| {
+            self.fail(
+                path,
+                format!(
+                    "hard link target {} is not in the root: {e}",
+                    String::from_utf8_lossy(&target)
+                ),
+            )
+        })?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+            return Err(self.fail(path, "hard link to a directory"));
+        }
+        let (parent, name) = self.parent_of(path)?;
+        self.clear_slot(&parent, &name, None)
+            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+        nix::unistd::linkat(
+            Some(target_parent.as_raw_fd()),
+            target_name.as_c_str(),
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            AtFlags::empty(),
+        )
+        .map_err(|e| self.fail(path, format!("cannot create hard link: {e}")))?;
+        Ok(())
+    }
+
+    fn make_node(&mut self, path: &[u8], kind: SFlag, dev: u64, meta: &EntryMeta) -> Result<()> {
+        if kind != SFlag::S_IFIFO && !self.options.allow_devices {
+            return Err(self.fail(path, "device nodes are not allowed here"));
+        }
+        let (parent, name) = self.parent_of(path)?;
+        self.clear_slot(&parent, &name, None)
+            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+        nix::sys::stat::mknodat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            kind,
+            Mode::from_bits_truncate(0o600),
+            dev,
+        )
+        .map_err(|e| self.fail(path, format!("cannot create node: {e}")))?;
+        let fd = nix::fcntl::openat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| self.fail(path, format!("cannot open node: {e}")))?;
+        // SAFETY: fresh descriptor (O_PATH: enough for fchownat with AT_EMPTY_PATH).
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if self.options.set_owner {
+            fchownat_empty(&fd, meta.uid, meta.gid)
+                .map_err(|e| self.fail(path, format!("chown: {e}")))?;
+        }
+        nix::sys::stat::fchmodat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            Mode::from_bits_truncate(meta.mode & 0o7777),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| self.fail(path, format!("chmod: {e}")))?;
+        let t = TimeSpec::new(meta.mtime, 0);
+        nix::sys::stat::utimensat(
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            &t,
+            &t,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
+        Ok(())
+    }
+
+    /// Removes `path` (and everything below it) from the root: an OCI layer whiteout.
+    fn remove(&mut self, path: &[u8]) -> Result<()> {
+        let (parent, name) = self.parent_of(path)?;
+        remove_tree_at(&parent, &name).map_err(|e| self.fail(path, format!("cannot remove: {e}")))
+    }
+
+    /// Empties directory `path` (keeping it): an OCI opaque-directory marker.
+    fn empty_dir(&mut self, path: &[u8]) -> Result<()> {
+        let dir = if path.is_empty() {
+            self.root.try_clone()?
+        } else {
+            let (parent, name) = self.parent_of(path)?;
+            match open_dir_at(&parent, &name) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) => return Ok(()),
+                Err(e) => return Err(self.fail(path, format!("cannot open directory: {e}"))),
+            }
+        };
+        for name in list_dir(&dir).map_err(|e| self.fail(path, format!("cannot list: {e}")))? {
+            remove_tree_at(&dir, &name)
+                .map_err(|e| self.fail(path, format!("cannot remove: {e}")))?;
+        }
+        self.parent_cache = None;
+        Ok(())
+    }
+}
+
+impl Sink for Extractor {
+    fn entry(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<()> {
+        let Some(path) = self.normalize(&entry.path)? else {
+            // The root itself (`./`): nothing to create; its metadata is left alone.
+            return Ok(());
+        };
+        match &entry.kind {
+            EntryKind::Dir => self.make_dir(&path, &entry.meta)?,
+            EntryKind::File { size } => self.write_file(&path, &entry.meta, *size, data)?,
+            EntryKind::Symlink { target } => self.make_symlink(&path, target, &entry.meta)?,
+            EntryKind::HardLink { target } => self.make_hardlink(&path, target)?,
+            EntryKind::CharDevice { major, minor } => self.make_node(
+                &path,
+                SFlag::S_IFCHR,
+                nix::sys::stat::makedev((*major).into(), (*minor).into()),
+                &entry.meta,
+            )?,
+            EntryKind::BlockDevice { major, minor } => self.make_node(
+                &path,
+                SFlag::S_IFBLK,
+                nix::sys::stat::makedev((*major).into(), (*minor).into()),
+                &entry.meta,
+            )?,
+            EntryKind::Fifo => self.make_node(&path, SFlag::S_IFIFO, 0, &entry.meta)?,
+        }
+        self.paths.push(path);
+        Ok(())
+    }
+
+    fn whiteout(&mut self, path: &[u8]) -> Result<()> {
+        match self.normalize(path)? {
+            Some(path) => self.remove(&path),
+            None => Err(self.fail(path, "whiteout of the root")),
+        }
+    }
+
+    fn opaque_dir(&mut self, path: &[u8]) -> Result<()> {
+        let path = self.normalize(path)?.unwrap_or_default();
+        self.empty_dir(&path)
+    }
+}
+
+/// `openat2(root, path, O_PATH|O_DIRECTORY, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`.
+fn openat2_in_root(root: &OwnedFd, path: &[u8]) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    openat2(
+        root.as_fd(),
+        &c,
+        (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &CString,
+    flags: u64,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: open_how is plain data; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags;
+    how.resolve = resolve;
+    loop {
+        // SAFETY: valid pointers for the duration of the call; the kernel copies `how`.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if ret >= 0 {
+            // SAFETY: the kernel returned a fresh descriptor.
+            return Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) });
+        }
+        match Errno::last() {
+            Errno::EAGAIN | Errno::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
+
+/// Opens a subdirectory without following a symlink at `name`.
+fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::openat(
+        Some(parent.as_raw_fd()),
+        name.as_c_str(),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn list_dir(dir: &OwnedFd) -> Result<Vec<CString>, Errno> {
+    let fd = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        c".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut d = nix::dir::Dir::from_fd(fd)?;
+    let mut names = Vec::new();
+    for entry in d.iter() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() != b"." && name.to_bytes() != b".." {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Removes `name` in `parent`, recursively for directories, never following symlinks.
+fn remove_tree_at(parent: &OwnedFd, name: &CString) -> Result<(), Errno> {
+    match nix::unistd::unlinkat(
+        Some(parent.as_raw_fd()),
+        name.as_c_str(),
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
+        Ok(()) | Err(Errno::ENOENT) => return Ok(()),
+        Err(Errno::EISDIR) => {}
+        Err(e) => return Err(e),
+    }
+    let dir = open_dir_at(parent, name)?;
+    for child in list_dir(&dir)? {
+        remove_tree_at(&dir, &child)?;
+    }
+    nix::unistd::unlinkat(
+        Some(parent.as_raw_fd()),
+        name.as_c_str(),
+        nix::unistd::UnlinkatFlags::RemoveDir,
+    )
+}
+
+fn fchownat_empty(fd: &OwnedFd, uid: u32, gid: u32) -> Result<(), Errno> {
+    // SAFETY: AT_EMPTY_PATH with an empty string operates on `fd` itself.
+    let ret = unsafe {
+        libc::fchownat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            uid,
+            gid,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
+fn set_capability(fd: &OwnedFd, value: &[u8]) -> Result<(), Errno> {
+    // SAFETY: valid pointers for the call.
+    let ret = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            c"security.capability".as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    Errno::result(ret).map(drop)
+}
