@@ -95,6 +95,8 @@ pub struct Extractor {
     /// The last parent opened, reused while entries stay in one directory.
     parent_cache: Option<(Vec<u8>, OwnedFd)>,
     buffer: Vec<u8>,
+    /// The archive's name of the entry being written, for messages.
+    current: Vec<u8>,
     /// Every path written, normalized (for package file lists such as dpkg's `.list`).
     pub paths: Vec<Vec<u8>>,
 }
@@ -122,6 +124,7 @@ impl Extractor {
             dirs: Vec::new(),
             parent_cache: None,
             buffer: vec![0; 256 * 1024],
+            current: Vec::new(),
             paths: Vec::new(),
         })
     }
@@ -143,6 +146,7 @@ impl Extractor {
     /// Applies the deferred directory modes and mtimes (deepest first).
     pub fn finish(mut self) -> Result<Vec<Vec<u8>>> {
         self.parent_cache = None;
+        self.current.clear();
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by(|a, b| b.0.cmp(&a.0));
         dirs.dedup_by(|a, b| a.0 == b.0);
@@ -164,11 +168,17 @@ impl Extractor {
         Ok(self.paths)
     }
 
+    /// An error naming the archive and the entry (as the archive spells it).
     fn fail(&self, path: &[u8], err: impl std::fmt::Display) -> anyhow::Error {
+        let name = if self.current.is_empty() {
+            path
+        } else {
+            &self.current
+        };
         anyhow::anyhow!(
             "{}: entry {}: {err}",
             self.label,
-            String::from_utf8_lossy(path)
+            String::from_utf8_lossy(name)
         )
     }
 
@@ -569,6 +579,7 @@ impl Extractor {
 
 impl Sink for Extractor {
     fn entry(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<()> {
+        self.current.clone_from(&entry.path);
         let Some(path) = self.normalize(&entry.path)? else {
             // The root itself (`./`): nothing to create; its metadata is left alone.
             return Ok(());
@@ -597,6 +608,7 @@ impl Sink for Extractor {
     }
 
     fn whiteout(&mut self, path: &[u8]) -> Result<()> {
+        self.current = path.to_vec();
         match self.normalize(path)? {
             Some(path) => self.remove(&path),
             None => Err(self.fail(path, "whiteout of the root")),
@@ -604,6 +616,7 @@ impl Sink for Extractor {
     }
 
     fn opaque_dir(&mut self, path: &[u8]) -> Result<()> {
+        self.current = path.to_vec();
         let path = self.normalize(path)?.unwrap_or_default();
         self.empty_dir(&path)
     }
