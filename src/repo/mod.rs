@@ -132,6 +132,8 @@ pub struct Repository {
 /// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
 /// repository, and a local directory without either a directory of package files.
 pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
+    // A typo in the arch should fail before any network round trip.
+    deb_arch(arch)?;
     let source = Source::parse(spec)?;
     let kind = detect(&source)?;
     let packages = match kind {
