@@ -337,6 +337,32 @@ fn flat_debian_repository() {
     let r = repo::open(&format!("{} ./", dir.path().display()), "amd64", 4).unwrap();
     assert_eq!(r.kind, RepoKind::DebianFlat);
     check_debian_packages(&r.packages, 4);
+
+    // With a Release beside it, the index is verified against it.
+    let index = gz(packages.as_bytes());
+    let release = format!("SHA256:\n {} {} Packages.gz\n", sha256(&index), index.len());
+    write(&dir.path().join("Release"), release.as_bytes());
+    let r = repo::open(&server.url(""), "amd64", 4).unwrap();
+    check_debian_packages(&r.packages, 4);
+    write(&dir.path().join("Packages.gz"), &gz(b"Package: evil\n"));
+    let e = err(repo::open(&server.url(""), "amd64", 4));
+    assert!(
+        e.starts_with(&format!("{}: size mismatch", server.url("Packages.gz"))),
+        "{e}"
+    );
+
+    // A paragraph without Architecture is an error naming the file and line.
+    fs::remove_file(dir.path().join("Release")).unwrap();
+    write(
+        &dir.path().join("Packages.gz"),
+        &gz(format!("{packages}Package: broken\nVersion: 1\nFilename: b.deb\n").as_bytes()),
+    );
+    let e = err(repo::open(&server.url(""), "amd64", 4));
+    assert!(e.starts_with(&server.url("Packages.gz")), "{e}");
+    assert!(
+        e.contains("package `broken`") && e.contains("`Architecture`"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -42,7 +42,15 @@ impl Paragraph {
     pub fn require(&self, name: &str) -> Result<&str> {
         match self.get(name) {
             Some(v) if !v.trim().is_empty() => Ok(v.trim()),
-            _ => bail!("paragraph at line {}: no `{name}` field", self.line),
+            _ => bail!("no `{name}` field"),
+        }
+    }
+
+    /// Names the paragraph in messages: its package, else its line.
+    pub fn describe(&self) -> String {
+        match self.get("Package") {
+            Some(n) => format!("package `{}` (line {})", n.trim(), self.line),
+            None => format!("paragraph at line {}", self.line),
         }
     }
 }
@@ -202,8 +210,8 @@ pub fn meta_from_control(
     size: u64,
     repo: usize,
 ) -> Result<PackageMeta> {
-    let name = p.require("Package")?;
     let inner = || -> Result<PackageMeta> {
+        let name = p.require("Package")?;
         let mut depends = Vec::new();
         for f in ["Pre-Depends", "Depends"] {
             if let Some(v) = p.get(f) {
@@ -230,7 +238,7 @@ pub fn meta_from_control(
             repo,
         })
     };
-    inner().with_context(|| format!("package `{name}` (line {})", p.line))
+    inner().with_context(|| p.describe())
 }
 
 /// Parses a `Packages` index, keeping packages of `arch` and `all`. `what` names the file
@@ -244,11 +252,12 @@ pub fn parse_packages(
     let paragraphs = parse_paragraphs(text).with_context(|| what.to_string())?;
     let mut out = Vec::with_capacity(paragraphs.len());
     for p in &paragraphs {
-        let a = p.get("Architecture").unwrap_or("");
-        if a != arch && a != "all" {
-            continue;
+        // A paragraph without Architecture is not skipped: meta_from_control names it.
+        match p.get("Architecture") {
+            Some(a) if a != arch && a != "all" => continue,
+            _ => {}
         }
-        let one = || -> Result<PackageMeta> {
+        let file = || -> Result<(String, Option<Checksum>, u64)> {
             let filename = p.require("Filename")?;
             let size = match p.get("Size") {
                 Some(s) => s
@@ -261,10 +270,19 @@ pub fn parse_packages(
                 algo: "sha256".into(),
                 hex: h.trim().to_ascii_lowercase(),
             });
-            let location = filename.trim_start_matches("./").to_string();
-            meta_from_control(p, location, checksum, size, repo)
+            Ok((
+                filename.trim_start_matches("./").to_string(),
+                checksum,
+                size,
+            ))
         };
-        out.push(one().with_context(|| format!("{what}: line {}", p.line))?);
+        let meta = file()
+            .with_context(|| p.describe())
+            .and_then(|(location, checksum, size)| {
+                meta_from_control(p, location, checksum, size, repo)
+            })
+            .with_context(|| what.to_string())?;
+        out.push(meta);
     }
     Ok(out)
 }
