@@ -4,9 +4,18 @@
 //! Every kind of repository is read into the same [`PackageMeta`] model, so the resolver and
 //! the rootfs code never care where a package came from.
 
+pub mod debian;
+pub mod fetch;
+pub mod rpmmd;
+pub mod source;
 pub mod version;
 
+use std::path::Path;
+
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
+
+pub use source::{Location, Source};
 
 /// The package formats obsbox installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -93,5 +102,162 @@ impl PackageMeta {
     /// `name=version.arch`, for messages.
     pub fn nevra(&self) -> String {
         format!("{}={}.{}", self.name, self.version, self.arch)
+    }
+}
+
+/// What layout a repository has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepoKind {
+    /// `dists/SUITE/Release` with per-component `Packages` indexes.
+    Debian,
+    /// A `Packages` index at the top, no suites.
+    DebianFlat,
+    /// `repodata/repomd.xml`.
+    RpmMd,
+    /// A plain local directory of package files.
+    Local,
+}
+
+/// A repository with its packages read.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub source: Source,
+    pub kind: RepoKind,
+    pub packages: Vec<PackageMeta>,
+}
+
+/// Opens the repository `spec` (see [`source`] for the syntax) and reads the packages for
+/// `arch` (Debian or RPM name) plus arch-independent ones; `index` is recorded in each
+/// package's `repo`. The kind is detected: a suite means a Debian archive; otherwise
+/// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
+/// repository, and a local directory without either a directory of package files.
+pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
+    // A typo in the arch should fail before any network round trip.
+    deb_arch(arch)?;
+    let source = Source::parse(spec)?;
+    let kind = detect(&source)?;
+    let packages = match kind {
+        RepoKind::Debian if source.suite.as_deref().is_some_and(|s| s.ends_with('/')) => {
+            debian::read_flat(&source, arch, index)?
+        }
+        RepoKind::Debian => debian::read_suite(&source, arch, index)?,
+        RepoKind::DebianFlat => debian::read_flat(&source, arch, index)?,
+        RepoKind::RpmMd => rpmmd::read_rpmmd(&source, arch, index)?,
+        RepoKind::Local => {
+            let Location::Path(dir) = &source.base else {
+                bail!("repository `{spec}`: not a local directory");
+            };
+            open_local(dir, arch, index)?
+        }
+    };
+    tracing::debug!(repo = %spec, ?kind, packages = packages.len(), "repository read");
+    Ok(Repository {
+        source,
+        kind,
+        packages,
+    })
+}
+
+fn detect(source: &Source) -> Result<RepoKind> {
+    if let Some(suite) = &source.suite {
+        // sources.list writes a flat repository as `URL ./` (a suite ending in `/`).
+        return Ok(if suite.ends_with('/') {
+            RepoKind::DebianFlat
+        } else {
+            RepoKind::Debian
+        });
+    }
+    if source.join("repodata/repomd.xml")?.exists()? {
+        return Ok(RepoKind::RpmMd);
+    }
+    if debian::is_flat(source)? {
+        return Ok(RepoKind::DebianFlat);
+    }
+    match &source.base {
+        Location::Path(p) if p.is_dir() => Ok(RepoKind::Local),
+        Location::Path(p) if !p.exists() => bail!("repository {}: no such directory", p.display()),
+        base => bail!(
+            "repository {base}: no repodata/repomd.xml and no Packages index \
+             (for a Debian archive, give the suite: `{base} SUITE [COMPONENT…]`)"
+        ),
+    }
+}
+
+/// Reads a local directory of `.deb`/`.rpm` files. Not written yet: the directory reader
+/// (which reads each package's own header) lives with the package readers.
+pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMeta>> {
+    let _ = (arch, index);
+    bail!(
+        "repository {}: local package directories (without Packages or repodata/) are not \
+         supported yet; index it with `apt-ftparchive packages` or `createrepo_c`",
+        dir.display()
+    )
+}
+
+/// Architecture names as Debian (left) and RPM (right) write them.
+const ARCHES: &[(&str, &str)] = &[
+    ("amd64", "x86_64"),
+    ("arm64", "aarch64"),
+    ("armhf", "armv7hl"),
+    ("ppc64el", "ppc64le"),
+    ("s390x", "s390x"),
+    ("riscv64", "riscv64"),
+    ("i386", "i686"),
+    ("all", "noarch"),
+];
+
+fn unknown_arch(arch: &str) -> anyhow::Error {
+    let known: Vec<String> = ARCHES
+        .iter()
+        .map(|(d, r)| format!("{d}/{r}"))
+        .chain(["i586".to_string()])
+        .collect();
+    anyhow::anyhow!(
+        "unknown architecture `{arch}` (known: {})",
+        known.join(", ")
+    )
+}
+
+/// The Debian name of `arch` (given in either naming): `x86_64` → `amd64`.
+pub fn deb_arch(arch: &str) -> Result<&'static str> {
+    if arch == "i586" {
+        return Ok("i386");
+    }
+    ARCHES
+        .iter()
+        .find(|(d, r)| *d == arch || *r == arch)
+        .map(|(d, _)| *d)
+        .ok_or_else(|| unknown_arch(arch))
+}
+
+/// The RPM name of `arch` (given in either naming): `amd64` → `x86_64`. `i586` stays
+/// `i586` (openSUSE's 32-bit x86), `i386` becomes `i686`.
+pub fn rpm_arch(arch: &str) -> Result<&'static str> {
+    if arch == "i586" {
+        return Ok("i586");
+    }
+    ARCHES
+        .iter()
+        .find(|(d, r)| *d == arch || *r == arch)
+        .map(|(_, r)| *r)
+        .ok_or_else(|| unknown_arch(arch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_names() {
+        assert_eq!(deb_arch("x86_64").unwrap(), "amd64");
+        assert_eq!(deb_arch("amd64").unwrap(), "amd64");
+        assert_eq!(deb_arch("ppc64le").unwrap(), "ppc64el");
+        assert_eq!(deb_arch("i586").unwrap(), "i386");
+        assert_eq!(rpm_arch("arm64").unwrap(), "aarch64");
+        assert_eq!(rpm_arch("armhf").unwrap(), "armv7hl");
+        assert_eq!(rpm_arch("i386").unwrap(), "i686");
+        assert_eq!(rpm_arch("s390x").unwrap(), "s390x");
+        let e = rpm_arch("vax").unwrap_err().to_string();
+        assert!(e.contains("unknown architecture `vax`"), "{e}");
     }
 }

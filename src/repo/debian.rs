@@ -1,0 +1,623 @@
+//! Debian repositories: deb822 control data, relation fields, `Release` and `Packages`.
+//!
+//! Two layouts are read:
+//! - an archive with suites: `dists/SUITE/Release` (or `InRelease`) lists the `Packages`
+//!   indexes with their sizes and SHA256 sums, and each index is verified against it;
+//! - a flat repository: `Packages[.xz|.gz]` at the top (or below a `./`-style suite), checked
+//!   against a `Release` there when one exists.
+//!
+//! **No signature is verified.** An `InRelease` file's OpenPGP armor is stripped and its
+//! signature ignored: obsbox reads repositories the worker controls (a local mirror or the
+//! OBS backend's cache on loopback), and the index and package checksums protect against
+//! corruption, not against a hostile mirror.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+
+use super::source::{Location, Source};
+use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
+
+/// One deb822 paragraph: fields in file order, names compared case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paragraph {
+    /// `(name, value)`; a multi-line value keeps its continuation lines, each after a `\n`,
+    /// with the leading whitespace removed.
+    pub fields: Vec<(String, String)>,
+    /// 1-based line number where the paragraph starts, for messages.
+    pub line: usize,
+}
+
+impl Paragraph {
+    /// The value of field `name` (case-insensitive), if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a field that must be present and non-empty.
+    pub fn require(&self, name: &str) -> Result<&str> {
+        match self.get(name) {
+            Some(v) if !v.trim().is_empty() => Ok(v.trim()),
+            _ => bail!("no `{name}` field"),
+        }
+    }
+
+    /// Names the paragraph in messages: its package, else its line.
+    pub fn describe(&self) -> String {
+        match self.get("Package") {
+            Some(n) => format!("package `{}` (line {})", n.trim(), self.line),
+            None => format!("paragraph at line {}", self.line),
+        }
+    }
+}
+
+/// Parses deb822 text into paragraphs. Blank lines separate paragraphs, lines starting
+/// with whitespace continue the previous field, lines starting with `#` are comments.
+pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>> {
+    let mut out = Vec::new();
+    let mut cur = Paragraph::default();
+    for (i, line) in text.lines().enumerate() {
+        let lineno = i + 1;
+        if line.trim().is_empty() {
+            if !cur.fields.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            let Some((_, value)) = cur.fields.last_mut() else {
+                bail!("line {lineno}: continuation line without a field before it");
+            };
+            value.push('\n');
+            value.push_str(line.trim());
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            bail!(
+                "line {lineno}: expected `Field: value`, got `{}`",
+                clip(line)
+            );
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            bail!("line {lineno}: bad field name `{}`", clip(name));
+        }
+        if cur.fields.is_empty() {
+            cur.line = lineno;
+        }
+        cur.fields
+            .push((name.to_string(), value.trim().to_string()));
+    }
+    if !cur.fields.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Parses a relation field (`Depends`, `Provides`, …): comma-separated groups of
+/// `|`-separated alternatives. Architecture qualifiers (`:any`, `:native`) are dropped from
+/// names; `[arch]` and `<profile>` restrictions are ignored, as they only matter when
+/// building from source. The obsolete `<` and `>` mean `<=` and `>=`.
+pub fn parse_relations(field: &str) -> Result<Vec<Vec<Relation>>> {
+    let mut out = Vec::new();
+    for group in field.split(',') {
+        if group.trim().is_empty() {
+            // A trailing comma, or a line break in a folded field.
+            continue;
+        }
+        let alts = group
+            .split('|')
+            .map(parse_relation)
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("relation `{}`", clip(group.trim())))?;
+        out.push(alts);
+    }
+    Ok(out)
+}
+
+fn parse_relation(text: &str) -> Result<Relation> {
+    let s = text.trim();
+    let end = s
+        .find(|c: char| c.is_whitespace() || "([<".contains(c))
+        .unwrap_or(s.len());
+    let full = &s[..end];
+    let name = full.split_once(':').map_or(full, |(n, _)| n);
+    if name.is_empty() {
+        bail!("no package name");
+    }
+    if let Some(c) = name.chars().find(|c| ")]>=".contains(*c)) {
+        bail!("unexpected `{c}` in package name `{name}`");
+    }
+    let mut version = None;
+    let mut rest = s[end..].trim_start();
+    while let Some(first) = rest.chars().next() {
+        let close = match first {
+            '(' => ')',
+            '[' => ']',
+            '<' => '>',
+            other => bail!("unexpected `{other}` after `{name}`"),
+        };
+        let Some(stop) = rest.find(close) else {
+            bail!("unclosed `{first}`");
+        };
+        if first == '(' {
+            if version.is_some() {
+                bail!("two version constraints");
+            }
+            version = Some(parse_constraint(&rest[1..stop])?);
+        }
+        rest = rest[stop + 1..].trim_start();
+    }
+    Ok(Relation {
+        name: name.to_string(),
+        version,
+    })
+}
+
+fn parse_constraint(inner: &str) -> Result<(Op, String)> {
+    let inner = inner.trim();
+    let op_len = inner
+        .find(|c: char| !"<>=".contains(c))
+        .unwrap_or(inner.len());
+    let op = match &inner[..op_len] {
+        "<<" => Op::Lt,
+        "<=" | "<" => Op::Le,
+        "=" => Op::Eq,
+        ">=" | ">" => Op::Ge,
+        ">>" => Op::Gt,
+        "" => bail!("no operator in `({inner})`"),
+        other => bail!("unknown operator `{other}`"),
+    };
+    let ver = inner[op_len..].trim();
+    if ver.is_empty() || ver.contains(char::is_whitespace) {
+        bail!("bad version `{ver}` in `({inner})`");
+    }
+    Ok((op, ver.to_string()))
+}
+
+/// Flattens a field whose entries take no alternatives (`Provides`, `Conflicts`).
+fn flat_relations(p: &Paragraph, fields: &[&str]) -> Result<Vec<Relation>> {
+    let mut out = Vec::new();
+    for f in fields {
+        if let Some(v) = p.get(f) {
+            let groups = parse_relations(v).with_context(|| format!("field `{f}`"))?;
+            out.extend(groups.into_iter().flatten());
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the package model from a binary package's control paragraph (a `Packages` entry
+/// or a `.deb`'s `control` file). `location`, `checksum` and `size` describe the file.
+pub fn meta_from_control(
+    p: &Paragraph,
+    location: String,
+    checksum: Option<Checksum>,
+    size: u64,
+    repo: usize,
+) -> Result<PackageMeta> {
+    let inner = || -> Result<PackageMeta> {
+        let name = p.require("Package")?;
+        let mut depends = Vec::new();
+        for f in ["Pre-Depends", "Depends"] {
+            if let Some(v) = p.get(f) {
+                depends.extend(parse_relations(v).with_context(|| format!("field `{f}`"))?);
+            }
+        }
+        Ok(PackageMeta {
+            format: Format::Deb,
+            name: name.to_string(),
+            version: p.require("Version")?.to_string(),
+            arch: p.require("Architecture")?.to_string(),
+            depends,
+            provides: flat_relations(p, &["Provides"])?,
+            conflicts: flat_relations(p, &["Conflicts", "Breaks"])?,
+            files: Vec::new(),
+            essential: p
+                .get("Essential")
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+            priority: p.get("Priority").unwrap_or("").to_string(),
+            multi_arch: p.get("Multi-Arch").unwrap_or("").to_string(),
+            location,
+            checksum,
+            size,
+            repo,
+        })
+    };
+    inner().with_context(|| p.describe())
+}
+
+/// Parses a `Packages` index, keeping packages of `arch` and `all`. `what` names the file
+/// in errors.
+pub fn parse_packages(
+    text: &str,
+    what: &Location,
+    arch: &str,
+    repo: usize,
+) -> Result<Vec<PackageMeta>> {
+    let paragraphs = parse_paragraphs(text).with_context(|| what.to_string())?;
+    let mut out = Vec::with_capacity(paragraphs.len());
+    for p in &paragraphs {
+        // A paragraph without Architecture is not skipped: meta_from_control names it.
+        match p.get("Architecture") {
+            Some(a) if a != arch && a != "all" => continue,
+            _ => {}
+        }
+        let file = || -> Result<(String, Option<Checksum>, u64)> {
+            let filename = p.require("Filename")?;
+            let size = match p.get("Size") {
+                Some(s) => s
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("bad `Size: {s}`"))?,
+                None => 0,
+            };
+            let checksum = p.get("SHA256").map(|h| Checksum {
+                algo: "sha256".into(),
+                hex: h.trim().to_ascii_lowercase(),
+            });
+            Ok((
+                filename.trim_start_matches("./").to_string(),
+                checksum,
+                size,
+            ))
+        };
+        let meta = file()
+            .with_context(|| p.describe())
+            .and_then(|(location, checksum, size)| {
+                meta_from_control(p, location, checksum, size, repo)
+            })
+            .with_context(|| what.to_string())?;
+        out.push(meta);
+    }
+    Ok(out)
+}
+
+/// Removes an OpenPGP clear-signature wrapper (as in `InRelease`), returning the signed
+/// text. Text without the wrapper is returned as it is. The signature is not checked.
+pub fn strip_clearsign(text: &str) -> Result<String> {
+    let mut lines = text.lines();
+    match lines.next() {
+        Some(l) if l.trim_end() == "-----BEGIN PGP SIGNED MESSAGE-----" => {}
+        _ => return Ok(text.to_string()),
+    }
+    // Armor headers (`Hash: SHA512`) end at the first empty line.
+    for l in lines.by_ref() {
+        if l.trim().is_empty() {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for l in lines {
+        if l.trim_end() == "-----BEGIN PGP SIGNATURE-----" {
+            return Ok(out);
+        }
+        // Dash-escaping protects lines that start with a dash.
+        out.push_str(l.strip_prefix("- ").unwrap_or(l));
+        out.push('\n');
+    }
+    bail!("clear-signed text without a signature block")
+}
+
+/// An index file as a `Release` file lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub size: u64,
+    pub checksum: Checksum,
+}
+
+/// The parts of a `Release` file obsbox uses.
+#[derive(Debug, Clone, Default)]
+pub struct Release {
+    /// `Architectures:`; empty when the field is absent.
+    pub architectures: Vec<String>,
+    /// Path below the `Release` file's directory → size and SHA256.
+    pub sha256: HashMap<String, IndexEntry>,
+}
+
+/// Parses `Release` (or `InRelease`) text.
+pub fn parse_release(text: &str) -> Result<Release> {
+    let text = strip_clearsign(text)?;
+    let paragraphs = parse_paragraphs(&text)?;
+    let Some(p) = paragraphs.first() else {
+        bail!("empty Release file");
+    };
+    let mut rel = Release {
+        architectures: p
+            .get("Architectures")
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        ..Release::default()
+    };
+    for line in p.get("SHA256").unwrap_or("").lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut w = line.split_whitespace();
+        let (Some(hex), Some(size), Some(path), None) = (w.next(), w.next(), w.next(), w.next())
+        else {
+            bail!(
+                "SHA256 section: expected `HASH SIZE PATH`, got `{}`",
+                clip(line)
+            );
+        };
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("SHA256 section: bad hash `{}` for {path}", clip(hex));
+        }
+        let size = size
+            .parse()
+            .with_context(|| format!("SHA256 section: bad size `{size}` for {path}"))?;
+        rel.sha256.insert(
+            path.to_string(),
+            IndexEntry {
+                size,
+                checksum: Checksum {
+                    algo: "sha256".into(),
+                    hex: hex.to_ascii_lowercase(),
+                },
+            },
+        );
+    }
+    Ok(rel)
+}
+
+/// Index names in order of preference: smallest download first.
+const PACKAGES_NAMES: [&str; 3] = ["Packages.xz", "Packages.gz", "Packages"];
+
+/// Fetches and parses a `Release` or `InRelease` below `dir`; `None` when neither exists.
+fn fetch_release(dir: &Location) -> Result<Option<(Location, Release)>> {
+    for name in ["Release", "InRelease"] {
+        let loc = dir.join(name)?;
+        if let Some(data) = loc.read_optional()? {
+            let text = String::from_utf8(data).with_context(|| format!("{loc}: not UTF-8"))?;
+            let rel = parse_release(&text).with_context(|| loc.to_string())?;
+            return Ok(Some((loc, rel)));
+        }
+    }
+    Ok(None)
+}
+
+/// Fetches an index, verifies it against its `Release` entry when given, decompresses it
+/// and parses it.
+fn read_index(
+    loc: &Location,
+    entry: Option<&IndexEntry>,
+    arch: &str,
+    repo: usize,
+) -> Result<Vec<PackageMeta>> {
+    let data = loc.read()?;
+    if let Some(e) = entry {
+        fetch::verify(&data, Some(&e.checksum), e.size, loc)?;
+    }
+    let mut text = String::new();
+    crate::packages::compress::decompress(&data[..])
+        .and_then(|mut r| Ok(r.read_to_string(&mut text)?))
+        .with_context(|| format!("{loc}: cannot decompress or not UTF-8"))?;
+    parse_packages(&text, loc, arch, repo)
+}
+
+/// Reads an archive with suites: `dists/SUITE/Release`, then each component's
+/// `binary-ARCH/Packages` index. `arch` is a Debian or RPM architecture name.
+pub fn read_suite(source: &Source, arch: &str, repo: usize) -> Result<Vec<PackageMeta>> {
+    let arch = super::deb_arch(arch)?;
+    let Some(suite) = &source.suite else {
+        bail!("repository `{}`: no suite given", source.spec);
+    };
+    let dist = source.join(&format!("dists/{suite}"))?;
+    let Some((release_loc, release)) = fetch_release(&dist)? else {
+        bail!(
+            "{}: not found (nor InRelease): no suite `{suite}` in repository `{}`",
+            dist.join("Release")?,
+            source.spec
+        );
+    };
+    if !release.architectures.is_empty() && !release.architectures.iter().any(|a| a == arch) {
+        bail!(
+            "{release_loc}: suite `{suite}` has no architecture `{arch}` (it has: {})",
+            release.architectures.join(" ")
+        );
+    }
+    let mut out = Vec::new();
+    for comp in &source.components {
+        let found = PACKAGES_NAMES.iter().find_map(|n| {
+            let path = format!("{comp}/binary-{arch}/{n}");
+            release.sha256.get(&path).map(|e| (path, e))
+        });
+        let Some((path, entry)) = found else {
+            bail!("{release_loc}: lists no {comp}/binary-{arch}/Packages index with a SHA256 sum");
+        };
+        let loc = dist.join(&path)?;
+        out.extend(read_index(&loc, Some(entry), arch, repo)?);
+    }
+    Ok(out)
+}
+
+/// Where a flat repository's `Packages` lives: the base, or below a `./`-style suite.
+fn flat_dir(source: &Source) -> Result<Location> {
+    match &source.suite {
+        Some(s) => source.join(s),
+        None => Ok(source.base.clone()),
+    }
+}
+
+/// Whether the source looks like a flat repository (a `Packages` index at its top).
+pub fn is_flat(source: &Source) -> Result<bool> {
+    let dir = flat_dir(source)?;
+    for n in PACKAGES_NAMES {
+        if dir.join(n)?.exists()? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Reads a flat repository. `Filename:` paths are relative to the base, as apt has them.
+pub fn read_flat(source: &Source, arch: &str, repo: usize) -> Result<Vec<PackageMeta>> {
+    let arch = super::deb_arch(arch)?;
+    let dir = flat_dir(source)?;
+    let release = fetch_release(&dir)?;
+    if release.is_none() {
+        tracing::debug!(repo = %source.spec, "flat repository without Release: index unverified");
+    }
+    for n in PACKAGES_NAMES {
+        let loc = dir.join(n)?;
+        let entry = release.as_ref().and_then(|(_, r)| r.sha256.get(n));
+        // With a Release, only listed indexes count: an unlisted one cannot be verified.
+        if release.is_some() && entry.is_none() {
+            continue;
+        }
+        if entry.is_some() || loc.exists()? {
+            return read_index(&loc, entry, arch, repo);
+        }
+    }
+    match release {
+        Some((rl, _)) => bail!("{rl}: lists no Packages index with a SHA256 sum"),
+        None => bail!("{}: not found (nor .xz, .gz)", dir.join("Packages")?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(name: &str, v: Option<(Op, &str)>) -> Relation {
+        Relation {
+            name: name.into(),
+            version: v.map(|(o, s)| (o, s.into())),
+        }
+    }
+
+    #[test]
+    fn relations() {
+        let r = parse_relations("a (>= 1.0) | b, c:any (<< 2), d [amd64] <!nocheck>").unwrap();
+        assert_eq!(
+            r,
+            vec![
+                vec![rel("a", Some((Op::Ge, "1.0"))), rel("b", None)],
+                vec![rel("c", Some((Op::Lt, "2")))],
+                vec![rel("d", None)],
+            ]
+        );
+        let r = parse_relations("x(<1),y (> 2:1.0-1~b),z (=3) , w(>>4)|v(<=5),").unwrap();
+        assert_eq!(
+            r,
+            vec![
+                vec![rel("x", Some((Op::Le, "1")))],
+                vec![rel("y", Some((Op::Ge, "2:1.0-1~b")))],
+                vec![rel("z", Some((Op::Eq, "3")))],
+                vec![rel("w", Some((Op::Gt, "4"))), rel("v", Some((Op::Le, "5")))],
+            ]
+        );
+        // Folded over lines, with a native qualifier and both restriction kinds.
+        let r = parse_relations("libc6 (>= 2.34),\n perl:native [!hurd-any] <!cross> <stage1>")
+            .unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1], vec![rel("perl", None)]);
+        assert!(parse_relations("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_relations() {
+        for (bad, says) in [
+            ("a (>= 1.0", "unclosed `(`"),
+            ("a (~= 1)", "no operator"),
+            ("a (=> 1)", "unknown operator `=>`"),
+            ("a (>=)", "bad version"),
+            ("a (>= 1) (<< 2)", "two version constraints"),
+            ("a | , b", "no package name"),
+            ("a b", "unexpected `b`"),
+            ("a [amd64", "unclosed `[`"),
+        ] {
+            let e = format!("{:#}", parse_relations(bad).unwrap_err());
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn paragraphs() {
+        let text = "# comment\nPackage: a\nDescription: short\n long\n .\n more\n\n\n\
+                    Package: b\nversion: 1\n";
+        let ps = parse_paragraphs(text).unwrap();
+        assert_eq!(ps.len(), 2);
+        assert_eq!(ps[0].get("description"), Some("short\nlong\n.\nmore"));
+        assert_eq!(ps[1].get("Version"), Some("1"));
+        assert_eq!(ps[1].line, 9);
+        let e = parse_paragraphs("Package: a\nno colon here\n").unwrap_err();
+        assert!(format!("{e}").contains("line 2"), "{e}");
+        assert!(parse_paragraphs(" cont\n").is_err());
+    }
+
+    #[test]
+    fn control_to_meta() {
+        let ps = parse_paragraphs(
+            "Package: dpkg\nEssential: yes\nPriority: required\nMulti-Arch: foreign\n\
+             Version: 1.21.22\nArchitecture: amd64\nPre-Depends: libc6 (>= 2.34), tar (>= 1.28)\n\
+             Depends: x | y\nProvides: dpkg-dev-ish (= 1.21.22), virt\n\
+             Conflicts: old\nBreaks: older (<< 1)\n",
+        )
+        .unwrap();
+        let m = meta_from_control(&ps[0], "pool/d.deb".into(), None, 5, 3).unwrap();
+        assert_eq!(m.depends.len(), 3);
+        assert_eq!(m.depends[2].len(), 2);
+        assert_eq!(
+            m.provides[0],
+            rel("dpkg-dev-ish", Some((Op::Eq, "1.21.22")))
+        );
+        assert_eq!(
+            m.conflicts,
+            [rel("old", None), rel("older", Some((Op::Lt, "1")))]
+        );
+        assert!(m.essential);
+        assert_eq!(
+            (m.priority.as_str(), m.multi_arch.as_str()),
+            ("required", "foreign")
+        );
+        assert_eq!((m.size, m.repo), (5, 3));
+
+        let ps = parse_paragraphs("Package: x\nArchitecture: all\n").unwrap();
+        let e = format!(
+            "{:#}",
+            meta_from_control(&ps[0], String::new(), None, 0, 0).unwrap_err()
+        );
+        assert!(e.contains("package `x`") && e.contains("`Version`"), "{e}");
+    }
+
+    #[test]
+    fn clearsign() {
+        let signed = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Debian\n\
+                      - -dash\n-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(strip_clearsign(signed).unwrap(), "Origin: Debian\n-dash\n");
+        assert_eq!(strip_clearsign("Origin: x\n").unwrap(), "Origin: x\n");
+        assert!(strip_clearsign("-----BEGIN PGP SIGNED MESSAGE-----\n\nx\n").is_err());
+    }
+
+    #[test]
+    fn release() {
+        let h = "a".repeat(64);
+        let r = parse_release(&format!(
+            "Suite: s\nArchitectures: amd64 arm64\nMD5Sum:\n 00 1 main/x\nSHA256:\n {h} 12 main/binary-amd64/Packages\n"
+        ))
+        .unwrap();
+        assert_eq!(r.architectures, ["amd64", "arm64"]);
+        assert_eq!(r.sha256["main/binary-amd64/Packages"].size, 12);
+        assert!(parse_release("SHA256:\n zz 1 p\n").is_err());
+        assert!(parse_release(&format!("SHA256:\n {h} big p\n")).is_err());
+    }
+}
