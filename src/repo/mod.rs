@@ -6,6 +6,7 @@
 
 pub mod debian;
 pub mod fetch;
+pub mod resolve;
 pub mod rpmmd;
 pub mod source;
 pub mod version;

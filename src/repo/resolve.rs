@@ -1,0 +1,1118 @@
+//! Dependency resolution: which packages a request pulls in, solved with resolvo.
+//!
+//! Mapping onto resolvo's model:
+//! - every package is a solvable; every distinct package name a resolvo name, so resolvo's
+//!   "one solvable per name" rule is "at most one version per package".
+//! - a relation expands into version sets that list the exact solvables satisfying it: one on
+//!   the real package of that name, then one per package that provides it (a virtual package,
+//!   an RPM provide or a file). Several version sets make a resolvo union, in preference order:
+//!   real package first, then providers; for a Debian OR-group, alternatives in written order.
+//! - a conflict becomes, per package name it hits, a `constrains` version set holding the
+//!   solvables it forbids, negated: "any chosen solvable of that name must not be one of these".
+//!
+//! Version sets are built lazily, when resolvo asks for a package's dependencies, so only the
+//! part of a large repository that the request reaches costs anything.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use anyhow::{Result, bail};
+use resolvo::conflict::{ConflictCause, ConflictEdge, ConflictGraph, ConflictNode};
+use resolvo::{
+    Candidates, Condition, ConditionId, ConditionalRequirement, Dependencies, DependencyProvider,
+    Interner, KnownDependencies, NameId, Problem, Requirement, SolvableId, Solver, SolverCache,
+    StringId, UnsolvableOrCancelled, VersionSetId, VersionSetUnionId,
+};
+
+use super::version::satisfies;
+use super::{Format, Op, PackageMeta, Relation};
+
+/// What to install: every relation must be satisfied.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub relations: Vec<Relation>,
+}
+
+impl Request {
+    /// Resolves this request against `packages`; see [`resolve`].
+    pub fn resolve(&self, packages: &[PackageMeta]) -> Result<Vec<usize>> {
+        resolve(packages, &self.relations)
+    }
+}
+
+/// Resolves `request` against `packages` and returns the full closure as indices into
+/// `packages`, sorted by package name, then version.
+///
+/// The highest version wins where there is a choice, a real package wins over one that merely
+/// provides the name, and an earlier Debian alternative over a later one. The answer does not
+/// depend on the order of `packages`. An unresolvable request fails with a message naming the
+/// missing or conflicting package and the chain of packages that needed it.
+pub fn resolve(packages: &[PackageMeta], request: &[Relation]) -> Result<Vec<usize>> {
+    let format = packages.first().map_or(Format::Deb, |p| p.format);
+    if let Some(other) = packages.iter().find(|p| p.format != format) {
+        bail!(
+            "cannot resolve {:?} and {:?} packages together ({} is {:?})",
+            format,
+            other.format,
+            other.nevra(),
+            other.format
+        );
+    }
+    let pool = Pool::new(format, packages);
+    let requirements: Vec<ConditionalRequirement> = request
+        .iter()
+        .filter(|r| !pool.ignored(r))
+        .map(|r| pool.requirement(&[r]).into())
+        .collect();
+    let mut solver = Solver::new(pool);
+    match solver.solve(Problem::new().requirements(requirements)) {
+        Ok(solvables) => {
+            // Solvable ids follow (name, version) order, so sorting them sorts the answer.
+            let mut ids: Vec<u32> = solvables.into_iter().map(|s| s.0).collect();
+            ids.sort_unstable();
+            let pool = solver.provider();
+            Ok(ids
+                .into_iter()
+                .map(|s| pool.order[s as usize] as usize)
+                .collect())
+        }
+        Err(UnsolvableOrCancelled::Unsolvable(conflict)) => {
+            tracing::debug!(
+                "resolvo's account of the conflict:\n{}",
+                conflict.display_user_friendly(&solver)
+            );
+            let graph = conflict.graph(&solver);
+            bail!("{}", explain(solver.provider(), &graph))
+        }
+        Err(UnsolvableOrCancelled::Cancelled(_)) => bail!("dependency resolution was cancelled"),
+    }
+}
+
+/// A relation's identity for caching: name, operator, version.
+type RelKey<'a> = (&'a str, Option<(Op, &'a str)>);
+
+/// An explicit set of solvables of one name; `negated` sets (conflicts) match the others.
+struct VersionSet {
+    name: NameId,
+    members: Vec<SolvableId>,
+    negated: bool,
+    label: String,
+}
+
+/// Packages indexed for resolvo, plus everything built lazily while solving.
+struct Pool<'a> {
+    format: Format,
+    packages: &'a [PackageMeta],
+    /// Solvable id → index into `packages`, in (name, version, repo, arch, location) order so
+    /// that the solver sees the same problem whatever the input order.
+    order: Vec<u32>,
+    solvable_name: Vec<NameId>,
+    /// Real package names, by name id, in name order; ids past the end are names nothing
+    /// is called, interned when a relation mentions one.
+    names: Vec<&'a str>,
+    name_ids: HashMap<&'a str, NameId>,
+    /// Candidates of each real name, lowest version first.
+    candidates: Vec<Vec<SolvableId>>,
+    /// Provided name → (provider, index into its `provides`), providers in solvable order.
+    provides: HashMap<&'a str, Vec<(SolvableId, u32)>>,
+    /// File path → packages shipping it.
+    files: HashMap<&'a str, Vec<SolvableId>>,
+    lazy: RefCell<Lazy<'a>>,
+}
+
+#[derive(Default)]
+struct Lazy<'a> {
+    unknown_names: Vec<String>,
+    unknown_name_ids: HashMap<String, NameId>,
+    version_sets: Vec<VersionSet>,
+    version_set_ids: HashMap<(NameId, bool, Vec<SolvableId>), VersionSetId>,
+    unions: Vec<Rc<[VersionSetId]>>,
+    requirements: HashMap<Vec<RelKey<'a>>, Requirement>,
+    requirement_labels: HashMap<Requirement, String>,
+    constraints: HashMap<(RelKey<'a>, NameId), Rc<[VersionSetId]>>,
+    strings: Vec<String>,
+}
+
+impl<'a> Pool<'a> {
+    fn new(format: Format, packages: &'a [PackageMeta]) -> Self {
+        let mut order: Vec<u32> = (0..packages.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&packages[a as usize], &packages[b as usize]);
+            a.name
+                .cmp(&b.name)
+                .then_with(|| format.compare(&a.version, &b.version))
+                // Equal versions: the earlier repository sorts last, so it is tried first.
+                .then_with(|| b.repo.cmp(&a.repo))
+                .then_with(|| a.arch.cmp(&b.arch))
+                .then_with(|| a.location.cmp(&b.location))
+        });
+        let mut names: Vec<&str> = Vec::new();
+        let mut name_ids = HashMap::with_capacity(packages.len());
+        let mut candidates: Vec<Vec<SolvableId>> = Vec::new();
+        let mut solvable_name = Vec::with_capacity(packages.len());
+        let mut provides: HashMap<&str, Vec<(SolvableId, u32)>> = HashMap::new();
+        let mut files: HashMap<&str, Vec<SolvableId>> = HashMap::new();
+        for (s, &p) in order.iter().enumerate() {
+            let pkg = &packages[p as usize];
+            let solvable = SolvableId(s as u32);
+            if names.last() != Some(&pkg.name.as_str()) {
+                let id = NameId(names.len() as u32);
+                names.push(&pkg.name);
+                name_ids.insert(pkg.name.as_str(), id);
+                candidates.push(Vec::new());
+            }
+            let name = NameId(names.len() as u32 - 1);
+            solvable_name.push(name);
+            candidates[name.0 as usize].push(solvable);
+            for (i, provide) in pkg.provides.iter().enumerate() {
+                let key = relation_name(format, &provide.name);
+                provides.entry(key).or_default().push((solvable, i as u32));
+            }
+            for file in &pkg.files {
+                files.entry(file.as_str()).or_default().push(solvable);
+            }
+        }
+        Pool {
+            format,
+            packages,
+            order,
+            solvable_name,
+            names,
+            name_ids,
+            candidates,
+            provides,
+            files,
+            lazy: RefCell::default(),
+        }
+    }
+
+    fn package(&self, s: SolvableId) -> &'a PackageMeta {
+        &self.packages[self.order[s.0 as usize] as usize]
+    }
+
+    fn name_str(&self, name: NameId) -> String {
+        match self.names.get(name.0 as usize) {
+            Some(n) => (*n).to_owned(),
+            None => self.lazy.borrow().unknown_names[name.0 as usize - self.names.len()].clone(),
+        }
+    }
+
+    fn name_id(&self, name: &str) -> NameId {
+        if let Some(&id) = self.name_ids.get(name) {
+            return id;
+        }
+        let mut lazy = self.lazy.borrow_mut();
+        if let Some(&id) = lazy.unknown_name_ids.get(name) {
+            return id;
+        }
+        let id = NameId((self.names.len() + lazy.unknown_names.len()) as u32);
+        lazy.unknown_names.push(name.to_owned());
+        lazy.unknown_name_ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// Relations that the package manager itself satisfies, never a package.
+    fn ignored(&self, r: &Relation) -> bool {
+        self.format == Format::Rpm && r.name.starts_with("rpmlib(")
+    }
+
+    /// Whether provide `p` satisfies `wanted`. Debian: a versioned relation needs a versioned
+    /// provide. RPM: an unversioned provide overlaps every version, as rpm decides.
+    fn provide_matches(&self, p: &Relation, wanted: &Relation) -> bool {
+        match (&wanted.version, &p.version) {
+            (None, _) => true,
+            (Some(_), None) => self.format == Format::Rpm,
+            // Provides are `=` in practice; other operators are read as `=` too.
+            (Some((op, want)), Some((_, have))) => satisfies(self.format, have, *op, want),
+        }
+    }
+
+    /// The solvables satisfying `rel`, grouped by package name, in preference order: the real
+    /// package first, then providers by Debian priority and name. Solvables of `skip` are
+    /// left out (a package never conflicts with itself).
+    fn expand(&self, rel: &Relation, skip: Option<NameId>) -> Vec<(NameId, Vec<SolvableId>)> {
+        let name = relation_name(self.format, &rel.name);
+        let mut out = Vec::new();
+        let real = self.name_ids.get(name).copied();
+        if let Some(id) = real.filter(|&id| Some(id) != skip) {
+            let members: Vec<SolvableId> = self.candidates[id.0 as usize]
+                .iter()
+                .copied()
+                .filter(|&s| match &rel.version {
+                    None => true,
+                    Some((op, want)) => satisfies(self.format, &self.package(s).version, *op, want),
+                })
+                .collect();
+            if !members.is_empty() {
+                out.push((id, members));
+            }
+        }
+        let mut others: Vec<(NameId, Vec<SolvableId>)> = Vec::new();
+        let mut add = |s: SolvableId| {
+            let n = self.solvable_name[s.0 as usize];
+            // The real package's own (RPM self-)provide is already covered above.
+            if Some(n) == real || Some(n) == skip {
+                return;
+            }
+            match others.last_mut() {
+                Some((last, members)) if *last == n => {
+                    if members.last() != Some(&s) {
+                        members.push(s)
+                    }
+                }
+                _ => others.push((n, vec![s])),
+            }
+        };
+        // Index lists are in solvable order, so each provider's solvables come together.
+        for &(s, i) in self.provides.get(name).map_or(&[][..], |v| v) {
+            if self.provide_matches(&self.package(s).provides[i as usize], rel) {
+                add(s);
+            }
+        }
+        if rel.version.is_none() {
+            for &s in self.files.get(name).map_or(&[][..], |v| v) {
+                add(s);
+            }
+        }
+        others.sort_by_key(|(n, members)| {
+            let rank = members
+                .iter()
+                .map(|&s| priority_rank(&self.package(s).priority))
+                .min();
+            (rank, *n)
+        });
+        // File owners and providers may both list a package; keep its first entry.
+        others.dedup_by_key(|(n, _)| *n);
+        out.extend(others);
+        out
+    }
+
+    fn version_set(
+        &self,
+        name: NameId,
+        members: Vec<SolvableId>,
+        negated: bool,
+        label: String,
+    ) -> VersionSetId {
+        let mut lazy = self.lazy.borrow_mut();
+        let key = (name, negated, members);
+        if let Some(&id) = lazy.version_set_ids.get(&key) {
+            return id;
+        }
+        let id = VersionSetId(lazy.version_sets.len() as u32);
+        let (name, negated, members) = key.clone();
+        lazy.version_sets.push(VersionSet {
+            name,
+            members,
+            negated,
+            label,
+        });
+        lazy.version_set_ids.insert(key, id);
+        id
+    }
+
+    /// The requirement for an OR-group of relations (a single relation is a group of one).
+    fn requirement(&self, group: &[&'a Relation]) -> Requirement {
+        let key: Vec<RelKey<'a>> = group.iter().map(|r| rel_key(r)).collect();
+        if let Some(&req) = self.lazy.borrow().requirements.get(&key) {
+            return req;
+        }
+        let mut sets = Vec::new();
+        let mut seen = HashSet::new();
+        for rel in group {
+            for (name, members) in self.expand(rel, None) {
+                // A solvable listed twice in one clause gains nothing: keep its first place.
+                let members: Vec<SolvableId> =
+                    members.into_iter().filter(|s| seen.insert(*s)).collect();
+                if !members.is_empty() {
+                    let label = if Some(&name)
+                        == self.name_ids.get(relation_name(self.format, &rel.name))
+                    {
+                        version_label(self.format, rel)
+                    } else {
+                        format!("(provides {})", relation_text(self.format, rel))
+                    };
+                    sets.push(self.version_set(name, members, false, label));
+                }
+            }
+        }
+        if sets.is_empty() {
+            // Nothing satisfies it: an empty set still lets resolvo report it as missing.
+            let rel = group[0];
+            let name = self.name_id(relation_name(self.format, &rel.name));
+            sets.push(self.version_set(name, Vec::new(), false, version_label(self.format, rel)));
+        }
+        let req = if sets.len() == 1 {
+            Requirement::Single(sets[0])
+        } else {
+            let mut lazy = self.lazy.borrow_mut();
+            let id = VersionSetUnionId(lazy.unions.len() as u32);
+            lazy.unions.push(sets.into());
+            Requirement::Union(id)
+        };
+        let label = group
+            .iter()
+            .map(|r| relation_text(self.format, r))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let mut lazy = self.lazy.borrow_mut();
+        lazy.requirements.insert(key, req);
+        lazy.requirement_labels.insert(req, label);
+        req
+    }
+
+    /// The `constrains` version sets for conflict `rel` declared by a package named `owner`.
+    fn constraints(&self, rel: &'a Relation, owner: NameId) -> Rc<[VersionSetId]> {
+        let key = (rel_key(rel), owner);
+        if let Some(sets) = self.lazy.borrow().constraints.get(&key) {
+            return sets.clone();
+        }
+        let label = relation_text(self.format, rel);
+        let sets: Rc<[VersionSetId]> = self
+            .expand(rel, Some(owner))
+            .into_iter()
+            .map(|(name, members)| self.version_set(name, members, true, label.clone()))
+            .collect();
+        self.lazy.borrow_mut().constraints.insert(key, sets.clone());
+        sets
+    }
+
+    fn requirement_label(&self, req: Requirement) -> String {
+        self.lazy
+            .borrow()
+            .requirement_labels
+            .get(&req)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn rel_key(r: &Relation) -> RelKey<'_> {
+    (&r.name, r.version.as_ref().map(|(op, v)| (*op, v.as_str())))
+}
+
+/// The package a relation names: Debian's `:any`/`:native`/`:amd64` qualifiers do not change
+/// which package it is.
+fn relation_name(format: Format, name: &str) -> &str {
+    match format {
+        Format::Deb => name.split_once(':').map_or(name, |(n, _)| n),
+        Format::Rpm => name,
+    }
+}
+
+/// Debian priorities, most important first; a provider of higher priority is tried first, as
+/// apt would (mawk before gawk for `awk`).
+fn priority_rank(priority: &str) -> u8 {
+    match priority {
+        "required" => 0,
+        "important" => 1,
+        "standard" => 2,
+        "optional" => 3,
+        "extra" => 4,
+        _ => 5,
+    }
+}
+
+fn op_text(format: Format, op: Op) -> &'static str {
+    match (format, op) {
+        (Format::Deb, Op::Lt) => "<<",
+        (Format::Deb, Op::Gt) => ">>",
+        (_, Op::Lt) => "<",
+        (_, Op::Le) => "<=",
+        (_, Op::Eq) => "=",
+        (_, Op::Ge) => ">=",
+        (_, Op::Gt) => ">",
+    }
+}
+
+fn version_label(format: Format, r: &Relation) -> String {
+    match (&r.version, format) {
+        (None, _) => String::new(),
+        (Some((op, v)), Format::Deb) => format!("({} {v})", op_text(format, *op)),
+        (Some((op, v)), Format::Rpm) => format!("{} {v}", op_text(format, *op)),
+    }
+}
+
+/// A relation as its format writes it: `libc6 (>= 2.36)`, `glibc >= 2.38`.
+fn relation_text(format: Format, r: &Relation) -> String {
+    match &r.version {
+        None => r.name.clone(),
+        Some(_) => format!("{} {}", r.name, version_label(format, r)),
+    }
+}
+
+impl Interner for Pool<'_> {
+    fn display_solvable(&self, solvable: SolvableId) -> impl std::fmt::Display + '_ {
+        let p = self.package(solvable);
+        format!("{} {}", p.name, p.version)
+    }
+
+    fn display_name(&self, name: NameId) -> impl std::fmt::Display + '_ {
+        self.name_str(name)
+    }
+
+    fn display_version_set(&self, version_set: VersionSetId) -> impl std::fmt::Display + '_ {
+        let lazy = self.lazy.borrow();
+        let vs = &lazy.version_sets[version_set.0 as usize];
+        if vs.negated {
+            format!("(conflicts with {})", vs.label)
+        } else {
+            vs.label.clone()
+        }
+    }
+
+    fn display_string(&self, string_id: StringId) -> impl std::fmt::Display + '_ {
+        self.lazy.borrow().strings[string_id.0 as usize].clone()
+    }
+
+    fn version_set_name(&self, version_set: VersionSetId) -> NameId {
+        self.lazy.borrow().version_sets[version_set.0 as usize].name
+    }
+
+    fn solvable_name(&self, solvable: SolvableId) -> NameId {
+        self.solvable_name[solvable.0 as usize]
+    }
+
+    fn version_sets_in_union(
+        &self,
+        version_set_union: VersionSetUnionId,
+    ) -> impl Iterator<Item = VersionSetId> {
+        // An Rc clone, not a borrow: resolvo calls this in its inner loop.
+        let sets = self.lazy.borrow().unions[version_set_union.0 as usize].clone();
+        (0..sets.len()).map(move |i| sets[i])
+    }
+
+    fn resolve_condition(&self, _condition: ConditionId) -> Condition {
+        unreachable!("obsbox builds no conditional requirements")
+    }
+}
+
+impl DependencyProvider for Pool<'_> {
+    async fn filter_candidates(
+        &self,
+        candidates: &[SolvableId],
+        version_set: VersionSetId,
+        inverse: bool,
+    ) -> Vec<SolvableId> {
+        let lazy = self.lazy.borrow();
+        let vs = &lazy.version_sets[version_set.0 as usize];
+        candidates
+            .iter()
+            .copied()
+            .filter(|s| (vs.members.binary_search(s).is_ok() != vs.negated) != inverse)
+            .collect()
+    }
+
+    async fn get_candidates(&self, name: NameId) -> Option<Candidates> {
+        let candidates = self
+            .candidates
+            .get(name.0 as usize)
+            .cloned()
+            .unwrap_or_default();
+        Some(Candidates {
+            candidates,
+            ..Candidates::default()
+        })
+    }
+
+    async fn sort_candidates(&self, _solver: &SolverCache<Self>, solvables: &mut [SolvableId]) {
+        // Within a name, a higher id is a higher version (or an earlier repository).
+        solvables.sort_unstable_by(|a, b| b.cmp(a));
+    }
+
+    async fn get_dependencies(&self, solvable: SolvableId) -> Dependencies {
+        let pkg = self.package(solvable);
+        let mut requirements: Vec<ConditionalRequirement> = Vec::with_capacity(pkg.depends.len());
+        let mut group = Vec::new();
+        for alternatives in &pkg.depends {
+            group.clear();
+            group.extend(alternatives.iter().filter(|r| !self.ignored(r)));
+            if group.is_empty() {
+                continue;
+            }
+            let req: ConditionalRequirement = self.requirement(&group).into();
+            if !requirements.contains(&req) {
+                requirements.push(req);
+            }
+        }
+        let owner = self.solvable_name[solvable.0 as usize];
+        let mut constrains = Vec::new();
+        for rel in &pkg.conflicts {
+            for &vs in self.constraints(rel, owner).iter() {
+                if !constrains.contains(&vs) {
+                    constrains.push(vs);
+                }
+            }
+        }
+        Dependencies::Known(KnownDependencies {
+            requirements,
+            constrains,
+        })
+    }
+}
+
+/// One reason the request cannot be met, found in resolvo's conflict graph.
+struct Cause {
+    /// Orders causes: missing packages first, then conflicts, then version clashes, each by
+    /// how deep in the chain they sit.
+    rank: (u8, usize),
+    text: String,
+}
+
+/// Turns resolvo's conflict graph into a message: a first line with the most direct cause,
+/// then the other causes, each with the chain of packages that needed it.
+fn explain(pool: &Pool, graph: &ConflictGraph) -> String {
+    let nodes = graph.graph.raw_nodes();
+    let edges = graph.graph.raw_edges();
+    let root = graph.root_node.index();
+    let solvable = |n: usize| match nodes[n].weight {
+        ConflictNode::Solvable(s) => s.solvable(),
+        _ => None,
+    };
+
+    // Shortest requires-path from the request to every package: "needed by a → b → c".
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, e) in edges.iter().enumerate() {
+        out[e.source().index()].push(i);
+    }
+    let mut parent: Vec<Option<usize>> = vec![None; nodes.len()];
+    let mut seen = vec![false; nodes.len()];
+    seen[root] = true;
+    let mut queue = std::collections::VecDeque::from([root]);
+    while let Some(n) = queue.pop_front() {
+        for &e in &out[n] {
+            let t = edges[e].target().index();
+            if matches!(edges[e].weight, ConflictEdge::Requires(_))
+                && solvable(t).is_some()
+                && !seen[t]
+            {
+                seen[t] = true;
+                parent[t] = Some(n);
+                queue.push_back(t);
+            }
+        }
+    }
+    let chain = |n: usize| -> Vec<String> {
+        let mut names = Vec::new();
+        let mut at = Some(n);
+        while let Some(node) = at {
+            if let Some(s) = solvable(node) {
+                names.push(pool.package(s).name.clone());
+            }
+            at = parent[node];
+        }
+        names.reverse();
+        names
+    };
+    let needed_by = |n: usize| -> String {
+        let names = chain(n);
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!("needed by {}", names.join(" → "))
+        }
+    };
+    let show = |s: SolvableId| {
+        let p = pool.package(s);
+        format!("{} {}", p.name, p.version)
+    };
+
+    let mut causes = Vec::new();
+    let mut clashes: Vec<(NameId, Vec<usize>)> = Vec::new();
+    for e in edges {
+        let (src, dst) = (e.source().index(), e.target().index());
+        match e.weight {
+            ConflictEdge::Requires(req) if Some(e.target()) == graph.unresolved_node => {
+                let label = pool.requirement_label(req);
+                let mut text = match solvable(src) {
+                    Some(s) => format!("{} requires {label}", pool.package(s).name),
+                    None => format!("the request needs {label}"),
+                };
+                let available = available_versions(pool, req);
+                if available.is_empty() {
+                    text.push_str(", which no repository provides");
+                } else {
+                    let _ = write!(
+                        text,
+                        ", but repositories only have {}",
+                        available.join(", ")
+                    );
+                }
+                let chain = needed_by(src);
+                if !chain.is_empty() {
+                    let _ = write!(text, " ({chain})");
+                }
+                causes.push(Cause {
+                    rank: (0, chain.len()),
+                    text,
+                });
+            }
+            ConflictEdge::Conflict(ConflictCause::Constrains(vs)) => {
+                let (Some(by), Some(hit)) = (solvable(src), solvable(dst)) else {
+                    continue;
+                };
+                let label = pool.lazy.borrow().version_sets[vs.0 as usize].label.clone();
+                let mut text = format!(
+                    "{} conflicts with {label}, but {} is needed too",
+                    show(by),
+                    show(hit)
+                );
+                let (a, b) = (needed_by(src), needed_by(dst));
+                let parts: Vec<String> = [(by, a), (hit, b)]
+                    .into_iter()
+                    .filter(|(_, c)| !c.is_empty())
+                    .map(|(s, c)| format!("{} {c}", pool.package(s).name))
+                    .collect();
+                if !parts.is_empty() {
+                    let _ = write!(text, " ({})", parts.join("; "));
+                }
+                causes.push(Cause {
+                    rank: (1, chain(src).len() + chain(dst).len()),
+                    text,
+                });
+            }
+            ConflictEdge::Conflict(ConflictCause::ForbidMultipleInstances) => {
+                let Some(s) = solvable(src) else { continue };
+                let name = pool.solvable_name[s.0 as usize];
+                let group = match clashes.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, g)) => g,
+                    None => {
+                        clashes.push((name, Vec::new()));
+                        &mut clashes.last_mut().expect("just pushed").1
+                    }
+                };
+                for n in [src, dst] {
+                    if !group.contains(&n) {
+                        group.push(n);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, group) in clashes {
+        let versions: Vec<String> = group
+            .iter()
+            .filter_map(|&n| {
+                let s = solvable(n)?;
+                let chain = needed_by(n);
+                Some(if chain.is_empty() {
+                    pool.package(s).version.clone()
+                } else {
+                    format!("{} ({chain})", pool.package(s).version)
+                })
+            })
+            .collect();
+        let depth = group.iter().map(|&n| chain(n).len()).sum();
+        causes.push(Cause {
+            rank: (2, depth),
+            text: format!(
+                "only one version of {} can be installed, but these are all needed: {}",
+                pool.name_str(name),
+                versions.join(", ")
+            ),
+        });
+    }
+
+    causes.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.text.cmp(&b.text)));
+    causes.dedup_by(|a, b| a.text == b.text);
+    let Some((first, rest)) = causes.split_first() else {
+        return "cannot resolve the request (resolvo reported a conflict without a cause)".into();
+    };
+    const MORE: usize = 8;
+    let mut msg = format!("cannot resolve: {}", first.text);
+    for cause in rest.iter().take(MORE) {
+        let _ = write!(msg, "\n  also: {}", cause.text);
+    }
+    if rest.len() > MORE {
+        let _ = write!(msg, "\n  … and {} more", rest.len() - MORE);
+    }
+    msg
+}
+
+/// Versions of the packages a failed requirement names, when they exist but do not match.
+fn available_versions(pool: &Pool, req: Requirement) -> Vec<String> {
+    let lazy = pool.lazy.borrow();
+    let sets: Vec<VersionSetId> = match req {
+        Requirement::Single(vs) => vec![vs],
+        Requirement::Union(u) => lazy.unions[u.0 as usize].to_vec(),
+    };
+    let mut out = Vec::new();
+    for vs in sets {
+        let name = lazy.version_sets[vs.0 as usize].name;
+        for &s in pool.candidates.get(name.0 as usize).map_or(&[][..], |v| v) {
+            let p = pool.package(s);
+            out.push(format!("{} {}", p.name, p.version));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `name (op version)` the Debian way, or `name op version` the RPM way.
+    fn rel(s: &str) -> Relation {
+        let s = s.trim();
+        let (name, rest) = s.split_once(' ').unwrap_or((s, ""));
+        let rest = rest
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim();
+        let version = rest.split_once(' ').map(|(op, v)| {
+            let op = match op {
+                "<<" | "<" => Op::Lt,
+                "<=" => Op::Le,
+                "=" => Op::Eq,
+                ">=" => Op::Ge,
+                ">>" | ">" => Op::Gt,
+                other => panic!("operator {other}"),
+            };
+            (op, v.trim().to_owned())
+        });
+        Relation {
+            name: name.to_owned(),
+            version,
+        }
+    }
+
+    /// `a | b (>= 1), c`: groups by comma, alternatives by bar.
+    fn groups(s: &str) -> Vec<Vec<Relation>> {
+        s.split(',')
+            .filter(|g| !g.trim().is_empty())
+            .map(|g| g.split('|').map(rel).collect())
+            .collect()
+    }
+
+    fn list(s: &str) -> Vec<Relation> {
+        groups(s).into_iter().flatten().collect()
+    }
+
+    fn pkg(format: Format, name: &str, version: &str) -> PackageMeta {
+        PackageMeta {
+            format,
+            name: name.into(),
+            version: version.into(),
+            arch: if format == Format::Deb {
+                "amd64"
+            } else {
+                "x86_64"
+            }
+            .into(),
+            depends: Vec::new(),
+            provides: Vec::new(),
+            conflicts: Vec::new(),
+            files: Vec::new(),
+            essential: false,
+            priority: String::new(),
+            multi_arch: String::new(),
+            location: format!("{name}_{version}"),
+            checksum: None,
+            size: 0,
+            repo: 0,
+        }
+    }
+
+    /// A package from a one-line spec: `name version [; depends [; provides [; conflicts]]]`.
+    fn p(format: Format, spec: &str) -> PackageMeta {
+        let mut parts = spec.split(';');
+        let head = parts.next().unwrap();
+        let (name, version) = head.trim().split_once(' ').unwrap();
+        let mut meta = pkg(format, name, version.trim());
+        meta.depends = groups(parts.next().unwrap_or(""));
+        meta.provides = list(parts.next().unwrap_or(""));
+        meta.conflicts = list(parts.next().unwrap_or(""));
+        meta
+    }
+
+    fn deb(specs: &[&str]) -> Vec<PackageMeta> {
+        specs.iter().map(|s| p(Format::Deb, s)).collect()
+    }
+
+    fn rpm(specs: &[&str]) -> Vec<PackageMeta> {
+        specs.iter().map(|s| p(Format::Rpm, s)).collect()
+    }
+
+    /// The resolved set as `name=version`, in the order `resolve` returns.
+    fn solve(packages: &[PackageMeta], request: &str) -> Result<Vec<String>> {
+        let picked = resolve(packages, &list(request))?;
+        Ok(picked
+            .iter()
+            .map(|&i| format!("{}={}", packages[i].name, packages[i].version))
+            .collect())
+    }
+
+    fn ok(packages: &[PackageMeta], request: &str) -> Vec<String> {
+        solve(packages, request).unwrap_or_else(|e| panic!("{request}: {e:#}"))
+    }
+
+    fn err(packages: &[PackageMeta], request: &str) -> String {
+        match solve(packages, request) {
+            Ok(found) => panic!("{request} resolved to {found:?}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn closure_sorted_by_name_and_highest_version() {
+        let repo = deb(&[
+            "app 1; libz (>= 1), libc",
+            "libz 1; libc",
+            "libz 2; libc",
+            "libc 3",
+            "unrelated 1",
+        ]);
+        assert_eq!(ok(&repo, "app"), ["app=1", "libc=3", "libz=2"]);
+        assert_eq!(ok(&repo, "app, libz (<< 2)"), ["app=1", "libc=3", "libz=1"]);
+    }
+
+    #[test]
+    fn alternatives_prefer_the_first_that_works() {
+        let repo = deb(&["a 1; b | c", "b 1", "c 1"]);
+        assert_eq!(ok(&repo, "a"), ["a=1", "b=1"]);
+        let repo = deb(&["a 1; b | c", "c 1"]);
+        assert_eq!(ok(&repo, "a"), ["a=1", "c=1"]);
+        // The first alternative wins even when a later one sorts first by name.
+        let repo = deb(&["a 1; zz | aa", "zz 1", "aa 1"]);
+        assert_eq!(ok(&repo, "a"), ["a=1", "zz=1"]);
+        // An unsatisfiable first alternative falls through.
+        let repo = deb(&["a 1; b (>= 2) | c", "b 1", "c 1"]);
+        assert_eq!(ok(&repo, "a"), ["a=1", "c=1"]);
+    }
+
+    #[test]
+    fn virtual_packages() {
+        let repo = deb(&[
+            "app 1; mail-transport-agent",
+            "postfix 3; ; mail-transport-agent",
+            "exim4 4; ; mail-transport-agent",
+        ]);
+        // No priorities: the provider's name decides, for a stable answer.
+        assert_eq!(ok(&repo, "app"), ["app=1", "exim4=4"]);
+        let mut repo = repo;
+        repo[1].priority = "important".into();
+        repo[2].priority = "optional".into();
+        assert_eq!(ok(&repo, "app"), ["app=1", "postfix=3"]);
+        // A real package of the name beats any provider.
+        repo.push(p(Format::Deb, "mail-transport-agent 1"));
+        assert_eq!(ok(&repo, "app"), ["app=1", "mail-transport-agent=1"]);
+        // Requesting the virtual name directly works too, with `:any` qualifiers ignored.
+        assert_eq!(ok(&repo[..3], "postfix:any"), ["postfix=3"]);
+    }
+
+    #[test]
+    fn versioned_provides() {
+        let repo = deb(&[
+            "app 1; libfoo (>= 2)",
+            "plain 1; ; libfoo",
+            "versioned 1; ; libfoo (= 2.5)",
+        ]);
+        // Only a versioned provide can satisfy a versioned relation in Debian.
+        assert_eq!(ok(&repo, "app"), ["app=1", "versioned=1"]);
+        assert_eq!(ok(&repo, "libfoo"), ["plain=1"]);
+        let e = err(&repo, "libfoo (>= 3)");
+        assert!(
+            e.contains("the request needs libfoo (>= 3), which no repository provides"),
+            "{e}"
+        );
+        // RPM: an unversioned provide overlaps every version.
+        let repo = rpm(&["app 1-1; libfoo >= 2", "plain 1-1; ; libfoo"]);
+        assert_eq!(ok(&repo, "app"), ["app=1-1", "plain=1-1"]);
+    }
+
+    #[test]
+    fn conflicts_force_an_alternative() {
+        let repo = deb(&["a 1; b | c", "b 1", "c 1", "x 1; ; ; b"]);
+        assert_eq!(ok(&repo, "a, x"), ["a=1", "c=1", "x=1"]);
+        // Versioned conflicts only hit matching versions: b 2 is fine.
+        let repo = deb(&["a 1; b", "b 1", "b 2", "x 1; ; ; b (>= 2)"]);
+        assert_eq!(ok(&repo, "a"), ["a=1", "b=2"]);
+        assert_eq!(ok(&repo, "a, x"), ["a=1", "b=1", "x=1"]);
+        // A conflict on a virtual name hits its providers.
+        let repo = deb(&[
+            "app 1; mta",
+            "exim4 4; ; mta",
+            "postfix 3; ; mta",
+            "x 1; ; ; exim4",
+        ]);
+        assert_eq!(ok(&repo, "app, x"), ["app=1", "postfix=3", "x=1"]);
+        let repo = deb(&[
+            "app 1; postfix | exim4",
+            "exim4 4; ; mta",
+            "postfix 3; ; mta",
+            "x 1; ; ; mta",
+        ]);
+        let e = err(&repo, "app, x");
+        assert!(e.contains("x 1 conflicts with mta"), "{e}");
+        // Provides+Conflicts on the same name (Debian's "only one of these") does not conflict
+        // with itself.
+        let repo = deb(&["exim4 4; ; mta; mta", "postfix 3; ; mta; mta"]);
+        assert_eq!(ok(&repo, "exim4"), ["exim4=4"]);
+        assert!(err(&repo, "exim4, postfix").contains("conflicts with mta"));
+    }
+
+    #[test]
+    fn missing_dependency_names_the_chain() {
+        let repo = deb(&[
+            "build-essential 12.9; gcc (>= 4:12), make",
+            "gcc 4:12.2.0; gcc-12 (>= 12.2.0)",
+            "gcc-12 12.2.0-14; libisl23 (>= 0.15), libc6",
+            "libisl23 0.14-1",
+            "libc6 2.36-9",
+            "make 4.3",
+        ]);
+        let e = err(&repo, "build-essential");
+        assert!(
+            e.starts_with("cannot resolve: gcc-12 requires libisl23 (>= 0.15)"),
+            "{e}"
+        );
+        assert!(
+            e.contains("but repositories only have libisl23 0.14-1"),
+            "{e}"
+        );
+        assert!(
+            e.contains("(needed by build-essential → gcc → gcc-12)"),
+            "{e}"
+        );
+        let repo: Vec<PackageMeta> = repo.into_iter().filter(|p| p.name != "libisl23").collect();
+        let e = err(&repo, "build-essential");
+        assert!(
+            e.starts_with(
+                "cannot resolve: gcc-12 requires libisl23 (>= 0.15), which no repository provides \
+                 (needed by build-essential → gcc → gcc-12)"
+            ),
+            "{e}"
+        );
+        let e = err(&repo, "make, nonesuch");
+        assert_eq!(
+            e,
+            "cannot resolve: the request needs nonesuch, which no repository provides"
+        );
+    }
+
+    #[test]
+    fn conflict_and_version_clash_messages() {
+        let repo = deb(&["top 1; a, b", "a 1; ; ; b (<< 2)", "b 1"]);
+        let e = err(&repo, "top");
+        assert!(
+            e.starts_with("cannot resolve: a 1 conflicts with b (<< 2), but b 1 is needed too"),
+            "{e}"
+        );
+        assert!(
+            e.contains("a needed by top → a; b needed by top → b"),
+            "{e}"
+        );
+        let repo = deb(&["x 1; lib (= 1)", "y 1; lib (= 2)", "lib 1", "lib 2"]);
+        let e = err(&repo, "x, y");
+        assert!(
+            e.contains("only one version of lib can be installed"),
+            "{e}"
+        );
+        assert!(
+            e.contains("1 (needed by x → lib)") && e.contains("2 (needed by y → lib)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rpm_file_requires_and_rpmlib() {
+        let mut repo = rpm(&[
+            "script 1-1; /bin/sh, rpmlib(PayloadIsZstd) <= 5.4.18-1",
+            "bash 5.2-1",
+            "dash 0.5-1",
+        ]);
+        repo[1].files = vec!["/bin/sh".into(), "/usr/bin/bash".into()];
+        assert_eq!(ok(&repo, "script"), ["bash=5.2-1", "script=1-1"]);
+        let e = err(&rpm(&["script 1-1; /bin/sh"]), "script");
+        assert!(
+            e.contains("script requires /bin/sh, which no repository provides (needed by script)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rpm_self_provides_with_epoch() {
+        let repo = rpm(&[
+            "foo 1:2.0-1",
+            "a 1-1; foo >= 1:1.5",
+            "b 1-1; foo >= 3.0",
+            "c 1-1; foo = 1:2.0",
+            "d 1-1; foo < 3.0",
+        ]);
+        assert_eq!(ok(&repo, "a"), ["a=1-1", "foo=1:2.0-1"]);
+        // A missing epoch is 0, which epoch 1 beats whatever the version.
+        assert_eq!(ok(&repo, "b"), ["b=1-1", "foo=1:2.0-1"]);
+        // No release asked for: any release of 1:2.0 will do.
+        assert_eq!(ok(&repo, "c"), ["c=1-1", "foo=1:2.0-1"]);
+        let e = err(&repo, "d");
+        assert!(
+            e.contains("d requires foo < 3.0, but repositories only have foo 1:2.0-1"),
+            "{e}"
+        );
+        // Explicit self-provides, as rpm-md lists them, change nothing.
+        let mut repo = repo;
+        repo[0].provides = list("foo = 1:2.0-1");
+        assert_eq!(ok(&repo, "b"), ["b=1-1", "foo=1:2.0-1"]);
+    }
+
+    #[test]
+    fn mixed_formats_are_refused() {
+        let mut repo = deb(&["a 1"]);
+        repo.extend(rpm(&["b 1-1"]));
+        assert!(err(&repo, "a").contains("cannot resolve Deb and Rpm packages together"));
+    }
+
+    #[test]
+    fn deterministic_under_shuffled_input() {
+        let mut repo = deb(&[
+            "app 1; mta, awk, libc6 (>= 2), editor | vim | nano",
+            "postfix 3; libc6; mail-transport-agent, mta",
+            "exim4 4; libc6; mta",
+            "mawk 1; ; awk",
+            "gawk 5; ; awk",
+            "libc6 2",
+            "libc6 3",
+            "nano 7; libc6 (>= 3)",
+            "vim 9; libc6",
+        ]);
+        // Same version from two repositories: the earlier one wins, whatever the order.
+        let mut dup = p(Format::Deb, "libc6 3");
+        dup.repo = 1;
+        dup.location = "mirror/libc6_3".into();
+        repo.push(dup);
+        let want: Vec<String> = resolve(&repo, &list("app"))
+            .unwrap()
+            .iter()
+            .map(|&i| format!("{} {}", repo[i].nevra(), repo[i].repo))
+            .collect();
+        assert_eq!(
+            want,
+            [
+                "app=1.amd64 0",
+                "exim4=4.amd64 0",
+                "gawk=5.amd64 0",
+                "libc6=3.amd64 0",
+                "vim=9.amd64 0"
+            ]
+        );
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50 {
+            for i in (1..repo.len()).rev() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                repo.swap(i, (seed % (i as u64 + 1)) as usize);
+            }
+            let got: Vec<String> = resolve(&repo, &list("app"))
+                .unwrap()
+                .iter()
+                .map(|&i| format!("{} {}", repo[i].nevra(), repo[i].repo))
+                .collect();
+            assert_eq!(got, want);
+        }
+    }
+}
