@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod logging;
 pub mod packages;
+pub mod progress;
 pub mod repo;
 pub mod rootfs;
 pub mod runtime;

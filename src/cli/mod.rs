@@ -1,6 +1,7 @@
 //! The command line: one file per command. This module only parses, sets up logging and
 //! dispatches; the work is done by library code.
 
+mod cache;
 mod create;
 mod delete;
 mod exec;
@@ -9,6 +10,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod rootfs;
 mod run;
 mod spec;
 mod start;
@@ -26,12 +28,19 @@ use crate::logging::{self, LogFormat};
 /// Where container state lives unless `--root` says otherwise.
 pub const DEFAULT_ROOT: &str = "/run/obsbox";
 
+/// Where unpacked packages and assembled roots are kept unless `--cache` says otherwise.
+pub const DEFAULT_CACHE: &str = "/var/cache/obsbox";
+
 /// obsbox: an OCI runtime for openSUSE Build Service workers (runc-compatible).
 #[derive(Parser, Debug)]
 #[command(name = "obsbox", version, about, long_about = None)]
 pub struct Opts {
     #[command(flatten)]
     pub global: GlobalOpts,
+
+    /// The package and rootfs cache.
+    #[arg(long, global = true, default_value = DEFAULT_CACHE)]
+    pub cache: PathBuf,
 
     #[command(subcommand)]
     pub command: Command,
@@ -43,6 +52,12 @@ pub enum Command {
     Standard(Box<StandardCmd>),
     #[command(flatten)]
     Common(Box<CommonCmd>),
+    /// Assemble root file systems from package repositories.
+    #[command(subcommand)]
+    Rootfs(rootfs::RootfsCmd),
+    /// Inspect or trim the package and rootfs cache.
+    #[command(subcommand)]
+    Cache(cache::CacheCmd),
 }
 
 /// What every command gets besides its own arguments.
@@ -53,15 +68,18 @@ pub struct Context {
     /// `--systemd-cgroup`: accepted for runc compatibility; on cgroup v1 and hybrid hosts
     /// libcontainer always uses cgroupfs.
     pub systemd_cgroup: bool,
+    /// The package and rootfs cache (`--cache`).
+    pub cache: PathBuf,
 }
 
 /// Commands that fork a process into a container and so must run from a sealed copy of the
 /// binary. The others only read state or signal processes, as `runc` (which clones itself
 /// only for its `init`) does.
-const SEALED_COMMANDS: &[&str] = &["create", "run", "exec"];
+const SEALED_COMMANDS: &[&str] = &["create", "run", "exec", "rootfs"];
 
 /// Global flags that take a value, so the subcommand can be found without a full parse.
-const GLOBAL_FLAGS_WITH_VALUE: &[&str] = &["--root", "-r", "--log", "-l", "--log-format"];
+const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
+    &["--root", "-r", "--log", "-l", "--log-format", "--cache"];
 
 /// Decides from the raw arguments (program name skipped) whether to seal `/proc/self/exe`.
 pub fn needs_sealed_exe(args: impl IntoIterator<Item = OsString>) -> bool {
@@ -107,6 +125,7 @@ pub fn dispatch(opts: Opts) -> i32 {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
         systemd_cgroup: opts.global.systemd_cgroup,
+        cache: opts.cache.clone(),
     };
 
     let (result, failure_code) = run_command(opts.command, &ctx);
@@ -145,6 +164,8 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
             CommonCmd::Events(_) => (unsupported("events"), 1),
             CommonCmd::Update(_) => (unsupported("update"), 1),
         },
+        Command::Rootfs(cmd) => (rootfs::rootfs(cmd, ctx).map(|_| 0), 1),
+        Command::Cache(cmd) => (cache::cache(cmd, ctx).map(|_| 0), 1),
     }
 }
 

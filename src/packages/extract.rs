@@ -550,6 +550,40 @@ impl Extractor {
         Ok(())
     }
 
+    /// Starts the next archive of a set written into the same root: its own symlinks are
+    /// tracked afresh (symlinks of earlier archives resolve inside the root).
+    pub fn begin_archive(&mut self, label: &str) {
+        self.label = label.to_string();
+        self.own_symlinks.clear();
+    }
+
+    /// Hard-links the non-directory `src_name` of `src_dir` (the package store) at `path`
+    /// (an archive name). Used to assemble a root from unpacked packages.
+    pub fn link_existing(
+        &mut self,
+        path: &[u8],
+        src_dir: BorrowedFd<'_>,
+        src_name: &std::ffi::CStr,
+    ) -> Result<()> {
+        self.current = path.to_vec();
+        let Some(path) = self.normalize(path)? else {
+            return Ok(());
+        };
+        let (parent, name) = self.parent_of(&path)?;
+        self.clear_slot(&parent, &name, None)
+            .map_err(|e| self.fail(&path, format!("cannot replace existing entry: {e}")))?;
+        nix::unistd::linkat(
+            Some(src_dir.as_raw_fd()),
+            src_name,
+            Some(parent.as_raw_fd()),
+            name.as_c_str(),
+            AtFlags::empty(),
+        )
+        .map_err(|e| self.fail(&path, format!("cannot link from the store: {e}")))?;
+        self.paths.push(path);
+        Ok(())
+    }
+
     /// Removes `path` (and everything below it) from the root: an OCI layer whiteout.
     fn remove(&mut self, path: &[u8]) -> Result<()> {
         let (parent, name) = self.parent_of(path)?;

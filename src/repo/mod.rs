@@ -13,7 +13,7 @@ pub mod version;
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use source::{Location, Source};
@@ -184,14 +184,48 @@ fn detect(source: &Source) -> Result<RepoKind> {
     }
 }
 
-/// Reads a local directory of `.deb`/`.rpm` files. Not written yet: the directory reader
-/// (which reads each package's own header) lives with the package readers.
+/// Reads a local directory of `.deb`/`.rpm` files (not recursive), each from its own
+/// header. Packages of other architectures are left out; the checksum is computed when the
+/// package is unpacked (nothing to compare it with here).
 pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMeta>> {
-    let _ = (arch, index);
+    let deb = deb_arch(arch)?;
+    let rpm = rpm_arch(arch)?;
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("repository {}: cannot read the directory", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "deb" || e == "rpm"))
+        .collect();
+    names.sort();
+    let mut packages = Vec::new();
+    for path in names {
+        let location = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let meta = if path.extension().is_some_and(|e| e == "deb") {
+            let control = crate::packages::deb::read_control_of(&path)?;
+            let paragraphs = debian::parse_paragraphs(&control.control)
+                .with_context(|| format!("{}: control", path.display()))?;
+            let first = paragraphs
+                .first()
+                .with_context(|| format!("{}: empty control file", path.display()))?;
+            debian::meta_from_control(first, location, None, size, index)
+                .with_context(|| format!("{}", path.display()))?
+        } else {
+            local_rpm(&path, location, index)?
+        };
+        if meta.arch == deb || meta.arch == rpm || meta.arch == "all" || meta.arch == "noarch" {
+            packages.push(meta);
+        }
+    }
+    Ok(packages)
+}
+
+fn local_rpm(path: &Path, _location: String, _index: usize) -> Result<PackageMeta> {
     bail!(
-        "repository {}: local package directories (without Packages or repodata/) are not \
-         supported yet; index it with `apt-ftparchive packages` or `createrepo_c`",
-        dir.display()
+        "{}: rpm packages in a local directory need the rpm reader",
+        path.display()
     )
 }
 

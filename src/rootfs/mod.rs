@@ -1,1 +1,318 @@
 //! Rootfs assembly from packages and the content-addressed cache.
+//!
+//! `create` is the whole path: repositories → resolved closure → packages fetched (only
+//! those the store lacks) → unpacked in parallel into the store → a root laid down from the
+//! store (and, in `install` mode, registered and configured by its own package manager) →
+//! cached under the set's key → linked into the output directory. A repeated request finds
+//! the cached root and only links it.
+
+pub mod farm;
+pub mod install;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::repo::{self, Format, PackageMeta, Relation, fetch, source::Location};
+use store::{Store, Unpacked};
+
+/// How much of a package's installation a root gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Files only: fast, enough for a toolbox of static tools.
+    Extract,
+    /// Files, the package database and the maintainer scripts, run in a container.
+    Install,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Extract => "extract",
+            Mode::Install => "install",
+        }
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub arch: String,
+    /// Repository arguments, see [`repo::source`].
+    pub repos: Vec<String>,
+    /// Package names (or `name (>= version)` relations) the root must contain.
+    pub names: Vec<String>,
+    pub mode: Mode,
+}
+
+/// What was built, for the caller to report.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The cached root (shared, read-only by convention).
+    pub tree: PathBuf,
+    pub packages: Vec<String>,
+    /// True when the root came from the cache.
+    pub cache_hit: bool,
+    pub fetched: usize,
+    pub unpacked: usize,
+}
+
+/// Resolves, fetches, unpacks and assembles the root for `request` in the cache; returns
+/// the cached tree. `state_root` is the runtime state directory (install mode runs a
+/// container).
+pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Built> {
+    let started = Instant::now();
+    let mut packages = Vec::new();
+    let mut sources = Vec::new();
+    for (i, spec) in request.repos.iter().enumerate() {
+        let repository = repo::open(spec, &request.arch, i)?;
+        packages.extend(repository.packages);
+        sources.push(repository.source);
+    }
+    if packages.is_empty() {
+        bail!("the repositories have no packages for {}", request.arch);
+    }
+    let relations = request
+        .names
+        .iter()
+        .map(|n| parse_request(n))
+        .collect::<Result<Vec<_>>>()?;
+    let chosen = repo::resolve::resolve(&packages, &relations)?;
+    let mut chosen: Vec<&PackageMeta> = chosen.iter().map(|&i| &packages[i]).collect();
+    chosen.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+    tracing::info!(
+        packages = chosen.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "resolved"
+    );
+    if request.mode == Mode::Install && chosen.iter().any(|p| p.format == Format::Rpm) {
+        bail!(
+            "install mode is implemented for Debian roots; use --mode extract for rpm repositories"
+        );
+    }
+
+    // Packages the store already has (by their metadata checksum) need no file at all.
+    let known: Vec<Option<Unpacked>> = chosen
+        .iter()
+        .map(|p| {
+            p.checksum
+                .as_ref()
+                .filter(|c| c.algo == "sha256")
+                .and_then(|c| store.package(&c.hex.to_ascii_lowercase()))
+        })
+        .collect();
+    // A root for exactly this set may be cached already.
+    if known.iter().all(Option::is_some) {
+        let unpacked: Vec<Unpacked> = known.iter().flatten().cloned().collect();
+        let key = Store::rootfs_key(request.mode.name(), &unpacked);
+        if let Some(tree) = store.rootfs(&key) {
+            return Ok(Built {
+                tree,
+                packages: chosen.iter().map(|p| p.nevra()).collect(),
+                cache_hit: true,
+                fetched: 0,
+                unpacked: 0,
+            });
+        }
+    }
+
+    // Fetch what is missing: local repositories are read in place, remote ones downloaded.
+    let downloads = store
+        .dir()
+        .join("tmp")
+        .join(format!("downloads.{}", std::process::id()));
+    let mut files: Vec<Option<PathBuf>> = vec![None; chosen.len()];
+    let mut items = Vec::new();
+    for (i, p) in chosen.iter().enumerate() {
+        if known[i].is_some() {
+            continue;
+        }
+        match sources[p.repo].join(&p.location)? {
+            Location::Path(path) => files[i] = Some(path),
+            location => {
+                let name = p
+                    .location
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&p.location)
+                    .to_string();
+                let dest = downloads.join(&name);
+                files[i] = Some(dest.clone());
+                items.push(fetch::FetchItem {
+                    location,
+                    dest,
+                    checksum: p.checksum.clone(),
+                    size: p.size,
+                });
+            }
+        }
+    }
+    let fetched = items.len();
+    let result = (|| -> Result<Built> {
+        if !items.is_empty() {
+            std::fs::create_dir_all(&downloads)?;
+            fetch::fetch_all(&items, 4)?;
+        }
+        let todo: Vec<(usize, PathBuf)> = files
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.clone().map(|f| (i, f)))
+            .collect();
+        let unpacked_now = unpack_all(store, &chosen, &todo)?;
+        let mut unpacked: Vec<Unpacked> = Vec::with_capacity(chosen.len());
+        for (i, k) in known.into_iter().enumerate() {
+            match k {
+                Some(u) => unpacked.push(u),
+                None => unpacked.push(
+                    unpacked_now
+                        .iter()
+                        .find(|(j, _)| *j == i)
+                        .map(|(_, u)| u.clone())
+                        .context("package missing after unpacking")?,
+                ),
+            }
+        }
+        let key = Store::rootfs_key(request.mode.name(), &unpacked);
+        let (tree, cache_hit) = match store.rootfs(&key) {
+            Some(tree) => (tree, true),
+            None => {
+                let logs = store.dir().join("logs");
+                std::fs::create_dir_all(&logs)?;
+                let log = logs.join(format!("install-{key}.log"));
+                let mode = request.mode;
+                let tree = store.build_rootfs(&key, mode.name(), &unpacked, |tree| match mode {
+                    Mode::Extract => Ok(()),
+                    Mode::Install => {
+                        let work = tree.parent().context("root has no parent")?;
+                        install::install_deb(tree, &unpacked, work, state_root, &log)
+                    }
+                })?;
+                (tree, false)
+            }
+        };
+        Ok(Built {
+            tree,
+            packages: chosen.iter().map(|p| p.nevra()).collect(),
+            cache_hit,
+            fetched,
+            unpacked: todo.len(),
+        })
+    })();
+    let _ = store::remove_tree(&downloads);
+    let built = result?;
+    tracing::info!(
+        packages = built.packages.len(),
+        fetched = built.fetched,
+        unpacked = built.unpacked,
+        cache_hit = built.cache_hit,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "root ready"
+    );
+    Ok(built)
+}
+
+/// Builds the root and links it into `out` (which must not exist, or be an empty dir).
+pub fn create(request: &Request, store: &Store, state_root: &Path, out: &Path) -> Result<Built> {
+    check_out(out)?;
+    let built = build(request, store, state_root)?;
+    if out.exists() {
+        std::fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
+    }
+    farm::link_tree(&built.tree, out)?;
+    Ok(built)
+}
+
+fn check_out(out: &Path) -> Result<()> {
+    match std::fs::read_dir(out) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                bail!("{}: the output directory is not empty", out.display());
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("{}: cannot use as output directory", out.display()))
+        }
+    }
+}
+
+/// `name`, `name=version` or a Debian-style `name (>= version)`.
+fn parse_request(text: &str) -> Result<Relation> {
+    let text = text.trim();
+    if let Some((name, version)) = text.split_once('=')
+        && !name.contains(['(', ' '])
+    {
+        return Ok(Relation {
+            name: name.to_string(),
+            version: Some((repo::Op::Eq, version.to_string())),
+        });
+    }
+    let parsed = repo::debian::parse_relations(text)
+        .with_context(|| format!("bad package request {text:?}"))?;
+    match parsed.as_slice() {
+        [group] if group.len() == 1 => Ok(group[0].clone()),
+        _ => bail!("bad package request {text:?}: give one package per entry"),
+    }
+}
+
+/// Unpacks `todo` (index into `chosen`, file) into the store using every core, biggest
+/// packages first so the tail is short.
+fn unpack_all(
+    store: &Store,
+    chosen: &[&PackageMeta],
+    todo: &[(usize, PathBuf)],
+) -> Result<Vec<(usize, Unpacked)>> {
+    let mut order: Vec<&(usize, PathBuf)> = todo.iter().collect();
+    order.sort_by_key(|(i, f)| {
+        std::cmp::Reverse(
+            std::fs::metadata(f)
+                .map(|m| m.len())
+                .unwrap_or(chosen[*i].size),
+        )
+    });
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(order.len().max(1));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results = Mutex::new(Vec::with_capacity(order.len()));
+    let first_error = Mutex::new(None);
+    let progress = crate::progress::Progress::new("unpacking", order.len() as u64);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((i, file)) = order.get(n) else { break };
+                    match store.unpack(file, chosen[*i]) {
+                        Ok(u) => {
+                            progress.inc(&chosen[*i].name);
+                            results
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push((*i, u));
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            first_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    progress.finish();
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()))
+}

@@ -1,0 +1,98 @@
+//! `obsbox rootfs create`: assemble a root from repositories.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::Context;
+use crate::rootfs::{self, Mode, store::Store};
+
+#[derive(Subcommand, Debug)]
+pub enum RootfsCmd {
+    /// Resolve packages from repositories and lay the root down in DIR.
+    Create(CreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Target architecture (Debian or RPM name: amd64/x86_64, arm64/aarch64, …).
+    #[arg(long)]
+    pub arch: String,
+    /// A repository: PATH, file://… or http://…, for a Debian archive followed by the suite
+    /// and components ("http://host/debian bookworm main"). Repeatable.
+    #[arg(long = "repo", required = true)]
+    pub repos: Vec<String>,
+    /// A package the root must contain (and with it its dependencies). Repeatable.
+    #[arg(long = "install")]
+    pub install: Vec<String>,
+    /// A file with one package name per line (`#` comments allowed).
+    #[arg(long)]
+    pub packages_from: Option<PathBuf>,
+    /// extract: files only; install: package database and maintainer scripts too.
+    #[arg(long, value_enum, default_value_t = ModeArg::Extract)]
+    pub mode: ModeArg,
+    /// Where the root goes (must not exist, or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ModeArg {
+    Extract,
+    Install,
+}
+
+pub fn rootfs(cmd: RootfsCmd, ctx: &Context) -> Result<()> {
+    match cmd {
+        RootfsCmd::Create(args) => create(args, ctx),
+    }
+}
+
+fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
+    let mut names = args.install.clone();
+    if let Some(file) = &args.packages_from {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            if line.contains(char::is_whitespace) && !line.contains('(') {
+                bail!(
+                    "{}:{}: one package name per line, got {line:?}",
+                    file.display(),
+                    n + 1
+                );
+            }
+            names.push(line.to_string());
+        }
+    }
+    if names.is_empty() {
+        bail!("nothing to install: give --install NAME or --packages-from FILE");
+    }
+    let request = rootfs::Request {
+        arch: args.arch,
+        repos: args.repos,
+        names,
+        mode: match args.mode {
+            ModeArg::Extract => Mode::Extract,
+            ModeArg::Install => Mode::Install,
+        },
+    };
+    let store = Store::open(&ctx.cache)?;
+    let built = rootfs::create(&request, &store, &ctx.root, &args.out)?;
+    eprintln!(
+        "obsbox: {} root of {} packages in {} ({})",
+        request.mode.name(),
+        built.packages.len(),
+        args.out.display(),
+        if built.cache_hit {
+            "from the cache"
+        } else {
+            "built"
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Hard-link farms: a root assembled from unpacked packages, and a copy of a cached root
+//! whose files are links to the same inodes.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::dir::{Dir, Type};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag};
+
+use super::store::Unpacked;
+use crate::packages::extract::{Extractor, Options};
+use crate::packages::{Entry, EntryKind, EntryMeta, Sink};
+
+/// Lays the packages' trees down in order into `dst` through the safe extractor: a
+/// package's symlinks cannot lead a later package's files out of the root.
+pub fn merge(packages: &[Unpacked], dst: &Path) -> Result<()> {
+    let mut extractor = Extractor::new(dst, "rootfs", Options::default())?;
+    for package in packages {
+        let label = format!("{}={}", package.info.name, package.info.version);
+        extractor.begin_archive(&label);
+        let tree = package.tree();
+        let dir = open_dir(&tree).with_context(|| format!("cannot open {}", tree.display()))?;
+        merge_dir(&mut extractor, &dir, &mut Vec::new())
+            .with_context(|| format!("cannot lay down {label}"))?;
+    }
+    extractor.finish()?;
+    Ok(())
+}
+
+fn merge_dir(extractor: &mut Extractor, dir: &OwnedFd, prefix: &mut Vec<u8>) -> Result<()> {
+    for name in names(dir)? {
+        let st = nix::sys::stat::fstatat(
+            Some(dir.as_raw_fd()),
+            name.as_c_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(name.as_bytes());
+        let meta = EntryMeta {
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mtime: st.st_mtime,
+            capability: None,
+        };
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFDIR {
+            let entry = Entry {
+                path: prefix.clone(),
+                kind: EntryKind::Dir,
+                meta,
+            };
+            extractor.entry(&entry, &mut std::io::empty())?;
+            let child = open_dir_at(dir, &name)?;
+            merge_dir(extractor, &child, prefix)?;
+        } else if kind == SFlag::S_IFLNK {
+            let target = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name.as_c_str())?;
+            let entry = Entry {
+                path: prefix.clone(),
+                kind: EntryKind::Symlink {
+                    target: target.as_bytes().to_vec(),
+                },
+                meta,
+            };
+            extractor.entry(&entry, &mut std::io::empty())?;
+        } else {
+            extractor.link_existing(prefix, dir.as_fd(), &name)?;
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
+}
+
+/// Makes `dst` (which must not exist) a copy of the tree `src` in which every non-directory
+/// is a hard link to the same inode. Directories get the source's owner, mode and mtime.
+/// Nothing is followed: `dst` is created here, so no symlink can redirect a write.
+pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
+    let src_dir = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
+    nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
+        .with_context(|| format!("cannot create {}", dst.display()))?;
+    let dst_dir = open_dir(dst).with_context(|| format!("cannot open {}", dst.display()))?;
+    let mut count = 0;
+    link_dir(&src_dir, &dst_dir, &mut count)
+        .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+    copy_dir_meta(&src_dir, &dst_dir)?;
+    Ok(count)
+}
+
+fn link_dir(src: &OwnedFd, dst: &OwnedFd, count: &mut u64) -> Result<()> {
+    let mut d = Dir::openat(
+        Some(src.as_raw_fd()),
+        c".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut subdirs = Vec::new();
+    for entry in d.iter() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() == b"." || name.to_bytes() == b".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            Some(Type::Directory) => true,
+            Some(_) => false,
+            None => {
+                let st = nix::sys::stat::fstatat(
+                    Some(src.as_raw_fd()),
+                    name,
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+            }
+        };
+        if is_dir {
+            subdirs.push(name.to_owned());
+        } else {
+            nix::unistd::linkat(
+                Some(src.as_raw_fd()),
+                name,
+                Some(dst.as_raw_fd()),
+                name,
+                AtFlags::empty(),
+            )?;
+            *count += 1;
+        }
+    }
+    for name in subdirs {
+        nix::sys::stat::mkdirat(
+            Some(dst.as_raw_fd()),
+            name.as_c_str(),
+            Mode::from_bits_truncate(0o700),
+        )?;
+        let child_src = open_dir_at(src, &name)?;
+        let child_dst = open_dir_at(dst, &name)?;
+        link_dir(&child_src, &child_dst, count)?;
+        copy_dir_meta(&child_src, &child_dst)?;
+    }
+    Ok(())
+}
+
+/// Gives `dst` the owner, mode and times of `src` (after its contents are in place).
+pub fn copy_dir_meta(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
+    let st = nix::sys::stat::fstat(src.as_raw_fd())?;
+    nix::unistd::fchown(
+        dst.as_raw_fd(),
+        Some(st.st_uid.into()),
+        Some(st.st_gid.into()),
+    )?;
+    nix::sys::stat::fchmod(
+        dst.as_raw_fd(),
+        Mode::from_bits_truncate(st.st_mode & 0o7777),
+    )?;
+    let atime = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);
+    let mtime = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+    nix::sys::stat::futimens(dst.as_raw_fd(), &atime, &mtime)?;
+    Ok(())
+}
+
+fn names(dir: &OwnedFd) -> Result<Vec<CString>> {
+    let mut d = Dir::openat(
+        Some(dir.as_raw_fd()),
+        c".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut out = Vec::new();
+    for entry in d.iter() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_bytes() != b"." && name.to_bytes() != b".." {
+            out.push(name.to_owned());
+        }
+    }
+    // Sorted, so a root is laid down the same way every time.
+    out.sort();
+    Ok(out)
+}
+
+pub fn open_dir(path: &Path) -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd> {
+    let fd = nix::fcntl::openat(
+        Some(parent.as_raw_fd()),
+        name.as_c_str(),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -1,0 +1,294 @@
+//! `install` mode for Debian roots: the unpacked set is registered in the root's dpkg
+//! database as "unpacked", then the root's own maintainer scripts run inside a container of
+//! that root (obsbox's runtime, no network): every `preinst install`, then
+//! `dpkg --configure -a`, which configures in dependency order. This is how OBS's
+//! init_buildsystem works too: unpack natively, let the root's dpkg do the rest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{ProcessBuilder, RootBuilder};
+
+use super::store::Unpacked;
+use crate::packages::deb;
+use crate::runtime;
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Registers `packages` (already laid down in `tree`) and runs their maintainer scripts.
+/// `work` is a scratch directory for the bundle; `state_root` the runtime's state dir;
+/// the scripts' output goes to `log`.
+pub fn install_deb(
+    tree: &Path,
+    packages: &[Unpacked],
+    work: &Path,
+    state_root: &Path,
+    log: &Path,
+) -> Result<()> {
+    let order = write_dpkg_database(tree, packages)?;
+    break_shared_links(tree, &["etc", "var"])?;
+    let script = format!(
+        "set -e\n\
+         for p in {order}; do\n\
+           f=/var/lib/dpkg/info/$p.preinst\n\
+           if [ -x \"$f\" ]; then DPKG_MAINTSCRIPT_PACKAGE=${{p%%:*}} DPKG_MAINTSCRIPT_NAME=preinst \"$f\" install; fi\n\
+         done\n\
+         dpkg --configure -a\n",
+        order = order.join(" ")
+    );
+    let code = run_in_root(tree, &["/bin/sh", "-c", &script], work, state_root, log)?;
+    if code != 0 {
+        bail!(
+            "installing into the root failed: the maintainer scripts exited with {code} (log: {})",
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `/var/lib/dpkg/status` (every package `install ok unpacked`) and the `info/`
+/// files; returns the dpkg names (`name` or `name:arch` for Multi-Arch: same) with
+/// dependencies before their dependents.
+fn write_dpkg_database(tree: &Path, packages: &[Unpacked]) -> Result<Vec<String>> {
+    let admin = tree.join("var/lib/dpkg");
+    let info = admin.join("info");
+    fs::create_dir_all(&info).with_context(|| format!("cannot create {}", info.display()))?;
+    for f in ["available", "diversions", "statoverride"] {
+        if !admin.join(f).exists() {
+            fs::write(admin.join(f), "")?;
+        }
+    }
+    let mut status = String::new();
+    let mut names = BTreeMap::new();
+    let mut depends: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in packages {
+        let control = fs::read_to_string(p.control_dir().join("control"))
+            .with_context(|| format!("{}: no control file in the store", p.info.name))?;
+        let multi_same = deb::field(&control, "Multi-Arch") == Some("same");
+        let dpkg_name = if multi_same {
+            format!("{}:{}", p.info.name, p.info.arch)
+        } else {
+            p.info.name.clone()
+        };
+        status.push_str(&status_paragraph(&control, p)?);
+        status.push('\n');
+        // info/<pkg>.list: every path the package owns, "/." first, as dpkg writes it.
+        let files = fs::read(p.dir.join("files")).unwrap_or_default();
+        let mut list = b"/.\n".to_vec();
+        list.extend_from_slice(&files);
+        fs::write(info.join(format!("{dpkg_name}.list")), list)?;
+        for member in fs::read_dir(p.control_dir())? {
+            let member = member?;
+            let name = member.file_name().to_string_lossy().into_owned();
+            if name == "control" {
+                continue;
+            }
+            let dest = info.join(format!("{dpkg_name}.{name}"));
+            fs::copy(member.path(), &dest)?;
+            let executable = matches!(
+                name.as_str(),
+                "preinst" | "postinst" | "prerm" | "postrm" | "config"
+            );
+            fs::set_permissions(
+                &dest,
+                fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }),
+            )?;
+        }
+        let deps: Vec<String> = ["Pre-Depends", "Depends"]
+            .iter()
+            .filter_map(|f| deb::field(&control, f))
+            .flat_map(|v| v.split([',', '|']))
+            .filter_map(|d| d.split_whitespace().next())
+            .map(|d| d.split(':').next().unwrap_or(d).to_string())
+            .collect();
+        depends.insert(p.info.name.clone(), deps);
+        names.insert(p.info.name.clone(), dpkg_name);
+    }
+    let status_path = admin.join("status");
+    fs::write(&status_path, status)
+        .with_context(|| format!("cannot write {}", status_path.display()))?;
+    Ok(topological(&names, &depends))
+}
+
+/// The control paragraph with `Status:` after `Package:` and, for packages with conffiles,
+/// a `Conffiles:` field marking them new (dpkg computes their hashes on configure).
+fn status_paragraph(control: &str, p: &Unpacked) -> Result<String> {
+    let mut out = String::new();
+    for line in control.lines().filter(|l| !l.trim().is_empty()) {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("Package:") {
+            out.push_str("Status: install ok unpacked\n");
+        }
+    }
+    if let Ok(conffiles) = fs::read_to_string(p.control_dir().join("conffiles")) {
+        let files: Vec<&str> = conffiles
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('/'))
+            .collect();
+        if !files.is_empty() {
+            out.push_str("Conffiles:\n");
+            for f in files {
+                out.push_str(&format!(" {f} newconffile\n"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Dependencies first; ties and cycles broken by name, so the order is stable.
+fn topological(
+    names: &BTreeMap<String, String>,
+    depends: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut done = BTreeSet::new();
+    let mut order = Vec::new();
+    fn visit(
+        name: &str,
+        names: &BTreeMap<String, String>,
+        depends: &BTreeMap<String, Vec<String>>,
+        done: &mut BTreeSet<String>,
+        order: &mut Vec<String>,
+    ) {
+        if !names.contains_key(name) || !done.insert(name.to_string()) {
+            return;
+        }
+        for dep in depends.get(name).into_iter().flatten() {
+            visit(dep, names, depends, done, order);
+        }
+        order.push(names[name].clone());
+    }
+    for name in names.keys() {
+        visit(name, names, depends, &mut done, &mut order);
+    }
+    order
+}
+
+/// Replaces hard-linked regular files under `dirs` with private copies, so scripts that edit
+/// files in place there (configuration, state) cannot change the shared package store.
+fn break_shared_links(tree: &Path, dirs: &[&str]) -> Result<()> {
+    fn walk(dir: &Path) -> Result<()> {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries {
+            let entry = entry?;
+            let meta = fs::symlink_metadata(entry.path())?;
+            if meta.is_dir() {
+                walk(&entry.path())?;
+            } else if meta.is_file() && meta.nlink() > 1 {
+                unshare_file(&entry.path(), &meta)?;
+            }
+        }
+        Ok(())
+    }
+    for d in dirs {
+        walk(&tree.join(d))?;
+    }
+    Ok(())
+}
+
+fn unshare_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let tmp = path.with_extension("obsbox-unshare");
+    fs::copy(path, &tmp).with_context(|| format!("cannot copy {}", path.display()))?;
+    std::os::unix::fs::lchown(&tmp, Some(meta.uid()), Some(meta.gid()))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    let mtime = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+    nix::sys::stat::utimensat(
+        None,
+        &tmp,
+        &mtime,
+        &mtime,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Runs `args` as root inside a container of `tree` (no network, runc's default mounts and
+/// capabilities) and returns its exit code. Output goes to `log`.
+pub fn run_in_root(
+    tree: &Path,
+    args: &[&str],
+    work: &Path,
+    state_root: &Path,
+    log: &Path,
+) -> Result<i32> {
+    let bundle = work.join("bundle");
+    fs::create_dir_all(&bundle)?;
+    let mut spec = runtime::spec::default_spec(false)?;
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .args(args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        .env(vec![
+            format!("PATH={PATH}"),
+            "DEBIAN_FRONTEND=noninteractive".to_string(),
+            "DEBCONF_NONINTERACTIVE_SEEN=true".to_string(),
+            "LC_ALL=C".to_string(),
+            "HOME=/root".to_string(),
+        ])
+        .cwd("/")
+        .user(
+            spec.process()
+                .as_ref()
+                .map(|p| p.user().clone())
+                .unwrap_or_default(),
+        )
+        .capabilities(
+            spec.process()
+                .as_ref()
+                .and_then(|p| p.capabilities().clone())
+                .unwrap_or_default(),
+        )
+        .rlimits(
+            spec.process()
+                .as_ref()
+                .and_then(|p| p.rlimits().clone())
+                .unwrap_or_default(),
+        )
+        .no_new_privileges(true)
+        .build()?;
+    spec.set_process(Some(process));
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(PathBuf::from(tree))
+            .readonly(false)
+            .build()?,
+    ));
+    spec.set_hostname(Some("obsbox-install".to_string()));
+    spec.save(bundle.join("config.json"))?;
+
+    let log_file =
+        fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let id = format!("obsbox-install-{}", std::process::id());
+    let mut container = runtime::create_builder(state_root, &id)?
+        .with_stdin(fs::File::open("/dev/null")?)
+        .with_stdout(log_file.try_clone()?)
+        .with_stderr(log_file)
+        .validate_id()?
+        .as_init(&bundle)
+        .with_systemd(false)
+        .with_detach(false)
+        .build()
+        .with_context(|| format!("cannot create the install container for {}", tree.display()))?;
+    let result = container
+        .start()
+        .context("cannot start the install container")
+        .and_then(|()| {
+            let pid = container.pid().context("install container has no pid")?;
+            runtime::foreground::wait_forwarding_signals(pid)
+        });
+    if let Err(err) = runtime::hooks::delete_with_poststop(&mut container, true) {
+        tracing::warn!("install container {id}: {err:#}");
+    }
+    let mut log = fs::OpenOptions::new().append(true).open(log)?;
+    if let Ok(code) = &result {
+        writeln!(log, "obsbox: maintainer scripts exited with {code}")?;
+    }
+    result
+}

@@ -1,0 +1,395 @@
+//! The content-addressed store under the cache directory (`--cache`, default
+//! `/var/cache/obsbox`):
+//!
+//! ```text
+//! CACHE/store/<sha256 of the package file>/tree/       the package unpacked, once
+//!                                         /info.json   name, version, arch, size
+//!                                         /control/    .deb control members (dpkg db)
+//! CACHE/rootfs/<sha256 of mode + package set>/tree/    a root assembled from the store
+//!                                            /info.json
+//! CACHE/tmp/                                           work in progress, renamed when done
+//! ```
+//!
+//! Entries are immutable once renamed into place; a root is a farm of hard links into the
+//! store, so it costs directories and inodes' link counts, not file data. The mtime of an
+//! entry's `info.json` records its last use (for `cache gc`).
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::packages::{deb, extract};
+use crate::repo::{Format, PackageMeta};
+
+/// Bumped when the layout of an entry changes, so old entries are not misread.
+const STORE_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageInfo {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    pub format: Format,
+    /// Bytes of file content unpacked.
+    pub bytes: u64,
+    /// Size of the package file.
+    pub package_size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootfsInfo {
+    pub mode: String,
+    /// `name=version.arch` of each package, in the order they were laid down.
+    pub packages: Vec<String>,
+    /// The store keys of the packages.
+    pub keys: Vec<String>,
+    pub bytes: u64,
+}
+
+/// One unpacked package in the store.
+#[derive(Debug, Clone)]
+pub struct Unpacked {
+    pub key: String,
+    pub dir: PathBuf,
+    pub info: PackageInfo,
+}
+
+impl Unpacked {
+    pub fn tree(&self) -> PathBuf {
+        self.dir.join("tree")
+    }
+    pub fn control_dir(&self) -> PathBuf {
+        self.dir.join("control")
+    }
+}
+
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating) the cache directory.
+    pub fn open(dir: &Path) -> Result<Store> {
+        for sub in ["store", "rootfs", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).with_context(|| {
+                format!("cannot create cache directory {}", dir.join(sub).display())
+            })?;
+        }
+        let version = dir.join("VERSION");
+        match fs::read_to_string(&version) {
+            Ok(v) if v.trim() == STORE_VERSION => {}
+            Ok(v) => bail!(
+                "{}: cache layout version {} is not {STORE_VERSION}; use another --cache or remove it",
+                dir.display(),
+                v.trim()
+            ),
+            Err(_) => fs::write(&version, format!("{STORE_VERSION}\n"))
+                .with_context(|| format!("cannot write {}", version.display()))?,
+        }
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn tmp_dir(&self, what: &str) -> Result<PathBuf> {
+        let path = self.dir.join("tmp").join(format!(
+            "{what}.{}.{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// The unpacked package with this key, if the store has it (and marks it used).
+    pub fn package(&self, key: &str) -> Option<Unpacked> {
+        let dir = self.dir.join("store").join(key);
+        let info: PackageInfo = read_info(&dir.join("info.json")).ok()?;
+        touch(&dir.join("info.json"));
+        Some(Unpacked {
+            key: key.to_string(),
+            dir,
+            info,
+        })
+    }
+
+    /// Unpacks the package file into the store (unless it is there already) and returns
+    /// it. The key is the SHA-256 of the file; `meta.checksum`, when it is a SHA-256, must
+    /// match.
+    pub fn unpack(&self, file: &Path, meta: &PackageMeta) -> Result<Unpacked> {
+        let key = sha256_file(file)?;
+        if let Some(expected) = &meta.checksum
+            && expected.algo == "sha256"
+            && !expected.hex.eq_ignore_ascii_case(&key)
+        {
+            bail!(
+                "{}: checksum mismatch: the repository says sha256 {}, the file has {key}",
+                file.display(),
+                expected.hex
+            );
+        }
+        if let Some(found) = self.package(&key) {
+            return Ok(found);
+        }
+        let work = self.tmp_dir(&key)?;
+        let result = self.unpack_into(file, meta, &work);
+        let info = match result {
+            Ok(info) => info,
+            Err(err) => {
+                let _ = remove_tree(&work);
+                return Err(err);
+            }
+        };
+        let dir = self.dir.join("store").join(&key);
+        if let Err(err) = fs::rename(&work, &dir) {
+            // Another run put the same package in place first: use that one.
+            let _ = remove_tree(&work);
+            if !dir.join("info.json").exists() {
+                return Err(err)
+                    .with_context(|| format!("cannot move {} into the store", work.display()));
+            }
+        }
+        Ok(Unpacked { key, dir, info })
+    }
+
+    fn unpack_into(&self, file: &Path, meta: &PackageMeta, work: &Path) -> Result<PackageInfo> {
+        let tree = work.join("tree");
+        let package_size = fs::metadata(file)
+            .with_context(|| format!("cannot open {}", file.display()))?
+            .len();
+        let bytes = match meta.format {
+            Format::Deb => {
+                let extracted = deb::extract(file, &tree, extract::Options::default())?;
+                let control_dir = work.join("control");
+                fs::create_dir_all(&control_dir)?;
+                fs::write(control_dir.join("control"), &extracted.control.control)?;
+                for (name, content, _) in &extracted.control.members {
+                    fs::write(control_dir.join(name), content)?;
+                }
+                let mut list = Vec::new();
+                for path in &extracted.paths {
+                    list.push(b'/');
+                    list.extend_from_slice(path);
+                    list.push(b'\n');
+                }
+                fs::write(work.join("files"), list)?;
+                extracted.bytes
+            }
+            Format::Rpm => bail!("{}: rpm packages are not unpacked yet", file.display()),
+        };
+        let info = PackageInfo {
+            name: meta.name.clone(),
+            version: meta.version.clone(),
+            arch: meta.arch.clone(),
+            format: meta.format,
+            bytes,
+            package_size,
+        };
+        fs::write(work.join("info.json"), serde_json::to_vec_pretty(&info)?)?;
+        Ok(info)
+    }
+
+    /// The key of a root made of `packages` in `mode`.
+    pub fn rootfs_key(mode: &str, packages: &[Unpacked]) -> String {
+        let mut h = Sha256::new();
+        h.update(format!("obsbox rootfs {STORE_VERSION}\n{mode}\n"));
+        for p in packages {
+            h.update(&p.key);
+            h.update("\n");
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// The cached root for `key`, if there is one (and marks it used).
+    pub fn rootfs(&self, key: &str) -> Option<PathBuf> {
+        let dir = self.dir.join("rootfs").join(key);
+        read_info::<RootfsInfo>(&dir.join("info.json")).ok()?;
+        touch(&dir.join("info.json"));
+        Some(dir.join("tree"))
+    }
+
+    /// Builds the root for `key`: the packages laid down in order (later ones win where
+    /// two ship the same path), then `finish` (e.g. the install step) on the tree, then
+    /// the entry is renamed into place. Returns the tree.
+    pub fn build_rootfs(
+        &self,
+        key: &str,
+        mode: &str,
+        packages: &[Unpacked],
+        finish: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<PathBuf> {
+        let work = self.tmp_dir(&format!("rootfs-{key}"))?;
+        let tree = work.join("tree");
+        let result = (|| -> Result<()> {
+            super::farm::merge(packages, &tree)?;
+            finish(&tree)?;
+            let info = RootfsInfo {
+                mode: mode.to_string(),
+                packages: packages
+                    .iter()
+                    .map(|p| format!("{}={}.{}", p.info.name, p.info.version, p.info.arch))
+                    .collect(),
+                keys: packages.iter().map(|p| p.key.clone()).collect(),
+                bytes: packages.iter().map(|p| p.info.bytes).sum(),
+            };
+            fs::write(work.join("info.json"), serde_json::to_vec_pretty(&info)?)?;
+            Ok(())
+        })();
+        if let Err(err) = result {
+            let _ = remove_tree(&work);
+            return Err(err);
+        }
+        let dir = self.dir.join("rootfs").join(key);
+        if fs::rename(&work, &dir).is_err() {
+            let _ = remove_tree(&work);
+            if !dir.join("info.json").exists() {
+                bail!("cannot move {} into the cache", work.display());
+            }
+        }
+        Ok(dir.join("tree"))
+    }
+
+    /// Every entry of the cache, oldest use first.
+    pub fn entries(&self) -> Result<Vec<CacheEntry>> {
+        let mut out = Vec::new();
+        for (kind, sub) in [(EntryKind::Package, "store"), (EntryKind::Rootfs, "rootfs")] {
+            let dir = self.dir.join(sub);
+            for entry in
+                fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+            {
+                let path = entry?.path();
+                let info_path = path.join("info.json");
+                let Ok(info_meta) = fs::metadata(&info_path) else {
+                    continue;
+                };
+                let (name, size) = match kind {
+                    EntryKind::Package => match read_info::<PackageInfo>(&info_path) {
+                        Ok(i) => (format!("{}={}.{}", i.name, i.version, i.arch), i.bytes),
+                        Err(_) => continue,
+                    },
+                    EntryKind::Rootfs => match read_info::<RootfsInfo>(&info_path) {
+                        // The files are hard links into the store; the root's own cost is
+                        // its directories, which a walk would have to count: report 0.
+                        Ok(i) => (
+                            format!("{} root of {} packages", i.mode, i.packages.len()),
+                            0,
+                        ),
+                        Err(_) => continue,
+                    },
+                };
+                out.push(CacheEntry {
+                    kind,
+                    key: path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                    name,
+                    size,
+                    last_used: info_meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    path,
+                });
+            }
+        }
+        out.sort_by_key(|e| e.last_used);
+        Ok(out)
+    }
+
+    /// Removes the least recently used entries until the recorded sizes add up to at most
+    /// `max_size` bytes; also clears leftovers of interrupted runs in `tmp/`. Returns what
+    /// was removed.
+    pub fn gc(&self, max_size: u64) -> Result<Vec<CacheEntry>> {
+        let tmp = self.dir.join("tmp");
+        for entry in fs::read_dir(&tmp)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Only leftovers of processes that are gone.
+            let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                remove_tree(&entry.path())?;
+            }
+        }
+        let entries = self.entries()?;
+        let mut total: u64 = entries.iter().map(|e| e.size).sum();
+        let mut removed = Vec::new();
+        for entry in entries {
+            if total <= max_size {
+                break;
+            }
+            remove_tree(&entry.path)?;
+            total -= entry.size;
+            removed.push(entry);
+        }
+        Ok(removed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Package,
+    Rootfs,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    pub kind: EntryKind,
+    pub key: String,
+    pub name: String,
+    pub size: u64,
+    pub last_used: SystemTime,
+    pub path: PathBuf,
+}
+
+fn read_info<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{}: broken cache entry", path.display()))
+}
+
+fn touch(path: &Path) {
+    let now = nix::sys::time::TimeSpec::UTIME_NOW;
+    let _ = nix::sys::stat::utimensat(
+        None,
+        path,
+        &now,
+        &now,
+        nix::sys::stat::UtimensatFlags::FollowSymlink,
+    );
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file =
+        fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Removes a tree the cache owns.
+pub fn remove_tree(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
