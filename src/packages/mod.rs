@@ -6,6 +6,7 @@
 //! Keeping the readers free of file-system writes means every format gets the same checks.
 
 pub mod compress;
+pub mod rpm;
 
 use std::io::Read;
 
