@@ -8,6 +8,7 @@ packages=(
     hyperfine time                     # benchmarks
     python3 python3-jsonschema         # schema checks of config.json and features
     golang-github-opencontainers-specs-dev  # the runtime-spec JSON schemas
+    rpm cpio                           # rpmbuild, rpm2cpio: the .rpm reader's tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,7 @@ pub mod compress;
 pub mod deb;
 pub mod extract;
 pub mod layer;
+pub mod rpm;
 pub mod tarball;
 
 use std::io::Read;
