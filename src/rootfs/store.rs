@@ -178,16 +178,23 @@ impl Store {
                 for (name, content, _) in &extracted.control.members {
                     fs::write(control_dir.join(name), content)?;
                 }
-                let mut list = Vec::new();
-                for path in &extracted.paths {
-                    list.push(b'/');
-                    list.extend_from_slice(path);
-                    list.push(b'\n');
-                }
-                fs::write(work.join("files"), list)?;
+                write_file_list(&work.join("files"), &extracted.paths)?;
                 extracted.bytes
             }
-            Format::Rpm => bail!("{}: rpm packages are not unpacked yet", file.display()),
+            Format::Rpm => {
+                let package = crate::packages::rpm::RpmPackage::open(file)?;
+                let mut extractor = extract::Extractor::new(
+                    &tree,
+                    &file.display().to_string(),
+                    extract::Options::default(),
+                )?;
+                extractor.set_input_size(package_size);
+                package.extract(&mut extractor)?;
+                let bytes = extractor.written();
+                let paths = extractor.finish()?;
+                write_file_list(&work.join("files"), &paths)?;
+                bytes
+            }
         };
         let info = PackageInfo {
             name: meta.name.clone(),
@@ -349,6 +356,17 @@ pub struct CacheEntry {
     pub size: u64,
     pub last_used: SystemTime,
     pub path: PathBuf,
+}
+
+/// The package's paths, one per line with a leading `/` (dpkg's `.list` format).
+fn write_file_list(dest: &Path, paths: &[Vec<u8>]) -> Result<()> {
+    let mut list = Vec::new();
+    for path in paths {
+        list.push(b'/');
+        list.extend_from_slice(path);
+        list.push(b'\n');
+    }
+    fs::write(dest, list).with_context(|| format!("cannot write {}", dest.display()))
 }
 
 fn read_info<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
