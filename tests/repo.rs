@@ -2,62 +2,16 @@
 //! `file://` URL and a real HTTP server on loopback.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+mod common;
+
+use common::serve::Server;
 use obsbox::repo::fetch::{FetchItem, fetch_all, fetch_to_file};
 use obsbox::repo::{self, Checksum, Location, Op, RepoKind};
 use sha2::{Digest, Sha256};
-
-/// `python3 -m http.server` on an ephemeral loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn serve(dir: &Path) -> Server {
-        let mut child = Command::new("/usr/bin/python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3 http.server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read server banner");
-        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        let port = line
-            .split_whitespace()
-            .skip_while(|w| *w != "port")
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in server banner `{line}`"));
-        Server { child, port }
-    }
-
-    fn url(&self, rel: &str) -> String {
-        format!("http://127.0.0.1:{}/{rel}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn sha256(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))

@@ -263,3 +263,4 @@ pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 pub mod tree;
+pub mod serve;
