@@ -415,3 +415,92 @@ fn a_decompression_bomb_is_refused() {
     );
     assert!(!s.root().join("bomb").exists());
 }
+
+// ---- OCI image layers ---------------------------------------------------------------------
+
+fn layer(path: &Path, files: &[(&str, &[u8])], compress: &str) {
+    let mut tar = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tar);
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            if name.ends_with('/') {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+            } else {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+            }
+            h.set_mtime(1_700_000_000);
+            h.set_uid(0);
+            h.set_gid(0);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let bytes = match compress {
+        "gzip" => gzip(&tar),
+        "zstd" => zstd::encode_all(&tar[..], 3).unwrap(),
+        _ => tar,
+    };
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn oci_layers_apply_with_whiteouts_and_opaque_directories() {
+    use obsbox::packages::layer;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let (l1, l2, l3) = (
+        dir.path().join("l1"),
+        dir.path().join("l2"),
+        dir.path().join("l3"),
+    );
+    layer(
+        &l1,
+        &[
+            ("etc/", b""),
+            ("etc/keep", b"1"),
+            ("etc/gone", b"2"),
+            ("opt/", b""),
+            ("opt/old", b"3"),
+            ("opt/sub/", b""),
+            ("opt/sub/deep", b"4"),
+        ],
+        "plain",
+    );
+    layer(
+        &l2,
+        &[
+            ("etc/.wh.gone", b""),
+            ("opt/.wh..wh..opq", b""),
+            ("opt/new", b"5"),
+        ],
+        "gzip",
+    );
+    layer(&l3, &[("etc/added", b"6")], "zstd");
+    for l in [&l1, &l2, &l3] {
+        layer::apply(l, &root, Options::default()).unwrap();
+    }
+    let names: Vec<String> = tree::describe(&root).into_keys().collect();
+    assert_eq!(
+        names,
+        ["etc", "etc/added", "etc/keep", "opt", "opt/new"],
+        "{names:?}"
+    );
+    assert_eq!(std::fs::read(root.join("opt/new")).unwrap(), b"5");
+
+    // A whiteout cannot reach out of the root.
+    let s = Scratch::new();
+    let hostile = s.dir.path().join("hostile.tar");
+    std::fs::write(&hostile, raw_tar(&[raw("../outside/.wh.secret", b'0')])).unwrap();
+    let err = layer::apply(&hostile, &s.root(), Options::default()).unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("hostile.tar") && err.contains("leaves the root"),
+        "{err}"
+    );
+    assert!(s.outside().join("secret").exists());
+}

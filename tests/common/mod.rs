@@ -262,5 +262,5 @@ pub fn stdout_of(out: &Output) -> String {
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
-pub mod tree;
 pub mod serve;
+pub mod tree;

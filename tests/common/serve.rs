@@ -53,4 +53,3 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
-

@@ -1,0 +1,377 @@
+//! Roots from real repositories: Debian's build-essential closure and RPMs built here with
+//! rpmbuild, served over HTTP on loopback (made by `integration/testdata.sh`).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::serve::Server;
+use common::{Runtime, stderr_of, tree};
+use obsbox::packages::{deb, extract::Extractor, extract::Options, rpm::RpmPackage};
+
+/// The test data made by `integration/testdata.sh`.
+fn testdata() -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
+    );
+    assert!(
+        dir.join("deb-repo/dists/bookworm/Release").exists()
+            && dir.join("rpm-repo/repodata/repomd.xml").exists(),
+        "test data missing in {}: run integration/testdata.sh",
+        dir.display()
+    );
+    dir
+}
+
+fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_with_ext(&path, ext));
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn list(name: &str) -> Vec<String> {
+    fs::read_to_string(testdata().join("lists").join(name))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Runs the obsbox binary with a private cache and runtime root.
+struct Obsbox {
+    runtime: Runtime,
+    cache: tempfile::TempDir,
+}
+
+impl Obsbox {
+    fn new() -> Obsbox {
+        Obsbox {
+            runtime: Runtime::new(),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn output(&self, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["--cache", self.cache.path().to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.runtime.output(&all)
+    }
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let out = self.output(args);
+        assert!(
+            out.status.success(),
+            "obsbox {args:?} failed: {}",
+            stderr_of(&out)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr_of(&out),
+        )
+    }
+}
+
+#[test]
+fn every_test_deb_extracts_like_dpkg_deb() {
+    let data = testdata();
+    let mut debs = files_with_ext(&data.join("debs/amd64"), "deb");
+    debs.extend(files_with_ext(&data.join("debs/arm64"), "deb"));
+    assert!(
+        debs.len() > 100,
+        "expected the build-essential closure, found {} .debs",
+        debs.len()
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    for (i, deb_path) in debs.iter().enumerate() {
+        let ours = scratch.path().join(format!("{i}-obsbox"));
+        let theirs = scratch.path().join(format!("{i}-dpkg"));
+        deb::extract(deb_path, &ours, Options::default()).unwrap();
+        let status = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(deb_path)
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let differences = tree::diff(&tree::describe(&theirs), &tree::describe(&ours));
+        assert!(
+            differences.is_empty(),
+            "{}: {differences:#?}",
+            deb_path.display()
+        );
+        fs::remove_dir_all(&ours).unwrap();
+        fs::remove_dir_all(&theirs).unwrap();
+    }
+}
+
+#[test]
+fn every_test_rpm_extracts_like_rpm2cpio() {
+    let rpms = files_with_ext(&testdata().join("rpm-repo"), "rpm");
+    assert!(
+        rpms.len() >= 3,
+        "expected the test RPMs, found {}",
+        rpms.len()
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    for (i, rpm_path) in rpms.iter().enumerate() {
+        let ours = scratch.path().join(format!("{i}-obsbox"));
+        let theirs = scratch.path().join(format!("{i}-cpio"));
+        let package = RpmPackage::open(rpm_path).unwrap();
+        let mut extractor = Extractor::new(&ours, "test", Options::default()).unwrap();
+        package.extract(&mut extractor).unwrap();
+        extractor.finish().unwrap();
+        fs::create_dir_all(&theirs).unwrap();
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg("rpm2cpio \"$1\" | cpio -idm --quiet")
+            .arg("sh")
+            .arg(rpm_path)
+            .current_dir(&theirs)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "rpm2cpio | cpio of {}",
+            rpm_path.display()
+        );
+        // cpio does not set file capabilities; obsbox does, from the header. Compare the
+        // rest, then check the capabilities against rpm's own view.
+        let mut our_tree = tree::describe(&ours);
+        for (path, node) in our_tree.iter_mut() {
+            if let Some(cap) = node.capability.take() {
+                let file = package
+                    .files
+                    .iter()
+                    .find(|f| f.path.trim_start_matches('/') == path)
+                    .unwrap();
+                let text = file
+                    .capability
+                    .as_deref()
+                    .expect("a capability the header names");
+                assert_eq!(
+                    cap,
+                    obsbox::packages::rpm::capability_xattr(text).unwrap(),
+                    "{path}"
+                );
+            }
+        }
+        let differences = tree::diff(&tree::describe(&theirs), &our_tree);
+        assert!(
+            differences.is_empty(),
+            "{}: {differences:#?}",
+            rpm_path.display()
+        );
+    }
+}
+
+#[test]
+fn debian_root_over_http_then_from_the_cache() {
+    let data = testdata();
+    let server = Server::serve(&data.join("deb-repo"));
+    let repo = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let names = data.join("lists/build-essential.txt");
+    let first = work.path().join("first");
+    let (_, err) = obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert!(err.contains("built"), "{err}");
+    for file in [
+        "usr/bin/make",
+        "usr/bin/x86_64-linux-gnu-gcc-12",
+        "usr/lib/x86_64-linux-gnu/libc.so.6",
+    ] {
+        assert!(first.join(file).exists(), "{file} missing from the root");
+    }
+    // Every requested package is in the root: dpkg-deb -x of each of its files would agree.
+    let second = work.path().join("second");
+    let (_, err) = obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert!(err.contains("from the cache"), "{err}");
+    let differences = tree::diff(&tree::describe(&first), &tree::describe(&second));
+    assert!(differences.is_empty(), "{differences:#?}");
+
+    let (ls, _) = obsbox.ok(&["cache", "ls"]);
+    assert!(ls.contains("gcc-12="), "{ls}");
+    assert!(ls.contains("rootfs"), "{ls}");
+    let (gc, _) = obsbox.ok(&["cache", "gc", "--max-size", "0"]);
+    assert!(gc.starts_with("removed "), "{gc}");
+    let (ls, _) = obsbox.ok(&["cache", "ls"]);
+    assert_eq!(ls.lines().count(), 2, "header and total only: {ls}");
+    // The roots made from the cache keep their files (hard links outlive the store).
+    assert!(first.join("usr/bin/make").exists());
+}
+
+#[test]
+fn rpm_md_root_over_http() {
+    let data = testdata();
+    let server = Server::serve(&data.join("rpm-repo"));
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("root");
+    let rpms = list("rpms.txt");
+    let top = rpms
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .find(|n| n.ends_with("-tools"))
+        .expect("a tools package among the test RPMs");
+    let (_, err) = obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "x86_64",
+        "--repo",
+        &server.url(""),
+        "--install",
+        &top,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("built"), "{err}");
+    // The root holds more than the one package: its requirements came along.
+    let packages: Vec<String> = fs::read_dir(obsbox.cache.path().join("store"))
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path().join("info.json")).unwrap())
+        .collect();
+    assert!(packages.len() >= 2, "{packages:#?}");
+}
+
+#[test]
+fn unresolvable_and_broken_requests_are_one_clear_line() {
+    let data = testdata();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("root");
+    let repo = format!("{} bookworm main", data.join("deb-repo").display());
+    let run = |args: &[&str]| {
+        let out = obsbox.output(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr_of(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        err
+    };
+    let err = run(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--install",
+        "no-such-package",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("no-such-package"), "{err}");
+    let err = run(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        "/nonexistent/repo",
+        "--install",
+        "make",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("/nonexistent/repo"), "{err}");
+    let list = work.path().join("names.txt");
+    fs::write(&list, "make\nthis has spaces\n").unwrap();
+    let err = run(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--packages-from",
+        list.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("names.txt:2"), "{err}");
+    assert!(!out.exists(), "nothing written on failure");
+}
+
+#[test]
+fn install_mode_root_runs_gcc_and_dpkg_knows_every_package() {
+    let data = testdata();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("root");
+    let names = work.path().join("names.txt");
+    let mut wanted = list("build-essential.txt");
+    wanted.extend(list("required.txt"));
+    fs::write(&names, wanted.join("\n")).unwrap();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--mode",
+        "install",
+        "--repo",
+        &repo,
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let bundle = work.path().join("bundle");
+    fs::create_dir(&bundle).unwrap();
+    obsbox.ok(&["spec", "--bundle", bundle.to_str().unwrap()]);
+    let run_in_root = |args: &[&str]| -> String {
+        let config_path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&fs::read(&config_path).unwrap()).unwrap();
+        config["root"]["path"] = out.to_str().unwrap().into();
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = serde_json::json!(args);
+        fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let (stdout, _) =
+            obsbox.ok(&["run", "--bundle", bundle.to_str().unwrap(), "install-check"]);
+        stdout
+    };
+    let gcc = run_in_root(&["gcc", "--version"]);
+    assert!(gcc.starts_with("gcc (Debian 12"), "{gcc}");
+    let listed = run_in_root(&["dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}\n"]);
+    for name in list("build-essential.txt") {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with("ii ") && l.ends_with(&format!(" {name}"))),
+            "{name} is not installed:\n{listed}"
+        );
+    }
+}
