@@ -1,0 +1,64 @@
+#!/bin/bash
+# The build-essential closure (the .debs of integration/testdata.sh) laid down as a root:
+# obsbox rootfs create from a cold cache and from a warm one, against a sequential
+# `dpkg-deb -x` loop over the same .debs into one directory. Rounds alternate the three so
+# drift of the machine hits all alike; prints medians, ratios and peak RSS.
+#   integration/bench-rootfs.sh [ROUNDS]   (default 3)
+source "$(dirname "$0")/lib/common.sh"
+rounds=${1:-3}
+data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
+"$REPO/integration/testdata.sh" >/dev/null
+
+work=$(mktemp -d /tmp/obsbox-bench-rootfs.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+names=$data/lists/build-essential.txt
+# The .deb of each name, from the repository's own index (the file apt-get downloaded).
+mapfile -t debs < <(python3 - "$data/deb-repo" "$names" <<'PY'
+import gzip, sys
+repo, names = sys.argv[1], set(open(sys.argv[2]).read().split())
+text = gzip.open(f"{repo}/dists/bookworm/main/binary-amd64/Packages.gz", "rt").read()
+for para in text.split("\n\n"):
+    fields = dict(l.split(": ", 1) for l in para.splitlines() if ": " in l and not l.startswith(" "))
+    if fields.get("Package") in names:
+        print(f"{repo}/{fields['Filename']}")
+PY
+)
+size=$(du -cb "${debs[@]}" | tail -n1 | cut -f1)
+echo "input: ${#debs[@]} .debs, $((size / 1024 / 1024)) MB; obsbox: $("$OBSBOX" --version)"
+repo="file://$data/deb-repo bookworm main"
+obsbox_create() { "$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$work/out" 2>/dev/null; }
+dpkg_loop() { for d in "${debs[@]}"; do dpkg-deb -x "$d" "$work/out"; done; }
+now() { date +%s%N; }
+
+: >"$work/times"
+for r in $(seq "$rounds"); do
+    rm -rf "$work/out"; sync
+    t0=$(now); dpkg_loop; t1=$(now)
+    echo "dpkg $(( t1 - t0 ))" >>"$work/times"
+    rm -rf "$work/out" "$work/cache"; sync
+    t0=$(now); obsbox_create; t1=$(now)
+    echo "cold $(( t1 - t0 ))" >>"$work/times"
+    for _ in 1 2 3 4 5; do
+        rm -rf "$work/out"
+        t0=$(now); obsbox_create; t1=$(now)
+        echo "warm $(( t1 - t0 ))" >>"$work/times"
+    done
+done
+# Peak RSS of one cold and one warm run.
+rm -rf "$work/out" "$work/cache"
+/usr/bin/time -o "$work/cold.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$work/out" >/dev/null 2>&1
+rm -rf "$work/out"
+/usr/bin/time -o "$work/warm.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$work/out" >/dev/null 2>&1
+python3 - "$work/times" "$(cat "$work/cold.rss")" "$(cat "$work/warm.rss")" <<'PY'
+import statistics, sys
+times = {}
+for line in open(sys.argv[1]):
+    kind, t = line.split()
+    times.setdefault(kind, []).append(int(t) / 1e9)
+d, c, w = (statistics.median(times[k]) for k in ("dpkg", "cold", "warm"))
+print(f"dpkg-deb -x loop  median {d:7.3f} s  ({len(times['dpkg'])} runs)")
+print(f"obsbox cold       median {c:7.3f} s  ({len(times['cold'])} runs)  loop/cold = {d/c:.2f}x  (target >= 3x)")
+print(f"obsbox warm       median {w*1000:7.1f} ms ({len(times['warm'])} runs)  (target <= 100 ms)")
+cold_rss, warm_rss = int(sys.argv[2]) / 1024, int(sys.argv[3]) / 1024
+print(f"peak RSS          cold {cold_rss:.1f} MB, warm {warm_rss:.1f} MB  (target <= 200 MB)")
+PY
