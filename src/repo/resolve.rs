@@ -1115,4 +1115,201 @@ mod tests {
             assert_eq!(got, want);
         }
     }
+
+    /// Against Debian bookworm's real Packages files (from apt's lists on this machine, or
+    /// `OBSBOX_DEBIAN_PACKAGES=file[:file…]`). Ignored by default: it needs those files and
+    /// prints timings rather than asserting them.
+    /// `cargo test --release --lib bookworm -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bookworm() {
+        use std::time::Instant;
+
+        let files: Vec<String> = match std::env::var("OBSBOX_DEBIAN_PACKAGES") {
+            Ok(v) => v.split(':').map(str::to_owned).collect(),
+            Err(_) => [
+                "bookworm_main",
+                "bookworm-updates_main",
+                "bookworm-security_main",
+            ]
+            .iter()
+            .filter_map(|suite| {
+                std::fs::read_dir("/var/lib/apt/lists")
+                    .ok()?
+                    .flatten()
+                    .find_map(|e| {
+                        let name = e.file_name().into_string().ok()?;
+                        let wanted = format!("_{suite}_binary-amd64_Packages");
+                        name.contains(&wanted)
+                            .then(|| e.path().display().to_string())
+                    })
+            })
+            .collect(),
+        };
+        assert!(!files.is_empty(), "no bookworm Packages lists found");
+        let t = Instant::now();
+        let mut repo = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let text = if file.ends_with(".lz4") {
+                let out = std::process::Command::new("lz4")
+                    .args(["-dc", file])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "lz4 -dc {file}");
+                String::from_utf8(out.stdout).unwrap()
+            } else {
+                std::fs::read_to_string(file).unwrap()
+            };
+            repo.extend(deb822::packages(&text, i));
+        }
+        println!(
+            "{} packages from {} files, read in {:?}",
+            repo.len(),
+            files.len(),
+            t.elapsed()
+        );
+
+        let t = Instant::now();
+        let found = resolve(&repo, &list("build-essential")).unwrap();
+        println!(
+            "build-essential: {} packages in {:?}",
+            found.len(),
+            t.elapsed()
+        );
+        assert!(found.iter().any(|&i| repo[i].name == "gcc-12"));
+
+        // A build root: the essential and required set plus build-essential.
+        let mut request: Vec<Relation> = repo
+            .iter()
+            .filter(|p| p.essential || p.priority == "required")
+            .map(|p| Relation {
+                name: p.name.clone(),
+                version: None,
+            })
+            .collect();
+        request.sort_by(|a, b| a.name.cmp(&b.name));
+        request.dedup();
+        request.push(rel("build-essential"));
+        let t = Instant::now();
+        let found = resolve(&repo, &request).unwrap();
+        println!(
+            "essential + required + build-essential: {} packages in {:?}",
+            found.len(),
+            t.elapsed()
+        );
+        let names: HashSet<&str> = found.iter().map(|&i| repo[i].name.as_str()).collect();
+        assert_eq!(names.len(), found.len(), "one version per name");
+
+        // Input order does not matter, on real data either.
+        let reversed: Vec<PackageMeta> = repo.iter().rev().cloned().collect();
+        let again = resolve(&reversed, &request).unwrap();
+        let nevras = |r: &[PackageMeta], v: &[usize]| -> Vec<String> {
+            v.iter().map(|&i| r[i].nevra()).collect()
+        };
+        assert_eq!(nevras(&reversed, &again), nevras(&repo, &found));
+
+        // The same closure out of a repository of just those packages.
+        let small: Vec<PackageMeta> = found.iter().map(|&i| repo[i].clone()).collect();
+        let t = Instant::now();
+        let again = resolve(&small, &request).unwrap();
+        println!(
+            "same request against only the {} packages: {:?}",
+            small.len(),
+            t.elapsed()
+        );
+        assert_eq!(again.len(), found.len());
+
+        let t = Instant::now();
+        let e = resolve(&repo, &list("build-essential, gcc-12 (<< 12)")).unwrap_err();
+        println!("unresolvable request failed in {:?}:\n{e:#}", t.elapsed());
+        let mut broken = repo.clone();
+        broken.retain(|p| p.name != "libisl23");
+        let e = resolve(&broken, &list("build-essential")).unwrap_err();
+        println!("without libisl23:\n{e:#}");
+        assert!(format!("{e:#}").contains("libisl23"));
+    }
+
+    /// Just enough deb822 to read a Packages file for the test above.
+    mod deb822 {
+        use super::super::*;
+
+        fn relations(value: &str) -> Vec<Vec<Relation>> {
+            value
+                .split(',')
+                .filter(|g| !g.trim().is_empty())
+                .map(|g| g.split('|').map(relation).collect())
+                .collect()
+        }
+
+        fn relation(s: &str) -> Relation {
+            // Binary packages carry no `[arch]` or `<profile>` restrictions; sources do.
+            let s = s.trim();
+            let (name, version) = match s.split_once('(') {
+                None => (s, None),
+                Some((name, v)) => {
+                    let v = v.trim_end_matches(')').trim();
+                    let split = v.find(|c: char| !"<>=".contains(c)).unwrap_or(v.len());
+                    let op = match &v[..split] {
+                        "<<" => Op::Lt,
+                        "<=" | "<" => Op::Le,
+                        "=" => Op::Eq,
+                        ">=" | ">" => Op::Ge,
+                        ">>" => Op::Gt,
+                        other => panic!("operator {other:?} in {s}"),
+                    };
+                    (name.trim(), Some((op, v[split..].trim().to_owned())))
+                }
+            };
+            Relation {
+                name: name.to_owned(),
+                version,
+            }
+        }
+
+        pub fn packages(text: &str, repo: usize) -> Vec<PackageMeta> {
+            let mut out = Vec::new();
+            for stanza in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
+                let mut fields: Vec<(&str, String)> = Vec::new();
+                for line in stanza.lines() {
+                    if line.starts_with([' ', '\t']) {
+                        if let Some((_, v)) = fields.last_mut() {
+                            v.push('\n');
+                            v.push_str(line.trim());
+                        }
+                    } else if let Some((k, v)) = line.split_once(':') {
+                        fields.push((k, v.trim().to_owned()));
+                    }
+                }
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(f, _)| f.eq_ignore_ascii_case(k))
+                        .map_or("", |(_, v)| v.as_str())
+                };
+                let mut depends = relations(get("Pre-Depends"));
+                depends.extend(relations(get("Depends")));
+                let mut conflicts: Vec<Relation> =
+                    relations(get("Conflicts")).into_iter().flatten().collect();
+                conflicts.extend(relations(get("Breaks")).into_iter().flatten());
+                out.push(PackageMeta {
+                    format: Format::Deb,
+                    name: get("Package").to_owned(),
+                    version: get("Version").to_owned(),
+                    arch: get("Architecture").to_owned(),
+                    depends,
+                    provides: relations(get("Provides")).into_iter().flatten().collect(),
+                    conflicts,
+                    files: Vec::new(),
+                    essential: get("Essential") == "yes",
+                    priority: get("Priority").to_owned(),
+                    multi_arch: get("Multi-Arch").to_owned(),
+                    location: get("Filename").to_owned(),
+                    checksum: None,
+                    size: get("Size").parse().unwrap_or(0),
+                    repo,
+                });
+            }
+            out
+        }
+    }
 }
