@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::rc::Rc;
 
 use anyhow::{Result, bail};
@@ -69,10 +70,12 @@ pub fn resolve(packages: &[PackageMeta], request: &[Relation]) -> Result<Vec<usi
     let mut solver = Solver::new(pool);
     match solver.solve(Problem::new().requirements(requirements)) {
         Ok(solvables) => {
-            // Solvable ids follow (name, version) order, so sorting them sorts the answer.
-            let mut ids: Vec<u32> = solvables.into_iter().map(|s| s.0).collect();
-            ids.sort_unstable();
+            // A name's ids follow version order, so (name, id) is (name, version).
             let pool = solver.provider();
+            let mut ids: Vec<u32> = solvables.into_iter().map(|s| s.0).collect();
+            ids.sort_unstable_by_key(|&s| {
+                (pool.names[pool.solvable_name[s as usize].0 as usize], s)
+            });
             Ok(ids
                 .into_iter()
                 .map(|s| pool.order[s as usize] as usize)
@@ -105,20 +108,20 @@ struct VersionSet {
 struct Pool<'a> {
     format: Format,
     packages: &'a [PackageMeta],
-    /// Solvable id → index into `packages`, in (name, version, repo, arch, location) order so
-    /// that the solver sees the same problem whatever the input order.
+    /// Solvable id → index into `packages`. A name's solvables have consecutive ids, lowest
+    /// version first; which name comes first follows the input and must not matter.
     order: Vec<u32>,
     solvable_name: Vec<NameId>,
-    /// Real package names, by name id, in name order; ids past the end are names nothing
-    /// is called, interned when a relation mentions one.
+    /// Real package names, by name id; ids past the end are names no package has, interned
+    /// when a relation mentions one.
     names: Vec<&'a str>,
-    name_ids: HashMap<&'a str, NameId>,
-    /// Candidates of each real name, lowest version first.
-    candidates: Vec<Vec<SolvableId>>,
-    /// Provided name → (provider, index into its `provides`), providers in solvable order.
-    provides: HashMap<&'a str, Vec<(SolvableId, u32)>>,
-    /// File path → packages shipping it.
-    files: HashMap<&'a str, Vec<SolvableId>>,
+    name_ids: HashMap<&'a str, NameId, FastHash>,
+    /// Solvable ids of each real name.
+    candidates: Vec<Range<u32>>,
+    /// Provided name → (provider, index into its `provides`), in solvable order.
+    provides: MultiMap<'a, (SolvableId, u32)>,
+    /// File path → packages shipping it, in solvable order.
+    files: MultiMap<'a, SolvableId>,
     lazy: RefCell<Lazy<'a>>,
 }
 
@@ -135,43 +138,138 @@ struct Lazy<'a> {
     strings: Vec<String>,
 }
 
+/// A string-keyed multimap in two flat vectors: building it for a whole distribution costs
+/// one hash insert per key and no allocation per key.
+struct MultiMap<'a, T> {
+    /// Key → first and last entry.
+    ends: HashMap<&'a str, (u32, u32), FastHash>,
+    /// Value and the index of the next entry of the same key (`u32::MAX` at the end).
+    entries: Vec<(T, u32)>,
+}
+
+impl<'a, T: Copy> MultiMap<'a, T> {
+    fn new() -> Self {
+        MultiMap {
+            ends: HashMap::default(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, key: &'a str, value: T) {
+        let at = self.entries.len() as u32;
+        self.entries.push((value, u32::MAX));
+        match self.ends.get_mut(key) {
+            Some((_, last)) => {
+                self.entries[*last as usize].1 = at;
+                *last = at;
+            }
+            None => {
+                self.ends.insert(key, (at, at));
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> impl Iterator<Item = T> + '_ {
+        let mut at = self.ends.get(key).map_or(u32::MAX, |&(first, _)| first);
+        std::iter::from_fn(move || {
+            let (value, next) = *self.entries.get(at as usize)?;
+            at = next;
+            Some(value)
+        })
+    }
+}
+
+/// A multiply-rotate hash for package names: SipHash's flood resistance buys nothing for
+/// repository metadata, and indexing a whole distribution is dominated by hashing.
+#[derive(Default, Clone, Copy)]
+struct NameHasher(u64);
+
+type FastHash = std::hash::BuildHasherDefault<NameHasher>;
+
+impl NameHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.mix(u64::from_le_bytes(tail) ^ bytes.len() as u64);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits weakest; hashbrown picks buckets from them.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
 impl<'a> Pool<'a> {
     fn new(format: Format, packages: &'a [PackageMeta]) -> Self {
-        let mut order: Vec<u32> = (0..packages.len() as u32).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&packages[a as usize], &packages[b as usize]);
-            a.name
-                .cmp(&b.name)
-                .then_with(|| format.compare(&a.version, &b.version))
-                // Equal versions: the earlier repository sorts last, so it is tried first.
-                .then_with(|| b.repo.cmp(&a.repo))
-                .then_with(|| a.arch.cmp(&b.arch))
-                .then_with(|| a.location.cmp(&b.location))
-        });
+        // Group by name (first seen, first numbered), then number each name's packages in
+        // version order: a counting sort, since a full sort of a distribution is slow.
         let mut names: Vec<&str> = Vec::new();
-        let mut name_ids = HashMap::with_capacity(packages.len());
-        let mut candidates: Vec<Vec<SolvableId>> = Vec::new();
-        let mut solvable_name = Vec::with_capacity(packages.len());
-        let mut provides: HashMap<&str, Vec<(SolvableId, u32)>> = HashMap::new();
-        let mut files: HashMap<&str, Vec<SolvableId>> = HashMap::new();
+        let mut name_ids: HashMap<&str, NameId, FastHash> = HashMap::default();
+        name_ids.reserve(packages.len());
+        let mut name_of = Vec::with_capacity(packages.len());
+        let mut counts: Vec<u32> = Vec::new();
+        for pkg in packages {
+            let id = *name_ids.entry(pkg.name.as_str()).or_insert_with(|| {
+                names.push(&pkg.name);
+                counts.push(0);
+                NameId(names.len() as u32 - 1)
+            });
+            counts[id.0 as usize] += 1;
+            name_of.push(id);
+        }
+        let mut candidates = Vec::with_capacity(names.len());
+        let mut start = 0;
+        for &count in &counts {
+            candidates.push(start..start + count);
+            start += count;
+        }
+        let mut fill: Vec<u32> = candidates.iter().map(|r| r.start).collect();
+        let mut order = vec![0u32; packages.len()];
+        let mut solvable_name = vec![NameId(0); packages.len()];
+        for (p, &name) in name_of.iter().enumerate() {
+            let at = &mut fill[name.0 as usize];
+            order[*at as usize] = p as u32;
+            solvable_name[*at as usize] = name;
+            *at += 1;
+        }
+        for range in &candidates {
+            if range.len() > 1 {
+                order[range.start as usize..range.end as usize].sort_by(|&a, &b| {
+                    let (a, b) = (&packages[a as usize], &packages[b as usize]);
+                    format
+                        .compare(&a.version, &b.version)
+                        // Equal versions: the earlier repository sorts last, so it is tried
+                        // first; the rest only makes the order total.
+                        .then_with(|| b.repo.cmp(&a.repo))
+                        .then_with(|| a.arch.cmp(&b.arch))
+                        .then_with(|| a.location.cmp(&b.location))
+                });
+            }
+        }
+        let mut provides = MultiMap::new();
+        let mut files = MultiMap::new();
         for (s, &p) in order.iter().enumerate() {
             let pkg = &packages[p as usize];
             let solvable = SolvableId(s as u32);
-            if names.last() != Some(&pkg.name.as_str()) {
-                let id = NameId(names.len() as u32);
-                names.push(&pkg.name);
-                name_ids.insert(pkg.name.as_str(), id);
-                candidates.push(Vec::new());
-            }
-            let name = NameId(names.len() as u32 - 1);
-            solvable_name.push(name);
-            candidates[name.0 as usize].push(solvable);
             for (i, provide) in pkg.provides.iter().enumerate() {
-                let key = relation_name(format, &provide.name);
-                provides.entry(key).or_default().push((solvable, i as u32));
+                provides.push(relation_name(format, &provide.name), (solvable, i as u32));
             }
             for file in &pkg.files {
-                files.entry(file.as_str()).or_default().push(solvable);
+                files.push(file.as_str(), solvable);
             }
         }
         Pool {
@@ -186,6 +284,15 @@ impl<'a> Pool<'a> {
             files,
             lazy: RefCell::default(),
         }
+    }
+
+    /// Solvable ids of a real package name; none for names no package has.
+    fn candidates_of(&self, name: NameId) -> impl Iterator<Item = SolvableId> + use<> {
+        self.candidates
+            .get(name.0 as usize)
+            .cloned()
+            .unwrap_or(0..0)
+            .map(SolvableId)
     }
 
     fn package(&self, s: SolvableId) -> &'a PackageMeta {
@@ -237,9 +344,8 @@ impl<'a> Pool<'a> {
         let mut out = Vec::new();
         let real = self.name_ids.get(name).copied();
         if let Some(id) = real.filter(|&id| Some(id) != skip) {
-            let members: Vec<SolvableId> = self.candidates[id.0 as usize]
-                .iter()
-                .copied()
+            let members: Vec<SolvableId> = self
+                .candidates_of(id)
                 .filter(|&s| match &rel.version {
                     None => true,
                     Some((op, want)) => satisfies(self.format, &self.package(s).version, *op, want),
@@ -266,25 +372,33 @@ impl<'a> Pool<'a> {
             }
         };
         // Index lists are in solvable order, so each provider's solvables come together.
-        for &(s, i) in self.provides.get(name).map_or(&[][..], |v| v) {
+        for (s, i) in self.provides.get(name) {
             if self.provide_matches(&self.package(s).provides[i as usize], rel) {
                 add(s);
             }
         }
         if rel.version.is_none() {
-            for &s in self.files.get(name).map_or(&[][..], |v| v) {
+            for s in self.files.get(name) {
                 add(s);
             }
         }
+        // File owners and providers may both list a package: merge its entries.
+        others.sort_by_key(|(n, _)| *n);
+        others.dedup_by(|(n, later), (m, first)| {
+            n == m && {
+                first.append(later);
+                first.sort_unstable();
+                first.dedup();
+                true
+            }
+        });
         others.sort_by_key(|(n, members)| {
             let rank = members
                 .iter()
                 .map(|&s| priority_rank(&self.package(s).priority))
                 .min();
-            (rank, *n)
+            (rank, self.names[n.0 as usize])
         });
-        // File owners and providers may both list a package; keep its first entry.
-        others.dedup_by_key(|(n, _)| *n);
         out.extend(others);
         out
     }
@@ -506,11 +620,7 @@ impl DependencyProvider for Pool<'_> {
     }
 
     async fn get_candidates(&self, name: NameId) -> Option<Candidates> {
-        let candidates = self
-            .candidates
-            .get(name.0 as usize)
-            .cloned()
-            .unwrap_or_default();
+        let candidates = self.candidates_of(name).collect();
         Some(Candidates {
             candidates,
             ..Candidates::default()
@@ -742,7 +852,7 @@ fn available_versions(pool: &Pool, req: Requirement) -> Vec<String> {
     let mut out = Vec::new();
     for vs in sets {
         let name = lazy.version_sets[vs.0 as usize].name;
-        for &s in pool.candidates.get(name.0 as usize).map_or(&[][..], |v| v) {
+        for s in pool.candidates_of(name) {
             let p = pool.package(s);
             out.push(format!("{} {}", p.name, p.version));
         }
