@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::rc::Rc;
 
 use anyhow::{Result, bail};
@@ -69,10 +70,12 @@ pub fn resolve(packages: &[PackageMeta], request: &[Relation]) -> Result<Vec<usi
     let mut solver = Solver::new(pool);
     match solver.solve(Problem::new().requirements(requirements)) {
         Ok(solvables) => {
-            // Solvable ids follow (name, version) order, so sorting them sorts the answer.
-            let mut ids: Vec<u32> = solvables.into_iter().map(|s| s.0).collect();
-            ids.sort_unstable();
+            // A name's ids follow version order, so (name, id) is (name, version).
             let pool = solver.provider();
+            let mut ids: Vec<u32> = solvables.into_iter().map(|s| s.0).collect();
+            ids.sort_unstable_by_key(|&s| {
+                (pool.names[pool.solvable_name[s as usize].0 as usize], s)
+            });
             Ok(ids
                 .into_iter()
                 .map(|s| pool.order[s as usize] as usize)
@@ -105,20 +108,20 @@ struct VersionSet {
 struct Pool<'a> {
     format: Format,
     packages: &'a [PackageMeta],
-    /// Solvable id → index into `packages`, in (name, version, repo, arch, location) order so
-    /// that the solver sees the same problem whatever the input order.
+    /// Solvable id → index into `packages`. A name's solvables have consecutive ids, lowest
+    /// version first; which name comes first follows the input and must not matter.
     order: Vec<u32>,
     solvable_name: Vec<NameId>,
-    /// Real package names, by name id, in name order; ids past the end are names nothing
-    /// is called, interned when a relation mentions one.
+    /// Real package names, by name id; ids past the end are names no package has, interned
+    /// when a relation mentions one.
     names: Vec<&'a str>,
-    name_ids: HashMap<&'a str, NameId>,
-    /// Candidates of each real name, lowest version first.
-    candidates: Vec<Vec<SolvableId>>,
-    /// Provided name → (provider, index into its `provides`), providers in solvable order.
-    provides: HashMap<&'a str, Vec<(SolvableId, u32)>>,
-    /// File path → packages shipping it.
-    files: HashMap<&'a str, Vec<SolvableId>>,
+    name_ids: HashMap<&'a str, NameId, FastHash>,
+    /// Solvable ids of each real name.
+    candidates: Vec<Range<u32>>,
+    /// Provided name → (provider, index into its `provides`), in solvable order.
+    provides: MultiMap<'a, (SolvableId, u32)>,
+    /// File path → packages shipping it, in solvable order.
+    files: MultiMap<'a, SolvableId>,
     lazy: RefCell<Lazy<'a>>,
 }
 
@@ -135,43 +138,138 @@ struct Lazy<'a> {
     strings: Vec<String>,
 }
 
+/// A string-keyed multimap in two flat vectors: building it for a whole distribution costs
+/// one hash insert per key and no allocation per key.
+struct MultiMap<'a, T> {
+    /// Key → first and last entry.
+    ends: HashMap<&'a str, (u32, u32), FastHash>,
+    /// Value and the index of the next entry of the same key (`u32::MAX` at the end).
+    entries: Vec<(T, u32)>,
+}
+
+impl<'a, T: Copy> MultiMap<'a, T> {
+    fn new() -> Self {
+        MultiMap {
+            ends: HashMap::default(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, key: &'a str, value: T) {
+        let at = self.entries.len() as u32;
+        self.entries.push((value, u32::MAX));
+        match self.ends.get_mut(key) {
+            Some((_, last)) => {
+                self.entries[*last as usize].1 = at;
+                *last = at;
+            }
+            None => {
+                self.ends.insert(key, (at, at));
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> impl Iterator<Item = T> + '_ {
+        let mut at = self.ends.get(key).map_or(u32::MAX, |&(first, _)| first);
+        std::iter::from_fn(move || {
+            let (value, next) = *self.entries.get(at as usize)?;
+            at = next;
+            Some(value)
+        })
+    }
+}
+
+/// A multiply-rotate hash for package names: SipHash's flood resistance buys nothing for
+/// repository metadata, and indexing a whole distribution is dominated by hashing.
+#[derive(Default, Clone, Copy)]
+struct NameHasher(u64);
+
+type FastHash = std::hash::BuildHasherDefault<NameHasher>;
+
+impl NameHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.mix(u64::from_le_bytes(tail) ^ bytes.len() as u64);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits weakest; hashbrown picks buckets from them.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
 impl<'a> Pool<'a> {
     fn new(format: Format, packages: &'a [PackageMeta]) -> Self {
-        let mut order: Vec<u32> = (0..packages.len() as u32).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&packages[a as usize], &packages[b as usize]);
-            a.name
-                .cmp(&b.name)
-                .then_with(|| format.compare(&a.version, &b.version))
-                // Equal versions: the earlier repository sorts last, so it is tried first.
-                .then_with(|| b.repo.cmp(&a.repo))
-                .then_with(|| a.arch.cmp(&b.arch))
-                .then_with(|| a.location.cmp(&b.location))
-        });
+        // Group by name (first seen, first numbered), then number each name's packages in
+        // version order: a counting sort, since a full sort of a distribution is slow.
         let mut names: Vec<&str> = Vec::new();
-        let mut name_ids = HashMap::with_capacity(packages.len());
-        let mut candidates: Vec<Vec<SolvableId>> = Vec::new();
-        let mut solvable_name = Vec::with_capacity(packages.len());
-        let mut provides: HashMap<&str, Vec<(SolvableId, u32)>> = HashMap::new();
-        let mut files: HashMap<&str, Vec<SolvableId>> = HashMap::new();
+        let mut name_ids: HashMap<&str, NameId, FastHash> = HashMap::default();
+        name_ids.reserve(packages.len());
+        let mut name_of = Vec::with_capacity(packages.len());
+        let mut counts: Vec<u32> = Vec::new();
+        for pkg in packages {
+            let id = *name_ids.entry(pkg.name.as_str()).or_insert_with(|| {
+                names.push(&pkg.name);
+                counts.push(0);
+                NameId(names.len() as u32 - 1)
+            });
+            counts[id.0 as usize] += 1;
+            name_of.push(id);
+        }
+        let mut candidates = Vec::with_capacity(names.len());
+        let mut start = 0;
+        for &count in &counts {
+            candidates.push(start..start + count);
+            start += count;
+        }
+        let mut fill: Vec<u32> = candidates.iter().map(|r| r.start).collect();
+        let mut order = vec![0u32; packages.len()];
+        let mut solvable_name = vec![NameId(0); packages.len()];
+        for (p, &name) in name_of.iter().enumerate() {
+            let at = &mut fill[name.0 as usize];
+            order[*at as usize] = p as u32;
+            solvable_name[*at as usize] = name;
+            *at += 1;
+        }
+        for range in &candidates {
+            if range.len() > 1 {
+                order[range.start as usize..range.end as usize].sort_by(|&a, &b| {
+                    let (a, b) = (&packages[a as usize], &packages[b as usize]);
+                    format
+                        .compare(&a.version, &b.version)
+                        // Equal versions: the earlier repository sorts last, so it is tried
+                        // first; the rest only makes the order total.
+                        .then_with(|| b.repo.cmp(&a.repo))
+                        .then_with(|| a.arch.cmp(&b.arch))
+                        .then_with(|| a.location.cmp(&b.location))
+                });
+            }
+        }
+        let mut provides = MultiMap::new();
+        let mut files = MultiMap::new();
         for (s, &p) in order.iter().enumerate() {
             let pkg = &packages[p as usize];
             let solvable = SolvableId(s as u32);
-            if names.last() != Some(&pkg.name.as_str()) {
-                let id = NameId(names.len() as u32);
-                names.push(&pkg.name);
-                name_ids.insert(pkg.name.as_str(), id);
-                candidates.push(Vec::new());
-            }
-            let name = NameId(names.len() as u32 - 1);
-            solvable_name.push(name);
-            candidates[name.0 as usize].push(solvable);
             for (i, provide) in pkg.provides.iter().enumerate() {
-                let key = relation_name(format, &provide.name);
-                provides.entry(key).or_default().push((solvable, i as u32));
+                provides.push(relation_name(format, &provide.name), (solvable, i as u32));
             }
             for file in &pkg.files {
-                files.entry(file.as_str()).or_default().push(solvable);
+                files.push(file.as_str(), solvable);
             }
         }
         Pool {
@@ -186,6 +284,15 @@ impl<'a> Pool<'a> {
             files,
             lazy: RefCell::default(),
         }
+    }
+
+    /// Solvable ids of a real package name; none for names no package has.
+    fn candidates_of(&self, name: NameId) -> impl Iterator<Item = SolvableId> + use<> {
+        self.candidates
+            .get(name.0 as usize)
+            .cloned()
+            .unwrap_or(0..0)
+            .map(SolvableId)
     }
 
     fn package(&self, s: SolvableId) -> &'a PackageMeta {
@@ -237,9 +344,8 @@ impl<'a> Pool<'a> {
         let mut out = Vec::new();
         let real = self.name_ids.get(name).copied();
         if let Some(id) = real.filter(|&id| Some(id) != skip) {
-            let members: Vec<SolvableId> = self.candidates[id.0 as usize]
-                .iter()
-                .copied()
+            let members: Vec<SolvableId> = self
+                .candidates_of(id)
                 .filter(|&s| match &rel.version {
                     None => true,
                     Some((op, want)) => satisfies(self.format, &self.package(s).version, *op, want),
@@ -266,25 +372,33 @@ impl<'a> Pool<'a> {
             }
         };
         // Index lists are in solvable order, so each provider's solvables come together.
-        for &(s, i) in self.provides.get(name).map_or(&[][..], |v| v) {
+        for (s, i) in self.provides.get(name) {
             if self.provide_matches(&self.package(s).provides[i as usize], rel) {
                 add(s);
             }
         }
         if rel.version.is_none() {
-            for &s in self.files.get(name).map_or(&[][..], |v| v) {
+            for s in self.files.get(name) {
                 add(s);
             }
         }
+        // File owners and providers may both list a package: merge its entries.
+        others.sort_by_key(|(n, _)| *n);
+        others.dedup_by(|(n, later), (m, first)| {
+            n == m && {
+                first.append(later);
+                first.sort_unstable();
+                first.dedup();
+                true
+            }
+        });
         others.sort_by_key(|(n, members)| {
             let rank = members
                 .iter()
                 .map(|&s| priority_rank(&self.package(s).priority))
                 .min();
-            (rank, *n)
+            (rank, self.names[n.0 as usize])
         });
-        // File owners and providers may both list a package; keep its first entry.
-        others.dedup_by_key(|(n, _)| *n);
         out.extend(others);
         out
     }
@@ -506,11 +620,7 @@ impl DependencyProvider for Pool<'_> {
     }
 
     async fn get_candidates(&self, name: NameId) -> Option<Candidates> {
-        let candidates = self
-            .candidates
-            .get(name.0 as usize)
-            .cloned()
-            .unwrap_or_default();
+        let candidates = self.candidates_of(name).collect();
         Some(Candidates {
             candidates,
             ..Candidates::default()
@@ -742,7 +852,7 @@ fn available_versions(pool: &Pool, req: Requirement) -> Vec<String> {
     let mut out = Vec::new();
     for vs in sets {
         let name = lazy.version_sets[vs.0 as usize].name;
-        for &s in pool.candidates.get(name.0 as usize).map_or(&[][..], |v| v) {
+        for s in pool.candidates_of(name) {
             let p = pool.package(s);
             out.push(format!("{} {}", p.name, p.version));
         }
@@ -1113,6 +1223,203 @@ mod tests {
                 .map(|&i| format!("{} {}", repo[i].nevra(), repo[i].repo))
                 .collect();
             assert_eq!(got, want);
+        }
+    }
+
+    /// Against Debian bookworm's real Packages files (from apt's lists on this machine, or
+    /// `OBSBOX_DEBIAN_PACKAGES=file[:file…]`). Ignored by default: it needs those files and
+    /// prints timings rather than asserting them.
+    /// `cargo test --release --lib bookworm -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn bookworm() {
+        use std::time::Instant;
+
+        let files: Vec<String> = match std::env::var("OBSBOX_DEBIAN_PACKAGES") {
+            Ok(v) => v.split(':').map(str::to_owned).collect(),
+            Err(_) => [
+                "bookworm_main",
+                "bookworm-updates_main",
+                "bookworm-security_main",
+            ]
+            .iter()
+            .filter_map(|suite| {
+                std::fs::read_dir("/var/lib/apt/lists")
+                    .ok()?
+                    .flatten()
+                    .find_map(|e| {
+                        let name = e.file_name().into_string().ok()?;
+                        let wanted = format!("_{suite}_binary-amd64_Packages");
+                        name.contains(&wanted)
+                            .then(|| e.path().display().to_string())
+                    })
+            })
+            .collect(),
+        };
+        assert!(!files.is_empty(), "no bookworm Packages lists found");
+        let t = Instant::now();
+        let mut repo = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let text = if file.ends_with(".lz4") {
+                let out = std::process::Command::new("lz4")
+                    .args(["-dc", file])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "lz4 -dc {file}");
+                String::from_utf8(out.stdout).unwrap()
+            } else {
+                std::fs::read_to_string(file).unwrap()
+            };
+            repo.extend(deb822::packages(&text, i));
+        }
+        println!(
+            "{} packages from {} files, read in {:?}",
+            repo.len(),
+            files.len(),
+            t.elapsed()
+        );
+
+        let t = Instant::now();
+        let found = resolve(&repo, &list("build-essential")).unwrap();
+        println!(
+            "build-essential: {} packages in {:?}",
+            found.len(),
+            t.elapsed()
+        );
+        assert!(found.iter().any(|&i| repo[i].name == "gcc-12"));
+
+        // A build root: the essential and required set plus build-essential.
+        let mut request: Vec<Relation> = repo
+            .iter()
+            .filter(|p| p.essential || p.priority == "required")
+            .map(|p| Relation {
+                name: p.name.clone(),
+                version: None,
+            })
+            .collect();
+        request.sort_by(|a, b| a.name.cmp(&b.name));
+        request.dedup();
+        request.push(rel("build-essential"));
+        let t = Instant::now();
+        let found = resolve(&repo, &request).unwrap();
+        println!(
+            "essential + required + build-essential: {} packages in {:?}",
+            found.len(),
+            t.elapsed()
+        );
+        let names: HashSet<&str> = found.iter().map(|&i| repo[i].name.as_str()).collect();
+        assert_eq!(names.len(), found.len(), "one version per name");
+
+        // Input order does not matter, on real data either.
+        let reversed: Vec<PackageMeta> = repo.iter().rev().cloned().collect();
+        let again = resolve(&reversed, &request).unwrap();
+        let nevras = |r: &[PackageMeta], v: &[usize]| -> Vec<String> {
+            v.iter().map(|&i| r[i].nevra()).collect()
+        };
+        assert_eq!(nevras(&reversed, &again), nevras(&repo, &found));
+
+        // The same closure out of a repository of just those packages.
+        let small: Vec<PackageMeta> = found.iter().map(|&i| repo[i].clone()).collect();
+        let t = Instant::now();
+        let again = resolve(&small, &request).unwrap();
+        println!(
+            "same request against only the {} packages: {:?}",
+            small.len(),
+            t.elapsed()
+        );
+        assert_eq!(again.len(), found.len());
+
+        let t = Instant::now();
+        let e = resolve(&repo, &list("build-essential, gcc-12 (<< 12)")).unwrap_err();
+        println!("unresolvable request failed in {:?}:\n{e:#}", t.elapsed());
+        let mut broken = repo.clone();
+        broken.retain(|p| p.name != "libisl23");
+        let e = resolve(&broken, &list("build-essential")).unwrap_err();
+        println!("without libisl23:\n{e:#}");
+        assert!(format!("{e:#}").contains("libisl23"));
+    }
+
+    /// Just enough deb822 to read a Packages file for the test above.
+    mod deb822 {
+        use super::super::*;
+
+        fn relations(value: &str) -> Vec<Vec<Relation>> {
+            value
+                .split(',')
+                .filter(|g| !g.trim().is_empty())
+                .map(|g| g.split('|').map(relation).collect())
+                .collect()
+        }
+
+        fn relation(s: &str) -> Relation {
+            // Binary packages carry no `[arch]` or `<profile>` restrictions; sources do.
+            let s = s.trim();
+            let (name, version) = match s.split_once('(') {
+                None => (s, None),
+                Some((name, v)) => {
+                    let v = v.trim_end_matches(')').trim();
+                    let split = v.find(|c: char| !"<>=".contains(c)).unwrap_or(v.len());
+                    let op = match &v[..split] {
+                        "<<" => Op::Lt,
+                        "<=" | "<" => Op::Le,
+                        "=" => Op::Eq,
+                        ">=" | ">" => Op::Ge,
+                        ">>" => Op::Gt,
+                        other => panic!("operator {other:?} in {s}"),
+                    };
+                    (name.trim(), Some((op, v[split..].trim().to_owned())))
+                }
+            };
+            Relation {
+                name: name.to_owned(),
+                version,
+            }
+        }
+
+        pub fn packages(text: &str, repo: usize) -> Vec<PackageMeta> {
+            let mut out = Vec::new();
+            for stanza in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
+                let mut fields: Vec<(&str, String)> = Vec::new();
+                for line in stanza.lines() {
+                    if line.starts_with([' ', '\t']) {
+                        if let Some((_, v)) = fields.last_mut() {
+                            v.push('\n');
+                            v.push_str(line.trim());
+                        }
+                    } else if let Some((k, v)) = line.split_once(':') {
+                        fields.push((k, v.trim().to_owned()));
+                    }
+                }
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(f, _)| f.eq_ignore_ascii_case(k))
+                        .map_or("", |(_, v)| v.as_str())
+                };
+                let mut depends = relations(get("Pre-Depends"));
+                depends.extend(relations(get("Depends")));
+                let mut conflicts: Vec<Relation> =
+                    relations(get("Conflicts")).into_iter().flatten().collect();
+                conflicts.extend(relations(get("Breaks")).into_iter().flatten());
+                out.push(PackageMeta {
+                    format: Format::Deb,
+                    name: get("Package").to_owned(),
+                    version: get("Version").to_owned(),
+                    arch: get("Architecture").to_owned(),
+                    depends,
+                    provides: relations(get("Provides")).into_iter().flatten().collect(),
+                    conflicts,
+                    files: Vec::new(),
+                    essential: get("Essential") == "yes",
+                    priority: get("Priority").to_owned(),
+                    multi_arch: get("Multi-Arch").to_owned(),
+                    location: get("Filename").to_owned(),
+                    checksum: None,
+                    size: get("Size").parse().unwrap_or(0),
+                    repo,
+                });
+            }
+            out
         }
     }
 }
