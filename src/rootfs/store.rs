@@ -330,12 +330,32 @@ impl Store {
         let entries = self.entries()?;
         let mut total: u64 = entries.iter().map(|e| e.size).sum();
         let mut removed = Vec::new();
+        let mut kept = Vec::new();
         for entry in entries {
-            if total <= max_size {
-                break;
+            if total > max_size && entry.kind == EntryKind::Package {
+                remove_tree(&entry.path)?;
+                total -= entry.size;
+                removed.push(entry);
+            } else {
+                kept.push(entry);
             }
+        }
+        // A root whose packages left the store goes too: the store is what a root is
+        // verified and rebuilt from. (Roots already handed out keep their files: hard links.)
+        let gone: std::collections::HashSet<&str> =
+            removed.iter().map(|e| e.key.as_str()).collect();
+        let mut stale = Vec::new();
+        for entry in kept {
+            if entry.kind != EntryKind::Rootfs {
+                continue;
+            }
+            let info = read_info::<RootfsInfo>(&entry.path.join("info.json"));
+            if info.is_ok_and(|i| i.keys.iter().any(|k| gone.contains(k.as_str()))) {
+                stale.push(entry);
+            }
+        }
+        for entry in stale {
             remove_tree(&entry.path)?;
-            total -= entry.size;
             removed.push(entry);
         }
         Ok(removed)
