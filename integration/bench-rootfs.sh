@@ -12,43 +12,51 @@ data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
 work=$(mktemp -d /tmp/obsbox-bench-rootfs.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 names=$data/lists/build-essential.txt
-# The .deb of each name, from the repository's own index (the file apt-get downloaded).
-mapfile -t debs < <(python3 - "$data/deb-repo" "$names" <<'PY'
-import gzip, sys
-repo, names = sys.argv[1], set(open(sys.argv[2]).read().split())
+repo="file://$data/deb-repo bookworm main"
+# One run first: the loop then unpacks exactly the set obsbox resolved (the list holds
+# alternatives that conflict, e.g. make and make-guile, of which a root gets one).
+"$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" \
+    --packages-from "$names" --out "$work/out" 2>/dev/null
+mapfile -t debs < <(python3 - "$data/deb-repo" "$work"/cache/rootfs/*/info.json <<'PY'
+import gzip, json, sys
+repo, info = sys.argv[1], json.load(open(sys.argv[2]))
+chosen = {p.split("=")[0] for p in info["packages"]}
 text = gzip.open(f"{repo}/dists/bookworm/main/binary-amd64/Packages.gz", "rt").read()
 for para in text.split("\n\n"):
     fields = dict(l.split(": ", 1) for l in para.splitlines() if ": " in l and not l.startswith(" "))
-    if fields.get("Package") in names:
+    if fields.get("Package") in chosen:
         print(f"{repo}/{fields['Filename']}")
 PY
 )
 size=$(du -cb "${debs[@]}" | tail -n1 | cut -f1)
 echo "input: ${#debs[@]} .debs, $((size / 1024 / 1024)) MB; obsbox: $("$OBSBOX" --version)"
-repo="file://$data/deb-repo bookworm main"
-obsbox_create() { "$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$work/out" 2>/dev/null; }
-dpkg_loop() { for d in "${debs[@]}"; do dpkg-deb -x "$d" "$work/out"; done; }
 now() { date +%s%N; }
 
 : >"$work/times"
+# Every run writes into fresh directories and nothing is deleted until the end: ext4
+# slows down creating inodes for a few minutes after mass deletions (its allocator skips
+# recently freed inodes), which would tax whichever command ran after a cleanup.
+n=0
+fresh() { n=$((n + 1)); FRESH=$work/run$n; }
+obsbox_into() { "$OBSBOX" --root "$work/state" --cache "$1" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$2" 2>/dev/null; }
 for r in $(seq "$rounds"); do
-    rm -rf "$work/out"; sync
-    t0=$(now); dpkg_loop; t1=$(now)
+    fresh; out=$FRESH
+    t0=$(now); for d in "${debs[@]}"; do dpkg-deb -x "$d" "$out"; done; t1=$(now)
     echo "dpkg $(( t1 - t0 ))" >>"$work/times"
-    rm -rf "$work/out" "$work/cache"; sync
-    t0=$(now); obsbox_create; t1=$(now)
+    fresh; cache=$FRESH; fresh; out=$FRESH
+    t0=$(now); obsbox_into "$cache" "$out"; t1=$(now)
     echo "cold $(( t1 - t0 ))" >>"$work/times"
     for _ in 1 2 3 4 5; do
-        rm -rf "$work/out"
-        t0=$(now); obsbox_create; t1=$(now)
+        fresh; out=$FRESH
+        t0=$(now); obsbox_into "$cache" "$out"; t1=$(now)
         echo "warm $(( t1 - t0 ))" >>"$work/times"
     done
 done
 # Peak RSS of one cold and one warm run.
-rm -rf "$work/out" "$work/cache"
-/usr/bin/time -o "$work/cold.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$work/out" >/dev/null 2>&1
-rm -rf "$work/out"
-/usr/bin/time -o "$work/warm.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$work/cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$work/out" >/dev/null 2>&1
+fresh; cache=$FRESH; fresh
+/usr/bin/time -o "$work/cold.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$FRESH" >/dev/null 2>&1
+fresh
+/usr/bin/time -o "$work/warm.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$FRESH" >/dev/null 2>&1
 python3 - "$work/times" "$(cat "$work/cold.rss")" "$(cat "$work/warm.rss")" <<'PY'
 import statistics, sys
 times = {}

@@ -1,11 +1,15 @@
 #!/bin/bash
-# All tests: the cargo suites (real containers), podman, containerd, then the runtime benchmark.
+# All tests: the cargo suites (real containers, real packages and repositories), podman,
+# containerd, then the benchmarks.
 # One release build serves everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OBSBOX_TEST_CACHE=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
 cargo build --release --locked
+# Real Debian packages and RPMs, and repositories of them (downloaded once, then cached).
+./integration/testdata.sh
 cargo nextest run --release --locked --no-fail-fast
 ./integration/podman.sh
 ./integration/containerd.sh
 ./integration/bench-runtime.sh 30
+./integration/bench-rootfs.sh 3

@@ -23,6 +23,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -93,10 +94,16 @@ pub struct Extractor {
     /// its mtime, and a read-only mode would block the writes).
     dirs: Vec<(Vec<u8>, EntryMeta)>,
     /// The last parent opened, reused while entries stay in one directory.
-    parent_cache: Option<(Vec<u8>, OwnedFd)>,
+    /// With whether that directory has setgid (new entries would inherit its group).
+    parent_cache: Option<(Vec<u8>, Arc<OwnedFd>, bool)>,
     buffer: Vec<u8>,
     /// The archive's name of the entry being written, for messages.
     current: Vec<u8>,
+    /// Who new files belong to and which mode bits the umask clears, so chown and chmod
+    /// are called only when the archive asks for something else (most entries).
+    euid: u32,
+    egid: u32,
+    umask: u32,
     /// Every path written, normalized (for package file lists such as dpkg's `.list`).
     pub paths: Vec<Vec<u8>>,
 }
@@ -125,6 +132,9 @@ impl Extractor {
             parent_cache: None,
             buffer: vec![0; 256 * 1024],
             current: Vec::new(),
+            euid: nix::unistd::geteuid().as_raw(),
+            egid: nix::unistd::getegid().as_raw(),
+            umask: current_umask(),
             paths: Vec::new(),
         })
     }
@@ -161,7 +171,7 @@ impl Extractor {
             ) && SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
             {
                 let dir = open_dir_at(&parent, &name).map_err(|e| self.fail(&path, e))?;
-                self.apply_meta(&dir, &meta, false)
+                self.apply_meta(&dir, &meta, false, None)
                     .map_err(|e| self.fail(&path, e))?;
             }
         }
@@ -220,19 +230,22 @@ impl Extractor {
 
     /// Opens the parent directory of `path` (normalized) inside the root, creating missing
     /// directories, and returns it with the final component.
-    fn parent_of(&mut self, path: &[u8]) -> Result<(OwnedFd, CString)> {
+    fn parent_of(&mut self, path: &[u8]) -> Result<(Arc<OwnedFd>, CString)> {
         let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => (&path[..0], path),
         };
         let name = CString::new(name).expect("normalized names have no NUL");
-        if let Some((cached, fd)) = &self.parent_cache
+        if let Some((cached, fd, _)) = &self.parent_cache
             && cached == dir
         {
-            return Ok((fd.try_clone()?, name));
+            return Ok((fd.clone(), name));
         }
-        let fd = self.open_dir_in_root(dir)?;
-        self.parent_cache = Some((dir.to_vec(), fd.try_clone()?));
+        let fd = Arc::new(self.open_dir_in_root(dir)?);
+        let setgid = nix::sys::stat::fstat(fd.as_raw_fd())
+            .map(|st| st.st_mode & libc::S_ISGID != 0)
+            .unwrap_or(true);
+        self.parent_cache = Some((dir.to_vec(), fd.clone(), setgid));
         Ok((fd, name))
     }
 
@@ -321,6 +334,15 @@ impl Extractor {
         Ok(false)
     }
 
+    /// Whether new entries in the current parent inherit its group (setgid directory).
+    /// Directories this extractor creates get their final mode only in `finish`, so only
+    /// directories that were there before can have it; it is checked once per directory.
+    fn parent_setgid(&self) -> bool {
+        self.parent_cache
+            .as_ref()
+            .is_none_or(|(_, _, setgid)| *setgid)
+    }
+
     fn check_size(&mut self, path: &[u8], size: u64) -> Result<()> {
         let total = self.written.saturating_add(size);
         let limits = self.options.limits;
@@ -350,14 +372,30 @@ impl Extractor {
         Ok(())
     }
 
-    fn apply_meta(&self, fd: &OwnedFd, meta: &EntryMeta, with_caps: bool) -> Result<()> {
-        if self.options.set_owner {
+    /// Applies owner, mode, capabilities and mtime. `created_mode` is the mode the object
+    /// was created with (before the umask), when it was created just now by us in a
+    /// directory without setgid; then chown and chmod are skipped when they would change
+    /// nothing.
+    fn apply_meta(
+        &self,
+        fd: &OwnedFd,
+        meta: &EntryMeta,
+        with_caps: bool,
+        created_mode: Option<u32>,
+    ) -> Result<()> {
+        let mode = meta.mode & 0o7777;
+        let owned_as_wanted =
+            created_mode.is_some() && meta.uid == self.euid && meta.gid == self.egid;
+        let chown = self.options.set_owner && !owned_as_wanted;
+        if chown {
             nix::unistd::fchown(fd.as_raw_fd(), Some(meta.uid.into()), Some(meta.gid.into()))
                 .context("chown")?;
         }
         // After chown, which clears setuid/setgid bits.
-        nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(meta.mode & 0o7777))
-            .context("chmod")?;
+        if chown || created_mode.is_none_or(|c| c & !self.umask != mode) {
+            nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
+                .context("chmod")?;
+        }
         if with_caps
             && self.options.set_capabilities
             && let Some(cap) = &meta.capability
@@ -378,15 +416,30 @@ impl Extractor {
     ) -> Result<()> {
         self.check_size(path, size)?;
         let (parent, name) = self.parent_of(path)?;
-        self.clear_slot(&parent, &name, None)
-            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
-        let fd = nix::fcntl::openat(
-            Some(parent.as_raw_fd()),
-            name.as_c_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
+        let mode = meta.mode & 0o7777;
+        let create = || {
+            nix::fcntl::openat(
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(mode),
+            )
+        };
+        // Most entries are new: try to create first, look at what is there only if needed.
+        let fd = match create() {
+            Err(Errno::EEXIST) => {
+                self.clear_slot(&parent, &name, None)
+                    .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+                create()
+            }
+            other => other,
+        }
         .map_err(|e| self.fail(path, format!("cannot create file: {e}")))?;
+        let setgid_parent = self.parent_setgid();
         // SAFETY: a fresh descriptor from openat.
         let mut file = unsafe { File::from_raw_fd(fd) };
         let mut left = size;
@@ -409,23 +462,32 @@ impl Extractor {
         }
         self.written += size;
         let fd: OwnedFd = file.into();
-        self.apply_meta(&fd, meta, true)
+        self.apply_meta(&fd, meta, true, (!setgid_parent).then_some(mode))
             .map_err(|e| self.fail(path, format!("{e:#}")))?;
         Ok(())
     }
 
     fn make_dir(&mut self, path: &[u8], meta: &EntryMeta) -> Result<()> {
         let (parent, name) = self.parent_of(path)?;
-        let exists = self
-            .clear_slot(&parent, &name, Some(path))
-            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
-        if !exists {
+        let mkdir = || {
             nix::sys::stat::mkdirat(
                 Some(parent.as_raw_fd()),
                 name.as_c_str(),
                 Mode::from_bits_truncate(0o700),
             )
-            .map_err(|e| self.fail(path, format!("cannot create directory: {e}")))?;
+        };
+        match mkdir() {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                let exists = self
+                    .clear_slot(&parent, &name, Some(path))
+                    .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+                if !exists {
+                    mkdir()
+                        .map_err(|e| self.fail(path, format!("cannot create directory: {e}")))?;
+                }
+            }
+            Err(e) => return Err(self.fail(path, format!("cannot create directory: {e}"))),
         }
         self.dirs.push((path.to_vec(), meta.clone()));
         Ok(())
@@ -570,15 +632,23 @@ impl Extractor {
             return Ok(());
         };
         let (parent, name) = self.parent_of(&path)?;
-        self.clear_slot(&parent, &name, None)
-            .map_err(|e| self.fail(&path, format!("cannot replace existing entry: {e}")))?;
-        nix::unistd::linkat(
-            Some(src_dir.as_raw_fd()),
-            src_name,
-            Some(parent.as_raw_fd()),
-            name.as_c_str(),
-            AtFlags::empty(),
-        )
+        let link = || {
+            nix::unistd::linkat(
+                Some(src_dir.as_raw_fd()),
+                src_name,
+                Some(parent.as_raw_fd()),
+                name.as_c_str(),
+                AtFlags::empty(),
+            )
+        };
+        match link() {
+            Err(Errno::EEXIST) => {
+                self.clear_slot(&parent, &name, None)
+                    .map_err(|e| self.fail(&path, format!("cannot replace existing entry: {e}")))?;
+                link()
+            }
+            other => other,
+        }
         .map_err(|e| self.fail(&path, format!("cannot link from the store: {e}")))?;
         self.paths.push(path);
         Ok(())
@@ -654,6 +724,14 @@ impl Sink for Extractor {
         let path = self.normalize(path)?.unwrap_or_default();
         self.empty_dir(&path)
     }
+}
+
+/// The process umask (read by setting it and putting it back, before threads race on it
+/// nothing else in obsbox changes it).
+fn current_umask() -> u32 {
+    let old = nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(old);
+    old.bits()
 }
 
 /// `openat2(root, path, O_PATH|O_DIRECTORY, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`.
