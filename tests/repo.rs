@@ -568,7 +568,7 @@ fn rpmmd_primary_checksum_mismatch() {
 fn unrecognised_sources() {
     let dir = tempfile::tempdir().unwrap();
     let e = err(repo::open(&dir.path().display().to_string(), "x86_64", 0));
-    assert!(e.contains("local package directories"), "{e}");
+    assert!(e.contains("no .deb or .rpm files"), "{e}");
     let e = err(repo::open("/nonexistent/obsbox-repo", "x86_64", 0));
     assert_eq!(e, "repository /nonexistent/obsbox-repo: no such directory");
     let server = Server::serve(dir.path());
@@ -586,6 +586,54 @@ fn unrecognised_sources() {
         e.starts_with("GET http://127.0.0.1:9/r/dists/bookworm/Release"),
         "{e}"
     );
+}
+
+/// A plain directory of packages is a repository, read from the packages' own headers.
+#[test]
+fn local_directory_of_packages() {
+    let cache = PathBuf::from(
+        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut copied = 0;
+    for sub in ["debs/arm64", "rpm-repo/x86_64", "rpm-repo/noarch"] {
+        for entry in fs::read_dir(cache.join(sub)).expect("run integration/testdata.sh") {
+            let path = entry.unwrap().path();
+            fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            copied += 1;
+        }
+    }
+    let spec = dir.path().display().to_string();
+    let arm = repo::open(&spec, "arm64", 0).unwrap();
+    assert_eq!(arm.kind, RepoKind::Local);
+    assert!(
+        arm.packages
+            .iter()
+            .any(|p| p.name == "hello" && p.arch == "arm64")
+    );
+    // Arch-independent RPMs fit any arch; x86_64 ones only x86_64.
+    assert!(
+        arm.packages
+            .iter()
+            .all(|p| p.arch == "arm64" || p.arch == "noarch"),
+        "{:?}",
+        arm.packages
+    );
+    let x86 = repo::open(&spec, "x86_64", 0).unwrap();
+    let tools = x86
+        .packages
+        .iter()
+        .find(|p| p.name == "obsbox-test-tools")
+        .unwrap();
+    assert_eq!(tools.version, "1.0-1");
+    assert!(
+        tools
+            .depends
+            .iter()
+            .flatten()
+            .any(|r| r.name == "obsbox-test-base")
+    );
+    assert!(copied > x86.packages.len());
 }
 
 /// The machine's own apt lists, when present: a full Debian `Packages` parses.

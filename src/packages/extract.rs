@@ -734,6 +734,17 @@ fn current_umask() -> u32 {
     old.bits()
 }
 
+/// Opens directory `path` below `root` for reading, refusing any symlink on the way.
+pub fn open_dir_beneath(root: &OwnedFd, path: &std::ffi::CStr) -> Result<OwnedFd, Errno> {
+    let path = CString::from(path);
+    openat2(
+        root.as_fd(),
+        &path,
+        (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
 /// `openat2(root, path, O_PATH|O_DIRECTORY, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`.
 fn openat2_in_root(root: &OwnedFd, path: &[u8]) -> Result<OwnedFd, Errno> {
     let c = CString::new(path).map_err(|_| Errno::EINVAL)?;

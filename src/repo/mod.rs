@@ -196,6 +196,12 @@ pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMet
         .filter(|p| p.extension().is_some_and(|e| e == "deb" || e == "rpm"))
         .collect();
     names.sort();
+    if names.is_empty() {
+        bail!(
+            "repository {}: no Packages index, no repodata/repomd.xml and no .deb or .rpm files",
+            dir.display()
+        );
+    }
     let mut packages = Vec::new();
     for path in names {
         let location = path
@@ -222,11 +228,8 @@ pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMet
     Ok(packages)
 }
 
-fn local_rpm(path: &Path, _location: String, _index: usize) -> Result<PackageMeta> {
-    bail!(
-        "{}: rpm packages in a local directory need the rpm reader",
-        path.display()
-    )
+fn local_rpm(path: &Path, location: String, index: usize) -> Result<PackageMeta> {
+    Ok(crate::packages::rpm::RpmPackage::open(path)?.meta(&location, index))
 }
 
 /// Architecture names as Debian (left) and RPM (right) write them.

@@ -5,6 +5,8 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
 use nix::dir::{Dir, Type};
@@ -80,70 +82,171 @@ fn merge_dir(extractor: &mut Extractor, dir: &OwnedFd, prefix: &mut Vec<u8>) -> 
 
 /// Makes `dst` (which must not exist) a copy of the tree `src` in which every non-directory
 /// is a hard link to the same inode. Directories get the source's owner, mode and mtime.
-/// Nothing is followed: `dst` is created here, so no symlink can redirect a write.
+/// Nothing is followed: `dst` is created here, so no symlink can redirect a write. Runs on
+/// every core: directories are handed out from a shared queue.
 pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
-    let src_dir = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
+    let src_root = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
     nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
         .with_context(|| format!("cannot create {}", dst.display()))?;
-    let dst_dir = open_dir(dst).with_context(|| format!("cannot open {}", dst.display()))?;
-    let mut count = 0;
-    link_dir(&src_dir, &dst_dir, &mut count)
-        .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
-    copy_dir_meta(&src_dir, &dst_dir)?;
-    Ok(count)
+    let dst_root = open_dir(dst).with_context(|| format!("cannot open {}", dst.display()))?;
+    let work = Work {
+        src_root,
+        dst_root,
+        queue: Mutex::new(vec![(Vec::new(), 0)]),
+        wake: Condvar::new(),
+        busy: AtomicUsize::new(0),
+        failed: Mutex::new(None),
+        done: Mutex::new(Vec::new()),
+        links: AtomicU64::new(0),
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| work.run());
+        }
+    });
+    let context = || format!("cannot copy {} to {}", src.display(), dst.display());
+    if let Some(err) = work.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(err).with_context(context);
+    }
+    // Directory metadata last, deepest first: adding entries changes a directory's mtime.
+    let mut done = std::mem::take(&mut *work.done.lock().unwrap_or_else(|p| p.into_inner()));
+    done.sort_by_key(|(_, depth)| std::cmp::Reverse(*depth));
+    for (rel, _) in &done {
+        let src_dir = work.open(&work.src_root, rel).with_context(context)?;
+        let dst_dir = work.open(&work.dst_root, rel).with_context(context)?;
+        copy_dir_meta(&src_dir, &dst_dir).with_context(context)?;
+    }
+    Ok(work.links.load(Ordering::Relaxed))
 }
 
-fn link_dir(src: &OwnedFd, dst: &OwnedFd, count: &mut u64) -> Result<()> {
-    let mut d = Dir::openat(
-        Some(src.as_raw_fd()),
-        c".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut subdirs = Vec::new();
-    for entry in d.iter() {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_bytes() == b"." || name.to_bytes() == b".." {
-            continue;
+/// The shared state of a parallel [`link_tree`]. Directories are named by their path
+/// relative to the roots and opened only while being copied, so the number of open
+/// descriptors stays small whatever the tree.
+struct Work {
+    src_root: OwnedFd,
+    dst_root: OwnedFd,
+    /// Directories to copy: (relative path, depth).
+    queue: Mutex<Vec<(Vec<u8>, usize)>>,
+    wake: Condvar,
+    /// Workers holding a directory (more may be queued from it).
+    busy: AtomicUsize,
+    failed: Mutex<Option<anyhow::Error>>,
+    done: Mutex<Vec<(Vec<u8>, usize)>>,
+    links: AtomicU64,
+}
+
+impl Work {
+    fn run(&self) {
+        loop {
+            let job = {
+                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(job) = queue.pop() {
+                        self.busy.fetch_add(1, Ordering::SeqCst);
+                        break Some(job);
+                    }
+                    if self.busy.load(Ordering::SeqCst) == 0 {
+                        break None;
+                    }
+                    queue = self.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let Some((rel, depth)) = job else {
+                self.wake.notify_all();
+                return;
+            };
+            let stop = self.failed.lock().map(|f| f.is_some()).unwrap_or(true);
+            if !stop && let Err(err) = self.copy_dir(&rel, depth) {
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(err);
+            }
+            self.done
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((rel, depth));
+            let _guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+            self.wake.notify_all();
         }
-        let is_dir = match entry.file_type() {
-            Some(Type::Directory) => true,
-            Some(_) => false,
-            None => {
-                let st = nix::sys::stat::fstatat(
+    }
+
+    /// Opens directory `rel` under `root` without following any symlink.
+    fn open(&self, root: &OwnedFd, rel: &[u8]) -> Result<OwnedFd> {
+        if rel.is_empty() {
+            return Ok(root.try_clone()?);
+        }
+        let path = CString::new(rel).context("NUL in a path")?;
+        crate::packages::extract::open_dir_beneath(root, &path)
+            .with_context(|| format!("cannot open {}", String::from_utf8_lossy(rel)))
+    }
+
+    fn copy_dir(&self, rel: &[u8], depth: usize) -> Result<()> {
+        let src = self.open(&self.src_root, rel)?;
+        let dst = self.open(&self.dst_root, rel)?;
+        let mut d = Dir::openat(
+            Some(src.as_raw_fd()),
+            c".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut links = 0;
+        let mut jobs = Vec::new();
+        for entry in d.iter() {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            let is_dir = match entry.file_type() {
+                Some(Type::Directory) => true,
+                Some(_) => false,
+                None => {
+                    let st = nix::sys::stat::fstatat(
+                        Some(src.as_raw_fd()),
+                        name,
+                        AtFlags::AT_SYMLINK_NOFOLLOW,
+                    )?;
+                    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+                }
+            };
+            if is_dir {
+                nix::sys::stat::mkdirat(
+                    Some(dst.as_raw_fd()),
+                    name,
+                    Mode::from_bits_truncate(0o700),
+                )?;
+                let mut child = rel.to_vec();
+                if !child.is_empty() {
+                    child.push(b'/');
+                }
+                child.extend_from_slice(name.to_bytes());
+                jobs.push((child, depth + 1));
+            } else {
+                nix::unistd::linkat(
                     Some(src.as_raw_fd()),
                     name,
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                    Some(dst.as_raw_fd()),
+                    name,
+                    AtFlags::empty(),
                 )?;
-                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+                links += 1;
             }
-        };
-        if is_dir {
-            subdirs.push(name.to_owned());
-        } else {
-            nix::unistd::linkat(
-                Some(src.as_raw_fd()),
-                name,
-                Some(dst.as_raw_fd()),
-                name,
-                AtFlags::empty(),
-            )?;
-            *count += 1;
         }
+        self.links.fetch_add(links, Ordering::Relaxed);
+        if !jobs.is_empty() {
+            self.queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(jobs);
+            self.wake.notify_all();
+        }
+        Ok(())
     }
-    for name in subdirs {
-        nix::sys::stat::mkdirat(
-            Some(dst.as_raw_fd()),
-            name.as_c_str(),
-            Mode::from_bits_truncate(0o700),
-        )?;
-        let child_src = open_dir_at(src, &name)?;
-        let child_dst = open_dir_at(dst, &name)?;
-        link_dir(&child_src, &child_dst, count)?;
-        copy_dir_meta(&child_src, &child_dst)?;
-    }
-    Ok(())
 }
 
 /// Gives `dst` the owner, mode and times of `src` (after its contents are in place).
