@@ -163,6 +163,11 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
             .filter_map(|(i, f)| f.clone().map(|f| (i, f)))
             .collect();
         let unpacked_now = unpack_all(store, &chosen, &todo)?;
+        tracing::info!(
+            packages = todo.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "unpacked into the store"
+        );
         let mut unpacked: Vec<Unpacked> = Vec::with_capacity(chosen.len());
         for (i, k) in known.into_iter().enumerate() {
             match k {
@@ -191,6 +196,10 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
                         install::install_deb(tree, &unpacked, work, state_root, &log)
                     }
                 })?;
+                tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "root laid down in the cache"
+                );
                 (tree, false)
             }
         };
