@@ -4,6 +4,7 @@
 //! what each command does.
 
 pub mod cli;
+pub mod job;
 pub mod logging;
 pub mod packages;
 pub mod progress;

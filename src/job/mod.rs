@@ -1,0 +1,101 @@
+//! The build job: what to build, for which arch, from which packages; read from OBS's
+//! buildinfo XML, from the `.build.rpmlist` bs_worker writes, or from a native `job.toml`.
+//!
+//! Every reader produces the same [`Job`], so the rest of obsbox (rootfs → bundle →
+//! lifecycle) does not care where a job came from.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One build dependency as OBS lists it (`<bdep …/>` of a buildinfo, or a package of
+/// `.build.rpmlist`). The flags say what OBS's build script does with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bdep {
+    pub name: String,
+    pub epoch: Option<String>,
+    pub version: Option<String>,
+    pub release: Option<String>,
+    pub arch: Option<String>,
+    /// Unpacked first, natively (the base the rest installs into).
+    pub preinstall: bool,
+    /// Installed into the VM image only (not the buildroot), OBS `vminstall`.
+    pub vminstall: bool,
+    /// Its install scripts run during preinstall, OBS `runscripts`.
+    pub runscripts: bool,
+    /// Downloaded but not installed, OBS `noinstall`.
+    pub noinstall: bool,
+    /// Installed without dependency checks, OBS `installonly`.
+    pub installonly: bool,
+    /// Goes into the cross sysroot, OBS `sysroot` (cross builds).
+    pub sysroot: bool,
+    /// Not part of the build's meta (does not trigger rebuilds), OBS `notmeta`.
+    pub notmeta: bool,
+    pub project: Option<String>,
+    pub repository: Option<String>,
+    /// A local package file when the job already has it (`.build.rpmlist` gives paths).
+    pub path: Option<PathBuf>,
+}
+
+/// A repository of a job: OBS's `<path project repository server url/>`, or a repository
+/// argument as `obsbox rootfs create --repo` takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRef {
+    pub project: Option<String>,
+    pub repository: Option<String>,
+    /// The repository argument (path, file:// or http:// base, with suite and components
+    /// for a Debian archive). Empty when only project/repository are known (OBS), then the
+    /// runtime configuration maps them.
+    pub url: String,
+}
+
+/// A check phase: a command run after the build from the toolbox, with the results and
+/// the buildroot mounted read-only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    /// argv; `sh -c` for a script.
+    pub run: Vec<String>,
+    /// Fails the job when it fails (else logged only).
+    pub gating: bool,
+}
+
+/// A build job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// A name for containers, logs and annotations: `project/repository/package/arch`
+    /// when known, else the job file's name.
+    pub id: String,
+    pub project: String,
+    pub repository: String,
+    pub package: String,
+    /// Target arch (OBS `arch`), as written in the job (`x86_64`, `amd64`, `aarch64`, …).
+    pub arch: String,
+    /// The worker's arch (OBS `hostarch`); empty means the same as `arch`.
+    pub hostarch: String,
+    /// OBS `crossarch` (sysroot cross builds); empty when not cross.
+    pub crossarch: String,
+    /// The recipe file name (OBS `file`): `NAME.spec`, `NAME.dsc`, or a directory holding
+    /// `debian/` for a source tree.
+    pub recipe: String,
+    /// Directory holding the recipe and its sources.
+    pub sources: PathBuf,
+    /// OBS `release` (the build counter), when given.
+    pub release: Option<String>,
+    /// Build dependencies with OBS's flags. For a job.toml these are the packages it lists;
+    /// the recipe's own build dependencies are added when the job is prepared.
+    pub bdeps: Vec<Bdep>,
+    /// Target repositories (OBS `path`), in priority order.
+    pub repos: Vec<RepoRef>,
+    /// Host repositories for the toolbox (OBS `syspath`).
+    pub toolbox_repos: Vec<RepoRef>,
+    /// Extra toolbox packages beyond the runtime configuration's list.
+    pub toolbox: Vec<String>,
+    /// OBS `constraint` lines carried by the buildinfo (for allocation).
+    pub constraints: Vec<String>,
+    /// Parallel build jobs (`--jobs`), 0 = the number of cores.
+    pub jobs: u32,
+    /// Memory limit for the build, bytes; 0 = none.
+    pub memory: u64,
+    pub checks: Vec<Check>,
+}
