@@ -287,32 +287,16 @@ pub fn run_in_root(
     spec.set_hostname(Some("obsbox-install".to_string()));
     spec.save(bundle.join("config.json"))?;
 
-    let log_file =
+    let mut log_file =
         fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let id = format!("obsbox-install-{}", std::process::id());
-    let mut container = runtime::create_builder(state_root, &id)?
-        .with_stdin(fs::File::open("/dev/null")?)
-        .with_stdout(log_file.try_clone()?)
-        .with_stderr(log_file)
-        .validate_id()?
-        .as_init(&bundle)
-        .with_systemd(false)
-        .with_detach(false)
-        .build()
-        .with_context(|| format!("cannot create the install container for {}", tree.display()))?;
-    let result = container
-        .start()
-        .context("cannot start the install container")
-        .and_then(|()| {
-            let pid = container.pid().context("install container has no pid")?;
-            runtime::foreground::wait_forwarding_signals(pid)
-        });
-    if let Err(err) = runtime::hooks::delete_with_poststop(&mut container, true) {
-        tracing::warn!("install container {id}: {err:#}");
-    }
+    let outcome = runtime::oneshot::run(&bundle, &id, state_root, |line| {
+        let _ = writeln!(log_file, "{line}");
+    })?;
     let mut log = fs::OpenOptions::new().append(true).open(log)?;
-    if let Ok(code) = &result {
-        writeln!(log, "obsbox: maintainer scripts exited with {code}")?;
+    writeln!(log, "obsbox: maintainer scripts exited with {}", outcome.code)?;
+    if let Some(sig) = outcome.interrupted {
+        bail!("installing into the root was interrupted by {sig}");
     }
-    result
+    Ok(outcome.code)
 }

@@ -9,6 +9,7 @@ pub mod executor;
 pub mod features;
 pub mod foreground;
 pub mod hooks;
+pub mod oneshot;
 pub mod seal;
 pub mod spec;
 pub mod state;

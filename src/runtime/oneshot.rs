@@ -1,0 +1,116 @@
+//! Running a bundle to completion inside obsbox (no CLI round trip): create, start, pump
+//! its output, wait (passing signals on), read its peak memory, delete. This is how
+//! obsbox runs its own work: install scripts, lifecycle phases, checks.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
+
+use super::{container, foreground, hooks};
+
+/// How a container run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Exit code of the container's process (128 + signal when a signal ended it).
+    pub code: i32,
+    /// SIGINT, SIGTERM or SIGHUP received by obsbox while waiting (and passed on).
+    pub interrupted: Option<Signal>,
+    pub wall: Duration,
+    /// Peak memory of the container's cgroup in bytes, when the kernel reports it.
+    pub peak_memory: Option<u64>,
+}
+
+/// Runs the bundle at `bundle` as container `id` (state under `state_root`). Every line the
+/// container writes on stdout or stderr is handed to `line`, in order.
+pub fn run(
+    bundle: &Path,
+    id: &str,
+    state_root: &Path,
+    mut line: impl FnMut(&str) + Send,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let (spec_dir, spec) = container::open_bundle(bundle)?;
+    let cgroup = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone());
+    let (reader, writer) = nix::unistd::pipe().context("cannot create a pipe")?;
+    let writer: OwnedFd = writer;
+    let mut created = container::create_builder(state_root, id)?
+        .with_stdin(File::open("/dev/null")?)
+        .with_stdout(writer.try_clone()?)
+        .with_stderr(writer)
+        .validate_id()?
+        .as_init(&spec_dir)
+        .with_systemd(false)
+        .with_detach(false)
+        .build()
+        .with_context(|| format!("container {id}: create failed"))?;
+    // Our copies of the pipe's write end are gone with the builder: the reader sees EOF
+    // when the container's processes have all exited. Signals stay blocked in the pump
+    // thread (it inherits this mask), so they reach the waiting thread and get passed on.
+    let previous = nix::sys::signal::SigSet::all()
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)?;
+    let result = std::thread::scope(|scope| {
+        let pump = scope.spawn(move || {
+            let mut reader = BufReader::new(File::from(reader));
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let text = String::from_utf8_lossy(&buf);
+                        line(text.trim_end_matches('\n'));
+                    }
+                }
+            }
+        });
+        let waited = created
+            .start()
+            .with_context(|| format!("container {id}: start failed"))
+            .and_then(|()| {
+                let pid = created
+                    .pid()
+                    .with_context(|| format!("container {id}: no init process"))?;
+                foreground::wait_reporting_signals(pid)
+            });
+        // On a start failure nothing holds the pipe but the container's (dead) init.
+        if waited.is_err() {
+            let _ = created.kill(Signal::SIGKILL, true);
+        }
+        let _ = pump.join();
+        waited
+    });
+    let _ = previous.thread_set_mask();
+    let peak_memory = cgroup.as_deref().and_then(peak_memory_of);
+    if let Err(err) = hooks::delete_with_poststop(&mut created, true) {
+        tracing::warn!("container {id}: {err:#}");
+    }
+    let (code, interrupted) = result?;
+    Ok(Outcome {
+        code,
+        interrupted,
+        wall: started.elapsed(),
+        peak_memory,
+    })
+}
+
+/// The peak memory of a cgroup: `memory.max_usage_in_bytes` on cgroup v1, `memory.peak`
+/// on v2.
+fn peak_memory_of(cgroup: &Path) -> Option<u64> {
+    let rel = cgroup.strip_prefix("/").unwrap_or(cgroup);
+    let candidates: [PathBuf; 2] = [
+        Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.max_usage_in_bytes"),
+        Path::new("/sys/fs/cgroup").join(rel).join("memory.peak"),
+    ];
+    candidates
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| s.trim().parse().ok())
+}
