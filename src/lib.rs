@@ -3,8 +3,10 @@
 //! The library holds everything; `src/main.rs` only parses and dispatches. See the README for
 //! what each command does.
 
+pub mod bundle;
 pub mod cli;
 pub mod job;
+pub mod lifecycle;
 pub mod logging;
 pub mod packages;
 pub mod progress;

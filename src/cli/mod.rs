@@ -1,6 +1,7 @@
 //! The command line: one file per command. This module only parses, sets up logging and
 //! dispatches; the work is done by library code.
 
+mod build;
 mod cache;
 mod create;
 mod delete;
@@ -58,6 +59,11 @@ pub enum Command {
     /// Inspect or trim the package and rootfs cache.
     #[command(subcommand)]
     Cache(cache::CacheCmd),
+    /// Run a build job: toolbox and buildroot, phase bundles, results in OBS's layout.
+    /// Exits with OBS's codes: 0 succeeded, 1 failed, 2 unchanged, 3 badhost, 4 setup failed.
+    Build(build::BuildArgs),
+    /// Write a job's phase bundles (and its buildroot) for inspection with OCI tools.
+    Bundle(build::BundleArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -75,7 +81,7 @@ pub struct Context {
 /// Commands that fork a process into a container and so must run from a sealed copy of the
 /// binary. The others only read state or signal processes, as `runc` (which clones itself
 /// only for its `init`) does.
-const SEALED_COMMANDS: &[&str] = &["create", "run", "exec", "rootfs"];
+const SEALED_COMMANDS: &[&str] = &["create", "run", "exec", "rootfs", "build", "bundle"];
 
 /// Global flags that take a value, so the subcommand can be found without a full parse.
 const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
@@ -166,6 +172,11 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
         },
         Command::Rootfs(cmd) => (rootfs::rootfs(cmd, ctx).map(|_| 0), 1),
         Command::Cache(cmd) => (cache::cache(cmd, ctx).map(|_| 0), 1),
+        Command::Build(args) => (
+            build::build(args, ctx),
+            crate::lifecycle::codes::SETUP_FAILED,
+        ),
+        Command::Bundle(args) => (build::bundle(args, ctx).map(|_| 0), 1),
     }
 }
 

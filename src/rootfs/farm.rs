@@ -85,6 +85,13 @@ fn merge_dir(extractor: &mut Extractor, dir: &OwnedFd, prefix: &mut Vec<u8>) -> 
 /// Nothing is followed: `dst` is created here, so no symlink can redirect a write. Runs on
 /// every core: directories are handed out from a shared queue.
 pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
+    link_tree_copying(src, dst, &[])
+}
+
+/// As [`link_tree`], but regular files below the top-level directories `copy` (e.g.
+/// `etc`) are private copies, so a root that edits them in place (appending to
+/// `/etc/passwd`) leaves the cache alone.
+pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
     let src_root = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
     nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
         .with_context(|| format!("cannot create {}", dst.display()))?;
@@ -92,6 +99,7 @@ pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
     let work = Work {
         src_root,
         dst_root,
+        copy: copy.iter().map(|c| c.as_bytes().to_vec()).collect(),
         queue: Mutex::new(vec![(Vec::new(), 0)]),
         wake: Condvar::new(),
         busy: AtomicUsize::new(0),
@@ -128,6 +136,8 @@ pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
 struct Work {
     src_root: OwnedFd,
     dst_root: OwnedFd,
+    /// Top-level directories whose files are copied, not linked.
+    copy: Vec<Vec<u8>>,
     /// Directories to copy: (relative path, depth).
     queue: Mutex<Vec<(Vec<u8>, usize)>>,
     wake: Condvar,
@@ -196,6 +206,8 @@ impl Work {
         )?;
         let mut links = 0;
         let mut jobs = Vec::new();
+        let top = rel.split(|&b| b == b'/').next().unwrap_or_default();
+        let copying = !rel.is_empty() && self.copy.iter().any(|c| c == top);
         for entry in d.iter() {
             let entry = entry?;
             let name = entry.file_name();
@@ -226,6 +238,8 @@ impl Work {
                 }
                 child.extend_from_slice(name.to_bytes());
                 jobs.push((child, depth + 1));
+            } else if copying && entry.file_type() == Some(Type::File) {
+                copy_file(&src, &dst, name)?;
             } else {
                 nix::unistd::linkat(
                     Some(src.as_raw_fd()),
@@ -247,6 +261,41 @@ impl Work {
         }
         Ok(())
     }
+}
+
+/// Copies regular file `name` from `src` to `dst` with its owner, mode and mtime.
+fn copy_file(src: &OwnedFd, dst: &OwnedFd, name: &std::ffi::CStr) -> Result<()> {
+    let from = nix::fcntl::openat(
+        Some(src.as_raw_fd()),
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: fresh descriptor.
+    let mut from = unsafe { std::fs::File::from_raw_fd(from) };
+    let st = nix::sys::stat::fstat(from.as_raw_fd())?;
+    let to = nix::fcntl::openat(
+        Some(dst.as_raw_fd()),
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    // SAFETY: fresh descriptor.
+    let mut to = unsafe { std::fs::File::from_raw_fd(to) };
+    std::io::copy(&mut from, &mut to)?;
+    nix::unistd::fchown(
+        to.as_raw_fd(),
+        Some(st.st_uid.into()),
+        Some(st.st_gid.into()),
+    )?;
+    nix::sys::stat::fchmod(
+        to.as_raw_fd(),
+        Mode::from_bits_truncate(st.st_mode & 0o7777),
+    )?;
+    let atime = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);
+    let mtime = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+    nix::sys::stat::futimens(to.as_raw_fd(), &atime, &mtime)?;
+    Ok(())
 }
 
 /// Gives `dst` the owner, mode and times of `src` (after its contents are in place).

@@ -294,7 +294,11 @@ pub fn run_in_root(
         let _ = writeln!(log_file, "{line}");
     })?;
     let mut log = fs::OpenOptions::new().append(true).open(log)?;
-    writeln!(log, "obsbox: maintainer scripts exited with {}", outcome.code)?;
+    writeln!(
+        log,
+        "obsbox: maintainer scripts exited with {}",
+        outcome.code
+    )?;
     if let Some(sig) = outcome.interrupted {
         bail!("installing into the root was interrupted by {sig}");
     }

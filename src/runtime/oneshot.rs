@@ -35,10 +35,7 @@ pub fn run(
 ) -> Result<Outcome> {
     let started = Instant::now();
     let (spec_dir, spec) = container::open_bundle(bundle)?;
-    let cgroup = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().clone());
+    let cgroup = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let (reader, writer) = nix::unistd::pipe().context("cannot create a pipe")?;
     let writer: OwnedFd = writer;
     let mut created = container::create_builder(state_root, id)?
@@ -106,7 +103,9 @@ pub fn run(
 fn peak_memory_of(cgroup: &Path) -> Option<u64> {
     let rel = cgroup.strip_prefix("/").unwrap_or(cgroup);
     let candidates: [PathBuf; 2] = [
-        Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.max_usage_in_bytes"),
+        Path::new("/sys/fs/cgroup/memory")
+            .join(rel)
+            .join("memory.max_usage_in_bytes"),
         Path::new("/sys/fs/cgroup").join(rel).join("memory.peak"),
     ];
     candidates

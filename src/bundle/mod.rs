@@ -1,0 +1,316 @@
+//! Phase bundles: one OCI runtime bundle per lifecycle phase of a job, with `config.json`
+//! built by oci-spec's builders, so any OCI tool can inspect or run it.
+//!
+//! - `prepare` (root, in the buildroot, no network): the build user and its directories.
+//! - `build` (the build user, in the buildroot, no network): the recipe's build with the
+//!   sources mounted read-only at `/sources` and the results written to `/results`.
+//! - `check-NAME` (the build user, in the read-only toolbox): each check of the job, with
+//!   the results and the buildroot mounted read-only at `/results` and `/buildroot`.
+
+pub mod recipe;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxCapabilitiesBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder,
+    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+};
+
+use crate::job::Job;
+use recipe::Recipe;
+
+/// OBS builds as `abuild` (uid/gid 399) with `--norootforbuild`.
+pub const BUILD_USER: &str = "abuild";
+pub const BUILD_UID: u32 = 399;
+pub const BUILD_GID: u32 = 399;
+pub const BUILD_HOME: &str = "/home/abuild";
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where a job's pieces are on the host (all absolute).
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The writable buildroot (the root of `prepare` and `build`).
+    pub buildroot: PathBuf,
+    /// The read-only toolbox (the root of the checks).
+    pub toolbox: PathBuf,
+    /// The recipe and its sources.
+    pub sources: PathBuf,
+    /// Where the build writes its results (OBS layout below it).
+    pub results: PathBuf,
+}
+
+/// What a phase is for, in order of the lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhaseKind {
+    Prepare,
+    Build,
+    Check { gating: bool },
+}
+
+/// A written phase bundle.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    pub kind: PhaseKind,
+    /// The bundle directory (holds `config.json`).
+    pub dir: PathBuf,
+}
+
+/// A name usable in container ids and cgroup paths.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes one bundle per phase under `out` (`out/prepare`, `out/build`, `out/check-NAME`).
+pub fn write_bundles(job: &Job, paths: &Paths, out: &Path) -> Result<Vec<Phase>> {
+    let recipe = Recipe::of(job)?;
+    let mut phases = vec![
+        ("prepare".to_string(), PhaseKind::Prepare),
+        ("build".to_string(), PhaseKind::Build),
+    ];
+    for check in &job.checks {
+        if check.run.is_empty() {
+            bail!("check {}: no command to run", check.name);
+        }
+        phases.push((
+            format!("check-{}", sanitize(&check.name)),
+            PhaseKind::Check {
+                gating: check.gating,
+            },
+        ));
+    }
+    let mut written = Vec::new();
+    for (i, (name, kind)) in phases.into_iter().enumerate() {
+        let dir = out.join(&name);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let spec = match &kind {
+            PhaseKind::Prepare => prepare_spec(job, paths)?,
+            PhaseKind::Build => build_spec(job, paths, &recipe)?,
+            PhaseKind::Check { .. } => check_spec(job, paths, &job.checks[i - 2].run, &name)?,
+        };
+        let spec = finish(spec, job, &name)?;
+        spec.save(dir.join("config.json"))
+            .with_context(|| format!("cannot write {}", dir.join("config.json").display()))?;
+        written.push(Phase { name, kind, dir });
+    }
+    Ok(written)
+}
+
+fn prepare_spec(job: &Job, paths: &Paths) -> Result<Spec> {
+    let script = format!(
+        "set -e\n\
+         grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
+         grep -q '^{user}:' /etc/passwd || echo '{user}:x:{uid}:{gid}:OBS build user:{home}:/bin/sh' >> /etc/passwd\n\
+         mkdir -p {home} /build\n\
+         chown {uid}:{gid} {home} /build\n",
+        user = BUILD_USER,
+        uid = BUILD_UID,
+        gid = BUILD_GID,
+        home = BUILD_HOME,
+    );
+    let mut spec = base_spec(&paths.buildroot, false)?;
+    spec.set_process(Some(
+        ProcessBuilder::default()
+            .terminal(false)
+            .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
+            .args(vec!["/bin/sh".to_string(), "-c".to_string(), script])
+            .env(env(job, "/root"))
+            .cwd("/")
+            .capabilities(root_capabilities()?)
+            .no_new_privileges(true)
+            .build()?,
+    ));
+    Ok(spec)
+}
+
+fn build_spec(job: &Job, paths: &Paths, recipe: &Recipe) -> Result<Spec> {
+    let mut spec = base_spec(&paths.buildroot, false)?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(bind(&paths.sources, "/sources", true)?);
+    mounts.push(bind(&paths.results, "/results", false)?);
+    spec.set_mounts(Some(mounts));
+    spec.set_process(Some(build_user_process(
+        job,
+        vec![
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            recipe.build_script(),
+        ],
+    )?));
+    Ok(spec)
+}
+
+fn check_spec(job: &Job, paths: &Paths, run: &[String], name: &str) -> Result<Spec> {
+    let mut spec = base_spec(&paths.toolbox, true)?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(bind(&paths.results, "/results", true)?);
+    mounts.push(bind(&paths.buildroot, "/buildroot", true)?);
+    mounts.push(
+        MountBuilder::default()
+            .destination("/tmp")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec![
+                "nosuid".to_string(),
+                "nodev".to_string(),
+                "mode=1777".to_string(),
+            ])
+            .build()?,
+    );
+    spec.set_mounts(Some(mounts));
+    let mut process = build_user_process(job, run.to_vec())?;
+    // The toolbox has no home for the build user: /tmp is its writable place.
+    process.set_env(Some(env(job, "/tmp")));
+    process.set_cwd(PathBuf::from("/"));
+    spec.set_process(Some(process));
+    let _ = name;
+    Ok(spec)
+}
+
+/// runc's defaults (namespaces incl. network: no network; masked and read-only paths;
+/// /proc, /dev, /sys mounts) with `root` as the rootfs.
+fn base_spec(root: &Path, readonly: bool) -> Result<Spec> {
+    let mut spec = crate::runtime::spec::default_spec(false)?;
+    spec.set_root(Some(
+        RootBuilder::default()
+            .path(root.to_path_buf())
+            .readonly(readonly)
+            .build()?,
+    ));
+    Ok(spec)
+}
+
+fn build_user_process(job: &Job, args: Vec<String>) -> Result<oci_spec::runtime::Process> {
+    Ok(ProcessBuilder::default()
+        .terminal(false)
+        .user(
+            UserBuilder::default()
+                .uid(BUILD_UID)
+                .gid(BUILD_GID)
+                .additional_gids(vec![BUILD_GID])
+                .build()?,
+        )
+        .args(args)
+        .env(env(job, BUILD_HOME))
+        .cwd(BUILD_HOME)
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(Capabilities::new())
+                .effective(Capabilities::new())
+                .permitted(Capabilities::new())
+                .inheritable(Capabilities::new())
+                .ambient(Capabilities::new())
+                .build()?,
+        )
+        .no_new_privileges(true)
+        .build()?)
+}
+
+fn env(job: &Job, home: &str) -> Vec<String> {
+    let jobs = if job.jobs == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
+    } else {
+        job.jobs
+    };
+    vec![
+        format!("PATH={PATH}"),
+        format!("HOME={home}"),
+        format!("USER={BUILD_USER}"),
+        "LANG=C.UTF-8".to_string(),
+        "TERM=dumb".to_string(),
+        format!("OBSBOX_JOBS={jobs}"),
+        format!("DEB_BUILD_OPTIONS=parallel={jobs}"),
+    ]
+}
+
+/// What root needs in `prepare` (chown and friends), as container engines grant it.
+fn root_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
+    let set: Capabilities = [
+        Capability::Chown,
+        Capability::DacOverride,
+        Capability::Fowner,
+        Capability::Fsetid,
+        Capability::Setgid,
+        Capability::Setuid,
+        Capability::Kill,
+    ]
+    .into_iter()
+    .collect();
+    Ok(LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set)
+        .build()?)
+}
+
+fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
+    let mut options = vec![
+        "rbind".to_string(),
+        "nosuid".to_string(),
+        "nodev".to_string(),
+    ];
+    options.push(if readonly { "ro" } else { "rw" }.to_string());
+    Ok(MountBuilder::default()
+        .destination(destination)
+        .typ("bind")
+        .source(source.to_path_buf())
+        .options(options)
+        .build()?)
+}
+
+/// Annotations, hostname, cgroup and resource limits common to every phase.
+fn finish(mut spec: Spec, job: &Job, phase: &str) -> Result<Spec> {
+    let hostarch = if job.hostarch.is_empty() {
+        &job.arch
+    } else {
+        &job.hostarch
+    };
+    let annotations: HashMap<String, String> = [
+        ("org.openbuildservice.job", job.id.as_str()),
+        ("org.openbuildservice.phase", phase),
+        ("org.openbuildservice.arch", job.arch.as_str()),
+        ("org.openbuildservice.hostarch", hostarch.as_str()),
+        ("org.openbuildservice.project", job.project.as_str()),
+        ("org.openbuildservice.package", job.package.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    spec.set_annotations(Some(annotations));
+    spec.set_hostname(Some(format!("obsbox-{}", sanitize(phase))));
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut resources = linux
+        .resources()
+        .clone()
+        .unwrap_or(LinuxResourcesBuilder::default().build()?);
+    if job.memory > 0 {
+        resources.set_memory(Some(
+            LinuxMemoryBuilder::default()
+                .limit(job.memory as i64)
+                .build()?,
+        ));
+    }
+    linux.set_resources(Some(resources));
+    // A cgroup per phase: its peak memory goes into _statistics.
+    linux.set_cgroups_path(Some(PathBuf::from(format!(
+        "/obsbox/{}-{}",
+        sanitize(&job.id),
+        sanitize(phase)
+    ))));
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}

@@ -1,0 +1,90 @@
+//! `obsbox build JOB --out RESULTS` and `obsbox bundle JOB --out DIR`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+
+use super::Context;
+use crate::lifecycle::{self, Options};
+use crate::rootfs::store::Store;
+
+/// Where the runtime configuration is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/obsbox";
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The job: a job.toml, an OBS buildinfo XML or a .build.rpmlist.
+    pub job: PathBuf,
+    /// The results directory (OBS layout: RPMS/ SRPMS/ DEBS/ OTHER/ logfile _statistics).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The runtime configuration directory (toolbox.toml, …); default /etc/obsbox.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Keep the work directory (buildroot and phase bundles) for inspection.
+    #[arg(long)]
+    pub keep_work: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BundleArgs {
+    /// The job: a job.toml, an OBS buildinfo XML or a .build.rpmlist.
+    pub job: PathBuf,
+    /// Where the phase bundles go (DIR/prepare, DIR/build, DIR/check-NAME, DIR/buildroot).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The runtime configuration directory; default /etc/obsbox.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+fn config_dir(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        Path::new(DEFAULT_CONFIG)
+            .is_dir()
+            .then(|| PathBuf::from(DEFAULT_CONFIG))
+    })
+}
+
+/// Returns OBS's exit code; a job that cannot even be read is a setup failure.
+pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
+    let job = match crate::job::load(&args.job) {
+        Ok(job) => job,
+        Err(err) => {
+            eprintln!("obsbox: {err:#}");
+            tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+            return Ok(lifecycle::codes::SETUP_FAILED);
+        }
+    };
+    let options = Options {
+        results: args.out,
+        cache: ctx.cache.clone(),
+        state_root: ctx.root.clone(),
+        config: config_dir(args.config),
+        keep_work: args.keep_work,
+    };
+    lifecycle::build(&job, &options)
+}
+
+pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
+    let job = crate::job::load(&args.job)?;
+    if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
+        bail!("{}: the output directory is not empty", args.out.display());
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let store = Store::open(&ctx.cache)?;
+    let options = Options {
+        results: args.out.join("results"),
+        cache: ctx.cache.clone(),
+        state_root: ctx.root.clone(),
+        config: config_dir(args.config),
+        keep_work: true,
+    };
+    let prepared = lifecycle::prepare(&job, &store, &options, &args.out)?;
+    for phase in &prepared.phases {
+        println!("{}", phase.dir.display());
+    }
+    Ok(())
+}

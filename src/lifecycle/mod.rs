@@ -1,0 +1,393 @@
+//! The lifecycle of a build job: assemble the buildroot and the toolbox, write the phase
+//! bundles, run them in order with obsbox's runtime, collect the results in OBS's layout
+//! and answer with OBS's exit codes.
+
+pub mod results;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::bundle::{self, Paths, Phase, PhaseKind, recipe::Recipe};
+use crate::job::Job;
+use crate::repo::{self, Relation};
+use crate::rootfs::{self, Mode, store::Store};
+
+/// OBS's exit codes of a build, as bs_worker reads them.
+pub mod codes {
+    pub const SUCCEEDED: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const UNCHANGED: i32 = 2;
+    pub const BADHOST: i32 = 3;
+    /// The job could not be set up (unresolvable dependencies, broken repositories, a
+    /// failing prepare phase): OBS marks such jobs "dead"/"failed setup".
+    pub const SETUP_FAILED: i32 = 4;
+}
+
+/// Where a job's work happens and where its results go.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub results: PathBuf,
+    pub cache: PathBuf,
+    pub state_root: PathBuf,
+    /// The runtime configuration directory (toolbox package lists), if any.
+    pub config: Option<PathBuf>,
+    /// Keep the work directory (buildroot, bundles) for inspection.
+    pub keep_work: bool,
+}
+
+/// One line of `_statistics`.
+#[derive(Debug, Clone)]
+pub struct PhaseStats {
+    pub name: String,
+    pub wall: Duration,
+    pub peak_memory: Option<u64>,
+    pub code: i32,
+}
+
+/// A job made ready to run: roots assembled, bundles written.
+pub struct Prepared {
+    pub phases: Vec<Phase>,
+    pub paths: Paths,
+    /// How long assembling the buildroot and the toolbox took.
+    pub assembly: Duration,
+}
+
+/// The packages of the toolbox for `job`: the runtime configuration's list (default and
+/// per project) plus the job's own.
+pub fn toolbox_packages(job: &Job, config: Option<&Path>) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    if let Some(dir) = config {
+        let path = dir.join("toolbox.toml");
+        if path.exists() {
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("{}: broken TOML", path.display()))?;
+            let list = |value: Option<&toml::Value>, what: &str| -> Result<Vec<String>> {
+                let Some(value) = value else {
+                    return Ok(Vec::new());
+                };
+                let array = value
+                    .get("packages")
+                    .and_then(|p| p.as_array())
+                    .with_context(|| {
+                        format!(
+                            "{}: {what}.packages must be a list of names",
+                            path.display()
+                        )
+                    })?;
+                array
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_string).with_context(|| {
+                            format!("{}: {what}.packages: not a name: {v}", path.display())
+                        })
+                    })
+                    .collect()
+            };
+            names.extend(list(table.get("default"), "default")?);
+            let project = table.get("project").and_then(|p| p.get(&job.project));
+            names.extend(list(project, &format!("project.\"{}\"", job.project))?);
+        }
+    }
+    names.extend(job.toolbox.iter().cloned());
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Assembles the buildroot (install mode, from the job's repositories) and the toolbox
+/// (extract mode, from the host repositories) in the cache, lays the buildroot down in
+/// `work/buildroot`, and writes the phase bundles under `work/bundles`.
+pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Result<Prepared> {
+    let started = Instant::now();
+    let recipe = Recipe::of(job)?;
+    if job.repos.is_empty() {
+        bail!("job {}: no repositories for the buildroot", job.id);
+    }
+    let repo_args = |refs: &[crate::job::RepoRef], what: &str| -> Result<Vec<String>> {
+        refs.iter()
+            .map(|r| {
+                if r.url.is_empty() {
+                    bail!(
+                        "job {}: {what} {}/{} has no URL (give one in the job or the runtime configuration)",
+                        job.id,
+                        r.project.as_deref().unwrap_or("?"),
+                        r.repository.as_deref().unwrap_or("?")
+                    );
+                }
+                Ok(r.url.clone())
+            })
+            .collect()
+    };
+    let mut names: Vec<String> = job
+        .bdeps
+        .iter()
+        .filter(|b| !b.noinstall && !b.vminstall && !b.sysroot)
+        .map(|b| b.name.clone())
+        .collect();
+    for dep in recipe.build_deps(&job.sources)? {
+        names.push(relation_text(&dep));
+    }
+    names.sort();
+    names.dedup();
+    let buildroot_request = rootfs::Request {
+        arch: job.arch.clone(),
+        repos: repo_args(&job.repos, "repository")?,
+        names,
+        mode: Mode::Install,
+    };
+    let built = rootfs::build(&buildroot_request, store, &options.state_root)
+        .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
+    stop_if_interrupted()?;
+
+    let buildroot = work.join("buildroot");
+    // /etc gets private files: prepare appends the build user to /etc/passwd.
+    rootfs::farm::link_tree_copying(&built.tree, &buildroot, &["etc"])?;
+
+    let hostarch = if job.hostarch.is_empty() {
+        job.arch.clone()
+    } else {
+        job.hostarch.clone()
+    };
+    let toolbox_names = toolbox_packages(job, options.config.as_deref())?;
+    let toolbox = if toolbox_names.is_empty() {
+        // Nothing to run from a toolbox: checks (if any) see an empty root and fail clearly.
+        let empty = work.join("toolbox");
+        fs::create_dir_all(&empty)?;
+        empty
+    } else {
+        let repos = if job.toolbox_repos.is_empty() {
+            if repo::deb_arch(&hostarch)? != repo::deb_arch(&job.arch)? {
+                bail!(
+                    "job {}: the toolbox needs host-arch repositories (toolbox_repos / syspath)",
+                    job.id
+                );
+            }
+            repo_args(&job.repos, "repository")?
+        } else {
+            repo_args(&job.toolbox_repos, "toolbox repository")?
+        };
+        let request = rootfs::Request {
+            arch: hostarch,
+            repos,
+            names: toolbox_names,
+            mode: Mode::Extract,
+        };
+        rootfs::build(&request, store, &options.state_root)
+            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
+            .tree
+    };
+    stop_if_interrupted()?;
+
+    let staging = work.join("results");
+    fs::create_dir_all(&staging)?;
+    nix::unistd::chown(
+        &staging,
+        Some(bundle::BUILD_UID.into()),
+        Some(bundle::BUILD_GID.into()),
+    )?;
+    let paths = Paths {
+        buildroot: fs::canonicalize(&buildroot)?,
+        toolbox: fs::canonicalize(&toolbox)?,
+        sources: fs::canonicalize(&job.sources)
+            .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
+        results: fs::canonicalize(&staging)?,
+    };
+    let phases = bundle::write_bundles(job, &paths, &work.join("bundles"))?;
+    Ok(Prepared {
+        phases,
+        paths,
+        assembly: started.elapsed(),
+    })
+}
+
+/// `name` or `name (op version)` as the rootfs request takes it.
+fn relation_text(r: &Relation) -> String {
+    match &r.version {
+        None => r.name.clone(),
+        Some((op, v)) => {
+            let op = match op {
+                repo::Op::Lt => "<<",
+                repo::Op::Le => "<=",
+                repo::Op::Eq => "=",
+                repo::Op::Ge => ">=",
+                repo::Op::Gt => ">>",
+            };
+            format!("{} ({op} {v})", r.name)
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP are blocked for the whole job and taken when it suits:
+/// between steps, and by the container wait (which passes them on).
+fn block_termination() -> Result<()> {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    Ok(())
+}
+
+fn pending_termination() -> Option<Signal> {
+    // SAFETY: sigpending fills the set we own.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    if unsafe { libc::sigpending(&mut set) } != 0 {
+        return None;
+    }
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
+        .into_iter()
+        // SAFETY: `set` was filled by sigpending.
+        .find(|s| unsafe { libc::sigismember(&set, *s as i32) } == 1)
+}
+
+#[derive(Debug)]
+struct Interrupted(Signal);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by {}", self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn stop_if_interrupted() -> Result<()> {
+    match pending_termination() {
+        Some(sig) => Err(Interrupted(sig).into()),
+        None => Ok(()),
+    }
+}
+
+/// Runs the whole job and returns OBS's exit code; what happened is in
+/// `RESULTS/logfile` and `RESULTS/_statistics`, and on the terminal.
+pub fn build(job: &Job, options: &Options) -> Result<i32> {
+    block_termination()?;
+    let started = Instant::now();
+    let results = &options.results;
+    results::create_layout(results)?;
+    let mut log = results::Log::create(&results.join("logfile"))?;
+    log.note(&format!("obsbox build of {} for {}", job.id, job.arch));
+    let store = Store::open(&options.cache)?;
+    let work = options.cache.join("jobs").join(format!(
+        "{}.{}",
+        bundle::sanitize(&job.id),
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+
+    let mut stats = Vec::new();
+    let outcome = run_phases(job, &store, options, &work, &mut log, &mut stats);
+    let code = match &outcome {
+        Ok(code) => *code,
+        Err(err) => match err.downcast_ref::<Interrupted>() {
+            Some(Interrupted(sig)) => {
+                log.note(&format!(
+                    "build interrupted by {sig}; finished phases are kept"
+                ));
+                128 + *sig as i32
+            }
+            None => {
+                log.note(&format!("setup failed: {err:#}"));
+                tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+                eprintln!("obsbox: {err:#}");
+                codes::SETUP_FAILED
+            }
+        },
+    };
+    results::write_statistics(&results.join("_statistics"), &stats, started.elapsed())?;
+    log.note(&format!(
+        "finished with exit code {code} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    if options.keep_work {
+        log.note(&format!("work directory kept: {}", work.display()));
+    } else if let Err(err) = fs::remove_dir_all(&work) {
+        tracing::warn!("cannot remove {}: {err}", work.display());
+    }
+    Ok(code)
+}
+
+fn run_phases(
+    job: &Job,
+    store: &Store,
+    options: &Options,
+    work: &Path,
+    log: &mut results::Log,
+    stats: &mut Vec<PhaseStats>,
+) -> Result<i32> {
+    let prepared = prepare(job, store, options, work)?;
+    log.note(&format!(
+        "buildroot and toolbox ready in {:.2} s",
+        prepared.assembly.as_secs_f64()
+    ));
+    for phase in &prepared.phases {
+        stop_if_interrupted()?;
+        let id = format!(
+            "obsbox-{}-{}-{}",
+            bundle::sanitize(&job.id),
+            phase.name,
+            std::process::id()
+        );
+        let id: String = id.chars().take(200).collect();
+        log.note(&format!("phase {} starts", phase.name));
+        let outcome = crate::runtime::oneshot::run(&phase.dir, &id, &options.state_root, |line| {
+            log.line(&phase.name, line);
+        })?;
+        let mut wall = outcome.wall;
+        if phase.kind == PhaseKind::Prepare {
+            // The prepare phase is the roots' assembly plus the container that finishes it.
+            wall += prepared.assembly;
+        }
+        stats.push(PhaseStats {
+            name: phase.name.clone(),
+            wall,
+            peak_memory: outcome.peak_memory,
+            code: outcome.code,
+        });
+        log.note(&format!(
+            "phase {} exited with {} after {:.2} s",
+            phase.name,
+            outcome.code,
+            outcome.wall.as_secs_f64()
+        ));
+        if let Some(sig) = outcome.interrupted {
+            return Err(Interrupted(sig).into());
+        }
+        match (&phase.kind, outcome.code) {
+            (_, 0) => {}
+            (PhaseKind::Prepare, code) => bail!("phase prepare failed with exit code {code}"),
+            (PhaseKind::Build, _) => return Ok(codes::FAILED),
+            (PhaseKind::Check { gating: true }, _) => {
+                log.note(&format!("gating check {} failed", phase.name));
+                return Ok(codes::FAILED);
+            }
+            (PhaseKind::Check { gating: false }, code) => {
+                log.note(&format!(
+                    "advisory check {} failed with {code} (ignored)",
+                    phase.name
+                ));
+            }
+        }
+        if phase.kind == PhaseKind::Build {
+            let count = results::collect(&prepared.paths.results, &options.results)?;
+            log.note(&format!("{count} result files collected"));
+        }
+    }
+    Ok(codes::SUCCEEDED)
+}
+
+impl results::Log {
+    /// An obsbox message: on the terminal and in the log.
+    pub fn note(&mut self, text: &str) {
+        let _ = writeln!(std::io::stdout(), "[obsbox] {text}");
+        self.raw(&format!("[obsbox] {text}"));
+    }
+}

@@ -1,0 +1,131 @@
+//! Results in OBS's layout: `RPMS/<arch>/`, `SRPMS/`, `DEBS/`, `OTHER/`, `logfile`,
+//! `_statistics`.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::PhaseStats;
+
+const DIRS: &[&str] = &["RPMS", "SRPMS", "DEBS", "OTHER"];
+
+/// Creates the results directory with its four subdirectories (bs_worker gives up on a
+/// result without `OTHER/`).
+pub fn create_layout(results: &Path) -> Result<()> {
+    for dir in DIRS {
+        let path = results.join(dir);
+        fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Moves what the build left in `staging` into `results`: regular files only (a build
+/// cannot hand back a symlink or device that points elsewhere on the worker), in
+/// `RPMS/<arch>/`, `SRPMS/`, `DEBS/` and `OTHER/`. Returns how many files.
+pub fn collect(staging: &Path, results: &Path) -> Result<usize> {
+    let mut count = 0;
+    for dir in DIRS {
+        let from = staging.join(dir);
+        if !from.is_dir() || fs::symlink_metadata(&from)?.file_type().is_symlink() {
+            continue;
+        }
+        for entry in fs::read_dir(&from)? {
+            let entry = entry?;
+            let meta = fs::symlink_metadata(entry.path())?;
+            if *dir == "RPMS" && meta.is_dir() {
+                // One level of arch directories.
+                let arch = entry.file_name();
+                let to = results.join(dir).join(&arch);
+                for file in fs::read_dir(entry.path())? {
+                    let file = file?;
+                    count += take(&file.path(), &to.join(file.file_name()))?;
+                }
+            } else {
+                count += take(&entry.path(), &results.join(dir).join(entry.file_name()))?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// Copies one regular file (not following links), owned by root, mode 0644.
+fn take(from: &Path, to: &Path) -> Result<usize> {
+    let meta = fs::symlink_metadata(from)?;
+    if !meta.is_file() {
+        tracing::warn!("result {} is not a regular file: left out", from.display());
+        return Ok(0);
+    }
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut src = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(from)
+        .with_context(|| format!("cannot read result {}", from.display()))?;
+    let mut dst = fs::File::create(to).with_context(|| format!("cannot write {}", to.display()))?;
+    std::io::copy(&mut src, &mut dst).with_context(|| format!("cannot copy {}", from.display()))?;
+    Ok(1)
+}
+
+/// The build log: `RESULTS/logfile` gets every line; the terminal gets them prefixed with
+/// the phase.
+pub struct Log {
+    file: fs::File,
+}
+
+impl Log {
+    pub fn create(path: &Path) -> Result<Log> {
+        Ok(Log {
+            file: fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        })
+    }
+
+    /// A line of a phase's output.
+    pub fn line(&mut self, phase: &str, text: &str) {
+        let _ = writeln!(std::io::stdout(), "[{phase}] {text}");
+        self.raw(text);
+    }
+
+    pub fn raw(&mut self, text: &str) {
+        let _ = writeln!(self.file, "{text}");
+    }
+}
+
+/// `_statistics` as OBS keeps it (`<buildstatistics>`), with obsbox's per-phase figures.
+pub fn write_statistics(path: &Path, phases: &[PhaseStats], total: Duration) -> Result<()> {
+    let mb = |bytes: u64| bytes.div_ceil(1 << 20);
+    let peak = phases.iter().filter_map(|p| p.peak_memory).max();
+    let mut xml = String::from("<buildstatistics>\n");
+    if let Some(peak) = peak {
+        xml.push_str(&format!(
+            "  <memory>\n    <usage>\n      <size unit=\"M\">{}</size>\n    </usage>\n  </memory>\n",
+            mb(peak)
+        ));
+    }
+    xml.push_str("  <times>\n");
+    xml.push_str(&format!(
+        "    <total>\n      <time unit=\"s\">{}</time>\n    </total>\n",
+        total.as_secs()
+    ));
+    xml.push_str("  </times>\n  <phases>\n");
+    for p in phases {
+        xml.push_str(&format!(
+            "    <phase name=\"{}\" exitcode=\"{}\">\n      <time unit=\"ms\">{}</time>\n",
+            p.name,
+            p.code,
+            p.wall.as_millis()
+        ));
+        if let Some(m) = p.peak_memory {
+            xml.push_str(&format!("      <memory unit=\"M\">{}</memory>\n", mb(m)));
+        }
+        xml.push_str("    </phase>\n");
+    }
+    xml.push_str("  </phases>\n</buildstatistics>\n");
+    fs::write(path, xml).with_context(|| format!("cannot write {}", path.display()))
+}
