@@ -91,26 +91,36 @@ fn every_test_deb_extracts_like_dpkg_deb() {
         debs.len()
     );
     let scratch = tempfile::tempdir().unwrap();
-    for (i, deb_path) in debs.iter().enumerate() {
-        let ours = scratch.path().join(format!("{i}-obsbox"));
-        let theirs = scratch.path().join(format!("{i}-dpkg"));
-        deb::extract(deb_path, &ours, Options::default()).unwrap();
-        let status = Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(deb_path)
-            .arg(&theirs)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let differences = tree::diff(&tree::describe(&theirs), &tree::describe(&ours));
-        assert!(
-            differences.is_empty(),
-            "{}: {differences:#?}",
-            deb_path.display()
-        );
-        fs::remove_dir_all(&ours).unwrap();
-        fs::remove_dir_all(&theirs).unwrap();
-    }
+    // Four at a time: each package is unpacked twice and both trees are hashed.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(deb_path) = debs.get(i) else { break };
+                    let ours = scratch.path().join(format!("{i}-obsbox"));
+                    let theirs = scratch.path().join(format!("{i}-dpkg"));
+                    deb::extract(deb_path, &ours, Options::default()).unwrap();
+                    let status = Command::new("dpkg-deb")
+                        .arg("-x")
+                        .arg(deb_path)
+                        .arg(&theirs)
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                    let differences = tree::diff(&tree::describe(&theirs), &tree::describe(&ours));
+                    assert!(
+                        differences.is_empty(),
+                        "{}: {differences:#?}",
+                        deb_path.display()
+                    );
+                    fs::remove_dir_all(&ours).unwrap();
+                    fs::remove_dir_all(&theirs).unwrap();
+                }
+            });
+        }
+    });
 }
 
 #[test]

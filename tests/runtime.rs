@@ -686,33 +686,6 @@ fn the_container_process_cannot_reach_a_writable_obsbox_binary() {
     rt.ok(&["delete", "--force", &id]);
 }
 
-/// Validates a document against a JSON schema with python3-jsonschema (refs resolved
-/// relative to the schema's directory).
-fn validate(schema: &Path, document: &Path) {
-    let script = r#"
-import json, pathlib, sys, jsonschema
-schema_path = pathlib.Path(sys.argv[1]).resolve()
-schema = json.load(open(schema_path))
-resolver = jsonschema.RefResolver(schema_path.as_uri(), schema)
-cls = jsonschema.validators.validator_for(schema)
-cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
-"#;
-    // Debian's python3 has python3-jsonschema from integration/setup.sh.
-    let out = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .arg(schema)
-        .arg(document)
-        .output()
-        .expect("python3 with jsonschema (integration/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{} does not validate against {}: {}",
-        document.display(),
-        schema.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn foreground_run_with_a_terminal_gets_its_own_pty() {
     // As runc: no --console-socket given, so obsbox takes the pty and copies it to stdout.

@@ -1,0 +1,376 @@
+//! Build jobs end to end: real Debian and RPM packages built from sources kept in the repo,
+//! in buildroots installed from the loopback test repository (integration/testdata.sh).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::serve::Server;
+use common::{Runtime, stderr_of, validate};
+
+fn testdata() -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
+    );
+    assert!(
+        dir.join("lists/rpm-build.txt").exists(),
+        "test data missing in {}: run integration/testdata.sh",
+        dir.display()
+    );
+    dir
+}
+
+fn list(name: &str) -> Vec<String> {
+    fs::read_to_string(testdata().join("lists").join(name))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A TOML array of strings.
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A job directory: the sources copied from `integration/pkgs/…`, a job.toml, and obsbox
+/// with a private cache and state.
+struct Job {
+    dir: tempfile::TempDir,
+    runtime: Runtime,
+    cache: PathBuf,
+}
+
+impl Job {
+    fn new(cache: &Path) -> Job {
+        Job {
+            dir: tempfile::tempdir().unwrap(),
+            runtime: Runtime::new(),
+            cache: cache.to_path_buf(),
+        }
+    }
+
+    fn sources(&self) -> PathBuf {
+        self.dir.path().join("sources")
+    }
+
+    /// The Debian package's sources as OBS hands them over: a .dsc and its tarball.
+    fn debian_sources(&self) -> String {
+        let tree = self.dir.path().join("hello-obsbox");
+        copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+        fs::create_dir_all(self.sources()).unwrap();
+        let status = Command::new("dpkg-source")
+            .args(["-b", "hello-obsbox"])
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "dpkg-source -b: {}",
+            stderr_of(&status)
+        );
+        for entry in fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".dsc") || name.contains(".tar.") {
+                fs::rename(&path, self.sources().join(&name)).unwrap();
+            }
+        }
+        "hello-obsbox_1.0.dsc".to_string()
+    }
+
+    fn rpm_sources(&self) -> String {
+        copy_tree(
+            &repo_root().join("integration/pkgs/hello-obsbox-rpm"),
+            &self.sources(),
+        );
+        "hello-obsbox.spec".to_string()
+    }
+
+    fn write_toml(&self, recipe: &str, repo: &str, packages: &[String], extra: &str) -> PathBuf {
+        let path = self.dir.path().join("job.toml");
+        fs::write(
+            &path,
+            format!(
+                "package = \"hello-obsbox\"\narch = \"amd64\"\nrecipe = {recipe:?}\nsources = \"sources\"\n\
+                 repos = [{repo:?}]\npackages = {}\n{extra}",
+                toml_list(packages)
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn build(&self, job: &Path) -> (Output, PathBuf) {
+        let results = self.dir.path().join("results");
+        let config = repo_root().join("runtime-config");
+        let out = self.runtime.output(&[
+            "--cache",
+            self.cache.to_str().unwrap(),
+            "build",
+            job.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        (out, results)
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn deb_packages() -> Vec<String> {
+    let mut names = list("required.txt");
+    names.push("build-essential".to_string());
+    names
+}
+
+/// One cache for the tests of this file: the buildroot is installed once.
+fn shared_cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+#[test]
+fn debian_source_package_builds_into_debs() {
+    let data = testdata();
+    let server = Server::serve(&data.join("deb-repo"));
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let repo = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+    let toml = job.write_toml(
+        &recipe,
+        &repo,
+        &deb_packages(),
+        "[[check]]\nname = \"package-info\"\nrun = [\"busybox\", \"sh\", \"-c\", \"dpkg-deb --info /results/DEBS/*.deb\"]\ngating = true\n",
+    );
+    let (out, results) = job.build(&toml);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    let deb = results.join("DEBS/hello-obsbox_1.0_amd64.deb");
+    let info = Command::new("dpkg-deb")
+        .arg("-I")
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(info.status.success(), "dpkg-deb -I {}", deb.display());
+    assert!(String::from_utf8_lossy(&info.stdout).contains("Package: hello-obsbox"));
+    // The unit test ran in the build, the check ran from the toolbox and saw the package.
+    assert!(log.contains("phase build exited with 0"), "{log}");
+    assert!(
+        log.contains("Package: hello-obsbox"),
+        "check output in the log:\n{log}"
+    );
+    assert!(results.join("OTHER").is_dir());
+    let stats = fs::read_to_string(results.join("_statistics")).unwrap();
+    for phase in ["prepare", "build", "check-package-info"] {
+        assert!(
+            stats.contains(&format!("<phase name=\"{phase}\" exitcode=\"0\">")),
+            "{stats}"
+        );
+    }
+    assert!(stats.contains("<memory unit=\"M\">"), "{stats}");
+}
+
+#[test]
+fn spec_builds_into_rpms_and_srpms() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let recipe = job.rpm_sources();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let mut packages = deb_packages();
+    packages.extend(list("rpm-build.txt"));
+    let toml = job.write_toml(&recipe, &repo, &packages, "");
+    let (out, results) = job.build(&toml);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    assert!(
+        results
+            .join("RPMS/x86_64/hello-obsbox-1.0-1.x86_64.rpm")
+            .is_file(),
+        "{log}"
+    );
+    assert!(
+        results.join("SRPMS/hello-obsbox-1.0-1.src.rpm").is_file(),
+        "{log}"
+    );
+    let package = obsbox::packages::rpm::RpmPackage::open(
+        &results.join("RPMS/x86_64/hello-obsbox-1.0-1.x86_64.rpm"),
+    )
+    .unwrap();
+    assert_eq!(package.name, "hello-obsbox");
+}
+
+#[test]
+fn buildinfo_xml_job_builds() {
+    let data = testdata();
+    let server = Server::serve(&data.join("deb-repo"));
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let url = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+    let mut bdeps = String::new();
+    for name in deb_packages() {
+        bdeps.push_str(&format!("  <bdep name=\"{name}\"/>\n"));
+    }
+    // bs_worker keeps the sources next to the buildinfo.
+    for entry in fs::read_dir(job.sources()).unwrap() {
+        let path = entry.unwrap().path();
+        fs::rename(&path, job.dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let buildinfo = job.dir.path().join("buildinfo.xml");
+    fs::write(
+        &buildinfo,
+        format!(
+            "<buildinfo project=\"home:obsbox\" repository=\"Debian_12\" package=\"hello-obsbox\">\n\
+             <arch>x86_64</arch>\n<hostarch>x86_64</hostarch>\n<file>{recipe}</file>\n<release>1</release>\n\
+             <versrel>1.0-1</versrel>\n<bcnt>1</bcnt>\n{bdeps}\
+             <path project=\"Debian:12\" repository=\"main\" server=\"http://127.0.0.1\" url=\"{url}\"/>\n\
+             </buildinfo>\n"
+        ),
+    )
+    .unwrap();
+    let (out, results) = job.build(&buildinfo);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+}
+
+#[test]
+fn a_failing_build_exits_1_and_keeps_its_log() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let tree = job.sources().join("hello-obsbox");
+    fs::create_dir_all(job.sources()).unwrap();
+    copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+    // Break the unit test the build runs.
+    let test = fs::read_dir(tree.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("test"))
+        .expect("a unit test source");
+    let text = fs::read_to_string(&test).unwrap();
+    fs::write(&test, format!("{text}\n#error this build must fail\n")).unwrap();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let toml = job.write_toml("hello-obsbox", &repo, &deb_packages(), "");
+    let (out, results) = job.build(&toml);
+    let log = fs::read_to_string(results.join("logfile")).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}\n{log}", stderr_of(&out));
+    assert!(log.contains("this build must fail"), "{log}");
+    assert!(fs::read_dir(results.join("DEBS")).unwrap().next().is_none());
+}
+
+#[test]
+fn an_unresolvable_bdep_is_a_setup_failure() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let recipe = job.rpm_sources();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let mut packages = deb_packages();
+    packages.push("no-such-build-dependency".to_string());
+    let toml = job.write_toml(&recipe, &repo, &packages, "");
+    let (out, results) = job.build(&toml);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-build-dependency"), "{err}");
+    let log = fs::read_to_string(results.join("logfile")).unwrap();
+    assert!(log.contains("setup failed"), "{log}");
+}
+
+#[test]
+fn bundles_validate_and_run_under_runc() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let toml = job.write_toml(
+        &recipe,
+        &repo,
+        &deb_packages(),
+        "[[check]]\nname = \"list\"\nrun = [\"busybox\", \"ls\", \"-l\", \"/results/DEBS\"]\n",
+    );
+    let bundles = job.dir.path().join("bundles");
+    let config = repo_root().join("runtime-config");
+    let out = job.runtime.output(&[
+        "--cache",
+        job.cache.to_str().unwrap(),
+        "bundle",
+        toml.to_str().unwrap(),
+        "--out",
+        bundles.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let schema = Path::new(
+        "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json",
+    );
+    for phase in ["prepare", "build", "check-list"] {
+        let config = bundles.join("bundles").join(phase).join("config.json");
+        validate(schema, &config);
+        let spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+        assert_eq!(spec["annotations"]["org.openbuildservice.phase"], phase);
+        assert_eq!(
+            spec["annotations"]["org.openbuildservice.package"],
+            "hello-obsbox"
+        );
+    }
+    let build: serde_json::Value =
+        serde_json::from_slice(&fs::read(bundles.join("bundles/build/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        build["process"]["user"]["uid"], 399,
+        "the build does not run as root"
+    );
+    let namespaces: Vec<&str> = build["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        namespaces.contains(&"network"),
+        "no network in the build: {namespaces:?}"
+    );
+    // runc runs them as they are: prepare, then the build itself.
+    let runc_root = job.dir.path().join("runc");
+    for phase in ["prepare", "build"] {
+        let out = Command::new("runc")
+            .arg("--root")
+            .arg(&runc_root)
+            .args(["run", "--bundle"])
+            .arg(bundles.join("bundles").join(phase))
+            .arg(format!("obsbox-test-runc-{phase}-{}", std::process::id()))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "runc run {phase}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr_of(&out)
+        );
+    }
+    assert!(
+        bundles
+            .join("results/DEBS/hello-obsbox_1.0_amd64.deb")
+            .is_file()
+    );
+}
