@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the test data of the packages/repositories work into the shared test cache
 # ($OBSBOX_TEST_CACHE, default /var/cache/obsbox-test), once: real Debian packages and
-# a Debian repository of them, and small RPMs built from integration/rpm/*.spec with
+# a Debian repository of them (enough for a buildroot that builds integration/pkgs/ and
+# for a toolbox), and small RPMs built from integration/rpm/*.spec with
 # their rpm-md repositories. Needs root and integration/setup.sh; downloads with apt.
 # A stamp holds the data version and a hash of this script and the specs, so a change
 # to either rebuilds; the downloaded .debs are kept across rebuilds unless apt's
@@ -9,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
-data_version=1
+data_version=2
 suite=bookworm
 stamp=$cache/testdata.stamp
 want_stamp="$data_version $(cat "${BASH_SOURCE[0]}" "$here"/rpm/*.spec | sha256sum | cut -c1-16)"
@@ -17,9 +18,13 @@ want_stamp="$data_version $(cat "${BASH_SOURCE[0]}" "$here"/rpm/*.spec | sha256s
 layout() {
     cat <<EOF
 test data in $cache:
-  debs/amd64/            build-essential closure + Priority: required closure (amd64, all)
+  debs/amd64/            build-essential closure + Priority: required closure (amd64, all),
+                         and the packages of rpm-build.txt fakeroot.txt toolbox.txt
   debs/arm64/            $(echo "${arm64_packages[*]}" | tr ' ' ',') (arm64 builds)
   lists/                 build-essential.txt required.txt all-amd64.txt arm64.txt rpms.txt
+                         rpm-build.txt: what a .spec buildroot needs on top of all-amd64.txt
+                         fakeroot.txt: what a root-needing .dsc build needs on top of all-amd64.txt
+                         toolbox.txt: ${toolbox_packages[*]} and their whole closure
   deb-repo/              Debian repository: deb [trusted=yes] file:$cache/deb-repo $suite main
   rpm-repo/              rpm-md repository (gzip metadata) of rpmbuild/RPMS
   rpm-repo-xz/           the same RPMs, xz-compressed metadata (and sqlite)
@@ -29,6 +34,13 @@ EOF
 
 # A few arm64 packages: hello and what it needs, and a static binary.
 arm64_packages=(hello libc6 libgcc-s1 gcc-12-base busybox-static)
+# A buildroot for integration/pkgs/hello-obsbox-rpm: Debian's rpmbuild, and file, which
+# rpm's brp-strip runs to find ELF files (missing, it only says "not found" and strips
+# nothing).
+rpm_build_packages=(rpm file)
+# The toolbox: a shell and utilities, the host dpkg (dpkg-deb and the maintainer script
+# runner for foreign roots) and rpm.
+toolbox_packages=(busybox-static dpkg rpm)
 
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want_stamp" ] &&
     [ -f "$cache/deb-repo/dists/$suite/Release" ] && [ -f "$cache/rpm-repo-zst/repodata/repomd.xml" ]; then
@@ -61,6 +73,9 @@ apt-cache dumpavail | awk -v RS= '
 # shellcheck disable=SC2046  # one name per line, no spaces
 closure $(cat "$lists/required.txt") | sort -u - "$lists/build-essential.txt" > "$lists/all-amd64.txt"
 printf '%s\n' "${arm64_packages[@]}" | sort > "$lists/arm64.txt"
+closure "${rpm_build_packages[@]}" | comm -23 - "$lists/all-amd64.txt" > "$lists/rpm-build.txt"
+closure fakeroot | comm -23 - "$lists/all-amd64.txt" > "$lists/fakeroot.txt"
+closure "${toolbox_packages[@]}" > "$lists/toolbox.txt"
 
 # fetch DIR SPEC…: the candidate .debs of SPECs (name or name:arch) into DIR, named as in
 # the archive (no escaped epoch, which an HTTP server would not find); files no longer
@@ -108,7 +123,7 @@ fetch() {
 }
 
 # shellcheck disable=SC2046
-fetch "$cache/debs/amd64" $(cat "$lists/all-amd64.txt")
+fetch "$cache/debs/amd64" $(sort -u "$lists"/{all-amd64,rpm-build,fakeroot,toolbox}.txt)
 fetch "$cache/debs/arm64" "${arm64_packages[@]/%/:arm64}"
 for f in "$cache"/debs/arm64/*.deb; do
     [ "$(dpkg-deb -f "$f" Architecture)" = arm64 ] || { echo "$f is not an arm64 build" >&2; exit 1; }
@@ -173,6 +188,24 @@ apt-get -qq "${apt_opts[@]}" update
 apt-get -qq "${apt_opts[@]}" -s install build-essential $(cat "$lists/required.txt") \
     "${arm64_packages[@]/%/:arm64}" > "$work/simulated"
 echo "  apt would install $(grep -c '^Inst ' "$work/simulated") packages from it"
+# Each root on its own, as obsbox installs them (not with the arm64 packages: the two
+# busybox-static conflict): what apt picks (no Recommends) must resolve from the
+# repository alone and lie within the lists that describe that root.
+# simulate_root LIST… -- NAME…: LISTs are files in $lists.
+simulate_root() {
+    local listed=()
+    while [ "$1" != -- ]; do listed+=("$lists/$1"); shift; done
+    shift
+    apt-get -qq "${apt_opts[@]}" -o APT::Install-Recommends=false -s install "$@" > "$work/simulated" ||
+        { echo "apt cannot install $* from the repository alone" >&2; exit 1; }
+    local outside
+    outside=$(awk '/^Inst / { print $2 }' "$work/simulated" | sort -u | comm -23 - <(sort -u "${listed[@]}"))
+    [ -z "$outside" ] || { echo "apt installs packages outside ${listed[*]}: $outside" >&2; exit 1; }
+}
+mapfile -t required < "$lists/required.txt"
+simulate_root all-amd64.txt rpm-build.txt -- build-essential "${required[@]}" "${rpm_build_packages[@]}"
+simulate_root all-amd64.txt fakeroot.txt -- build-essential "${required[@]}" fakeroot
+simulate_root toolbox.txt -- "${toolbox_packages[@]}"
 # A package with an epoch: its file name must be found and its checksum must match.
 (cd "$apt_dir/download" && apt-get -qq "${apt_opts[@]}" download login)
 [ "$(apt-cache "${apt_opts[@]}" show login | sed -n 's/^Priority: //p')" = required ] ||
@@ -183,12 +216,11 @@ echo "building the RPMs"
 topdir=$cache/rpmbuild
 rm -rf "$topdir"
 mkdir -p "$topdir/busybox"
-# obsbox-test-shell packs Debian's static busybox (the one busybox-bundle.sh uses).
-bb_deb=$(ls "$cache"/debs/busybox-static_*.deb 2>/dev/null | head -n1 || true)
-if [ -z "$bb_deb" ]; then
-    (cd "$cache/debs" && apt-get download -qq -o APT::Sandbox::User=root busybox-static)
-    bb_deb=$(ls "$cache"/debs/busybox-static_*.deb | head -n1)
-fi
+# obsbox-test-shell packs Debian's static busybox (the one busybox-bundle.sh uses). The
+# toolbox's copy is linked to debs/, where the Rust tests look for it.
+bb_deb=$(ls "$cache"/debs/amd64/busybox-static_*.deb)
+find "$cache/debs" -maxdepth 1 -name 'busybox-static_*.deb' -delete
+ln -f "$bb_deb" "$cache/debs/"
 dpkg-deb -x "$bb_deb" "$topdir/busybox"
 for spec in "$here"/rpm/*.spec; do
     # Fixed build time and host; --nodeps: Debian's rpm database is empty; no build-id
