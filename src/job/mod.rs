@@ -4,9 +4,11 @@
 //! Every reader produces the same [`Job`], so the rest of obsbox (rootfs → bundle →
 //! lifecycle) does not care where a job came from.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub mod buildinfo;
 
 /// One build dependency as OBS lists it (`<bdep …/>` of a buildinfo, or a package of
 /// `.build.rpmlist`). The flags say what OBS's build script does with it.
@@ -98,4 +100,28 @@ pub struct Job {
     /// Memory limit for the build, bytes; 0 = none.
     pub memory: u64,
     pub checks: Vec<Check>,
+}
+
+/// The directory relative paths of a job file are resolved against: the file's own.
+fn base_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `project/repository/package/arch`, the id of a job whose origin names all four.
+fn job_id(project: &str, repository: &str, package: &str, arch: &str) -> String {
+    format!("{project}/{repository}/{package}/{arch}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_dir_of_bare_name_is_cwd() {
+        assert_eq!(base_dir(Path::new("job.toml")), PathBuf::from("."));
+        assert_eq!(base_dir(Path::new("/a/b/job.toml")), PathBuf::from("/a/b"));
+    }
 }
