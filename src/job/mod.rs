@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod buildinfo;
+pub mod rpmlist;
 
 /// One build dependency as OBS lists it (`<bdep …/>` of a buildinfo, or a package of
 /// `.build.rpmlist`). The flags say what OBS's build script does with it.
