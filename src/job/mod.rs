@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod buildinfo;
+pub mod native;
 pub mod rpmlist;
 
 /// One build dependency as OBS lists it (`<bdep …/>` of a buildinfo, or a package of
