@@ -49,7 +49,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Job> {
         };
         match e.span().filter(|s| !whole(s)) {
             Some(span) => {
-                let line = 1 + text[..span.start.min(text.len())].matches('\n').count();
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = 1 + before.matches('\n').count();
                 anyhow!("{file}: line {line}: {msg}")
             }
             None => anyhow!("{file}: {msg}"),
