@@ -4,9 +4,14 @@
 //! Every reader produces the same [`Job`], so the rest of obsbox (rootfs → bundle →
 //! lifecycle) does not care where a job came from.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+
+pub mod buildinfo;
+pub mod native;
+pub mod rpmlist;
 
 /// One build dependency as OBS lists it (`<bdep …/>` of a buildinfo, or a package of
 /// `.build.rpmlist`). The flags say what OBS's build script does with it.
@@ -100,7 +105,90 @@ pub struct Job {
     pub checks: Vec<Check>,
 }
 
-/// Reads a job file (the readers land in their own modules).
-pub fn load(path: &std::path::Path) -> anyhow::Result<Job> {
-    anyhow::bail!("{}: job readers are not built yet", path.display())
+/// Reads the job in `path`, choosing the reader by what the file is: `*.toml` is a native
+/// job file, a file whose content starts with `<buildinfo` (after an optional XML
+/// declaration) is OBS buildinfo, and a file named `.build.rpmlist` (or `*.rpmlist`) is
+/// the list bs_worker writes. A list under another name is read with [`rpmlist::load`].
+pub fn load(path: &Path) -> Result<Job> {
+    if path.extension().is_some_and(|e| e == "toml") {
+        return native::load(path);
+    }
+    if path
+        .file_name()
+        .is_some_and(|n| n == ".build.rpmlist" || n.to_string_lossy().ends_with(".rpmlist"))
+    {
+        return rpmlist::load(path);
+    }
+    let data = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    if is_buildinfo(&data) {
+        return buildinfo::parse(&data, path);
+    }
+    bail!(
+        "{}: not a job file: expected a job.toml (*.toml), OBS buildinfo XML (<buildinfo …>) \
+         or a .build.rpmlist",
+        path.display()
+    )
+}
+
+/// Whether `data` is an XML document whose root is `<buildinfo>`: only the prolog (BOM,
+/// declaration, comments, whitespace) may come first.
+fn is_buildinfo(data: &[u8]) -> bool {
+    let mut rest = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    loop {
+        rest = rest.trim_ascii_start();
+        let close: &[u8] = if rest.starts_with(b"<?") {
+            b"?>"
+        } else if rest.starts_with(b"<!--") {
+            b"-->"
+        } else {
+            break;
+        };
+        match rest.windows(close.len()).position(|w| w == close) {
+            Some(i) => rest = &rest[i + close.len()..],
+            None => return false,
+        }
+    }
+    rest.strip_prefix(b"<buildinfo").is_some_and(|after| {
+        after
+            .first()
+            .is_none_or(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
+    })
+}
+
+/// The directory relative paths of a job file are resolved against: the file's own.
+fn base_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `project/repository/package/arch`, the id of a job whose origin names all four.
+fn job_id(project: &str, repository: &str, package: &str, arch: &str) -> String {
+    format!("{project}/{repository}/{package}/{arch}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buildinfo_detection() {
+        assert!(is_buildinfo(b"<buildinfo project=\"a\">"));
+        assert!(is_buildinfo(b"\n  <buildinfo>"));
+        assert!(is_buildinfo(
+            b"\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!-- job -->\n<buildinfo\n project=\"a\">"
+        ));
+        assert!(!is_buildinfo(b"<buildinfolist>"));
+        assert!(!is_buildinfo(b"<?xml version=\"1.0\"?><project/>"));
+        assert!(!is_buildinfo(b"<?xml version=\"1.0\""));
+        assert!(!is_buildinfo(b"package = \"x\""));
+        assert!(!is_buildinfo(b""));
+    }
+
+    #[test]
+    fn base_dir_of_bare_name_is_cwd() {
+        assert_eq!(base_dir(Path::new("job.toml")), PathBuf::from("."));
+        assert_eq!(base_dir(Path::new("/a/b/job.toml")), PathBuf::from("/a/b"));
+    }
 }

@@ -1,0 +1,479 @@
+//! OBS buildinfo XML, the job document bs_worker receives from the dispatcher.
+//!
+//! The root's attributes name the job (`project`, `repository`, `package`); its child
+//! elements carry single values (`<arch>`, `<file>`, `<release>` …), build dependencies
+//! (`<bdep …/>`, all data in attributes), repositories (`<path …/>`, `<syspath …/>`) and
+//! constraint lines (`<constraint>`, `<prjconfconstraint>`). OBS adds fields over time, so
+//! elements and attributes obsbox does not use are skipped; what it does use is checked.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use super::{Bdep, Job, RepoRef, base_dir, job_id};
+
+/// Reads the buildinfo file at `path`.
+pub fn load(path: &Path) -> Result<Job> {
+    let data = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse(&data, path)
+}
+
+/// Parses buildinfo `xml`; `path` names the file in errors, and its directory is the job's
+/// `sources` (bs_worker keeps the sources next to the job).
+pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
+    let file = path.display().to_string();
+    let line_of = |pos: u64| {
+        let end = usize::try_from(pos).unwrap_or(usize::MAX).min(xml.len());
+        1 + xml[..end].iter().filter(|&&b| b == b'\n').count()
+    };
+    let mut reader = Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut saw_root = false;
+    let mut root = Root::default();
+    // The child of the root being read when it is a text field obsbox uses.
+    let mut text_field: Option<Field> = None;
+    let mut text = String::new();
+    let mut bdep_count = 0usize;
+    loop {
+        buf.clear();
+        let pos = reader.buffer_position();
+        let ev = reader.read_event_into(&mut buf).map_err(|e| {
+            anyhow!(
+                "{file}: broken XML at line {}: {e}",
+                line_of(reader.error_position())
+            )
+        })?;
+        let at = |e: anyhow::Error| anyhow!("{file}: line {}: {e:#}", line_of(pos));
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                if depth == 0 {
+                    if saw_root {
+                        return Err(at(anyhow!("a second root element")));
+                    }
+                    saw_root = true;
+                    if e.local_name().as_ref() != b"buildinfo" {
+                        return Err(at(anyhow!(
+                            "the root element is <{}>, not <buildinfo>",
+                            String::from_utf8_lossy(e.name().as_ref())
+                        )));
+                    }
+                    root.read_attrs(e).map_err(at)?;
+                } else if depth == 1 {
+                    match e.local_name().as_ref() {
+                        b"bdep" => {
+                            bdep_count += 1;
+                            root.read_bdep(e, bdep_count).map_err(at)?;
+                        }
+                        b"path" => root.paths.push(repo_ref(e, "path").map_err(at)?),
+                        b"syspath" => root.syspaths.push(repo_ref(e, "syspath").map_err(at)?),
+                        name if !empty => {
+                            text_field = Field::from_name(name);
+                            text.clear();
+                        }
+                        _ => {}
+                    }
+                }
+                if !empty {
+                    depth += 1;
+                }
+            }
+            // Text directly inside a field; text of unknown elements and deeper is skipped.
+            Event::Text(t) if depth == 2 && text_field.is_some() => {
+                text.push_str(&t.decode().map_err(|e| at(e.into()))?);
+            }
+            Event::CData(t) if depth == 2 && text_field.is_some() => {
+                text.push_str(&t.decode().map_err(|e| at(e.into()))?);
+            }
+            Event::GeneralRef(r) if depth == 2 && text_field.is_some() => {
+                if let Some(c) = r.resolve_char_ref().map_err(|e| at(e.into()))? {
+                    text.push(c);
+                } else {
+                    let name = r.decode().map_err(|e| at(e.into()))?;
+                    let s = quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or_else(|| at(anyhow!("unknown entity `&{name};`")))?;
+                    text.push_str(s);
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if depth == 1
+                    && let Some(field) = text_field.take()
+                {
+                    root.set(field, text.trim()).map_err(at)?;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !saw_root {
+        bail!("{file}: no <buildinfo> element");
+    }
+    if depth > 0 {
+        bail!("{file}: broken XML: the file ends inside an element");
+    }
+    root.into_job(path).with_context(|| file.clone())
+}
+
+/// The child elements of `<buildinfo>` whose text obsbox uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Arch,
+    Hostarch,
+    Crossarch,
+    File,
+    Release,
+    Jobs,
+    Error,
+    Constraint,
+}
+
+impl Field {
+    fn from_name(name: &[u8]) -> Option<Field> {
+        Some(match name {
+            b"arch" => Field::Arch,
+            b"hostarch" => Field::Hostarch,
+            b"crossarch" => Field::Crossarch,
+            b"file" => Field::File,
+            b"release" => Field::Release,
+            b"jobs" => Field::Jobs,
+            b"error" => Field::Error,
+            // Recipe constraints and the prjconf's `Constraint:` lines share one syntax and
+            // both decide where the job may run.
+            b"constraint" | b"prjconfconstraint" => Field::Constraint,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Arch => "arch",
+            Field::Hostarch => "hostarch",
+            Field::Crossarch => "crossarch",
+            Field::File => "file",
+            Field::Release => "release",
+            Field::Jobs => "jobs",
+            Field::Error => "error",
+            Field::Constraint => "constraint",
+        }
+    }
+}
+
+/// What has been read so far.
+#[derive(Debug, Default)]
+struct Root {
+    project: Option<String>,
+    repository: Option<String>,
+    package: Option<String>,
+    arch: Option<String>,
+    hostarch: Option<String>,
+    crossarch: Option<String>,
+    file: Option<String>,
+    release: Option<String>,
+    jobs: Option<u32>,
+    error: Option<String>,
+    constraints: Vec<String>,
+    bdeps: Vec<Bdep>,
+    toolbox: Vec<String>,
+    paths: Vec<RepoRef>,
+    syspaths: Vec<RepoRef>,
+}
+
+impl Root {
+    fn read_attrs(&mut self, e: &BytesStart<'_>) -> Result<()> {
+        for (key, value) in attrs(e)? {
+            match key.as_str() {
+                "project" => self.project = Some(value),
+                "repository" => self.repository = Some(value),
+                "package" => self.package = Some(value),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, field: Field, value: &str) -> Result<()> {
+        let single = |slot: &mut Option<String>| {
+            if slot.is_some() {
+                bail!("<{}> appears twice", field.name());
+            }
+            *slot = Some(value.to_string());
+            Ok(())
+        };
+        match field {
+            Field::Arch => single(&mut self.arch)?,
+            Field::Hostarch => single(&mut self.hostarch)?,
+            Field::Crossarch => single(&mut self.crossarch)?,
+            Field::File => single(&mut self.file)?,
+            Field::Release => single(&mut self.release)?,
+            Field::Error => single(&mut self.error)?,
+            Field::Jobs => {
+                if self.jobs.is_some() {
+                    bail!("<jobs> appears twice");
+                }
+                let n = value
+                    .parse()
+                    .map_err(|_| anyhow!("<jobs>{value}</jobs> is not a number of jobs"))?;
+                self.jobs = Some(n);
+            }
+            Field::Constraint if !value.is_empty() => self.constraints.push(value.to_string()),
+            Field::Constraint => {}
+        }
+        Ok(())
+    }
+
+    fn read_bdep(&mut self, e: &BytesStart<'_>, index: usize) -> Result<()> {
+        let attrs = attrs(e)?;
+        let name = attrs
+            .iter()
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| anyhow!("<bdep> number {index} has no name attribute"))?
+            .to_string();
+        let what = || format!("<bdep name=\"{name}\">");
+        let mut bdep = Bdep {
+            name: name.clone(),
+            ..Bdep::default()
+        };
+        let mut for_build = true;
+        for (key, value) in &attrs {
+            let opt = || (!value.is_empty()).then(|| value.clone());
+            let flag = || flag(value).with_context(|| format!("{}: attribute {key}", what()));
+            match key.as_str() {
+                "epoch" => bdep.epoch = opt(),
+                "version" => bdep.version = opt(),
+                "release" => bdep.release = opt(),
+                "arch" => bdep.arch = opt(),
+                "project" => bdep.project = opt(),
+                "repository" => bdep.repository = opt(),
+                "preinstall" => bdep.preinstall = flag()?,
+                "vminstall" => bdep.vminstall = flag()?,
+                "runscripts" => bdep.runscripts = flag()?,
+                "noinstall" => bdep.noinstall = flag()?,
+                "installonly" => bdep.installonly = flag()?,
+                "sysroot" => bdep.sysroot = flag()?,
+                "notmeta" => bdep.notmeta = flag()?,
+                // Packages for the worker-side callbacks: obsbox runs callbacks from the
+                // toolbox. OBS still hands them to the build like any bdep, so they stay.
+                "cbpreinstall" | "cbinstall" => {
+                    let callback = flag()?;
+                    if callback && !self.toolbox.contains(&name) {
+                        self.toolbox.push(name.clone());
+                    }
+                }
+                // bs_worker leaves these out of what the build installs: a `package`
+                // attribute marks an image's or product's content, `repoarch="src"` a
+                // source package.
+                "package" => for_build = false,
+                "repoarch" if value == "src" => for_build = false,
+                _ => {}
+            }
+        }
+        if for_build {
+            self.bdeps.push(bdep);
+        }
+        Ok(())
+    }
+
+    fn into_job(self, path: &Path) -> Result<Job> {
+        if let Some(err) = self.error {
+            bail!("OBS reports an error instead of a job: {err}");
+        }
+        let required = |v: Option<String>, what: &str| -> Result<String> {
+            match v {
+                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+                Some(_) => bail!("{what} is empty"),
+                None => bail!("{what} is missing"),
+            }
+        };
+        let project = required(self.project, "<buildinfo project=…> attribute")?;
+        let repository = required(self.repository, "<buildinfo repository=…> attribute")?;
+        let package = required(self.package, "<buildinfo package=…> attribute")?;
+        let arch = required(self.arch, "element <arch>")?;
+        let recipe = required(self.file, "element <file>")?;
+        Ok(Job {
+            id: job_id(&project, &repository, &package, &arch),
+            project,
+            repository,
+            package,
+            arch,
+            hostarch: self.hostarch.unwrap_or_default(),
+            crossarch: self.crossarch.unwrap_or_default(),
+            recipe,
+            sources: base_dir(path),
+            release: self.release.filter(|r| !r.is_empty()),
+            bdeps: self.bdeps,
+            repos: self.paths,
+            toolbox_repos: self.syspaths,
+            toolbox: self.toolbox,
+            constraints: self.constraints,
+            jobs: self.jobs.unwrap_or(0),
+            memory: 0,
+            checks: Vec::new(),
+        })
+    }
+}
+
+/// A `<path>` or `<syspath>`: project and repository always come with it; `url` is the
+/// external address when the server gives one (`server` is OBS-internal).
+fn repo_ref(e: &BytesStart<'_>, element: &str) -> Result<RepoRef> {
+    let mut r = RepoRef::default();
+    for (key, value) in attrs(e)? {
+        match key.as_str() {
+            "project" => r.project = Some(value),
+            "repository" => r.repository = Some(value),
+            "url" => r.url = value,
+            _ => {}
+        }
+    }
+    for (v, attr) in [(&r.project, "project"), (&r.repository, "repository")] {
+        if v.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            bail!("<{element}> without a {attr} attribute");
+        }
+    }
+    Ok(r)
+}
+
+/// OBS writes flags as `"1"`; `"0"`, `"true"` and `"false"` are taken too (hand-written
+/// files). Anything else is a mistake worth stopping for: a flag changes how the buildroot
+/// is assembled.
+fn flag(value: &str) -> Result<bool> {
+    match value {
+        "1" | "true" => Ok(true),
+        "0" | "false" | "" => Ok(false),
+        _ => bail!("`{value}` is not a boolean (1 or 0)"),
+    }
+}
+
+/// Attributes by local name, unescaped; duplicates are an error (quick-xml's check).
+fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for a in e.attributes() {
+        let a = a?;
+        let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
+            .into_owned();
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(xml: &str) -> Result<Job> {
+        parse(xml.as_bytes(), Path::new("/jobs/x/buildinfo"))
+    }
+
+    const MINIMAL: &str = r#"<buildinfo project="p" repository="r" package="k">
+  <arch>x86_64</arch>
+  <file>k.spec</file>
+</buildinfo>"#;
+
+    #[test]
+    fn minimal() {
+        let job = parse_str(MINIMAL).unwrap();
+        assert_eq!(job.id, "p/r/k/x86_64");
+        assert_eq!(job.recipe, "k.spec");
+        assert_eq!(job.sources, Path::new("/jobs/x"));
+        assert!(job.hostarch.is_empty() && job.bdeps.is_empty() && job.release.is_none());
+    }
+
+    #[test]
+    fn flags() {
+        assert!(flag("1").unwrap());
+        assert!(flag("true").unwrap());
+        assert!(!flag("0").unwrap());
+        assert!(!flag("false").unwrap());
+        for bad in ["2", "yes", "on", " 1"] {
+            let e = flag(bad).unwrap_err().to_string();
+            assert!(e.contains("not a boolean"), "{e}");
+        }
+    }
+
+    #[test]
+    fn entities_and_nesting() {
+        let job = parse_str(
+            r#"<buildinfo project="home:a&amp;b" repository="r" package="k">
+  <arch>x86_64</arch><file>k&#46;spec</file>
+  <preinstallimage project="x" repository="y"><binary>a</binary><path project="n" repository="o"/></preinstallimage>
+  <constraint><![CDATA[hardware:disk:size unit=G 10]]></constraint>
+</buildinfo>"#,
+        )
+        .unwrap();
+        assert_eq!(job.project, "home:a&b");
+        assert_eq!(job.recipe, "k.spec");
+        // A <path> nested in an unknown element is not a job repository.
+        assert!(job.repos.is_empty());
+        assert_eq!(job.constraints, ["hardware:disk:size unit=G 10"]);
+    }
+
+    #[test]
+    fn errors_name_file_and_place() {
+        let cases = [
+            (
+                MINIMAL.replace("<arch>x86_64</arch>", ""),
+                "element <arch> is missing",
+            ),
+            (
+                MINIMAL.replace("<file>k.spec</file>", "<file> </file>"),
+                "element <file> is empty",
+            ),
+            (
+                MINIMAL.replace(" package=\"k\"", ""),
+                "package=…> attribute is missing",
+            ),
+            (
+                MINIMAL.replace("</arch>", "</arch><arch>i586</arch>"),
+                "<arch> appears twice",
+            ),
+            (
+                MINIMAL.replace("</file>", "</file><bdep name=\"a\" preinstall=\"2\"/>"),
+                "line 3",
+            ),
+            (
+                MINIMAL.replace("</file>", "</file><bdep version=\"1\"/>"),
+                "number 1 has no name",
+            ),
+            (
+                MINIMAL.replace("</file>", "</file><path project=\"a\"/>"),
+                "<path> without a repository",
+            ),
+            (
+                MINIMAL.replace("</file>", "</file><jobs>many</jobs>"),
+                "<jobs>many</jobs>",
+            ),
+            (
+                MINIMAL.replace(
+                    "</file>",
+                    "</file><error>unresolvable: nothing provides foo</error>",
+                ),
+                "OBS reports an error",
+            ),
+            (MINIMAL.replace("</buildinfo>", ""), "ends inside"),
+            (MINIMAL.replace("</file>", "</fil>"), "broken XML at line 3"),
+            ("<project name=\"p\"/>".to_string(), "not <buildinfo>"),
+            (String::new(), "no <buildinfo> element"),
+        ];
+        for (xml, want) in cases {
+            let e = format!("{:#}", parse_str(&xml).unwrap_err());
+            assert!(e.starts_with("/jobs/x/buildinfo"), "{e}");
+            assert!(e.contains(want), "want `{want}` in: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        let e = format!(
+            "{:#}",
+            parse_str(&MINIMAL.replace("</file>", "</file><bdep name=\"a\" noinstall=\"yes\"/>"))
+                .unwrap_err()
+        );
+        assert!(e.contains("<bdep name=\"a\">: attribute noinstall"), "{e}");
+        assert!(e.contains("`yes` is not a boolean"), "{e}");
+    }
+}

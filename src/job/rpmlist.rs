@@ -1,0 +1,291 @@
+//! `.build.rpmlist`, the package list bs_worker hands to obs-build (`build --rpmlist`).
+//!
+//! One line per package, `NAME PATH`, where PATH is the downloaded file (bs_worker writes
+//! absolute paths below its package directory). A sysroot package of a cross build is
+//! written `sysroot: NAME PATH`. Tag lines then list names per OBS flag:
+//!
+//! ```text
+//! bash /var/cache/obs/worker/root_1/.pkgs/bash.rpm
+//! sysroot: glibc /var/cache/obs/worker/root_1/.pkgs/__sysroot__glibc.rpm
+//! preinstall: bash glibc
+//! vminstall:
+//! runscripts: glibc
+//! noinstall:
+//! installonly:
+//! ```
+//!
+//! Other tags obs-build knows but obsbox has no use for are skipped, and unknown tags are
+//! skipped with a warning, as obs-build's init_buildsystem does.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::{Bdep, Job, base_dir};
+
+/// The packages of the rpmlist at `path`, with their flags and files.
+pub fn read_rpmlist(path: &Path) -> Result<Vec<Bdep>> {
+    Ok(read(path)?.bdeps)
+}
+
+/// The rpmlist at `path` as a job: bdeps (and callback packages as toolbox packages) only.
+/// The caller fills in arch, recipe and the rest from obs-build's command line.
+pub fn load(path: &Path) -> Result<Job> {
+    let list = read(path)?;
+    Ok(Job {
+        id: path.display().to_string(),
+        bdeps: list.bdeps,
+        toolbox: list.toolbox,
+        ..Job::default()
+    })
+}
+
+/// What an rpmlist says.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RpmList {
+    pub bdeps: Vec<Bdep>,
+    /// Names from `cbpreinstall:`/`cbinstall:` (packages for worker-side callbacks).
+    pub toolbox: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<RpmList> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    parse(&text, path)
+}
+
+/// Parses rpmlist `text`; `path` names the file in errors, and its directory is what
+/// relative package paths are relative to.
+pub fn parse(text: &str, path: &Path) -> Result<RpmList> {
+    let file = path.display();
+    let dir = base_dir(path);
+    let mut list = RpmList::default();
+    // Flag lines may come before the packages they name: applied at the end.
+    let mut flag_lines: Vec<(usize, Flag, Vec<&str>)> = Vec::new();
+    let mut seen: HashMap<(&str, bool), usize> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (first, rest) = match line.split_once(char::is_whitespace) {
+            Some((f, r)) => (f, r.trim()),
+            None => (line, ""),
+        };
+        let Some(tag) = first.strip_suffix(':') else {
+            let bdep =
+                package(first, rest, false, &dir).with_context(|| format!("{file}: line {n}"))?;
+            note_package(&mut seen, first, false, n, &file)?;
+            list.bdeps.push(bdep);
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        match tag {
+            // bs_worker's form for a sysroot package; names never hold a `/`, so a path
+            // in second place tells it from a list of names.
+            "sysroot" if words.len() == 2 && is_location(words[1]) => {
+                let bdep = package(words[0], words[1], true, &dir)
+                    .with_context(|| format!("{file}: line {n}"))?;
+                note_package(&mut seen, words[0], true, n, &file)?;
+                list.bdeps.push(bdep);
+            }
+            "preinstall" => flag_lines.push((n, Flag::Preinstall, words)),
+            "vminstall" => flag_lines.push((n, Flag::Vminstall, words)),
+            "runscripts" => flag_lines.push((n, Flag::Runscripts, words)),
+            "noinstall" => flag_lines.push((n, Flag::Noinstall, words)),
+            "installonly" => flag_lines.push((n, Flag::Installonly, words)),
+            "sysroot" => flag_lines.push((n, Flag::Sysroot, words)),
+            // Packages for the worker-side callbacks (osc writes these): obsbox runs
+            // callbacks from the toolbox, so they become toolbox packages.
+            "cbpreinstall" | "cbinstall" => {
+                for w in words {
+                    if !list.toolbox.iter().any(|t| t == w) {
+                        list.toolbox.push(w.to_string());
+                    }
+                }
+            }
+            // A preinstall image is a cache of an unpacked buildroot; obsbox keeps its own
+            // (see `NAME preinstallimage` in `package`). `dist:` and `rpmid:` only serve
+            // obs-build's own cache and listing.
+            "preinstallimage" | "preinstallimagesource" | "dist" | "rpmid" => {}
+            _ => tracing::warn!(file = %file, line = n, tag = %tag, "rpmlist: unknown tag skipped"),
+        }
+    }
+    for (n, flag, names) in flag_lines {
+        for name in names {
+            // A name listed both natively and for the sysroot: the flag is the native one's
+            // unless only the sysroot has it (bs_worker writes flags by name alone).
+            let native = list.bdeps.iter().any(|b| b.name == name && !b.sysroot);
+            let mut found = false;
+            for b in list
+                .bdeps
+                .iter_mut()
+                .filter(|b| b.name == name && b.sysroot != native)
+            {
+                flag.set(b);
+                found = true;
+            }
+            if !found {
+                bail!(
+                    "{file}: line {n}: `{}:` names `{name}`, which is not listed as a package",
+                    flag.tag()
+                );
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// One package line's bdep.
+fn package(name: &str, location: &str, sysroot: bool, dir: &Path) -> Result<Bdep> {
+    if location.is_empty() {
+        bail!("expected `NAME PATH`, found only `{name}`");
+    }
+    let path = if location == "preinstallimage" {
+        // bs_worker's mark for a package inside the preinstall image it unpacked instead
+        // of downloading: there is no file, the rootfs assembly fetches it by name.
+        None
+    } else if location.contains("://") {
+        bail!("`{name}`: package locations by URL (`{location}`) are not supported; give a file");
+    } else {
+        Some(dir.join(location))
+    };
+    Ok(Bdep {
+        name: name.to_string(),
+        sysroot,
+        path,
+        ..Bdep::default()
+    })
+}
+
+fn is_location(word: &str) -> bool {
+    word.contains('/') || word == "preinstallimage"
+}
+
+/// Records that `name` is listed at line `n`; a second listing is an error (which file
+/// would be meant?). Native and sysroot packages are separate lists.
+fn note_package<'a>(
+    seen: &mut HashMap<(&'a str, bool), usize>,
+    name: &'a str,
+    sysroot: bool,
+    n: usize,
+    file: &impl std::fmt::Display,
+) -> Result<()> {
+    if let Some(first) = seen.insert((name, sysroot), n) {
+        bail!("{file}: line {n}: package `{name}` is already listed at line {first}");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    Preinstall,
+    Vminstall,
+    Runscripts,
+    Noinstall,
+    Installonly,
+    Sysroot,
+}
+
+impl Flag {
+    fn set(self, b: &mut Bdep) {
+        match self {
+            Flag::Preinstall => b.preinstall = true,
+            Flag::Vminstall => b.vminstall = true,
+            Flag::Runscripts => b.runscripts = true,
+            Flag::Noinstall => b.noinstall = true,
+            Flag::Installonly => b.installonly = true,
+            Flag::Sysroot => b.sysroot = true,
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Flag::Preinstall => "preinstall",
+            Flag::Vminstall => "vminstall",
+            Flag::Runscripts => "runscripts",
+            Flag::Noinstall => "noinstall",
+            Flag::Installonly => "installonly",
+            Flag::Sysroot => "sysroot",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<RpmList> {
+        parse(text, Path::new("/root/.build.rpmlist"))
+    }
+
+    #[test]
+    fn packages_and_flags() {
+        let list = parse_str(
+            "bash /pkgs/bash.rpm\n\
+             \n\
+             glibc /pkgs/glibc.rpm\r\n\
+             local pkgs/local.rpm\n\
+             sysroot: glibc /pkgs/__sysroot__glibc.rpm\n\
+             sysroot: zlib /pkgs/__sysroot__zlib.rpm\n\
+             kernel preinstallimage\n\
+             preinstall: bash glibc\n\
+             vminstall: kernel\n\
+             runscripts: glibc\n\
+             noinstall: \n\
+             installonly: zlib\n\
+             cbinstall: rpmlint\n\
+             cbpreinstall: rpmlint qemu-linux-user\n\
+             preinstallimage: /pkgs/img.tar.gz\n\
+             dist: sle15\n\
+             future: whatever\n",
+        )
+        .unwrap();
+        let names: Vec<_> = list.bdeps.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["bash", "glibc", "local", "glibc", "zlib", "kernel"]);
+        let b = &list.bdeps;
+        assert!(b[0].preinstall && !b[0].runscripts);
+        assert!(b[1].preinstall && b[1].runscripts && !b[1].sysroot);
+        assert_eq!(b[2].path, Some(PathBuf::from("/root/pkgs/local.rpm")));
+        // The native glibc takes the flags; the sysroot one keeps only `sysroot`.
+        assert!(b[3].sysroot && !b[3].preinstall && !b[3].runscripts);
+        assert_eq!(b[3].path, Some(PathBuf::from("/pkgs/__sysroot__glibc.rpm")));
+        assert!(b[4].sysroot && b[4].installonly);
+        assert!(b[5].vminstall && b[5].path.is_none());
+        assert_eq!(list.toolbox, ["rpmlint", "qemu-linux-user"]);
+    }
+
+    #[test]
+    fn sysroot_as_a_flag_list() {
+        let list = parse_str("a /p/a.rpm\nb /p/b.rpm\nsysroot: a b\n").unwrap();
+        assert!(list.bdeps.iter().all(|b| b.sysroot));
+    }
+
+    #[test]
+    fn errors() {
+        let cases = [
+            (
+                "a /p/a.rpm\npreinstall: a b\n",
+                "line 2: `preinstall:` names `b`",
+            ),
+            ("a\n", "line 1: expected `NAME PATH`, found only `a`"),
+            (
+                "a /p/a.rpm\na /p/a2.rpm\n",
+                "line 2: package `a` is already listed at line 1",
+            ),
+            (
+                "a http://x/a.rpm\n",
+                "line 1: `a`: package locations by URL",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = format!("{:#}", parse_str(text).unwrap_err());
+            assert!(e.starts_with("/root/.build.rpmlist: "), "{e}");
+            assert!(e.contains(want), "want `{want}` in: {e}");
+        }
+    }
+}
