@@ -159,7 +159,7 @@ fn debian_source_package_builds_into_debs() {
         &recipe,
         &repo,
         &deb_packages(),
-        "[[check]]\nname = \"package-info\"\nrun = [\"busybox\", \"sh\", \"-c\", \"dpkg-deb --info /results/DEBS/*.deb\"]\ngating = true\n",
+        "[[check]]\nname = \"package-info\"\nrun = [\"busybox\", \"sh\", \"-c\", \"/usr/bin/dpkg-deb --info /results/DEBS/*.deb\"]\ngating = true\n",
     );
     let (out, results) = job.build(&toml);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();

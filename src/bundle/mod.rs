@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxCapabilitiesBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder,
-    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    Capabilities, LinuxCapabilitiesBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 
 use crate::job::Job;
@@ -237,24 +237,10 @@ fn env(job: &Job, home: &str) -> Vec<String> {
     ]
 }
 
-/// What root needs in `prepare` (chown and friends), as container engines grant it.
+/// What root needs in `prepare` (chown and friends): the set container engines grant a
+/// root process (the same as install mode's).
 fn root_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
-    let set: Capabilities = [
-        Capability::Chown,
-        Capability::DacOverride,
-        Capability::Fowner,
-        Capability::Fsetid,
-        Capability::Setgid,
-        Capability::Setuid,
-        Capability::Kill,
-    ]
-    .into_iter()
-    .collect();
-    Ok(LinuxCapabilitiesBuilder::default()
-        .bounding(set.clone())
-        .effective(set.clone())
-        .permitted(set)
-        .build()?)
+    crate::rootfs::install::install_capabilities()
 }
 
 fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {

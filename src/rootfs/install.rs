@@ -212,7 +212,7 @@ fn unshare_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
 
 /// What maintainer scripts need of root (chown, chmod, setuid files, file capabilities,
 /// device nodes): the set container engines give a root process by default.
-fn install_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
+pub fn install_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
     use oci_spec::runtime::Capability as C;
     let set: oci_spec::runtime::Capabilities = [
         C::Chown,
