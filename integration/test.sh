@@ -13,3 +13,4 @@ cargo nextest run --release --locked --no-fail-fast
 ./integration/containerd.sh
 ./integration/bench-runtime.sh 30
 ./integration/bench-rootfs.sh 3
+./integration/bench-job.sh

@@ -1,0 +1,38 @@
+#!/bin/bash
+# The shipped example job (integration/pkgs/hello-obsbox, a Debian source package) built
+# twice by obsbox: from an empty cache (cold), then again (warm). Prints the per-phase
+# times from RESULTS/_statistics and the warm/cold ratio of the prepare phase (which
+# includes assembling the buildroot and the toolbox). Target: warm prepare <= 5% of cold.
+#   integration/bench-job.sh
+source "$(dirname "$0")/lib/common.sh"
+source "$REPO/integration/lib/serve.sh"
+data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
+"$REPO/integration/testdata.sh" >/dev/null
+
+work=$(mktemp -d /tmp/obsbox-bench-job.XXXXXX)
+trap 'serve_stop; rm -rf "$work"' EXIT
+serve_dir "$data/deb-repo" >/dev/null
+cp -a "$REPO/integration/pkgs/hello-obsbox" "$work/"
+(cd "$work" && dpkg-source -q -b hello-obsbox >/dev/null)
+mkdir "$work/sources"
+mv "$work"/hello-obsbox_1.0.dsc "$work"/hello-obsbox_1.0.tar.* "$work/sources/"
+packages=$( (cat "$data/lists/required.txt"; echo build-essential) | sed 's/.*/"&"/' | paste -sd, -)
+sed -e "s|@REPO@|$SERVE_URL bookworm main|" -e "s|@PACKAGES@|$packages|" \
+    "$REPO/integration/example/job.toml" > "$work/job.toml"
+
+for run in cold warm; do
+    "$OBSBOX" --root "$work/state" --cache "$work/cache" build "$work/job.toml" \
+        --out "$work/$run" --config "$REPO/runtime-config" >/dev/null ||
+        { echo "$run build failed: $work/$run/logfile" >&2; tail -n 20 "$work/$run/logfile" >&2; exit 1; }
+done
+python3 - "$work/cold/_statistics" "$work/warm/_statistics" <<'PY'
+import sys, xml.etree.ElementTree as ET
+def phases(path):
+    return {p.get("name"): int(p.find("time").text) for p in ET.parse(path).getroot().iter("phase")}
+cold, warm = phases(sys.argv[1]), phases(sys.argv[2])
+print(f"{'phase':<22} {'cold ms':>9} {'warm ms':>9}")
+for name in cold:
+    print(f"{name:<22} {cold[name]:>9} {warm.get(name, 0):>9}")
+ratio = warm["prepare"] / cold["prepare"] * 100
+print(f"warm prepare = {ratio:.1f}% of cold (target <= 5%)")
+PY
