@@ -374,3 +374,78 @@ fn bundles_validate_and_run_under_runc() {
             .is_file()
     );
 }
+
+#[test]
+fn sigterm_stops_the_job_cleans_up_and_keeps_finished_results() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    // A check that would run for a minute and ignores SIGTERM (it is the container's pid 1).
+    let toml = job.write_toml(
+        &recipe,
+        &repo,
+        &deb_packages(),
+        "[[check]]\nname = \"sleep\"\nrun = [\"busybox\", \"sleep\", \"60\"]\n",
+    );
+    let results = job.dir.path().join("results");
+    let config = repo_root().join("runtime-config");
+    let mut child = job
+        .runtime
+        .command(&[
+            "--cache",
+            job.cache.to_str().unwrap(),
+            "build",
+            toml.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !fs::read_to_string(results.join("logfile"))
+        .unwrap_or_default()
+        .contains("phase check-sleep starts")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "stopped in time"
+    );
+    // The build finished before the signal: its results stay.
+    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+    let log = fs::read_to_string(results.join("logfile")).unwrap();
+    assert!(log.contains("interrupted by SIGTERM"), "{log}");
+    assert!(results.join("_statistics").is_file());
+    // Nothing left: no container state, no work directory, no cgroup.
+    let state: Vec<_> = fs::read_dir(job.runtime.root.path()).unwrap().collect();
+    assert!(state.is_empty(), "container state left: {state:?}");
+    let jobs = job.cache.join("jobs");
+    let left: Vec<_> = fs::read_dir(&jobs).map(|d| d.collect()).unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "work directories left in {}: {left:?}",
+        jobs.display()
+    );
+    let cgroups = common::cgroup_dirs_of("check-sleep");
+    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+}

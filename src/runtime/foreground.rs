@@ -4,33 +4,66 @@ use anyhow::{Context as _, Result};
 use nix::sys::signal::{self, SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
+use std::time::{Duration, Instant};
 
 /// Blocks every signal, forwards each one to `init` (SIGCHLD and SIGURG excepted) and returns
 /// init's exit code, 128 + the signal number when a signal ended it, as a shell reports it.
 pub fn wait_forwarding_signals(init: Pid) -> Result<i32> {
-    wait_reporting_signals(init).map(|(code, _)| code)
+    wait_reporting_signals(init, None).map(|(code, _)| code)
 }
 
 /// As [`wait_forwarding_signals`], and also says whether SIGINT, SIGTERM or SIGHUP came
-/// (the caller stops its own work then, after the container has ended).
-pub fn wait_reporting_signals(init: Pid) -> Result<(i32, Option<Signal>)> {
+/// (the caller stops its own work then, after the container has ended). With `kill_after`,
+/// a container still running that long after such a signal is killed (a container's pid 1
+/// ignores signals it has no handler for).
+pub fn wait_reporting_signals(
+    init: Pid,
+    kill_after: Option<Duration>,
+) -> Result<(i32, Option<Signal>)> {
     let all = SigSet::all();
     let previous = all.thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)?;
     let mut interrupted = None;
-    let result = forward_until_exit(init, &all, &mut interrupted);
+    let result = forward_until_exit(init, &all, &mut interrupted, kill_after);
     let _ = previous.thread_set_mask();
     result.map(|code| (code, interrupted))
 }
 
-fn forward_until_exit(init: Pid, all: &SigSet, interrupted: &mut Option<Signal>) -> Result<i32> {
+fn forward_until_exit(
+    init: Pid,
+    all: &SigSet,
+    interrupted: &mut Option<Signal>,
+    kill_after: Option<Duration>,
+) -> Result<i32> {
+    let mut deadline: Option<Instant> = None;
     loop {
         // Reap before waiting: init may have exited before the signals were blocked.
         if let Some(code) = reap(init)? {
             return Ok(code);
         }
-        match all.wait().context("sigwait")? {
+        let sig = match deadline {
+            None => all.wait().context("sigwait")?,
+            Some(at) => match wait_until(all, at)? {
+                Some(sig) => sig,
+                None => {
+                    tracing::warn!(
+                        "the container did not stop after {:?}: killing it",
+                        kill_after
+                    );
+                    let _ = signal::kill(init, Signal::SIGKILL);
+                    deadline = None;
+                    continue;
+                }
+            },
+        };
+        match sig {
             Signal::SIGCHLD | Signal::SIGURG => {}
             sig => {
+                if matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP)
+                    && interrupted.is_none()
+                {
+                    interrupted.get_or_insert(sig);
+                    deadline = kill_after.map(|d| Instant::now() + d);
+                }
                 if matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP) {
                     interrupted.get_or_insert(sig);
                 }
@@ -38,6 +71,28 @@ fn forward_until_exit(init: Pid, all: &SigSet, interrupted: &mut Option<Signal>)
                     tracing::warn!("cannot forward {sig} to the container: {err}");
                 }
             }
+        }
+    }
+}
+
+/// Waits for a signal of `set` until `at`; `None` when the time is up. Signals without a
+/// name (real-time ones) come back as SIGURG, which the caller ignores.
+fn wait_until(set: &SigSet, at: Instant) -> Result<Option<Signal>> {
+    loop {
+        let left = at.saturating_duration_since(Instant::now());
+        let timeout = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: valid set and timeout; no siginfo wanted.
+        let ret = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
+        if ret >= 0 {
+            return Ok(Some(Signal::try_from(ret).unwrap_or(Signal::SIGURG)));
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EAGAIN => return Ok(None),
+            nix::errno::Errno::EINTR => continue,
+            e => return Err(e).context("sigtimedwait"),
         }
     }
 }

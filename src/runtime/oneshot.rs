@@ -13,6 +13,9 @@ use nix::sys::signal::Signal;
 
 use super::{container, foreground, hooks};
 
+/// How long a container gets to stop after obsbox passed SIGINT/SIGTERM/SIGHUP on.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How a container run ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -75,7 +78,7 @@ pub fn run(
                 let pid = created
                     .pid()
                     .with_context(|| format!("container {id}: no init process"))?;
-                foreground::wait_reporting_signals(pid)
+                foreground::wait_reporting_signals(pid, Some(STOP_TIMEOUT))
             });
         // On a start failure nothing holds the pipe but the container's (dead) init.
         if waited.is_err() {
