@@ -237,6 +237,25 @@ fn debian_root_over_http_then_from_the_cache() {
     let differences = tree::diff(&tree::describe(&first), &tree::describe(&second));
     assert!(differences.is_empty(), "{differences:#?}");
 
+    // Another file system than the cache (tmpfs): copied instead of linked, same tree.
+    let tmpfs = tempfile::tempdir_in("/dev/shm").unwrap();
+    let third = tmpfs.path().join("third");
+    obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        third.to_str().unwrap(),
+    ]);
+    let differences = tree::diff(&tree::describe(&first), &tree::describe(&third));
+    assert!(differences.is_empty(), "{differences:#?}");
+    drop(tmpfs);
+
     let (ls, _) = obsbox.ok(&["cache", "ls"]);
     assert!(ls.contains("gcc-12="), "{ls}");
     assert!(ls.contains("rootfs"), "{ls}");

@@ -241,14 +241,18 @@ impl Work {
             } else if copying && entry.file_type() == Some(Type::File) {
                 copy_file(&src, &dst, name)?;
             } else {
-                nix::unistd::linkat(
+                match nix::unistd::linkat(
                     Some(src.as_raw_fd()),
                     name,
                     Some(dst.as_raw_fd()),
                     name,
                     AtFlags::empty(),
-                )?;
-                links += 1;
+                ) {
+                    Ok(()) => links += 1,
+                    // Another file system than the cache: copy instead.
+                    Err(nix::errno::Errno::EXDEV) => copy_entry(&src, &dst, name)?,
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         self.links.fetch_add(links, Ordering::Relaxed);
@@ -260,6 +264,39 @@ impl Work {
             self.wake.notify_all();
         }
         Ok(())
+    }
+}
+
+/// Copies a non-directory that cannot be hard-linked: regular files and symlinks.
+fn copy_entry(src: &OwnedFd, dst: &OwnedFd, name: &std::ffi::CStr) -> Result<()> {
+    let st = nix::sys::stat::fstatat(Some(src.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+        SFlag::S_IFREG => copy_file(src, dst, name),
+        SFlag::S_IFLNK => {
+            let target = nix::fcntl::readlinkat(Some(src.as_raw_fd()), name)?;
+            nix::unistd::symlinkat(target.as_os_str(), Some(dst.as_raw_fd()), name)?;
+            nix::unistd::fchownat(
+                Some(dst.as_raw_fd()),
+                name,
+                Some(st.st_uid.into()),
+                Some(st.st_gid.into()),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )?;
+            let atime = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);
+            let mtime = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
+            nix::sys::stat::utimensat(
+                Some(dst.as_raw_fd()),
+                name,
+                &atime,
+                &mtime,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )?;
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "{}: a special file cannot be copied to another file system",
+            name.to_string_lossy()
+        ),
     }
 }
 
