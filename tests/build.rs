@@ -449,3 +449,93 @@ fn sigterm_stops_the_job_cleans_up_and_keeps_finished_results() {
     let cgroups = common::cgroup_dirs_of("check-sleep");
     assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
 }
+
+#[test]
+fn gc_removes_what_a_killed_build_left() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let toml = job.write_toml(
+        &recipe,
+        &repo,
+        &deb_packages(),
+        "[[check]]\nname = \"linger\"\nrun = [\"busybox\", \"sleep\", \"300\"]\n",
+    );
+    let results = job.dir.path().join("results");
+    let config = repo_root().join("runtime-config");
+    let cache = job.cache.to_str().unwrap().to_string();
+    let mut child = job
+        .runtime
+        .command(&[
+            "--cache",
+            &cache,
+            "build",
+            toml.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !fs::read_to_string(results.join("logfile"))
+        .unwrap_or_default()
+        .contains("phase check-linger starts")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // obsbox dies without a chance to clean up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state: Vec<String> = fs::read_dir(job.runtime.root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(state.len(), 1, "the check's container is left: {state:?}");
+    let init: i32 = job.runtime.state(&state[0])["pid"].as_i64().unwrap() as i32;
+    assert!(common::process_alive(init));
+    assert!(!common::cgroup_dirs_of("check-linger").is_empty());
+
+    let (stdout, _) = {
+        let out = job.runtime.output(&["--cache", &cache, "gc"]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), ())
+    };
+    assert!(
+        stdout.contains(&format!("container {}", state[0])),
+        "{stdout}"
+    );
+    assert!(stdout.contains("work directory"), "{stdout}");
+    assert!(
+        fs::read_dir(job.runtime.root.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "state left"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while common::process_alive(init) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check's process survived gc"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let cgroups = common::cgroup_dirs_of("check-linger");
+    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+    let jobs: Vec<_> = fs::read_dir(job.cache.join("jobs")).unwrap().collect();
+    assert!(jobs.is_empty(), "work directories left: {jobs:?}");
+    // A second gc finds nothing.
+    let out = job.runtime.output(&["--cache", &cache, "gc"]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}

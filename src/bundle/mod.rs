@@ -291,11 +291,13 @@ fn finish(mut spec: Spec, job: &Job, phase: &str) -> Result<Spec> {
         ));
     }
     linux.set_resources(Some(resources));
-    // A cgroup per phase: its peak memory goes into _statistics.
+    // A cgroup per phase: its peak memory goes into _statistics. The pid of the obsbox
+    // that runs it ends the name, so `obsbox gc` knows when its owner is gone.
     linux.set_cgroups_path(Some(PathBuf::from(format!(
-        "/obsbox/{}-{}",
+        "/obsbox/{}-{}-{}",
         sanitize(&job.id),
-        sanitize(phase)
+        sanitize(phase),
+        std::process::id()
     ))));
     spec.set_linux(Some(linux));
     Ok(spec)

@@ -88,3 +88,20 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn gc(ctx: &Context) -> Result<()> {
+    let collected = lifecycle::gc::gc(&ctx.root, &ctx.cache)?;
+    for id in &collected.containers {
+        println!("container {id}");
+    }
+    for dir in &collected.work_dirs {
+        println!("work directory {}", dir.display());
+    }
+    for cgroup in &collected.cgroups {
+        println!("cgroup {}", cgroup.display());
+    }
+    if collected.cache_entries > 0 {
+        println!("{} unfinished cache entries", collected.cache_entries);
+    }
+    Ok(())
+}

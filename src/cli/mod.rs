@@ -64,6 +64,9 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Write a job's phase bundles (and its buildroot) for inspection with OCI tools.
     Bundle(build::BundleArgs),
+    /// Remove what crashed obsbox runs left: their containers, work directories, unfinished
+    /// cache entries and phase cgroups.
+    Gc,
 }
 
 /// What every command gets besides its own arguments.
@@ -177,6 +180,7 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
             crate::lifecycle::codes::SETUP_FAILED,
         ),
         Command::Bundle(args) => (build::bundle(args, ctx).map(|_| 0), 1),
+        Command::Gc => (build::gc(ctx).map(|_| 0), 1),
     }
 }
 

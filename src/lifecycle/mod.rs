@@ -2,6 +2,7 @@
 //! bundles, run them in order with obsbox's runtime, collect the results in OBS's layout
 //! and answer with OBS's exit codes.
 
+pub mod gc;
 pub mod results;
 
 use std::fs;

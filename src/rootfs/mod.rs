@@ -124,7 +124,7 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
     let downloads = store
         .dir()
         .join("tmp")
-        .join(format!("downloads.{}", std::process::id()));
+        .join(format!("downloads.{}.0", std::process::id()));
     let mut files: Vec<Option<PathBuf>> = vec![None; chosen.len()];
     let mut items = Vec::new();
     for (i, p) in chosen.iter().enumerate() {

@@ -1,0 +1,117 @@
+//! `obsbox gc`: removes what obsbox runs that died (SIGKILL, a crash, a power cut) left
+//! behind: their containers (killed, then deleted), work directories, unfinished cache
+//! entries and empty phase cgroups. Only what obsbox itself made is touched: containers
+//! whose id obsbox generated (`obsbox-…-PID`, owned by process PID) and whose owner is gone,
+//! work directories named after a dead process, and cgroups below `/obsbox`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use nix::sys::signal::Signal;
+
+use crate::rootfs::store::{Store, remove_tree};
+use crate::runtime;
+
+/// What `gc` removed.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub containers: Vec<String>,
+    pub work_dirs: Vec<PathBuf>,
+    pub cgroups: Vec<PathBuf>,
+    pub cache_entries: usize,
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The pid of the obsbox process that owns a container id it generated, if it is one.
+fn owner_of(id: &str) -> Option<i32> {
+    let rest = id.strip_prefix("obsbox-")?;
+    rest.rsplit('-').next()?.parse().ok()
+}
+
+/// The pid in a work directory name `NAME.PID`.
+fn pid_suffix(name: &str) -> Option<i32> {
+    name.rsplit('.').next()?.parse().ok()
+}
+
+pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
+    let mut collected = Collected::default();
+    for id in runtime::container::list_ids(state_root).unwrap_or_default() {
+        let Some(owner) = owner_of(&id) else { continue };
+        if alive(owner) {
+            continue;
+        }
+        let mut container = match runtime::load(state_root, &id) {
+            Ok(c) => c,
+            Err(err) => {
+                // No usable state: only the directory is left.
+                tracing::warn!("container {id}: {err:#}; removing its state directory");
+                let _ = fs::remove_dir_all(state_root.join(&id));
+                collected.containers.push(id);
+                continue;
+            }
+        };
+        let _ = container.kill(Signal::SIGKILL, true);
+        match runtime::hooks::delete_with_poststop(&mut container, true) {
+            Ok(()) => collected.containers.push(id),
+            Err(err) => tracing::warn!("container {id}: {err:#}"),
+        }
+    }
+
+    if cache.is_dir() {
+        let jobs = cache.join("jobs");
+        if let Ok(entries) = fs::read_dir(&jobs) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if pid_suffix(&name).is_some_and(|pid| !alive(pid)) {
+                    remove_tree(&entry.path())?;
+                    collected.work_dirs.push(entry.path());
+                }
+            }
+        }
+        // Leftovers of interrupted unpacking live in the store's tmp/: gc with no size
+        // limit removes only those.
+        let store = Store::open(cache)?;
+        collected.cache_entries = store.gc(u64::MAX)?.len();
+    }
+
+    // Phase cgroups (`/obsbox/<job>-<phase>-<pid>`) of a dead obsbox, emptied above.
+    if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
+        for hierarchy in hierarchies.flatten() {
+            for base in [hierarchy.path().join("obsbox")] {
+                let Ok(children) = fs::read_dir(&base) else {
+                    continue;
+                };
+                for child in children.flatten() {
+                    let name = child.file_name().to_string_lossy().into_owned();
+                    let owner = name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok());
+                    if owner.is_none_or(alive) {
+                        continue;
+                    }
+                    if child.path().is_dir() && fs::remove_dir(child.path()).is_ok() {
+                        collected.cgroups.push(child.path());
+                    }
+                }
+            }
+        }
+    }
+    Ok(collected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_generated_ids_have_owners() {
+        assert_eq!(owner_of("obsbox-home_x_pkg_x86_64-build-4242"), Some(4242));
+        assert_eq!(owner_of("obsbox-install-17"), Some(17));
+        assert_eq!(owner_of("podman-abc"), None);
+        assert_eq!(owner_of("obsbox-no-pid-here"), None);
+        assert_eq!(pid_suffix("home_x_pkg.1234"), Some(1234));
+        assert_eq!(pid_suffix("nopid"), None);
+    }
+}
