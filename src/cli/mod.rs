@@ -1,6 +1,7 @@
 //! The command line: one file per command. This module only parses, sets up logging and
 //! dispatches; the work is done by library code.
 
+mod allocate;
 mod build;
 mod cache;
 mod create;
@@ -16,6 +17,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod worker;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -64,6 +66,12 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Write a job's phase bundles (and its buildroot) for inspection with OCI tools.
     Bundle(build::BundleArgs),
+    /// Describe this machine as an OBS worker (capabilities for the dispatcher and Kubernetes).
+    #[command(subcommand)]
+    Worker(worker::WorkerCmd),
+    /// Place a job on a fleet of workers by its constraints, the OBS dispatcher's way.
+    /// Exits 0 when placed, 1 when no worker complies, 2 on bad input.
+    Allocate(allocate::AllocateArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -177,6 +185,8 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
             crate::lifecycle::codes::SETUP_FAILED,
         ),
         Command::Bundle(args) => (build::bundle(args, ctx).map(|_| 0), 1),
+        Command::Worker(cmd) => (worker::worker(cmd).map(|_| 0), 1),
+        Command::Allocate(args) => (allocate::allocate(args), allocate::BAD_INPUT),
     }
 }
 
