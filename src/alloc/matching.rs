@@ -68,7 +68,7 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
 
     // hostlabel: each label must be on the worker, or, with exclude="true", must not be.
     for l in &c.hostlabel {
-        let has = w.hostlabel.iter().any(|x| *x == l.value);
+        let has = w.hostlabel.contains(&l.value);
         if l.exclude && has {
             push!(fail(
                 "hostlabel",
@@ -87,7 +87,13 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
     if let Some(sb) = c.sandbox.as_ref().filter(|s| !s.value.is_empty()) {
         let ws = w.sandbox.as_deref().unwrap_or("");
         let shown = if ws.is_empty() { "none" } else { ws };
-        if sb.excluded() {
+        if sb.value == "cannot_merge_sandbox" {
+            // OBS's marker for an include and an exclude that rule each other out.
+            push!(fail(
+                "sandbox",
+                "sandbox: the merged constraints require and exclude the same sandbox (OBS: cannot_merge_sandbox)".into()
+            ));
+        } else if sb.excluded() {
             if sb.value == ws {
                 push!(fail(
                     "sandbox",
@@ -244,7 +250,7 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
         if let Some(flags) = &hc.cpu {
             let wf = wh.cpu_flags.as_deref().unwrap_or(&[]);
             for f in flags {
-                let has = wf.iter().any(|x| *x == f.value);
+                let has = wf.contains(&f.value);
                 if f.exclude && has {
                     push!(fail(
                         "hardware:cpu:flag",
