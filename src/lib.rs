@@ -3,6 +3,7 @@
 //! The library holds everything; `src/main.rs` only parses and dispatches. See the README for
 //! what each command does.
 
+pub mod alloc;
 pub mod bundle;
 pub mod cli;
 pub mod job;
@@ -13,3 +14,5 @@ pub mod progress;
 pub mod repo;
 pub mod rootfs;
 pub mod runtime;
+pub mod worker;
+pub mod xmltree;

@@ -1,6 +1,7 @@
 //! The command line: one file per command. This module only parses, sets up logging and
 //! dispatches; the work is done by library code.
 
+mod allocate;
 mod build;
 mod cache;
 mod create;
@@ -16,6 +17,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod worker;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -67,6 +69,12 @@ pub enum Command {
     /// Remove what crashed obsbox runs left: their containers, work directories, unfinished
     /// cache entries and phase cgroups.
     Gc,
+    /// Describe this machine as an OBS worker (capabilities for the dispatcher and Kubernetes).
+    #[command(subcommand)]
+    Worker(worker::WorkerCmd),
+    /// Place a job on a fleet of workers by its constraints, the OBS dispatcher's way.
+    /// Exits 0 when placed, 1 when no worker complies, 2 on bad input.
+    Allocate(allocate::AllocateArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -181,6 +189,8 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
         ),
         Command::Bundle(args) => (build::bundle(args, ctx).map(|_| 0), 1),
         Command::Gc => (build::gc(ctx).map(|_| 0), 1),
+        Command::Worker(cmd) => (worker::worker(cmd).map(|_| 0), 1),
+        Command::Allocate(args) => (allocate::allocate(args), allocate::BAD_INPUT),
     }
 }
 

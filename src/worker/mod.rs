@@ -1,0 +1,257 @@
+//! What a worker offers: detection on this machine, OBS's `<worker>` XML (write and read),
+//! JSON and Kubernetes node labels.
+//!
+//! The fields and their order follow OBS's `BSXML::worker` (what bs_worker registers with the
+//! dispatcher): `hostarch` and `workerid` are attributes; then `buildarch`*, `hostlabel`*,
+//! `sandbox`, `linux{version, flavor}`, `hardware{cpu{flag*}, processors, jobs, nativeonly,
+//! memory, swap, disk}` with sizes in MB.
+
+mod detect;
+mod xml;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+pub use detect::{Detected, detect, linux_version_flavor, x86_64_levels};
+pub use xml::{from_xml, load, to_xml};
+
+/// One worker's capabilities, as the dispatcher sees them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Worker {
+    /// The worker's id (`host:slot` in OBS); here the file name or the host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workerid: Option<String>,
+    pub hostarch: String,
+    /// Every architecture the worker builds for: native, compatible, emulated.
+    #[serde(default)]
+    pub buildarch: Vec<String>,
+    #[serde(default)]
+    pub hostlabel: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux: Option<Linux>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<Hardware>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Linux {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+}
+
+/// Sizes are MB, as in OBS.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hardware {
+    /// `None` when the document has no `<cpu>` element (OBS tells that from an empty one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_flags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processors: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nativeonly: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<u64>,
+}
+
+/// The worker part of the runtime configuration (`worker.toml` in the config directory).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerConfig {
+    /// Foreign architectures the toolbox's qemu runs (OBS names).
+    pub emulated_arches: Vec<String>,
+    /// Labels the admin gives this host (matched by `<hostlabel>` constraints).
+    pub hostlabels: Vec<String>,
+    /// Parallel jobs per build; default the number of processors.
+    pub jobs: Option<u64>,
+    /// Whose free space is the worker's `disk`; default /var/cache/obsbox.
+    pub work_dir: Option<PathBuf>,
+}
+
+impl WorkerConfig {
+    /// Reads `DIR/worker.toml`; a missing file is the empty configuration.
+    pub fn load(dir: &Path) -> Result<WorkerConfig> {
+        let path = dir.join("worker.toml");
+        if !path.exists() {
+            return Ok(WorkerConfig::default());
+        }
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file}"))?;
+        let table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("{file}: broken TOML"))?;
+        let names = |key: &str| -> Result<Vec<String>> {
+            match table.get(key) {
+                None => Ok(Vec::new()),
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| match v.as_str() {
+                        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                        _ => bail!("{file}: {key}: every entry must be a non-empty string"),
+                    })
+                    .collect(),
+                Some(_) => bail!("{file}: {key} must be a list of strings"),
+            }
+        };
+        let mut config = WorkerConfig {
+            emulated_arches: names("emulated_arches")?,
+            hostlabels: names("hostlabels")?,
+            ..WorkerConfig::default()
+        };
+        match table.get("jobs") {
+            None => {}
+            Some(toml::Value::Integer(n)) if *n > 0 => config.jobs = Some(*n as u64),
+            Some(_) => bail!("{file}: jobs must be a positive number"),
+        }
+        match table.get("work_dir") {
+            None => {}
+            Some(toml::Value::String(s)) => config.work_dir = Some(PathBuf::from(s)),
+            Some(_) => bail!("{file}: work_dir must be a path"),
+        }
+        for key in table.keys() {
+            if !["emulated_arches", "hostlabels", "jobs", "work_dir"].contains(&key.as_str()) {
+                bail!("{file}: unknown key {key:?}");
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Prefix of every Kubernetes node label obsbox sets.
+pub const K8S_PREFIX: &str = "obsbox.openbuildservice.org/";
+
+impl Worker {
+    /// Node labels, one `key=value` per line, sorted. Names and values are made valid label
+    /// syntax (alphanumeric ends, `-_.` inside, at most 63 characters); what cannot be made
+    /// valid is left out rather than rejected by the API server later.
+    pub fn k8s_labels(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut push = |name: String, value: &str| {
+            if let (Some(n), Some(v)) = (label_part(&name), label_value(value)) {
+                out.push(format!("{K8S_PREFIX}{n}={v}"));
+            }
+        };
+        push("hostarch".into(), &self.hostarch);
+        for a in &self.buildarch {
+            push(format!("buildarch.{a}"), "true");
+        }
+        for l in &self.hostlabel {
+            push(format!("hostlabel.{l}"), "true");
+        }
+        if let Some(s) = &self.sandbox {
+            push("sandbox".into(), s);
+        }
+        if let Some(linux) = &self.linux {
+            if let Some(v) = &linux.version {
+                push("linux.version".into(), v);
+            }
+            if let Some(f) = &linux.flavor {
+                push("linux.flavor".into(), f);
+            }
+        }
+        if let Some(hw) = &self.hardware {
+            for f in hw.cpu_flags.iter().flatten() {
+                push(format!("cpu.{f}"), "true");
+            }
+            let numbers = [
+                ("processors", hw.processors),
+                ("jobs", hw.jobs),
+                ("memory-mb", hw.memory),
+                ("swap-mb", hw.swap),
+                ("disk-mb", hw.disk),
+            ];
+            for (name, n) in numbers {
+                if let Some(n) = n {
+                    push(name.into(), &n.to_string());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A label name part: `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63 characters.
+fn label_part(s: &str) -> Option<String> {
+    let v = label_value(s)?;
+    (!v.is_empty()).then_some(v)
+}
+
+/// A label value: like a name part, but may be empty.
+fn label_value(s: &str) -> Option<String> {
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cut: String = mapped.chars().take(63).collect();
+    let trimmed = cut.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.is_empty() && !s.is_empty() {
+        return None;
+    }
+    Some(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k8s_labels_are_valid() {
+        let w = Worker {
+            hostarch: "x86_64".into(),
+            buildarch: vec!["x86_64".into(), "i586".into()],
+            hostlabel: vec!["SLOW DISK!".into(), "???".into()],
+            sandbox: Some("obsbox".into()),
+            hardware: Some(Hardware {
+                memory: Some(8192),
+                cpu_flags: Some(vec!["sse4_1".into()]),
+                ..Hardware::default()
+            }),
+            ..Worker::default()
+        };
+        let labels = w.k8s_labels();
+        assert!(labels.contains(&format!("{K8S_PREFIX}hostlabel.SLOW-DISK=true")));
+        assert!(labels.contains(&format!("{K8S_PREFIX}memory-mb=8192")));
+        assert!(labels.contains(&format!("{K8S_PREFIX}cpu.sse4_1=true")));
+        for l in &labels {
+            let (key, value) = l.split_once('=').unwrap();
+            let name = key.strip_prefix(K8S_PREFIX).unwrap();
+            assert!(name.len() <= 63 && value.len() <= 63, "{l}");
+            assert!(name.chars().next().unwrap().is_ascii_alphanumeric(), "{l}");
+            assert!(!name.contains('?'), "{l}");
+        }
+    }
+
+    #[test]
+    fn config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("worker.toml"),
+            "emulated_arches = [\"aarch64\"]\nhostlabels = [\"fast\"]\njobs = 3\n",
+        )
+        .unwrap();
+        let c = WorkerConfig::load(dir.path()).unwrap();
+        assert_eq!(c.emulated_arches, ["aarch64"]);
+        assert_eq!(c.hostlabels, ["fast"]);
+        assert_eq!(c.jobs, Some(3));
+        std::fs::write(dir.path().join("worker.toml"), "hostlabels = 3\n").unwrap();
+        let err = WorkerConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("worker.toml: hostlabels"), "{err}");
+    }
+}

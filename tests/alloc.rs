@@ -1,0 +1,258 @@
+//! Allocation over the fleet fixture (tests/fixtures/workers) with the constraints corpus
+//! (tests/fixtures/constraints/cases.toml), and `worker describe` on this machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use obsbox::alloc::{self, JobInfo};
+use obsbox::worker;
+use serde::Deserialize;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+#[derive(Deserialize)]
+struct Cases {
+    case: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    sources: Vec<String>,
+    arch: Option<String>,
+    package: Option<String>,
+    placed: Option<String>,
+    hint: Option<String>,
+    hint_excluded: Option<usize>,
+    #[serde(default)]
+    explain: BTreeMap<String, String>,
+}
+
+#[test]
+fn fleet_has_twenty_varied_workers() {
+    let fleet = alloc::load_workers(&fixtures().join("workers")).unwrap();
+    assert!(fleet.len() >= 20);
+    let arches: std::collections::BTreeSet<_> = fleet.iter().map(|w| &w.hostarch).collect();
+    assert!(arches.len() >= 6, "{arches:?}");
+    let sandboxes: std::collections::BTreeSet<_> =
+        fleet.iter().filter_map(|w| w.sandbox.as_ref()).collect();
+    assert!(sandboxes.len() >= 6, "{sandboxes:?}");
+}
+
+#[test]
+fn constraints_corpus() {
+    let dir = fixtures().join("constraints");
+    let text = std::fs::read_to_string(dir.join("cases.toml")).unwrap();
+    let cases: Cases = toml::from_str(&text).unwrap();
+    let fleet = alloc::load_workers(&fixtures().join("workers")).unwrap();
+    let mut failures = Vec::new();
+    for case in &cases.case {
+        let sources: Vec<_> = case
+            .sources
+            .iter()
+            .map(|s| alloc::load_constraints(&dir.join(s)).unwrap())
+            .collect();
+        let merged = alloc::merge(&sources);
+        let job = JobInfo {
+            arch: case.arch.clone(),
+            package: case.package.clone(),
+        };
+        let d = alloc::allocate(&fleet, &merged, &job);
+        if d.worker != case.placed {
+            failures.push(format!(
+                "{}: placed {:?}, expected {:?}",
+                case.name, d.worker, case.placed
+            ));
+        }
+        if case.placed.is_none() {
+            let h = d.hint.as_ref().expect("a hint when nothing is placed");
+            if Some(&h.rule) != case.hint.as_ref() || Some(h.excluded) != case.hint_excluded {
+                failures.push(format!(
+                    "{}: hint {} excludes {}, expected {:?} excludes {:?}",
+                    case.name, h.rule, h.excluded, case.hint, case.hint_excluded
+                ));
+            }
+        }
+        for (w, expected) in &case.explain {
+            let v = d
+                .verdicts
+                .iter()
+                .find(|v| v.worker == *w)
+                .unwrap_or_else(|| panic!("{}: no worker {w}", case.name));
+            let got = v
+                .failure
+                .as_ref()
+                .map_or("ok".to_string(), |f| f.explanation.clone());
+            if got != *expected {
+                failures.push(format!(
+                    "{}: {w}: {got:?}, expected {expected:?}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// The rules the corpus must exercise: every one `matching` can report.
+#[test]
+fn corpus_covers_every_rule() {
+    let text = std::fs::read_to_string(fixtures().join("constraints/cases.toml")).unwrap();
+    for rule in [
+        "arch ",
+        "hostlabel ",
+        "is excluded and the worker has it",
+        "sandbox secure",
+        "linux:flavor",
+        "linux:version:min",
+        "linux:version:max",
+        "reports no linux",
+        "hardware is constrained",
+        "hardware:processors",
+        "hardware:jobs",
+        "hardware:disk:size",
+        "hardware:memory:size",
+        "hardware:memoryperjob:size",
+        "hardware:physicalmemory:size",
+        "hardware:cpu:flag",
+        "cannot_merge_sandbox",
+    ] {
+        assert!(text.contains(rule), "no case for {rule}");
+    }
+}
+
+#[test]
+fn describe_xml_round_trips() {
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cfg.path().join("worker.toml"),
+        format!(
+            "emulated_arches = [\"riscv64\"]\nhostlabels = [\"test-label\"]\nwork_dir = {:?}\n",
+            cfg.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_obsbox"))
+        .args(["worker", "describe", "--format", "xml", "--config"])
+        .arg(cfg.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w = worker::from_xml(&out.stdout, "describe").unwrap();
+    assert_eq!(worker::to_xml(&w).as_bytes(), out.stdout.as_slice());
+    assert!(w.buildarch.contains(&w.hostarch));
+    assert!(w.buildarch.iter().any(|a| a == "riscv64"));
+    assert_eq!(w.hostlabel, ["test-label"]);
+    assert_eq!(w.sandbox.as_deref(), Some("obsbox"));
+    let hw = w.hardware.as_ref().unwrap();
+    assert!(hw.processors.unwrap() >= 1 && hw.memory.unwrap() > 0 && hw.disk.is_some());
+    assert_eq!(hw.jobs, hw.processors);
+    let linux = w.linux.as_ref().unwrap();
+    assert!(
+        linux
+            .version
+            .as_ref()
+            .unwrap()
+            .starts_with(char::is_numeric)
+    );
+
+    let labels = Command::new(env!("CARGO_BIN_EXE_obsbox"))
+        .args(["worker", "describe", "--format", "k8s-labels", "--config"])
+        .arg(cfg.path())
+        .output()
+        .unwrap();
+    let labels = String::from_utf8(labels.stdout).unwrap();
+    assert!(labels.contains(&format!(
+        "obsbox.openbuildservice.org/hostarch={}\n",
+        w.hostarch
+    )));
+}
+
+#[test]
+fn allocate_command_exit_codes_and_explain() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_obsbox"))
+            .arg("allocate")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let c = fixtures().join("constraints");
+    let w = fixtures().join("workers");
+    let (code, out, _) = run(&[
+        "--constraints",
+        c.join("memory-swap.xml").to_str().unwrap(),
+        "--workers",
+        w.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "placed on w01:1\n");
+
+    let (code, out, _) = run(&[
+        "--constraints",
+        c.join("memory-too-much.xml").to_str().unwrap(),
+        "--workers",
+        w.to_str().unwrap(),
+        "--explain",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("w02:1  hardware:memory:size 1048576 MB > 8192 MB available"),
+        "{out}"
+    );
+    assert!(out.ends_with(
+        "no compliant workers: hardware:memory:size excludes 21 of 22 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n"
+    ), "{out}");
+
+    // The sources are merged in OBS's order whatever the order on the command line.
+    let (code, out, _) = run(&[
+        "--constraints",
+        c.join("big.spec").to_str().unwrap(),
+        "--constraints",
+        c.join("big.xml").to_str().unwrap(),
+        "--constraints",
+        c.join("project.prjconf").to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "--workers",
+        w.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["worker"], "w20:1");
+
+    // Bad input: one line naming the file and element, exit 2.
+    let bad = tempfile::tempdir().unwrap();
+    let f = bad.path().join("_constraints");
+    std::fs::write(
+        &f,
+        "<constraints><hardware><jobs>many</jobs></hardware></constraints>",
+    )
+    .unwrap();
+    let (code, _, err) = run(&[
+        "--constraints",
+        f.to_str().unwrap(),
+        "--workers",
+        w.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("_constraints: line 1: <jobs>: not a number: \"many\""),
+        "{err}"
+    );
+}
