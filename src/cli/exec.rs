@@ -17,7 +17,10 @@ pub fn exec(args: Exec, ctx: &Context) -> Result<i32> {
     let id = &args.container_id;
     let container = runtime::load(&ctx.root, id)?;
     let generated = match &args.process {
-        Some(_) => None,
+        Some(path) => {
+            check_process_file(path)?;
+            None
+        }
         None => {
             if args.command.is_empty() {
                 bail!("exec: give a command or --process FILE");
@@ -63,6 +66,15 @@ pub fn exec(args: Exec, ctx: &Context) -> Result<i32> {
         WaitStatus::Signaled(_, sig, _) => Ok(128 + sig as i32),
         _ => Ok(0),
     }
+}
+
+/// Reads `--process FILE` up front: libcontainer's own error names neither the file nor
+/// what is wrong with it.
+fn check_process_file(path: &Path) -> Result<()> {
+    let raw = fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_slice::<Process>(&raw)
+        .with_context(|| format!("{}: not a valid OCI process", path.display()))?;
+    Ok(())
 }
 
 /// Removes the generated process file however exec ends.
