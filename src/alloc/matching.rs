@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::constraints::{Constraints, SECURE_SANDBOXES, Size};
+use crate::repo::version::compare_rpm_evr_obs;
 use crate::worker::Worker;
 
 /// Why a worker cannot take the job: the rule (a constraint path such as
@@ -147,7 +148,7 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
                         )),
                         Some(v) => {
                             if let Some(min) = lc.min.as_ref().filter(|m| !m.is_empty())
-                                && verscmp(min, v) == Ordering::Greater
+                                && compare_rpm_evr_obs(min, v) == Ordering::Greater
                             {
                                 push!(fail(
                                     "linux:version:min",
@@ -155,7 +156,7 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
                                 ));
                             }
                             if let Some(max) = lc.max.as_ref().filter(|m| !m.is_empty())
-                                && verscmp(max, v) == Ordering::Less
+                                && compare_rpm_evr_obs(max, v) == Ordering::Less
                             {
                                 push!(fail(
                                     "linux:version:max",
@@ -291,113 +292,10 @@ fn or_none(s: &str) -> &str {
     if s.is_empty() { "none" } else { s }
 }
 
-/// Version comparison as `Build::Rpm::verscmp` does it: an optional `epoch:` (numeric,
-/// default 0) first, then the version, then the release after the last `-` if both have one.
-pub fn verscmp(a: &str, b: &str) -> Ordering {
-    fn split(s: &str) -> (u64, &str, Option<&str>) {
-        let (epoch, rest) = match s.split_once(':') {
-            Some((e, r)) if !e.is_empty() && e.chars().all(|c| c.is_ascii_digit()) => {
-                (e.parse().unwrap_or(0), r)
-            }
-            _ => (0, s),
-        };
-        match rest.rsplit_once('-') {
-            Some((v, r)) => (epoch, v, Some(r)),
-            None => (epoch, rest, None),
-        }
-    }
-    let (ea, va, ra) = split(a);
-    let (eb, vb, rb) = split(b);
-    ea.cmp(&eb)
-        .then_with(|| rpmvercmp(va, vb))
-        .then_with(|| match (ra, rb) {
-            (Some(x), Some(y)) => rpmvercmp(x, y),
-            _ => Ordering::Equal,
-        })
-}
-
-/// rpm's segment-wise comparison: runs of digits compare numerically and beat letters,
-/// runs of letters compare as strings, separators only separate; `~` sorts before anything
-/// (even the end), `^` after the end but before anything else; the side with segments
-/// left is newer.
-pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
-    if a == b {
-        return Ordering::Equal;
-    }
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    let sep = |c: &u8| !c.is_ascii_alphanumeric() && *c != b'~' && *c != b'^';
-    loop {
-        while a.first().is_some_and(sep) {
-            a = &a[1..];
-        }
-        while b.first().is_some_and(sep) {
-            b = &b[1..];
-        }
-        match (a.first(), b.first()) {
-            (Some(b'~'), Some(b'~')) => {
-                a = &a[1..];
-                b = &b[1..];
-                continue;
-            }
-            (Some(b'~'), _) => return Ordering::Less,
-            (_, Some(b'~')) => return Ordering::Greater,
-            (Some(b'^'), Some(b'^')) => {
-                a = &a[1..];
-                b = &b[1..];
-                continue;
-            }
-            (Some(b'^'), None) => return Ordering::Greater,
-            (None, Some(b'^')) => return Ordering::Less,
-            (Some(b'^'), _) => return Ordering::Less,
-            (_, Some(b'^')) => return Ordering::Greater,
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            _ => {}
-        }
-        let numeric = a[0].is_ascii_digit();
-        let take = |s: &[u8]| {
-            s.iter()
-                .position(|c| {
-                    if numeric {
-                        !c.is_ascii_digit()
-                    } else {
-                        !c.is_ascii_alphabetic()
-                    }
-                })
-                .unwrap_or(s.len())
-        };
-        let (la, lb) = (take(a), take(b));
-        let (sa, sb) = (&a[..la], &b[..lb]);
-        if sb.is_empty() {
-            // Different kinds: a number beats letters.
-            return if numeric {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
-        }
-        let ord = if numeric {
-            let trim = |s: &[u8]| {
-                let i = s.iter().position(|&c| c != b'0').unwrap_or(s.len());
-                s[i..].to_vec()
-            };
-            let (ta, tb) = (trim(sa), trim(sb));
-            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(&tb))
-        } else {
-            sa.cmp(sb)
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-        a = &a[la..];
-        b = &b[lb..];
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::version::rpmvercmp;
 
     #[test]
     fn rpm_version_order() {
@@ -412,8 +310,11 @@ mod tests {
         assert_eq!(rpmvercmp("1.0^git1", "1.0.1"), Less);
         assert_eq!(rpmvercmp("2", "a"), Greater);
         assert_eq!(rpmvercmp("007", "7"), Equal);
-        assert_eq!(verscmp("1:1.0", "2.0"), Greater);
-        assert_eq!(verscmp("6.4.0-150600.23", "6.4.0-150600.9"), Greater);
-        assert_eq!(verscmp("6.4.0", "6.4.0-1"), Equal);
+        assert_eq!(compare_rpm_evr_obs("1:1.0", "2.0"), Greater);
+        assert_eq!(
+            compare_rpm_evr_obs("6.4.0-150600.23", "6.4.0-150600.9"),
+            Greater
+        );
+        assert_eq!(compare_rpm_evr_obs("6.4.0", "6.4.0-1"), Equal);
     }
 }

@@ -23,6 +23,21 @@ pub fn compare_rpm_evr(a: &str, b: &str) -> Ordering {
         .then_with(|| rpmvercmp(a.release.unwrap_or(""), b.release.unwrap_or("")))
 }
 
+/// Compares `[epoch:]version[-release]` as OBS's `Build::Rpm::verscmp` does: the release
+/// counts only when both sides have one (`6.4.0` equals `6.4.0-1`), which is how OBS
+/// compares kernel versions of workers against `_constraints`.
+pub fn compare_rpm_evr_obs(a: &str, b: &str) -> Ordering {
+    let a = Evr::parse(a);
+    let b = Evr::parse(b);
+    a.epoch
+        .cmp(&b.epoch)
+        .then_with(|| rpmvercmp(a.version, b.version))
+        .then_with(|| match (a.release, b.release) {
+            (Some(x), Some(y)) => rpmvercmp(x, y),
+            _ => Ordering::Equal,
+        })
+}
+
 /// Whether a package (or provide) of version `candidate` satisfies `op wanted`.
 ///
 /// RPM compares the release only when both sides carry one, so `Requires: foo >= 1.0`
@@ -30,18 +45,7 @@ pub fn compare_rpm_evr(a: &str, b: &str) -> Ordering {
 pub fn satisfies(format: Format, candidate: &str, op: Op, wanted: &str) -> bool {
     let ord = match format {
         Format::Deb => compare_deb(candidate, wanted),
-        Format::Rpm => {
-            let c = Evr::parse(candidate);
-            let w = Evr::parse(wanted);
-            let ord = c
-                .epoch
-                .cmp(&w.epoch)
-                .then_with(|| rpmvercmp(c.version, w.version));
-            match (c.release, w.release) {
-                (Some(cr), Some(wr)) => ord.then_with(|| rpmvercmp(cr, wr)),
-                _ => ord,
-            }
-        }
+        Format::Rpm => compare_rpm_evr_obs(candidate, wanted),
     };
     match op {
         Op::Lt => ord == Ordering::Less,
@@ -156,7 +160,8 @@ impl<'a> Evr<'a> {
 /// rpm's segment comparison: separators are skipped, digit and letter segments compared in
 /// turn, a digit segment beats a letter one, `~` sorts before anything (even the end) and
 /// `^` after the end but before any further segment.
-fn rpmvercmp(a: &str, b: &str) -> Ordering {
+/// rpm's segment-wise comparison of one version or release string (rpmvercmp).
+pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
     if a == b {
         return Ordering::Equal;
     }
