@@ -1,6 +1,6 @@
 //! `obsbox cache ls | gc`: the content-addressed package and rootfs store.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 
 use super::Context;
@@ -57,26 +57,9 @@ pub fn cache(cmd: CacheCmd, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// `1234`, `10K`, `500M`, `2G`, `1T` (powers of 1024; a trailing `B`/`iB` is allowed).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let t = text
-        .trim()
-        .trim_end_matches("iB")
-        .trim_end_matches(['B', 'b']);
-    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let Ok(n) = digits.parse::<u64>() else {
-        bail!("--max-size: not a size: {text:?} (use e.g. 500M or 2G)");
-    };
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" => 0,
-        "K" => 10,
-        "M" => 20,
-        "G" => 30,
-        "T" => 40,
-        _ => bail!("--max-size: unknown unit in {text:?} (use K, M, G or T)"),
-    };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| anyhow::anyhow!("--max-size: {text:?} is too large"))
+/// `1234`, `10K`, `500M`, `2G`, `1T` (powers of 1024), as job files write sizes.
+fn parse_size(text: &str) -> Result<u64> {
+    crate::job::native::parse_size(text).map_err(|e| anyhow::anyhow!("--max-size: {e}"))
 }
 
 fn human(bytes: u64) -> String {
@@ -91,20 +74,5 @@ fn human(bytes: u64) -> String {
         format!("{bytes}B")
     } else {
         format!("{value:.1}{}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1234").unwrap(), 1234);
-        assert_eq!(parse_size("500M").unwrap(), 500 << 20);
-        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
-        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("5X").is_err());
     }
 }

@@ -290,6 +290,10 @@ impl serde::de::Visitor<'_> for MemoryVisitor {
 /// `4G` → 4 GiB in bytes; a bare number is bytes.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();
+    let number_part = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if number_part.is_empty() || !number_part.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("`{s}` is not a size (bytes, or a number with K, M, G or T)");
+    }
     let (digits, shift) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
             let shift = match c.to_ascii_uppercase() {
