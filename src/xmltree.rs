@@ -127,7 +127,8 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, mut el: Element) {
     }
 }
 
-fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
+/// Attributes by local name, unescaped; duplicates are an error (quick-xml's check).
+pub(crate) fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for a in e.attributes() {
         let a = a?;

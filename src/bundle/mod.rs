@@ -128,7 +128,7 @@ fn prepare_spec(job: &Job, paths: &Paths) -> Result<Spec> {
             .args(vec!["/bin/sh".to_string(), "-c".to_string(), script])
             .env(env(job, "/root"))
             .cwd("/")
-            .capabilities(root_capabilities()?)
+            .capabilities(crate::runtime::spec::root_capabilities()?)
             .no_new_privileges(true)
             .build()?,
     ));
@@ -235,12 +235,6 @@ fn env(job: &Job, home: &str) -> Vec<String> {
         format!("OBSBOX_JOBS={jobs}"),
         format!("DEB_BUILD_OPTIONS=parallel={jobs}"),
     ]
-}
-
-/// What root needs in `prepare` (chown and friends): the set container engines grant a
-/// root process (the same as install mode's).
-fn root_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
-    crate::rootfs::install::install_capabilities()
 }
 
 fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {

@@ -13,6 +13,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::{Bdep, Job, RepoRef, base_dir, job_id};
+use crate::xmltree::attrs;
 
 /// Reads the buildinfo file at `path`.
 pub fn load(path: &Path) -> Result<Job> {
@@ -348,20 +349,6 @@ fn flag(value: &str) -> Result<bool> {
         "0" | "false" | "" => Ok(false),
         _ => bail!("`{value}` is not a boolean (1 or 0)"),
     }
-}
-
-/// Attributes by local name, unescaped; duplicates are an error (quick-xml's check).
-fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for a in e.attributes() {
-        let a = a?;
-        let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
-        let value = a
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
-            .into_owned();
-        out.push((key, value));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ pub mod gc;
 pub mod results;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -383,12 +382,4 @@ fn run_phases(
         }
     }
     Ok(codes::SUCCEEDED)
-}
-
-impl results::Log {
-    /// An obsbox message: on the terminal and in the log.
-    pub fn note(&mut self, text: &str) {
-        let _ = writeln!(std::io::stdout(), "[obsbox] {text}");
-        self.raw(&format!("[obsbox] {text}"));
-    }
 }

@@ -92,6 +92,12 @@ impl Log {
         self.raw(text);
     }
 
+    /// An obsbox message: on the terminal and in the log.
+    pub fn note(&mut self, text: &str) {
+        let _ = writeln!(std::io::stdout(), "[obsbox] {text}");
+        self.raw(&format!("[obsbox] {text}"));
+    }
+
     pub fn raw(&mut self, text: &str) {
         let _ = writeln!(self.file, "{text}");
     }

@@ -516,15 +516,8 @@ impl Extractor {
             )
             .map_err(|e| self.fail(path, format!("chown: {e}")))?;
         }
-        let t = TimeSpec::new(meta.mtime, 0);
-        nix::sys::stat::utimensat(
-            Some(parent.as_raw_fd()),
-            name.as_c_str(),
-            &t,
-            &t,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
+        set_mtime_at(&parent, &name, meta.mtime)
+            .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
         self.own_symlinks.insert(path.to_vec());
         Ok(())
     }
@@ -600,15 +593,8 @@ impl Extractor {
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
         .map_err(|e| self.fail(path, format!("chmod: {e}")))?;
-        let t = TimeSpec::new(meta.mtime, 0);
-        nix::sys::stat::utimensat(
-            Some(parent.as_raw_fd()),
-            name.as_c_str(),
-            &t,
-            &t,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
+        set_mtime_at(&parent, &name, meta.mtime)
+            .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
         Ok(())
     }
 
@@ -788,8 +774,20 @@ fn openat2(
     }
 }
 
+/// Sets the mtime of `name` in `parent` without following a symlink there.
+fn set_mtime_at(parent: &OwnedFd, name: &CString, mtime: i64) -> Result<(), Errno> {
+    let t = TimeSpec::new(mtime, 0);
+    nix::sys::stat::utimensat(
+        Some(parent.as_raw_fd()),
+        name.as_c_str(),
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    )
+}
+
 /// Opens a subdirectory without following a symlink at `name`.
-fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd, Errno> {
+pub(crate) fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd, Errno> {
     let fd = nix::fcntl::openat(
         Some(parent.as_raw_fd()),
         name.as_c_str(),
@@ -800,7 +798,8 @@ fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn list_dir(dir: &OwnedFd) -> Result<Vec<CString>, Errno> {
+/// The names in a directory, without `.` and `..`, in directory order.
+pub(crate) fn list_dir(dir: &OwnedFd) -> Result<Vec<CString>, Errno> {
     let fd = nix::fcntl::openat(
         Some(dir.as_raw_fd()),
         c".",

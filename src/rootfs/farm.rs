@@ -14,7 +14,7 @@ use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 
 use super::store::Unpacked;
-use crate::packages::extract::{Extractor, Options};
+use crate::packages::extract::{Extractor, Options, list_dir, open_dir_at};
 use crate::packages::{Entry, EntryKind, EntryMeta, Sink};
 
 /// Lays the packages' trees down in order into `dst` through the safe extractor: a
@@ -353,22 +353,9 @@ pub fn copy_dir_meta(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
+/// The names in a directory, sorted, so a root is laid down the same way every time.
 fn names(dir: &OwnedFd) -> Result<Vec<CString>> {
-    let mut d = Dir::openat(
-        Some(dir.as_raw_fd()),
-        c".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut out = Vec::new();
-    for entry in d.iter() {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_bytes() != b"." && name.to_bytes() != b".." {
-            out.push(name.to_owned());
-        }
-    }
-    // Sorted, so a root is laid down the same way every time.
+    let mut out = list_dir(dir)?;
     out.sort();
     Ok(out)
 }
@@ -377,17 +364,6 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd> {
     let fd = nix::fcntl::open(
         path,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    // SAFETY: a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd> {
-    let fd = nix::fcntl::openat(
-        Some(parent.as_raw_fd()),
-        name.as_c_str(),
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
     // SAFETY: a fresh descriptor.

@@ -210,35 +210,6 @@ fn unshare_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
-/// What maintainer scripts need of root (chown, chmod, setuid files, file capabilities,
-/// device nodes): the set container engines give a root process by default.
-pub fn install_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
-    use oci_spec::runtime::Capability as C;
-    let set: oci_spec::runtime::Capabilities = [
-        C::Chown,
-        C::DacOverride,
-        C::Fsetid,
-        C::Fowner,
-        C::Mknod,
-        C::NetRaw,
-        C::Setgid,
-        C::Setuid,
-        C::Setfcap,
-        C::Setpcap,
-        C::NetBindService,
-        C::SysChroot,
-        C::Kill,
-        C::AuditWrite,
-    ]
-    .into_iter()
-    .collect();
-    Ok(oci_spec::runtime::LinuxCapabilitiesBuilder::default()
-        .bounding(set.clone())
-        .effective(set.clone())
-        .permitted(set)
-        .build()?)
-}
-
 /// Runs `args` as root inside a container of `tree` (no network, runc's default mounts and
 /// capabilities) and returns its exit code. Output goes to `log`.
 pub fn run_in_root(
@@ -268,7 +239,7 @@ pub fn run_in_root(
                 .map(|p| p.user().clone())
                 .unwrap_or_default(),
         )
-        .capabilities(install_capabilities()?)
+        .capabilities(runtime::spec::root_capabilities()?)
         .rlimits(
             spec.process()
                 .as_ref()

@@ -277,7 +277,7 @@ fn unpack_all(
     todo: &[(usize, PathBuf)],
 ) -> Result<Vec<(usize, Unpacked)>> {
     let mut order: Vec<&(usize, PathBuf)> = todo.iter().collect();
-    order.sort_by_key(|(i, f)| {
+    order.sort_by_cached_key(|(i, f)| {
         std::cmp::Reverse(
             std::fs::metadata(f)
                 .map(|m| m.len())

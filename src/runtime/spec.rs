@@ -228,3 +228,33 @@ pub fn default_spec(rootless: bool) -> Result<Spec> {
         .linux(linux)
         .build()?)
 }
+
+/// The capabilities container engines give a root process by default: what maintainer
+/// scripts and obsbox's `prepare` phase need of root (chown, chmod, setuid files, file
+/// capabilities, device nodes). runc's spec defaults keep only three.
+pub fn root_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
+    use oci_spec::runtime::Capability as C;
+    let set: oci_spec::runtime::Capabilities = [
+        C::Chown,
+        C::DacOverride,
+        C::Fsetid,
+        C::Fowner,
+        C::Mknod,
+        C::NetRaw,
+        C::Setgid,
+        C::Setuid,
+        C::Setfcap,
+        C::Setpcap,
+        C::NetBindService,
+        C::SysChroot,
+        C::Kill,
+        C::AuditWrite,
+    ]
+    .into_iter()
+    .collect();
+    Ok(oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set)
+        .build()?)
+}
