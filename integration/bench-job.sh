@@ -12,13 +12,7 @@ data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
 work=$(mktemp -d /tmp/obsbox-bench-job.XXXXXX)
 trap 'serve_stop; rm -rf "$work"' EXIT
 serve_dir "$data/deb-repo" >/dev/null
-cp -a "$REPO/integration/pkgs/hello-obsbox" "$work/"
-(cd "$work" && dpkg-source -q -b hello-obsbox >/dev/null)
-mkdir "$work/sources"
-mv "$work"/hello-obsbox_1.0.dsc "$work"/hello-obsbox_1.0.tar.* "$work/sources/"
-packages=$( (cat "$data/lists/required.txt"; echo build-essential) | sed 's/.*/"&"/' | paste -sd, -)
-sed -e "s|@REPO@|$SERVE_URL bookworm main|" -e "s|@PACKAGES@|$packages|" \
-    "$REPO/integration/example/job.toml" > "$work/job.toml"
+example_job "$work" "$SERVE_URL bookworm main"
 
 for run in cold warm; do
     "$OBSBOX" --root "$work/state" --cache "$work/cache" build "$work/job.toml" \

@@ -12,14 +12,7 @@ work=$(mktemp -d /tmp/obsbox-example.XXXXXX)
 trap 'serve_stop; rm -rf "$work"' EXIT
 serve_dir "$data/deb-repo" >/dev/null
 
-# The sources as OBS hands them to a worker: a .dsc and its tarball.
-cp -a "$REPO/integration/pkgs/hello-obsbox" "$work/"
-(cd "$work" && dpkg-source -q -b hello-obsbox >/dev/null)
-mkdir "$work/sources"
-mv "$work"/hello-obsbox_1.0.dsc "$work"/hello-obsbox_1.0.tar.* "$work/sources/"
-packages=$( (cat "$data/lists/required.txt"; echo build-essential) | sed 's/.*/"&"/' | paste -sd, -)
-sed -e "s|@REPO@|$SERVE_URL bookworm main|" -e "s|@PACKAGES@|$packages|" \
-    "$REPO/integration/example/job.toml" > "$work/job.toml"
+example_job "$work" "$SERVE_URL bookworm main"
 
 echo "== obsbox build $work/job.toml"
 "$OBSBOX" --root "$work/state" build "$work/job.toml" --out "$work/results" --config "$REPO/runtime-config" |

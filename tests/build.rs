@@ -7,33 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::data::{copy_tree, list, repo_root, testdata};
 use common::serve::Server;
 use common::{Runtime, stderr_of, validate};
-
-fn testdata() -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
-    );
-    assert!(
-        dir.join("lists/rpm-build.txt").exists(),
-        "test data missing in {}: run integration/testdata.sh",
-        dir.display()
-    );
-    dir
-}
-
-fn list(name: &str) -> Vec<String> {
-    fs::read_to_string(testdata().join("lists").join(name))
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A TOML array of strings.
 fn toml_list(items: &[String]) -> String {
@@ -109,31 +85,59 @@ impl Job {
         path
     }
 
-    fn build(&self, job: &Path) -> (Output, PathBuf) {
-        let results = self.dir.path().join("results");
+    fn results(&self) -> PathBuf {
+        self.dir.path().join("results")
+    }
+
+    /// `--cache C build JOB --out RESULTS --config runtime-config`.
+    fn build_args(&self, job: &Path) -> Vec<String> {
         let config = repo_root().join("runtime-config");
-        let out = self.runtime.output(&[
+        [
             "--cache",
             self.cache.to_str().unwrap(),
             "build",
             job.to_str().unwrap(),
             "--out",
-            results.to_str().unwrap(),
+            self.results().to_str().unwrap(),
             "--config",
             config.to_str().unwrap(),
-        ]);
-        (out, results)
+        ]
+        .map(str::to_string)
+        .to_vec()
     }
-}
 
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    fn build(&self, job: &Path) -> (Output, PathBuf) {
+        let args = self.build_args(job);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (self.runtime.output(&args), self.results())
+    }
+
+    /// Starts the build in the background and returns once `phase` has started.
+    fn spawn_build_until(&self, job: &Path, phase: &str) -> std::process::Child {
+        let args = self.build_args(job);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = self
+            .runtime
+            .command(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let marker = format!("phase {phase} starts");
+        while !fs::read_to_string(self.results().join("logfile"))
+            .unwrap_or_default()
+            .contains(&marker)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{phase} never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child
+    }
 }
 
 fn deb_packages() -> Vec<String> {
@@ -388,36 +392,8 @@ fn sigterm_stops_the_job_cleans_up_and_keeps_finished_results() {
         &deb_packages(),
         "[[check]]\nname = \"sleep\"\nrun = [\"busybox\", \"sleep\", \"60\"]\n",
     );
-    let results = job.dir.path().join("results");
-    let config = repo_root().join("runtime-config");
-    let mut child = job
-        .runtime
-        .command(&[
-            "--cache",
-            job.cache.to_str().unwrap(),
-            "build",
-            toml.to_str().unwrap(),
-            "--out",
-            results.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    while !fs::read_to_string(results.join("logfile"))
-        .unwrap_or_default()
-        .contains("phase check-sleep starts")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the check never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let results = job.results();
+    let mut child = job.spawn_build_until(&toml, "check-sleep");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let started = std::time::Instant::now();
     nix::sys::signal::kill(
@@ -462,37 +438,8 @@ fn gc_removes_what_a_killed_build_left() {
         &deb_packages(),
         "[[check]]\nname = \"linger\"\nrun = [\"busybox\", \"sleep\", \"300\"]\n",
     );
-    let results = job.dir.path().join("results");
-    let config = repo_root().join("runtime-config");
     let cache = job.cache.to_str().unwrap().to_string();
-    let mut child = job
-        .runtime
-        .command(&[
-            "--cache",
-            &cache,
-            "build",
-            toml.to_str().unwrap(),
-            "--out",
-            results.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    while !fs::read_to_string(results.join("logfile"))
-        .unwrap_or_default()
-        .contains("phase check-linger starts")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the check never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut child = job.spawn_build_until(&toml, "check-linger");
     std::thread::sleep(std::time::Duration::from_millis(500));
     // obsbox dies without a chance to clean up.
     child.kill().unwrap();

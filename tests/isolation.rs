@@ -11,23 +11,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::data::{copy_tree, repo_root, testdata};
 use common::{Runtime, stderr_of, stdout_of};
-
-fn testdata() -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
-    );
-    assert!(
-        dir.join("lists/required.txt").exists(),
-        "test data missing in {}: run integration/testdata.sh",
-        dir.display()
-    );
-    dir
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A job's bundles written once per test binary, with `prepare` already run so the build
 /// user and its home exist.
@@ -58,13 +43,10 @@ fn phases() -> &'static Phases {
         let cache = tempfile::tempdir().unwrap();
         let data = testdata();
         // The Debian package's sources as OBS hands them over: a .dsc and its tarball.
-        let status = Command::new("cp")
-            .arg("-a")
-            .arg(repo_root().join("integration/pkgs/hello-obsbox"))
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        copy_tree(
+            &repo_root().join("integration/pkgs/hello-obsbox"),
+            dir.path(),
+        );
         let out = Command::new("dpkg-source")
             .args(["-b", "hello-obsbox"])
             .current_dir(dir.path())

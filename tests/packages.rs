@@ -5,12 +5,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::data::test_cache;
 use common::tree;
 use obsbox::packages::{deb, extract::Options};
-
-fn test_cache() -> PathBuf {
-    PathBuf::from(std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()))
-}
 
 fn dpkg_deb_x(deb: &Path, out: &Path) {
     let status = Command::new("dpkg-deb")

@@ -591,9 +591,7 @@ fn unrecognised_sources() {
 /// A plain directory of packages is a repository, read from the packages' own headers.
 #[test]
 fn local_directory_of_packages() {
-    let cache = PathBuf::from(
-        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
-    );
+    let cache = common::data::test_cache();
     let dir = tempfile::tempdir().unwrap();
     let mut copied = 0;
     for sub in ["debs/arm64", "rpm-repo/x86_64", "rpm-repo/noarch"] {

@@ -7,23 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::data::{list, testdata};
 use common::serve::Server;
 use common::{Runtime, stderr_of, tree};
 use obsbox::packages::{deb, extract::Extractor, extract::Options, rpm::RpmPackage};
-
-/// The test data made by `integration/testdata.sh`.
-fn testdata() -> PathBuf {
-    let dir = PathBuf::from(
-        std::env::var("OBSBOX_TEST_CACHE").unwrap_or("/var/cache/obsbox-test".into()),
-    );
-    assert!(
-        dir.join("deb-repo/dists/bookworm/Release").exists()
-            && dir.join("rpm-repo/repodata/repomd.xml").exists(),
-        "test data missing in {}: run integration/testdata.sh",
-        dir.display()
-    );
-    dir
-}
 
 fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -37,15 +24,6 @@ fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-fn list(name: &str) -> Vec<String> {
-    fs::read_to_string(testdata().join("lists").join(name))
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 /// Runs the obsbox binary with a private cache and runtime root.
@@ -199,18 +177,22 @@ fn debian_root_over_http_then_from_the_cache() {
     let work = tempfile::tempdir().unwrap();
     let names = data.join("lists/build-essential.txt");
     let first = work.path().join("first");
-    let (_, err) = obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        first.to_str().unwrap(),
-    ]);
+    // The build-essential list from the loopback repository into `out`.
+    let create = |out: &Path| {
+        obsbox.ok(&[
+            "rootfs",
+            "create",
+            "--arch",
+            "amd64",
+            "--repo",
+            &repo,
+            "--packages-from",
+            names.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (_, err) = create(&first);
     assert!(err.contains("built"), "{err}");
     for file in [
         "usr/bin/make",
@@ -221,18 +203,7 @@ fn debian_root_over_http_then_from_the_cache() {
     }
     // Every requested package is in the root: dpkg-deb -x of each of its files would agree.
     let second = work.path().join("second");
-    let (_, err) = obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        second.to_str().unwrap(),
-    ]);
+    let (_, err) = create(&second);
     assert!(err.contains("from the cache"), "{err}");
     let differences = tree::diff(&tree::describe(&first), &tree::describe(&second));
     assert!(differences.is_empty(), "{differences:#?}");
@@ -240,18 +211,7 @@ fn debian_root_over_http_then_from_the_cache() {
     // Another file system than the cache (tmpfs): copied instead of linked, same tree.
     let tmpfs = tempfile::tempdir_in("/dev/shm").unwrap();
     let third = tmpfs.path().join("third");
-    obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        third.to_str().unwrap(),
-    ]);
+    create(&third);
     let differences = tree::diff(&tree::describe(&first), &tree::describe(&third));
     assert!(differences.is_empty(), "{differences:#?}");
     drop(tmpfs);

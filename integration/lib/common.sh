@@ -30,3 +30,17 @@ config["process"]["args"] = args
 json.dump(config, open(path, "w"), indent=2)
 PY
 }
+
+# example_job DIR REPO: the shipped example job in DIR/job.toml with its sources in
+# DIR/sources as OBS hands them to a worker (a .dsc and its tarball), building from the
+# Debian repository REPO ("URL SUITE COMPONENT") on the test data's base packages.
+example_job() {
+    local dir=$1 repo=$2 data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test} packages
+    cp -a "$REPO/integration/pkgs/hello-obsbox" "$dir/"
+    (cd "$dir" && dpkg-source -q -b hello-obsbox >/dev/null)
+    mkdir "$dir/sources"
+    mv "$dir"/hello-obsbox_1.0.dsc "$dir"/hello-obsbox_1.0.tar.* "$dir/sources/"
+    packages=$( (cat "$data/lists/required.txt"; echo build-essential) | sed 's/.*/"&"/' | paste -sd, -)
+    sed -e "s|@REPO@|$repo|" -e "s|@PACKAGES@|$packages|" \
+        "$REPO/integration/example/job.toml" > "$dir/job.toml"
+}

@@ -291,3 +291,4 @@ cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
         String::from_utf8_lossy(&out.stderr)
     );
 }
+pub mod data;
