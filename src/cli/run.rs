@@ -47,7 +47,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         .with_no_pivot(args.no_pivot)
         .build()
         .with_context(|| format!("container {id}: create failed"))?;
-    if let Err(err) = container.start() {
+    if let Err(err) = crate::runtime::hooks::start_with_poststart(&mut container) {
         let _ = delete_with_poststop(&mut container, true);
         return Err(err).with_context(|| format!("container {id}: start failed"));
     }

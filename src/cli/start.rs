@@ -8,7 +8,6 @@ use crate::runtime;
 
 pub fn start(args: Start, ctx: &Context) -> Result<()> {
     let mut container = runtime::load(&ctx.root, &args.container_id)?;
-    container
-        .start()
+    runtime::hooks::start_with_poststart(&mut container)
         .with_context(|| format!("container {}: start failed", args.container_id))
 }

@@ -5,6 +5,11 @@
 //! keeps the container's state directory, while the spec says a failing poststop hook is only
 //! logged and the remaining hooks and the deletion go on. So `delete` takes the poststop hooks
 //! out of libcontainer's hands and runs them here, after the container is gone.
+//!
+//! poststart likewise: libcontainer runs it as soon as it has told the init to go, so it
+//! can race the `startContainer` hooks the init runs before it execs the user process. The
+//! spec orders poststart after that exec, so `start` runs poststart here, once the init's
+//! executable has changed.
 
 use std::io::{ErrorKind, Write};
 use std::os::unix::process::CommandExt;
@@ -40,8 +45,53 @@ pub fn delete_with_poststop(container: &mut Container, force: bool) -> Result<()
     Ok(())
 }
 
-/// Removes the poststop hooks from libcontainer's saved config and returns them.
+/// Starts `container` and then runs its poststart hooks, after the user process has been
+/// executed (a failing hook fails `start`, as with libcontainer).
+pub fn start_with_poststart(container: &mut Container) -> Result<()> {
+    let poststart = take_hooks(container, Point::Poststart)?;
+    let init_exe = container
+        .pid()
+        .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok());
+    container.start()?;
+    if poststart.is_empty() {
+        return Ok(());
+    }
+    if let (Some(pid), Some(before)) = (container.pid(), init_exe) {
+        wait_for_exec(pid.as_raw(), &before);
+    }
+    let state = oci_state(container)?;
+    for hook in &poststart {
+        run_hook(hook, &state)
+            .with_context(|| format!("poststart hook {} failed", hook.path().display()))?;
+    }
+    Ok(())
+}
+
+/// Waits (a few seconds at most) until process `pid` runs another executable than
+/// `before`, or is gone: the init has executed the user process.
+fn wait_for_exec(pid: i32, before: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match std::fs::read_link(format!("/proc/{pid}/exe")) {
+            Ok(exe) if exe == before => std::thread::sleep(Duration::from_millis(1)),
+            _ => return,
+        }
+    }
+    tracing::warn!("container init {pid} did not execute its process within 5 s");
+}
+
+#[derive(Clone, Copy)]
+enum Point {
+    Poststart,
+    Poststop,
+}
+
 fn take_poststop_hooks(container: &Container) -> Result<Vec<Hook>> {
+    take_hooks(container, Point::Poststop)
+}
+
+/// Removes the hooks of `point` from libcontainer's saved config and returns them.
+fn take_hooks(container: &Container, point: Point) -> Result<Vec<Hook>> {
     let root = &container.root;
     let Ok(mut config) = YoukiConfig::load(root) else {
         // A container that failed half-way through creation has no config yet.
@@ -50,11 +100,19 @@ fn take_poststop_hooks(container: &Container) -> Result<Vec<Hook>> {
     let Some(hooks) = config.hooks.as_mut() else {
         return Ok(Vec::new());
     };
-    let taken = hooks.poststop().clone().unwrap_or_default();
+    let taken = match point {
+        Point::Poststart => hooks.poststart(),
+        Point::Poststop => hooks.poststop(),
+    }
+    .clone()
+    .unwrap_or_default();
     if taken.is_empty() {
         return Ok(taken);
     }
-    hooks.set_poststop(None);
+    match point {
+        Point::Poststart => hooks.set_poststart(None),
+        Point::Poststop => hooks.set_poststop(None),
+    };
     config.save(root).with_context(|| {
         format!(
             "container {}: cannot update its saved config",

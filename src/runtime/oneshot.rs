@@ -71,8 +71,7 @@ pub fn run(
                 }
             }
         });
-        let waited = created
-            .start()
+        let waited = hooks::start_with_poststart(&mut created)
             .with_context(|| format!("container {id}: start failed"))
             .and_then(|()| {
                 let pid = created
