@@ -148,8 +148,8 @@ fn deb_packages() -> Vec<String> {
 
 /// One cache for the tests of this file: the buildroot is installed once.
 fn shared_cache() -> &'static Path {
-    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
+    static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| common::process_tempdir("obsbox-test-cache-"))
 }
 
 #[test]

@@ -17,45 +17,44 @@ use common::{Runtime, stderr_of, stdout_of};
 /// A job's bundles written once per test binary, with `prepare` already run so the build
 /// user and its home exist.
 struct Phases {
-    dir: tempfile::TempDir,
-    // Keeps the cache (and so the buildroot's store) alive as long as the bundles.
-    _cache: tempfile::TempDir,
+    dir: PathBuf,
 }
 
 impl Phases {
     fn bundles(&self) -> PathBuf {
-        self.dir.path().join("out/bundles")
+        self.dir.join("out/bundles")
     }
 
     fn sources(&self) -> PathBuf {
-        self.dir.path().join("sources")
+        self.dir.join("sources")
     }
 
     fn results(&self) -> PathBuf {
-        self.dir.path().join("out/results")
+        self.dir.join("out/results")
     }
 }
 
 fn phases() -> &'static Phases {
     static PHASES: OnceLock<Phases> = OnceLock::new();
     PHASES.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = tempfile::tempdir().unwrap();
+        // The bundles and the cache live as long as the test process.
+        let dir = common::process_tempdir("obsbox-isolation-");
+        let cache = dir.join("cache");
         let data = testdata();
         // The Debian package's sources as OBS hands them over: a .dsc and its tarball.
         copy_tree(
             &repo_root().join("integration/pkgs/hello-obsbox"),
-            dir.path(),
+            dir.as_path(),
         );
         let out = Command::new("dpkg-source")
             .args(["-b", "hello-obsbox"])
-            .current_dir(dir.path())
+            .current_dir(dir.as_path())
             .output()
             .unwrap();
         assert!(out.status.success(), "dpkg-source -b: {}", stderr_of(&out));
-        let sources = dir.path().join("sources");
+        let sources = dir.as_path().join("sources");
         fs::create_dir(&sources).unwrap();
-        for entry in fs::read_dir(dir.path()).unwrap() {
+        for entry in fs::read_dir(dir.as_path()).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if name.ends_with(".dsc") || name.contains(".tar.") {
@@ -69,7 +68,7 @@ fn phases() -> &'static Phases {
             .filter(|l| l != "\"\"")
             .collect();
         packages.push("\"build-essential\"".to_string());
-        let job = dir.path().join("job.toml");
+        let job = dir.as_path().join("job.toml");
         fs::write(
             &job,
             format!(
@@ -84,16 +83,16 @@ fn phases() -> &'static Phases {
         let runtime = Runtime::new();
         let out = runtime.output(&[
             "--cache",
-            cache.path().to_str().unwrap(),
+            cache.as_path().to_str().unwrap(),
             "bundle",
             job.to_str().unwrap(),
             "--out",
-            dir.path().join("out").to_str().unwrap(),
+            dir.as_path().join("out").to_str().unwrap(),
             "--config",
             repo_root().join("runtime-config").to_str().unwrap(),
         ]);
         assert!(out.status.success(), "obsbox bundle: {}", stderr_of(&out));
-        let phases = Phases { dir, _cache: cache };
+        let phases = Phases { dir };
         let prepare = run_phase(&phases, "prepare", None);
         assert!(
             prepare.status.success(),

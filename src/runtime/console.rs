@@ -31,7 +31,7 @@ impl OwnConsole {
     pub fn listen(path: &Path) -> Result<OwnConsole> {
         let listener = UnixListener::bind(path)
             .with_context(|| format!("console socket {}", path.display()))?;
-        let receiver = std::thread::spawn(move || receive_master(&listener));
+        let receiver = super::foreground::spawn_deaf(move || receive_master(&listener));
         Ok(OwnConsole {
             path: path.to_path_buf(),
             receiver: Some(receiver),
@@ -53,10 +53,10 @@ impl OwnConsole {
         let saved = raw_stdin();
         let input = master.try_clone()?;
         // stdin -> pty; this thread ends with the process (it blocks on our stdin).
-        std::thread::spawn(move || {
+        super::foreground::spawn_deaf(move || {
             let _ = io::copy(&mut io::stdin(), &mut File::from(input));
         });
-        let output = std::thread::spawn(move || {
+        let output = super::foreground::spawn_deaf(move || {
             // EIO once the last process holding the pty's other side exits.
             let _ = io::copy(&mut File::from(master), &mut io::stdout());
         });

@@ -6,6 +6,24 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
 
+/// How often the wait reaps again without having seen a signal.
+const REAP_POLL: Duration = Duration::from_millis(200);
+
+/// Spawns a helper thread with every signal blocked, so that signals meant for the
+/// container reach the thread that waits for them and passes them on.
+pub fn spawn_deaf<F, T>(f: F) -> std::thread::JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let previous = SigSet::all().thread_swap_mask(signal::SigmaskHow::SIG_BLOCK);
+    let handle = std::thread::spawn(f);
+    if let Ok(previous) = previous {
+        let _ = previous.thread_set_mask();
+    }
+    handle
+}
+
 /// Blocks every signal, forwards each one to `init` (SIGCHLD and SIGURG excepted) and returns
 /// init's exit code, 128 + the signal number when a signal ended it, as a shell reports it.
 pub fn wait_forwarding_signals(init: Pid) -> Result<i32> {
@@ -40,8 +58,13 @@ fn forward_until_exit(
         if let Some(code) = reap(init)? {
             return Ok(code);
         }
+        // Without a deadline, wake up now and then to reap again: a SIGCHLD that another
+        // thread of this process took (one spawned with signals open) must not hang us.
         let sig = match deadline {
-            None => all.wait().context("sigwait")?,
+            None => match wait_until(all, Instant::now() + REAP_POLL)? {
+                Some(sig) => sig,
+                None => continue,
+            },
             Some(at) => match wait_until(all, at)? {
                 Some(sig) => sig,
                 None => {

@@ -24,26 +24,48 @@ pub fn require_root() {
     );
 }
 
+/// A temporary directory that lives as long as the test process: statics are never
+/// dropped, so it is removed when the process exits instead.
+pub fn process_tempdir(prefix: &str) -> PathBuf {
+    static DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    extern "C" fn remove_all() {
+        if let Ok(dirs) = DIRS.lock() {
+            for dir in dirs.iter() {
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
+    }
+    // SAFETY: registers a plain function to run at exit(3).
+    REGISTERED.call_once(|| unsafe {
+        libc::atexit(remove_all);
+    });
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap()
+        .keep();
+    DIRS.lock().unwrap().push(dir.clone());
+    dir
+}
+
 /// One template bundle per test binary; each test copies it.
 fn template() -> &'static Path {
-    static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
-            let dir = tempfile::Builder::new()
-                .prefix("obsbox-template-")
-                .tempdir()
-                .unwrap();
+            let dir = process_tempdir("obsbox-template-");
             let script =
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/busybox-bundle.sh");
             let status = Command::new(script)
                 .arg(obsbox_bin())
-                .arg(dir.path().join("bundle"))
+                .arg(dir.join("bundle"))
                 .status()
                 .expect("run integration/busybox-bundle.sh");
             assert!(status.success(), "building the busybox bundle failed");
             dir
         })
-        .path()
+        .as_path()
 }
 
 /// A busybox bundle in its own temporary directory.
