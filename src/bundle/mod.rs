@@ -7,6 +7,7 @@
 //! - `check-NAME` (the build user, in the read-only toolbox): each check of the job, with
 //!   the results and the buildroot mounted read-only at `/results` and `/buildroot`.
 
+pub mod callback;
 pub mod recipe;
 
 use std::collections::HashMap;
@@ -73,8 +74,14 @@ pub fn sanitize(text: &str) -> String {
         .collect()
 }
 
-/// Writes one bundle per phase under `out` (`out/prepare`, `out/build`, `out/check-NAME`).
-pub fn write_bundles(job: &Job, paths: &Paths, out: &Path) -> Result<Vec<Phase>> {
+/// Writes one bundle per phase under `out` (`out/prepare`, `out/build`, `out/check-NAME`);
+/// the build phase carries `hooks` (the callbacks).
+pub fn write_bundles(
+    job: &Job,
+    paths: &Paths,
+    out: &Path,
+    hooks: &callback::PhaseHooks,
+) -> Result<Vec<Phase>> {
     let recipe = Recipe::of(job)?;
     let mut phases = vec![
         ("prepare".to_string(), PhaseKind::Prepare),
@@ -97,7 +104,7 @@ pub fn write_bundles(job: &Job, paths: &Paths, out: &Path) -> Result<Vec<Phase>>
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let spec = match &kind {
             PhaseKind::Prepare => prepare_spec(job, paths)?,
-            PhaseKind::Build => build_spec(job, paths, &recipe)?,
+            PhaseKind::Build => with_hooks(build_spec(job, paths, &recipe)?, hooks)?,
             PhaseKind::Check { .. } => check_spec(job, paths, &job.checks[i - 2].run, &name)?,
         };
         let spec = finish(spec, job, &name)?;
@@ -149,6 +156,21 @@ fn build_spec(job: &Job, paths: &Paths, recipe: &Recipe) -> Result<Spec> {
             recipe.build_script(),
         ],
     )?));
+    Ok(spec)
+}
+
+fn with_hooks(mut spec: Spec, hooks: &callback::PhaseHooks) -> Result<Spec> {
+    if hooks.create_runtime.is_empty() && hooks.poststop.is_empty() {
+        return Ok(spec);
+    }
+    let mut builder = oci_spec::runtime::HooksBuilder::default();
+    if !hooks.create_runtime.is_empty() {
+        builder = builder.create_runtime(hooks.create_runtime.clone());
+    }
+    if !hooks.poststop.is_empty() {
+        builder = builder.poststop(hooks.poststop.clone());
+    }
+    spec.set_hooks(Some(builder.build()?));
     Ok(spec)
 }
 
@@ -252,6 +274,17 @@ fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
         .build()?)
 }
 
+/// A cgroup per phase: its peak memory goes into _statistics. The pid of the obsbox that
+/// runs it ends the name, so `obsbox gc` knows when its owner is gone.
+pub fn phase_cgroup(job: &Job, phase: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "/obsbox/{}-{}-{}",
+        sanitize(&job.id),
+        sanitize(phase),
+        std::process::id()
+    ))
+}
+
 /// Annotations, hostname, cgroup and resource limits common to every phase.
 fn finish(mut spec: Spec, job: &Job, phase: &str) -> Result<Spec> {
     let hostarch = if job.hostarch.is_empty() {
@@ -285,14 +318,7 @@ fn finish(mut spec: Spec, job: &Job, phase: &str) -> Result<Spec> {
         ));
     }
     linux.set_resources(Some(resources));
-    // A cgroup per phase: its peak memory goes into _statistics. The pid of the obsbox
-    // that runs it ends the name, so `obsbox gc` knows when its owner is gone.
-    linux.set_cgroups_path(Some(PathBuf::from(format!(
-        "/obsbox/{}-{}-{}",
-        sanitize(&job.id),
-        sanitize(phase),
-        std::process::id()
-    ))));
+    linux.set_cgroups_path(Some(phase_cgroup(job, phase)));
     spec.set_linux(Some(linux));
     Ok(spec)
 }

@@ -25,6 +25,10 @@ pub struct BuildArgs {
     /// Keep the work directory (buildroot and phase bundles) for inspection.
     #[arg(long)]
     pub keep_work: bool,
+    /// The previous results of this job (OBS's old packages): build-compare compares
+    /// with them, and an unchanged rebuild exits with 2.
+    #[arg(long)]
+    pub old: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -37,6 +41,9 @@ pub struct BundleArgs {
     /// The runtime configuration directory; default /etc/obsbox.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The previous results of this job, as for `build --old`.
+    #[arg(long)]
+    pub old: Option<PathBuf>,
 }
 
 fn config_dir(given: Option<PathBuf>) -> Option<PathBuf> {
@@ -63,6 +70,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         state_root: ctx.root.clone(),
         config: config_dir(args.config),
         keep_work: args.keep_work,
+        old_results: args.old,
     };
     lifecycle::build(&job, &options)
 }
@@ -81,6 +89,7 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         state_root: ctx.root.clone(),
         config: config_dir(args.config),
         keep_work: true,
+        old_results: args.old,
     };
     let prepared = lifecycle::prepare(&job, &store, &options, &args.out)?;
     for phase in &prepared.phases {

@@ -4,6 +4,7 @@
 mod allocate;
 mod build;
 mod cache;
+mod callback;
 mod create;
 mod delete;
 mod exec;
@@ -66,6 +67,10 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Write a job's phase bundles (and its buildroot) for inspection with OCI tools.
     Bundle(build::BundleArgs),
+    /// The callbacks of a project: list them with their origins; `hook` is the OCI hook
+    /// entry of the build phase.
+    #[command(subcommand)]
+    Callback(callback::CallbackCmd),
     /// Remove what crashed obsbox runs left: their containers, work directories, unfinished
     /// cache entries and phase cgroups.
     Gc,
@@ -92,7 +97,9 @@ pub struct Context {
 /// Commands that fork a process into a container and so must run from a sealed copy of the
 /// binary. The others only read state or signal processes, as `runc` (which clones itself
 /// only for its `init`) does.
-const SEALED_COMMANDS: &[&str] = &["create", "run", "exec", "rootfs", "build", "bundle"];
+const SEALED_COMMANDS: &[&str] = &[
+    "create", "run", "exec", "rootfs", "build", "bundle", "callback",
+];
 
 /// Global flags that take a value, so the subcommand can be found without a full parse.
 const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
@@ -189,6 +196,7 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
         ),
         Command::Bundle(args) => (build::bundle(args, ctx).map(|_| 0), 1),
         Command::Gc => (build::gc(ctx).map(|_| 0), 1),
+        Command::Callback(cmd) => (callback::callback(cmd, ctx), 1),
         Command::Worker(cmd) => (worker::worker(cmd).map(|_| 0), 1),
         Command::Allocate(args) => (allocate::allocate(args), allocate::BAD_INPUT),
     }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{SigSet, Signal};
 
+use crate::bundle::callback::{CallbackSetup, PhaseHooks};
 use crate::bundle::{self, Paths, Phase, PhaseKind, recipe::Recipe};
+use crate::callbacks::{self, HookPoint, Outcome, config::OnFailure};
 use crate::job::Job;
 use crate::repo::{self, Relation};
 use crate::rootfs::{self, Mode, store::Store};
@@ -38,6 +40,8 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// Keep the work directory (buildroot, bundles) for inspection.
     pub keep_work: bool,
+    /// The previous results of the job (OBS's old packages), for build-compare.
+    pub old_results: Option<PathBuf>,
 }
 
 /// One line of `_statistics`.
@@ -53,6 +57,8 @@ pub struct PhaseStats {
 pub struct Prepared {
     pub phases: Vec<Phase>,
     pub paths: Paths,
+    /// The job's callbacks, hooked into the build phase (none without a configuration).
+    pub callbacks: Option<CallbackSetup>,
     /// How long assembling the buildroot and the toolbox took.
     pub assembly: Duration,
 }
@@ -155,7 +161,20 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
     } else {
         job.hostarch.clone()
     };
-    let toolbox_names = toolbox_packages(job, options.config.as_deref())?;
+    let callbacks = match options.config.as_deref() {
+        Some(config) => callbacks::config::enabled(config, &callback_selector(job))?
+            .into_iter()
+            .filter(|c| c.hook != HookPoint::Allocate)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut toolbox_names = toolbox_packages(job, options.config.as_deref())?;
+    // What the callbacks run comes from the toolbox too.
+    for callback in &callbacks {
+        toolbox_names.extend(callback.packages.iter().cloned());
+    }
+    toolbox_names.sort();
+    toolbox_names.dedup();
     let toolbox = if toolbox_names.is_empty() {
         // Nothing to run from a toolbox: checks (if any) see an empty root and fail clearly.
         let empty = work.join("toolbox");
@@ -199,12 +218,38 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
         results: fs::canonicalize(&staging)?,
     };
-    let phases = bundle::write_bundles(job, &paths, &work.join("bundles"))?;
+    let bundles = work.join("bundles");
+    let (callbacks, hooks) = if callbacks.is_empty() {
+        (None, PhaseHooks::default())
+    } else {
+        let setup = CallbackSetup {
+            callbacks,
+            status_dir: work.join("callbacks"),
+            log: options.results.join("logfile"),
+            old_results: options.old_results.clone(),
+            assembled_buildroot: built.tree.clone(),
+            work: fs::canonicalize(work)?,
+            state_root: options.state_root.clone(),
+        };
+        let hooks = bundle::callback::write_callback_bundles(job, &paths, &setup, &bundles)?;
+        (Some(setup), hooks)
+    };
+    let phases = bundle::write_bundles(job, &paths, &bundles, &hooks)?;
     Ok(Prepared {
         phases,
         paths,
+        callbacks,
         assembly: started.elapsed(),
     })
+}
+
+/// Which job the callbacks are decided for.
+pub fn callback_selector(job: &Job) -> callbacks::config::Selector {
+    callbacks::config::Selector {
+        project: job.project.clone(),
+        package: job.package.clone(),
+        arch: job.arch.clone(),
+    }
 }
 
 /// `name` or `name (op version)` as the rootfs request takes it.
@@ -222,6 +267,44 @@ fn relation_text(r: &Relation) -> String {
             format!("{} ({op} {v})", r.name)
         }
     }
+}
+
+/// The exit code a failed gating callback of `points` gives the job, if one failed.
+fn failed_callback(
+    prepared: &Prepared,
+    points: &[HookPoint],
+    log: &mut results::Log,
+) -> Result<Option<i32>> {
+    let Some(setup) = &prepared.callbacks else {
+        return Ok(None);
+    };
+    let statuses = callbacks::read_statuses(&setup.status_dir)?;
+    let failed = statuses
+        .iter()
+        .find(|s| s.gating && s.outcome.is_failure() && points.contains(&s.hook));
+    Ok(failed.map(|s| {
+        let code = match s.on_failure {
+            OnFailure::Failed => codes::FAILED,
+            OnFailure::Badhost => codes::BADHOST,
+        };
+        log.note(&format!(
+            "gating {} callback {} failed: {}; exit code {code}",
+            s.hook.as_str(),
+            s.name,
+            s.message
+        ));
+        code
+    }))
+}
+
+/// Whether build-compare found the results unchanged.
+fn unchanged_by_callbacks(prepared: &Prepared) -> Result<bool> {
+    let Some(setup) = &prepared.callbacks else {
+        return Ok(false);
+    };
+    Ok(callbacks::read_statuses(&setup.status_dir)?
+        .iter()
+        .any(|s| s.outcome == Outcome::Unchanged))
 }
 
 /// SIGINT, SIGTERM and SIGHUP are blocked for the whole job and taken when it suits:
@@ -328,6 +411,7 @@ fn run_phases(
         "buildroot and toolbox ready in {:.2} s",
         prepared.assembly.as_secs_f64()
     ));
+    let mut unchanged = false;
     for phase in &prepared.phases {
         stop_if_interrupted()?;
         let id = format!(
@@ -338,9 +422,28 @@ fn run_phases(
         );
         let id: String = id.chars().take(200).collect();
         log.note(&format!("phase {} starts", phase.name));
-        let outcome = crate::runtime::oneshot::run(&phase.dir, &id, &options.state_root, |line| {
-            log.line(&phase.name, line);
-        })?;
+        let mut run_options = crate::runtime::oneshot::RunOptions::default();
+        if phase.kind == PhaseKind::Build {
+            run_options.exit_file = prepared.callbacks.as_ref().map(|c| c.build_exit());
+        }
+        let outcome = crate::runtime::oneshot::run_with(
+            &phase.dir,
+            &id,
+            &options.state_root,
+            &run_options,
+            |line| log.line(&phase.name, line),
+        );
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                // A gating pre-build callback that failed aborts the build container's
+                // creation: the job ends with that callback's code, not as a setup failure.
+                if let Some(code) = failed_callback(&prepared, &[HookPoint::PreBuild], log)? {
+                    return Ok(code);
+                }
+                return Err(err);
+            }
+        };
         let mut wall = outcome.wall;
         if phase.kind == PhaseKind::Prepare {
             // The prepare phase is the roots' assembly plus the container that finishes it.
@@ -377,9 +480,25 @@ fn run_phases(
             }
         }
         if phase.kind == PhaseKind::Build {
+            // The post-build callbacks ran (poststop) before the results are handed back.
             let count = results::collect(&prepared.paths.results, &options.results)?;
             log.note(&format!("{count} result files collected"));
+            let points = [
+                HookPoint::PreBuild,
+                HookPoint::PostBuild,
+                HookPoint::Cleanup,
+            ];
+            if let Some(code) = failed_callback(&prepared, &points, log)? {
+                return Ok(code);
+            }
+            unchanged = unchanged_by_callbacks(&prepared)?;
         }
+    }
+    if unchanged {
+        // As obs-build does, for bs_worker.
+        fs::write(options.results.join("OTHER/same_result_marker"), b"")?;
+        log.note("the results are unchanged: exit code 2");
+        return Ok(codes::UNCHANGED);
     }
     Ok(codes::SUCCEEDED)
 }

@@ -79,10 +79,15 @@ pub struct Log {
 }
 
 impl Log {
+    /// Creates (truncates) the log; it is written in append mode, because callbacks (other
+    /// processes) append their lines to it too.
     pub fn create(path: &Path) -> Result<Log> {
+        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Log {
-            file: fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
+            file: fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?,
         })
     }
 

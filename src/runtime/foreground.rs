@@ -27,68 +27,84 @@ where
 /// Blocks every signal, forwards each one to `init` (SIGCHLD and SIGURG excepted) and returns
 /// init's exit code, 128 + the signal number when a signal ended it, as a shell reports it.
 pub fn wait_forwarding_signals(init: Pid) -> Result<i32> {
-    wait_reporting_signals(init, None).map(|(code, _)| code)
+    wait_reporting_signals(init, None, None).map(|w| w.code)
+}
+
+/// How a waited-for container ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Waited {
+    pub code: i32,
+    /// SIGINT, SIGTERM or SIGHUP came while waiting (and was passed on).
+    pub interrupted: Option<Signal>,
+    /// The container was killed because it ran past its time limit.
+    pub timed_out: bool,
 }
 
 /// As [`wait_forwarding_signals`], and also says whether SIGINT, SIGTERM or SIGHUP came
 /// (the caller stops its own work then, after the container has ended). With `kill_after`,
 /// a container still running that long after such a signal is killed (a container's pid 1
-/// ignores signals it has no handler for).
+/// ignores signals it has no handler for). With `limit`, a container still running that
+/// long after the wait began is killed.
 pub fn wait_reporting_signals(
     init: Pid,
     kill_after: Option<Duration>,
-) -> Result<(i32, Option<Signal>)> {
+    limit: Option<Duration>,
+) -> Result<Waited> {
     let all = SigSet::all();
     let previous = all.thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)?;
-    let mut interrupted = None;
-    let result = forward_until_exit(init, &all, &mut interrupted, kill_after);
+    let mut waited = Waited {
+        code: 0,
+        interrupted: None,
+        timed_out: false,
+    };
+    let limit_at = limit.map(|d| Instant::now() + d);
+    let result = forward_until_exit(init, &all, &mut waited, kill_after, limit_at);
     let _ = previous.thread_set_mask();
-    result.map(|code| (code, interrupted))
+    result.map(|code| Waited { code, ..waited })
 }
 
 fn forward_until_exit(
     init: Pid,
     all: &SigSet,
-    interrupted: &mut Option<Signal>,
+    waited: &mut Waited,
     kill_after: Option<Duration>,
+    mut limit_at: Option<Instant>,
 ) -> Result<i32> {
-    let mut deadline: Option<Instant> = None;
+    let mut stop_at: Option<Instant> = None;
     loop {
         // Reap before waiting: init may have exited before the signals were blocked.
         if let Some(code) = reap(init)? {
             return Ok(code);
         }
-        // Without a deadline, wake up now and then to reap again: a SIGCHLD that another
+        // Wake up now and then to reap again even without a signal: a SIGCHLD that another
         // thread of this process took (one spawned with signals open) must not hang us.
-        let sig = match deadline {
-            None => match wait_until(all, Instant::now() + REAP_POLL)? {
-                Some(sig) => sig,
-                None => continue,
-            },
-            Some(at) => match wait_until(all, at)? {
-                Some(sig) => sig,
-                None => {
-                    tracing::warn!(
-                        "the container did not stop after {:?}: killing it",
-                        kill_after
-                    );
-                    let _ = signal::kill(init, Signal::SIGKILL);
-                    deadline = None;
-                    continue;
-                }
-            },
+        let poll = Instant::now() + REAP_POLL;
+        let wake = [Some(poll), stop_at, limit_at].into_iter().flatten().min();
+        let Some(sig) = wait_until(all, wake.unwrap_or(poll))? else {
+            let now = Instant::now();
+            if stop_at.is_some_and(|at| now >= at) {
+                tracing::warn!(
+                    "the container did not stop after {:?}: killing it",
+                    kill_after
+                );
+                let _ = signal::kill(init, Signal::SIGKILL);
+                stop_at = None;
+            }
+            if limit_at.is_some_and(|at| now >= at) {
+                waited.timed_out = true;
+                let _ = signal::kill(init, Signal::SIGKILL);
+                limit_at = None;
+            }
+            continue;
         };
         match sig {
             Signal::SIGCHLD | Signal::SIGURG => {}
             sig => {
                 if matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP)
-                    && interrupted.is_none()
+                    && waited.interrupted.is_none()
                 {
-                    interrupted.get_or_insert(sig);
-                    deadline = kill_after.map(|d| Instant::now() + d);
-                }
-                if matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP) {
-                    interrupted.get_or_insert(sig);
+                    waited.interrupted = Some(sig);
+                    stop_at = kill_after.map(|d| Instant::now() + d);
                 }
                 if let Err(err) = signal::kill(init, sig) {
                     tracing::warn!("cannot forward {sig} to the container: {err}");

@@ -26,6 +26,18 @@ pub struct Outcome {
     pub wall: Duration,
     /// Peak memory of the container's cgroup in bytes, when the kernel reports it.
     pub peak_memory: Option<u64>,
+    /// Killed at its time limit.
+    pub timed_out: bool,
+}
+
+/// What a run may be given beyond the bundle.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Kill the container this long after it started.
+    pub timeout: Option<Duration>,
+    /// Write the process's exit code here once it has ended, before the container is
+    /// deleted: its poststop hooks (post-build callbacks) read it there.
+    pub exit_file: Option<PathBuf>,
 }
 
 /// Runs the bundle at `bundle` as container `id` (state under `state_root`). Every line the
@@ -34,6 +46,17 @@ pub fn run(
     bundle: &Path,
     id: &str,
     state_root: &Path,
+    line: impl FnMut(&str) + Send,
+) -> Result<Outcome> {
+    run_with(bundle, id, state_root, &RunOptions::default(), line)
+}
+
+/// [`run`] with a time limit and an exit-code file.
+pub fn run_with(
+    bundle: &Path,
+    id: &str,
+    state_root: &Path,
+    options: &RunOptions,
     mut line: impl FnMut(&str) + Send,
 ) -> Result<Outcome> {
     let started = Instant::now();
@@ -77,7 +100,7 @@ pub fn run(
                 let pid = created
                     .pid()
                     .with_context(|| format!("container {id}: no init process"))?;
-                foreground::wait_reporting_signals(pid, Some(STOP_TIMEOUT))
+                foreground::wait_reporting_signals(pid, Some(STOP_TIMEOUT), options.timeout)
             });
         // On a start failure nothing holds the pipe but the container's (dead) init.
         if waited.is_err() {
@@ -87,14 +110,20 @@ pub fn run(
         waited
     });
     let _ = previous.thread_set_mask();
+    if let (Ok(waited), Some(file)) = (&result, &options.exit_file) {
+        if let Err(err) = std::fs::write(file, format!("{}\n", waited.code)) {
+            tracing::warn!("cannot write {}: {err}", file.display());
+        }
+    }
     let peak_memory = cgroup.as_deref().and_then(peak_memory_of);
     if let Err(err) = hooks::delete_with_poststop(&mut created, true) {
         tracing::warn!("container {id}: {err:#}");
     }
-    let (code, interrupted) = result?;
+    let waited = result?;
     Ok(Outcome {
-        code,
-        interrupted,
+        code: waited.code,
+        interrupted: waited.interrupted,
+        timed_out: waited.timed_out,
         wall: started.elapsed(),
         peak_memory,
     })

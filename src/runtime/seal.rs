@@ -25,11 +25,30 @@ const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 /// An empty directory used as the second (required) lower layer of the sealing overlay.
 const EMPTY_LOWER: &str = "/run/obsbox-seal-lower";
 
+/// The environment variable that carries the path of the obsbox binary on the host.
+const BINARY_ENV: &str = "OBSBOX_BINARY";
+
+/// The obsbox binary as a path on the host, for hooks that run obsbox again.
+pub fn binary_path() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(BINARY_ENV) {
+        return Ok(PathBuf::from(path));
+    }
+    std::env::current_exe().context("cannot find the obsbox binary")
+}
+
 /// Makes sure the running binary is sealed, re-executing it if it is not. Returns only when
 /// running sealed (or with an error when no sealing method works).
 pub fn ensure_sealed() -> Result<()> {
     if running_from_sealed_overlay() || pentacle::is_sealed() {
         return Ok(());
+    }
+    // Once sealed, /proc/self/exe no longer names a file on the host; hooks that call
+    // obsbox again (callbacks) need that path, so it travels in the environment.
+    if std::env::var_os(BINARY_ENV).is_none() {
+        if let Ok(exe) = std::env::current_exe() {
+            // SAFETY: main calls this first, before any other thread exists.
+            unsafe { std::env::set_var(BINARY_ENV, exe) };
+        }
     }
     match sealed_overlay_exe() {
         Ok(exe) => {

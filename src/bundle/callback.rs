@@ -1,0 +1,308 @@
+//! Callback bundles (`callback-NAME`) and the OCI hooks of the build phase that run them.
+//!
+//! A callback bundle is a plain OCI bundle: its root is the read-only toolbox (or the
+//! buildroot, or a fresh copy of it), the job's directories are bind-mounted at
+//! `/buildroot`, `/sources`, `/results` and `/oldresults` as the callback asks, and `/tmp`
+//! is a tmpfs. What only obsbox needs (the log, the status file, the timeout) is in
+//! `org.openbuildservice.callback.*` annotations.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use oci_spec::runtime::{Hook, HookBuilder, LinuxNamespaceType, ProcessBuilder, Spec, UserBuilder};
+
+use super::{Paths, base_spec, bind, build_user_process, env, finish, sanitize};
+use crate::callbacks::annotations as key;
+use crate::callbacks::config::{
+    Action, Callback, HookPoint, MountMode, OnFailure, Placeholders, RunsIn, User,
+};
+use crate::job::Job;
+
+/// Where a job's callbacks find what they work on, and where they report.
+#[derive(Debug, Clone)]
+pub struct CallbackSetup {
+    /// The enabled callbacks, in run order.
+    pub callbacks: Vec<Callback>,
+    /// Where each callback leaves `NAME.json` (and the build its `build.exit`).
+    pub status_dir: PathBuf,
+    /// The job log the callbacks append to.
+    pub log: PathBuf,
+    /// The previous results (OBS's old packages), if any.
+    pub old_results: Option<PathBuf>,
+    /// The assembled buildroot, as cached (for `buildroot-copy`).
+    pub assembled_buildroot: PathBuf,
+    /// The job's work directory.
+    pub work: PathBuf,
+    /// The container state directory the hook entry uses.
+    pub state_root: PathBuf,
+}
+
+impl CallbackSetup {
+    /// The file the build phase's exit code goes to.
+    pub fn build_exit(&self) -> PathBuf {
+        self.status_dir.join("build.exit")
+    }
+}
+
+/// The build phase's hooks: `createRuntime` (pre-build) and `poststop` (post-build, then
+/// cleanup).
+#[derive(Debug, Default)]
+pub struct PhaseHooks {
+    pub create_runtime: Vec<Hook>,
+    pub poststop: Vec<Hook>,
+}
+
+/// Writes `out/callback-NAME` for every callback of `setup` and returns the hooks that run
+/// them.
+pub fn write_callback_bundles(
+    job: &Job,
+    paths: &Paths,
+    setup: &CallbackSetup,
+    out: &Path,
+) -> Result<PhaseHooks> {
+    let binary = crate::runtime::seal::binary_path()?;
+    std::fs::create_dir_all(&setup.status_dir)
+        .with_context(|| format!("cannot create {}", setup.status_dir.display()))?;
+    let mut hooks = PhaseHooks::default();
+    for callback in &setup.callbacks {
+        let name = format!("callback-{}", sanitize(&callback.name));
+        let dir = out.join(&name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let spec = callback_spec(job, paths, setup, callback, &dir)?;
+        let spec = finish(spec, job, &name)?;
+        let spec = annotate(spec, job, paths, setup, callback)?;
+        spec.save(dir.join("config.json"))
+            .with_context(|| format!("cannot write {}", dir.join("config.json").display()))?;
+        let hook = HookBuilder::default()
+            .path(&binary)
+            .args(vec![
+                "obsbox".to_string(),
+                "--root".to_string(),
+                setup.state_root.to_string_lossy().into_owned(),
+                "callback".to_string(),
+                "hook".to_string(),
+                dir.to_string_lossy().into_owned(),
+            ])
+            .env(vec![format!("PATH={}", super::PATH)])
+            // The hook entry kills the callback at its timeout; this is the backstop.
+            .timeout((callback.timeout.as_secs() + 60) as i64)
+            .build()?;
+        match callback.hook {
+            HookPoint::PreBuild => hooks.create_runtime.push(hook),
+            HookPoint::PostBuild | HookPoint::Cleanup => hooks.poststop.push(hook),
+            HookPoint::Allocate => {}
+        }
+    }
+    Ok(hooks)
+}
+
+fn callback_spec(
+    job: &Job,
+    paths: &Paths,
+    setup: &CallbackSetup,
+    callback: &Callback,
+    dir: &Path,
+) -> Result<Spec> {
+    let (root, readonly) = match callback.runs_in {
+        RunsIn::Toolbox => (paths.toolbox.clone(), true),
+        RunsIn::Buildroot => (paths.buildroot.clone(), false),
+        RunsIn::BuildrootCopy => (dir.join("rootfs"), false),
+    };
+    let mut spec = base_spec(&root, readonly)?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    let empty_old = setup.work.join("no-old-results");
+    for (place, mode) in &callback.mounts {
+        let source = match place.as_str() {
+            "buildroot" => paths.buildroot.clone(),
+            "sources" => paths.sources.clone(),
+            "results" => paths.results.clone(),
+            _ => match &setup.old_results {
+                Some(old) => old.clone(),
+                None => {
+                    std::fs::create_dir_all(&empty_old)?;
+                    empty_old.clone()
+                }
+            },
+        };
+        mounts.push(bind(
+            &source,
+            &format!("/{place}"),
+            *mode == MountMode::ReadOnly,
+        )?);
+    }
+    let mut scratch = vec!["/tmp".to_string()];
+    scratch.extend(callback.tmpfs.iter().cloned());
+    scratch.dedup();
+    for dir in scratch {
+        mounts.push(
+            oci_spec::runtime::MountBuilder::default()
+                .destination(dir)
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(vec![
+                    "nosuid".to_string(),
+                    "nodev".to_string(),
+                    "mode=1777".to_string(),
+                ])
+                .build()?,
+        );
+    }
+    spec.set_mounts(Some(mounts));
+
+    let values = Placeholders {
+        arch: job.arch.clone(),
+        hostarch: if job.hostarch.is_empty() {
+            job.arch.clone()
+        } else {
+            job.hostarch.clone()
+        },
+        project: job.project.clone(),
+        package: job.package.clone(),
+    };
+    let argv = match &callback.action {
+        Action::Command(_) => callback.argv(&values),
+        // Not run as a container: obsbox does the work in the hook entry. The process is
+        // what it would print, for whoever inspects the bundle.
+        Action::Builtin(name) => vec!["/bin/true".to_string(), format!("obsbox-builtin-{name}")],
+    };
+    let mut environment = env(job, "/tmp");
+    environment.extend([
+        format!("OBSBOX_CALLBACK={}", callback.name),
+        format!("OBSBOX_ARCH={}", values.arch),
+        format!("OBSBOX_HOSTARCH={}", values.hostarch),
+        format!("OBSBOX_PROJECT={}", values.project),
+        format!("OBSBOX_PACKAGE={}", values.package),
+    ]);
+    environment.extend(callback.env.iter().map(|(k, v)| format!("{k}={v}")));
+    let process = if callback.privileged {
+        ProcessBuilder::default()
+            .terminal(false)
+            .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
+            .args(argv)
+            .env(environment)
+            .cwd("/")
+            .capabilities(all_capabilities()?)
+            .build()?
+    } else {
+        match callback.user {
+            User::Root => ProcessBuilder::default()
+                .terminal(false)
+                .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
+                .args(argv)
+                .env(environment)
+                .cwd("/")
+                .capabilities(crate::runtime::spec::root_capabilities()?)
+                .no_new_privileges(true)
+                .build()?,
+            User::Build => {
+                let mut process = build_user_process(job, argv)?;
+                process.set_env(Some(environment));
+                process.set_cwd(PathBuf::from("/"));
+                process
+            }
+        }
+    };
+    spec.set_process(Some(process));
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    if callback.network {
+        if let Some(namespaces) = linux.namespaces().clone() {
+            linux.set_namespaces(Some(
+                namespaces
+                    .into_iter()
+                    .filter(|n| n.typ() != LinuxNamespaceType::Network)
+                    .collect(),
+            ));
+        }
+    }
+    if callback.privileged {
+        // Tools that mount (kiwi) need /proc and /sys as they are.
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+    }
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}
+
+/// Every capability this process may hand on (CAP_SYS_RESOURCE may be missing).
+fn all_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
+    let held = caps::read(None, caps::CapSet::Permitted).context("cannot read capabilities")?;
+    let set: oci_spec::runtime::Capabilities = held
+        .iter()
+        .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.to_string())).ok())
+        .collect();
+    Ok(oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set)
+        .build()?)
+}
+
+fn annotate(
+    mut spec: Spec,
+    job: &Job,
+    paths: &Paths,
+    setup: &CallbackSetup,
+    callback: &Callback,
+) -> Result<Spec> {
+    let mut annotations = spec.annotations().clone().unwrap_or_default();
+    let mut put = |k: &str, v: String| {
+        annotations.insert(k.to_string(), v);
+    };
+    put(key::NAME, callback.name.clone());
+    put(key::HOOK, callback.hook.as_str().to_string());
+    put(key::GATING, callback.gating.to_string());
+    put(
+        key::ON_FAILURE,
+        match callback.on_failure {
+            OnFailure::Failed => "failed",
+            OnFailure::Badhost => "badhost",
+        }
+        .to_string(),
+    );
+    put(key::TIMEOUT, callback.timeout.as_secs().to_string());
+    put(key::LOG, setup.log.to_string_lossy().into_owned());
+    put(
+        key::STATUS,
+        setup
+            .status_dir
+            .join(format!("{}.json", sanitize(&callback.name)))
+            .to_string_lossy()
+            .into_owned(),
+    );
+    if callback.hook == HookPoint::PostBuild {
+        put(
+            key::BUILD_EXIT,
+            setup.build_exit().to_string_lossy().into_owned(),
+        );
+    }
+    if callback.runs_in == RunsIn::BuildrootCopy {
+        put(
+            key::COPY_FROM,
+            setup.assembled_buildroot.to_string_lossy().into_owned(),
+        );
+    }
+    if let Action::Builtin(name) = &callback.action {
+        put(key::BUILTIN, name.clone());
+        put(
+            key::NEW_RESULTS,
+            paths.results.to_string_lossy().into_owned(),
+        );
+        if let Some(old) = &setup.old_results {
+            put(key::OLD_RESULTS, old.to_string_lossy().into_owned());
+        }
+        put(key::WORK, setup.work.to_string_lossy().into_owned());
+        put(
+            key::BUILD_CGROUP,
+            super::phase_cgroup(job, "build")
+                .to_string_lossy()
+                .into_owned(),
+        );
+        put(
+            key::BINFMT_PREFIX,
+            format!("obsbox-{}-", std::process::id()),
+        );
+    }
+    spec.set_annotations(Some(annotations));
+    Ok(spec)
+}

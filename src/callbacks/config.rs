@@ -1,0 +1,673 @@
+//! The callback configuration: definitions in `CONFIG/callbacks/NAME.toml`, selected and
+//! overridden per project in `CONFIG/projects/default.toml` and `CONFIG/projects/PROJECT.toml`.
+//!
+//! Precedence, lowest first (a later layer replaces each setting it names; `env`, `mounts`
+//! and `tmpfs` merge key by key):
+//! 1. the definition `callbacks/NAME.toml`;
+//! 2. `projects/default.toml`, then `projects/PROJECT.toml`, each in this order:
+//!    `[callback.NAME]`, `[arch.ARCH.callback.NAME]`, `[package.PKG.callback.NAME]`,
+//!    `[package.PKG.arch.ARCH.callback.NAME]`.
+//!
+//! A package setting beats an arch setting: a package knows its own quirks better than an
+//! arch-wide rule does. A project file may also define a callback of its own (it must then
+//! give `hook` and `command` or `builtin`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// When a callback runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookPoint {
+    /// Before the build container starts (the build bundle's `createRuntime` hooks).
+    PreBuild,
+    /// After the build, before the results are handed back (`poststop`); only after a
+    /// successful build.
+    PostBuild,
+    /// After the post-build callbacks, whatever the build's outcome (`poststop`).
+    Cleanup,
+    /// When a job is matched against workers (`obsbox allocate`).
+    Allocate,
+}
+
+impl HookPoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookPoint::PreBuild => "pre-build",
+            HookPoint::PostBuild => "post-build",
+            HookPoint::Cleanup => "cleanup",
+            HookPoint::Allocate => "allocate",
+        }
+    }
+}
+
+/// The root a callback's container runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunsIn {
+    /// The host-arch toolbox, read-only.
+    Toolbox,
+    /// The job's buildroot, writable (pre-build setup).
+    Buildroot,
+    /// A fresh copy of the buildroot as it was assembled, before the build touched it
+    /// (test frameworks install the built packages there).
+    BuildrootCopy,
+}
+
+/// How a job directory is mounted into a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum MountMode {
+    #[serde(rename = "ro")]
+    ReadOnly,
+    #[serde(rename = "rw")]
+    ReadWrite,
+}
+
+/// The job directories a callback may have mounted, at `/NAME` inside it.
+pub const PLACES: &[&str] = &["buildroot", "sources", "results", "oldresults"];
+
+/// The user a callback's process runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum User {
+    /// OBS's build user (uid 399), no capabilities.
+    Build,
+    /// root with the capabilities a package manager needs.
+    Root,
+}
+
+/// What the job ends with when a gating callback fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// OBS "failed" (exit code 1).
+    Failed,
+    /// OBS "badhost" (exit code 3): the worker cannot do this job, another one may.
+    Badhost,
+}
+
+/// One layer of settings, as a file gives them; every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Layer {
+    description: Option<String>,
+    hook: Option<HookPoint>,
+    runs_in: Option<RunsIn>,
+    command: Option<Vec<String>>,
+    builtin: Option<String>,
+    args: Option<Vec<String>>,
+    mounts: Option<BTreeMap<String, MountMode>>,
+    tmpfs: Option<Vec<String>>,
+    env: Option<BTreeMap<String, String>>,
+    timeout: Option<String>,
+    gating: Option<bool>,
+    enabled: Option<bool>,
+    on_failure: Option<OnFailure>,
+    packages: Option<Vec<String>>,
+    user: Option<User>,
+    privileged: Option<bool>,
+    network: Option<bool>,
+    order: Option<i32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scope {
+    #[serde(default)]
+    callback: BTreeMap<String, Layer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackageScope {
+    #[serde(default)]
+    callback: BTreeMap<String, Layer>,
+    #[serde(default)]
+    arch: BTreeMap<String, Scope>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectFile {
+    #[serde(default)]
+    callback: BTreeMap<String, Layer>,
+    #[serde(default)]
+    arch: BTreeMap<String, Scope>,
+    #[serde(default)]
+    package: BTreeMap<String, PackageScope>,
+}
+
+/// What a callback does: a command in a container, or work obsbox does itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Command(Vec<String>),
+    Builtin(String),
+}
+
+/// The natively implemented callbacks (`builtin = "NAME"`).
+pub const BUILTINS: &[&str] = &["build-compare", "verify-clean"];
+
+/// A callback with every setting decided, and where each came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Callback {
+    pub name: String,
+    pub description: String,
+    pub hook: HookPoint,
+    pub runs_in: RunsIn,
+    pub action: Action,
+    /// What `{args}` in the command stands for.
+    pub args: Vec<String>,
+    pub mounts: BTreeMap<String, MountMode>,
+    /// Writable scratch directories (tmpfs) inside the callback's root; `/tmp` always is.
+    pub tmpfs: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    #[serde(serialize_with = "as_seconds")]
+    pub timeout: Duration,
+    pub gating: bool,
+    pub enabled: bool,
+    pub on_failure: OnFailure,
+    /// Toolbox packages the callback needs; added to the job's toolbox when it runs.
+    pub packages: Vec<String>,
+    pub user: User,
+    /// root with every capability, no seccomp filter: for tools that mount (kiwi).
+    pub privileged: bool,
+    /// Shares the worker's network (to reach a repository); else it has none.
+    pub network: bool,
+    /// Callbacks of one hook point run by `order`, then by name.
+    pub order: i32,
+    /// Setting name → the file and table it came from.
+    pub origin: BTreeMap<String, String>,
+}
+
+fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+/// The default time a callback gets.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Which job the callbacks are decided for.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    pub project: String,
+    pub package: String,
+    pub arch: String,
+}
+
+/// Every callback known for `selector`, enabled or not, in run order (hook point, order,
+/// name). `config` is the runtime configuration directory.
+pub fn resolve(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
+    let mut layers: BTreeMap<String, Vec<(String, Layer)>> = BTreeMap::new();
+    let defs = config.join("callbacks");
+    if defs.is_dir() {
+        let mut files: Vec<PathBuf> = fs::read_dir(&defs)
+            .with_context(|| format!("cannot read {}", defs.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let layer: Layer = read_toml(&file)?;
+            layers
+                .entry(name)
+                .or_default()
+                .push((format!("callbacks/{}", file_name(&file)), layer));
+        }
+    }
+    let projects = config.join("projects");
+    let mut project_files = vec![projects.join("default.toml")];
+    if !selector.project.is_empty() {
+        project_files.push(projects.join(format!("{}.toml", selector.project)));
+    }
+    for file in project_files {
+        if !file.exists() {
+            continue;
+        }
+        let project: ProjectFile = read_toml(&file)?;
+        let origin = format!("projects/{}", file_name(&file));
+        let mut add = |table: String, callbacks: BTreeMap<String, Layer>| {
+            for (name, layer) in callbacks {
+                layers
+                    .entry(name.clone())
+                    .or_default()
+                    .push((format!("{origin} [{table}callback.{name}]"), layer));
+            }
+        };
+        add(String::new(), project.callback);
+        let mut arches = project.arch;
+        if let Some(key) = matching_arch(&arches, &selector.arch) {
+            let scope = arches.remove(&key).unwrap_or_default();
+            add(format!("arch.{key}."), scope.callback);
+        }
+        let mut packages = project.package;
+        if let Some(mut scope) = packages.remove(&selector.package) {
+            let package = &selector.package;
+            add(format!("package.{package}."), scope.callback);
+            if let Some(key) = matching_arch(&scope.arch, &selector.arch) {
+                let arch_scope = scope.arch.remove(&key).unwrap_or_default();
+                add(
+                    format!("package.{package}.arch.{key}."),
+                    arch_scope.callback,
+                );
+            }
+        }
+    }
+    let mut callbacks = layers
+        .into_iter()
+        .map(|(name, layers)| merge(&name, layers))
+        .collect::<Result<Vec<_>>>()?;
+    callbacks.sort_by(|a, b| (a.hook, a.order, &a.name).cmp(&(b.hook, b.order, &b.name)));
+    Ok(callbacks)
+}
+
+/// The enabled callbacks for `selector`, in run order.
+pub fn enabled(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
+    Ok(resolve(config, selector)?
+        .into_iter()
+        .filter(|c| c.enabled)
+        .collect())
+}
+
+/// The arch key of `tables` that names `arch`: the same name, or the same arch under
+/// Debian's or RPM's name (`amd64` and `x86_64`).
+fn matching_arch<T>(tables: &BTreeMap<String, T>, arch: &str) -> Option<String> {
+    if arch.is_empty() {
+        return None;
+    }
+    if tables.contains_key(arch) {
+        return Some(arch.to_string());
+    }
+    let wanted = crate::repo::deb_arch(arch).ok()?;
+    tables
+        .keys()
+        .find(|k| crate::repo::deb_arch(k).ok() == Some(wanted))
+        .cloned()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a TOML file; a broken one gives one line: the file, the line and the problem.
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    toml::from_str(&text).map_err(|err| {
+        let line = err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let message = err.message().replace('\n', " ");
+        match line {
+            Some(line) => anyhow::anyhow!("{}:{line}: {message}", path.display()),
+            None => anyhow::anyhow!("{}: {message}", path.display()),
+        }
+    })
+}
+
+/// Parses `90`, `90s`, `15m`, `2h`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("{text:?} is not a duration (e.g. 90s, 15m, 2h)"))?;
+    let seconds = match unit.trim() {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => bail!("{text:?} is not a duration (e.g. 90s, 15m, 2h)"),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Folds the layers of one callback, lowest first, into its effective settings.
+fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
+    let mut origin = BTreeMap::new();
+    let mut take = |field: &str, from: &str| {
+        origin.insert(field.to_string(), from.to_string());
+    };
+    let mut description = String::new();
+    let mut hook = None;
+    let mut runs_in = RunsIn::Toolbox;
+    let mut command: Option<Vec<String>> = None;
+    let mut builtin: Option<String> = None;
+    let mut args = Vec::new();
+    let mut mounts = BTreeMap::new();
+    let mut tmpfs: Vec<String> = Vec::new();
+    let mut env = BTreeMap::new();
+    let mut timeout = DEFAULT_TIMEOUT;
+    let mut gating = false;
+    let mut enabled = false;
+    let mut on_failure = OnFailure::Failed;
+    let mut packages = Vec::new();
+    let mut user = User::Build;
+    let mut privileged = false;
+    let mut network = false;
+    let mut order = 50;
+    for (from, layer) in layers {
+        let at = |what: &str| format!("{from}: {what}");
+        if let Some(v) = layer.description {
+            description = v;
+            take("description", &from);
+        }
+        if let Some(v) = layer.hook {
+            hook = Some(v);
+            take("hook", &from);
+        }
+        if let Some(v) = layer.runs_in {
+            runs_in = v;
+            take("runs-in", &from);
+        }
+        if let Some(v) = layer.command {
+            if v.is_empty() {
+                bail!("{}", at("command is empty"));
+            }
+            command = Some(v);
+            builtin = None;
+            take("command", &from);
+        }
+        if let Some(v) = layer.builtin {
+            if !BUILTINS.contains(&v.as_str()) {
+                bail!(
+                    "{}",
+                    at(&format!(
+                        "unknown builtin {v:?} (known: {})",
+                        BUILTINS.join(", ")
+                    ))
+                );
+            }
+            builtin = Some(v);
+            command = None;
+            take("builtin", &from);
+        }
+        if let Some(v) = layer.args {
+            args = v;
+            take("args", &from);
+        }
+        if let Some(v) = layer.mounts {
+            for (place, mode) in v {
+                if !PLACES.contains(&place.as_str()) {
+                    bail!(
+                        "{}",
+                        at(&format!(
+                            "mounts: unknown place {place:?} (known: {})",
+                            PLACES.join(", ")
+                        ))
+                    );
+                }
+                take(&format!("mounts.{place}"), &from);
+                mounts.insert(place, mode);
+            }
+        }
+        if let Some(v) = layer.tmpfs {
+            for dir in v {
+                if !dir.starts_with('/') || dir.split('/').any(|c| c == "..") {
+                    bail!("{}", at(&format!("tmpfs: {dir:?} is not an absolute path")));
+                }
+                if !tmpfs.contains(&dir) {
+                    tmpfs.push(dir);
+                }
+            }
+            take("tmpfs", &from);
+        }
+        if let Some(v) = layer.env {
+            for (key, value) in v {
+                take(&format!("env.{key}"), &from);
+                env.insert(key, value);
+            }
+        }
+        if let Some(v) = layer.timeout {
+            timeout = parse_duration(&v).map_err(|e| anyhow::anyhow!("{}", at(&e.to_string())))?;
+            if timeout.is_zero() {
+                bail!("{}", at("timeout must be more than 0 s"));
+            }
+            take("timeout", &from);
+        }
+        if let Some(v) = layer.gating {
+            gating = v;
+            take("gating", &from);
+        }
+        if let Some(v) = layer.enabled {
+            enabled = v;
+            take("enabled", &from);
+        }
+        if let Some(v) = layer.on_failure {
+            on_failure = v;
+            take("on-failure", &from);
+        }
+        if let Some(v) = layer.packages {
+            packages = v;
+            take("packages", &from);
+        }
+        if let Some(v) = layer.user {
+            user = v;
+            take("user", &from);
+        }
+        if let Some(v) = layer.privileged {
+            privileged = v;
+            take("privileged", &from);
+        }
+        if let Some(v) = layer.network {
+            network = v;
+            take("network", &from);
+        }
+        if let Some(v) = layer.order {
+            order = v;
+            take("order", &from);
+        }
+    }
+    let hook = hook.with_context(|| format!("callback {name}: no hook point given (hook = …)"))?;
+    let action = match (command, builtin) {
+        (Some(c), _) => Action::Command(c),
+        (None, Some(b)) => Action::Builtin(b),
+        (None, None) => bail!("callback {name}: neither command nor builtin given"),
+    };
+    if runs_in == RunsIn::Buildroot && mounts.contains_key("buildroot") {
+        bail!("callback {name}: runs in the buildroot, so it cannot also mount it");
+    }
+    Ok(Callback {
+        name: name.to_string(),
+        description,
+        hook,
+        runs_in,
+        action,
+        args,
+        mounts,
+        tmpfs,
+        env,
+        timeout,
+        gating,
+        enabled,
+        on_failure,
+        packages,
+        user,
+        privileged,
+        network,
+        order,
+        origin,
+    })
+}
+
+/// The values the placeholders of a command stand for.
+#[derive(Debug, Clone, Default)]
+pub struct Placeholders {
+    pub arch: String,
+    pub hostarch: String,
+    pub project: String,
+    pub package: String,
+}
+
+impl Callback {
+    /// The command with its placeholders replaced: `{args}` (a whole argument) by the
+    /// callback's args, `{buildroot}` `{sources}` `{results}` `{oldresults}` by where those
+    /// are inside the callback's root, and `{arch}` `{hostarch}` `{project}` `{package}`.
+    pub fn argv(&self, values: &Placeholders) -> Vec<String> {
+        let Action::Command(command) = &self.action else {
+            return Vec::new();
+        };
+        let mut argv = Vec::new();
+        for arg in command {
+            if arg == "{args}" {
+                argv.extend(self.args.iter().map(|a| self.expand(a, values)));
+            } else {
+                argv.push(self.expand(arg, values));
+            }
+        }
+        argv
+    }
+
+    fn expand(&self, text: &str, values: &Placeholders) -> String {
+        let buildroot = if self.runs_in == RunsIn::Toolbox {
+            "/buildroot"
+        } else {
+            ""
+        };
+        text.replace("{buildroot}", buildroot)
+            .replace("{sources}", "/sources")
+            .replace("{results}", "/results")
+            .replace("{oldresults}", "/oldresults")
+            .replace("{arch}", &values.arch)
+            .replace("{hostarch}", &values.hostarch)
+            .replace("{project}", &values.project)
+            .replace("{package}", &values.package)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn config() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "callbacks/lint.toml",
+            "hook = \"post-build\"\ncommand = [\"/usr/bin/lint\", \"{args}\", \"{results}/RPMS\"]\n\
+             args = [\"-v\"]\ngating = true\ntimeout = \"5m\"\n",
+        );
+        write(
+            dir.path(),
+            "projects/default.toml",
+            "[callback.lint]\nenabled = true\n",
+        );
+        write(
+            dir.path(),
+            "projects/home:a.toml",
+            "[callback.lint]\nargs = [\"--strict\"]\n\
+             [arch.aarch64.callback.lint]\ntimeout = \"30m\"\ngating = false\n\
+             [package.hello.callback.lint]\ngating = true\n\
+             [package.hello.arch.x86_64.callback.lint]\nenabled = false\n",
+        );
+        dir
+    }
+
+    fn one(dir: &Path, project: &str, package: &str, arch: &str) -> Callback {
+        let selector = Selector {
+            project: project.into(),
+            package: package.into(),
+            arch: arch.into(),
+        };
+        let mut all = resolve(dir, &selector).unwrap();
+        assert_eq!(all.len(), 1);
+        all.remove(0)
+    }
+
+    #[test]
+    fn precedence_definition_default_project_arch_package() {
+        let dir = config();
+        let other = one(dir.path(), "home:b", "x", "x86_64");
+        assert!(other.enabled && other.gating);
+        assert_eq!(other.args, ["-v"]);
+        assert_eq!(
+            other.origin["enabled"],
+            "projects/default.toml [callback.lint]"
+        );
+        let project = one(dir.path(), "home:a", "x", "x86_64");
+        assert_eq!(project.args, ["--strict"]);
+        assert_eq!(project.timeout, Duration::from_secs(300));
+        let arch = one(dir.path(), "home:a", "x", "aarch64");
+        assert_eq!(arch.timeout, Duration::from_secs(1800));
+        assert!(!arch.gating);
+        // The package beats the arch.
+        let package = one(dir.path(), "home:a", "hello", "aarch64");
+        assert!(package.gating && package.enabled);
+        assert_eq!(
+            package.origin["gating"],
+            "projects/home:a.toml [package.hello.callback.lint]"
+        );
+        // Debian's name of the arch selects the same tables.
+        let package_arch = one(dir.path(), "home:a", "hello", "amd64");
+        assert!(!package_arch.enabled);
+        assert_eq!(
+            package_arch.argv(&Placeholders::default()),
+            ["/usr/bin/lint", "--strict", "/results/RPMS"]
+        );
+    }
+
+    #[test]
+    fn broken_files_name_file_and_line() {
+        let dir = config();
+        write(
+            dir.path(),
+            "projects/home:c.toml",
+            "[callback.lint]\ngatng = true\n",
+        );
+        let selector = Selector {
+            project: "home:c".into(),
+            ..Selector::default()
+        };
+        let err = resolve(dir.path(), &selector).unwrap_err().to_string();
+        assert!(
+            err.contains("home:c.toml:2: unknown field `gatng`"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        write(
+            dir.path(),
+            "projects/home:c.toml",
+            "[callback.lint]\ntimeout = \"soon\"\n",
+        );
+        let err = resolve(dir.path(), &selector).unwrap_err().to_string();
+        assert!(
+            err.contains("[callback.lint]: \"soon\" is not a duration"),
+            "{err}"
+        );
+        write(
+            dir.path(),
+            "projects/home:c.toml",
+            "[callback.new]\nenabled = true\n",
+        );
+        let err = resolve(dir.path(), &selector).unwrap_err().to_string();
+        assert!(err.contains("callback new: no hook point"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! The hook entry: `obsbox callback hook BUNDLE`, which the build phase's OCI hooks call.
+//!
+//! It runs in the runtime's namespaces (the host), reads the callback bundle's
+//! annotations, runs its container with obsbox's runtime (or a builtin natively), copies
+//! every output line into the job log with the callback's name as prefix, kills it at its
+//! timeout, and writes its status. It exits non-zero only when a gating callback failed, so
+//! a gating pre-build callback aborts the build container's creation (OCI semantics).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use oci_spec::runtime::Spec;
+
+use super::annotations as key;
+use super::config::{HookPoint, OnFailure};
+use super::{Outcome, Status};
+use crate::runtime::oneshot::{self, RunOptions};
+
+/// What the annotations of a callback bundle say.
+struct Info {
+    name: String,
+    hook: HookPoint,
+    gating: bool,
+    on_failure: OnFailure,
+    timeout: Duration,
+    builtin: Option<String>,
+    log: Option<PathBuf>,
+    status: Option<PathBuf>,
+    annotations: HashMap<String, String>,
+}
+
+impl Info {
+    fn read(spec: &Spec, bundle: &Path) -> Result<Info> {
+        let annotations = spec.annotations().clone().unwrap_or_default();
+        let get = |k: &str| annotations.get(k).cloned();
+        let name = get(key::NAME).with_context(|| {
+            format!(
+                "{}: not a callback bundle (no {} annotation)",
+                bundle.display(),
+                key::NAME
+            )
+        })?;
+        let parse = |k: &str| -> Result<serde_json::Value> {
+            let text = get(k).unwrap_or_default();
+            Ok(serde_json::Value::String(text))
+        };
+        let hook: HookPoint = serde_json::from_value(parse(key::HOOK)?)
+            .with_context(|| format!("{}: bad {} annotation", bundle.display(), key::HOOK))?;
+        let on_failure: OnFailure =
+            serde_json::from_value(parse(key::ON_FAILURE)?).unwrap_or(OnFailure::Failed);
+        let timeout = get(key::TIMEOUT)
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(super::config::DEFAULT_TIMEOUT);
+        Ok(Info {
+            name,
+            hook,
+            gating: get(key::GATING).as_deref() == Some("true"),
+            on_failure,
+            timeout,
+            builtin: get(key::BUILTIN),
+            log: get(key::LOG).map(PathBuf::from),
+            status: get(key::STATUS).map(PathBuf::from),
+            annotations,
+        })
+    }
+
+    fn path(&self, k: &str) -> Option<PathBuf> {
+        self.annotations.get(k).map(PathBuf::from)
+    }
+}
+
+/// The job log, shared with the obsbox that runs the job: lines are appended whole.
+struct JobLog {
+    prefix: String,
+    file: Option<File>,
+}
+
+impl JobLog {
+    fn open(name: &str, path: Option<&Path>) -> JobLog {
+        let file = path.and_then(|p| OpenOptions::new().append(true).open(p).ok());
+        JobLog {
+            prefix: format!("[callback {name}]"),
+            file,
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        let line = format!("{} {text}\n", self.prefix);
+        // Our stdout is discarded by the hook runner; stderr reaches the terminal.
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Runs the callback of `bundle`; returns the hook's exit code.
+pub fn run(bundle: &Path, state_root: &Path) -> Result<i32> {
+    let config = bundle.join("config.json");
+    let spec = Spec::load(&config).with_context(|| format!("{}: cannot load", config.display()))?;
+    let info = Info::read(&spec, bundle)?;
+    let mut log = JobLog::open(&info.name, info.log.as_deref());
+    let started = Instant::now();
+    let (outcome, code, message) = match skip_reason(&info) {
+        Some(reason) => (Outcome::Skipped, None, reason),
+        None => match info.builtin.as_deref() {
+            Some(builtin) => run_builtin(builtin, &info, &mut log),
+            None => run_container(bundle, &spec, &info, state_root, &mut log),
+        },
+    };
+    let status = Status {
+        name: info.name.clone(),
+        hook: info.hook,
+        outcome,
+        code,
+        gating: info.gating,
+        on_failure: info.on_failure,
+        seconds: started.elapsed().as_secs_f64(),
+        message: message.clone(),
+    };
+    let failed = outcome.is_failure();
+    let verdict = match (failed, info.gating) {
+        (true, true) => " (gating: the job fails)",
+        (true, false) => " (advisory: ignored)",
+        _ => "",
+    };
+    log.line(&format!("{message}{verdict} [{:.1} s]", status.seconds));
+    if let Some(path) = &info.status {
+        status.save(path)?;
+    }
+    Ok(if failed && info.gating { 1 } else { 0 })
+}
+
+/// Post-build callbacks run only after a successful build.
+fn skip_reason(info: &Info) -> Option<String> {
+    if info.hook != HookPoint::PostBuild {
+        return None;
+    }
+    let file = info.path(key::BUILD_EXIT)?;
+    match fs::read_to_string(&file) {
+        Ok(text) if text.trim() == "0" => None,
+        Ok(text) => Some(format!(
+            "skipped: the build failed (exit code {})",
+            text.trim()
+        )),
+        Err(_) => Some("skipped: the build did not finish".to_string()),
+    }
+}
+
+fn run_container(
+    bundle: &Path,
+    spec: &Spec,
+    info: &Info,
+    state_root: &Path,
+    log: &mut JobLog,
+) -> (Outcome, Option<i32>, String) {
+    // A buildroot-copy callback gets a fresh copy of the assembled buildroot.
+    let copy = match (info.path(key::COPY_FROM), spec.root()) {
+        (Some(from), Some(root)) => {
+            let to = root.path().clone();
+            let _ = fs::remove_dir_all(&to);
+            if let Err(err) = crate::rootfs::farm::link_tree_copying(&from, &to, &["etc", "var"]) {
+                return (
+                    Outcome::NotStarted,
+                    None,
+                    format!("cannot copy the buildroot: {err:#}"),
+                );
+            }
+            Some(to)
+        }
+        _ => None,
+    };
+    let id: String = format!(
+        "obsbox-cb-{}-{}",
+        crate::bundle::sanitize(&info.name),
+        std::process::id()
+    )
+    .chars()
+    .take(200)
+    .collect();
+    let options = RunOptions {
+        timeout: Some(info.timeout),
+        exit_file: None,
+    };
+    let result = oneshot::run_with(bundle, &id, state_root, &options, |line| log.line(line));
+    if let Some(copy) = copy {
+        if let Err(err) = fs::remove_dir_all(&copy) {
+            tracing::warn!("cannot remove {}: {err}", copy.display());
+        }
+    }
+    match result {
+        Err(err) => (
+            Outcome::NotStarted,
+            None,
+            format!("could not start: {err:#}"),
+        ),
+        Ok(run) if run.timed_out => (
+            Outcome::TimedOut,
+            Some(run.code),
+            format!("killed at its timeout of {} s", info.timeout.as_secs()),
+        ),
+        Ok(run) if run.code == 0 => (Outcome::Ok, Some(0), "ok".to_string()),
+        Ok(run) => (
+            Outcome::Failed,
+            Some(run.code),
+            format!("failed with exit code {}", run.code),
+        ),
+    }
+}
+
+fn run_builtin(name: &str, info: &Info, log: &mut JobLog) -> (Outcome, Option<i32>, String) {
+    let result = match name {
+        "build-compare" => build_compare(info, log),
+        "verify-clean" => verify_clean(info, log),
+        other => Err(anyhow::anyhow!("unknown builtin {other:?}")),
+    };
+    match result {
+        Ok(done) => done,
+        Err(err) => (Outcome::NotStarted, None, format!("error: {err:#}")),
+    }
+}
+
+/// build-compare: the new results against the previous ones, ignoring build noise.
+fn build_compare(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>, String)> {
+    let new = info
+        .path(key::NEW_RESULTS)
+        .context("no new results given")?;
+    let Some(old) = info.path(key::OLD_RESULTS).filter(|p| p.is_dir()) else {
+        return Ok((
+            Outcome::Skipped,
+            None,
+            "skipped: no previous results to compare with".to_string(),
+        ));
+    };
+    let verdict = super::compare::compare_results(&old, &new)?;
+    if verdict.same {
+        return Ok((
+            Outcome::Unchanged,
+            None,
+            "the results are the same as the previous ones: unchanged".to_string(),
+        ));
+    }
+    const SHOWN: usize = 20;
+    for difference in verdict.differences.iter().take(SHOWN) {
+        log.line(difference);
+    }
+    if verdict.differences.len() > SHOWN {
+        log.line(&format!(
+            "… and {} more differences",
+            verdict.differences.len() - SHOWN
+        ));
+    }
+    Ok((
+        Outcome::Ok,
+        None,
+        format!(
+            "the results differ from the previous ones ({} differences)",
+            verdict.differences.len()
+        ),
+    ))
+}
+
+/// verify-clean: nothing the build made is left on the worker — no mount under the job's
+/// work directory, no process rooted there, no build cgroup, no binfmt_misc entry of the
+/// job. What is found is reported, then removed.
+fn verify_clean(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>, String)> {
+    let mut found = Vec::new();
+    if let Some(work) = info.path(key::WORK) {
+        for mount in mounts_under(&work)? {
+            found.push(format!("mount {}", mount.display()));
+            let _ = nix::mount::umount2(&mount, nix::mount::MntFlags::MNT_DETACH);
+        }
+        for (pid, root) in processes_rooted_under(&work) {
+            found.push(format!("process {pid} (root {})", root.display()));
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    if let Some(cgroup) = info.annotations.get(key::BUILD_CGROUP) {
+        let rel = cgroup.trim_start_matches('/');
+        if let Ok(controllers) = fs::read_dir("/sys/fs/cgroup") {
+            for controller in controllers.flatten() {
+                let dir = controller.path().join(rel);
+                if !dir.is_dir() {
+                    continue;
+                }
+                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    found.push(format!("process {pid} in {}", dir.display()));
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                found.push(format!("cgroup {}", dir.display()));
+                // The killed processes need a moment to leave the cgroup.
+                for _ in 0..50 {
+                    if fs::remove_dir(&dir).is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+    if let Some(prefix) = info.annotations.get(key::BINFMT_PREFIX) {
+        if let Ok(entries) = fs::read_dir("/proc/sys/fs/binfmt_misc") {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(prefix.as_str()) {
+                    found.push(format!("binfmt_misc entry {name}"));
+                    let _ = fs::write(entry.path(), "-1");
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return Ok((
+            Outcome::Ok,
+            None,
+            "clean: no mount, process, cgroup or binfmt entry of the build is left".to_string(),
+        ));
+    }
+    for item in &found {
+        log.line(&format!("left behind: {item} (removed)"));
+    }
+    Ok((
+        Outcome::Failed,
+        None,
+        format!("{} things were left behind by the build", found.len()),
+    ))
+}
+
+/// Mount points at or below `dir` in our mount namespace (the host's).
+fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let text = fs::read_to_string("/proc/self/mountinfo").context("cannot read mountinfo")?;
+    let mut found: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|point| point.starts_with(&dir))
+        .collect();
+    // Innermost first, so each can be detached.
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    Ok(found)
+}
+
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    let mut out = Vec::new();
+    let bytes = field.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&field[i + 1..i + 4], 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    PathBuf::from(std::ffi::OsString::from(
+        String::from_utf8_lossy(&out).into_owned(),
+    ))
+}
+
+/// Processes whose root directory is at or below `dir`.
+fn processes_rooted_under(dir: &Path) -> Vec<(i32, PathBuf)> {
+    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let me = std::process::id() as i32;
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter_map(|pid| {
+            let root = fs::read_link(format!("/proc/{pid}/root")).ok()?;
+            root.starts_with(&dir).then_some((pid, root))
+        })
+        .collect()
+}
