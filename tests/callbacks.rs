@@ -1,0 +1,411 @@
+//! Callbacks end to end: real build jobs (the packages of integration/pkgs/ built in
+//! buildroots installed from the loopback test repository) with callbacks configured per
+//! project, run from the toolbox or on the buildroot as OCI hooks of the build phase.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::data::{copy_tree, list, repo_root, testdata};
+use common::job::{Job, deb_packages};
+use common::{stderr_of, validate};
+
+/// One cache for the tests of this file: each buildroot is installed once.
+fn shared_cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| common::process_tempdir("obsbox-test-cache-"))
+}
+
+/// The repo's runtime configuration plus `projects/home:test.toml` with `project`.
+fn config_with(job: &Job, project: &str) -> PathBuf {
+    let config = job.dir.path().join("config");
+    copy_tree(&repo_root().join("runtime-config"), &config);
+    fs::create_dir_all(config.join("projects")).unwrap();
+    fs::write(config.join("projects/home:test.toml"), project).unwrap();
+    config
+}
+
+fn deb_repo() -> String {
+    format!(
+        "file://{} bookworm main",
+        testdata().join("deb-repo").display()
+    )
+}
+
+/// The Debian package job of project home:test with `project` as its project file.
+fn deb_job(project: &str) -> (Job, PathBuf) {
+    let mut job = Job::new(shared_cache());
+    job.config = config_with(&job, project);
+    let recipe = job.debian_sources();
+    let toml = job.write_toml(
+        &recipe,
+        &deb_repo(),
+        &deb_packages(),
+        "project = \"home:test\"\n",
+    );
+    (job, toml)
+}
+
+/// Runs the job; returns the exit code and the log.
+fn build(job: &Job, toml: &Path) -> (Option<i32>, String) {
+    let (out, results) = job.build(toml);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    let code = out.status.code();
+    (code, format!("{log}\n-- stderr --\n{}", stderr_of(&out)))
+}
+
+fn debs_of(job: &Job) -> Vec<String> {
+    fs::read_dir(job.results().join("DEBS"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn setup_is_seen_by_the_build_and_cleanup_leaves_nothing() {
+    testdata();
+    let mut job = Job::new(shared_cache());
+    job.config = config_with(
+        &job,
+        r#"
+[callback.setup]
+enabled = true
+args = ["mkdir -p /etc/obsbox-setup", "echo set-up-by-the-project > /etc/obsbox-setup/marker"]
+
+[callback.cleanup]
+enabled = true
+args = ["rm -rf /etc/obsbox-setup", "echo cleaned"]
+"#,
+    );
+    // The build reads the set-up file: it fails if the file is not there.
+    let recipe = job.rpm_sources();
+    let spec = job.sources().join(&recipe);
+    let text = fs::read_to_string(&spec).unwrap();
+    fs::write(
+        &spec,
+        text.replacen("%build\n", "%build\ncat /etc/obsbox-setup/marker\n", 1),
+    )
+    .unwrap();
+    let mut packages = deb_packages();
+    packages.extend(list("rpm-build.txt"));
+    let toml = job.write_toml(&recipe, &deb_repo(), &packages, "project = \"home:test\"\n");
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("\nset-up-by-the-project\n"), "{log}");
+    assert!(log.contains("[callback setup] ok"), "{log}");
+    assert!(log.contains("[callback cleanup] cleaned"), "{log}");
+    assert!(
+        log.contains("[callback verify-clean] clean: no mount, process"),
+        "{log}"
+    );
+    // Nothing of the job is left: no container state, no mount under the cache.
+    assert_eq!(fs::read_dir(job.runtime.root.path()).unwrap().count(), 0);
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(shared_cache().to_str().unwrap()),
+        "{mounts}"
+    );
+    assert!(
+        !shared_cache().join("jobs").exists()
+            || fs::read_dir(shared_cache().join("jobs")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn a_failing_gating_pre_build_callback_fails_the_job_before_the_build() {
+    testdata();
+    let (job, toml) = deb_job(
+        r#"
+[callback.setup]
+enabled = true
+args = ["echo setting up", "exit 7"]
+"#,
+    );
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("[callback setup] failed with exit code 7 (gating: the job fails)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("gating pre-build callback setup failed"),
+        "{log}"
+    );
+    assert!(!log.contains("phase build exited"), "{log}");
+    assert_eq!(fs::read_dir(job.runtime.root.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn test_framework_runs_the_built_package_in_a_fresh_buildroot() {
+    testdata();
+    let (job, toml) = deb_job(
+        r#"
+[callback.test-framework]
+enabled = true
+args = ["hello-obsbox | grep 'Hello, world'", "dpkg -s hello-obsbox | grep -q '^Status: install ok installed'"]
+"#,
+    );
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("[callback test-framework] Hello, world, from obsbox!"),
+        "{log}"
+    );
+    assert!(log.contains("[callback test-framework] ok"), "{log}");
+
+    // A failing test fails the job; the results are kept.
+    let (job, toml) = deb_job(
+        r#"
+[callback.test-framework]
+enabled = true
+args = ["hello-obsbox | grep -q 'Goodbye'"]
+"#,
+    );
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("[callback test-framework] failed with exit code 1 (gating: the job fails)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("gating post-build callback test-framework failed"),
+        "{log}"
+    );
+    assert_eq!(debs_of(&job), ["hello-obsbox_1.0_amd64.deb"]);
+}
+
+/// Three broken callbacks of the project's own: each is logged with what happened, the
+/// job goes on (they are advisory) and its results are kept; gating, the first fails it.
+#[test]
+fn failing_hanging_and_missing_callbacks_are_reported_and_results_kept() {
+    testdata();
+    let broken = |gating: bool| {
+        format!(
+            r#"
+[callback.exits]
+enabled = true
+hook = "post-build"
+command = ["/bin/busybox", "sh", "-c", "echo about to fail; exit 3"]
+gating = {gating}
+
+[callback.hangs]
+enabled = true
+hook = "post-build"
+command = ["/bin/busybox", "sleep", "600"]
+timeout = "3s"
+
+[callback.missing]
+enabled = true
+hook = "post-build"
+command = ["/usr/bin/no-such-tool", "--check"]
+"#
+        )
+    };
+    let (job, toml) = deb_job(&broken(false));
+    let started = std::time::Instant::now();
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("[callback exits] about to fail"), "{log}");
+    assert!(
+        log.contains("[callback exits] failed with exit code 3 (advisory: ignored)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("[callback hangs] killed at its timeout of 3 s (advisory: ignored)"),
+        "{log}"
+    );
+    let missing = log
+        .lines()
+        .find(|l| l.starts_with("[callback missing] could not start"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(missing.contains("no-such-tool"), "{missing}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(300));
+    assert_eq!(debs_of(&job), ["hello-obsbox_1.0_amd64.deb"]);
+    assert_eq!(fs::read_dir(job.runtime.root.path()).unwrap().count(), 0);
+
+    let (job, toml) = deb_job(&broken(true));
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("[callback exits] failed with exit code 3 (gating: the job fails)"),
+        "{log}"
+    );
+    assert_eq!(debs_of(&job), ["hello-obsbox_1.0_amd64.deb"]);
+}
+
+#[test]
+fn callback_bundles_validate_against_the_runtime_spec() {
+    testdata();
+    let (job, toml) = deb_job(
+        r#"
+[callback.setup]
+enabled = true
+args = ["true"]
+
+[callback.test-framework]
+enabled = true
+"#,
+    );
+    let bundles = job.dir.path().join("bundles");
+    let out = job.runtime.output(&[
+        "--cache",
+        job.cache.to_str().unwrap(),
+        "bundle",
+        toml.to_str().unwrap(),
+        "--out",
+        bundles.to_str().unwrap(),
+        "--config",
+        job.config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let schema = Path::new(
+        "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json",
+    );
+    let read = |p: &Path| -> serde_json::Value {
+        validate(schema, p);
+        serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+    };
+    let build = read(&bundles.join("bundles/build/config.json"));
+    let pre: Vec<String> = build["hooks"]["createRuntime"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            h["args"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(pre.len(), 1, "{build}");
+    assert!(pre[0].ends_with("/callback-setup"), "{pre:?}");
+    let post: Vec<String> = build["hooks"]["poststop"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            h["args"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // In run order: post-build (test-framework 60, build-compare 90), then cleanup.
+    let names: Vec<&str> = post.iter().map(|p| p.rsplit('/').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "callback-test-framework",
+            "callback-build-compare",
+            "callback-verify-clean"
+        ]
+    );
+    for name in [
+        "callback-setup",
+        "callback-test-framework",
+        "callback-build-compare",
+    ] {
+        let spec = read(&bundles.join("bundles").join(name).join("config.json"));
+        assert_eq!(
+            spec["annotations"]["org.openbuildservice.callback.name"],
+            name.trim_start_matches("callback-")
+        );
+    }
+    let setup = read(&bundles.join("bundles/callback-setup/config.json"));
+    assert_eq!(setup["process"]["user"]["uid"], 0);
+    assert_eq!(setup["root"]["readonly"], false);
+}
+
+#[test]
+fn callback_list_shows_the_effective_settings_and_their_origin() {
+    let job = Job::new(shared_cache());
+    let config = config_with(
+        &job,
+        r#"
+[callback.test-framework]
+enabled = true
+args = ["make check"]
+
+[arch.aarch64.callback.test-framework]
+timeout = "2h"
+
+[package.hello.callback.test-framework]
+gating = false
+"#,
+    );
+    let list = |extra: &[&str]| {
+        let mut args = vec![
+            "callback",
+            "list",
+            "--config",
+            config.to_str().unwrap(),
+            "--project",
+            "home:test",
+        ];
+        args.extend_from_slice(extra);
+        job.runtime.output(&args)
+    };
+    let out = list(&[
+        "--package",
+        "hello",
+        "--arch",
+        "aarch64",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tf = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "test-framework")
+        .unwrap();
+    assert_eq!(tf["timeout"], 7200);
+    assert_eq!(tf["gating"], false);
+    assert_eq!(tf["args"], serde_json::json!(["make check"]));
+    assert_eq!(
+        tf["origin"]["timeout"],
+        "projects/home:test.toml [arch.aarch64.callback.test-framework]"
+    );
+    assert_eq!(
+        tf["origin"]["gating"],
+        "projects/home:test.toml [package.hello.callback.test-framework]"
+    );
+    assert_eq!(tf["origin"]["hook"], "callbacks/test-framework.toml");
+    let text = list(&["--package", "other", "--arch", "x86_64"]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains("test-framework (post-build, enabled)"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("gating")
+            && l.contains("true")
+            && l.contains("# callbacks/test-framework.toml")),
+        "{text}"
+    );
+
+    // A broken project file: one line naming the file, the line and the problem.
+    fs::write(
+        config.join("projects/home:test.toml"),
+        "[callback.test-framework]\ngating = maybe\n",
+    )
+    .unwrap();
+    let out = list(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("projects/home:test.toml:2:"), "{err}");
+}

@@ -1,0 +1,157 @@
+//! A build job in a temporary directory: sources copied from `integration/pkgs/…`, a
+//! job.toml, and obsbox with a private state directory and a given cache.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::data::{copy_tree, list, repo_root};
+use super::{Runtime, stderr_of};
+
+/// A TOML array of strings.
+pub fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A job directory: the sources copied from `integration/pkgs/…`, a job.toml, and obsbox
+/// with a private cache and state.
+pub struct Job {
+    pub dir: tempfile::TempDir,
+    pub runtime: Runtime,
+    pub cache: PathBuf,
+    /// The runtime configuration directory (`--config`); the repo's by default.
+    pub config: PathBuf,
+    /// More arguments for `build` (e.g. `--old DIR`).
+    pub extra: Vec<String>,
+}
+
+impl Job {
+    pub fn new(cache: &Path) -> Job {
+        Job {
+            dir: tempfile::tempdir().unwrap(),
+            runtime: Runtime::new(),
+            cache: cache.to_path_buf(),
+            config: repo_root().join("runtime-config"),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn sources(&self) -> PathBuf {
+        self.dir.path().join("sources")
+    }
+
+    /// The Debian package's sources as OBS hands them over: a .dsc and its tarball.
+    pub fn debian_sources(&self) -> String {
+        let tree = self.dir.path().join("hello-obsbox");
+        copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+        fs::create_dir_all(self.sources()).unwrap();
+        let status = Command::new("dpkg-source")
+            .args(["-b", "hello-obsbox"])
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "dpkg-source -b: {}",
+            stderr_of(&status)
+        );
+        for entry in fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".dsc") || name.contains(".tar.") {
+                fs::rename(&path, self.sources().join(&name)).unwrap();
+            }
+        }
+        "hello-obsbox_1.0.dsc".to_string()
+    }
+
+    pub fn rpm_sources(&self) -> String {
+        copy_tree(
+            &repo_root().join("integration/pkgs/hello-obsbox-rpm"),
+            &self.sources(),
+        );
+        "hello-obsbox.spec".to_string()
+    }
+
+    pub fn write_toml(
+        &self,
+        recipe: &str,
+        repo: &str,
+        packages: &[String],
+        extra: &str,
+    ) -> PathBuf {
+        let path = self.dir.path().join("job.toml");
+        fs::write(
+            &path,
+            format!(
+                "package = \"hello-obsbox\"\narch = \"amd64\"\nrecipe = {recipe:?}\nsources = \"sources\"\n\
+                 repos = [{repo:?}]\npackages = {}\n{extra}",
+                toml_list(packages)
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    pub fn results(&self) -> PathBuf {
+        self.dir.path().join("results")
+    }
+
+    /// `--cache C build JOB --out RESULTS --config runtime-config`.
+    pub fn build_args(&self, job: &Path) -> Vec<String> {
+        let mut args = [
+            "--cache",
+            self.cache.to_str().unwrap(),
+            "build",
+            job.to_str().unwrap(),
+            "--out",
+            self.results().to_str().unwrap(),
+            "--config",
+            self.config.to_str().unwrap(),
+        ]
+        .map(str::to_string)
+        .to_vec();
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    pub fn build(&self, job: &Path) -> (Output, PathBuf) {
+        let args = self.build_args(job);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (self.runtime.output(&args), self.results())
+    }
+
+    /// Starts the build in the background and returns once `phase` has started.
+    pub fn spawn_build_until(&self, job: &Path, phase: &str) -> std::process::Child {
+        let args = self.build_args(job);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = self
+            .runtime
+            .command(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let marker = format!("phase {phase} starts");
+        while !fs::read_to_string(self.results().join("logfile"))
+            .unwrap_or_default()
+            .contains(&marker)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{phase} never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child
+    }
+}
+
+pub fn deb_packages() -> Vec<String> {
+    let mut names = list("required.txt");
+    names.push("build-essential".to_string());
+    names
+}
