@@ -5,6 +5,7 @@
 
 pub mod alloc;
 pub mod bundle;
+pub mod callbacks;
 pub mod cli;
 pub mod job;
 pub mod lifecycle;
