@@ -40,6 +40,11 @@ const NAME: Tag = Tag(1000, "NAME");
 const VERSION: Tag = Tag(1001, "VERSION");
 const RELEASE: Tag = Tag(1002, "RELEASE");
 const EPOCH: Tag = Tag(1003, "EPOCH");
+const SUMMARY: Tag = Tag(1004, "SUMMARY");
+const DESCRIPTION: Tag = Tag(1005, "DESCRIPTION");
+const LICENSE: Tag = Tag(1014, "LICENSE");
+const GROUP: Tag = Tag(1016, "GROUP");
+const URL: Tag = Tag(1020, "URL");
 const ARCH: Tag = Tag(1022, "ARCH");
 const PREIN: Tag = Tag(1023, "PREIN");
 const POSTIN: Tag = Tag(1024, "POSTIN");
@@ -64,11 +69,19 @@ const NOPATCH: Tag = Tag(1052, "NOPATCH");
 const CONFLICTFLAGS: Tag = Tag(1053, "CONFLICTFLAGS");
 const CONFLICTNAME: Tag = Tag(1054, "CONFLICTNAME");
 const CONFLICTVERSION: Tag = Tag(1055, "CONFLICTVERSION");
+const TRIGGERSCRIPTS: Tag = Tag(1065, "TRIGGERSCRIPTS");
+const TRIGGERNAME: Tag = Tag(1066, "TRIGGERNAME");
+const VERIFYSCRIPT: Tag = Tag(1079, "VERIFYSCRIPT");
+const CHANGELOGTIME: Tag = Tag(1080, "CHANGELOGTIME");
+const CHANGELOGNAME: Tag = Tag(1081, "CHANGELOGNAME");
+const CHANGELOGTEXT: Tag = Tag(1082, "CHANGELOGTEXT");
 const PREINPROG: Tag = Tag(1085, "PREINPROG");
 const POSTINPROG: Tag = Tag(1086, "POSTINPROG");
 const PREUNPROG: Tag = Tag(1087, "PREUNPROG");
 const POSTUNPROG: Tag = Tag(1088, "POSTUNPROG");
 const OBSOLETENAME: Tag = Tag(1090, "OBSOLETENAME");
+const VERIFYSCRIPTPROG: Tag = Tag(1091, "VERIFYSCRIPTPROG");
+const TRIGGERSCRIPTPROG: Tag = Tag(1092, "TRIGGERSCRIPTPROG");
 const FILEDEVICES: Tag = Tag(1095, "FILEDEVICES");
 const FILEINODES: Tag = Tag(1096, "FILEINODES");
 const PROVIDEFLAGS: Tag = Tag(1112, "PROVIDEFLAGS");
@@ -80,8 +93,30 @@ const BASENAMES: Tag = Tag(1117, "BASENAMES");
 const DIRNAMES: Tag = Tag(1118, "DIRNAMES");
 const PAYLOADFORMAT: Tag = Tag(1124, "PAYLOADFORMAT");
 const PAYLOADCOMPRESSOR: Tag = Tag(1125, "PAYLOADCOMPRESSOR");
+const PRETRANS: Tag = Tag(1151, "PRETRANS");
+const POSTTRANS: Tag = Tag(1152, "POSTTRANS");
+const PRETRANSPROG: Tag = Tag(1153, "PRETRANSPROG");
+const POSTTRANSPROG: Tag = Tag(1154, "POSTTRANSPROG");
 const LONGFILESIZES: Tag = Tag(5008, "LONGFILESIZES");
 const FILECAPS: Tag = Tag(5010, "FILECAPS");
+const RECOMMENDNAME: Tag = Tag(5046, "RECOMMENDNAME");
+const RECOMMENDVERSION: Tag = Tag(5047, "RECOMMENDVERSION");
+const RECOMMENDFLAGS: Tag = Tag(5048, "RECOMMENDFLAGS");
+const SUGGESTNAME: Tag = Tag(5049, "SUGGESTNAME");
+const SUGGESTVERSION: Tag = Tag(5050, "SUGGESTVERSION");
+const SUGGESTFLAGS: Tag = Tag(5051, "SUGGESTFLAGS");
+const SUPPLEMENTNAME: Tag = Tag(5052, "SUPPLEMENTNAME");
+const SUPPLEMENTVERSION: Tag = Tag(5053, "SUPPLEMENTVERSION");
+const SUPPLEMENTFLAGS: Tag = Tag(5054, "SUPPLEMENTFLAGS");
+const ENHANCENAME: Tag = Tag(5055, "ENHANCENAME");
+const ENHANCEVERSION: Tag = Tag(5056, "ENHANCEVERSION");
+const ENHANCEFLAGS: Tag = Tag(5057, "ENHANCEFLAGS");
+const FILETRIGGERSCRIPTS: Tag = Tag(5066, "FILETRIGGERSCRIPTS");
+const FILETRIGGERSCRIPTPROG: Tag = Tag(5067, "FILETRIGGERSCRIPTPROG");
+const FILETRIGGERNAME: Tag = Tag(5069, "FILETRIGGERNAME");
+const TRANSFILETRIGGERSCRIPTS: Tag = Tag(5076, "TRANSFILETRIGGERSCRIPTS");
+const TRANSFILETRIGGERSCRIPTPROG: Tag = Tag(5077, "TRANSFILETRIGGERSCRIPTPROG");
+const TRANSFILETRIGGERNAME: Tag = Tag(5079, "TRANSFILETRIGGERNAME");
 
 // Header value types.
 const TYPE_INT16: u32 = 3;
@@ -167,6 +202,37 @@ pub struct Script {
     pub body: String,
 }
 
+/// One `%changelog` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogEntry {
+    /// Seconds since the epoch; rpmbuild keeps only the day.
+    pub time: u32,
+    /// The heading after the date: `Name <mail>`, often with a version.
+    pub author: String,
+    pub text: String,
+}
+
+/// Header fields that say what a package is without mattering for installing it; read by
+/// [`RpmPackage::details`] only, so opening packages for a root stays lean.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    pub summary: String,
+    pub description: String,
+    pub license: String,
+    pub group: String,
+    pub url: String,
+    /// Newest first, as in the spec.
+    pub changelog: Vec<ChangelogEntry>,
+    pub recommends: Vec<Relation>,
+    pub suggests: Vec<Relation>,
+    pub supplements: Vec<Relation>,
+    pub enhances: Vec<Relation>,
+    /// The scriptlets [`RpmPackage::scripts`] leaves out (`%pretrans`, `%posttrans`,
+    /// `%verifyscript`, triggers and file triggers) as (tag name, values), for the tags the
+    /// header has; raw, for comparing rather than running.
+    pub other_scripts: Vec<(&'static str, Vec<String>)>,
+}
+
 /// An opened `.rpm`: its metadata, and where the payload starts for [`RpmPackage::extract`].
 ///
 /// Extracted entries carry the cpio's numeric owner, as `rpm2cpio | cpio -idm` would give;
@@ -203,24 +269,19 @@ impl RpmPackage {
     }
 
     fn open_inner(path: &Path) -> Result<RpmPackage> {
-        let mut file = File::open(path).context("cannot open")?;
-        let file_size = file.metadata()?.len();
-        let mut reader = io::BufReader::new(&mut file);
-        read_lead(&mut reader, file_size)?;
-        let mut offset = LEAD_SIZE;
-        let (_, sig_len) = Header::read(&mut reader, "signature header", file_size - offset)?;
-        offset += sig_len;
-        // The signature header is padded so the main header starts 8-byte aligned.
-        let pad = (8 - sig_len % 8) % 8;
-        ensure!(file_size - offset >= pad, "truncated signature header");
-        io::copy(&mut (&mut reader).take(pad), &mut io::sink())?;
-        offset += pad;
-        let (header, len) = Header::read(&mut reader, "main header", file_size - offset)?;
+        let (header, payload_offset, file_size) = main_header(path)?;
         let mut package = from_header(&header).context("main header")?;
         package.path = path.to_owned();
         package.file_size = file_size;
-        package.payload_offset = offset + len;
+        package.payload_offset = payload_offset;
         Ok(package)
+    }
+
+    /// Reads the descriptive fields [`RpmPackage::open`] skips (the header is read again).
+    pub fn details(&self) -> Result<Details> {
+        let details = main_header(&self.path)
+            .and_then(|(header, _, _)| details(&header).context("main header"));
+        details.map_err(|e| anyhow!("{}: {e:#}", self.path.display()))
     }
 
     pub fn path(&self) -> &Path {
@@ -290,6 +351,24 @@ impl RpmPackage {
         let mut payload = Payload::new(self, stream)?;
         payload.run(sink)
     }
+}
+
+/// The main header of the package at `path`, where its payload starts, and the file size.
+fn main_header(path: &Path) -> Result<(Header, u64, u64)> {
+    let mut file = File::open(path).context("cannot open")?;
+    let file_size = file.metadata()?.len();
+    let mut reader = io::BufReader::new(&mut file);
+    read_lead(&mut reader, file_size)?;
+    let mut offset = LEAD_SIZE;
+    let (_, sig_len) = Header::read(&mut reader, "signature header", file_size - offset)?;
+    offset += sig_len;
+    // The signature header is padded so the main header starts 8-byte aligned.
+    let pad = (8 - sig_len % 8) % 8;
+    ensure!(file_size - offset >= pad, "truncated signature header");
+    io::copy(&mut (&mut reader).take(pad), &mut io::sink())?;
+    offset += pad;
+    let (header, len) = Header::read(&mut reader, "main header", file_size - offset)?;
+    Ok((header, offset + len, file_size))
 }
 
 fn read_lead(reader: &mut impl Read, file_size: u64) -> Result<()> {
@@ -651,6 +730,56 @@ fn scripts(h: &Header) -> Result<Vec<Script>> {
         });
     }
     Ok(out)
+}
+
+fn details(h: &Header) -> Result<Details> {
+    let text = |tag: Tag| -> Result<String> { Ok(h.string(tag)?.unwrap_or_default()) };
+    let names = h.strings(CHANGELOGNAME)?.unwrap_or_default();
+    let n = names.len();
+    let times = per_item(CHANGELOGTIME, h.u32s(CHANGELOGTIME)?, n)?.unwrap_or_else(|| vec![0; n]);
+    let texts = per_item(CHANGELOGTEXT, h.strings(CHANGELOGTEXT)?, n)?
+        .unwrap_or_else(|| vec![String::new(); n]);
+    let changelog = names
+        .into_iter()
+        .zip(times)
+        .zip(texts)
+        .map(|((author, time), text)| ChangelogEntry { time, author, text })
+        .collect();
+    let mut other_scripts = Vec::new();
+    for tag in [
+        PRETRANS,
+        PRETRANSPROG,
+        POSTTRANS,
+        POSTTRANSPROG,
+        VERIFYSCRIPT,
+        VERIFYSCRIPTPROG,
+        TRIGGERNAME,
+        TRIGGERSCRIPTPROG,
+        TRIGGERSCRIPTS,
+        FILETRIGGERNAME,
+        FILETRIGGERSCRIPTPROG,
+        FILETRIGGERSCRIPTS,
+        TRANSFILETRIGGERNAME,
+        TRANSFILETRIGGERSCRIPTPROG,
+        TRANSFILETRIGGERSCRIPTS,
+    ] {
+        if let Some(values) = h.strings(tag)? {
+            other_scripts.push((tag.1, values));
+        }
+    }
+    Ok(Details {
+        summary: text(SUMMARY)?,
+        description: text(DESCRIPTION)?,
+        license: text(LICENSE)?,
+        group: text(GROUP)?,
+        url: text(URL)?,
+        changelog,
+        recommends: relations(h, RECOMMENDNAME, RECOMMENDFLAGS, RECOMMENDVERSION)?,
+        suggests: relations(h, SUGGESTNAME, SUGGESTFLAGS, SUGGESTVERSION)?,
+        supplements: relations(h, SUPPLEMENTNAME, SUPPLEMENTFLAGS, SUPPLEMENTVERSION)?,
+        enhances: relations(h, ENHANCENAME, ENHANCEFLAGS, ENHANCEVERSION)?,
+        other_scripts,
+    })
 }
 
 /// Converts a capability text (`cap_net_raw=ep`, `cap_a,cap_b+ep`, `=ep`) to the
@@ -1819,5 +1948,93 @@ mkfifo %{buildroot}/data/fifo
         assert_eq!(sense_op(SENSE_GREATER | SENSE_EQUAL), Some(Op::Ge));
         assert_eq!(sense_op(SENSE_GREATER), Some(Op::Gt));
         assert_eq!(sense_op(0x0400), None);
+    }
+
+    #[test]
+    fn details_match_rpm_query() {
+        let spec = r#"Name: obsdetails
+Version: 1
+Release: 1
+Summary: details test
+License: MIT AND BSD-3-Clause
+Group: System/Testing
+URL: https://example.org/obsdetails
+BuildArch: noarch
+Recommends: rec-a >= 2
+Suggests: sug-b
+Supplements: sup-c
+Enhances: enh-d < 3
+%description
+Line one.
+Line two.
+%install
+mkdir -p %{buildroot}/usr/share
+echo x > %{buildroot}/usr/share/obsdetails
+%files
+/usr/share/obsdetails
+%pretrans -p <lua>
+print("pre")
+%posttrans
+echo posttrans
+%triggerin -- bash
+echo trigger
+%changelog
+* Tue Mar 05 2024 B Person <b@example.org> - 1-1
+- second
+* Mon Mar 04 2024 A Person <a@example.org>
+- first
+"#;
+        let built = rpmbuild(spec, "-bb");
+        let details = RpmPackage::open(&built.rpm).unwrap().details().unwrap();
+        let fields = rpm_query(
+            &built.rpm,
+            "%{SUMMARY}|%{DESCRIPTION}|%{LICENSE}|%{GROUP}|%{URL}",
+        );
+        let ours = [
+            &details.summary,
+            &details.description,
+            &details.license,
+            &details.group,
+            &details.url,
+        ];
+        assert_eq!(ours.map(String::as_str).join("|"), fields);
+        let changelog = rpm_query(
+            &built.rpm,
+            "[%{CHANGELOGTIME}|%{CHANGELOGNAME}|%{CHANGELOGTEXT}\n]",
+        );
+        let ours: Vec<String> = details
+            .changelog
+            .iter()
+            .map(|c| format!("{}|{}|{}", c.time, c.author, c.text))
+            .collect();
+        assert_eq!(ours, changelog.lines().collect::<Vec<_>>());
+        assert_eq!(details.changelog.len(), 2);
+        for (kind, ours) in [
+            ("RECOMMEND", &details.recommends),
+            ("SUGGEST", &details.suggests),
+            ("SUPPLEMENT", &details.supplements),
+            ("ENHANCE", &details.enhances),
+        ] {
+            assert_eq!(
+                relation_lines(ours),
+                query_relations(&built.rpm, kind),
+                "{kind}"
+            );
+            assert_eq!(ours.len(), 1, "{kind}");
+        }
+        for (tag, values) in &details.other_scripts {
+            let query = rpm_query(&built.rpm, &format!("[%{{{tag}}}\\n]"));
+            assert_eq!(values.join("\n"), query.trim_end(), "{tag}");
+        }
+        let tags: Vec<&str> = details.other_scripts.iter().map(|(t, _)| *t).collect();
+        for tag in [
+            "PRETRANS",
+            "PRETRANSPROG",
+            "POSTTRANS",
+            "TRIGGERNAME",
+            "TRIGGERSCRIPTS",
+        ] {
+            assert!(tags.contains(&tag), "{tag} missing from {tags:?}");
+        }
     }
 }
