@@ -409,3 +409,52 @@ gating = false
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("projects/home:test.toml:2:"), "{err}");
 }
+
+/// build-compare: a rebuild of the same sources against the previous results ends with
+/// 2 "unchanged"; a real source change gives 0.
+#[test]
+fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change() {
+    testdata();
+    let (first, toml) = deb_job("");
+    let (code, log) = build(&first, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("[callback build-compare] skipped: no previous results"),
+        "{log}"
+    );
+
+    let (mut again, toml) = deb_job("");
+    again.extra = vec!["--old".into(), first.results().to_str().unwrap().into()];
+    let (code, log) = build(&again, &toml);
+    assert_eq!(code, Some(2), "{log}");
+    assert!(
+        log.contains("[callback build-compare] the results are the same as the previous ones"),
+        "{log}"
+    );
+    assert!(again.results().join("OTHER/same_result_marker").exists());
+    assert_eq!(debs_of(&again), ["hello-obsbox_1.0_amd64.deb"]);
+
+    let mut changed = Job::new(shared_cache());
+    changed.config = config_with(&changed, "");
+    let recipe = changed.debian_sources_edited(|tree| {
+        for file in ["src/greet.c", "src/test_greet.c", "Makefile"] {
+            let path = tree.join(file);
+            let text = fs::read_to_string(&path).unwrap();
+            fs::write(&path, text.replace("from obsbox!", "from obsbox?")).unwrap();
+        }
+    });
+    let toml = changed.write_toml(
+        &recipe,
+        &deb_repo(),
+        &deb_packages(),
+        "project = \"home:test\"\n",
+    );
+    changed.extra = vec!["--old".into(), first.results().to_str().unwrap().into()];
+    let (code, log) = build(&changed, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("/usr/bin/hello-obsbox: content differs"),
+        "{log}"
+    );
+    assert!(!changed.results().join("OTHER/same_result_marker").exists());
+}

@@ -173,6 +173,16 @@ fn callback_spec(
         format!("OBSBOX_HOSTARCH={}", values.hostarch),
         format!("OBSBOX_PROJECT={}", values.project),
         format!("OBSBOX_PACKAGE={}", values.package),
+        // The job's target repositories, one per line, as `rootfs create --repo` takes
+        // them (`URL [SUITE COMPONENT…]`): what imaging builds its image from.
+        format!(
+            "OBSBOX_REPOS={}",
+            job.repos
+                .iter()
+                .map(|r| r.url.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     ]);
     environment.extend(callback.env.iter().map(|(k, v)| format!("{k}={v}")));
     let process = if callback.privileged {

@@ -43,8 +43,14 @@ impl Job {
 
     /// The Debian package's sources as OBS hands them over: a .dsc and its tarball.
     pub fn debian_sources(&self) -> String {
+        self.debian_sources_edited(|_| {})
+    }
+
+    /// As [`Job::debian_sources`], with `edit` applied to the source tree first.
+    pub fn debian_sources_edited(&self, edit: impl FnOnce(&Path)) -> String {
         let tree = self.dir.path().join("hello-obsbox");
         copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+        edit(&tree);
         fs::create_dir_all(self.sources()).unwrap();
         let status = Command::new("dpkg-source")
             .args(["-b", "hello-obsbox"])
