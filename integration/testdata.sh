@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
-data_version=2
+data_version=3
 suite=bookworm
 stamp=$cache/testdata.stamp
 want_stamp="$data_version $(cat "${BASH_SOURCE[0]}" "$here"/rpm/*.spec | sha256sum | cut -c1-16)"
@@ -20,11 +20,14 @@ layout() {
 test data in $cache:
   debs/amd64/            build-essential closure + Priority: required closure (amd64, all),
                          and the packages of rpm-build.txt fakeroot.txt toolbox.txt
+                         callbacks.txt
   debs/arm64/            $(echo "${arm64_packages[*]}" | tr ' ' ',') (arm64 builds)
   lists/                 build-essential.txt required.txt all-amd64.txt arm64.txt rpms.txt
                          rpm-build.txt: what a .spec buildroot needs on top of all-amd64.txt
                          fakeroot.txt: what a root-needing .dsc build needs on top of all-amd64.txt
                          toolbox.txt: ${toolbox_packages[*]} and their whole closure
+                         callbacks.txt: the toolbox packages of the shipped callbacks
+                         (rpmlint, mkbaselibs, kiwi) and their whole closure
   deb-repo/              Debian repository: deb [trusted=yes] file:$cache/deb-repo $suite main
   rpm-repo/              rpm-md repository (gzip metadata) of rpmbuild/RPMS
   rpm-repo-xz/           the same RPMs, xz-compressed metadata (and sqlite)
@@ -41,6 +44,13 @@ rpm_build_packages=(rpm file)
 # The toolbox: a shell and utilities, the host dpkg (dpkg-deb and the maintainer script
 # runner for foreign roots) and rpm.
 toolbox_packages=(busybox-static dpkg rpm)
+# The toolbox packages of the shipped callbacks (runtime-config/callbacks/*.toml): rpmlint;
+# mkbaselibs (obs-build) with the rpm tools; kiwi with what it runs but does not declare
+# (rsync, umoci, skopeo, debootstrap and Essential tools; the toolbox is unpacked without
+# maintainer scripts, so nothing Essential comes by itself).
+callback_packages=(rpmlint rpm obs-build cpio rpm2cpio kiwi rsync umoci skopeo debootstrap
+    coreutils bash dash tar xz-utils gzip bzip2 grep sed findutils mount util-linux diffutils
+    debianutils perl-base dpkg base-files base-passwd libc-bin hostname)
 
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want_stamp" ] &&
     [ -f "$cache/deb-repo/dists/$suite/Release" ] && [ -f "$cache/rpm-repo-zst/repodata/repomd.xml" ]; then
@@ -76,6 +86,7 @@ printf '%s\n' "${arm64_packages[@]}" | sort > "$lists/arm64.txt"
 closure "${rpm_build_packages[@]}" | comm -23 - "$lists/all-amd64.txt" > "$lists/rpm-build.txt"
 closure fakeroot | comm -23 - "$lists/all-amd64.txt" > "$lists/fakeroot.txt"
 closure "${toolbox_packages[@]}" > "$lists/toolbox.txt"
+closure "${callback_packages[@]}" > "$lists/callbacks.txt"
 
 # fetch DIR SPEC…: the candidate .debs of SPECs (name or name:arch) into DIR, named as in
 # the archive (no escaped epoch, which an HTTP server would not find); files no longer
@@ -123,7 +134,7 @@ fetch() {
 }
 
 # shellcheck disable=SC2046
-fetch "$cache/debs/amd64" $(sort -u "$lists"/{all-amd64,rpm-build,fakeroot,toolbox}.txt)
+fetch "$cache/debs/amd64" $(sort -u "$lists"/{all-amd64,rpm-build,fakeroot,toolbox,callbacks}.txt)
 fetch "$cache/debs/arm64" "${arm64_packages[@]/%/:arm64}"
 for f in "$cache"/debs/arm64/*.deb; do
     [ "$(dpkg-deb -f "$f" Architecture)" = arm64 ] || { echo "$f is not an arm64 build" >&2; exit 1; }
@@ -206,6 +217,7 @@ mapfile -t required < "$lists/required.txt"
 simulate_root all-amd64.txt rpm-build.txt -- build-essential "${required[@]}" "${rpm_build_packages[@]}"
 simulate_root all-amd64.txt fakeroot.txt -- build-essential "${required[@]}" fakeroot
 simulate_root toolbox.txt -- "${toolbox_packages[@]}"
+simulate_root callbacks.txt -- "${callback_packages[@]}"
 # A package with an epoch: its file name must be found and its checksum must match.
 (cd "$apt_dir/download" && apt-get -qq "${apt_opts[@]}" download login)
 [ "$(apt-cache "${apt_opts[@]}" show login | sed -n 's/^Priority: //p')" = required ] ||
