@@ -458,3 +458,117 @@ fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change(
     );
     assert!(!changed.results().join("OTHER/same_result_marker").exists());
 }
+
+/// The RPM job of project home:test (integration/pkgs/hello-obsbox-rpm), its spec edited
+/// by `edit`.
+fn rpm_job(project: &str, edit: impl FnOnce(String) -> String) -> (Job, PathBuf) {
+    let mut job = Job::new(shared_cache());
+    job.config = config_with(&job, project);
+    let recipe = job.rpm_sources();
+    let spec = job.sources().join(&recipe);
+    // The tags Debian's rpmlint configuration requires (openSUSE's does not): without them
+    // every package has errors.
+    let text = fs::read_to_string(&spec).unwrap().replacen(
+        "License:",
+        "Group:          Development/Tools\nPackager:       obsbox developers <obsbox@example.org>\nLicense:",
+        1,
+    );
+    fs::write(&spec, edit(text)).unwrap();
+    let mut packages = deb_packages();
+    packages.extend(list("rpm-build.txt"));
+    let toml = job.write_toml(&recipe, &deb_repo(), &packages, "project = \"home:test\"\n");
+    (job, toml)
+}
+
+/// rpmlint from the toolbox: warnings pass, `--strict` from the project file turns them
+/// into a failure, and a real error fails the job (gating); the report is in OTHER/.
+#[test]
+fn rpmlint_reports_warnings_and_errors_and_strict_changes_the_outcome() {
+    testdata();
+    let enabled = "[callback.rpmlint]\nenabled = true\n";
+    // A summary ending with a dot: a warning.
+    let flawed = |spec: String| {
+        spec.replacen(
+            "Summary:        Greeting program used as an obsbox test package",
+            "Summary:        Greeting program used as an obsbox test package.",
+            1,
+        )
+    };
+    let (job, toml) = rpm_job(enabled, flawed);
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("W: summary-ended-with-dot"), "{log}");
+    let report = fs::read_to_string(job.results().join("OTHER/rpmlint.log")).unwrap();
+    assert!(report.contains("W: summary-ended-with-dot"), "{report}");
+    assert!(!report.contains("no-signature"), "{report}");
+
+    let (job, toml) = rpm_job(&format!("{enabled}args = [\"--strict\"]\n"), flawed);
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("E: summary-ended-with-dot"), "{log}");
+    assert!(
+        log.contains("[callback rpmlint] failed with exit code 65 (gating: the job fails)"),
+        "{log}"
+    );
+    assert!(
+        job.results()
+            .join("RPMS/x86_64/hello-obsbox-1.0-1.x86_64.rpm")
+            .is_file()
+    );
+
+    // A script in /usr/bin that is not executable: an error.
+    let (job, toml) = rpm_job(enabled, |spec| {
+        spec.replacen(
+            "%files\n",
+            "install -m 0644 /dev/stdin %{buildroot}%{_bindir}/hello-script <<'EOS'\n\
+             #!/bin/sh\necho hello\nEOS\n\n%files\n%{_bindir}/hello-script\n",
+            1,
+        )
+    });
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("E: non-executable-script"), "{log}");
+    assert!(
+        log.contains("[callback rpmlint] failed with exit code 64 (gating: the job fails)"),
+        "{log}"
+    );
+}
+
+/// mkbaselibs from the toolbox: an i586 build of a library named in baselibs.conf gives
+/// its -32bit package for x86_64 in RESULTS/RPMS/.
+#[test]
+fn baselibs_makes_the_32bit_package() {
+    testdata();
+    let mut job = Job::new(shared_cache());
+    job.config = config_with(&job, "[callback.baselibs]\nenabled = true\n");
+    copy_tree(
+        &repo_root().join("integration/pkgs/libhello-baselibs"),
+        &job.sources(),
+    );
+    let mut packages = deb_packages();
+    packages.extend(list("rpm-build.txt"));
+    let toml = job.write_toml(
+        "libhello.spec",
+        &deb_repo(),
+        &packages,
+        "project = \"home:test\"\nrpm_target = \"i586\"\n",
+    );
+    let (code, log) = build(&job, &toml);
+    assert_eq!(code, Some(0), "{log}");
+    let rpms = job.results().join("RPMS");
+    assert!(
+        rpms.join("i586/libhello1-1.0-1.i586.rpm").is_file(),
+        "{log}"
+    );
+    let bi = rpms.join("x86_64/libhello1-32bit-1.0-1.x86_64.rpm");
+    assert!(bi.is_file(), "{log}");
+    let package = obsbox::packages::rpm::RpmPackage::open(&bi).unwrap();
+    assert_eq!(package.name, "libhello1-32bit");
+    let listing = std::process::Command::new("rpm")
+        .args(["-qpl", "--nosignature"])
+        .arg(&bi)
+        .output()
+        .unwrap();
+    let files = String::from_utf8_lossy(&listing.stdout);
+    assert!(files.contains("/usr/lib/libhello.so.1.0.0"), "{files}");
+}

@@ -51,8 +51,14 @@ impl Recipe {
     /// The shell script of the build phase: it runs as the build user in the buildroot
     /// with the sources at `/sources` (read-only) and writes results below `/results` in
     /// OBS's layout.
-    pub fn build_script(&self) -> String {
+    /// The build phase's script; `rpm_target` (may be empty) is `rpmbuild --target`.
+    pub fn build_script(&self, rpm_target: &str) -> String {
         let quote = shell_quote;
+        let target = if rpm_target.is_empty() {
+            String::new()
+        } else {
+            format!(" --target {}", quote(rpm_target))
+        };
         match self {
             Recipe::Spec(spec) => format!(
                 "set -e\n\
@@ -62,11 +68,12 @@ impl Recipe {
                  cp /sources/{spec} \"$top/SPECS/\"\n\
                  # The buildroot was resolved from the recipe's BuildRequires already; on a\n\
                  # Debian-based root rpm's own database is empty, so rpmbuild must not check.\n\
-                 rpmbuild -ba --nodeps --define \"_topdir $top\" --define \"_smp_mflags -j$OBSBOX_JOBS\" \"$top/SPECS/\"{spec}\n\
+                 rpmbuild -ba --nodeps{target} --define \"_topdir $top\" --define \"_smp_mflags -j$OBSBOX_JOBS\" \"$top/SPECS/\"{spec}\n\
                  mkdir -p /results/RPMS /results/SRPMS\n\
                  cp -a \"$top/RPMS/.\" /results/RPMS/\n\
                  cp -a \"$top/SRPMS/.\" /results/SRPMS/\n",
                 spec = quote(spec),
+                target = target,
             ),
             Recipe::Dsc(_) | Recipe::Tree(_) => {
                 let unpack = match self {

@@ -316,6 +316,7 @@ impl Root {
             jobs: self.jobs.unwrap_or(0),
             memory: 0,
             checks: Vec::new(),
+            rpm_target: String::new(),
         })
     }
 }

@@ -103,6 +103,10 @@ pub struct Job {
     /// Memory limit for the build, bytes; 0 = none.
     pub memory: u64,
     pub checks: Vec<Check>,
+    /// `rpmbuild --target`: RPMs for another arch the buildroot can build for (i586 on
+    /// x86_64, the builds mkbaselibs turns into `-32bit` packages). Empty: the native one.
+    #[serde(default)]
+    pub rpm_target: String,
 }
 
 /// Reads the job in `path`, choosing the reader by what the file is: `*.toml` is a native

@@ -85,6 +85,7 @@ struct JobFile {
     toolbox: Vec<String>,
     #[serde(default)]
     check: Vec<CheckFile>,
+    rpm_target: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +199,11 @@ impl JobFile {
             jobs: self.jobs,
             memory: self.memory.0,
             checks,
+            rpm_target: self
+                .rpm_target
+                .map(|t| non_empty(t, "rpm_target"))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
