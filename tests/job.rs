@@ -177,6 +177,7 @@ fn buildinfo_debian_every_field() {
         jobs: 0,
         memory: 0,
         checks: vec![],
+        rpm_target: String::new(),
     };
     assert_eq!(job, expected);
 }
@@ -462,6 +463,7 @@ fn job_toml_full() {
                 gating: false,
             },
         ],
+        rpm_target: String::new(),
     };
     assert_eq!(job, expected);
 }
