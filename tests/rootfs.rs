@@ -61,7 +61,24 @@ impl Obsbox {
 #[test]
 fn every_test_deb_extracts_like_dpkg_deb() {
     let data = testdata();
-    let mut debs = files_with_ext(&data.join("debs/amd64"), "deb");
+    // The buildroot and toolbox closures (the callbacks' big toolboxes add hundreds of
+    // packages of the same kinds; they are unpacked by the callback tests).
+    let names: std::collections::HashSet<String> = [
+        "all-amd64.txt",
+        "rpm-build.txt",
+        "fakeroot.txt",
+        "toolbox.txt",
+    ]
+    .iter()
+    .flat_map(|l| common::data::list(l))
+    .collect();
+    let mut debs: Vec<_> = files_with_ext(&data.join("debs/amd64"), "deb")
+        .into_iter()
+        .filter(|p| {
+            let file = p.file_name().unwrap().to_string_lossy();
+            names.contains(file.split('_').next().unwrap())
+        })
+        .collect();
     debs.extend(files_with_ext(&data.join("debs/arm64"), "deb"));
     assert!(
         debs.len() > 100,
