@@ -11,6 +11,8 @@ packages=(
     dpkg-dev apt-utils                 # test Debian repository: dpkg-scanpackages, apt-ftparchive
     rpm createrepo-c                   # test RPMs (rpmbuild) and their rpm-md repository
     cpio zstd xz-utils libcap2-bin     # payload and file-capability checks of the test RPMs
+    skopeo umoci                       # reading the OCI images imaging makes (never kiwi:
+                                       # the imaging test needs a host without it)
 )
 # The arm64 test packages are downloaded as arm64 builds through the host's apt.
 update=false

@@ -410,3 +410,38 @@ fn install_mode_root_runs_gcc_and_dpkg_knows_every_package() {
         );
     }
 }
+
+/// Extract mode runs no maintainer script; what base-passwd's would make (/etc/passwd and
+/// /etc/group from its masters) is copied in, as files of the root's own: the store's
+/// masters keep their content and their inode.
+#[test]
+fn extract_root_gets_passwd_and_group_from_base_passwd() {
+    let data = testdata();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("root");
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--install",
+        "base-passwd",
+        "--mode",
+        "extract",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let master = out.join("usr/share/base-passwd/passwd.master");
+    let passwd = fs::read_to_string(out.join("etc/passwd")).unwrap();
+    assert_eq!(passwd, fs::read_to_string(&master).unwrap());
+    assert!(passwd.starts_with("root:"), "{passwd}");
+    let group = fs::read_to_string(out.join("etc/group")).unwrap();
+    assert!(group.starts_with("root:"), "{group}");
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+    assert_ne!(ino(&master), ino(&out.join("etc/passwd")));
+}

@@ -2,14 +2,17 @@
 //!
 //! A callback bundle is a plain OCI bundle: its root is the read-only toolbox (or the
 //! buildroot, or a fresh copy of it), the job's directories are bind-mounted at
-//! `/buildroot`, `/sources`, `/results` and `/oldresults` as the callback asks, and `/tmp`
-//! is a tmpfs. What only obsbox needs (the log, the status file, the timeout) is in
+//! `/buildroot`, `/sources`, `/results` and `/oldresults` as the callback asks, `/tmp` is a
+//! tmpfs, and its `scratch` directories are bind mounts of directories under the job's work
+//! directory. What only obsbox needs (the log, the status file, the timeout) is in
 //! `org.openbuildservice.callback.*` annotations.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use oci_spec::runtime::{Hook, HookBuilder, LinuxNamespaceType, ProcessBuilder, Spec, UserBuilder};
+use oci_spec::runtime::{
+    Hook, HookBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, Spec, UserBuilder,
+};
 
 use super::{Paths, base_spec, bind, build_user_process, env, finish, sanitize};
 use crate::callbacks::annotations as key;
@@ -131,12 +134,44 @@ fn callback_spec(
             *mode == MountMode::ReadOnly,
         )?);
     }
-    let mut scratch = vec!["/tmp".to_string()];
-    scratch.extend(callback.tmpfs.iter().cloned());
-    scratch.dedup();
-    for dir in scratch {
-        mounts.push(
-            oci_spec::runtime::MountBuilder::default()
+    // Scratch space: tmpfs and directories on disk, outer ones first so that one inside
+    // another is not hidden by it.
+    let mut scratch: Vec<(String, Option<PathBuf>)> = vec![("/tmp".to_string(), None)];
+    for dir in &callback.tmpfs {
+        if !scratch.iter().any(|(d, _)| d == dir) {
+            scratch.push((dir.clone(), None));
+        }
+    }
+    for dir in &callback.scratch {
+        scratch.push((dir.clone(), Some(scratch_dir(&setup.work, callback, dir))));
+    }
+    scratch.sort_by_key(|(dir, _)| dir.split('/').filter(|c| !c.is_empty()).count());
+    for (dir, on_disk) in scratch {
+        let mount = match on_disk {
+            Some(source) => {
+                std::fs::create_dir_all(&source)
+                    .with_context(|| format!("cannot create {}", source.display()))?;
+                // As /var/tmp and a tmpfs are: anyone may write, only the owner removes.
+                std::fs::set_permissions(
+                    &source,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+                )
+                .with_context(|| format!("cannot set the mode of {}", source.display()))?;
+                // Without nodev: a root built there may hold device nodes (debootstrap
+                // makes and writes a /dev/null in its target to check); which devices
+                // may be opened is still the device cgroup's decision.
+                MountBuilder::default()
+                    .destination(dir)
+                    .typ("bind")
+                    .source(source)
+                    .options(vec![
+                        "rbind".to_string(),
+                        "nosuid".to_string(),
+                        "rw".to_string(),
+                    ])
+                    .build()?
+            }
+            None => MountBuilder::default()
                 .destination(dir)
                 .typ("tmpfs")
                 .source("tmpfs")
@@ -146,7 +181,8 @@ fn callback_spec(
                     "mode=1777".to_string(),
                 ])
                 .build()?,
-        );
+        };
+        mounts.push(mount);
     }
     spec.set_mounts(Some(mounts));
 
@@ -173,6 +209,11 @@ fn callback_spec(
         format!("OBSBOX_HOSTARCH={}", values.hostarch),
         format!("OBSBOX_PROJECT={}", values.project),
         format!("OBSBOX_PACKAGE={}", values.package),
+        // OBS's build counter, when the job has one (imaging names its images by it).
+        format!(
+            "OBSBOX_RELEASE={}",
+            job.release.as_deref().unwrap_or_default()
+        ),
         // The job's target repositories, one per line, as `rootfs create --repo` takes
         // them (`URL [SUITE COMPONENT…]`): what imaging builds its image from.
         format!(
@@ -184,6 +225,12 @@ fn callback_spec(
                 .join("\n")
         ),
     ]);
+    // The callback's own env replaces a default of the same name: with both in the list,
+    // C's getenv would see the first and Python the last.
+    environment.retain(|e| {
+        let key = e.split('=').next().unwrap_or_default();
+        !callback.env.contains_key(key)
+    });
     environment.extend(callback.env.iter().map(|(k, v)| format!("{k}={v}")));
     let process = if callback.privileged {
         ProcessBuilder::default()
@@ -232,6 +279,14 @@ fn callback_spec(
     }
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// Where the scratch directory `dir` of `callback` is on the host: below the job's work
+/// directory (`scratch/NAME/var/tmp` for `/var/tmp`), so it goes with the job.
+pub fn scratch_dir(work: &Path, callback: &Callback, dir: &str) -> PathBuf {
+    work.join("scratch")
+        .join(sanitize(&callback.name))
+        .join(dir.trim_start_matches('/'))
 }
 
 /// Every capability this process may hand on (CAP_SYS_RESOURCE may be missing).

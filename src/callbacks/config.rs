@@ -1,8 +1,8 @@
 //! The callback configuration: definitions in `CONFIG/callbacks/NAME.toml`, selected and
 //! overridden per project in `CONFIG/projects/default.toml` and `CONFIG/projects/PROJECT.toml`.
 //!
-//! Precedence, lowest first (a later layer replaces each setting it names; `env`, `mounts`
-//! and `tmpfs` merge key by key):
+//! Precedence, lowest first (a later layer replaces each setting it names; `env`, `mounts`,
+//! `tmpfs` and `scratch` merge key by key):
 //! 1. the definition `callbacks/NAME.toml`;
 //! 2. `projects/default.toml`, then `projects/PROJECT.toml`, each in this order:
 //!    `[callback.NAME]`, `[arch.ARCH.callback.NAME]`, `[package.PKG.callback.NAME]`,
@@ -103,6 +103,7 @@ struct Layer {
     args: Option<Vec<String>>,
     mounts: Option<BTreeMap<String, MountMode>>,
     tmpfs: Option<Vec<String>>,
+    scratch: Option<Vec<String>>,
     env: Option<BTreeMap<String, String>>,
     timeout: Option<String>,
     gating: Option<bool>,
@@ -166,6 +167,10 @@ pub struct Callback {
     pub mounts: BTreeMap<String, MountMode>,
     /// Writable scratch directories (tmpfs) inside the callback's root; `/tmp` always is.
     pub tmpfs: Vec<String>,
+    /// Writable scratch directories on disk (bind mounts of per-callback directories under
+    /// the job's work directory, gone with it): for what does not fit in memory, such as
+    /// kiwi's image root in `/var/tmp`.
+    pub scratch: Vec<String>,
     pub env: BTreeMap<String, String>,
     #[serde(serialize_with = "as_seconds")]
     pub timeout: Duration,
@@ -349,6 +354,7 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
     let mut args = Vec::new();
     let mut mounts = BTreeMap::new();
     let mut tmpfs: Vec<String> = Vec::new();
+    let mut scratch: Vec<String> = Vec::new();
     let mut env = BTreeMap::new();
     let mut timeout = DEFAULT_TIMEOUT;
     let mut gating = false;
@@ -414,16 +420,29 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
                 mounts.insert(place, mode);
             }
         }
-        if let Some(v) = layer.tmpfs {
+        for (field, value, list) in [
+            ("tmpfs", layer.tmpfs, &mut tmpfs),
+            ("scratch", layer.scratch, &mut scratch),
+        ] {
+            let Some(v) = value else { continue };
             for dir in v {
                 if !dir.starts_with('/') || dir.split('/').any(|c| c == "..") {
-                    bail!("{}", at(&format!("tmpfs: {dir:?} is not an absolute path")));
+                    bail!(
+                        "{}",
+                        at(&format!("{field}: {dir:?} is not an absolute path"))
+                    );
                 }
-                if !tmpfs.contains(&dir) {
-                    tmpfs.push(dir);
+                if dir.trim_end_matches('/').is_empty() {
+                    bail!(
+                        "{}",
+                        at(&format!("{field}: {dir:?} would hide the whole root"))
+                    );
+                }
+                if !list.contains(&dir) {
+                    list.push(dir);
                 }
             }
-            take("tmpfs", &from);
+            take(field, &from);
         }
         if let Some(v) = layer.env {
             for (key, value) in v {
@@ -480,6 +499,13 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
     if runs_in == RunsIn::Buildroot && mounts.contains_key("buildroot") {
         bail!("callback {name}: runs in the buildroot, so it cannot also mount it");
     }
+    let normal = |dir: &String| dir.trim_end_matches('/').to_string();
+    if let Some(dir) = scratch
+        .iter()
+        .find(|d| normal(d) == "/tmp" || tmpfs.iter().any(|t| normal(t) == normal(d)))
+    {
+        bail!("callback {name}: {dir} is both a tmpfs and a scratch directory");
+    }
     Ok(Callback {
         name: name.to_string(),
         description,
@@ -489,6 +515,7 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
         args,
         mounts,
         tmpfs,
+        scratch,
         env,
         timeout,
         gating,
@@ -660,6 +687,59 @@ mod tests {
         );
         let err = resolve(dir.path(), &selector).unwrap_err().to_string();
         assert!(err.contains("callback new: no hook point"), "{err}");
+    }
+
+    #[test]
+    fn scratch_directories_merge_and_are_checked() {
+        let dir = config();
+        write(
+            dir.path(),
+            "callbacks/image.toml",
+            "hook = \"post-build\"\ncommand = [\"/bin/true\"]\nscratch = [\"/var/tmp\"]\n",
+        );
+        write(
+            dir.path(),
+            "projects/home:s.toml",
+            "[callback.image]\nscratch = [\"/var/cache/kiwi\", \"/var/tmp\"]\n",
+        );
+        let selector = Selector {
+            project: "home:s".into(),
+            ..Selector::default()
+        };
+        let all = resolve(dir.path(), &selector).unwrap();
+        let image = all.iter().find(|c| c.name == "image").unwrap();
+        assert_eq!(image.scratch, ["/var/tmp", "/var/cache/kiwi"]);
+        assert_eq!(
+            image.origin["scratch"],
+            "projects/home:s.toml [callback.image]"
+        );
+        for (bad, says) in [
+            (
+                "\"var/tmp\"",
+                "scratch: \"var/tmp\" is not an absolute path",
+            ),
+            ("\"/a/../b\"", "is not an absolute path"),
+            ("\"/\"", "would hide the whole root"),
+            ("\"/tmp/\"", "/tmp/ is both a tmpfs and a scratch directory"),
+        ] {
+            write(
+                dir.path(),
+                "projects/home:s.toml",
+                &format!("[callback.image]\nscratch = [{bad}]\n"),
+            );
+            let err = resolve(dir.path(), &selector).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        write(
+            dir.path(),
+            "projects/home:s.toml",
+            "[callback.image]\ntmpfs = [\"/var/tmp\"]\n",
+        );
+        let err = resolve(dir.path(), &selector).unwrap_err().to_string();
+        assert!(
+            err.contains("callback image: /var/tmp is both a tmpfs and a scratch"),
+            "{err}"
+        );
     }
 
     #[test]

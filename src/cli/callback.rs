@@ -105,6 +105,11 @@ fn describe(callbacks: &[config::Callback]) -> String {
         for (place, mode) in &c.mounts {
             rows.push(row(c, &format!("mounts.{place}"), name_of(mode)));
         }
+        for (field, dirs) in [("tmpfs", &c.tmpfs), ("scratch", &c.scratch)] {
+            if !dirs.is_empty() {
+                rows.push(row(c, field, dirs.join(" ")));
+            }
+        }
         for (k, v) in &c.env {
             rows.push(row(c, &format!("env.{k}"), v.clone()));
         }

@@ -1,5 +1,5 @@
-//! Results in OBS's layout: `RPMS/<arch>/`, `SRPMS/`, `DEBS/`, `OTHER/`, `logfile`,
-//! `_statistics`.
+//! Results in OBS's layout: `RPMS/<arch>/`, `SRPMS/`, `DEBS/`, `KIWI/` (images),
+//! `OTHER/`, `logfile`, `_statistics`.
 
 use std::fs;
 use std::io::Write;
@@ -11,12 +11,16 @@ use anyhow::{Context, Result};
 
 use super::PhaseStats;
 
-const DIRS: &[&str] = &["RPMS", "SRPMS", "DEBS", "OTHER"];
+/// The directories of a result; `KIWI` holds images (bs_worker reads
+/// `.build.packages/KIWI` like the others) and is made only when there are some.
+const DIRS: &[&str] = &["RPMS", "SRPMS", "DEBS", "KIWI", "OTHER"];
 
-/// Creates the results directory with its four subdirectories (bs_worker gives up on a
-/// result without `OTHER/`).
+/// The directories every result has (bs_worker gives up on a result without `OTHER/`).
+const ALWAYS: &[&str] = &["RPMS", "SRPMS", "DEBS", "OTHER"];
+
+/// Creates the results directory with its four subdirectories.
 pub fn create_layout(results: &Path) -> Result<()> {
-    for dir in DIRS {
+    for dir in ALWAYS {
         let path = results.join(dir);
         fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
     }
@@ -25,7 +29,7 @@ pub fn create_layout(results: &Path) -> Result<()> {
 
 /// Moves what the build left in `staging` into `results`: regular files only (a build
 /// cannot hand back a symlink or device that points elsewhere on the worker), in
-/// `RPMS/<arch>/`, `SRPMS/`, `DEBS/` and `OTHER/`. Returns how many files.
+/// `RPMS/<arch>/`, `SRPMS/`, `DEBS/`, `KIWI/` and `OTHER/`. Returns how many files.
 pub fn collect(staging: &Path, results: &Path) -> Result<usize> {
     let mut count = 0;
     for dir in DIRS {
@@ -139,4 +143,34 @@ pub fn write_statistics(path: &Path, phases: &[PhaseStats], total: Duration) -> 
     }
     xml.push_str("  </phases>\n</buildstatistics>\n");
     fs::write(path, xml).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_images_from_kiwi_only_when_there_are_some() {
+        let staging = tempfile::tempdir().unwrap();
+        let results = tempfile::tempdir().unwrap();
+        create_layout(results.path()).unwrap();
+        assert!(!results.path().join("KIWI").exists());
+        fs::create_dir_all(staging.path().join("DEBS")).unwrap();
+        fs::write(staging.path().join("DEBS/a_1_amd64.deb"), "deb").unwrap();
+        assert_eq!(collect(staging.path(), results.path()).unwrap(), 1);
+        assert!(!results.path().join("KIWI").exists());
+
+        let kiwi = staging.path().join("KIWI");
+        fs::create_dir_all(&kiwi).unwrap();
+        fs::write(kiwi.join("img.x86_64-1.0.tar.xz"), "tbz").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", kiwi.join("img.oci.tar")).unwrap();
+        assert_eq!(collect(staging.path(), results.path()).unwrap(), 2);
+        let got = results.path().join("KIWI");
+        assert_eq!(
+            fs::read_to_string(got.join("img.x86_64-1.0.tar.xz")).unwrap(),
+            "tbz"
+        );
+        // A link is no result.
+        assert!(!got.join("img.oci.tar").exists());
+    }
 }

@@ -6,6 +6,7 @@
 //! cached under the set's key → linked into the output directory. A repeated request finds
 //! the cached root and only links it.
 
+pub mod accounts;
 pub mod farm;
 pub mod install;
 pub mod store;
@@ -33,6 +34,17 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Extract => "extract",
+            Mode::Install => "install",
+        }
+    }
+
+    /// What the cache key of a root says about its mode: the name and a revision, bumped
+    /// when the mode makes a different root of the same packages, so roots cached before
+    /// the change are not reused. Extract 2: `/etc/passwd` and `/etc/group` from
+    /// base-passwd's masters.
+    pub fn cache_key(self) -> &'static str {
+        match self {
+            Mode::Extract => "extract 2",
             Mode::Install => "install",
         }
     }
@@ -108,7 +120,7 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
     // A root for exactly this set may be cached already.
     if known.iter().all(Option::is_some) {
         let unpacked: Vec<Unpacked> = known.iter().flatten().cloned().collect();
-        let key = Store::rootfs_key(request.mode.name(), &unpacked);
+        let key = Store::rootfs_key(request.mode.cache_key(), &unpacked);
         if let Some(tree) = store.rootfs(&key) {
             return Ok(Built {
                 tree,
@@ -181,7 +193,7 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
                 ),
             }
         }
-        let key = Store::rootfs_key(request.mode.name(), &unpacked);
+        let key = Store::rootfs_key(request.mode.cache_key(), &unpacked);
         let (tree, cache_hit) = match store.rootfs(&key) {
             Some(tree) => (tree, true),
             None => {
@@ -190,7 +202,8 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
                 let log = logs.join(format!("install-{key}.log"));
                 let mode = request.mode;
                 let tree = store.build_rootfs(&key, mode.name(), &unpacked, |tree| match mode {
-                    Mode::Extract => Ok(()),
+                    // No maintainer scripts run: what base-passwd's would make is copied.
+                    Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
                     Mode::Install => {
                         let work = tree.parent().context("root has no parent")?;
                         install::install_deb(tree, &unpacked, work, state_root, &log)

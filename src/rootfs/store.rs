@@ -208,7 +208,7 @@ impl Store {
         Ok(info)
     }
 
-    /// The key of a root made of `packages` in `mode`.
+    /// The key of a root made of `packages` in `mode` (its [`super::Mode::cache_key`]).
     pub fn rootfs_key(mode: &str, packages: &[Unpacked]) -> String {
         let mut h = Sha256::new();
         h.update(format!("obsbox rootfs {STORE_VERSION}\n{mode}\n"));
