@@ -10,7 +10,7 @@ use std::process::Command;
 use common::data::{copy_tree, list, repo_root, testdata};
 use common::job::{Job, deb_packages};
 use common::serve::Server;
-use common::{stderr_of, validate};
+use common::{CONFIG_SCHEMA, stderr_of, validate};
 
 /// One cache for the tests of this file: the buildroot is installed once.
 fn shared_cache() -> &'static Path {
@@ -176,22 +176,8 @@ fn bundles_validate_and_run_under_runc() {
         &deb_packages(),
         "[[check]]\nname = \"list\"\nrun = [\"busybox\", \"ls\", \"-l\", \"/results/DEBS\"]\n",
     );
-    let bundles = job.dir.path().join("bundles");
-    let config = repo_root().join("runtime-config");
-    let out = job.runtime.output(&[
-        "--cache",
-        job.cache.to_str().unwrap(),
-        "bundle",
-        toml.to_str().unwrap(),
-        "--out",
-        bundles.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let schema = Path::new(
-        "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json",
-    );
+    let bundles = job.bundle(&toml);
+    let schema = Path::new(CONFIG_SCHEMA);
     for phase in ["prepare", "build", "check-list"] {
         let config = bundles.join("bundles").join(phase).join("config.json");
         validate(schema, &config);

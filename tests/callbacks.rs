@@ -9,21 +9,12 @@ use std::path::{Path, PathBuf};
 
 use common::data::{copy_tree, list, repo_root, testdata};
 use common::job::{Job, deb_packages};
-use common::{stderr_of, validate};
+use common::{CONFIG_SCHEMA, stderr_of, validate};
 
 /// One cache for the tests of this file: each buildroot is installed once.
 fn shared_cache() -> &'static Path {
     static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CACHE.get_or_init(|| common::process_tempdir("obsbox-test-cache-"))
-}
-
-/// The repo's runtime configuration plus `projects/home:test.toml` with `project`.
-fn config_with(job: &Job, project: &str) -> PathBuf {
-    let config = job.dir.path().join("config");
-    copy_tree(&repo_root().join("runtime-config"), &config);
-    fs::create_dir_all(config.join("projects")).unwrap();
-    fs::write(config.join("projects/home:test.toml"), project).unwrap();
-    config
 }
 
 fn deb_repo() -> String {
@@ -36,7 +27,7 @@ fn deb_repo() -> String {
 /// The Debian package job of project home:test with `project` as its project file.
 fn deb_job(project: &str) -> (Job, PathBuf) {
     let mut job = Job::new(shared_cache());
-    job.config = config_with(&job, project);
+    job.with_project(project);
     let recipe = job.debian_sources();
     let toml = job.write_toml(
         &recipe,
@@ -45,14 +36,6 @@ fn deb_job(project: &str) -> (Job, PathBuf) {
         "project = \"home:test\"\n",
     );
     (job, toml)
-}
-
-/// Runs the job; returns the exit code and the log.
-fn build(job: &Job, toml: &Path) -> (Option<i32>, String) {
-    let (out, results) = job.build(toml);
-    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
-    let code = out.status.code();
-    (code, format!("{log}\n-- stderr --\n{}", stderr_of(&out)))
 }
 
 fn debs_of(job: &Job) -> Vec<String> {
@@ -68,8 +51,7 @@ fn debs_of(job: &Job) -> Vec<String> {
 fn setup_is_seen_by_the_build_and_cleanup_leaves_nothing() {
     testdata();
     let mut job = Job::new(shared_cache());
-    job.config = config_with(
-        &job,
+    job.with_project(
         r#"
 [callback.setup]
 enabled = true
@@ -92,7 +74,7 @@ args = ["rm -rf /etc/obsbox-setup", "echo cleaned"]
     let mut packages = deb_packages();
     packages.extend(list("rpm-build.txt"));
     let toml = job.write_toml(&recipe, &deb_repo(), &packages, "project = \"home:test\"\n");
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("\nset-up-by-the-project\n"), "{log}");
     assert!(log.contains("[callback setup] ok"), "{log}");
@@ -101,17 +83,7 @@ args = ["rm -rf /etc/obsbox-setup", "echo cleaned"]
         log.contains("[callback verify-clean] clean: no mount, process"),
         "{log}"
     );
-    // Nothing of the job is left: no container state, no mount under the cache.
-    assert_eq!(fs::read_dir(job.runtime.root.path()).unwrap().count(), 0);
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(shared_cache().to_str().unwrap()),
-        "{mounts}"
-    );
-    assert!(
-        !shared_cache().join("jobs").exists()
-            || fs::read_dir(shared_cache().join("jobs")).unwrap().count() == 0
-    );
+    job.assert_nothing_left();
 }
 
 #[test]
@@ -124,7 +96,7 @@ enabled = true
 args = ["echo setting up", "exit 7"]
 "#,
     );
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(1), "{log}");
     assert!(
         log.contains("[callback setup] failed with exit code 7 (gating: the job fails)"),
@@ -148,7 +120,7 @@ enabled = true
 args = ["hello-obsbox | grep 'Hello, world'", "dpkg -s hello-obsbox | grep -q '^Status: install ok installed'"]
 "#,
     );
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("[callback test-framework] Hello, world, from obsbox!"),
@@ -164,7 +136,7 @@ enabled = true
 args = ["hello-obsbox | grep -q 'Goodbye'"]
 "#,
     );
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(1), "{log}");
     assert!(
         log.contains("[callback test-framework] failed with exit code 1 (gating: the job fails)"),
@@ -206,7 +178,7 @@ command = ["/usr/bin/no-such-tool", "--check"]
     };
     let (job, toml) = deb_job(&broken(false));
     let started = std::time::Instant::now();
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("[callback exits] about to fail"), "{log}");
     assert!(
@@ -227,7 +199,7 @@ command = ["/usr/bin/no-such-tool", "--check"]
     assert_eq!(fs::read_dir(job.runtime.root.path()).unwrap().count(), 0);
 
     let (job, toml) = deb_job(&broken(true));
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(1), "{log}");
     assert!(
         log.contains("[callback exits] failed with exit code 3 (gating: the job fails)"),
@@ -249,58 +221,34 @@ args = ["true"]
 enabled = true
 "#,
     );
-    let bundles = job.dir.path().join("bundles");
-    let out = job.runtime.output(&[
-        "--cache",
-        job.cache.to_str().unwrap(),
-        "bundle",
-        toml.to_str().unwrap(),
-        "--out",
-        bundles.to_str().unwrap(),
-        "--config",
-        job.config.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let schema = Path::new(
-        "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json",
-    );
+    let bundles = job.bundle(&toml);
     let read = |p: &Path| -> serde_json::Value {
-        validate(schema, p);
+        validate(Path::new(CONFIG_SCHEMA), p);
         serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
     };
     let build = read(&bundles.join("bundles/build/config.json"));
-    let pre: Vec<String> = build["hooks"]["createRuntime"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            h["args"]
-                .as_array()
-                .unwrap()
-                .last()
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    // The callback bundle each hook of `point` runs (its last argument).
+    let hooked = |point: &str| -> Vec<String> {
+        build["hooks"][point]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                h["args"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let pre = hooked("createRuntime");
     assert_eq!(pre.len(), 1, "{build}");
     assert!(pre[0].ends_with("/callback-setup"), "{pre:?}");
-    let post: Vec<String> = build["hooks"]["poststop"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            h["args"]
-                .as_array()
-                .unwrap()
-                .last()
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let post = hooked("poststop");
     // In run order: post-build (test-framework 60, build-compare 90), then cleanup.
     let names: Vec<&str> = post.iter().map(|p| p.rsplit('/').next().unwrap()).collect();
     assert_eq!(
@@ -329,9 +277,8 @@ enabled = true
 
 #[test]
 fn callback_list_shows_the_effective_settings_and_their_origin() {
-    let job = Job::new(shared_cache());
-    let config = config_with(
-        &job,
+    let mut job = Job::new(shared_cache());
+    job.with_project(
         r#"
 [callback.test-framework]
 enabled = true
@@ -344,6 +291,7 @@ timeout = "2h"
 gating = false
 "#,
     );
+    let config = job.config.clone();
     let list = |extra: &[&str]| {
         let mut args = vec![
             "callback",
@@ -416,7 +364,7 @@ gating = false
 fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change() {
     testdata();
     let (first, toml) = deb_job("");
-    let (code, log) = build(&first, &toml);
+    let (code, log) = first.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("[callback build-compare] skipped: no previous results"),
@@ -425,7 +373,7 @@ fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change(
 
     let (mut again, toml) = deb_job("");
     again.extra = vec!["--old".into(), first.results().to_str().unwrap().into()];
-    let (code, log) = build(&again, &toml);
+    let (code, log) = again.run(&toml);
     assert_eq!(code, Some(2), "{log}");
     assert!(
         log.contains("[callback build-compare] the results are the same as the previous ones"),
@@ -435,7 +383,7 @@ fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change(
     assert_eq!(debs_of(&again), ["hello-obsbox_1.0_amd64.deb"]);
 
     let mut changed = Job::new(shared_cache());
-    changed.config = config_with(&changed, "");
+    changed.with_project("");
     let recipe = changed.debian_sources_edited(|tree| {
         for file in ["src/greet.c", "src/test_greet.c", "Makefile"] {
             let path = tree.join(file);
@@ -450,7 +398,7 @@ fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change(
         "project = \"home:test\"\n",
     );
     changed.extra = vec!["--old".into(), first.results().to_str().unwrap().into()];
-    let (code, log) = build(&changed, &toml);
+    let (code, log) = changed.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("/usr/bin/hello-obsbox: content differs"),
@@ -463,7 +411,7 @@ fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change(
 /// by `edit`.
 fn rpm_job(project: &str, edit: impl FnOnce(String) -> String) -> (Job, PathBuf) {
     let mut job = Job::new(shared_cache());
-    job.config = config_with(&job, project);
+    job.with_project(project);
     let recipe = job.rpm_sources();
     let spec = job.sources().join(&recipe);
     // The tags Debian's rpmlint configuration requires (openSUSE's does not): without them
@@ -495,7 +443,7 @@ fn rpmlint_reports_warnings_and_errors_and_strict_changes_the_outcome() {
         )
     };
     let (job, toml) = rpm_job(enabled, flawed);
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("W: summary-ended-with-dot"), "{log}");
     let report = fs::read_to_string(job.results().join("OTHER/rpmlint.log")).unwrap();
@@ -503,7 +451,7 @@ fn rpmlint_reports_warnings_and_errors_and_strict_changes_the_outcome() {
     assert!(!report.contains("no-signature"), "{report}");
 
     let (job, toml) = rpm_job(&format!("{enabled}args = [\"--strict\"]\n"), flawed);
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("E: summary-ended-with-dot"), "{log}");
     assert!(
@@ -525,7 +473,7 @@ fn rpmlint_reports_warnings_and_errors_and_strict_changes_the_outcome() {
             1,
         )
     });
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("E: non-executable-script"), "{log}");
     assert!(
@@ -540,7 +488,7 @@ fn rpmlint_reports_warnings_and_errors_and_strict_changes_the_outcome() {
 fn baselibs_makes_the_32bit_package() {
     testdata();
     let mut job = Job::new(shared_cache());
-    job.config = config_with(&job, "[callback.baselibs]\nenabled = true\n");
+    job.with_project("[callback.baselibs]\nenabled = true\n");
     copy_tree(
         &repo_root().join("integration/pkgs/libhello-baselibs"),
         &job.sources(),
@@ -553,7 +501,7 @@ fn baselibs_makes_the_32bit_package() {
         &packages,
         "project = \"home:test\"\nrpm_target = \"i586\"\n",
     );
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     let rpms = job.results().join("RPMS");
     assert!(

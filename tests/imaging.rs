@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use common::data::{copy_tree, repo_root, testdata};
+use common::data::testdata;
 use common::job::{Job, deb_packages};
 use common::serve::Server;
-use common::{require_root, stderr_of, stdout_of, validate};
+use common::{CONFIG_SCHEMA, require_root, stderr_of, stdout_of, validate};
 
 /// One cache for the tests of this file: the buildroot and the toolbox are made once.
 fn shared_cache() -> &'static Path {
@@ -55,20 +55,11 @@ const DESCRIPTION: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 
 const CONFIG_SH: &str = "#!/bin/bash\nset -e\nrm -rf /var/lib/apt/lists/*\n";
 
-/// The repo's runtime configuration plus `projects/home:test.toml` with `project`.
-fn config_with(job: &Job, project: &str) -> PathBuf {
-    let config = job.dir.path().join("config");
-    copy_tree(&repo_root().join("runtime-config"), &config);
-    fs::create_dir_all(config.join("projects")).unwrap();
-    fs::write(config.join("projects/home:test.toml"), project).unwrap();
-    config
-}
-
 /// The Debian package job of project home:test, with imaging enabled, its repository
 /// served over HTTP by `server`; `kiwi` says whether its sources hold a description.
 fn imaging_job(server: &Server, kiwi: bool) -> (Job, PathBuf) {
     let mut job = Job::new(shared_cache());
-    job.config = config_with(&job, "[callback.imaging]\nenabled = true\n");
+    job.with_project("[callback.imaging]\nenabled = true\n");
     let recipe = job.debian_sources();
     if kiwi {
         fs::write(job.sources().join("obsbox-test-image.kiwi"), DESCRIPTION).unwrap();
@@ -77,16 +68,6 @@ fn imaging_job(server: &Server, kiwi: bool) -> (Job, PathBuf) {
     let repo = format!("{} bookworm main", server.url("deb-repo"));
     let toml = job.write_toml(&recipe, &repo, &deb_packages(), "project = \"home:test\"\n");
     (job, toml)
-}
-
-/// Runs the job; returns the exit code and the log.
-fn build(job: &Job, toml: &Path) -> (Option<i32>, String) {
-    let (out, results) = job.build(toml);
-    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
-    (
-        out.status.code(),
-        format!("{log}\n-- stderr --\n{}", stderr_of(&out)),
-    )
 }
 
 /// The worker's own OS has no kiwi: not on PATH, not installed as a package.
@@ -177,7 +158,7 @@ fn kiwi_from_the_toolbox_makes_a_tbz_and_an_oci_image_on_a_host_without_kiwi() {
     let server = Server::serve(&testdata());
     let (job, toml) = imaging_job(&server, true);
     let started = Instant::now();
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(code, Some(0), "{log}");
     let imaging: Vec<&str> = log
@@ -267,16 +248,7 @@ fn kiwi_from_the_toolbox_makes_a_tbz_and_an_oci_image_on_a_host_without_kiwi() {
 
     // Nothing of the job is left: no container, no mount, no work directory (the scratch
     // space with kiwi's image root was in it).
-    assert_eq!(fs::read_dir(job.runtime.root.path()).unwrap().count(), 0);
-    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(shared_cache().to_str().unwrap()),
-        "{mounts}"
-    );
-    assert!(
-        !shared_cache().join("jobs").exists()
-            || fs::read_dir(shared_cache().join("jobs")).unwrap().count() == 0
-    );
+    job.assert_nothing_left();
 }
 
 #[test]
@@ -285,7 +257,7 @@ fn imaging_without_a_kiwi_description_says_so_and_does_nothing() {
     testdata();
     let server = Server::serve(&testdata());
     let (job, toml) = imaging_job(&server, false);
-    let (code, log) = build(&job, &toml);
+    let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains(
@@ -304,25 +276,9 @@ fn imaging_without_a_kiwi_description_says_so_and_does_nothing() {
 
     // The callback's bundle is a valid OCI bundle: privileged root on the worker's
     // network, its scratch directories on disk under the job's work directory.
-    let bundles = job.dir.path().join("bundles");
-    let out = job.runtime.output(&[
-        "--cache",
-        job.cache.to_str().unwrap(),
-        "bundle",
-        toml.to_str().unwrap(),
-        "--out",
-        bundles.to_str().unwrap(),
-        "--config",
-        job.config.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bundles = job.bundle(&toml);
     let config = bundles.join("bundles/callback-imaging/config.json");
-    validate(
-        Path::new(
-            "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json",
-        ),
-        &config,
-    );
+    validate(Path::new(CONFIG_SCHEMA), &config);
     let spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
     assert_eq!(spec["process"]["user"]["uid"], 0);
     let namespaces: Vec<&str> = spec["linux"]["namespaces"]

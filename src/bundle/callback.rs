@@ -14,7 +14,7 @@ use oci_spec::runtime::{
     Hook, HookBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, Spec, UserBuilder,
 };
 
-use super::{Paths, base_spec, bind, build_user_process, env, finish, sanitize};
+use super::{Paths, base_spec, bind, build_user_process, env, finish, sanitize, tmpfs};
 use crate::callbacks::annotations as key;
 use crate::callbacks::config::{
     Action, Callback, HookPoint, MountMode, OnFailure, Placeholders, RunsIn, User,
@@ -171,16 +171,7 @@ fn callback_spec(
                     ])
                     .build()?
             }
-            None => MountBuilder::default()
-                .destination(dir)
-                .typ("tmpfs")
-                .source("tmpfs")
-                .options(vec![
-                    "nosuid".to_string(),
-                    "nodev".to_string(),
-                    "mode=1777".to_string(),
-                ])
-                .build()?,
+            None => tmpfs(&dir)?,
         };
         mounts.push(mount);
     }
@@ -239,7 +230,7 @@ fn callback_spec(
             .args(argv)
             .env(environment)
             .cwd("/")
-            .capabilities(all_capabilities()?)
+            .capabilities(crate::runtime::spec::held_capabilities()?)
             .build()?
     } else {
         match callback.user {
@@ -287,20 +278,6 @@ pub fn scratch_dir(work: &Path, callback: &Callback, dir: &str) -> PathBuf {
     work.join("scratch")
         .join(sanitize(&callback.name))
         .join(dir.trim_start_matches('/'))
-}
-
-/// Every capability this process may hand on (CAP_SYS_RESOURCE may be missing).
-fn all_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
-    let held = caps::read(None, caps::CapSet::Permitted).context("cannot read capabilities")?;
-    let set: oci_spec::runtime::Capabilities = held
-        .iter()
-        .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.to_string())).ok())
-        .collect();
-    Ok(oci_spec::runtime::LinuxCapabilitiesBuilder::default()
-        .bounding(set.clone())
-        .effective(set.clone())
-        .permitted(set)
-        .build()?)
 }
 
 fn annotate(

@@ -179,18 +179,7 @@ fn check_spec(job: &Job, paths: &Paths, run: &[String], name: &str) -> Result<Sp
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(bind(&paths.results, "/results", true)?);
     mounts.push(bind(&paths.buildroot, "/buildroot", true)?);
-    mounts.push(
-        MountBuilder::default()
-            .destination("/tmp")
-            .typ("tmpfs")
-            .source("tmpfs")
-            .options(vec![
-                "nosuid".to_string(),
-                "nodev".to_string(),
-                "mode=1777".to_string(),
-            ])
-            .build()?,
-    );
+    mounts.push(tmpfs("/tmp")?);
     spec.set_mounts(Some(mounts));
     let mut process = build_user_process(job, run.to_vec())?;
     // The toolbox has no home for the build user: /tmp is its writable place.
@@ -257,6 +246,20 @@ fn env(job: &Job, home: &str) -> Vec<String> {
         format!("OBSBOX_JOBS={jobs}"),
         format!("DEB_BUILD_OPTIONS=parallel={jobs}"),
     ]
+}
+
+/// A scratch tmpfs anyone may write to (mode 1777, as /tmp).
+fn tmpfs(destination: &str) -> Result<Mount> {
+    Ok(MountBuilder::default()
+        .destination(destination)
+        .typ("tmpfs")
+        .source("tmpfs")
+        .options(vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "mode=1777".to_string(),
+        ])
+        .build()?)
 }
 
 fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {

@@ -44,14 +44,12 @@ impl Info {
                 key::NAME
             )
         })?;
-        let parse = |k: &str| -> Result<serde_json::Value> {
-            let text = get(k).unwrap_or_default();
-            Ok(serde_json::Value::String(text))
-        };
-        let hook: HookPoint = serde_json::from_value(parse(key::HOOK)?)
+        // The enum annotations hold the names the TOML files use (`post-build`, `badhost`).
+        let named = |k: &str| serde_json::Value::String(get(k).unwrap_or_default());
+        let hook: HookPoint = serde_json::from_value(named(key::HOOK))
             .with_context(|| format!("{}: bad {} annotation", bundle.display(), key::HOOK))?;
         let on_failure: OnFailure =
-            serde_json::from_value(parse(key::ON_FAILURE)?).unwrap_or(OnFailure::Failed);
+            serde_json::from_value(named(key::ON_FAILURE)).unwrap_or(OnFailure::Failed);
         let timeout = get(key::TIMEOUT)
             .and_then(|t| t.parse::<u64>().ok())
             .map(Duration::from_secs)

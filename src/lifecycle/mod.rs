@@ -269,42 +269,34 @@ fn relation_text(r: &Relation) -> String {
     }
 }
 
-/// The exit code a failed gating callback of `points` gives the job, if one failed.
-fn failed_callback(
-    prepared: &Prepared,
-    points: &[HookPoint],
-    log: &mut results::Log,
-) -> Result<Option<i32>> {
-    let Some(setup) = &prepared.callbacks else {
-        return Ok(None);
-    };
-    let statuses = callbacks::read_statuses(&setup.status_dir)?;
-    let failed = statuses
-        .iter()
-        .find(|s| s.gating && s.outcome.is_failure() && points.contains(&s.hook));
-    Ok(failed.map(|s| {
-        let code = match s.on_failure {
-            OnFailure::Failed => codes::FAILED,
-            OnFailure::Badhost => codes::BADHOST,
-        };
-        log.note(&format!(
-            "gating {} callback {} failed: {}; exit code {code}",
-            s.hook.as_str(),
-            s.name,
-            s.message
-        ));
-        code
-    }))
+/// What the job's callbacks reported so far (none without callbacks).
+fn callback_statuses(prepared: &Prepared) -> Result<Vec<callbacks::Status>> {
+    match &prepared.callbacks {
+        Some(setup) => callbacks::read_statuses(&setup.status_dir),
+        None => Ok(Vec::new()),
+    }
 }
 
-/// Whether build-compare found the results unchanged.
-fn unchanged_by_callbacks(prepared: &Prepared) -> Result<bool> {
-    let Some(setup) = &prepared.callbacks else {
-        return Ok(false);
-    };
-    Ok(callbacks::read_statuses(&setup.status_dir)?
+/// The exit code a failed gating callback of `points` gives the job, if one failed.
+fn failed_callback(
+    statuses: &[callbacks::Status],
+    points: &[HookPoint],
+    log: &mut results::Log,
+) -> Option<i32> {
+    let failed = statuses
         .iter()
-        .any(|s| s.outcome == Outcome::Unchanged))
+        .find(|s| s.gating && s.outcome.is_failure() && points.contains(&s.hook))?;
+    let code = match failed.on_failure {
+        OnFailure::Failed => codes::FAILED,
+        OnFailure::Badhost => codes::BADHOST,
+    };
+    log.note(&format!(
+        "gating {} callback {} failed: {}; exit code {code}",
+        failed.hook.as_str(),
+        failed.name,
+        failed.message
+    ));
+    Some(code)
 }
 
 /// SIGINT, SIGTERM and SIGHUP are blocked for the whole job and taken when it suits:
@@ -438,7 +430,8 @@ fn run_phases(
             Err(err) => {
                 // A gating pre-build callback that failed aborts the build container's
                 // creation: the job ends with that callback's code, not as a setup failure.
-                if let Some(code) = failed_callback(&prepared, &[HookPoint::PreBuild], log)? {
+                let statuses = callback_statuses(&prepared)?;
+                if let Some(code) = failed_callback(&statuses, &[HookPoint::PreBuild], log) {
                     return Ok(code);
                 }
                 return Err(err);
@@ -488,10 +481,12 @@ fn run_phases(
                 HookPoint::PostBuild,
                 HookPoint::Cleanup,
             ];
-            if let Some(code) = failed_callback(&prepared, &points, log)? {
+            let statuses = callback_statuses(&prepared)?;
+            if let Some(code) = failed_callback(&statuses, &points, log) {
                 return Ok(code);
             }
-            unchanged = unchanged_by_callbacks(&prepared)?;
+            // build-compare found the results the same as the previous ones.
+            unchanged = statuses.iter().any(|s| s.outcome == Outcome::Unchanged);
         }
     }
     if unchanged {

@@ -1,7 +1,7 @@
 //! The default bundle configuration, as `obsbox spec` writes it: runc's defaults (a shell on a
 //! terminal, three capabilities, a read-only rootfs, the usual masked and read-only paths).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
     LinuxIdMappingBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
@@ -252,6 +252,24 @@ pub fn root_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
     ]
     .into_iter()
     .collect();
+    capabilities_of(set)
+}
+
+/// Every capability obsbox itself holds (its permitted set; CAP_SYS_RESOURCE may be
+/// missing, and asking for more than that fails): for privileged callbacks.
+pub fn held_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities> {
+    let held = caps::read(None, caps::CapSet::Permitted).context("cannot read capabilities")?;
+    let set: oci_spec::runtime::Capabilities = held
+        .iter()
+        .filter_map(|c| serde_json::from_value(serde_json::Value::String(c.to_string())).ok())
+        .collect();
+    capabilities_of(set)
+}
+
+/// `set` as the bounding, effective and permitted capabilities of a process.
+fn capabilities_of(
+    set: oci_spec::runtime::Capabilities,
+) -> Result<oci_spec::runtime::LinuxCapabilities> {
     Ok(oci_spec::runtime::LinuxCapabilitiesBuilder::default()
         .bounding(set.clone())
         .effective(set.clone())

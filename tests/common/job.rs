@@ -100,6 +100,54 @@ impl Job {
         path
     }
 
+    /// A copy of the repo's runtime configuration in the job directory, with
+    /// `projects/home:test.toml` holding `project`; the job uses it from now on.
+    pub fn with_project(&mut self, project: &str) {
+        let config = self.dir.path().join("config");
+        copy_tree(&repo_root().join("runtime-config"), &config);
+        fs::create_dir_all(config.join("projects")).unwrap();
+        fs::write(config.join("projects/home:test.toml"), project).unwrap();
+        self.config = config;
+    }
+
+    /// Runs the job; returns its exit code and its log followed by obsbox's stderr.
+    pub fn run(&self, job: &Path) -> (Option<i32>, String) {
+        let (out, results) = self.build(job);
+        let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+        (
+            out.status.code(),
+            format!("{log}\n-- stderr --\n{}", stderr_of(&out)),
+        )
+    }
+
+    /// `obsbox bundle JOB --out DIR/bundles` with the job's configuration; returns the
+    /// output directory.
+    pub fn bundle(&self, job: &Path) -> PathBuf {
+        let out_dir = self.dir.path().join("bundles");
+        let out = self.runtime.output(&[
+            "--cache",
+            self.cache.to_str().unwrap(),
+            "bundle",
+            job.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--config",
+            self.config.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        out_dir
+    }
+
+    /// Nothing of a finished job is left: no container state, no mount under the cache,
+    /// no work directory.
+    pub fn assert_nothing_left(&self) {
+        assert_eq!(fs::read_dir(self.runtime.root.path()).unwrap().count(), 0);
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(self.cache.to_str().unwrap()), "{mounts}");
+        let jobs = self.cache.join("jobs");
+        assert!(!jobs.exists() || fs::read_dir(&jobs).unwrap().count() == 0);
+    }
+
     pub fn results(&self) -> PathBuf {
         self.dir.path().join("results")
     }

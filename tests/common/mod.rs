@@ -289,6 +289,10 @@ pub mod tree;
 
 /// Validates a document against a JSON schema with python3-jsonschema (refs resolved
 /// relative to the schema's directory).
+/// The runtime-spec's config.json schema (Debian's golang-github-opencontainers-specs-dev).
+pub const CONFIG_SCHEMA: &str =
+    "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json";
+
 pub fn validate(schema: &Path, document: &Path) {
     let script = r#"
 import json, pathlib, sys, jsonschema
