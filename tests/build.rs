@@ -166,14 +166,9 @@ fn an_unresolvable_bdep_is_a_setup_failure() {
 
 #[test]
 fn bundles_validate_and_run_under_runc() {
-    let data = testdata();
-    let job = Job::new(shared_cache());
-    let recipe = job.debian_sources();
-    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    let toml = job.write_toml(
-        &recipe,
-        &repo,
-        &deb_packages(),
+    testdata();
+    let (job, toml) = Job::debian(
+        shared_cache(),
         "[[check]]\nname = \"list\"\nrun = [\"busybox\", \"ls\", \"-l\", \"/results/DEBS\"]\n",
     );
     let bundles = job.bundle(&toml);
@@ -233,15 +228,10 @@ fn bundles_validate_and_run_under_runc() {
 
 #[test]
 fn sigterm_stops_the_job_cleans_up_and_keeps_finished_results() {
-    let data = testdata();
-    let job = Job::new(shared_cache());
-    let recipe = job.debian_sources();
-    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    testdata();
     // A check that would run for a minute and ignores SIGTERM (it is the container's pid 1).
-    let toml = job.write_toml(
-        &recipe,
-        &repo,
-        &deb_packages(),
+    let (job, toml) = Job::debian(
+        shared_cache(),
         "[[check]]\nname = \"sleep\"\nrun = [\"busybox\", \"sleep\", \"60\"]\n",
     );
     let results = job.results();
@@ -280,14 +270,9 @@ fn sigterm_stops_the_job_cleans_up_and_keeps_finished_results() {
 
 #[test]
 fn gc_removes_what_a_killed_build_left() {
-    let data = testdata();
-    let job = Job::new(shared_cache());
-    let recipe = job.debian_sources();
-    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    let toml = job.write_toml(
-        &recipe,
-        &repo,
-        &deb_packages(),
+    testdata();
+    let (job, toml) = Job::debian(
+        shared_cache(),
         "[[check]]\nname = \"linger\"\nrun = [\"busybox\", \"sleep\", \"300\"]\n",
     );
     let cache = job.cache.to_str().unwrap().to_string();

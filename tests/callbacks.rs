@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::data::{copy_tree, list, repo_root, testdata};
-use common::job::{Job, deb_packages};
+use common::job::{Job, deb_packages, file_deb_repo};
 use common::{CONFIG_SCHEMA, stderr_of, validate};
 
 /// One cache for the tests of this file: each buildroot is installed once.
@@ -17,24 +17,10 @@ fn shared_cache() -> &'static Path {
     CACHE.get_or_init(|| common::process_tempdir("obsbox-test-cache-"))
 }
 
-fn deb_repo() -> String {
-    format!(
-        "file://{} bookworm main",
-        testdata().join("deb-repo").display()
-    )
-}
-
 /// The Debian package job of project home:test with `project` as its project file.
 fn deb_job(project: &str) -> (Job, PathBuf) {
-    let mut job = Job::new(shared_cache());
+    let (mut job, toml) = Job::debian(shared_cache(), "project = \"home:test\"\n");
     job.with_project(project);
-    let recipe = job.debian_sources();
-    let toml = job.write_toml(
-        &recipe,
-        &deb_repo(),
-        &deb_packages(),
-        "project = \"home:test\"\n",
-    );
     (job, toml)
 }
 
@@ -73,7 +59,12 @@ args = ["rm -rf /etc/obsbox-setup", "echo cleaned"]
     .unwrap();
     let mut packages = deb_packages();
     packages.extend(list("rpm-build.txt"));
-    let toml = job.write_toml(&recipe, &deb_repo(), &packages, "project = \"home:test\"\n");
+    let toml = job.write_toml(
+        &recipe,
+        &file_deb_repo(),
+        &packages,
+        "project = \"home:test\"\n",
+    );
     let (code, log) = job.run(&toml);
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("\nset-up-by-the-project\n"), "{log}");
@@ -393,7 +384,7 @@ fn build_compare_says_unchanged_for_a_rebuild_and_changed_after_a_source_change(
     });
     let toml = changed.write_toml(
         &recipe,
-        &deb_repo(),
+        &file_deb_repo(),
         &deb_packages(),
         "project = \"home:test\"\n",
     );
@@ -424,7 +415,12 @@ fn rpm_job(project: &str, edit: impl FnOnce(String) -> String) -> (Job, PathBuf)
     fs::write(&spec, edit(text)).unwrap();
     let mut packages = deb_packages();
     packages.extend(list("rpm-build.txt"));
-    let toml = job.write_toml(&recipe, &deb_repo(), &packages, "project = \"home:test\"\n");
+    let toml = job.write_toml(
+        &recipe,
+        &file_deb_repo(),
+        &packages,
+        "project = \"home:test\"\n",
+    );
     (job, toml)
 }
 
@@ -497,7 +493,7 @@ fn baselibs_makes_the_32bit_package() {
     packages.extend(list("rpm-build.txt"));
     let toml = job.write_toml(
         "libhello.spec",
-        &deb_repo(),
+        &file_deb_repo(),
         &packages,
         "project = \"home:test\"\nrpm_target = \"i586\"\n",
     );

@@ -14,6 +14,14 @@ pub fn toml_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
+/// The test data's Debian repository by `file://`, as a job's `repos` entry.
+pub fn file_deb_repo() -> String {
+    format!(
+        "file://{} bookworm main",
+        super::data::testdata().join("deb-repo").display()
+    )
+}
+
 /// A job directory: the sources copied from `integration/pkgs/…`, a job.toml, and obsbox
 /// with a private cache and state.
 pub struct Job {
@@ -146,6 +154,15 @@ impl Job {
         assert!(!mounts.contains(self.cache.to_str().unwrap()), "{mounts}");
         let jobs = self.cache.join("jobs");
         assert!(!jobs.exists() || fs::read_dir(&jobs).unwrap().count() == 0);
+    }
+
+    /// The Debian package job (integration/pkgs/hello-obsbox) from the test repository by
+    /// `file://`, with `extra` appended to its job.toml.
+    pub fn debian(cache: &Path, extra: &str) -> (Job, PathBuf) {
+        let job = Job::new(cache);
+        let recipe = job.debian_sources();
+        let toml = job.write_toml(&recipe, &file_deb_repo(), &deb_packages(), extra);
+        (job, toml)
     }
 
     pub fn results(&self) -> PathBuf {
