@@ -20,6 +20,19 @@ use super::config::{HookPoint, OnFailure};
 use super::{Outcome, Status};
 use crate::runtime::oneshot::{self, RunOptions};
 
+/// The hook is a child of the job's obsbox process: when that dies (SIGKILL, a crash), the
+/// hook is told to stop too (SIGTERM: its container is stopped and deleted) instead of
+/// running on for up to its timeout. A job already gone means stop now.
+fn follow_the_job() {
+    let parent = nix::unistd::getppid();
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and changes only this
+    // process's attributes.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+    if nix::unistd::getppid() != parent {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
+    }
+}
+
 /// What the annotations of a callback bundle say.
 struct Info {
     name: String,
@@ -99,6 +112,7 @@ impl JobLog {
 
 /// Runs the callback of `bundle`; returns the hook's exit code.
 pub fn run(bundle: &Path, state_root: &Path) -> Result<i32> {
+    follow_the_job();
     let config = bundle.join("config.json");
     let spec = Spec::load(&config).with_context(|| format!("{}: cannot load", config.display()))?;
     let info = Info::read(&spec, bundle)?;

@@ -22,6 +22,26 @@ pub struct Collected {
     pub cache_entries: usize,
 }
 
+impl Collected {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty()
+            && self.work_dirs.is_empty()
+            && self.cgroups.is_empty()
+            && self.cache_entries == 0
+    }
+
+    /// One line for a log: what was removed, counted.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} containers, {} work directories, {} cgroups, {} unfinished cache entries",
+            self.containers.len(),
+            self.work_dirs.len(),
+            self.cgroups.len(),
+            self.cache_entries
+        )
+    }
+}
+
 fn alive(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -57,7 +77,16 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
         let _ = container.kill(Signal::SIGKILL, true);
         match runtime::hooks::delete_with_poststop(&mut container, true) {
             Ok(()) => collected.containers.push(id),
-            Err(err) => tracing::warn!("container {id}: {err:#}"),
+            Err(err) => {
+                // E.g. killed while it was being created: libcontainer will not delete a
+                // container it cannot signal. Its processes go with its cgroups (below).
+                tracing::warn!("container {id}: {err:#}; removing its state directory");
+                if let Some(pid) = container.pid() {
+                    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                }
+                let _ = fs::remove_dir_all(state_root.join(&id));
+                collected.containers.push(id);
+            }
         }
     }
 
@@ -91,7 +120,7 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
                     if owner.is_none_or(alive) {
                         continue;
                     }
-                    if child.path().is_dir() && fs::remove_dir(child.path()).is_ok() {
+                    if child.path().is_dir() && remove_cgroup(&child.path()) {
                         collected.cgroups.push(child.path());
                     }
                 }
@@ -99,6 +128,34 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
         }
     }
     Ok(collected)
+}
+
+/// Removes a cgroup of a dead obsbox: whatever still runs in it (a container caught half
+/// created) is thawed and killed first.
+fn remove_cgroup(dir: &Path) -> bool {
+    let procs = || -> Vec<i32> {
+        fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    if !procs().is_empty() {
+        let _ = fs::write(dir.join("freezer.state"), "THAWED");
+        let _ = fs::write(dir.join("cgroup.freeze"), "0");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let left = procs();
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                break;
+            }
+            for pid in left {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    fs::remove_dir(dir).is_ok()
 }
 
 #[cfg(test)]

@@ -350,6 +350,16 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
     let mut log = results::Log::create(&results.join("logfile"))?;
     log.note(&format!("obsbox build of {} for {}", job.id, job.arch));
     let store = Store::open(&options.cache)?;
+    // What earlier runs on this cache and state that died (SIGKILL, a crash, a power cut)
+    // left behind goes first, as `obsbox gc` would remove it.
+    match gc::gc(&options.state_root, &options.cache) {
+        Ok(collected) if !collected.is_empty() => log.note(&format!(
+            "removed what a run that died left: {}",
+            collected.summary()
+        )),
+        Ok(_) => {}
+        Err(err) => tracing::warn!("cannot collect what earlier runs left: {err:#}"),
+    }
     let work = options.cache.join("jobs").join(format!(
         "{}.{}",
         bundle::sanitize(&job.id),
@@ -369,6 +379,13 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
                 ));
                 128 + *sig as i32
             }
+            None if disk_full(err) => {
+                // Not the job's fault: OBS gives it to another worker.
+                log.note(&format!("the worker's disk is full: {err:#}"));
+                tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+                eprintln!("obsbox: {err:#}");
+                codes::BADHOST
+            }
             None => {
                 log.note(&format!("setup failed: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
@@ -377,17 +394,48 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
             }
         },
     };
-    results::write_statistics(&results.join("_statistics"), &stats, started.elapsed())?;
+    let mut code = code;
+    let written =
+        results::write_statistics(&results.join("_statistics"), &stats, started.elapsed());
     log.note(&format!(
         "finished with exit code {code} after {:.1} s",
         started.elapsed().as_secs_f64()
     ));
+    // Results that could not be written in full (a full disk) are not handed back as a
+    // result: the worker is at fault.
+    if let Some(err) = written.err().or_else(|| log.take_error()) {
+        // One line: an error already told (the same full disk) is not told twice.
+        if outcome.is_ok() {
+            tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+            eprintln!("obsbox: {err:#}");
+        }
+        code = if disk_full(&err) {
+            codes::BADHOST
+        } else {
+            codes::SETUP_FAILED
+        };
+    }
     if options.keep_work {
         log.note(&format!("work directory kept: {}", work.display()));
     } else if let Err(err) = fs::remove_dir_all(&work) {
         tracing::warn!("cannot remove {}: {err}", work.display());
     }
     Ok(code)
+}
+
+/// Whether the error comes from a full file system (or an exhausted quota).
+fn disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| code == libc::ENOSPC || code == libc::EDQUOT)
+            || cause
+                .downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|e| matches!(e, nix::errno::Errno::ENOSPC | nix::errno::Errno::EDQUOT))
+            // Causes that were turned into text on the way (from threads, from tools).
+            || cause.to_string().contains("No space left on device")
+    })
 }
 
 fn run_phases(

@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -72,7 +72,8 @@ fn take(from: &Path, to: &Path) -> Result<usize> {
         .open(from)
         .with_context(|| format!("cannot read result {}", from.display()))?;
     let mut dst = fs::File::create(to).with_context(|| format!("cannot write {}", to.display()))?;
-    std::io::copy(&mut src, &mut dst).with_context(|| format!("cannot copy {}", from.display()))?;
+    std::io::copy(&mut src, &mut dst)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     Ok(1)
 }
 
@@ -80,6 +81,9 @@ fn take(from: &Path, to: &Path) -> Result<usize> {
 /// the phase.
 pub struct Log {
     file: fs::File,
+    path: PathBuf,
+    /// The first write that failed (a full disk): the job cannot hand back a whole log.
+    error: Option<std::io::Error>,
 }
 
 impl Log {
@@ -92,6 +96,8 @@ impl Log {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?,
+            path: path.to_path_buf(),
+            error: None,
         })
     }
 
@@ -108,7 +114,17 @@ impl Log {
     }
 
     pub fn raw(&mut self, text: &str) {
-        let _ = writeln!(self.file, "{text}");
+        if let Err(err) = writeln!(self.file, "{text}")
+            && self.error.is_none()
+        {
+            self.error = Some(err);
+        }
+    }
+
+    /// The first failed write, if any, as an error naming the log.
+    pub fn take_error(&mut self) -> Option<anyhow::Error> {
+        let err = self.error.take()?;
+        Some(anyhow::Error::new(err).context(format!("cannot write {}", self.path.display())))
     }
 }
 

@@ -132,6 +132,13 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
         }
     }
 
+    // The root is laid down from the store: the entries it takes are checked first, and a
+    // corrupt one is unpacked again like a missing one.
+    let known: Vec<Option<Unpacked>> = known
+        .into_iter()
+        .map(|k| k.and_then(|u| store.verified_package(&u.key)))
+        .collect();
+
     // Fetch what is missing: local repositories are read in place, remote ones downloaded.
     let downloads = store
         .dir()

@@ -13,6 +13,13 @@
 //! Entries are immutable once renamed into place; a root is a farm of hard links into the
 //! store, so it costs directories and inodes' link counts, not file data. The mtime of an
 //! entry's `info.json` records its last use (for `cache gc`).
+//!
+//! Each `info.json` holds the digest of its tree's shape ([`tree_digest`]: every path, its
+//! type, and the size and mtime of files and symlinks). A cached root is checked against it
+//! whenever it is used, and a package entry whenever a root is laid down from it; an entry
+//! whose tree differs (a file rewritten, truncated, removed or added; a broken `info.json`)
+//! is reported, removed and made again from the packages. A write that keeps a file's size
+//! and restores its mtime is not seen: that would take reading every file on every use.
 
 use std::fs;
 use std::io::Read;
@@ -39,6 +46,9 @@ pub struct PackageInfo {
     pub bytes: u64,
     /// Size of the package file.
     pub package_size: u64,
+    /// [`tree_digest`] of `tree/` when the entry was made.
+    #[serde(default)]
+    pub tree: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +59,9 @@ pub struct RootfsInfo {
     /// The store keys of the packages.
     pub keys: Vec<String>,
     pub bytes: u64,
+    /// [`tree_digest`] of `tree/` when the entry was made.
+    #[serde(default)]
+    pub tree: Option<String>,
 }
 
 /// One unpacked package in the store.
@@ -114,15 +127,57 @@ impl Store {
     }
 
     /// The unpacked package with this key, if the store has it (and marks it used).
+    /// An entry whose `info.json` cannot be read is removed.
     pub fn package(&self, key: &str) -> Option<Unpacked> {
         let dir = self.dir.join("store").join(key);
-        let info: PackageInfo = read_info(&dir.join("info.json")).ok()?;
+        if !dir.exists() {
+            return None;
+        }
+        let info: PackageInfo = match read_info(&dir.join("info.json")) {
+            Ok(info) => info,
+            Err(err) => {
+                self.discard(&dir, key, &format!("{err:#}"));
+                return None;
+            }
+        };
         touch(&dir.join("info.json"));
         Some(Unpacked {
             key: key.to_string(),
             dir,
             info,
         })
+    }
+
+    /// As [`Store::package`], with the entry's tree checked against its digest: a corrupt
+    /// entry is removed (and `None` returned), so it is unpacked again.
+    pub fn verified_package(&self, key: &str) -> Option<Unpacked> {
+        let found = self.package(key)?;
+        match check_tree(&found.tree(), found.info.tree.as_deref()) {
+            Ok(()) => Some(found),
+            Err(why) => {
+                let name = format!("{}={}", found.info.name, found.info.version);
+                self.discard(&found.dir, &name, &why);
+                None
+            }
+        }
+    }
+
+    /// Removes a corrupt entry (first moved aside, so a new one can take its place at once).
+    fn discard(&self, dir: &Path, what: &str, why: &str) {
+        tracing::warn!(
+            "cache entry {} ({what}) is corrupt: {why}; making it again",
+            dir.display()
+        );
+        let aside = self
+            .tmp_dir("corrupt")
+            .map(|t| t.join("entry"))
+            .and_then(|to| fs::rename(dir, &to).map(|_| to).map_err(Into::into));
+        let _ = remove_tree(aside.as_deref().unwrap_or(dir));
+        if let Ok(to) = aside
+            && let Some(parent) = to.parent()
+        {
+            let _ = fs::remove_dir(parent);
+        }
     }
 
     /// Unpacks the package file into the store (unless it is there already) and returns
@@ -140,7 +195,7 @@ impl Store {
                 expected.hex
             );
         }
-        if let Some(found) = self.package(&key) {
+        if let Some(found) = self.verified_package(&key) {
             return Ok(found);
         }
         let work = self.tmp_dir(&key)?;
@@ -203,6 +258,7 @@ impl Store {
             format: meta.format,
             bytes,
             package_size,
+            tree: Some(tree_digest(&tree)?),
         };
         fs::write(work.join("info.json"), serde_json::to_vec_pretty(&info)?)?;
         Ok(info)
@@ -219,10 +275,25 @@ impl Store {
         hex::encode(h.finalize())
     }
 
-    /// The cached root for `key`, if there is one (and marks it used).
+    /// The cached root for `key`, if there is one and its tree is intact (and marks it
+    /// used). A corrupt one is removed, so the caller builds it again.
     pub fn rootfs(&self, key: &str) -> Option<PathBuf> {
         let dir = self.dir.join("rootfs").join(key);
-        read_info::<RootfsInfo>(&dir.join("info.json")).ok()?;
+        if !dir.exists() {
+            return None;
+        }
+        let started = std::time::Instant::now();
+        let checked = read_info::<RootfsInfo>(&dir.join("info.json"))
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|info| check_tree(&dir.join("tree"), info.tree.as_deref()));
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "cached root checked"
+        );
+        if let Err(why) = checked {
+            self.discard(&dir, "a root", &why);
+            return None;
+        }
         touch(&dir.join("info.json"));
         Some(dir.join("tree"))
     }
@@ -250,6 +321,7 @@ impl Store {
                     .collect(),
                 keys: packages.iter().map(|p| p.key.clone()).collect(),
                 bytes: packages.iter().map(|p| p.info.bytes).sum(),
+                tree: Some(tree_digest(&tree)?),
             };
             fs::write(work.join("info.json"), serde_json::to_vec_pretty(&info)?)?;
             Ok(())
@@ -387,6 +459,102 @@ fn write_file_list(dest: &Path, paths: &[Vec<u8>]) -> Result<()> {
         list.push(b'\n');
     }
     fs::write(dest, list).with_context(|| format!("cannot write {}", dest.display()))
+}
+
+/// Checks `tree` against the digest its entry recorded.
+fn check_tree(tree: &Path, recorded: Option<&str>) -> std::result::Result<(), String> {
+    let Some(recorded) = recorded else {
+        return Err("it has no recorded digest".to_string());
+    };
+    match tree_digest(tree) {
+        Ok(now) if now == recorded => Ok(()),
+        Ok(_) => Err(format!(
+            "{} differs from when it was made (a file changed, went or came)",
+            tree.display()
+        )),
+        Err(err) => Err(format!("{err:#}")),
+    }
+}
+
+/// SHA-256 over a tree's shape, in name order: each path with its type, and the size and
+/// mtime of regular files and symlinks. Reads directories and inodes, never file data.
+pub fn tree_digest(root: &Path) -> Result<String> {
+    use nix::dir::{Dir, Type};
+    use nix::fcntl::{AtFlags, OFlag};
+    use nix::sys::stat::{Mode, SFlag, fstatat};
+
+    fn walk(dir: &mut Dir, path: &mut Vec<u8>, h: &mut Sha256, root: &Path) -> Result<()> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(dir);
+        let mut entries: Vec<(Vec<u8>, Option<Type>)> = Vec::new();
+        for entry in dir.iter() {
+            let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                entries.push((name.to_vec(), entry.file_type()));
+            }
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (name, kind) in entries {
+            let len = path.len();
+            path.push(b'/');
+            path.extend_from_slice(&name);
+            let cname = std::ffi::CString::new(name).context("NUL in a file name")?;
+            let kind = match kind {
+                Some(k) if k != Type::File && k != Type::Symlink => k,
+                _ => {
+                    let st = fstatat(Some(fd), cname.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .with_context(|| format!("cannot stat {}", root.display()))?;
+                    let k = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+                    if k == SFlag::S_IFREG || k == SFlag::S_IFLNK {
+                        h.update(path.as_slice());
+                        h.update(
+                            format!(
+                                "\0{} {} {}.{}\n",
+                                if k == SFlag::S_IFREG { 'f' } else { 'l' },
+                                st.st_size,
+                                st.st_mtime,
+                                st.st_mtime_nsec
+                            )
+                            .as_bytes(),
+                        );
+                        path.truncate(len);
+                        continue;
+                    }
+                    match k {
+                        SFlag::S_IFDIR => Type::Directory,
+                        SFlag::S_IFCHR => Type::CharacterDevice,
+                        SFlag::S_IFBLK => Type::BlockDevice,
+                        SFlag::S_IFIFO => Type::Fifo,
+                        _ => Type::Socket,
+                    }
+                }
+            };
+            h.update(path.as_slice());
+            h.update(format!("\0{kind:?}\n").as_bytes());
+            if kind == Type::Directory {
+                let mut sub = Dir::openat(
+                    Some(fd),
+                    cname.as_c_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .with_context(|| format!("cannot open a directory in {}", root.display()))?;
+                walk(&mut sub, path, h, root)?;
+            }
+            path.truncate(len);
+        }
+        Ok(())
+    }
+
+    let mut dir = Dir::open(
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", root.display()))?;
+    let mut h = Sha256::new();
+    walk(&mut dir, &mut Vec::new(), &mut h, root)?;
+    Ok(hex::encode(h.finalize()))
 }
 
 fn read_info<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
