@@ -11,6 +11,7 @@ cargo build --release --locked
 cargo nextest run --release --locked --no-fail-fast
 ./integration/podman.sh
 ./integration/containerd.sh
+./integration/soak.sh 500 20
 ./integration/bench-runtime.sh 30
 ./integration/bench-rootfs.sh 3
 ./integration/bench-job.sh
