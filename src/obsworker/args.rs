@@ -30,7 +30,20 @@ pub enum Action {
     Kill,
     /// Remove the build environment: stop the build, remove its state and the root.
     Wipe,
+    /// `--help`: print [`USAGE`].
+    Help,
 }
+
+/// What `build --help` prints.
+pub const USAGE: &str = "\
+usage: build --root ROOT [--rpmlist FILE] [--dist CONFIG] [--logfile FILE] [--arch A]
+             [--release R] [--jobs N] [--reason TEXT] [--disturl URL] [--oldpackages DIR]
+             [OBS-BUILD OPTIONS…] RECIPE
+       build --root ROOT --kill | --wipe
+obsbox as obs-build's `build` for bs_worker: the job bs_worker prepared in ROOT runs in
+obsbox's containers; results go to ROOT/.build.packages. Configuration from the
+environment: OBSBOX_CONFIG, OBSBOX_CACHE, OBSBOX_ROOT.
+";
 
 /// One call of `build`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +174,10 @@ pub fn parse(args: &[OsString]) -> Result<BuildCall> {
             }
         };
         match name {
+            "help" | "h" => {
+                call.action = Action::Help;
+                return Ok(call);
+            }
             "root" => root = Some(PathBuf::from(value()?)),
             "kill" => kill = true,
             "wipe" => wipe = true,
@@ -338,7 +355,8 @@ mod tests {
     }
 
     #[test]
-    fn kill_wipe_and_single_dash_forms() {
+    fn kill_wipe_help_and_single_dash_forms() {
+        assert_eq!(parse_str(&["--help"]).unwrap().action, Action::Help);
         let call = parse_str(&["-root", "/r", "--vm-type", "lxc", "--kill"]).unwrap();
         assert_eq!(call.action, Action::Kill);
         assert_eq!(call.vm_type.as_deref(), Some("lxc"));

@@ -51,6 +51,10 @@ pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
         Action::Build(recipe) => return build(call, recipe, settings),
         Action::Kill => kill(&call.root, settings),
         Action::Wipe => wipe(&call.root, settings),
+        Action::Help => {
+            print!("{}", super::args::USAGE);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => 0,
