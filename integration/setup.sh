@@ -31,5 +31,24 @@ fi
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# The real OBS worker for the obs-worker tests: bs_worker is obs-server's code
+# (/usr/lib/obs/server), obs-build its Perl build modules. Only that code is used: obs-server's
+# own services (source and repository servers, scheduler, …) must never start, so they are
+# kept from starting while it installs and masked afterwards.
+if ! dpkg-query -W -f='${Status}' obs-server 2>/dev/null | grep -q "install ok installed"; then
+    policy=/usr/sbin/policy-rc.d
+    own_policy=false
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+        own_policy=true
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends obs-server obs-build
+    $own_policy && rm -f "$policy"
+    for unit in $(dpkg -L obs-server | grep -E '^/lib/systemd/system/[^/]+\.service$'); do
+        ln -sf /dev/null "/etc/systemd/system/$(basename "$unit")"
+    done
+    rm -f /etc/systemd/system/multi-user.target.wants/obs*.service
+fi
 command -v cargo >/dev/null || { echo "cargo (Rust) is needed" >&2; exit 1; }
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod job;
 pub mod lifecycle;
 pub mod logging;
+pub mod obsworker;
 pub mod packages;
 pub mod progress;
 pub mod repo;

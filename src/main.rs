@@ -3,6 +3,11 @@
 use clap::Parser;
 
 fn main() {
+    // bs_worker's programs (`build`, `--hostcheck`) take their own command lines.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = obsbox::cli::worker_entry(&argv) {
+        std::process::exit(code);
+    }
     // CVE-2019-5736 class: a container process must never be able to reopen the binary that
     // set it up and overwrite it. Commands that fork into a container re-execute from a
     // sealed binary (runtime::seal); this must happen before anything else.

@@ -178,6 +178,7 @@ fn buildinfo_debian_every_field() {
         memory: 0,
         checks: vec![],
         rpm_target: String::new(),
+        rpm_macros: String::new(),
     };
     assert_eq!(job, expected);
 }
@@ -464,6 +465,7 @@ fn job_toml_full() {
             },
         ],
         rpm_target: String::new(),
+        rpm_macros: String::new(),
     };
     assert_eq!(job, expected);
 }

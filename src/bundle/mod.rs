@@ -153,7 +153,7 @@ fn build_spec(job: &Job, paths: &Paths, recipe: &Recipe) -> Result<Spec> {
         vec![
             "/bin/sh".to_string(),
             "-c".to_string(),
-            recipe.build_script(&job.rpm_target),
+            recipe.build_script(&job.rpm_target, &job.rpm_macros),
         ],
     )?));
     Ok(spec)

@@ -51,13 +51,22 @@ impl Recipe {
     /// The shell script of the build phase: it runs as the build user in the buildroot
     /// with the sources at `/sources` (read-only) and writes results below `/results` in
     /// OBS's layout.
-    /// The build phase's script; `rpm_target` (may be empty) is `rpmbuild --target`.
-    pub fn build_script(&self, rpm_target: &str) -> String {
+    /// The build phase's script; `rpm_target` (may be empty) is `rpmbuild --target`, and
+    /// `rpm_macros` (may be empty) becomes the build user's `~/.rpmmacros`.
+    pub fn build_script(&self, rpm_target: &str, rpm_macros: &str) -> String {
         let quote = shell_quote;
         let target = if rpm_target.is_empty() {
             String::new()
         } else {
             format!(" --target {}", quote(rpm_target))
+        };
+        let macros = if rpm_macros.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "printf '%s\\n' {} > \"$HOME/.rpmmacros\"\n",
+                quote(rpm_macros)
+            )
         };
         match self {
             Recipe::Spec(spec) => format!(
@@ -66,6 +75,7 @@ impl Recipe {
                  rm -rf \"$top\" && mkdir -p \"$top/SOURCES\" \"$top/SPECS\"\n\
                  cp -a /sources/. \"$top/SOURCES/\"\n\
                  cp /sources/{spec} \"$top/SPECS/\"\n\
+                 {macros}\
                  # The buildroot was resolved from the recipe's BuildRequires already; on a\n\
                  # Debian-based root rpm's own database is empty, so rpmbuild must not check.\n\
                  rpmbuild -ba --nodeps{target} --define \"_topdir $top\" --define \"_smp_mflags -j$OBSBOX_JOBS\" \"$top/SPECS/\"{spec}\n\
@@ -74,6 +84,7 @@ impl Recipe {
                  cp -a \"$top/SRPMS/.\" /results/SRPMS/\n",
                 spec = quote(spec),
                 target = target,
+                macros = macros,
             ),
             Recipe::Dsc(_) | Recipe::Tree(_) => {
                 let unpack = match self {

@@ -71,6 +71,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         config: config_dir(args.config),
         keep_work: args.keep_work,
         old_results: args.old,
+        log: None,
     };
     lifecycle::build(&job, &options)
 }
@@ -90,6 +91,7 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         config: config_dir(args.config),
         keep_work: true,
         old_results: args.old,
+        log: None,
     };
     let prepared = lifecycle::prepare(&job, &store, &options, &args.out)?;
     for phase in &prepared.phases {

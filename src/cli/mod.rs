@@ -11,6 +11,7 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod obs_build;
 mod pause;
 mod ps;
 mod rootfs;
@@ -28,6 +29,8 @@ use clap::{Parser, Subcommand};
 use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
 
 use crate::logging::{self, LogFormat};
+
+pub use obs_build::worker_entry;
 
 /// Where container state lives unless `--root` says otherwise.
 pub const DEFAULT_ROOT: &str = "/run/obsbox";
@@ -80,6 +83,14 @@ pub enum Command {
     /// Place a job on a fleet of workers by its constraints, the OBS dispatcher's way.
     /// Exits 0 when placed, 1 when no worker complies, 2 on bad input.
     Allocate(allocate::AllocateArgs),
+    /// bs_worker's `$statedir/build/build`: obs-build's command line (also when obsbox is
+    /// run as a file or link named `build`). Exits 0, 1 failed, 2 unchanged, 3 bad host.
+    #[command(name = "obs-build")]
+    ObsBuild(obs_build::RawArgs),
+    /// bs_worker's `--hostcheck`: `[--srcserver URL] JOBFILE precheck|succeeded|failed PATH`
+    /// (also as a file or link named `hostcheck`). Exits 0, 1 not this package, 2 not this
+    /// repository, 3 nothing.
+    Hostcheck(obs_build::RawArgs),
 }
 
 /// What every command gets besides its own arguments.
@@ -102,7 +113,7 @@ const SEALED_COMMANDS: &[&str] = &[
 ];
 
 /// Global flags that take a value, so the subcommand can be found without a full parse.
-const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
+pub(crate) const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
     &["--root", "-r", "--log", "-l", "--log-format", "--cache"];
 
 /// Decides from the raw arguments (program name skipped) whether to seal `/proc/self/exe`.
@@ -199,6 +210,24 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
         Command::Callback(cmd) => (callback::callback(cmd, ctx), 1),
         Command::Worker(cmd) => (worker::worker(cmd).map(|_| 0), 1),
         Command::Allocate(args) => (allocate::allocate(args), allocate::BAD_INPUT),
+        Command::ObsBuild(raw) => (
+            Ok(obs_build::run(
+                crate::obsworker::Invocation::Build,
+                raw,
+                ctx.root.clone(),
+                ctx.cache.clone(),
+            )),
+            3,
+        ),
+        Command::Hostcheck(raw) => (
+            Ok(obs_build::run(
+                crate::obsworker::Invocation::Hostcheck,
+                raw,
+                ctx.root.clone(),
+                ctx.cache.clone(),
+            )),
+            3,
+        ),
     }
 }
 

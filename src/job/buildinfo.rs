@@ -317,6 +317,7 @@ impl Root {
             memory: 0,
             checks: Vec::new(),
             rpm_target: String::new(),
+            rpm_macros: String::new(),
         })
     }
 }

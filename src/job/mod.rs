@@ -107,6 +107,10 @@ pub struct Job {
     /// x86_64, the builds mkbaselibs turns into `-32bit` packages). Empty: the native one.
     #[serde(default)]
     pub rpm_target: String,
+    /// rpm macro definitions for a `.spec` build (a macro file's text: `%name value`
+    /// lines), e.g. the `Macros:` section of an OBS project config. Empty: none.
+    #[serde(default)]
+    pub rpm_macros: String,
 }
 
 /// Reads the job in `path`, choosing the reader by what the file is: `*.toml` is a native

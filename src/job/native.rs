@@ -204,6 +204,7 @@ impl JobFile {
                 .map(|t| non_empty(t, "rpm_target"))
                 .transpose()?
                 .unwrap_or_default(),
+            rpm_macros: String::new(),
         })
     }
 }

@@ -42,6 +42,18 @@ pub struct Options {
     pub keep_work: bool,
     /// The previous results of the job (OBS's old packages), for build-compare.
     pub old_results: Option<PathBuf>,
+    /// Where the build log goes: `None` is `RESULTS/logfile`, created afresh; a given file
+    /// is appended to (its owner started it, e.g. obs-build's `--logfile`).
+    pub log: Option<PathBuf>,
+}
+
+impl Options {
+    /// The build log's path.
+    pub fn log_path(&self) -> PathBuf {
+        self.log
+            .clone()
+            .unwrap_or_else(|| self.results.join("logfile"))
+    }
 }
 
 /// One line of `_statistics`.
@@ -105,6 +117,37 @@ pub fn toolbox_packages(job: &Job, config: Option<&Path>) -> Result<Vec<String>>
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// The host repositories of the runtime configuration (`repos` in `toolbox.toml`): where
+/// the toolbox comes from for jobs that name none (bs_worker's jobs name only the
+/// packages of the buildroot). Empty when not configured.
+pub fn configured_toolbox_repos(config: Option<&Path>) -> Result<Vec<String>> {
+    let Some(dir) = config else {
+        return Ok(Vec::new());
+    };
+    let path = dir.join("toolbox.toml");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{}: broken TOML", path.display()))?;
+    match table.get("repos") {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v.as_str() {
+                Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                _ => bail!(
+                    "{}: repos: every entry must be a repository (a non-empty string)",
+                    path.display()
+                ),
+            })
+            .collect(),
+        Some(_) => bail!("{}: repos must be a list of repositories", path.display()),
+    }
 }
 
 /// Assembles the buildroot (install mode, from the job's repositories) and the toolbox
@@ -225,7 +268,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         let setup = CallbackSetup {
             callbacks,
             status_dir: work.join("callbacks"),
-            log: options.results.join("logfile"),
+            log: options.log_path(),
             old_results: options.old_results.clone(),
             assembled_buildroot: built.tree.clone(),
             work: fs::canonicalize(work)?,
@@ -347,7 +390,10 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
     let started = Instant::now();
     let results = &options.results;
     results::create_layout(results)?;
-    let mut log = results::Log::create(&results.join("logfile"))?;
+    let mut log = match &options.log {
+        Some(path) => results::Log::append(path)?,
+        None => results::Log::create(&results.join("logfile"))?,
+    };
     log.note(&format!("obsbox build of {} for {}", job.id, job.arch));
     let store = Store::open(&options.cache)?;
     // What earlier runs on this cache and state that died (SIGKILL, a crash, a power cut)

@@ -101,6 +101,17 @@ impl Log {
         })
     }
 
+    /// Opens an existing log (or creates it) to append to.
+    pub fn append(path: &Path) -> Result<Log> {
+        Ok(Log {
+            file: fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?,
+        })
+    }
+
     /// A line of a phase's output.
     pub fn line(&mut self, phase: &str, text: &str) {
         let _ = writeln!(std::io::stdout(), "[{phase}] {text}");

@@ -1,0 +1,190 @@
+//! `obsbox obs-build ARGS…` and `obsbox hostcheck ARGS…`: the programs bs_worker runs, its
+//! `$statedir/build/build` and its `--hostcheck`. The same happens when obsbox is run
+//! through a file or link named `build` or `hostcheck` (how bs_worker finds them).
+//!
+//! Their arguments are obs-build's and bs_worker's, not obsbox's (obs-build's `--root` is
+//! the build root, obsbox's the state directory), so they are taken apart here, before clap
+//! parses obsbox's own options, which may come before the command word.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+use super::{GLOBAL_FLAGS_WITH_VALUE, Opts};
+use crate::logging::{self, LogFormat};
+use crate::obsworker::{self, Invocation, Settings, args, hostcheck};
+
+/// The command's arguments, untouched.
+#[derive(Args, Debug)]
+pub struct RawArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+/// Exit code for a call that cannot even be understood: for bs_worker's `build` that is a
+/// bad host (OBS gives the job to another worker), for `--hostcheck` "cannot build
+/// anything".
+const UNUSABLE: i32 = 3;
+
+/// Runs obsbox as bs_worker's `build` or host check when `argv` (with the program name)
+/// asks for it; `None` for every other command.
+pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
+    let (invocation, globals, rest) = split(argv)?;
+    let name = match invocation {
+        Invocation::Build => "obs-build",
+        Invocation::Hostcheck => "hostcheck",
+    };
+    let mut clap_args = vec![OsString::from("obsbox")];
+    clap_args.extend(globals.iter().cloned());
+    clap_args.push(name.into());
+    let opts = match Opts::try_parse_from(&clap_args) {
+        Ok(opts) => opts,
+        Err(err) => {
+            let text = err.to_string();
+            eprintln!("obsbox: {}", text.lines().next().unwrap_or("bad options"));
+            return Some(UNUSABLE);
+        }
+    };
+    let format = match opts.global.log_format.as_deref() {
+        Some("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    };
+    if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
+        eprintln!("obsbox: {err:#}");
+        return Some(UNUSABLE);
+    }
+    let cache_given = globals
+        .iter()
+        .any(|g| g == "--cache" || g.to_string_lossy().starts_with("--cache="));
+    let settings = Settings::from_env(opts.global.root.clone(), cache_given.then_some(opts.cache));
+    let settings = match settings {
+        Ok(s) => s,
+        Err(err) => return Some(fail(name, &err)),
+    };
+    Some(match invocation {
+        Invocation::Build => obs_build(rest, &settings),
+        Invocation::Hostcheck => host_check(rest, &settings),
+    })
+}
+
+/// For a command that reached clap's dispatch (arguments clap could parse): the same.
+pub fn run(invocation: Invocation, raw: RawArgs, root: PathBuf, cache: PathBuf) -> i32 {
+    match Settings::from_env(Some(root), Some(cache)) {
+        Ok(settings) => match invocation {
+            Invocation::Build => obs_build(&raw.args, &settings),
+            Invocation::Hostcheck => host_check(&raw.args, &settings),
+        },
+        Err(err) => fail("obs-build", &err),
+    }
+}
+
+fn fail(name: &str, err: &anyhow::Error) -> i32 {
+    eprintln!("obsbox {name}: {err:#}");
+    tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+    UNUSABLE
+}
+
+fn obs_build(rest: &[OsString], settings: &Settings) -> i32 {
+    let call = match args::parse(rest) {
+        Ok(call) => call,
+        Err(err) => return fail("obs-build", &err),
+    };
+    if matches!(call.action, args::Action::Build(_)) {
+        // The build forks into containers: from a sealed binary only (see runtime::seal).
+        if let Err(err) = crate::runtime::seal::ensure_sealed() {
+            return fail("obs-build", &err);
+        }
+    }
+    obsworker::build::run(&call, settings)
+}
+
+fn host_check(rest: &[OsString], settings: &Settings) -> i32 {
+    let call = match hostcheck::parse(rest) {
+        Ok(call) => call,
+        Err(err) => return fail("hostcheck", &err),
+    };
+    let verdict = hostcheck::check(&call, settings);
+    if verdict.code == hostcheck::OK {
+        println!("obsbox hostcheck: {}", verdict.message);
+    } else {
+        eprintln!("obsbox hostcheck: {}", verdict.message);
+    }
+    verdict.code
+}
+
+/// Which program `argv` asks for, obsbox's global options before the command word, and
+/// the program's own arguments.
+fn split(argv: &[OsString]) -> Option<(Invocation, &[OsString], &[OsString])> {
+    let (argv0, args) = argv.split_first()?;
+    if let Some(invocation) = obsworker::invoked_as(argv0) {
+        return Some((invocation, &[], args));
+    }
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_str()?;
+        if GLOBAL_FLAGS_WITH_VALUE.contains(&arg) {
+            i += 2;
+            continue;
+        }
+        if arg.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        let invocation = match arg {
+            "obs-build" => Invocation::Build,
+            "hostcheck" => Invocation::Hostcheck,
+            _ => return None,
+        };
+        return Some((invocation, &args[..i], &args[i + 1..]));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn finds_the_worker_programs() {
+        let argv = os(&["/w/build/build", "--root", "/w/root_1", "--kill"]);
+        let (inv, globals, rest) = split(&argv).unwrap();
+        assert_eq!(inv, Invocation::Build);
+        assert!(globals.is_empty());
+        assert_eq!(rest, &argv[1..]);
+
+        let argv = os(&[
+            "obsbox",
+            "--root",
+            "/run/x",
+            "--cache=/c",
+            "obs-build",
+            "--root",
+            "/w/r",
+            "--wipe",
+        ]);
+        let (inv, globals, rest) = split(&argv).unwrap();
+        assert_eq!(inv, Invocation::Build);
+        assert_eq!(globals, &argv[1..4]);
+        assert_eq!(rest, &argv[5..]);
+
+        let argv = os(&[
+            "obsbox",
+            "hostcheck",
+            "--srcserver",
+            "u",
+            "j",
+            "precheck",
+            "r",
+        ]);
+        assert_eq!(split(&argv).unwrap().0, Invocation::Hostcheck);
+
+        assert!(split(&os(&["obsbox", "--root", "obs-build", "state", "x"])).is_none());
+        assert!(split(&os(&["obsbox", "build", "job.toml", "--out", "r"])).is_none());
+        assert!(split(&os(&["obsbox"])).is_none());
+    }
+}

@@ -1,0 +1,692 @@
+//! `build` for bs_worker: the job it prepared in its build root, run with obsbox's
+//! lifecycle; results, log and exit code where bs_worker reads them.
+//!
+//! What bs_worker leaves in ROOT before it calls `build`: `.build-srcdir/` (the sources,
+//! the recipe is the last argument), `.pkgs/` (the packages of the buildinfo, one file per
+//! package), `.build.rpmlist` (`NAME PATH` and the flag lines), `.build.config` (the
+//! project config), `.build.meta`, and `.build.oldpackages/` (the previous results).
+//!
+//! What it reads afterwards: the exit code (0 succeeded, 2 unchanged, 3 bad host, anything
+//! else failed), the log at `--logfile` (a build with an empty log failed), and
+//! `ROOT/.build.packages/{RPMS/ARCH,SRPMS,DEBS,KIWI,OTHER}` (it dies without `OTHER/`; it
+//! writes `OTHER/_statistics` and `OTHER/_buildenv` itself).
+//!
+//! A running build is registered under the state directory by its root
+//! (`STATE/obs-build/<hash of ROOT>`: the pid and start time of the obsbox process), so
+//! that `build --root ROOT --kill` finds it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use nix::sys::signal::{self, SigSet, Signal};
+use nix::unistd::Pid;
+use sha2::{Digest, Sha256};
+
+use super::Settings;
+use super::args::{Action, BuildCall};
+use super::prjconf;
+use crate::job::{Bdep, Job, RepoRef, rpmlist};
+use crate::lifecycle::{self, Options, codes, results::Log};
+use crate::repo;
+
+/// What bs_worker makes of `build`'s exit code: 0, 1, 2 and 3 as they are; anything else
+/// (obsbox's 4 for a job that could not be set up, 128 + N after a signal) is a failed
+/// build.
+pub fn obs_code(code: i32) -> i32 {
+    match code {
+        codes::SUCCEEDED | codes::FAILED | codes::UNCHANGED | codes::BADHOST => code,
+        _ => codes::FAILED,
+    }
+}
+
+/// How long `--kill` waits for the build to stop by itself (it stops its containers and
+/// cleans up on SIGTERM) before it kills the build's processes.
+const KILL_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs one call of `build` and returns the exit code for bs_worker.
+pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
+    let result = match &call.action {
+        Action::Build(recipe) => return build(call, recipe, settings),
+        Action::Kill => kill(&call.root, settings),
+        Action::Wipe => wipe(&call.root, settings),
+        Action::Help => {
+            print!("{}", super::args::USAGE);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("obsbox: {err:#}");
+            tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+            codes::FAILED
+        }
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("{}: not a usable path", path.display()))
+}
+
+fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
+    // SIGTERM (from --kill) and friends are taken by the lifecycle when it suits; blocked
+    // from the start, one that comes early stops the job at its first step.
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    let _ = set.thread_block();
+
+    let root = match absolute(&call.root) {
+        Ok(root) => root,
+        Err(err) => return refuse(&err),
+    };
+    let logfile = match &call.logfile {
+        Some(path) => path.clone(),
+        None => root.join(".build.log"),
+    };
+    // A build root obsbox cannot write to is this host's problem, not the package's.
+    let mut log = match Log::create(&logfile) {
+        Ok(log) => log,
+        Err(err) => return refuse(&err),
+    };
+    log.note(&format!(
+        "obsbox {} runs this job for bs_worker (obs-build's build, --root {})",
+        env!("CARGO_PKG_VERSION"),
+        root.display()
+    ));
+    if !call.ignored.is_empty() {
+        log.note(&format!(
+            "taken without effect here: {} (obsbox builds in a fresh buildroot as the build \
+             user; post-build tools are the project's callbacks)",
+            call.ignored.join(" ")
+        ));
+    }
+    let _registration = match Registration::claim(&settings.state_root, &root) {
+        Ok(r) => r,
+        Err(err) => {
+            log.note(&format!("{err:#}"));
+            return refuse(&err);
+        }
+    };
+    let results = root.join(".build.packages");
+    let job = match read_job(call, recipe, &root, settings, &mut log) {
+        Ok(job) => job,
+        Err(err) => {
+            log.note(&format!("cannot read the job: {err:#}"));
+            eprintln!("obsbox: {err:#}");
+            let _ = fresh_results(&results);
+            log.note("exit code 1 for bs_worker");
+            return codes::FAILED;
+        }
+    };
+    if let Err(err) = fresh_results(&results) {
+        log.note(&format!("{err:#}"));
+        return refuse(&err);
+    }
+    let old_results = call.oldpackages.clone().filter(|d| d.is_dir());
+    let options = Options {
+        results: results.clone(),
+        cache: settings.cache.clone(),
+        state_root: settings.state_root.clone(),
+        config: settings.config.clone(),
+        keep_work: false,
+        old_results,
+        log: Some(logfile.clone()),
+    };
+    drop(log);
+    let code = match lifecycle::build(&job, &options) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("obsbox: {err:#}");
+            if let Ok(mut log) = Log::append(&logfile) {
+                log.note(&format!("{err:#}"));
+            }
+            codes::FAILED
+        }
+    };
+    let mut log = Log::append(&logfile).ok();
+    if let Err(err) = place_results(&results) {
+        eprintln!("obsbox: {err:#}");
+        if let Some(log) = log.as_mut() {
+            log.note(&format!("{err:#}"));
+        }
+        return codes::FAILED;
+    }
+    let obs = obs_code(code);
+    if let Some(log) = log.as_mut() {
+        log.note(&format!("exit code {obs} for bs_worker"));
+    }
+    obs
+}
+
+/// A call obsbox cannot serve on this host (its build root or state cannot be written, it
+/// is busy): bs_worker's "bad host", so that OBS gives the job to another worker.
+fn refuse(err: &anyhow::Error) -> i32 {
+    eprintln!("obsbox: {err:#}");
+    tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+    codes::BADHOST
+}
+
+/// `ROOT/.build.packages` emptied, with the directories bs_worker looks into.
+fn fresh_results(results: &Path) -> Result<()> {
+    if fs::symlink_metadata(results).is_ok() {
+        crate::rootfs::store::remove_tree(results)
+            .with_context(|| format!("cannot remove {}", results.display()))?;
+    }
+    lifecycle::results::create_layout(results)
+}
+
+/// obsbox's results layout in the shape bs_worker uploads: everything at the top of
+/// `.build.packages` would be sent as a result file too, so obsbox's `_statistics` goes to
+/// `OTHER/` (where obs-build's VM builds leave theirs; bs_worker writes its own there).
+fn place_results(results: &Path) -> Result<()> {
+    fs::create_dir_all(results.join("OTHER"))
+        .with_context(|| format!("cannot create {}/OTHER", results.display()))?;
+    let stats = results.join("_statistics");
+    if stats.exists() {
+        fs::rename(&stats, results.join("OTHER/_statistics"))
+            .with_context(|| format!("cannot move {}", stats.display()))?;
+    }
+    Ok(())
+}
+
+/// The names of the job: from the disturl (`obs://OBSNAME/PROJECT/REPOSITORY/SRCMD5-PACKAGE`),
+/// else from the reason bs_worker writes, else placeholders.
+fn job_names(call: &BuildCall, recipe_file: &str) -> (String, String, String) {
+    if let Some(rest) = call
+        .disturl
+        .as_deref()
+        .and_then(|u| u.strip_prefix("obs://"))
+    {
+        let parts: Vec<&str> = rest.splitn(4, '/').collect();
+        if let [_, project, repository, last] = parts.as_slice() {
+            if let Some((_, package)) = last.split_once('-') {
+                if !project.is_empty() && !repository.is_empty() && !package.is_empty() {
+                    return (
+                        project.to_string(),
+                        repository.to_string(),
+                        package.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(names) = call.reason.as_deref().and_then(names_from_reason) {
+        return names;
+    }
+    let package = call.obspackage.clone().unwrap_or_else(|| {
+        recipe_file
+            .rsplit_once('.')
+            .map_or(recipe_file, |(stem, _)| stem)
+            .to_string()
+    });
+    ("local".into(), "local".into(), package)
+}
+
+/// `Building PACKAGE for project 'P' repository 'R' arch 'A' …`
+fn names_from_reason(reason: &str) -> Option<(String, String, String)> {
+    let rest = reason.strip_prefix("Building ")?;
+    let (package, rest) = rest.split_once(" for project '")?;
+    let (project, rest) = rest.split_once("' repository '")?;
+    let (repository, _) = rest.split_once("' arch '")?;
+    Some((project.into(), repository.into(), package.into()))
+}
+
+/// The job bs_worker prepared in `root`.
+fn read_job(
+    call: &BuildCall,
+    recipe: &Path,
+    root: &Path,
+    settings: &Settings,
+    log: &mut Log,
+) -> Result<Job> {
+    let recipe = absolute(recipe)?;
+    let (Some(sources), Some(file)) = (recipe.parent(), recipe.file_name()) else {
+        bail!("{}: not a recipe file", recipe.display());
+    };
+    let file = file
+        .to_str()
+        .with_context(|| format!("{}: the name is not UTF-8", recipe.display()))?
+        .to_string();
+    if !recipe.exists() {
+        bail!("{}: no such recipe", recipe.display());
+    }
+    let rpmlist_path = match &call.rpmlist {
+        Some(path) => absolute(path)?,
+        None => root.join(".build.rpmlist"),
+    };
+    let mut job = rpmlist::load(&rpmlist_path)?;
+    let (project, repository, package) = job_names(call, &file);
+    let arch = call
+        .arch
+        .clone()
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    repo::deb_arch(&arch).with_context(|| format!("--arch {arch}"))?;
+    if let Some(host) = &call.hostarch {
+        repo::deb_arch(host).with_context(|| format!("--hostarch {host}"))?;
+    }
+    job.id = format!("{project}/{repository}/{package}/{arch}");
+    job.project = project;
+    job.repository = repository;
+    job.package = package;
+    job.arch = arch;
+    job.hostarch = call.hostarch.clone().unwrap_or_default();
+    job.recipe = file;
+    job.sources = sources.to_path_buf();
+    job.release = call.release.clone().filter(|r| !r.is_empty());
+    job.jobs = call.jobs.unwrap_or(0);
+    job.memory = call.memory_mb.unwrap_or(0) * (1 << 20);
+    job.rpm_target = call.target.clone().unwrap_or_default();
+
+    // The repositories of the buildroot: the directories holding the job's packages
+    // (bs_worker's `.pkgs/`), as local repositories.
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for bdep in &job.bdeps {
+        if let Some(dir) = bdep.path.as_deref().and_then(Path::parent) {
+            if !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_path_buf());
+            }
+        }
+    }
+    if dirs.is_empty() {
+        dirs.push(root.join(".pkgs"));
+    }
+
+    let mut macros = String::new();
+    if let Some(dist) = &call.dist {
+        if dist.is_file() {
+            let text = fs::read_to_string(dist)
+                .with_context(|| format!("{}: cannot read", dist.display()))?;
+            let config = prjconf::parse(&text, &job.arch);
+            for note in &config.notes {
+                log.note(&format!("{}: {note}", dist.display()));
+            }
+            apply_project_config(&mut job, &config, &dirs, log);
+            macros.push_str(&config.macros);
+        } else {
+            log.note(&format!(
+                "--dist {}: not a file (a distribution name): no project config",
+                dist.display()
+            ));
+        }
+    }
+    for define in &call.defines {
+        macros.push_str(define);
+        macros.push('\n');
+    }
+    job.rpm_macros = macros;
+
+    job.repos = dirs
+        .iter()
+        .map(|d| {
+            let url = d.to_str().filter(|s| !s.contains(char::is_whitespace));
+            url.map(|url| RepoRef {
+                url: url.to_string(),
+                ..RepoRef::default()
+            })
+            .with_context(|| {
+                format!(
+                    "{}: package directories with white space or non-UTF-8 names are not supported",
+                    d.display()
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let host_repos = lifecycle::configured_toolbox_repos(settings.config.as_deref())?;
+    if host_repos.is_empty() {
+        log.note(&match &settings.config {
+            Some(dir) => format!(
+                "no toolbox repositories (`repos` in {}/toolbox.toml): the toolbox comes from \
+                 the job's packages",
+                dir.display()
+            ),
+            None => "no runtime configuration: the toolbox comes from the job's packages".into(),
+        });
+    }
+    job.toolbox_repos = host_repos
+        .into_iter()
+        .map(|url| RepoRef {
+            url,
+            ..RepoRef::default()
+        })
+        .collect();
+    Ok(job)
+}
+
+/// The project config's package lists: flags for a list without any (bs_worker does the
+/// same for a job with a build environment), and its Preinstall/Required/Support packages
+/// the list lacks, when their files are there.
+fn apply_project_config(
+    job: &mut Job,
+    config: &prjconf::ProjectConfig,
+    dirs: &[PathBuf],
+    log: &mut Log,
+) {
+    if !job.bdeps.iter().any(|b| b.preinstall) {
+        for b in job.bdeps.iter_mut().filter(|b| !b.sysroot) {
+            b.preinstall |= config.preinstall.contains(&b.name);
+            b.vminstall |= config.vminstall.contains(&b.name);
+            b.runscripts |= config.runscripts.contains(&b.name);
+        }
+    }
+    let wanted = config
+        .preinstall
+        .iter()
+        .chain(&config.required)
+        .chain(&config.support);
+    let mut skipped = Vec::new();
+    for name in wanted {
+        if job.bdeps.iter().any(|b| &b.name == name && !b.sysroot) {
+            continue;
+        }
+        let file = dirs.iter().find_map(|d| {
+            ["deb", "rpm"]
+                .iter()
+                .map(|ext| d.join(format!("{name}.{ext}")))
+                .find(|p| p.is_file())
+        });
+        match file {
+            Some(path) => job.bdeps.push(Bdep {
+                name: name.clone(),
+                preinstall: config.preinstall.contains(name),
+                path: Some(path),
+                ..Bdep::default()
+            }),
+            None => skipped.push(name.as_str()),
+        }
+    }
+    if !skipped.is_empty() {
+        log.note(&format!(
+            "project config packages without a file in the job (OBS's scheduler left them \
+             out): {}",
+            skipped.join(" ")
+        ));
+    }
+}
+
+/// A build registered under the state directory by its root, for `--kill`.
+struct Registration {
+    path: PathBuf,
+}
+
+/// The pid and start time (clock ticks since boot, /proc/PID/stat field 22) of a process;
+/// together they name it even after its pid is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    pid: i32,
+    start: u64,
+}
+
+impl Owner {
+    fn of(pid: i32) -> Option<Owner> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name in parentheses may hold spaces: fields count after its ')'.
+        let after = &stat[stat.rfind(')')? + 1..];
+        let start = after.split_whitespace().nth(19)?.parse().ok()?;
+        Some(Owner { pid, start })
+    }
+
+    fn alive(self) -> bool {
+        Owner::of(self.pid) == Some(self)
+    }
+}
+
+fn registry(state_root: &Path) -> PathBuf {
+    state_root.join("obs-build")
+}
+
+fn registration_path(state_root: &Path, root: &Path) -> PathBuf {
+    let hash = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    registry(state_root).join(&hex::encode(hash)[..32])
+}
+
+impl Registration {
+    fn claim(state_root: &Path, root: &Path) -> Result<Registration> {
+        let path = registration_path(state_root, root);
+        if let Some(owner) = read_owner(&path) {
+            if owner.alive() && owner.pid != std::process::id() as i32 {
+                bail!(
+                    "a build is already running in {} (obsbox pid {})",
+                    root.display(),
+                    owner.pid
+                );
+            }
+        }
+        let dir = registry(state_root);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let me = Owner::of(std::process::id() as i32).context("cannot read /proc/self/stat")?;
+        let tmp = path.with_extension(format!("{}.tmp", me.pid));
+        fs::write(
+            &tmp,
+            format!("{} {}\n{}\n", me.pid, me.start, root.display()),
+        )
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Registration { path })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        if let Some(dir) = self.path.parent() {
+            // Only when empty: another worker slot may be building.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+fn read_owner(path: &Path) -> Option<Owner> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut words = text.split_whitespace();
+    Some(Owner {
+        pid: words.next()?.parse().ok()?,
+        start: words.next()?.parse().ok()?,
+    })
+}
+
+/// The processes below `pid` (children, their children, …).
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+                .and_then(|w| w.parse::<i32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((p, ppid));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        for (p, ppid) in &parent_of {
+            if *ppid == parent && !found.contains(p) {
+                found.push(*p);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn wait_gone(owner: Owner, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while owner.alive() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// `build --root ROOT --kill`: stops the build running in ROOT. The build gets SIGTERM and
+/// stops its container, runs its cleanup and exits; one that does not within
+/// [`KILL_GRACE`] is killed with everything it started. Then what dead obsbox runs left
+/// (containers, work directories, cgroups) is collected, so nothing of the job runs on.
+pub fn kill(root: &Path, settings: &Settings) -> Result<()> {
+    let root = absolute(root)?;
+    let path = registration_path(&settings.state_root, &root);
+    if let Some(owner) = read_owner(&path) {
+        if owner.alive() {
+            let pid = Pid::from_raw(owner.pid);
+            tracing::info!(pid = owner.pid, root = %root.display(), "stopping the build");
+            let _ = signal::kill(pid, Signal::SIGTERM);
+            if !wait_gone(owner, KILL_GRACE) {
+                tracing::warn!(pid = owner.pid, "the build did not stop: killing it");
+                let _ = signal::kill(pid, Signal::SIGSTOP);
+                for child in descendants(owner.pid) {
+                    let _ = signal::kill(Pid::from_raw(child), Signal::SIGKILL);
+                }
+                let _ = signal::kill(pid, Signal::SIGKILL);
+                if !wait_gone(owner, Duration::from_secs(10)) {
+                    bail!(
+                        "the build in {} (pid {}) does not die",
+                        root.display(),
+                        owner.pid
+                    );
+                }
+            }
+        }
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_dir(registry(&settings.state_root));
+    }
+    let collected = lifecycle::gc::gc(&settings.state_root, &settings.cache)?;
+    for id in &collected.containers {
+        tracing::info!("removed container {id}");
+    }
+    Ok(())
+}
+
+/// `build --root ROOT --wipe`: as obs-build, the build environment goes: the build is
+/// stopped (as by `--kill`) and ROOT is removed.
+pub fn wipe(root: &Path, settings: &Settings) -> Result<()> {
+    kill(root, settings)?;
+    let root = absolute(root)?;
+    if fs::symlink_metadata(&root).is_err() {
+        return Ok(());
+    }
+    let real = fs::canonicalize(&root).with_context(|| format!("{}", root.display()))?;
+    let depth = real
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .count();
+    let keep = [&settings.cache, &settings.state_root];
+    if depth < 2
+        || keep
+            .iter()
+            .any(|k| fs::canonicalize(k).is_ok_and(|k| k.starts_with(&real)))
+    {
+        bail!(
+            "--wipe: refusing to remove {} (a system directory or one holding obsbox's cache or state)",
+            real.display()
+        );
+    }
+    crate::rootfs::store::remove_tree(&real)
+        .with_context(|| format!("cannot remove {}", real.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(disturl: Option<&str>, reason: Option<&str>) -> BuildCall {
+        let mut call = super::super::args::parse(&[
+            "--root".into(),
+            "/r".into(),
+            "/r/.build-srcdir/hello.spec".into(),
+        ])
+        .unwrap();
+        call.disturl = disturl.map(str::to_string);
+        call.reason = reason.map(str::to_string);
+        call
+    }
+
+    #[test]
+    fn names_from_disturl_then_reason() {
+        let c = call(
+            Some("obs://obs.example/home:a:b/Debian_12/0123abcd-hello:docs"),
+            Some("Building x for project 'p' repository 'r' arch 'x86_64' srcmd5 's'"),
+        );
+        assert_eq!(
+            job_names(&c, "hello.spec"),
+            ("home:a:b".into(), "Debian_12".into(), "hello:docs".into())
+        );
+        let c = call(
+            None,
+            Some(
+                "Building hello for project 'home:a' repository 'openSUSE_Tumbleweed' arch 'x86_64' srcmd5 's'",
+            ),
+        );
+        assert_eq!(
+            job_names(&c, "hello.spec"),
+            (
+                "home:a".into(),
+                "openSUSE_Tumbleweed".into(),
+                "hello".into()
+            )
+        );
+        assert_eq!(
+            job_names(&call(None, None), "hello.spec"),
+            ("local".into(), "local".into(), "hello".into())
+        );
+    }
+
+    #[test]
+    fn exit_codes_for_bs_worker() {
+        assert_eq!(obs_code(0), 0);
+        assert_eq!(obs_code(2), 2);
+        assert_eq!(obs_code(3), 3);
+        assert_eq!(obs_code(codes::SETUP_FAILED), 1);
+        assert_eq!(obs_code(143), 1);
+    }
+
+    #[test]
+    fn owners_survive_pid_reuse() {
+        let me = Owner::of(std::process::id() as i32).unwrap();
+        assert!(me.alive());
+        assert!(
+            !Owner {
+                start: me.start + 1,
+                ..me
+            }
+            .alive()
+        );
+    }
+
+    #[test]
+    fn registration_is_per_root_and_released() {
+        let state = tempfile::tempdir().unwrap();
+        let reg = Registration::claim(state.path(), Path::new("/w/root_1")).unwrap();
+        let path = registration_path(state.path(), Path::new("/w/root_1"));
+        assert_eq!(
+            read_owner(&path).map(|o| o.pid),
+            Some(std::process::id() as i32)
+        );
+        assert_ne!(
+            path,
+            registration_path(state.path(), Path::new("/w/root_2"))
+        );
+        drop(reg);
+        assert!(!path.exists());
+        assert_eq!(fs::read_dir(state.path()).unwrap().count(), 0);
+    }
+}

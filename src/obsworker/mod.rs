@@ -1,0 +1,123 @@
+//! The real OBS worker's entry points: bs_worker runs every job as `$statedir/build/build …`
+//! (obs-build's command line) and asks `--hostcheck PROGRAM` whether this host should take
+//! a job. obsbox answers both, so a worker adopts obsbox without any change to OBS:
+//!
+//! - [`args`]: obs-build's command line as bs_worker writes it.
+//! - [`build`]: the job bs_worker prepared in its build root, run through obsbox's
+//!   lifecycle, with results, log and exit code where bs_worker reads them; `--kill` and
+//!   `--wipe`.
+//! - [`prjconf`]: what obsbox takes from the project config bs_worker hands over.
+//! - [`hostcheck`]: the pre-build check against this worker's capabilities and the
+//!   post-build check of the log.
+//!
+//! bs_worker passes no obsbox options, so the state directory, the cache and the runtime
+//! configuration come from the environment it runs in (see [`Settings`]).
+
+pub mod args;
+pub mod build;
+pub mod hostcheck;
+pub mod prjconf;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+/// The file names obsbox answers to as bs_worker's programs.
+pub const BUILD_NAME: &str = "build";
+pub const HOSTCHECK_NAMES: &[&str] = &["hostcheck", "obsbox-hostcheck"];
+
+/// Where a worker-driven obsbox keeps its state, its cache and its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The runtime state directory (containers), like `obsbox --root`.
+    pub state_root: PathBuf,
+    /// The package and rootfs cache, like `obsbox --cache`.
+    pub cache: PathBuf,
+    /// The runtime configuration directory, if there is one.
+    pub config: Option<PathBuf>,
+}
+
+/// The environment variables [`Settings::from_env`] reads.
+pub const ENV_STATE: &str = "OBSBOX_ROOT";
+pub const ENV_CACHE: &str = "OBSBOX_CACHE";
+pub const ENV_CONFIG: &str = "OBSBOX_CONFIG";
+
+impl Settings {
+    /// `OBSBOX_ROOT` (default `/run/obsbox`), `OBSBOX_CACHE` (default `/var/cache/obsbox`)
+    /// and the runtime configuration: `OBSBOX_CONFIG` (must be a directory), else
+    /// `/etc/obsbox` when it exists, else the `runtime-config/` of the source tree obsbox
+    /// was built from when it still exists (a worker run from a checkout), else none.
+    /// `state_root` and `cache` override the environment (obsbox's `--root` and `--cache`).
+    pub fn from_env(state_root: Option<PathBuf>, cache: Option<PathBuf>) -> Result<Settings> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let state_root = state_root
+            .or_else(|| var(ENV_STATE).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_ROOT));
+        let cache = cache
+            .or_else(|| var(ENV_CACHE).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_CACHE));
+        let config = match var(ENV_CONFIG) {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                if !dir.is_dir() {
+                    bail!("{ENV_CONFIG}={}: not a directory", dir.display());
+                }
+                Some(dir)
+            }
+            None => default_config(),
+        };
+        Ok(Settings {
+            state_root,
+            cache,
+            config,
+        })
+    }
+}
+
+fn default_config() -> Option<PathBuf> {
+    [
+        PathBuf::from("/etc/obsbox"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime-config"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+}
+
+/// Whether `argv0` names obsbox as bs_worker's `build` (obs-build) or as its host check.
+pub fn invoked_as(argv0: &std::ffi::OsStr) -> Option<Invocation> {
+    let name = Path::new(argv0).file_name()?.to_str()?;
+    if name == BUILD_NAME {
+        Some(Invocation::Build)
+    } else if HOSTCHECK_NAMES.contains(&name) {
+        Some(Invocation::Hostcheck)
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invocation {
+    Build,
+    Hostcheck,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn program_names() {
+        assert_eq!(
+            invoked_as(OsStr::new("/var/cache/obs/worker/build/build")),
+            Some(Invocation::Build)
+        );
+        assert_eq!(invoked_as(OsStr::new("build")), Some(Invocation::Build));
+        assert_eq!(
+            invoked_as(OsStr::new("/usr/lib/obs/hostcheck")),
+            Some(Invocation::Hostcheck)
+        );
+        assert_eq!(invoked_as(OsStr::new("obsbox")), None);
+        assert_eq!(invoked_as(OsStr::new("/usr/bin/build-x")), None);
+    }
+}
