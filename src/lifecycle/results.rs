@@ -109,6 +109,8 @@ impl Log {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?,
+            path: path.to_path_buf(),
+            error: None,
         })
     }
 
