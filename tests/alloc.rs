@@ -103,6 +103,7 @@ fn corpus_covers_every_rule() {
     let text = std::fs::read_to_string(fixtures().join("constraints/cases.toml")).unwrap();
     for rule in [
         "arch ",
+        "the worker is nativeonly",
         "hostlabel ",
         "is excluded and the worker has it",
         "sandbox secure",
@@ -209,11 +210,11 @@ fn allocate_command_exit_codes_and_explain() {
     ]);
     assert_eq!(code, Some(1));
     assert!(
-        out.contains("w02:1  hardware:memory:size 1048576 MB > 8192 MB available"),
+        out.contains("w02:1  idle  hardware:memory:size 1048576 MB > 8192 MB available"),
         "{out}"
     );
     assert!(out.ends_with(
-        "no compliant workers: hardware:memory:size excludes 21 of 22 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n"
+        "no compliant workers: hardware:memory:size excludes 22 of 23 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n"
     ), "{out}");
 
     // The sources are merged in OBS's order whatever the order on the command line.
@@ -254,5 +255,220 @@ fn allocate_command_exit_codes_and_explain() {
     assert!(
         err.contains("_constraints: line 1: <jobs>: not a number: \"many\""),
         "{err}"
+    );
+}
+
+fn obsbox_allocate(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_obsbox"))
+        .arg("allocate")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A job directory as OBS leaves one to a worker: the job file, the package's
+/// `_constraints` and its spec next to it.
+fn job_dir(spec_disk_g: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("job.toml"),
+        "package = \"big\"\narch = \"arm64\"\nrecipe = \"big.spec\"\nrepos = [\"repo\"]\n\
+         toolbox_repos = [\"host-repo\"]\n\
+         constraints = [\"hostlabel big\", \"sandbox kvm\"]\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("constraints/big.xml"),
+        p.join("_constraints"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("big.spec"),
+        format!("Name: big\n#!BuildConstraint: hardware:disk:size unit=G {spec_disk_g}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("buildinfo.xml"),
+        "<buildinfo project=\"home:a\" repository=\"r\" package=\"big\">\n\
+         <arch>aarch64</arch>\n<file>big.spec</file>\n\
+         <prjconfconstraint>hostlabel big</prjconfconstraint>\n\
+         <prjconfconstraint>sandbox kvm</prjconfconstraint>\n</buildinfo>\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn allocate_job_takes_arch_package_and_constraints_from_the_job() {
+    let w = fixtures().join("workers");
+    let w = w.to_str().unwrap();
+    // job lines (hostlabel big, sandbox kvm) + _constraints (memory 100G, disk 300G) + the
+    // spec's disk 350G: on aarch64 (from Debian's arm64) only w08 has all that.
+    let job = job_dir(350);
+    for file in ["job.toml", "buildinfo.xml"] {
+        let path = job.path().join(file);
+        let (code, out, err) = obsbox_allocate(&[
+            "--job",
+            path.to_str().unwrap(),
+            "--workers",
+            w,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, Some(0), "{file}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["worker"], "w08:1", "{file}");
+        assert_eq!(v["job"]["arch"], "aarch64", "{file}");
+        assert_eq!(v["job"]["package"], "big", "{file}");
+    }
+    // The spec asks for more disk than w08 has: the spec line is what excludes it.
+    let job = job_dir(500);
+    let path = job.path().join("job.toml");
+    let (code, out, _) =
+        obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w, "--explain"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("w08:1  idle  hardware:disk:size 512000 MB > 409600 MB available"),
+        "{out}"
+    );
+    // A job and --arch together make no sense.
+    let (code, _, err) = obsbox_allocate(&[
+        "--job",
+        path.to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "--workers",
+        w,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    // A broken constraint line names the job file.
+    std::fs::write(
+        &path,
+        "package = \"big\"\narch = \"amd64\"\nrecipe = \"big.spec\"\nrepos = [\"repo\"]\n\
+         constraints = [\"hardware:gpu 1\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("job.toml: constraint 1: unknown element: hardware:gpu"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Copies fixture workers into a dispatcher workers directory (`STATE/HOSTARCH:HOST:SLOT`),
+/// the files in building/ made `busy_minutes` old.
+fn workers_dir(states: &[(&str, &str)], busy_minutes: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join("workers")).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let state = states
+            .iter()
+            .find(|(w, _)| *w == stem)
+            .map_or("idle", |(_, s)| *s);
+        let w = worker::load(&path).unwrap();
+        let target = dir.path().join(state);
+        std::fs::create_dir_all(&target).unwrap();
+        let file = target.join(format!("{}:{stem}.example:1", w.hostarch));
+        // Without a workerid the dispatcher's file name names the worker.
+        let mut w = w;
+        w.workerid = None;
+        std::fs::write(&file, worker::to_xml(&w)).unwrap();
+        if state == "building" {
+            let f = std::fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(
+                std::time::SystemTime::now() - std::time::Duration::from_secs(busy_minutes * 60),
+            )
+            .unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn waiting_for_busy_or_down_workers_versus_no_compliant_workers() {
+    let c = fixtures().join("constraints/hostlabel.xml");
+    let c = c.to_str().unwrap();
+    // benchmark_runner: w03 and w20. Both taken: the job waits, it does not fail.
+    let fleet = workers_dir(&[("w03", "building"), ("w20", "down")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+        "--explain",
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.ends_with("waiting for 2 compliant workers (1 busy, 1 down)\n"),
+        "{out}"
+    );
+    let row = |id: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        row("x86_64:w03.example:1"),
+        ["x86_64:w03.example:1", "building", "ok"]
+    );
+    assert_eq!(
+        row("x86_64:w20.example:1"),
+        ["x86_64:w20.example:1", "down", "ok"]
+    );
+    let fleet = workers_dir(&[("w03", "away"), ("w20", "building")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "waiting");
+    assert_eq!(
+        (
+            v["compliant"].as_u64(),
+            v["busy"].as_u64(),
+            v["down"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(v["placed"], false);
+    // One of them idle: placed there.
+    let fleet = workers_dir(&[("w03", "building")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, "placed on x86_64:w20.example:1\n");
+    // A dead worker does not count: with w03 and w20 dead nothing complies.
+    let fleet = workers_dir(&[("w03", "dead"), ("w20", "dead")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with("no compliant workers: hostlabel excludes 21 of 21 workers"),
+        "{out}"
     );
 }

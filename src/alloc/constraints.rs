@@ -278,6 +278,17 @@ pub fn from_spec(text: &str, file: &str) -> Result<Constraints> {
     from_lines(text, file, |line| line.strip_prefix("#!BuildConstraint:"))
 }
 
+/// Constraint lines as a job carries them (buildinfo `<prjconfconstraint>`/`<constraint>`,
+/// job.toml `constraints`), applied in order; errors name `file` and the line's number in the
+/// list.
+pub fn from_list(lines: &[String], file: &str) -> Result<Constraints> {
+    let mut c = Constraints::default();
+    for (n, line) in lines.iter().enumerate() {
+        apply_line(&mut c, line).map_err(|e| anyhow!("{file}: constraint {}: {e}", n + 1))?;
+    }
+    Ok(c)
+}
+
 fn from_lines(
     text: &str,
     file: &str,

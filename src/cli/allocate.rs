@@ -1,35 +1,44 @@
 //! `obsbox allocate`: place one job on a fleet of workers the way OBS's dispatcher would, and
 //! say why every other worker cannot take it.
 //!
-//! Exit codes: 0 placed, 1 no compliant worker, 2 unreadable or invalid input.
+//! Exit codes: 0 placed, 1 no compliant worker, 2 unreadable or invalid input, 3 waiting
+//! (compliant workers exist, none is idle).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use crate::alloc::{self, JobInfo};
+use crate::alloc::{self, JobInfo, Outcome, Request};
 
 /// Exit code when no worker complies.
 pub const NOT_PLACED: i32 = 1;
 /// Exit code for unreadable or invalid input.
 pub const BAD_INPUT: i32 = 2;
+/// Exit code when compliant workers exist but the job has to wait for one.
+pub const WAITING: i32 = 3;
 
 #[derive(Args, Debug)]
 pub struct AllocateArgs {
+    /// The job: a job.toml, OBS buildinfo XML or .build.rpmlist. Its arch, package and
+    /// constraint lines are used, with `_constraints` and the spec's `#!BuildConstraint:`
+    /// lines from its sources directory.
+    #[arg(long, required_unless_present = "constraints")]
+    pub job: Option<PathBuf>,
     /// A constraints source: `_constraints` XML, a project config (`_config`, `prjconf`,
     /// `*.prjconf`: its `Constraint:` lines) or a spec/Dockerfile (`#!BuildConstraint:`).
     /// Repeat to merge several; they are merged in OBS's order (project config, _constraints,
-    /// recipe) whatever the order given.
-    #[arg(long, required = true)]
+    /// recipe) whatever the order given, and after the job's own.
+    #[arg(long)]
     pub constraints: Vec<PathBuf>,
     /// The job's build arch (selects `<overwrite>` conditions and workers by buildarch).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "job")]
     pub arch: Option<String>,
     /// The job's package name (selects `<overwrite>` conditions).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "job")]
     pub package: Option<String>,
-    /// A worker XML file or a directory of them.
+    /// A worker XML file, a directory of them (all idle), or a dispatcher workers directory
+    /// with idle/ building/ away/ down/ subdirectories.
     #[arg(long)]
     pub workers: PathBuf,
     /// List every worker with the first rule it fails.
@@ -67,21 +76,32 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         .iter()
         .map(|p| alloc::load_constraints(p))
         .collect::<Result<Vec<_>>>()?;
-    let constraints = alloc::merge(&sources);
-    let workers = alloc::load_workers(&args.workers)?;
-    let job = JobInfo {
-        arch: args.arch.clone(),
-        package: args.package.clone(),
+    let request = match &args.job {
+        Some(job) => Request::from_job(job, sources)?,
+        None => Request::new(
+            alloc::merge(&sources),
+            &JobInfo {
+                arch: args.arch.clone(),
+                package: args.package.clone(),
+            },
+        ),
     };
-    let d = alloc::allocate(&workers, &constraints, &job);
+    let fleet = alloc::load_fleet(&args.workers)?;
+    let d = alloc::decide(&fleet, &request);
     match args.format {
         AllocFormat::Json => {
             let mut v = serde_json::json!({
                 "placed": d.placed(),
                 "worker": d.worker,
+                "outcome": d.outcome,
+                "details": d.details,
+                "compliant": d.compliant,
+                "busy": d.busy,
+                "down": d.down,
+                "job": request,
             });
             if !d.placed() {
-                v["reason"] = "no compliant workers".into();
+                v["reason"] = d.details.clone().into();
                 v["hint"] = serde_json::to_value(&d.hint)?;
             }
             if args.explain {
@@ -91,12 +111,13 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         }
         AllocFormat::Text => {
             if args.explain {
-                let rows: Vec<[String; 2]> = d
+                let rows: Vec<[String; 3]> = d
                     .verdicts
                     .iter()
                     .map(|v| {
                         [
                             v.worker.clone(),
+                            v.state.as_str().to_string(),
                             v.failure
                                 .as_ref()
                                 .map_or("ok".to_string(), |f| f.explanation.clone()),
@@ -105,15 +126,18 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
                     .collect();
                 print!("{}", super::table(&rows));
             }
-            match (&d.worker, &d.hint) {
-                (Some(w), _) => println!("placed on {w}"),
-                (None, Some(h)) => println!(
-                    "no compliant workers: {} excludes {} of {} workers (e.g. {})",
-                    h.rule, h.excluded, h.of, h.example
+            match &d.hint {
+                Some(h) => println!(
+                    "{}: {} excludes {} of {} workers (e.g. {})",
+                    d.details, h.rule, h.excluded, h.of, h.example
                 ),
-                (None, None) => println!("no compliant workers"),
+                None => println!("{}", d.details),
             }
         }
     }
-    Ok(if d.placed() { 0 } else { NOT_PLACED })
+    Ok(match d.outcome {
+        Outcome::Placed => 0,
+        Outcome::Waiting => WAITING,
+        Outcome::NoCompliant => NOT_PLACED,
+    })
 }

@@ -78,7 +78,7 @@ pub enum Command {
     #[command(subcommand)]
     Worker(worker::WorkerCmd),
     /// Place a job on a fleet of workers by its constraints, the OBS dispatcher's way.
-    /// Exits 0 when placed, 1 when no worker complies, 2 on bad input.
+    /// Exits 0 when placed, 1 when no worker complies, 2 on bad input, 3 when waiting.
     Allocate(allocate::AllocateArgs),
 }
 
