@@ -258,6 +258,16 @@ fn allocate_command_exit_codes_and_explain() {
     );
 }
 
+/// The `--explain` row of worker `id`, its columns one space apart.
+fn row(out: &str, id: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn obsbox_allocate(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_obsbox"))
         .arg("allocate")
@@ -411,21 +421,13 @@ fn waiting_for_busy_or_down_workers_versus_no_compliant_workers() {
         out.ends_with("waiting for 2 compliant workers (1 busy, 1 down)\n"),
         "{out}"
     );
-    let row = |id: &str| -> Vec<String> {
-        out.lines()
-            .find(|l| l.starts_with(id))
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(String::from)
-            .collect()
-    };
     assert_eq!(
-        row("x86_64:w03.example:1"),
-        ["x86_64:w03.example:1", "building", "ok"]
+        row(&out, "x86_64:w03.example:1"),
+        "x86_64:w03.example:1 building ok"
     );
     assert_eq!(
-        row("x86_64:w20.example:1"),
-        ["x86_64:w20.example:1", "down", "ok"]
+        row(&out, "x86_64:w20.example:1"),
+        "x86_64:w20.example:1 down ok"
     );
     let fleet = workers_dir(&[("w03", "away"), ("w20", "building")], 5);
     let (code, out, _) = obsbox_allocate(&[
@@ -470,5 +472,190 @@ fn waiting_for_busy_or_down_workers_versus_no_compliant_workers() {
     assert!(
         out.starts_with("no compliant workers: hostlabel excludes 21 of 21 workers"),
         "{out}"
+    );
+}
+
+#[test]
+fn soft_constraints_rank_and_never_exclude() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = fixtures().join("workers");
+    let w = w.to_str().unwrap();
+    let place = |prjconf: &str, extra: &[&str]| {
+        let f = dir.path().join("project.prjconf");
+        std::fs::write(&f, prjconf).unwrap();
+        let mut args = vec![
+            "--constraints",
+            f.to_str().unwrap(),
+            "--arch",
+            "x86_64",
+            "--workers",
+            w,
+            "--config",
+            dir.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        obsbox_allocate(&args)
+    };
+    // Without preferences the first compliant worker in name order.
+    let (code, out, _) = place("Constraint: sandbox kvm\n", &[]);
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w01:1\n"));
+    // A preference met by w20 (kvm, benchmark_runner) ranks it first.
+    let (code, out, _) = place(
+        "Constraint: sandbox kvm\nConstraint: prefer:hostlabel benchmark_runner\n",
+        &[],
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w20:1\n"));
+    // Weights add up: w20 meets benchmark_runner (1) and 200 GB (5): 6; w03 meets
+    // benchmark_runner (1) and chroot (2): 3.
+    let (code, out, _) = place(
+        "Constraint: prefer:hostlabel benchmark_runner\n\
+         Constraint: prefer:hardware:memory:size weight=5 unit=G 200\n\
+         Constraint: prefer:sandbox weight=2 chroot\n",
+        &["--explain"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with("placed on w20:1\n"), "{out}");
+    assert!(
+        out.contains("ok, score 6 (hostlabel benchmark_runner; hardware:memory:size unit=G 200)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok, score 3 (hostlabel benchmark_runner; sandbox chroot)"),
+        "{out}"
+    );
+    // A preference no worker meets changes nothing; it never excludes.
+    let (code, out, _) = place("Constraint: prefer:hostlabel nowhere\n", &[]);
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w01:1\n"));
+    // Nor does it make a hard constraint soft.
+    let (code, out, _) = place(
+        "Constraint: hostlabel nowhere\nConstraint: prefer:hostlabel benchmark_runner\n",
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    // Site-wide preferences from allocation.toml.
+    std::fs::write(
+        dir.path().join("allocation.toml"),
+        "prefer = [\"sandbox weight=3 xen\"]\n",
+    )
+    .unwrap();
+    let (code, out, _) = place("Constraint: sandbox exclude=true kvm\n", &[]);
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w04:1\n"));
+    std::fs::write(
+        dir.path().join("allocation.toml"),
+        "prefer = [\"sandbox weight=300 xen\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = place("Constraint: sandbox kvm\n", &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("allocation.toml: prefer \"sandbox weight=300 xen\": weight must be"),
+        "{err}"
+    );
+}
+
+#[test]
+fn native_or_emulated_by_expected_wait_against_the_emulation_factor() {
+    let place = |fleet: &Path, extra: &[&str]| {
+        let empty = fixtures().join("constraints/empty.xml");
+        let mut args = vec![
+            "--constraints",
+            empty.to_str().unwrap(),
+            "--arch",
+            "aarch64",
+            "--workers",
+            fleet.to_str().unwrap(),
+            "--explain",
+        ];
+        if !extra.contains(&"--config") {
+            // No allocation.toml: the defaults (10 min builds, 13× under emulation).
+            args.extend(["--config", "/nonexistent"]);
+        }
+        args.extend_from_slice(extra);
+        obsbox_allocate(&args)
+    };
+    let natives = |state| [("w07", state), ("w08", state), ("w09", state)];
+    // Every native aarch64 worker idle: native, though x86_64 w13 emulates aarch64.
+    let fleet = workers_dir(&[], 0);
+    let (code, out, _) = place(fleet.path(), &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with(
+        "choice: native: an idle native worker builds in 10 min; emulation would take 10 min × 13 = 130 min\n\
+         placed on aarch64:w07.example:1\n"
+    ), "{out}");
+    // All three building for 5 min: one is expected free in 5 min; 5 + 10 = 15 min beats
+    // 10 min × 13: the job waits for a native worker.
+    let fleet = workers_dir(&natives("building"), 5);
+    let (code, out, _) = place(fleet.path(), &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(
+        row(&out, "x86_64:w13.example:1"),
+        "x86_64:w13.example:1 idle ok (emulated)"
+    );
+    assert!(out.ends_with(
+        "choice: native: 5 min wait (the first of 3 building native workers frees) + 10 min build = 15 min, \
+         not later than emulating on x86_64:w13.example:1: 10 min × 13 = 130 min\n\
+         waiting for 3 compliant native workers (3 busy, 0 down)\n"
+    ), "{out}");
+    // Emulation only 1.2× slower: 12 min beats 15 min.
+    let (code, out, _) = place(fleet.path(), &["--emulation-factor", "1.2"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with(
+        "choice: emulating on x86_64:w13.example:1: 10 min × 1.2 = 12 min; sooner than a native worker: \
+         5 min wait (the first of 3 building native workers frees) + 10 min build = 15 min\n\
+         placed on x86_64:w13.example:1 (emulated)\n"
+    ), "{out}");
+    // The same from allocation.toml, as JSON.
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cfg.path().join("allocation.toml"),
+        "emulation_factor = 1.2\nbuild_time = \"10m\"\n",
+    )
+    .unwrap();
+    let (code, out, _) = place(
+        fleet.path(),
+        &["--config", cfg.path().to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["worker"].as_str(), v["emulated"].as_bool()),
+        (Some("x86_64:w13.example:1"), Some(true))
+    );
+    assert!(
+        v["choice"].as_str().unwrap().starts_with("emulating on"),
+        "{out}"
+    );
+    // Builds that overran the expected time count as a tenth of it: 1 + 10 = 11 min beats 12.
+    let fleet = workers_dir(&natives("building"), 60);
+    let (code, out, _) = place(fleet.path(), &["--emulation-factor", "1.2"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("choice: native: 1 min wait"), "{out}");
+    // The expected build time matters: at 1.6×, 16 min of emulation loses to 5 + 10 min
+    // of waiting and building natively, but with 20 min builds 32 min wins over 15 + 20.
+    let fleet = workers_dir(&natives("building"), 5);
+    let (code, out, _) = place(fleet.path(), &["--emulation-factor", "1.6"]);
+    assert_eq!(code, Some(3), "{out}");
+    let (code, out, _) = place(
+        fleet.path(),
+        &["--emulation-factor", "1.6", "--build-time", "20m"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("20 min × 1.6 = 32 min; sooner than a native worker: 15 min wait"),
+        "{out}"
+    );
+    // No native worker idle or building (down, away): emulate even at 13×.
+    let fleet = workers_dir(&[("w07", "down"), ("w08", "away"), ("w09", "down")], 0);
+    let (code, out, _) = place(fleet.path(), &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with(
+        "choice: emulating on x86_64:w13.example:1: 10 min × 13 = 130 min; no compliant native worker is idle or building (3 away or down)\n\
+         placed on x86_64:w13.example:1 (emulated)\n"
+    ), "{out}");
+    let (code, _, err) = place(fleet.path(), &["--emulation-factor", "0.5"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--emulation-factor: 0.5 is not a factor of at least 1"),
+        "{err}"
     );
 }

@@ -4,22 +4,29 @@
 //! - [`constraints`]: the constraints model, its three sources and OBS's merge/overwrite.
 //! - [`matching`]: one job against one worker, rule by rule as OBS's dispatcher checks.
 //! - [`fleet`]: the workers with their state (idle, building, away, down).
-//! - [`decide`]: the fleet: the first compliant idle worker in name order; else OBS's
-//!   "waiting for N compliant workers" when compliant workers exist but none is idle, or
-//!   "no compliant workers" with the constraint that excludes the most workers.
+//! - [`settings`]: `allocation.toml`: the emulation factor, the expected build time and
+//!   site-wide soft constraints.
+//! - [`decide`]: the fleet: a compliant idle worker — native before emulated unless waiting
+//!   for a native one is expected to take longer than emulating, then the best score of the
+//!   soft constraints, then name order; else OBS's "waiting for N compliant workers" when
+//!   compliant workers exist but none is idle, or "no compliant workers" with the
+//!   constraint that excludes the most workers.
 
 pub mod constraints;
 pub mod fleet;
 pub mod matching;
+pub mod settings;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
-pub use constraints::{Constraints, apply_overwrites, merge};
+pub use constraints::{Constraints, Preference, apply_overwrites, merge};
 pub use fleet::{Member, State, load_fleet};
 pub use matching::{Failure, check};
+pub use settings::Settings;
 
 use crate::worker::{self, Worker};
 
@@ -128,6 +135,39 @@ pub struct Verdict {
     pub state: State,
     /// `None` when the worker complies.
     pub failure: Option<Failure>,
+    /// A compliant worker that builds the job's arch under emulation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub emulated: bool,
+    /// The sum of the weights of the soft constraints a compliant worker meets.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub score: f64,
+    /// The soft constraints it meets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preferred: Vec<String>,
+}
+
+fn is_zero(f: &f64) -> bool {
+    *f == 0.0
+}
+
+impl Verdict {
+    /// The verdict in words: the first failing rule, or `ok` with what ranks the worker.
+    pub fn text(&self) -> String {
+        let Some(f) = &self.failure else {
+            let mut s = "ok".to_string();
+            if self.emulated {
+                s.push_str(" (emulated)");
+            }
+            if self.score != 0.0 {
+                s.push_str(&format!(", score {}", number(self.score)));
+                if !self.preferred.is_empty() {
+                    s.push_str(&format!(" ({})", self.preferred.join("; ")));
+                }
+            }
+            return s;
+        };
+        f.explanation.clone()
+    }
 }
 
 /// The rule that excludes the most workers, for the "no compliant workers" answer.
@@ -146,7 +186,8 @@ pub struct Hint {
 pub enum Outcome {
     /// Assigned to an idle compliant worker.
     Placed,
-    /// Compliant workers exist, but none is idle: the job waits.
+    /// Compliant workers exist, but none is idle (or only emulating ones, and a native one
+    /// is expected sooner than emulation would take): the job waits.
     Waiting,
     /// No worker of the fleet can ever take the job as it is constrained.
     NoCompliant,
@@ -160,6 +201,10 @@ pub struct Decision {
     /// One line in OBS's words: `placed on W`, `waiting for N compliant workers (B busy, D
     /// down)`, `no compliant workers`.
     pub details: String,
+    /// The chosen worker builds the job's arch under emulation.
+    pub emulated: bool,
+    /// Why native or emulated, when a compliant worker emulates the job's arch.
+    pub choice: Option<String>,
     /// Compliant workers in any state, how many of them are building, how many away/down.
     pub compliant: usize,
     pub busy: usize,
@@ -176,6 +221,12 @@ impl Decision {
     }
 }
 
+/// How a decision is made beyond the job and the fleet.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub settings: Settings,
+}
+
 /// Checks every worker (all idle, sorted by id) and picks the first compliant one. Workers
 /// without an id are named by position.
 pub fn allocate(workers: &[Worker], c: &Constraints, job: &JobInfo) -> Decision {
@@ -184,52 +235,244 @@ pub fn allocate(workers: &[Worker], c: &Constraints, job: &JobInfo) -> Decision 
         .enumerate()
         .map(|(i, w)| Member::idle(w.clone(), &format!("#{i}")))
         .collect();
-    decide(&members, &Request::new(c.clone(), job))
+    decide(&members, &Request::new(c.clone(), job), &Options::default())
 }
 
-/// Places a job on a fleet: the first compliant idle worker in name order.
-pub fn decide(members: &[Member], req: &Request) -> Decision {
+/// Places a job on a fleet, rule by rule: each worker is checked with [`check`], scored by
+/// the soft constraints (the job's, then the settings'), and [`choose`] decides.
+pub fn decide(members: &[Member], req: &Request, opts: &Options) -> Decision {
     let effective = req.effective();
     let arch = req.build_arch();
+    let prefs: Vec<&Preference> = effective
+        .prefer
+        .iter()
+        .chain(&opts.settings.prefer)
+        .collect();
     let mut sorted: Vec<&Member> = members.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let verdicts: Vec<Verdict> = sorted
         .iter()
-        .map(|m| Verdict {
-            worker: m.id.clone(),
-            state: m.state,
-            failure: check(&m.worker, &effective, arch).err(),
+        .map(|m| {
+            let failure = check(&m.worker, &effective, arch).err();
+            let mut v = Verdict {
+                worker: m.id.clone(),
+                state: m.state,
+                failure,
+                emulated: false,
+                score: 0.0,
+                preferred: Vec::new(),
+            };
+            if v.failure.is_none() {
+                v.emulated = arch.is_some_and(|a| m.worker.emulates(a));
+                for p in &prefs {
+                    if check(&m.worker, &p.constraints, None).is_ok() {
+                        v.score += p.weight as f64;
+                        v.preferred.push(p.line.clone());
+                    }
+                }
+            }
+            v
         })
         .collect();
-    let compliant: Vec<&Verdict> = verdicts.iter().filter(|v| v.failure.is_none()).collect();
-    let busy = compliant.iter().filter(|v| v.state.busy()).count();
-    let down = compliant.iter().filter(|v| v.state.unavailable()).count();
-    let worker = compliant
+    let candidates = verdicts
         .iter()
-        .find(|v| v.state == State::Idle)
-        .map(|v| v.worker.clone());
-    let (outcome, details) = match (&worker, compliant.len()) {
-        (Some(w), _) => (Outcome::Placed, format!("placed on {w}")),
-        (None, 0) => (Outcome::NoCompliant, "no compliant workers".to_string()),
-        (None, n) => (
-            Outcome::Waiting,
-            format!("waiting for {n} compliant workers ({busy} busy, {down} down)"),
-        ),
-    };
-    let hint = if outcome == Outcome::NoCompliant && !sorted.is_empty() {
+        .zip(&sorted)
+        .enumerate()
+        .filter_map(|(i, (v, m))| {
+            v.failure.is_none().then_some(Candidate {
+                index: i,
+                state: m.state,
+                emulated: v.emulated,
+                score: v.score,
+                busy_for: m.busy_for,
+            })
+        });
+    let c = choose(candidates, &opts.settings, |i| verdicts[i].worker.as_str());
+    let hint = if c.outcome == Outcome::NoCompliant && !sorted.is_empty() {
         hint(&sorted, &effective, arch)
     } else {
         None
     };
     Decision {
-        worker,
-        outcome,
-        details,
-        compliant: compliant.len(),
-        busy,
-        down,
+        worker: c.pick.map(|(i, _)| verdicts[i].worker.clone()),
+        outcome: c.outcome,
+        details: c.details,
+        emulated: c.pick.is_some_and(|(_, e)| e),
+        choice: c.choice,
+        compliant: c.compliant,
+        busy: c.busy,
+        down: c.down,
         verdicts,
         hint,
+    }
+}
+
+/// A compliant worker as [`choose`] sees it; `index` is its position in name order.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    pub index: usize,
+    pub state: State,
+    pub emulated: bool,
+    pub score: f64,
+    pub busy_for: Option<Duration>,
+}
+
+/// What [`choose`] decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// The chosen candidate's index and whether it emulates.
+    pub pick: Option<(usize, bool)>,
+    pub outcome: Outcome,
+    pub details: String,
+    pub choice: Option<String>,
+    pub compliant: usize,
+    pub busy: usize,
+    pub down: usize,
+}
+
+/// The expected time until a building native worker is free: the expected build time less
+/// what it has been building already, but at least a tenth of the build time (a build that
+/// overran its expected time is taken to need a little more); half the build time when the
+/// start is unknown.
+pub fn remaining(busy_for: Option<Duration>, build_time: Duration) -> Duration {
+    match busy_for {
+        None => build_time / 2,
+        Some(b) => build_time.saturating_sub(b).max(build_time / 10),
+    }
+}
+
+/// The decision among the compliant workers (given in name order):
+///
+/// 1. An idle native worker takes the job: the one with the best score, the first in name
+///    order among equals.
+/// 2. Else an idle emulating worker (best score, then name order) takes it if emulating is
+///    expected to finish sooner than waiting for a native worker: `build_time ×
+///    emulation_factor < wait + build_time`, where `wait` is the [`remaining`] time of the
+///    building native worker that is free first (none building: emulate). On a tie the job
+///    waits for the native worker.
+/// 3. Else, with compliant workers in other states, the job waits; with none, no compliant
+///    workers.
+pub fn choose<'a>(
+    candidates: impl Iterator<Item = Candidate>,
+    settings: &Settings,
+    id: impl Fn(usize) -> &'a str,
+) -> Choice {
+    let (mut compliant, mut busy, mut down) = (0, 0, 0);
+    let (mut native_busy, mut native_down, mut native_all) = (0, 0, 0);
+    let mut best_native: Option<Candidate> = None;
+    let mut best_emulated: Option<Candidate> = None;
+    let mut first_free: Option<Duration> = None;
+    let mut any_emulated = false;
+    let better = |best: &Option<Candidate>, c: &Candidate| best.is_none_or(|b| c.score > b.score);
+    for c in candidates {
+        compliant += 1;
+        busy += c.state.busy() as usize;
+        down += c.state.unavailable() as usize;
+        any_emulated |= c.emulated;
+        if !c.emulated {
+            native_all += 1;
+            native_busy += c.state.busy() as usize;
+            native_down += c.state.unavailable() as usize;
+        }
+        match (c.state, c.emulated) {
+            (State::Idle, false) if better(&best_native, &c) => best_native = Some(c),
+            (State::Idle, true) if better(&best_emulated, &c) => best_emulated = Some(c),
+            (State::Building, false) => {
+                let r = remaining(c.busy_for, settings.build_time);
+                if first_free.is_none_or(|f| r < f) {
+                    first_free = Some(r);
+                }
+            }
+            _ => {}
+        }
+    }
+    let t = settings.build_time.as_secs_f64();
+    let f = settings.emulation_factor;
+    let emulated_cost = t * f;
+    let emulation = |name: &str| {
+        format!(
+            "emulating on {name}: {} × {} = {}",
+            minutes(t),
+            number(f),
+            minutes(emulated_cost)
+        )
+    };
+    let native_wait = |w: Duration| {
+        format!(
+            "{} wait (the first of {native_busy} building native workers frees) + {} build = {}",
+            minutes(w.as_secs_f64()),
+            minutes(t),
+            minutes(w.as_secs_f64() + t)
+        )
+    };
+    let mut out = Choice {
+        pick: None,
+        outcome: Outcome::NoCompliant,
+        details: "no compliant workers".into(),
+        choice: None,
+        compliant,
+        busy,
+        down,
+    };
+    if let Some(n) = best_native {
+        out.pick = Some((n.index, false));
+        out.outcome = Outcome::Placed;
+        out.details = format!("placed on {}", id(n.index));
+        if any_emulated {
+            out.choice = Some(format!(
+                "native: an idle native worker builds in {}; emulation would take {} × {} = {}",
+                minutes(t),
+                minutes(t),
+                number(f),
+                minutes(emulated_cost)
+            ));
+        }
+    } else if let Some(e) = best_emulated {
+        let name = id(e.index);
+        match first_free {
+            Some(w) if emulated_cost >= w.as_secs_f64() + t => {
+                out.outcome = Outcome::Waiting;
+                out.details = format!(
+                    "waiting for {native_all} compliant native workers ({native_busy} busy, {native_down} down)"
+                );
+                out.choice = Some(format!(
+                    "native: {}, not later than {}",
+                    native_wait(w),
+                    emulation(name)
+                ));
+            }
+            first => {
+                out.pick = Some((e.index, true));
+                out.outcome = Outcome::Placed;
+                out.details = format!("placed on {name}");
+                let why = match first {
+                    Some(w) => format!("sooner than a native worker: {}", native_wait(w)),
+                    None => format!(
+                        "no compliant native worker is idle or building ({native_down} away or down)"
+                    ),
+                };
+                out.choice = Some(format!("{}; {why}", emulation(name)));
+            }
+        }
+    } else if compliant > 0 {
+        out.outcome = Outcome::Waiting;
+        out.details =
+            format!("waiting for {compliant} compliant workers ({busy} busy, {down} down)");
+    }
+    out
+}
+
+fn minutes(secs: f64) -> String {
+    let m = secs / 60.0;
+    format!("{} min", number((m * 10.0).round() / 10.0))
+}
+
+/// A number without a needless fraction: `13`, `1.5`.
+fn number(f: f64) -> String {
+    if f.fract() == 0.0 {
+        format!("{f:.0}")
+    } else {
+        format!("{}", (f * 100.0).round() / 100.0)
     }
 }
 

@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
-use crate::alloc::{self, JobInfo, Outcome, Request};
+use super::build::DEFAULT_CONFIG;
+use crate::alloc::{self, JobInfo, Options, Outcome, Request, Settings};
 
 /// Exit code when no worker complies.
 pub const NOT_PLACED: i32 = 1;
@@ -41,9 +42,19 @@ pub struct AllocateArgs {
     /// with idle/ building/ away/ down/ subdirectories.
     #[arg(long)]
     pub workers: PathBuf,
-    /// List every worker with the first rule it fails.
+    /// List every worker with the first rule it fails (or its score), and why native or
+    /// emulated.
     #[arg(long)]
     pub explain: bool,
+    /// The runtime configuration directory (allocation.toml); default /etc/obsbox.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// How many times longer a build takes emulated than native (overrides allocation.toml).
+    #[arg(long)]
+    pub emulation_factor: Option<f64>,
+    /// The expected native build time, e.g. 10m (overrides allocation.toml).
+    #[arg(long)]
+    pub build_time: Option<String>,
     #[arg(long, value_enum, default_value_t = AllocFormat::Text)]
     pub format: AllocFormat,
 }
@@ -86,8 +97,23 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
             },
         ),
     };
+    let config = args.config.clone().or_else(|| {
+        let d = PathBuf::from(DEFAULT_CONFIG);
+        d.is_dir().then_some(d)
+    });
+    let mut settings = match &config {
+        Some(dir) => Settings::load(dir)?,
+        None => Settings::default(),
+    };
+    if let Some(f) = args.emulation_factor {
+        settings.emulation_factor = alloc::settings::check_factor(f)
+            .map_err(|e| anyhow::anyhow!("--emulation-factor: {e}"))?;
+    }
+    if let Some(t) = &args.build_time {
+        settings.build_time = alloc::settings::check_build_time(t).context("--build-time")?;
+    }
     let fleet = alloc::load_fleet(&args.workers)?;
-    let d = alloc::decide(&fleet, &request);
+    let d = alloc::decide(&fleet, &request, &Options { settings });
     match args.format {
         AllocFormat::Json => {
             let mut v = serde_json::json!({
@@ -95,6 +121,8 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
                 "worker": d.worker,
                 "outcome": d.outcome,
                 "details": d.details,
+                "emulated": d.emulated,
+                "choice": d.choice,
                 "compliant": d.compliant,
                 "busy": d.busy,
                 "down": d.down,
@@ -114,23 +142,19 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
                 let rows: Vec<[String; 3]> = d
                     .verdicts
                     .iter()
-                    .map(|v| {
-                        [
-                            v.worker.clone(),
-                            v.state.as_str().to_string(),
-                            v.failure
-                                .as_ref()
-                                .map_or("ok".to_string(), |f| f.explanation.clone()),
-                        ]
-                    })
+                    .map(|v| [v.worker.clone(), v.state.as_str().to_string(), v.text()])
                     .collect();
                 print!("{}", super::table(&rows));
+                if let Some(choice) = &d.choice {
+                    println!("choice: {choice}");
+                }
             }
             match &d.hint {
                 Some(h) => println!(
                     "{}: {} excludes {} of {} workers (e.g. {})",
                     d.details, h.rule, h.excluded, h.of, h.example
                 ),
+                None if d.emulated => println!("{} (emulated)", d.details),
                 None => println!("{}", d.details),
             }
         }
