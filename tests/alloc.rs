@@ -659,3 +659,184 @@ fn native_or_emulated_by_expected_wait_against_the_emulation_factor() {
         "{err}"
     );
 }
+
+/// A runtime configuration with the allocation callbacks of tests/fixtures/alloc-callbacks
+/// given as `(name, script, extra TOML)`.
+fn callback_config(callbacks: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("callbacks")).unwrap();
+    for (name, script, extra) in callbacks {
+        let script = fixtures().join("alloc-callbacks").join(script);
+        std::fs::write(
+            dir.path().join(format!("callbacks/{name}.toml")),
+            format!(
+                "hook = \"allocate\"\ncommand = [{:?}]\nenabled = true\n{extra}\n",
+                script.display().to_string()
+            ),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn place_with(config: &Path, constraints: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let c = fixtures().join("constraints").join(constraints);
+    let w = fixtures().join("workers");
+    let mut args = vec![
+        "--constraints",
+        c.to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "--workers",
+        w.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--explain",
+    ];
+    args.extend_from_slice(extra);
+    obsbox_allocate(&args)
+}
+
+#[test]
+fn allocation_callback_that_rejects() {
+    // benchmark_runner: w03 (chroot) first in name order, then w20 (kvm).
+    let config = callback_config(&[("reject-chroot", "reject-chroot.py", "")]);
+    let (code, out, err) = place_with(
+        config.path(),
+        "hostlabel.xml",
+        &["--project", "home:secure"],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.ends_with("placed on w20:1\n"), "{out}");
+    // The reason is the callback's own, from what it read on stdin (the job's project and
+    // the worker's sandbox).
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle callback reject-chroot rejects: sandbox chroot is not isolated enough for home:secure"
+    );
+    assert!(
+        err.contains("allocation callback reject-chroot rejects worker w03:1"),
+        "{err}"
+    );
+    // Only compliant workers are asked.
+    assert_eq!(
+        row(&out, "w14:1"),
+        "w14:1 idle hostlabel benchmark_runner is required and the worker lacks it"
+    );
+    // A project file switches it off for its project, as for every callback.
+    std::fs::create_dir(config.path().join("projects")).unwrap();
+    std::fs::write(
+        config.path().join("projects/home:open.toml"),
+        "[callback.reject-chroot]\nenabled = false\n",
+    )
+    .unwrap();
+    let (code, out, _) = place_with(config.path(), "hostlabel.xml", &["--project", "home:open"]);
+    assert_eq!(code, Some(0));
+    assert!(out.ends_with("placed on w03:1\n"), "{out}");
+}
+
+#[test]
+fn allocation_callback_that_scores() {
+    // One point per 8 processors: w20 (64) beats w03 (32) and the rest.
+    let config = callback_config(&[("score", "score-processors.py", "")]);
+    let (code, out, err) = place_with(config.path(), "empty.xml", &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.ends_with("placed on w20:1\n"), "{out}");
+    assert_eq!(
+        row(&out, "w20:1"),
+        "w20:1 idle ok, score 8 (callback score)"
+    );
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle ok, score 4 (callback score)"
+    );
+    // Scores add to the soft constraints': a weight-5 preference for chroot lifts w03
+    // (4 + 5) above w20 (8).
+    let dir = tempfile::tempdir().unwrap();
+    let prjconf = dir.path().join("p.prjconf");
+    std::fs::write(&prjconf, "Constraint: prefer:sandbox weight=5 chroot\n").unwrap();
+    let (code, out, _) = place_with(config.path(), prjconf.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.ends_with("placed on w03:1\n"), "{out}");
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle ok, score 9 (sandbox chroot; callback score)"
+    );
+}
+
+#[test]
+fn allocation_callback_that_hangs_is_killed_and_rejects() {
+    let pids = tempfile::NamedTempFile::new().unwrap();
+    let config = callback_config(&[(
+        "hang",
+        "hang.sh",
+        &format!(
+            "timeout = \"1s\"\nenv = {{ HANG_PIDS = {:?} }}\n",
+            pids.path().display().to_string()
+        ),
+    )]);
+    let started = std::time::Instant::now();
+    let (code, out, err) = place_with(config.path(), "hostlabel.xml", &[]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{out}{err}");
+    for w in ["w03:1", "w20:1"] {
+        assert_eq!(
+            row(&out, w),
+            format!("{w} idle callback hang timed out after 1 s")
+        );
+        assert!(
+            err.contains(&format!(
+                "allocation callback hang rejects worker {w}: callback hang timed out after 1 s"
+            )),
+            "{err}"
+        );
+    }
+    // The two run side by side, not one after the other.
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    // The script and the child it started are gone.
+    let text = std::fs::read_to_string(pids.path()).unwrap();
+    let pids: Vec<i32> = text
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 4, "{text}");
+    for pid in pids {
+        // Gone, or dead and waiting for init to reap it (the orphaned child).
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
+        assert!(
+            stat.is_empty() || state == Some('Z'),
+            "process {pid} is left: {stat}"
+        );
+    }
+}
+
+#[test]
+fn allocation_callback_that_crashes_rejects() {
+    let config = callback_config(&[("crash", "crash.py", "")]);
+    let (code, out, err) = place_with(config.path(), "hostlabel.xml", &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle callback crash failed (exit code 1): ZeroDivisionError: division by zero"
+    );
+    assert!(
+        err.contains("allocation callback crash rejects worker w20:1: callback crash failed"),
+        "{err}"
+    );
+    let config = callback_config(&[("segfault", "segfault.sh", "")]);
+    let (code, out, _) = place_with(config.path(), "hostlabel.xml", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        row(&out, "w20:1"),
+        "w20:1 idle callback segfault crashed (signal 11)"
+    );
+    // A command that does not exist cannot start: rejected too.
+    let config = callback_config(&[("missing", "no-such-script", "")]);
+    let (code, out, _) = place_with(config.path(), "hostlabel.xml", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        row(&out, "w03:1").starts_with("w03:1 idle callback missing cannot start: "),
+        "{out}"
+    );
+}

@@ -6,12 +6,15 @@
 //! - [`fleet`]: the workers with their state (idle, building, away, down).
 //! - [`settings`]: `allocation.toml`: the emulation factor, the expected build time and
 //!   site-wide soft constraints.
+//! - [`callbacks`]: external programs (callbacks hooked at `allocate`) that accept, reject
+//!   or score each compliant worker.
 //! - [`decide`]: the fleet: a compliant idle worker — native before emulated unless waiting
 //!   for a native one is expected to take longer than emulating, then the best score of the
 //!   soft constraints, then name order; else OBS's "waiting for N compliant workers" when
 //!   compliant workers exist but none is idle, or "no compliant workers" with the
 //!   constraint that excludes the most workers.
 
+pub mod callbacks;
 pub mod constraints;
 pub mod fleet;
 pub mod matching;
@@ -225,6 +228,8 @@ impl Decision {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub settings: Settings,
+    /// Enabled callbacks with hook `allocate`, in their order.
+    pub callbacks: Vec<crate::callbacks::Callback>,
 }
 
 /// Checks every worker (all idle, sorted by id) and picks the first compliant one. Workers
@@ -274,6 +279,10 @@ pub fn decide(members: &[Member], req: &Request, opts: &Options) -> Decision {
             v
         })
         .collect();
+    let mut verdicts = verdicts;
+    if !opts.callbacks.is_empty() {
+        run_callbacks(&mut verdicts, &sorted, req, &effective, &opts.callbacks);
+    }
     let candidates = verdicts
         .iter()
         .zip(&sorted)
@@ -289,7 +298,7 @@ pub fn decide(members: &[Member], req: &Request, opts: &Options) -> Decision {
         });
     let c = choose(candidates, &opts.settings, |i| verdicts[i].worker.as_str());
     let hint = if c.outcome == Outcome::NoCompliant && !sorted.is_empty() {
-        hint(&sorted, &effective, arch)
+        hint(&sorted, &verdicts, &effective, arch)
     } else {
         None
     };
@@ -476,13 +485,80 @@ fn number(f: f64) -> String {
     }
 }
 
+/// Lets the allocation callbacks judge the compliant workers: a rejection becomes the
+/// worker's failure (rule `callback:NAME`), scores add to the worker's score.
+fn run_callbacks(
+    verdicts: &mut [Verdict],
+    members: &[&Member],
+    req: &Request,
+    effective: &Constraints,
+    callbacks: &[crate::callbacks::Callback],
+) {
+    let compliant: Vec<usize> = (0..verdicts.len())
+        .filter(|&i| verdicts[i].failure.is_none())
+        .collect();
+    let inputs: Vec<serde_json::Value> = compliant
+        .iter()
+        .map(|&i| {
+            let mut worker = serde_json::to_value(&members[i].worker).unwrap_or_default();
+            worker["id"] = verdicts[i].worker.clone().into();
+            worker["state"] = members[i].state.as_str().into();
+            worker["emulated"] = verdicts[i].emulated.into();
+            serde_json::json!({
+                "job": req,
+                "worker": worker,
+                "constraints": effective,
+            })
+        })
+        .collect();
+    let values = crate::callbacks::config::Placeholders {
+        arch: req.arch.clone().unwrap_or_default(),
+        hostarch: String::new(),
+        project: req.project.clone().unwrap_or_default(),
+        package: req.package.clone().unwrap_or_default(),
+    };
+    let answers = callbacks::judge(callbacks, &inputs, &values);
+    for (&i, answers) in compliant.iter().zip(answers) {
+        let v = &mut verdicts[i];
+        for a in answers {
+            if !a.accept {
+                v.failure = Some(Failure {
+                    rule: format!("callback:{}", a.callback),
+                    explanation: a.reason.unwrap_or_default(),
+                });
+                break;
+            }
+            if a.score != 0.0 {
+                v.score += a.score;
+                v.preferred.push(format!("callback {}", a.callback));
+            }
+        }
+        if v.failure.is_some() {
+            (v.score, v.emulated) = (0.0, false);
+            v.preferred.clear();
+        }
+    }
+}
+
 /// The rule that shuts out most of the fleet. Every rule a worker fails counts, not only
-/// its first; ties go to OBS's rule order.
-fn hint(members: &[&Member], effective: &Constraints, arch: Option<&str>) -> Option<Hint> {
+/// its first (and a callback's rejection of a worker that meets every rule); ties go to
+/// OBS's rule order.
+fn hint(
+    members: &[&Member],
+    verdicts: &[Verdict],
+    effective: &Constraints,
+    arch: Option<&str>,
+) -> Option<Hint> {
     let mut counts: Vec<(String, usize, String)> = Vec::new();
-    for m in members {
+    for (m, v) in members.iter().zip(verdicts) {
         let mut seen: Vec<String> = Vec::new();
-        for f in matching::all_failures(&m.worker, effective, arch) {
+        let mut failures = matching::all_failures(&m.worker, effective, arch);
+        if failures.is_empty()
+            && let Some(f) = &v.failure
+        {
+            failures.push(f.clone());
+        }
+        for f in failures {
             if seen.contains(&f.rule) {
                 continue;
             }

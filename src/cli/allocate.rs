@@ -4,13 +4,14 @@
 //! Exit codes: 0 placed, 1 no compliant worker, 2 unreadable or invalid input, 3 waiting
 //! (compliant workers exist, none is idle).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::build::DEFAULT_CONFIG;
 use crate::alloc::{self, JobInfo, Options, Outcome, Request, Settings};
+use crate::callbacks::config::{Action, Callback, HookPoint, Selector};
 
 /// Exit code when no worker complies.
 pub const NOT_PLACED: i32 = 1;
@@ -38,6 +39,9 @@ pub struct AllocateArgs {
     /// The job's package name (selects `<overwrite>` conditions).
     #[arg(long, conflicts_with = "job")]
     pub package: Option<String>,
+    /// The job's project (selects the project's allocation callbacks).
+    #[arg(long, conflicts_with = "job")]
+    pub project: Option<String>,
     /// A worker XML file, a directory of them (all idle), or a dispatcher workers directory
     /// with idle/ building/ away/ down/ subdirectories.
     #[arg(long)]
@@ -46,7 +50,8 @@ pub struct AllocateArgs {
     /// emulated.
     #[arg(long)]
     pub explain: bool,
-    /// The runtime configuration directory (allocation.toml); default /etc/obsbox.
+    /// The runtime configuration directory (allocation.toml, callbacks hooked at
+    /// `allocate`); default /etc/obsbox.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// How many times longer a build takes emulated than native (overrides allocation.toml).
@@ -80,6 +85,29 @@ fn source_rank(path: &std::path::Path) -> u8 {
     }
 }
 
+/// The enabled callbacks hooked at `allocate` for the job's project, package and arch.
+fn allocation_callbacks(config: &Path, request: &Request) -> Result<Vec<Callback>> {
+    let selector = Selector {
+        project: request.project.clone().unwrap_or_default(),
+        package: request.package.clone().unwrap_or_default(),
+        arch: request.arch.clone().unwrap_or_default(),
+    };
+    let callbacks: Vec<Callback> = crate::callbacks::config::enabled(config, &selector)?
+        .into_iter()
+        .filter(|c| c.hook == HookPoint::Allocate)
+        .collect();
+    for c in &callbacks {
+        if let Action::Builtin(b) = &c.action {
+            bail!(
+                "callback {}: an allocation callback runs a command, not the builtin {b} ({})",
+                c.name,
+                c.origin.get("builtin").map_or("", String::as_str)
+            );
+        }
+    }
+    Ok(callbacks)
+}
+
 pub fn allocate(args: AllocateArgs) -> Result<i32> {
     let mut paths = args.constraints.clone();
     paths.sort_by_key(|p| source_rank(p));
@@ -89,13 +117,16 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let request = match &args.job {
         Some(job) => Request::from_job(job, sources)?,
-        None => Request::new(
-            alloc::merge(&sources),
-            &JobInfo {
-                arch: args.arch.clone(),
-                package: args.package.clone(),
-            },
-        ),
+        None => Request {
+            project: args.project.clone(),
+            ..Request::new(
+                alloc::merge(&sources),
+                &JobInfo {
+                    arch: args.arch.clone(),
+                    package: args.package.clone(),
+                },
+            )
+        },
     };
     let config = args.config.clone().or_else(|| {
         let d = PathBuf::from(DEFAULT_CONFIG);
@@ -112,8 +143,19 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
     if let Some(t) = &args.build_time {
         settings.build_time = alloc::settings::check_build_time(t).context("--build-time")?;
     }
+    let callbacks = match &config {
+        Some(dir) => allocation_callbacks(dir, &request)?,
+        None => Vec::new(),
+    };
     let fleet = alloc::load_fleet(&args.workers)?;
-    let d = alloc::decide(&fleet, &request, &Options { settings });
+    let d = alloc::decide(
+        &fleet,
+        &request,
+        &Options {
+            settings,
+            callbacks,
+        },
+    );
     match args.format {
         AllocFormat::Json => {
             let mut v = serde_json::json!({
