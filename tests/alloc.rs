@@ -103,6 +103,7 @@ fn corpus_covers_every_rule() {
     let text = std::fs::read_to_string(fixtures().join("constraints/cases.toml")).unwrap();
     for rule in [
         "arch ",
+        "the worker is nativeonly",
         "hostlabel ",
         "is excluded and the worker has it",
         "sandbox secure",
@@ -209,11 +210,11 @@ fn allocate_command_exit_codes_and_explain() {
     ]);
     assert_eq!(code, Some(1));
     assert!(
-        out.contains("w02:1  hardware:memory:size 1048576 MB > 8192 MB available"),
+        out.contains("w02:1  idle  hardware:memory:size 1048576 MB > 8192 MB available"),
         "{out}"
     );
     assert!(out.ends_with(
-        "no compliant workers: hardware:memory:size excludes 21 of 22 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n"
+        "no compliant workers: hardware:memory:size excludes 22 of 23 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n"
     ), "{out}");
 
     // The sources are merged in OBS's order whatever the order on the command line.
@@ -254,5 +255,588 @@ fn allocate_command_exit_codes_and_explain() {
     assert!(
         err.contains("_constraints: line 1: <jobs>: not a number: \"many\""),
         "{err}"
+    );
+}
+
+/// The `--explain` row of worker `id`, its columns one space apart.
+fn row(out: &str, id: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{id} ")))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn obsbox_allocate(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_obsbox"))
+        .arg("allocate")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A job directory as OBS leaves one to a worker: the job file, the package's
+/// `_constraints` and its spec next to it.
+fn job_dir(spec_disk_g: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("job.toml"),
+        "package = \"big\"\narch = \"arm64\"\nrecipe = \"big.spec\"\nrepos = [\"repo\"]\n\
+         toolbox_repos = [\"host-repo\"]\n\
+         constraints = [\"hostlabel big\", \"sandbox kvm\"]\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("constraints/big.xml"),
+        p.join("_constraints"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("big.spec"),
+        format!("Name: big\n#!BuildConstraint: hardware:disk:size unit=G {spec_disk_g}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("buildinfo.xml"),
+        "<buildinfo project=\"home:a\" repository=\"r\" package=\"big\">\n\
+         <arch>aarch64</arch>\n<file>big.spec</file>\n\
+         <prjconfconstraint>hostlabel big</prjconfconstraint>\n\
+         <prjconfconstraint>sandbox kvm</prjconfconstraint>\n</buildinfo>\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn allocate_job_takes_arch_package_and_constraints_from_the_job() {
+    let w = fixtures().join("workers");
+    let w = w.to_str().unwrap();
+    // job lines (hostlabel big, sandbox kvm) + _constraints (memory 100G, disk 300G) + the
+    // spec's disk 350G: on aarch64 (from Debian's arm64) only w08 has all that.
+    let job = job_dir(350);
+    for file in ["job.toml", "buildinfo.xml"] {
+        let path = job.path().join(file);
+        let (code, out, err) = obsbox_allocate(&[
+            "--job",
+            path.to_str().unwrap(),
+            "--workers",
+            w,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, Some(0), "{file}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["worker"], "w08:1", "{file}");
+        assert_eq!(v["job"]["arch"], "aarch64", "{file}");
+        assert_eq!(v["job"]["package"], "big", "{file}");
+    }
+    // The spec asks for more disk than w08 has: the spec line is what excludes it.
+    let job = job_dir(500);
+    let path = job.path().join("job.toml");
+    let (code, out, _) =
+        obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w, "--explain"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("w08:1  idle  hardware:disk:size 512000 MB > 409600 MB available"),
+        "{out}"
+    );
+    // A job and --arch together make no sense.
+    let (code, _, err) = obsbox_allocate(&[
+        "--job",
+        path.to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "--workers",
+        w,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    // A broken constraint line names the job file.
+    std::fs::write(
+        &path,
+        "package = \"big\"\narch = \"amd64\"\nrecipe = \"big.spec\"\nrepos = [\"repo\"]\n\
+         constraints = [\"hardware:gpu 1\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("job.toml: constraint 1: unknown element: hardware:gpu"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Copies fixture workers into a dispatcher workers directory (`STATE/HOSTARCH:HOST:SLOT`),
+/// the files in building/ made `busy_minutes` old.
+fn workers_dir(states: &[(&str, &str)], busy_minutes: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join("workers")).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let state = states
+            .iter()
+            .find(|(w, _)| *w == stem)
+            .map_or("idle", |(_, s)| *s);
+        let w = worker::load(&path).unwrap();
+        let target = dir.path().join(state);
+        std::fs::create_dir_all(&target).unwrap();
+        let file = target.join(format!("{}:{stem}.example:1", w.hostarch));
+        // Without a workerid the dispatcher's file name names the worker.
+        let mut w = w;
+        w.workerid = None;
+        std::fs::write(&file, worker::to_xml(&w)).unwrap();
+        if state == "building" {
+            let f = std::fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(
+                std::time::SystemTime::now() - std::time::Duration::from_secs(busy_minutes * 60),
+            )
+            .unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn waiting_for_busy_or_down_workers_versus_no_compliant_workers() {
+    let c = fixtures().join("constraints/hostlabel.xml");
+    let c = c.to_str().unwrap();
+    // benchmark_runner: w03 and w20. Both taken: the job waits, it does not fail.
+    let fleet = workers_dir(&[("w03", "building"), ("w20", "down")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+        "--explain",
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.ends_with("waiting for 2 compliant workers (1 busy, 1 down)\n"),
+        "{out}"
+    );
+    assert_eq!(
+        row(&out, "x86_64:w03.example:1"),
+        "x86_64:w03.example:1 building ok"
+    );
+    assert_eq!(
+        row(&out, "x86_64:w20.example:1"),
+        "x86_64:w20.example:1 down ok"
+    );
+    let fleet = workers_dir(&[("w03", "away"), ("w20", "building")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(3), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "waiting");
+    assert_eq!(
+        (
+            v["compliant"].as_u64(),
+            v["busy"].as_u64(),
+            v["down"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(v["placed"], false);
+    // One of them idle: placed there.
+    let fleet = workers_dir(&[("w03", "building")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, "placed on x86_64:w20.example:1\n");
+    // A dead worker does not count: with w03 and w20 dead nothing complies.
+    let fleet = workers_dir(&[("w03", "dead"), ("w20", "dead")], 5);
+    let (code, out, _) = obsbox_allocate(&[
+        "--constraints",
+        c,
+        "--workers",
+        fleet.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with("no compliant workers: hostlabel excludes 21 of 21 workers"),
+        "{out}"
+    );
+}
+
+#[test]
+fn soft_constraints_rank_and_never_exclude() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = fixtures().join("workers");
+    let w = w.to_str().unwrap();
+    let place = |prjconf: &str, extra: &[&str]| {
+        let f = dir.path().join("project.prjconf");
+        std::fs::write(&f, prjconf).unwrap();
+        let mut args = vec![
+            "--constraints",
+            f.to_str().unwrap(),
+            "--arch",
+            "x86_64",
+            "--workers",
+            w,
+            "--config",
+            dir.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        obsbox_allocate(&args)
+    };
+    // Without preferences the first compliant worker in name order.
+    let (code, out, _) = place("Constraint: sandbox kvm\n", &[]);
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w01:1\n"));
+    // A preference met by w20 (kvm, benchmark_runner) ranks it first.
+    let (code, out, _) = place(
+        "Constraint: sandbox kvm\nConstraint: prefer:hostlabel benchmark_runner\n",
+        &[],
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w20:1\n"));
+    // Weights add up: w20 meets benchmark_runner (1) and 200 GB (5): 6; w03 meets
+    // benchmark_runner (1) and chroot (2): 3.
+    let (code, out, _) = place(
+        "Constraint: prefer:hostlabel benchmark_runner\n\
+         Constraint: prefer:hardware:memory:size weight=5 unit=G 200\n\
+         Constraint: prefer:sandbox weight=2 chroot\n",
+        &["--explain"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with("placed on w20:1\n"), "{out}");
+    assert!(
+        out.contains("ok, score 6 (hostlabel benchmark_runner; hardware:memory:size unit=G 200)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok, score 3 (hostlabel benchmark_runner; sandbox chroot)"),
+        "{out}"
+    );
+    // A preference no worker meets changes nothing; it never excludes.
+    let (code, out, _) = place("Constraint: prefer:hostlabel nowhere\n", &[]);
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w01:1\n"));
+    // Nor does it make a hard constraint soft.
+    let (code, out, _) = place(
+        "Constraint: hostlabel nowhere\nConstraint: prefer:hostlabel benchmark_runner\n",
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    // Site-wide preferences from allocation.toml.
+    std::fs::write(
+        dir.path().join("allocation.toml"),
+        "prefer = [\"sandbox weight=3 xen\"]\n",
+    )
+    .unwrap();
+    let (code, out, _) = place("Constraint: sandbox exclude=true kvm\n", &[]);
+    assert_eq!((code, out.as_str()), (Some(0), "placed on w04:1\n"));
+    std::fs::write(
+        dir.path().join("allocation.toml"),
+        "prefer = [\"sandbox weight=300 xen\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = place("Constraint: sandbox kvm\n", &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("allocation.toml: prefer \"sandbox weight=300 xen\": weight must be"),
+        "{err}"
+    );
+}
+
+#[test]
+fn native_or_emulated_by_expected_wait_against_the_emulation_factor() {
+    let place = |fleet: &Path, extra: &[&str]| {
+        let empty = fixtures().join("constraints/empty.xml");
+        let mut args = vec![
+            "--constraints",
+            empty.to_str().unwrap(),
+            "--arch",
+            "aarch64",
+            "--workers",
+            fleet.to_str().unwrap(),
+            "--explain",
+        ];
+        if !extra.contains(&"--config") {
+            // No allocation.toml: the defaults (10 min builds, 13× under emulation).
+            args.extend(["--config", "/nonexistent"]);
+        }
+        args.extend_from_slice(extra);
+        obsbox_allocate(&args)
+    };
+    let natives = |state| [("w07", state), ("w08", state), ("w09", state)];
+    // Every native aarch64 worker idle: native, though x86_64 w13 emulates aarch64.
+    let fleet = workers_dir(&[], 0);
+    let (code, out, _) = place(fleet.path(), &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with(
+        "choice: native: an idle native worker builds in 10 min; emulation would take 10 min × 13 = 130 min\n\
+         placed on aarch64:w07.example:1\n"
+    ), "{out}");
+    // All three building for 5 min: one is expected free in 5 min; 5 + 10 = 15 min beats
+    // 10 min × 13: the job waits for a native worker.
+    let fleet = workers_dir(&natives("building"), 5);
+    let (code, out, _) = place(fleet.path(), &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(
+        row(&out, "x86_64:w13.example:1"),
+        "x86_64:w13.example:1 idle ok (emulated)"
+    );
+    assert!(out.ends_with(
+        "choice: native: 5 min wait (the first of 3 building native workers frees) + 10 min build = 15 min, \
+         not later than emulating on x86_64:w13.example:1: 10 min × 13 = 130 min\n\
+         waiting for 3 compliant native workers (3 busy, 0 down)\n"
+    ), "{out}");
+    // Emulation only 1.2× slower: 12 min beats 15 min.
+    let (code, out, _) = place(fleet.path(), &["--emulation-factor", "1.2"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with(
+        "choice: emulating on x86_64:w13.example:1: 10 min × 1.2 = 12 min; sooner than a native worker: \
+         5 min wait (the first of 3 building native workers frees) + 10 min build = 15 min\n\
+         placed on x86_64:w13.example:1 (emulated)\n"
+    ), "{out}");
+    // The same from allocation.toml, as JSON.
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cfg.path().join("allocation.toml"),
+        "emulation_factor = 1.2\nbuild_time = \"10m\"\n",
+    )
+    .unwrap();
+    let (code, out, _) = place(
+        fleet.path(),
+        &["--config", cfg.path().to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["worker"].as_str(), v["emulated"].as_bool()),
+        (Some("x86_64:w13.example:1"), Some(true))
+    );
+    assert!(
+        v["choice"].as_str().unwrap().starts_with("emulating on"),
+        "{out}"
+    );
+    // Builds that overran the expected time count as a tenth of it: 1 + 10 = 11 min beats 12.
+    let fleet = workers_dir(&natives("building"), 60);
+    let (code, out, _) = place(fleet.path(), &["--emulation-factor", "1.2"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("choice: native: 1 min wait"), "{out}");
+    // The expected build time matters: at 1.6×, 16 min of emulation loses to 5 + 10 min
+    // of waiting and building natively, but with 20 min builds 32 min wins over 15 + 20.
+    let fleet = workers_dir(&natives("building"), 5);
+    let (code, out, _) = place(fleet.path(), &["--emulation-factor", "1.6"]);
+    assert_eq!(code, Some(3), "{out}");
+    let (code, out, _) = place(
+        fleet.path(),
+        &["--emulation-factor", "1.6", "--build-time", "20m"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("20 min × 1.6 = 32 min; sooner than a native worker: 15 min wait"),
+        "{out}"
+    );
+    // No native worker idle or building (down, away): emulate even at 13×.
+    let fleet = workers_dir(&[("w07", "down"), ("w08", "away"), ("w09", "down")], 0);
+    let (code, out, _) = place(fleet.path(), &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with(
+        "choice: emulating on x86_64:w13.example:1: 10 min × 13 = 130 min; no compliant native worker is idle or building (3 away or down)\n\
+         placed on x86_64:w13.example:1 (emulated)\n"
+    ), "{out}");
+    let (code, _, err) = place(fleet.path(), &["--emulation-factor", "0.5"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--emulation-factor: 0.5 is not a factor of at least 1"),
+        "{err}"
+    );
+}
+
+/// A runtime configuration with the allocation callbacks of tests/fixtures/alloc-callbacks
+/// given as `(name, script, extra TOML)`.
+fn callback_config(callbacks: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("callbacks")).unwrap();
+    for (name, script, extra) in callbacks {
+        let script = fixtures().join("alloc-callbacks").join(script);
+        std::fs::write(
+            dir.path().join(format!("callbacks/{name}.toml")),
+            format!(
+                "hook = \"allocate\"\ncommand = [{:?}]\nenabled = true\n{extra}\n",
+                script.display().to_string()
+            ),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn place_with(config: &Path, constraints: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let c = fixtures().join("constraints").join(constraints);
+    let w = fixtures().join("workers");
+    let mut args = vec![
+        "--constraints",
+        c.to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "--workers",
+        w.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--explain",
+    ];
+    args.extend_from_slice(extra);
+    obsbox_allocate(&args)
+}
+
+#[test]
+fn allocation_callback_that_rejects() {
+    // benchmark_runner: w03 (chroot) first in name order, then w20 (kvm).
+    let config = callback_config(&[("reject-chroot", "reject-chroot.py", "")]);
+    let (code, out, err) = place_with(
+        config.path(),
+        "hostlabel.xml",
+        &["--project", "home:secure"],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.ends_with("placed on w20:1\n"), "{out}");
+    // The reason is the callback's own, from what it read on stdin (the job's project and
+    // the worker's sandbox).
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle callback reject-chroot rejects: sandbox chroot is not isolated enough for home:secure"
+    );
+    assert!(
+        err.contains("allocation callback reject-chroot rejects worker w03:1"),
+        "{err}"
+    );
+    // Only compliant workers are asked.
+    assert_eq!(
+        row(&out, "w14:1"),
+        "w14:1 idle hostlabel benchmark_runner is required and the worker lacks it"
+    );
+    // A project file switches it off for its project, as for every callback.
+    std::fs::create_dir(config.path().join("projects")).unwrap();
+    std::fs::write(
+        config.path().join("projects/home:open.toml"),
+        "[callback.reject-chroot]\nenabled = false\n",
+    )
+    .unwrap();
+    let (code, out, _) = place_with(config.path(), "hostlabel.xml", &["--project", "home:open"]);
+    assert_eq!(code, Some(0));
+    assert!(out.ends_with("placed on w03:1\n"), "{out}");
+}
+
+#[test]
+fn allocation_callback_that_scores() {
+    // One point per 8 processors: w20 (64) beats w03 (32) and the rest.
+    let config = callback_config(&[("score", "score-processors.py", "")]);
+    let (code, out, err) = place_with(config.path(), "empty.xml", &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.ends_with("placed on w20:1\n"), "{out}");
+    assert_eq!(
+        row(&out, "w20:1"),
+        "w20:1 idle ok, score 8 (callback score)"
+    );
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle ok, score 4 (callback score)"
+    );
+    // Scores add to the soft constraints': a weight-5 preference for chroot lifts w03
+    // (4 + 5) above w20 (8).
+    let dir = tempfile::tempdir().unwrap();
+    let prjconf = dir.path().join("p.prjconf");
+    std::fs::write(&prjconf, "Constraint: prefer:sandbox weight=5 chroot\n").unwrap();
+    let (code, out, _) = place_with(config.path(), prjconf.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.ends_with("placed on w03:1\n"), "{out}");
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle ok, score 9 (sandbox chroot; callback score)"
+    );
+}
+
+#[test]
+fn allocation_callback_that_hangs_is_killed_and_rejects() {
+    let pids = tempfile::NamedTempFile::new().unwrap();
+    let config = callback_config(&[(
+        "hang",
+        "hang.sh",
+        &format!(
+            "timeout = \"1s\"\nenv = {{ HANG_PIDS = {:?} }}\n",
+            pids.path().display().to_string()
+        ),
+    )]);
+    let started = std::time::Instant::now();
+    let (code, out, err) = place_with(config.path(), "hostlabel.xml", &[]);
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{out}{err}");
+    for w in ["w03:1", "w20:1"] {
+        assert_eq!(
+            row(&out, w),
+            format!("{w} idle callback hang timed out after 1 s")
+        );
+        assert!(
+            err.contains(&format!(
+                "allocation callback hang rejects worker {w}: callback hang timed out after 1 s"
+            )),
+            "{err}"
+        );
+    }
+    // The two run side by side, not one after the other.
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    // The script and the child it started are gone.
+    let text = std::fs::read_to_string(pids.path()).unwrap();
+    let pids: Vec<i32> = text
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 4, "{text}");
+    for pid in pids {
+        // Gone, or dead and waiting for init to reap it (the orphaned child).
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
+        assert!(
+            stat.is_empty() || state == Some('Z'),
+            "process {pid} is left: {stat}"
+        );
+    }
+}
+
+#[test]
+fn allocation_callback_that_crashes_rejects() {
+    let config = callback_config(&[("crash", "crash.py", "")]);
+    let (code, out, err) = place_with(config.path(), "hostlabel.xml", &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert_eq!(
+        row(&out, "w03:1"),
+        "w03:1 idle callback crash failed (exit code 1): ZeroDivisionError: division by zero"
+    );
+    assert!(
+        err.contains("allocation callback crash rejects worker w20:1: callback crash failed"),
+        "{err}"
+    );
+    let config = callback_config(&[("segfault", "segfault.sh", "")]);
+    let (code, out, _) = place_with(config.path(), "hostlabel.xml", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        row(&out, "w20:1"),
+        "w20:1 idle callback segfault crashed (signal 11)"
+    );
+    // A command that does not exist cannot start: rejected too.
+    let config = callback_config(&[("missing", "no-such-script", "")]);
+    let (code, out, _) = place_with(config.path(), "hostlabel.xml", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        row(&out, "w03:1").starts_with("w03:1 idle callback missing cannot start: "),
+        "{out}"
     );
 }

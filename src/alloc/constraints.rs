@@ -23,6 +23,51 @@ pub struct Constraints {
     pub hardware: Option<HardwareC>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overwrite: Vec<Overwrite>,
+    /// obsbox's soft constraints: they rank compliant workers instead of excluding any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prefer: Vec<Preference>,
+}
+
+/// A soft constraint: a `prefer:` constraint line (`prefer:hostlabel weight=5 ssd`). A
+/// worker that meets it scores its weight; the best-scoring compliant worker is chosen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Preference {
+    /// The line after `prefer:`, as written.
+    pub line: String,
+    /// 1 to 100 (the range of a Kubernetes preferred scheduling term); default 1.
+    pub weight: u32,
+    #[serde(skip)]
+    pub constraints: Constraints,
+}
+
+/// Parses a soft constraint line (what follows `prefer:`): a constraint line with an optional
+/// `weight=N` attribute.
+pub fn preference(line: &str) -> Result<Preference> {
+    let mut weight = 1;
+    let mut kept = Vec::new();
+    for (i, w) in line.split_whitespace().enumerate() {
+        if i > 0
+            && let Some(v) = w.strip_prefix("weight=")
+        {
+            weight = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| anyhow!("weight must be a whole number from 1 to 100, not {v:?}"))?;
+            continue;
+        }
+        kept.push(w);
+    }
+    let mut constraints = Constraints::default();
+    apply_line(&mut constraints, &kept.join(" "))?;
+    if !constraints.prefer.is_empty() || !constraints.overwrite.is_empty() {
+        bail!("a preference cannot itself hold a preference");
+    }
+    Ok(Preference {
+        line: kept.join(" "),
+        weight,
+        constraints,
+    })
 }
 
 /// A value with OBS's `exclude="true"` attribute (hostlabel, cpu flag).
@@ -278,6 +323,17 @@ pub fn from_spec(text: &str, file: &str) -> Result<Constraints> {
     from_lines(text, file, |line| line.strip_prefix("#!BuildConstraint:"))
 }
 
+/// Constraint lines as a job carries them (buildinfo `<prjconfconstraint>`/`<constraint>`,
+/// job.toml `constraints`), applied in order; errors name `file` and the line's number in the
+/// list.
+pub fn from_list(lines: &[String], file: &str) -> Result<Constraints> {
+    let mut c = Constraints::default();
+    for (n, line) in lines.iter().enumerate() {
+        apply_line(&mut c, line).map_err(|e| anyhow!("{file}: constraint {}: {e}", n + 1))?;
+    }
+    Ok(c)
+}
+
 fn from_lines(
     text: &str,
     file: &str,
@@ -295,7 +351,23 @@ fn from_lines(
 /// Applies one line the way `list2struct` does: `hostlabel` and `hardware:cpu:flag` add one
 /// entry per word (all with the line's attributes); other leaves replace what an earlier line
 /// set; a path ending in `=` (e.g. `hardware:disk=`) removes that part.
+///
+/// obsbox's extension: `prefer:PATH [weight=N] …` adds a soft constraint, `prefer=` removes
+/// them all. OBS's own dispatcher warns about such a line and skips it.
 pub fn apply_line(c: &mut Constraints, line: &str) -> Result<()> {
+    let trimmed = line.trim_start();
+    if let Some(rest) = trimmed.strip_prefix("prefer:") {
+        c.prefer
+            .push(preference(rest).map_err(|e| anyhow!("prefer: {e}"))?);
+        return Ok(());
+    }
+    if trimmed.split_whitespace().next() == Some("prefer=") {
+        if trimmed.split_whitespace().count() > 1 {
+            bail!("prefer=: removing takes no value");
+        }
+        c.prefer.clear();
+        return Ok(());
+    }
     let mut words = line.split_whitespace();
     let Some(path) = words.next() else {
         bail!("empty constraint");
@@ -471,7 +543,7 @@ pub const SECURE_SANDBOXES: [&str; 3] = ["xen", "kvm", "zvm"];
 /// list is processors, jobs, disk, memory, physicalmemory) and obsbox keeps that; OBS's merge
 /// also does not carry `<overwrite>` elements of later sources, which would silently lose a
 /// package's overwrites under any project constraint, so obsbox keeps every source's
-/// overwrites, in source order.
+/// overwrites, in source order. Preferences (obsbox's) add up like hostlabels.
 pub fn merge(sources: &[Constraints]) -> Constraints {
     let mut iter = sources.iter();
     let Some(first) = iter.next() else {
@@ -529,6 +601,7 @@ pub fn merge(sources: &[Constraints]) -> Constraints {
             }
         }
         con.overwrite.extend(c2.overwrite.iter().cloned());
+        con.prefer.extend(c2.prefer.iter().cloned());
     }
     con
 }
@@ -729,6 +802,59 @@ mod tests {
         let mut c = c;
         apply_line(&mut c, "hardware:disk=").unwrap();
         assert!(c.hardware.unwrap().disk.is_none());
+    }
+
+    #[test]
+    fn preferences() {
+        let c = from_prjconf(
+            "Constraint: prefer:hostlabel weight=5 ssd\n\
+             Constraint: prefer:hardware:memory:size unit=G 32\n\
+             Constraint: hostlabel big\n",
+            "prjconf",
+        )
+        .unwrap();
+        assert_eq!(c.hostlabel.len(), 1);
+        assert_eq!(c.prefer.len(), 2);
+        assert_eq!(
+            (c.prefer[0].weight, c.prefer[0].line.as_str()),
+            (5, "hostlabel ssd")
+        );
+        assert_eq!(c.prefer[0].constraints.hostlabel[0].value, "ssd");
+        let mem = c.prefer[1].constraints.hardware.as_ref().unwrap();
+        assert_eq!(
+            (c.prefer[1].weight, mem.memory.as_ref().unwrap().mb()),
+            (1, 32768.0)
+        );
+        let spec = from_spec("#!BuildConstraint: prefer:sandbox kvm\n", "s").unwrap();
+        let m = merge(&[c.clone(), spec]);
+        assert_eq!(m.prefer.len(), 3);
+        let mut cleared = m.clone();
+        apply_line(&mut cleared, "prefer=").unwrap();
+        assert!(cleared.prefer.is_empty() && cleared.hostlabel.len() == 1);
+        for (bad, says) in [
+            (
+                "Constraint: prefer:hostlabel weight=0 a\n",
+                "weight must be a whole number",
+            ),
+            (
+                "Constraint: prefer:hostlabel weight=x a\n",
+                "weight must be a whole number",
+            ),
+            (
+                "Constraint: prefer:hardware:gpu 1\n",
+                "prefer: unknown element: hardware:gpu",
+            ),
+            (
+                "Constraint: prefer:prefer:sandbox kvm\n",
+                "cannot itself hold a preference",
+            ),
+        ] {
+            let e = from_prjconf(bad, "p").unwrap_err().to_string();
+            assert!(
+                e.starts_with("p: line 1: ") && e.contains(says),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

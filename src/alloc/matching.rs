@@ -50,18 +50,24 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
 
     // The dispatcher offers a job only to workers registered for its arch: the worker's
     // buildarch list, or its hostarch when it lists none.
+    // A worker that says <nativeonly/> does not build what needs a helper: a personality
+    // change (i586 on x86_64) or an emulator.
     if let Some(a) = arch {
-        let archs: Vec<&str> = if w.buildarch.is_empty() {
-            vec![w.hostarch.as_str()]
-        } else {
-            w.buildarch.iter().map(String::as_str).collect()
-        };
+        let archs = w.build_arches();
         if !archs.contains(&a) {
             push!(fail(
                 "arch",
                 format!(
                     "arch {a} is not among the worker's build arches ({})",
                     archs.join(", ")
+                )
+            ));
+        } else if a != w.hostarch && w.hardware.as_ref().is_some_and(|h| h.nativeonly) {
+            push!(fail(
+                "arch",
+                format!(
+                    "arch {a} needs a helper on a {} worker and the worker is nativeonly",
+                    w.hostarch
                 )
             ));
         }

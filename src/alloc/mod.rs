@@ -3,19 +3,33 @@
 //!
 //! - [`constraints`]: the constraints model, its three sources and OBS's merge/overwrite.
 //! - [`matching`]: one job against one worker, rule by rule as OBS's dispatcher checks.
-//! - [`allocate`]: the fleet: the first compliant worker in name order, or OBS's
-//!   "no compliant workers" with the constraint that excludes the most workers.
+//! - [`fleet`]: the workers with their state (idle, building, away, down).
+//! - [`settings`]: `allocation.toml`: the emulation factor, the expected build time and
+//!   site-wide soft constraints.
+//! - [`callbacks`]: external programs (callbacks hooked at `allocate`) that accept, reject
+//!   or score each compliant worker.
+//! - [`decide`]: the fleet: a compliant idle worker — native before emulated unless waiting
+//!   for a native one is expected to take longer than emulating, then the best score of the
+//!   soft constraints, then name order; else OBS's "waiting for N compliant workers" when
+//!   compliant workers exist but none is idle, or "no compliant workers" with the
+//!   constraint that excludes the most workers.
 
+pub mod callbacks;
 pub mod constraints;
+pub mod fleet;
 pub mod matching;
+pub mod settings;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
-pub use constraints::{Constraints, apply_overwrites, merge};
+pub use constraints::{Constraints, Preference, apply_overwrites, merge};
+pub use fleet::{Member, State, load_fleet};
 pub use matching::{Failure, check};
+pub use settings::Settings;
 
 use crate::worker::{self, Worker};
 
@@ -26,12 +40,137 @@ pub struct JobInfo {
     pub package: Option<String>,
 }
 
+/// A job to place: who it is, the arch it needs and its merged constraints (before the
+/// `<overwrite>`s, which depend on arch and package).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Request {
+    /// `project/repository/package/arch` when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The job's arch (OBS name); selects `<overwrite>` conditions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// The arch the worker must build: OBS's `hostarch || arch` (a cross build runs on a
+    /// worker of its hostarch). `None` means `arch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_arch: Option<String>,
+    #[serde(skip)]
+    pub constraints: Constraints,
+}
+
+impl Request {
+    pub fn new(c: Constraints, job: &JobInfo) -> Request {
+        Request {
+            arch: job.arch.clone(),
+            package: job.package.clone(),
+            constraints: c,
+            ..Request::default()
+        }
+    }
+
+    /// The arch workers are matched for.
+    pub fn build_arch(&self) -> Option<&str> {
+        self.worker_arch.as_deref().or(self.arch.as_deref())
+    }
+
+    /// The constraints with the job's `<overwrite>`s applied.
+    pub fn effective(&self) -> Constraints {
+        apply_overwrites(
+            &self.constraints,
+            self.arch.as_deref(),
+            self.package.as_deref(),
+        )
+    }
+
+    /// A job file as obsbox reads it (job.toml, buildinfo XML, .build.rpmlist), with its
+    /// constraints from where OBS takes them, merged in OBS's order: the job's constraint
+    /// lines (a buildinfo's `<prjconfconstraint>`/`<constraint>`, job.toml `constraints`),
+    /// the package's `_constraints` next to the recipe, the recipe's `#!BuildConstraint:`
+    /// lines (a `.spec` or `Dockerfile`), then `extra` (e.g. `--constraints` files).
+    /// Arches are turned into OBS's names (`amd64` → `x86_64`).
+    pub fn from_job(path: &Path, extra: Vec<Constraints>) -> Result<Request> {
+        let job = crate::job::load(path)?;
+        let file = path.display().to_string();
+        let mut sources = Vec::new();
+        sources.push(constraints::from_list(&job.constraints, &file)?);
+        let underscore = job.sources.join("_constraints");
+        if underscore.is_file() {
+            sources.push(load_constraints(&underscore)?);
+        }
+        let recipe = job.sources.join(&job.recipe);
+        if (job.recipe.ends_with(".spec") || job.recipe == "Dockerfile") && recipe.is_file() {
+            sources.push(load_constraints(&recipe)?);
+        }
+        sources.extend(extra);
+        // A source that constrains nothing is left out rather than merged: OBS's merge
+        // takes the first source whole, so an empty first one would lose a later
+        // memoryperjob.
+        sources.retain(|c| *c != Constraints::default());
+        let obs = |a: &str| {
+            crate::repo::rpm_arch(a)
+                .map(str::to_string)
+                .unwrap_or_else(|_| a.to_string())
+        };
+        let arch = obs(&job.arch);
+        // job.toml's hostarch is where obsbox itself runs the job (it emulates when it
+        // differs); OBS's hostarch is the worker a cross build needs.
+        let native = path.extension().is_some_and(|e| e == "toml");
+        let worker_arch = (!native && !job.hostarch.is_empty()).then(|| obs(&job.hostarch));
+        Ok(Request {
+            id: Some(job.id.clone()),
+            project: Some(job.project.clone()),
+            package: Some(job.package.clone()),
+            arch: Some(arch),
+            worker_arch,
+            constraints: merge(&sources),
+        })
+    }
+}
+
 /// One worker's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     pub worker: String,
+    pub state: State,
     /// `None` when the worker complies.
     pub failure: Option<Failure>,
+    /// A compliant worker that builds the job's arch under emulation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub emulated: bool,
+    /// The sum of the weights of the soft constraints a compliant worker meets.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub score: f64,
+    /// The soft constraints it meets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preferred: Vec<String>,
+}
+
+fn is_zero(f: &f64) -> bool {
+    *f == 0.0
+}
+
+impl Verdict {
+    /// The verdict in words: the first failing rule, or `ok` with what ranks the worker.
+    pub fn text(&self) -> String {
+        let Some(f) = &self.failure else {
+            let mut s = "ok".to_string();
+            if self.emulated {
+                s.push_str(" (emulated)");
+            }
+            if self.score != 0.0 {
+                s.push_str(&format!(", score {}", number(self.score)));
+                if !self.preferred.is_empty() {
+                    s.push_str(&format!(" ({})", self.preferred.join("; ")));
+                }
+            }
+            return s;
+        };
+        f.explanation.clone()
+    }
 }
 
 /// The rule that excludes the most workers, for the "no compliant workers" answer.
@@ -44,10 +183,35 @@ pub struct Hint {
     pub example: String,
 }
 
+/// What became of the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Assigned to an idle compliant worker.
+    Placed,
+    /// Compliant workers exist, but none is idle (or only emulating ones, and a native one
+    /// is expected sooner than emulation would take): the job waits.
+    Waiting,
+    /// No worker of the fleet can ever take the job as it is constrained.
+    NoCompliant,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     /// The chosen worker's id.
     pub worker: Option<String>,
+    pub outcome: Outcome,
+    /// One line in OBS's words: `placed on W`, `waiting for N compliant workers (B busy, D
+    /// down)`, `no compliant workers`.
+    pub details: String,
+    /// The chosen worker builds the job's arch under emulation.
+    pub emulated: bool,
+    /// Why native or emulated, when a compliant worker emulates the job's arch.
+    pub choice: Option<String>,
+    /// Compliant workers in any state, how many of them are building, how many away/down.
+    pub compliant: usize,
+    pub busy: usize,
+    pub down: usize,
     /// Every worker in name order with its first failing rule.
     pub verdicts: Vec<Verdict>,
     /// Only when no worker complies.
@@ -60,65 +224,363 @@ impl Decision {
     }
 }
 
-/// Applies the job's overwrites, then checks every worker (sorted by id) and picks the first
-/// compliant one. Workers without an id are named by position.
+/// How a decision is made beyond the job and the fleet.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub settings: Settings,
+    /// Enabled callbacks with hook `allocate`, in their order.
+    pub callbacks: Vec<crate::callbacks::Callback>,
+}
+
+/// Checks every worker (all idle, sorted by id) and picks the first compliant one. Workers
+/// without an id are named by position.
 pub fn allocate(workers: &[Worker], c: &Constraints, job: &JobInfo) -> Decision {
-    let effective = apply_overwrites(c, job.arch.as_deref(), job.package.as_deref());
-    let arch = job.arch.as_deref();
-    let mut named: Vec<(String, &Worker)> = workers
+    let members: Vec<Member> = workers
         .iter()
         .enumerate()
-        .map(|(i, w)| (w.workerid.clone().unwrap_or_else(|| format!("#{i}")), w))
+        .map(|(i, w)| Member::idle(w.clone(), &format!("#{i}")))
         .collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    let verdicts: Vec<Verdict> = named
+    decide(&members, &Request::new(c.clone(), job), &Options::default())
+}
+
+/// Places a job on a fleet, rule by rule: each worker is checked with [`check`], scored by
+/// the soft constraints (the job's, then the settings'), and [`choose`] decides.
+pub fn decide(members: &[Member], req: &Request, opts: &Options) -> Decision {
+    let effective = req.effective();
+    let arch = req.build_arch();
+    let prefs: Vec<&Preference> = effective
+        .prefer
         .iter()
-        .map(|(id, w)| Verdict {
-            worker: id.clone(),
-            failure: check(w, &effective, arch).err(),
-        })
+        .chain(&opts.settings.prefer)
         .collect();
-    let worker = verdicts
+    let mut sorted: Vec<&Member> = members.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let verdicts: Vec<Verdict> = sorted
         .iter()
-        .find(|v| v.failure.is_none())
-        .map(|v| v.worker.clone());
-    let hint = if worker.is_none() && !named.is_empty() {
-        // Count every rule a worker fails, not only its first, so that the hint names the
-        // constraint that really shuts out most of the fleet. Ties go to OBS's rule order.
-        let mut counts: Vec<(String, usize, String)> = Vec::new();
-        for (_, w) in &named {
-            let mut seen: Vec<String> = Vec::new();
-            for f in matching::all_failures(w, &effective, arch) {
-                if seen.contains(&f.rule) {
-                    continue;
-                }
-                seen.push(f.rule.clone());
-                match counts.iter_mut().find(|(r, _, _)| *r == f.rule) {
-                    Some(entry) => entry.1 += 1,
-                    None => counts.push((f.rule, 1, f.explanation)),
+        .map(|m| {
+            let failure = check(&m.worker, &effective, arch).err();
+            let mut v = Verdict {
+                worker: m.id.clone(),
+                state: m.state,
+                failure,
+                emulated: false,
+                score: 0.0,
+                preferred: Vec::new(),
+            };
+            if v.failure.is_none() {
+                v.emulated = arch.is_some_and(|a| m.worker.emulates(a));
+                for p in &prefs {
+                    if check(&m.worker, &p.constraints, None).is_ok() {
+                        v.score += p.weight as f64;
+                        v.preferred.push(p.line.clone());
+                    }
                 }
             }
-        }
-        let mut best: Option<&(String, usize, String)> = None;
-        for entry in &counts {
-            if best.is_none_or(|b| entry.1 > b.1) {
-                best = Some(entry);
-            }
-        }
-        best.map(|(rule, n, ex)| Hint {
-            rule: rule.clone(),
-            excluded: *n,
-            of: named.len(),
-            example: ex.clone(),
+            v
         })
+        .collect();
+    let mut verdicts = verdicts;
+    if !opts.callbacks.is_empty() {
+        run_callbacks(&mut verdicts, &sorted, req, &effective, &opts.callbacks);
+    }
+    let candidates = verdicts
+        .iter()
+        .zip(&sorted)
+        .enumerate()
+        .filter_map(|(i, (v, m))| {
+            v.failure.is_none().then_some(Candidate {
+                index: i,
+                state: m.state,
+                emulated: v.emulated,
+                score: v.score,
+                busy_for: m.busy_for,
+            })
+        });
+    let c = choose(candidates, &opts.settings, |i| verdicts[i].worker.as_str());
+    let hint = if c.outcome == Outcome::NoCompliant && !sorted.is_empty() {
+        hint(&sorted, &verdicts, &effective, arch)
     } else {
         None
     };
     Decision {
-        worker,
+        worker: c.pick.map(|(i, _)| verdicts[i].worker.clone()),
+        outcome: c.outcome,
+        details: c.details,
+        emulated: c.pick.is_some_and(|(_, e)| e),
+        choice: c.choice,
+        compliant: c.compliant,
+        busy: c.busy,
+        down: c.down,
         verdicts,
         hint,
     }
+}
+
+/// A compliant worker as [`choose`] sees it; `index` is its position in name order.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    pub index: usize,
+    pub state: State,
+    pub emulated: bool,
+    pub score: f64,
+    pub busy_for: Option<Duration>,
+}
+
+/// What [`choose`] decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// The chosen candidate's index and whether it emulates.
+    pub pick: Option<(usize, bool)>,
+    pub outcome: Outcome,
+    pub details: String,
+    pub choice: Option<String>,
+    pub compliant: usize,
+    pub busy: usize,
+    pub down: usize,
+}
+
+/// The expected time until a building native worker is free: the expected build time less
+/// what it has been building already, but at least a tenth of the build time (a build that
+/// overran its expected time is taken to need a little more); half the build time when the
+/// start is unknown.
+pub fn remaining(busy_for: Option<Duration>, build_time: Duration) -> Duration {
+    match busy_for {
+        None => build_time / 2,
+        Some(b) => build_time.saturating_sub(b).max(build_time / 10),
+    }
+}
+
+/// The decision among the compliant workers (given in name order):
+///
+/// 1. An idle native worker takes the job: the one with the best score, the first in name
+///    order among equals.
+/// 2. Else an idle emulating worker (best score, then name order) takes it if emulating is
+///    expected to finish sooner than waiting for a native worker: `build_time ×
+///    emulation_factor < wait + build_time`, where `wait` is the [`remaining`] time of the
+///    building native worker that is free first (none building: emulate). On a tie the job
+///    waits for the native worker.
+/// 3. Else, with compliant workers in other states, the job waits; with none, no compliant
+///    workers.
+pub fn choose<'a>(
+    candidates: impl Iterator<Item = Candidate>,
+    settings: &Settings,
+    id: impl Fn(usize) -> &'a str,
+) -> Choice {
+    let (mut compliant, mut busy, mut down) = (0, 0, 0);
+    let (mut native_busy, mut native_down, mut native_all) = (0, 0, 0);
+    let mut best_native: Option<Candidate> = None;
+    let mut best_emulated: Option<Candidate> = None;
+    let mut first_free: Option<Duration> = None;
+    let mut any_emulated = false;
+    let better = |best: &Option<Candidate>, c: &Candidate| best.is_none_or(|b| c.score > b.score);
+    for c in candidates {
+        compliant += 1;
+        busy += c.state.busy() as usize;
+        down += c.state.unavailable() as usize;
+        any_emulated |= c.emulated;
+        if !c.emulated {
+            native_all += 1;
+            native_busy += c.state.busy() as usize;
+            native_down += c.state.unavailable() as usize;
+        }
+        match (c.state, c.emulated) {
+            (State::Idle, false) if better(&best_native, &c) => best_native = Some(c),
+            (State::Idle, true) if better(&best_emulated, &c) => best_emulated = Some(c),
+            (State::Building, false) => {
+                let r = remaining(c.busy_for, settings.build_time);
+                if first_free.is_none_or(|f| r < f) {
+                    first_free = Some(r);
+                }
+            }
+            _ => {}
+        }
+    }
+    let t = settings.build_time.as_secs_f64();
+    let f = settings.emulation_factor;
+    let emulated_cost = t * f;
+    let emulation = |name: &str| {
+        format!(
+            "emulating on {name}: {} × {} = {}",
+            minutes(t),
+            number(f),
+            minutes(emulated_cost)
+        )
+    };
+    let native_wait = |w: Duration| {
+        format!(
+            "{} wait (the first of {native_busy} building native workers frees) + {} build = {}",
+            minutes(w.as_secs_f64()),
+            minutes(t),
+            minutes(w.as_secs_f64() + t)
+        )
+    };
+    let mut out = Choice {
+        pick: None,
+        outcome: Outcome::NoCompliant,
+        details: "no compliant workers".into(),
+        choice: None,
+        compliant,
+        busy,
+        down,
+    };
+    if let Some(n) = best_native {
+        out.pick = Some((n.index, false));
+        out.outcome = Outcome::Placed;
+        out.details = format!("placed on {}", id(n.index));
+        if any_emulated {
+            out.choice = Some(format!(
+                "native: an idle native worker builds in {}; emulation would take {} × {} = {}",
+                minutes(t),
+                minutes(t),
+                number(f),
+                minutes(emulated_cost)
+            ));
+        }
+    } else if let Some(e) = best_emulated {
+        let name = id(e.index);
+        match first_free {
+            Some(w) if emulated_cost >= w.as_secs_f64() + t => {
+                out.outcome = Outcome::Waiting;
+                out.details = format!(
+                    "waiting for {native_all} compliant native workers ({native_busy} busy, {native_down} down)"
+                );
+                out.choice = Some(format!(
+                    "native: {}, not later than {}",
+                    native_wait(w),
+                    emulation(name)
+                ));
+            }
+            first => {
+                out.pick = Some((e.index, true));
+                out.outcome = Outcome::Placed;
+                out.details = format!("placed on {name}");
+                let why = match first {
+                    Some(w) => format!("sooner than a native worker: {}", native_wait(w)),
+                    None => format!(
+                        "no compliant native worker is idle or building ({native_down} away or down)"
+                    ),
+                };
+                out.choice = Some(format!("{}; {why}", emulation(name)));
+            }
+        }
+    } else if compliant > 0 {
+        out.outcome = Outcome::Waiting;
+        out.details =
+            format!("waiting for {compliant} compliant workers ({busy} busy, {down} down)");
+    }
+    out
+}
+
+fn minutes(secs: f64) -> String {
+    let m = secs / 60.0;
+    format!("{} min", number((m * 10.0).round() / 10.0))
+}
+
+/// A number without a needless fraction: `13`, `1.5`.
+fn number(f: f64) -> String {
+    if f.fract() == 0.0 {
+        format!("{f:.0}")
+    } else {
+        format!("{}", (f * 100.0).round() / 100.0)
+    }
+}
+
+/// Lets the allocation callbacks judge the compliant workers: a rejection becomes the
+/// worker's failure (rule `callback:NAME`), scores add to the worker's score.
+fn run_callbacks(
+    verdicts: &mut [Verdict],
+    members: &[&Member],
+    req: &Request,
+    effective: &Constraints,
+    callbacks: &[crate::callbacks::Callback],
+) {
+    let compliant: Vec<usize> = (0..verdicts.len())
+        .filter(|&i| verdicts[i].failure.is_none())
+        .collect();
+    let inputs: Vec<serde_json::Value> = compliant
+        .iter()
+        .map(|&i| {
+            let mut worker = serde_json::to_value(&members[i].worker).unwrap_or_default();
+            worker["id"] = verdicts[i].worker.clone().into();
+            worker["state"] = members[i].state.as_str().into();
+            worker["emulated"] = verdicts[i].emulated.into();
+            serde_json::json!({
+                "job": req,
+                "worker": worker,
+                "constraints": effective,
+            })
+        })
+        .collect();
+    let values = crate::callbacks::config::Placeholders {
+        arch: req.arch.clone().unwrap_or_default(),
+        hostarch: String::new(),
+        project: req.project.clone().unwrap_or_default(),
+        package: req.package.clone().unwrap_or_default(),
+    };
+    let answers = callbacks::judge(callbacks, &inputs, &values);
+    for (&i, answers) in compliant.iter().zip(answers) {
+        let v = &mut verdicts[i];
+        for a in answers {
+            if !a.accept {
+                v.failure = Some(Failure {
+                    rule: format!("callback:{}", a.callback),
+                    explanation: a.reason.unwrap_or_default(),
+                });
+                break;
+            }
+            if a.score != 0.0 {
+                v.score += a.score;
+                v.preferred.push(format!("callback {}", a.callback));
+            }
+        }
+        if v.failure.is_some() {
+            (v.score, v.emulated) = (0.0, false);
+            v.preferred.clear();
+        }
+    }
+}
+
+/// The rule that shuts out most of the fleet. Every rule a worker fails counts, not only
+/// its first (and a callback's rejection of a worker that meets every rule); ties go to
+/// OBS's rule order.
+fn hint(
+    members: &[&Member],
+    verdicts: &[Verdict],
+    effective: &Constraints,
+    arch: Option<&str>,
+) -> Option<Hint> {
+    let mut counts: Vec<(String, usize, String)> = Vec::new();
+    for (m, v) in members.iter().zip(verdicts) {
+        let mut seen: Vec<String> = Vec::new();
+        let mut failures = matching::all_failures(&m.worker, effective, arch);
+        if failures.is_empty()
+            && let Some(f) = &v.failure
+        {
+            failures.push(f.clone());
+        }
+        for f in failures {
+            if seen.contains(&f.rule) {
+                continue;
+            }
+            seen.push(f.rule.clone());
+            match counts.iter_mut().find(|(r, _, _)| *r == f.rule) {
+                Some(entry) => entry.1 += 1,
+                None => counts.push((f.rule, 1, f.explanation)),
+            }
+        }
+    }
+    let mut best: Option<&(String, usize, String)> = None;
+    for entry in &counts {
+        if best.is_none_or(|b| entry.1 > b.1) {
+            best = Some(entry);
+        }
+    }
+    best.map(|(rule, n, ex)| Hint {
+        rule: rule.clone(),
+        excluded: *n,
+        of: members.len(),
+        example: ex.clone(),
+    })
 }
 
 /// Reads a fleet: one worker XML file, or every `*.xml` in a directory.

@@ -1,40 +1,65 @@
 //! `obsbox allocate`: place one job on a fleet of workers the way OBS's dispatcher would, and
 //! say why every other worker cannot take it.
 //!
-//! Exit codes: 0 placed, 1 no compliant worker, 2 unreadable or invalid input.
+//! Exit codes: 0 placed, 1 no compliant worker, 2 unreadable or invalid input, 3 waiting
+//! (compliant workers exist, none is idle).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 
-use crate::alloc::{self, JobInfo};
+use super::build::DEFAULT_CONFIG;
+use crate::alloc::{self, JobInfo, Options, Outcome, Request, Settings};
+use crate::callbacks::config::{Action, Callback, HookPoint, Selector};
 
 /// Exit code when no worker complies.
 pub const NOT_PLACED: i32 = 1;
 /// Exit code for unreadable or invalid input.
 pub const BAD_INPUT: i32 = 2;
+/// Exit code when compliant workers exist but the job has to wait for one.
+pub const WAITING: i32 = 3;
 
 #[derive(Args, Debug)]
 pub struct AllocateArgs {
+    /// The job: a job.toml, OBS buildinfo XML or .build.rpmlist. Its arch, package and
+    /// constraint lines are used, with `_constraints` and the spec's `#!BuildConstraint:`
+    /// lines from its sources directory.
+    #[arg(long, required_unless_present = "constraints")]
+    pub job: Option<PathBuf>,
     /// A constraints source: `_constraints` XML, a project config (`_config`, `prjconf`,
     /// `*.prjconf`: its `Constraint:` lines) or a spec/Dockerfile (`#!BuildConstraint:`).
     /// Repeat to merge several; they are merged in OBS's order (project config, _constraints,
-    /// recipe) whatever the order given.
-    #[arg(long, required = true)]
+    /// recipe) whatever the order given, and after the job's own.
+    #[arg(long)]
     pub constraints: Vec<PathBuf>,
     /// The job's build arch (selects `<overwrite>` conditions and workers by buildarch).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "job")]
     pub arch: Option<String>,
     /// The job's package name (selects `<overwrite>` conditions).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "job")]
     pub package: Option<String>,
-    /// A worker XML file or a directory of them.
+    /// The job's project (selects the project's allocation callbacks).
+    #[arg(long, conflicts_with = "job")]
+    pub project: Option<String>,
+    /// A worker XML file, a directory of them (all idle), or a dispatcher workers directory
+    /// with idle/ building/ away/ down/ subdirectories.
     #[arg(long)]
     pub workers: PathBuf,
-    /// List every worker with the first rule it fails.
+    /// List every worker with the first rule it fails (or its score), and why native or
+    /// emulated.
     #[arg(long)]
     pub explain: bool,
+    /// The runtime configuration directory (allocation.toml, callbacks hooked at
+    /// `allocate`); default /etc/obsbox.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// How many times longer a build takes emulated than native (overrides allocation.toml).
+    #[arg(long)]
+    pub emulation_factor: Option<f64>,
+    /// The expected native build time, e.g. 10m (overrides allocation.toml).
+    #[arg(long)]
+    pub build_time: Option<String>,
     #[arg(long, value_enum, default_value_t = AllocFormat::Text)]
     pub format: AllocFormat,
 }
@@ -60,6 +85,29 @@ fn source_rank(path: &std::path::Path) -> u8 {
     }
 }
 
+/// The enabled callbacks hooked at `allocate` for the job's project, package and arch.
+fn allocation_callbacks(config: &Path, request: &Request) -> Result<Vec<Callback>> {
+    let selector = Selector {
+        project: request.project.clone().unwrap_or_default(),
+        package: request.package.clone().unwrap_or_default(),
+        arch: request.arch.clone().unwrap_or_default(),
+    };
+    let callbacks: Vec<Callback> = crate::callbacks::config::enabled(config, &selector)?
+        .into_iter()
+        .filter(|c| c.hook == HookPoint::Allocate)
+        .collect();
+    for c in &callbacks {
+        if let Action::Builtin(b) = &c.action {
+            bail!(
+                "callback {}: an allocation callback runs a command, not the builtin {b} ({})",
+                c.name,
+                c.origin.get("builtin").map_or("", String::as_str)
+            );
+        }
+    }
+    Ok(callbacks)
+}
+
 pub fn allocate(args: AllocateArgs) -> Result<i32> {
     let mut paths = args.constraints.clone();
     paths.sort_by_key(|p| source_rank(p));
@@ -67,21 +115,63 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         .iter()
         .map(|p| alloc::load_constraints(p))
         .collect::<Result<Vec<_>>>()?;
-    let constraints = alloc::merge(&sources);
-    let workers = alloc::load_workers(&args.workers)?;
-    let job = JobInfo {
-        arch: args.arch.clone(),
-        package: args.package.clone(),
+    let request = match &args.job {
+        Some(job) => Request::from_job(job, sources)?,
+        None => Request {
+            project: args.project.clone(),
+            ..Request::new(
+                alloc::merge(&sources),
+                &JobInfo {
+                    arch: args.arch.clone(),
+                    package: args.package.clone(),
+                },
+            )
+        },
     };
-    let d = alloc::allocate(&workers, &constraints, &job);
+    let config = args.config.clone().or_else(|| {
+        let d = PathBuf::from(DEFAULT_CONFIG);
+        d.is_dir().then_some(d)
+    });
+    let mut settings = match &config {
+        Some(dir) => Settings::load(dir)?,
+        None => Settings::default(),
+    };
+    if let Some(f) = args.emulation_factor {
+        settings.emulation_factor = alloc::settings::check_factor(f)
+            .map_err(|e| anyhow::anyhow!("--emulation-factor: {e}"))?;
+    }
+    if let Some(t) = &args.build_time {
+        settings.build_time = alloc::settings::check_build_time(t).context("--build-time")?;
+    }
+    let callbacks = match &config {
+        Some(dir) => allocation_callbacks(dir, &request)?,
+        None => Vec::new(),
+    };
+    let fleet = alloc::load_fleet(&args.workers)?;
+    let d = alloc::decide(
+        &fleet,
+        &request,
+        &Options {
+            settings,
+            callbacks,
+        },
+    );
     match args.format {
         AllocFormat::Json => {
             let mut v = serde_json::json!({
                 "placed": d.placed(),
                 "worker": d.worker,
+                "outcome": d.outcome,
+                "details": d.details,
+                "emulated": d.emulated,
+                "choice": d.choice,
+                "compliant": d.compliant,
+                "busy": d.busy,
+                "down": d.down,
+                "job": request,
             });
             if !d.placed() {
-                v["reason"] = "no compliant workers".into();
+                v["reason"] = d.details.clone().into();
                 v["hint"] = serde_json::to_value(&d.hint)?;
             }
             if args.explain {
@@ -91,29 +181,29 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         }
         AllocFormat::Text => {
             if args.explain {
-                let rows: Vec<[String; 2]> = d
+                let rows: Vec<[String; 3]> = d
                     .verdicts
                     .iter()
-                    .map(|v| {
-                        [
-                            v.worker.clone(),
-                            v.failure
-                                .as_ref()
-                                .map_or("ok".to_string(), |f| f.explanation.clone()),
-                        ]
-                    })
+                    .map(|v| [v.worker.clone(), v.state.as_str().to_string(), v.text()])
                     .collect();
                 print!("{}", super::table(&rows));
+                if let Some(choice) = &d.choice {
+                    println!("choice: {choice}");
+                }
             }
-            match (&d.worker, &d.hint) {
-                (Some(w), _) => println!("placed on {w}"),
-                (None, Some(h)) => println!(
-                    "no compliant workers: {} excludes {} of {} workers (e.g. {})",
-                    h.rule, h.excluded, h.of, h.example
+            match &d.hint {
+                Some(h) => println!(
+                    "{}: {} excludes {} of {} workers (e.g. {})",
+                    d.details, h.rule, h.excluded, h.of, h.example
                 ),
-                (None, None) => println!("no compliant workers"),
+                None if d.emulated => println!("{} (emulated)", d.details),
+                None => println!("{}", d.details),
             }
         }
     }
-    Ok(if d.placed() { 0 } else { NOT_PLACED })
+    Ok(match d.outcome {
+        Outcome::Placed => 0,
+        Outcome::Waiting => WAITING,
+        Outcome::NoCompliant => NOT_PLACED,
+    })
 }

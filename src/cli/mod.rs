@@ -81,7 +81,7 @@ pub enum Command {
     #[command(subcommand)]
     Worker(worker::WorkerCmd),
     /// Place a job on a fleet of workers by its constraints, the OBS dispatcher's way.
-    /// Exits 0 when placed, 1 when no worker complies, 2 on bad input.
+    /// Exits 0 when placed, 1 when no worker complies, 2 on bad input, 3 when waiting.
     Allocate(allocate::AllocateArgs),
     /// bs_worker's `$statedir/build/build`: obs-build's command line (also when obsbox is
     /// run as a file or link named `build`). Exits 0, 1 failed, 2 unchanged, 3 bad host.

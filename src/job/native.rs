@@ -8,6 +8,8 @@
 //! preinstall = ["dash", "coreutils"]
 //! packages = ["build-essential"]
 //!
+//! constraints = ["hardware:disk:size unit=G 10"]   # for `obsbox allocate --job`
+//!
 //! [[check]]
 //! name = "contents"
 //! run = ["sh", "-c", "ls -l /results"]
@@ -86,6 +88,9 @@ struct JobFile {
     #[serde(default)]
     check: Vec<CheckFile>,
     rpm_target: Option<String>,
+    /// Constraint lines (prjconf `Constraint:` syntax) for `obsbox allocate --job`.
+    #[serde(default)]
+    constraints: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,7 +200,11 @@ impl JobFile {
             repos,
             toolbox_repos,
             toolbox,
-            constraints: Vec::new(),
+            constraints: self
+                .constraints
+                .into_iter()
+                .map(|c| non_empty(c, "constraints"))
+                .collect::<Result<_>>()?,
             jobs: self.jobs,
             memory: self.memory.0,
             checks,

@@ -99,8 +99,9 @@ fn obs_arch(rust: &str) -> &str {
     }
 }
 
-/// Architectures a host runs without emulation besides its own.
-fn compatible_arches(hostarch: &str) -> &'static [&'static str] {
+/// Architectures a host runs without emulation besides its own (OBS's `cando` table: these
+/// need only a personality change, `linux32`).
+pub fn compatible_arches(hostarch: &str) -> &'static [&'static str] {
     match hostarch {
         "x86_64" => &["i586", "i686"],
         "i686" => &["i586"],

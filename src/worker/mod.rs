@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-pub use detect::{Detected, detect, linux_version_flavor, x86_64_levels};
+pub use detect::{Detected, compatible_arches, detect, linux_version_flavor, x86_64_levels};
 pub use xml::{from_xml, load, to_xml};
 
 /// One worker's capabilities, as the dispatcher sees them.
@@ -124,6 +124,29 @@ impl WorkerConfig {
         }
         Ok(config)
     }
+}
+
+impl Worker {
+    /// The arches the worker builds: its buildarch list, or its hostarch when it lists none
+    /// (what the dispatcher registers it for).
+    pub fn build_arches(&self) -> Vec<&str> {
+        if self.buildarch.is_empty() {
+            vec![self.hostarch.as_str()]
+        } else {
+            self.buildarch.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// Whether the worker builds `arch` under emulation (qemu-user): it lists the arch, and
+    /// the arch is neither its hostarch nor one its CPU runs in a compatible mode.
+    pub fn emulates(&self, arch: &str) -> bool {
+        !runs_natively(&self.hostarch, arch) && self.build_arches().contains(&arch)
+    }
+}
+
+/// Whether a `hostarch` CPU runs `arch` code without emulation.
+pub fn runs_natively(hostarch: &str, arch: &str) -> bool {
+    arch == hostarch || compatible_arches(hostarch).contains(&arch)
 }
 
 /// Prefix of every Kubernetes node label obsbox sets.
