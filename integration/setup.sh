@@ -17,8 +17,9 @@ packages=(
 # The arm64 and s390x test packages (foreign buildroots of the cross-arch tests) are
 # downloaded as such through the host's apt; nothing of those arches is installed here.
 update=false
+foreign_archs=$(dpkg --print-foreign-architectures)
 for arch in arm64 s390x; do
-    if ! dpkg --print-foreign-architectures | grep -qx $arch; then
+    if ! grep -qx $arch <<< "$foreign_archs"; then
         dpkg --add-architecture $arch
         update=true
     fi

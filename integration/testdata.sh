@@ -59,9 +59,10 @@ toolbox_packages=(busybox-static dpkg rpm)
 cross_packages=(qemu-user-static lintian)
 # The foreign buildroots: arm64 builds integration/pkgs/hello-obsbox (build-essential and
 # the required set; lintian for the emulated side of bench-cross.sh); s390x is the small
-# second foreign arch of the concurrency test (a shell and a static busybox).
+# second foreign arch of the concurrency test (a static busybox and what maintainer scripts
+# use of the Essential set: a shell, grep, sed, coreutils, ldconfig, diff).
 cross_arm64_packages=(build-essential lintian)
-s390x_packages=(busybox-static dash grep coreutils)
+s390x_packages=(busybox-static dash grep sed coreutils libc-bin diffutils)
 callback_packages=(rpmlint rpm obs-build cpio rpm2cpio kiwi rsync umoci skopeo debootstrap
     coreutils bash dash tar xz-utils gzip bzip2 grep sed findutils mount util-linux diffutils
     debianutils perl-base dpkg base-files base-passwd libc-bin hostname)
@@ -72,8 +73,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$want_stamp" ] &&
     exit 0
 fi
 [ "$(id -u)" = 0 ] || { echo "testdata.sh: run as root (apt-get download, rpmbuild)" >&2; exit 1; }
+foreign_archs=$(dpkg --print-foreign-architectures)
 for arch in arm64 s390x; do
-    dpkg --print-foreign-architectures | grep -qx $arch ||
+    grep -qx $arch <<< "$foreign_archs" ||
         { echo "testdata.sh: $arch is not a dpkg architecture: run integration/setup.sh" >&2; exit 1; }
 done
 rm -f "$stamp"

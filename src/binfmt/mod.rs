@@ -212,6 +212,8 @@ pub struct Emulation {
     /// qemu on the host (in the job's toolbox).
     pub interpreter: PathBuf,
     pub mode: Mode,
+    /// The obsbox process that runs the job (it owns the job's global entry).
+    pub owner: u32,
 }
 
 impl Emulation {
@@ -236,15 +238,16 @@ impl Emulation {
             target,
             interpreter,
             mode,
+            owner: std::process::id(),
         })
     }
 
     /// The entry's name: `qemu-ARCH` in a private table, `obsbox-PID-ARCH` in the global
-    /// one (PID: this obsbox, which removes it).
+    /// one (PID: the obsbox that runs the job, which removes it).
     pub fn entry_name(&self) -> String {
         match self.mode {
             Mode::Private => format!("qemu-{}", self.target.qemu),
-            Mode::Global => format!("{}{}", global_prefix(std::process::id()), self.target.qemu),
+            Mode::Global => format!("{}{}", global_prefix(self.owner), self.target.qemu),
         }
     }
 
@@ -493,7 +496,7 @@ pub fn remove_stale_global() -> Vec<String> {
         let Some(pid) = global_owner(&name) else {
             continue;
         };
-        if Path::new(&format!("/proc/{pid}")).exists() {
+        if process_alive(pid) {
             continue;
         }
         if fs::write(entry.path(), "-1").is_ok() {
@@ -502,6 +505,19 @@ pub fn remove_stale_global() -> Vec<String> {
     }
     removed.sort();
     removed
+}
+
+/// Whether process `pid` runs: it exists and is not a zombie (a killed process stays one
+/// until its parent reaps it).
+pub fn process_alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // pid (comm) STATE …; comm may hold spaces and parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Whether this kernel gives a user namespace a binfmt_misc instance of its own (Linux ≥

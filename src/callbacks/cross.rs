@@ -113,6 +113,7 @@ pub fn annotate(emulation: &Emulation, annotations: &mut HashMap<String, String>
         key::EMULATE_BINFMT.to_string(),
         emulation.mode.name().to_string(),
     );
+    annotations.insert(key::EMULATE_OWNER.to_string(), emulation.owner.to_string());
 }
 
 /// The emulation the annotations describe, if any.
@@ -127,10 +128,15 @@ pub fn from_annotations(annotations: &HashMap<String, String>) -> Result<Option<
         Some("global") => Mode::Global,
         _ => Mode::Private,
     };
+    let owner = annotations
+        .get(key::EMULATE_OWNER)
+        .and_then(|o| o.parse().ok())
+        .context("no owner annotation")?;
     Ok(Some(Emulation {
         target: Target::of(arch)?,
         interpreter: PathBuf::from(interpreter),
         mode,
+        owner,
     }))
 }
 

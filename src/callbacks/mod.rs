@@ -56,6 +56,8 @@ pub mod annotations {
     pub const EMULATE_INTERPRETER: &str = "org.openbuildservice.emulate.interpreter";
     /// `private` or `global`: where qemu is registered.
     pub const EMULATE_BINFMT: &str = "org.openbuildservice.emulate.binfmt";
+    /// The pid of the obsbox that runs the job (its global entries are `obsbox-PID-ARCH`).
+    pub const EMULATE_OWNER: &str = "org.openbuildservice.emulate.owner";
 }
 
 /// How a callback ended.

@@ -26,7 +26,7 @@ pub struct Collected {
 }
 
 fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    crate::binfmt::process_alive(pid)
 }
 
 /// The pid of the obsbox process that owns a container id it generated, if it is one.
