@@ -14,12 +14,16 @@ packages=(
     skopeo umoci                       # reading the OCI images imaging makes (never kiwi:
                                        # the imaging test needs a host without it)
 )
-# The arm64 test packages are downloaded as arm64 builds through the host's apt.
+# The arm64 and s390x test packages (foreign buildroots of the cross-arch tests) are
+# downloaded as such through the host's apt; nothing of those arches is installed here.
 update=false
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    dpkg --add-architecture arm64
-    update=true
-fi
+foreign_archs=$(dpkg --print-foreign-architectures)
+for arch in arm64 s390x; do
+    if ! grep -qx $arch <<< "$foreign_archs"; then
+        dpkg --add-architecture $arch
+        update=true
+    fi
+done
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
-data_version=3
+data_version=4
 suite=bookworm
 stamp=$cache/testdata.stamp
 want_stamp="$data_version $(cat "${BASH_SOURCE[0]}" "$here"/rpm/*.spec | sha256sum | cut -c1-16)"
@@ -28,6 +28,12 @@ test data in $cache:
                          toolbox.txt: ${toolbox_packages[*]} and their whole closure
                          callbacks.txt: the toolbox packages of the shipped callbacks
                          (rpmlint, mkbaselibs, kiwi) and their whole closure
+                         cross.txt: ${cross_packages[*]} and their whole closure
+                         cross-arm64.txt, cross-s390x.txt: foreign buildroots, as
+                         ARCH-config apt resolves them (name or name:ARCH per line)
+  debs/cross-amd64/      cross.txt minus what debs/amd64 has
+  debs/cross-arm64/      arm64 build-essential + required + lintian (arm64, all)
+  debs/cross-s390x/      $(echo "${s390x_packages[*]}" | tr ' ' ',') (s390x, all)
   deb-repo/              Debian repository: deb [trusted=yes] file:$cache/deb-repo $suite main
   rpm-repo/              rpm-md repository (gzip metadata) of rpmbuild/RPMS
   rpm-repo-xz/           the same RPMs, xz-compressed metadata (and sqlite)
@@ -48,6 +54,15 @@ toolbox_packages=(busybox-static dpkg rpm)
 # mkbaselibs (obs-build) with the rpm tools; kiwi with what it runs but does not declare
 # (rsync, umoci, skopeo, debootstrap and Essential tools; the toolbox is unpacked without
 # maintainer scripts, so nothing Essential comes by itself).
+# Cross-arch builds (tests/cross.rs, bench-cross.sh): qemu-user-static for the toolbox (the
+# worker's OS never gets it) and lintian, the check run natively from the toolbox.
+cross_packages=(qemu-user-static lintian)
+# The foreign buildroots: arm64 builds integration/pkgs/hello-obsbox (build-essential and
+# the required set; lintian for the emulated side of bench-cross.sh); s390x is the small
+# second foreign arch of the concurrency test (a static busybox and what maintainer scripts
+# use of the Essential set: a shell, grep, sed, coreutils, ldconfig, diff).
+cross_arm64_packages=(build-essential lintian)
+s390x_packages=(busybox-static dash grep sed coreutils libc-bin diffutils)
 callback_packages=(rpmlint rpm obs-build cpio rpm2cpio kiwi rsync umoci skopeo debootstrap
     coreutils bash dash tar xz-utils gzip bzip2 grep sed findutils mount util-linux diffutils
     debianutils perl-base dpkg base-files base-passwd libc-bin hostname)
@@ -58,8 +73,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$want_stamp" ] &&
     exit 0
 fi
 [ "$(id -u)" = 0 ] || { echo "testdata.sh: run as root (apt-get download, rpmbuild)" >&2; exit 1; }
-dpkg --print-foreign-architectures | grep -qx arm64 ||
-    { echo "testdata.sh: arm64 is not a dpkg architecture: run integration/setup.sh" >&2; exit 1; }
+foreign_archs=$(dpkg --print-foreign-architectures)
+for arch in arm64 s390x; do
+    grep -qx $arch <<< "$foreign_archs" ||
+        { echo "testdata.sh: $arch is not a dpkg architecture: run integration/setup.sh" >&2; exit 1; }
+done
 rm -f "$stamp"
 mkdir -p "$cache/lists"
 lists=$cache/lists
@@ -87,6 +105,23 @@ closure "${rpm_build_packages[@]}" | comm -23 - "$lists/all-amd64.txt" > "$lists
 closure fakeroot | comm -23 - "$lists/all-amd64.txt" > "$lists/fakeroot.txt"
 closure "${toolbox_packages[@]}" > "$lists/toolbox.txt"
 closure "${callback_packages[@]}" > "$lists/callbacks.txt"
+closure "${cross_packages[@]}" > "$lists/cross.txt"
+# foreign_set ARCH NAME…: the packages an ARCH-only apt installs for NAMEs into an empty
+# root (arch-qualified, "all" ones bare). apt-cache depends on this multiarch host would
+# resolve arch: all dependencies to amd64 ones; an ARCH-native apt config does not.
+foreign_set() {
+    local arch=$1
+    shift
+    touch "$work/empty-status"
+    apt-get -s -qq -o APT::Architecture="$arch" -o APT::Architectures::="$arch" \
+        -o Dir::State::status="$work/empty-status" -o APT::Install-Recommends=false \
+        install "$@" | awk -v a="$arch" '/^Inst / && match($0, /\[[a-z0-9]+\]\)/) {
+            print (substr($0, RSTART + 1, RLENGTH - 3) == "all" ? $2 : $2 ":" a)
+        }' | sort -u
+}
+# shellcheck disable=SC2046
+foreign_set arm64 "${cross_arm64_packages[@]}" $(cat "$lists/required.txt") > "$lists/cross-arm64.txt"
+foreign_set s390x "${s390x_packages[@]}" > "$lists/cross-s390x.txt"
 
 # fetch DIR SPEC…: the candidate .debs of SPECs (name or name:arch) into DIR, named as in
 # the archive (no escaped epoch, which an HTTP server would not find); files no longer
@@ -135,25 +170,40 @@ fetch() {
 
 # shellcheck disable=SC2046
 fetch "$cache/debs/amd64" $(sort -u "$lists"/{all-amd64,rpm-build,fakeroot,toolbox,callbacks}.txt)
+# Apart from debs/amd64, which the extraction tests unpack file by file (qemu alone is
+# 380 MB unpacked): only what the lists above do not have.
+# shellcheck disable=SC2046
+fetch "$cache/debs/cross-amd64" $(sort -u "$lists"/{all-amd64,rpm-build,fakeroot,toolbox,callbacks}.txt |
+    comm -13 - "$lists/cross.txt")
 fetch "$cache/debs/arm64" "${arm64_packages[@]/%/:arm64}"
 for f in "$cache"/debs/arm64/*.deb; do
     [ "$(dpkg-deb -f "$f" Architecture)" = arm64 ] || { echo "$f is not an arm64 build" >&2; exit 1; }
+done
+for arch in arm64 s390x; do
+    # shellcheck disable=SC2046
+    fetch "$cache/debs/cross-$arch" $(cat "$lists/cross-$arch.txt")
+    for f in "$cache/debs/cross-$arch"/*.deb; do
+        case $(dpkg-deb -f "$f" Architecture) in
+            "$arch" | all) ;;
+            *) echo "$f is neither $arch nor all" >&2; exit 1 ;;
+        esac
+    done
 done
 
 echo "building the Debian repository"
 repo=$cache/deb-repo
 rm -rf "$repo"
 mkdir -p "$repo/indices"
-for arch in amd64 arm64; do
+for set in amd64 arm64 cross-amd64 cross-arm64 cross-s390x; do
     while read -r spec file pooldir priority section; do
         mkdir -p "$repo/$pooldir"
         # Hard links: the repository costs no space and the .debs stay where tests find them.
-        ln -f "$cache/debs/$arch/$file" "$repo/$pooldir/$file"
+        ln -f "$cache/debs/$set/$file" "$repo/$pooldir/$file"
         echo "${spec%:*} $priority $section" >> "$work/override"
-    done < "$cache/debs/$arch.fields"
+    done < "$cache/debs/$set.fields"
 done
 sort -u "$work/override" > "$repo/indices/override.$suite.main"
-for arch in amd64 arm64; do
+for arch in amd64 arm64 s390x; do
     dir=dists/$suite/main/binary-$arch
     mkdir -p "$repo/$dir"
     (cd "$repo" && apt-ftparchive -q=2 --arch "$arch" packages pool/main "indices/override.$suite.main" > "$dir/Packages")
@@ -165,7 +215,7 @@ done
     -o APT::FTPArchive::Release::Label=obsbox-test \
     -o APT::FTPArchive::Release::Suite="$suite" \
     -o APT::FTPArchive::Release::Codename="$suite" \
-    -o APT::FTPArchive::Release::Architectures="amd64 arm64" \
+    -o APT::FTPArchive::Release::Architectures="amd64 arm64 s390x" \
     -o APT::FTPArchive::Release::Components=main \
     -o APT::FTPArchive::Release::Description="obsbox test repository" \
     release "dists/$suite" > "$work/Release")

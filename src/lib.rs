@@ -4,6 +4,7 @@
 //! what each command does.
 
 pub mod alloc;
+pub mod binfmt;
 pub mod bundle;
 pub mod callbacks;
 pub mod cli;

@@ -38,6 +38,10 @@ pub struct CallbackSetup {
     pub work: PathBuf,
     /// The container state directory the hook entry uses.
     pub state_root: PathBuf,
+    /// How target code runs when the buildroot is of a foreign arch.
+    pub emulation: Option<crate::binfmt::Emulation>,
+    /// The job's entry in the host's binfmt_misc (global mode), alive until the job ends.
+    pub binfmt_in_use: Option<String>,
 }
 
 impl CallbackSetup {
@@ -269,6 +273,13 @@ fn callback_spec(
         linux.set_readonly_paths(None);
     }
     spec.set_linux(Some(linux));
+    if let (Some(emulation), RunsIn::Buildroot | RunsIn::BuildrootCopy) =
+        (&setup.emulation, callback.runs_in)
+    {
+        if let Action::Command(_) = callback.action {
+            emulation.adapt_spec(&mut spec)?;
+        }
+    }
     Ok(spec)
 }
 
@@ -324,6 +335,19 @@ fn annotate(
             setup.assembled_buildroot.to_string_lossy().into_owned(),
         );
     }
+    // The hook entry registers qemu for callbacks that run buildroot code (and the
+    // cross-build builtin does it for the build container).
+    let runs_target_code = match &callback.action {
+        Action::Command(_) => callback.runs_in != RunsIn::Toolbox,
+        Action::Builtin(name) => name == crate::callbacks::cross::BUILTIN,
+    };
+    if let (Some(emulation), true) = (&setup.emulation, runs_target_code) {
+        let mut extra = std::collections::HashMap::new();
+        crate::callbacks::cross::annotate(emulation, &mut extra);
+        for (k, v) in extra {
+            put(&k, v);
+        }
+    }
     if let Action::Builtin(name) = &callback.action {
         put(key::BUILTIN, name.clone());
         put(
@@ -342,8 +366,11 @@ fn annotate(
         );
         put(
             key::BINFMT_PREFIX,
-            format!("obsbox-{}-", std::process::id()),
+            crate::binfmt::global_prefix(std::process::id()),
         );
+        if let Some(entry) = &setup.binfmt_in_use {
+            put(key::BINFMT_IN_USE, entry.clone());
+        }
     }
     spec.set_annotations(Some(annotations));
     Ok(spec)

@@ -75,12 +75,14 @@ pub fn sanitize(text: &str) -> String {
 }
 
 /// Writes one bundle per phase under `out` (`out/prepare`, `out/build`, `out/check-NAME`);
-/// the build phase carries `hooks` (the callbacks).
+/// the build phase carries `hooks` (the callbacks). With `emulation` (a foreign-arch
+/// buildroot), the phases in the buildroot get what running its code through qemu needs.
 pub fn write_bundles(
     job: &Job,
     paths: &Paths,
     out: &Path,
     hooks: &callback::PhaseHooks,
+    emulation: Option<&crate::binfmt::Emulation>,
 ) -> Result<Vec<Phase>> {
     let recipe = Recipe::of(job)?;
     let mut phases = vec![
@@ -102,11 +104,14 @@ pub fn write_bundles(
     for (i, (name, kind)) in phases.into_iter().enumerate() {
         let dir = out.join(&name);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let spec = match &kind {
+        let mut spec = match &kind {
             PhaseKind::Prepare => prepare_spec(job, paths)?,
             PhaseKind::Build => with_hooks(build_spec(job, paths, &recipe)?, hooks)?,
             PhaseKind::Check { .. } => check_spec(job, paths, &job.checks[i - 2].run, &name)?,
         };
+        if let (Some(emulation), PhaseKind::Prepare | PhaseKind::Build) = (emulation, &kind) {
+            emulation.adapt_spec(&mut spec)?;
+        }
         let spec = finish(spec, job, &name)?;
         spec.save(dir.join("config.json"))
             .with_context(|| format!("cannot write {}", dir.join("config.json").display()))?;

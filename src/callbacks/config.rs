@@ -152,7 +152,7 @@ pub enum Action {
 }
 
 /// The natively implemented callbacks (`builtin = "NAME"`).
-pub const BUILTINS: &[&str] = &["build-compare", "verify-clean"];
+pub const BUILTINS: &[&str] = &["build-compare", "cross-build", "verify-clean"];
 
 /// A callback with every setting decided, and where each came from.
 #[derive(Debug, Clone, Serialize)]

@@ -195,9 +195,22 @@ fn run_container(
     .chars()
     .take(200)
     .collect();
+    // A callback in a foreign buildroot runs its target code through qemu, registered
+    // the way the build container's is.
+    let emulation = match super::cross::from_annotations(&info.annotations) {
+        Ok(emulation) => emulation,
+        Err(err) => {
+            return (
+                Outcome::NotStarted,
+                None,
+                format!("bad emulation annotations: {err:#}"),
+            );
+        }
+    };
     let options = RunOptions {
         timeout: Some(info.timeout),
         exit_file: None,
+        emulation,
     };
     let result = oneshot::run_with(bundle, &id, state_root, &options, |line| log.line(line));
     if let Some(copy) = copy {
@@ -229,6 +242,7 @@ fn run_builtin(name: &str, info: &Info, log: &mut JobLog) -> (Outcome, Option<i3
     let result = match name {
         "build-compare" => build_compare(info, log),
         "verify-clean" => verify_clean(info, log),
+        super::cross::BUILTIN => super::cross::run_hook(&info.annotations),
         other => Err(anyhow::anyhow!("unknown builtin {other:?}")),
     };
     match result {
@@ -323,10 +337,11 @@ fn verify_clean(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>, 
         }
     }
     if let Some(prefix) = info.annotations.get(key::BINFMT_PREFIX) {
-        if let Ok(entries) = fs::read_dir("/proc/sys/fs/binfmt_misc") {
+        let in_use = info.annotations.get(key::BINFMT_IN_USE);
+        if let Ok(entries) = fs::read_dir(crate::binfmt::GLOBAL_DIR) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(prefix.as_str()) {
+                if name.starts_with(prefix.as_str()) && in_use != Some(&name) {
                     found.push(format!("binfmt_misc entry {name}"));
                     let _ = fs::write(entry.path(), "-1");
                 }

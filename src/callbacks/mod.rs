@@ -9,6 +9,7 @@
 
 pub mod compare;
 pub mod config;
+pub mod cross;
 pub mod hook;
 
 use std::fs;
@@ -46,6 +47,17 @@ pub mod annotations {
     pub const BUILD_CGROUP: &str = "org.openbuildservice.callback.build-cgroup";
     /// The prefix of binfmt_misc entries the job registered (verify-clean).
     pub const BINFMT_PREFIX: &str = "org.openbuildservice.callback.binfmt-prefix";
+    /// The job's own entry in the host's binfmt_misc (global mode), which obsbox removes
+    /// when the job ends; verify-clean leaves it alone.
+    pub const BINFMT_IN_USE: &str = "org.openbuildservice.callback.binfmt-in-use";
+    /// The target arch whose code the callback's container runs through qemu (Debian name).
+    pub const EMULATE_ARCH: &str = "org.openbuildservice.emulate.arch";
+    /// qemu on the host (in the job's toolbox).
+    pub const EMULATE_INTERPRETER: &str = "org.openbuildservice.emulate.interpreter";
+    /// `private` or `global`: where qemu is registered.
+    pub const EMULATE_BINFMT: &str = "org.openbuildservice.emulate.binfmt";
+    /// The pid of the obsbox that runs the job (its global entries are `obsbox-PID-ARCH`).
+    pub const EMULATE_OWNER: &str = "org.openbuildservice.emulate.owner";
 }
 
 /// How a callback ended.

@@ -111,6 +111,9 @@ pub fn gc(ctx: &Context) -> Result<()> {
     for cgroup in &collected.cgroups {
         println!("cgroup {}", cgroup.display());
     }
+    for entry in &collected.binfmt_entries {
+        println!("binfmt_misc entry {entry}");
+    }
     if collected.cache_entries > 0 {
         println!("{} unfinished cache entries", collected.cache_entries);
     }

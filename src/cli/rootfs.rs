@@ -80,6 +80,7 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
             ModeArg::Extract => Mode::Extract,
             ModeArg::Install => Mode::Install,
         },
+        foreign: None,
     };
     let store = Store::open(&ctx.cache)?;
     let built = rootfs::create(&request, &store, &ctx.root, &args.out)?;

@@ -1,8 +1,9 @@
 //! `obsbox gc`: removes what obsbox runs that died (SIGKILL, a crash, a power cut) left
 //! behind: their containers (killed, then deleted), work directories, unfinished cache
-//! entries and empty phase cgroups. Only what obsbox itself made is touched: containers
-//! whose id obsbox generated (`obsbox-…-PID`, owned by process PID) and whose owner is gone,
-//! work directories named after a dead process, and cgroups below `/obsbox`.
+//! entries, empty phase cgroups and binfmt_misc entries. Only what obsbox itself made is
+//! touched: containers whose id obsbox generated (`obsbox-…-PID`, owned by process PID) and
+//! whose owner is gone, work directories named after a dead process, cgroups below
+//! `/obsbox`, and entries of the host's binfmt_misc named `obsbox-PID-ARCH`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub struct Collected {
     pub work_dirs: Vec<PathBuf>,
     pub cgroups: Vec<PathBuf>,
     pub cache_entries: usize,
+    /// Entries of the host's binfmt_misc (`obsbox-PID-ARCH`) of a dead obsbox.
+    pub binfmt_entries: Vec<String>,
 }
 
 impl Collected {
@@ -43,7 +46,7 @@ impl Collected {
 }
 
 fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    crate::binfmt::process_alive(pid)
 }
 
 /// The pid of the obsbox process that owns a container id it generated, if it is one.
@@ -106,6 +109,9 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
         let store = Store::open(cache)?;
         collected.cache_entries = store.gc(u64::MAX)?.len();
     }
+
+    // qemu registered in the host's table by a job that never got to remove it.
+    collected.binfmt_entries = crate::binfmt::remove_stale_global();
 
     // Phase cgroups (`/obsbox/<job>-<phase>-<pid>`) of a dead obsbox, emptied above.
     if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {

@@ -73,6 +73,10 @@ pub struct Prepared {
     pub callbacks: Option<CallbackSetup>,
     /// How long assembling the buildroot and the toolbox took.
     pub assembly: Duration,
+    /// How the buildroot's code runs when it is of a foreign arch.
+    pub emulation: Option<crate::binfmt::Emulation>,
+    /// The job's entry in the host's binfmt_misc (global mode): removed when dropped.
+    pub global_entry: Option<crate::binfmt::GlobalEntry>,
 }
 
 /// The packages of the toolbox for `job`: the runtime configuration's list (default and
@@ -153,6 +157,11 @@ pub fn configured_toolbox_repos(config: Option<&Path>) -> Result<Vec<String>> {
 /// Assembles the buildroot (install mode, from the job's repositories) and the toolbox
 /// (extract mode, from the host repositories) in the cache, lays the buildroot down in
 /// `work/buildroot`, and writes the phase bundles under `work/bundles`.
+///
+/// Cross-arch jobs: an emulated one (target arch foreign to the host, no `crossarch`) gets
+/// its toolbox first, because the toolbox's dpkg installs the foreign buildroot and its
+/// qemu runs the maintainer scripts; a sysroot one (`crossarch`) gets a host-arch
+/// buildroot with the `sysroot` packages unpacked into the cross sysroot.
 pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Result<Prepared> {
     let started = Instant::now();
     let recipe = Recipe::of(job)?;
@@ -174,6 +183,24 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             })
             .collect()
     };
+    let hostarch = if job.hostarch.is_empty() {
+        job.arch.clone()
+    } else {
+        job.hostarch.clone()
+    };
+    let mut callbacks: Vec<callbacks::Callback> = match options.config.as_deref() {
+        Some(config) => callbacks::config::enabled(config, &callback_selector(job))?
+            .into_iter()
+            .filter(|c| c.hook != HookPoint::Allocate)
+            .collect(),
+        None => Vec::new(),
+    };
+    let cross = cross_plan(job, &hostarch, &callbacks)?;
+    if !matches!(cross, Cross::Emulated { .. }) {
+        // Nothing to register: the callback (and the qemu it brings) is not needed.
+        callbacks.retain(|c| !callbacks::cross::is_cross_build(c));
+    }
+
     let mut names: Vec<String> = job
         .bdeps
         .iter()
@@ -185,32 +212,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
     }
     names.sort();
     names.dedup();
-    let buildroot_request = rootfs::Request {
-        arch: job.arch.clone(),
-        repos: repo_args(&job.repos, "repository")?,
-        names,
-        mode: Mode::Install,
-    };
-    let built = rootfs::build(&buildroot_request, store, &options.state_root)
-        .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
-    stop_if_interrupted()?;
 
-    let buildroot = work.join("buildroot");
-    // /etc gets private files: prepare appends the build user to /etc/passwd.
-    rootfs::farm::link_tree_copying(&built.tree, &buildroot, &["etc"])?;
-
-    let hostarch = if job.hostarch.is_empty() {
-        job.arch.clone()
-    } else {
-        job.hostarch.clone()
-    };
-    let callbacks = match options.config.as_deref() {
-        Some(config) => callbacks::config::enabled(config, &callback_selector(job))?
-            .into_iter()
-            .filter(|c| c.hook != HookPoint::Allocate)
-            .collect(),
-        None => Vec::new(),
-    };
     let mut toolbox_names = toolbox_packages(job, options.config.as_deref())?;
     // What the callbacks run comes from the toolbox too.
     for callback in &callbacks {
@@ -236,16 +238,94 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             repo_args(&job.toolbox_repos, "toolbox repository")?
         };
         let request = rootfs::Request {
-            arch: hostarch,
+            arch: hostarch.clone(),
             repos,
             names: toolbox_names,
             mode: Mode::Extract,
+            foreign: None,
         };
         rootfs::build(&request, store, &options.state_root)
             .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
             .tree
     };
     stop_if_interrupted()?;
+
+    // An emulated job: qemu from the toolbox, registered before any target code runs.
+    let (emulation, global_entry) = match &cross {
+        Cross::Emulated { settings } => {
+            let mode = crate::binfmt::Mode::choose(&settings.binfmt)?;
+            let emulation = crate::binfmt::Emulation::from_toolbox(&job.arch, &toolbox, mode)
+                .with_context(|| {
+                    format!(
+                        "job {}: {} on this {hostarch} worker is an emulated build",
+                        job.id, job.arch
+                    )
+                })?;
+            let global = match mode {
+                crate::binfmt::Mode::Global => {
+                    Some(crate::binfmt::GlobalEntry::register(&emulation)?)
+                }
+                crate::binfmt::Mode::Private => None,
+            };
+            tracing::info!(
+                arch = %job.arch,
+                interpreter = %emulation.interpreter.display(),
+                binfmt = mode.name(),
+                "emulated build"
+            );
+            (Some(emulation), global)
+        }
+        _ => (None, None),
+    };
+
+    let buildroot_request = rootfs::Request {
+        // A sysroot cross build runs on the host's arch; the target is in the sysroot.
+        arch: match &cross {
+            Cross::Sysroot { .. } => hostarch.clone(),
+            _ => job.arch.clone(),
+        },
+        repos: repo_args(&job.repos, "repository")?,
+        names,
+        mode: Mode::Install,
+        foreign: emulation.clone().map(|emulation| rootfs::Foreign {
+            toolbox: toolbox.clone(),
+            emulation,
+        }),
+    };
+    let built = rootfs::build(&buildroot_request, store, &options.state_root)
+        .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
+    stop_if_interrupted()?;
+
+    let buildroot = work.join("buildroot");
+    // /etc gets private files: prepare appends the build user to /etc/passwd.
+    rootfs::farm::link_tree_copying(&built.tree, &buildroot, &["etc"])?;
+
+    if let Cross::Sysroot { arch, dir } = &cross {
+        let sysroot_names: Vec<String> = job
+            .bdeps
+            .iter()
+            .filter(|b| b.sysroot && !b.noinstall)
+            .map(|b| b.name.clone())
+            .collect();
+        if sysroot_names.is_empty() {
+            bail!("job {}: crossarch {arch} but no sysroot packages", job.id);
+        }
+        let request = rootfs::Request {
+            arch: arch.clone(),
+            repos: repo_args(&job.repos, "repository")?,
+            names: sysroot_names,
+            mode: Mode::Extract,
+            foreign: None,
+        };
+        let sysroot = rootfs::build(&request, store, &options.state_root)
+            .with_context(|| format!("job {}: cannot set up the {arch} sysroot", job.id))?;
+        let target = make_dirs_inside(&buildroot, dir)
+            .with_context(|| format!("job {}: sysroot /{}", job.id, dir.display()))?;
+        rootfs::farm::link_tree(&sysroot.tree, &target)
+            .with_context(|| format!("job {}: cannot lay down the sysroot", job.id))?;
+        tracing::info!(arch = %arch, sysroot = %dir.display(), packages = sysroot.packages.len(), "sysroot ready");
+        stop_if_interrupted()?;
+    }
 
     let staging = work.join("results");
     fs::create_dir_all(&staging)?;
@@ -273,17 +353,99 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             assembled_buildroot: built.tree.clone(),
             work: fs::canonicalize(work)?,
             state_root: options.state_root.clone(),
+            emulation: emulation.clone(),
+            binfmt_in_use: global_entry.as_ref().map(|e| e.name()),
         };
         let hooks = bundle::callback::write_callback_bundles(job, &paths, &setup, &bundles)?;
         (Some(setup), hooks)
     };
-    let phases = bundle::write_bundles(job, &paths, &bundles, &hooks)?;
+    let phases = bundle::write_bundles(job, &paths, &bundles, &hooks, emulation.as_ref())?;
     Ok(Prepared {
         phases,
         paths,
         callbacks,
         assembly: started.elapsed(),
+        emulation,
+        global_entry,
     })
+}
+
+/// What kind of cross-arch job a job is.
+#[derive(Debug)]
+enum Cross {
+    /// The buildroot runs on this machine's arch.
+    Native,
+    /// The buildroot is of a foreign arch and runs through qemu.
+    Emulated {
+        settings: callbacks::cross::Settings,
+    },
+    /// A host-arch buildroot with `arch` packages unpacked at `dir` (relative).
+    Sysroot { arch: String, dir: PathBuf },
+}
+
+fn cross_plan(job: &Job, hostarch: &str, callbacks: &[callbacks::Callback]) -> Result<Cross> {
+    let callback = callbacks::cross::find(callbacks)?;
+    let settings = match callback {
+        Some(c) => callbacks::cross::Settings::from_args(&c.args)
+            .with_context(|| format!("callback {} (from {})", c.name, origin_of(c, "args")))?,
+        None => callbacks::cross::Settings::default(),
+    };
+    if !job.crossarch.is_empty() {
+        let dir = settings.sysroot_for(&job.crossarch)?;
+        return Ok(Cross::Sysroot {
+            arch: job.crossarch.clone(),
+            dir,
+        });
+    }
+    if !crate::binfmt::needs_emulation(hostarch, &job.arch)? {
+        return Ok(Cross::Native);
+    }
+    if callback.is_none() {
+        bail!(
+            "job {}: {} on a {hostarch} worker is an emulated build, which needs the \
+             cross-build callback (runtime-config/callbacks/cross-build.toml, enabled for \
+             project {}) to register qemu from the toolbox",
+            job.id,
+            job.arch,
+            job.project
+        );
+    }
+    Ok(Cross::Emulated { settings })
+}
+
+fn origin_of(callback: &callbacks::Callback, setting: &str) -> String {
+    callback
+        .origin
+        .get(setting)
+        .cloned()
+        .unwrap_or_else(|| "the definition".to_string())
+}
+
+/// Creates `rel` (relative) below `root` without following any symlink a package put
+/// there, and returns it; the last component must not exist yet.
+fn make_dirs_inside(root: &Path, rel: &Path) -> Result<PathBuf> {
+    let mut path = root.to_path_buf();
+    let components: Vec<_> = rel.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        let std::path::Component::Normal(name) = component else {
+            bail!("not a plain relative path");
+        };
+        path.push(name);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                bail!("{} is a symlink in the buildroot", path.display())
+            }
+            Ok(_) if i + 1 == components.len() => {
+                bail!("{} exists already in the buildroot", path.display())
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => bail!("{} is not a directory", path.display()),
+            Err(_) if i + 1 == components.len() => {}
+            Err(_) => fs::create_dir(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        }
+    }
+    Ok(path)
 }
 
 /// Which job the callbacks are decided for.
@@ -509,8 +671,13 @@ fn run_phases(
         let id: String = id.chars().take(200).collect();
         log.note(&format!("phase {} starts", phase.name));
         let mut run_options = crate::runtime::oneshot::RunOptions::default();
-        if phase.kind == PhaseKind::Build {
-            run_options.exit_file = prepared.callbacks.as_ref().map(|c| c.build_exit());
+        match phase.kind {
+            PhaseKind::Build => {
+                // The cross-build callback (createRuntime) registers qemu for the build.
+                run_options.exit_file = prepared.callbacks.as_ref().map(|c| c.build_exit());
+            }
+            PhaseKind::Prepare => run_options.emulation = prepared.emulation.clone(),
+            PhaseKind::Check { .. } => {}
         }
         let outcome = crate::runtime::oneshot::run_with(
             &phase.dir,

@@ -50,6 +50,81 @@ pub fn install_deb(
     Ok(())
 }
 
+/// Registers `packages` (laid down in `tree`, a root of an arch this machine does not run)
+/// and runs their maintainer scripts with the toolbox's host-arch dpkg: a container of the
+/// read-only toolbox, the root mounted at `/buildroot`, where `dpkg --root` runs natively
+/// and chroots into the root only for the scripts, which qemu runs. The preinst scripts
+/// run the same way, through the toolbox's `chroot`.
+///
+/// The host's dpkg reads the unqualified dependencies of an `Architecture: all` package as
+/// ones on packages of its own (host) arch, which a foreign root does not have: it would
+/// leave every such package unconfigured. obsbox's resolver has already checked the set,
+/// so `--force-depends` (with `--force-architecture`) lets dpkg go on; it still configures
+/// a package's dependencies first wherever it can tell them.
+pub fn install_deb_foreign(
+    tree: &Path,
+    packages: &[Unpacked],
+    work: &Path,
+    state_root: &Path,
+    log: &Path,
+    foreign: &super::Foreign,
+) -> Result<()> {
+    let order = write_dpkg_database(tree, packages)?;
+    break_shared_links(tree, &["etc", "var"])?;
+    for tool in ["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"] {
+        if fs::symlink_metadata(foreign.toolbox.join(tool)).is_err() {
+            bail!(
+                "the toolbox has no /{tool}, which installing a foreign root needs \
+                 (packages dash, dpkg and coreutils)"
+            );
+        }
+    }
+    let script = format!(
+        "set -e\n\
+         for p in {order}; do\n\
+           f=/var/lib/dpkg/info/$p.preinst\n\
+           if [ -x \"/buildroot$f\" ]; then DPKG_MAINTSCRIPT_PACKAGE=${{p%%:*}} DPKG_MAINTSCRIPT_NAME=preinst chroot /buildroot \"$f\" install; fi\n\
+         done\n\
+         dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path --configure -a\n",
+        order = order.join(" ")
+    );
+    let mut spec = install_spec(&foreign.toolbox, true, &["/bin/sh", "-c", &script])?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(
+        oci_spec::runtime::MountBuilder::default()
+            .destination("/buildroot")
+            .typ("bind")
+            .source(tree.to_path_buf())
+            .options(vec!["rbind".to_string(), "rw".to_string()])
+            .build()?,
+    );
+    mounts.push(
+        oci_spec::runtime::MountBuilder::default()
+            .destination("/tmp")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec![
+                "nosuid".to_string(),
+                "nodev".to_string(),
+                "mode=1777".to_string(),
+            ])
+            .build()?,
+    );
+    spec.set_mounts(Some(mounts));
+    foreign.emulation.adapt_spec(&mut spec)?;
+    let code = run_spec(spec, work, state_root, log, Some(&foreign.emulation))?;
+    if code != 0 {
+        bail!(
+            "installing into the {} root failed: dpkg or the maintainer scripts (through {}) \
+             exited with {code} (log: {})",
+            foreign.emulation.target.deb,
+            foreign.emulation.interpreter.display(),
+            log.display()
+        );
+    }
+    Ok(())
+}
+
 /// Writes `/var/lib/dpkg/status` (every package `install ok unpacked`) and the `info/`
 /// files; returns the dpkg names (`name` or `name:arch` for Multi-Arch: same) with
 /// dependencies before their dependents.
@@ -219,8 +294,18 @@ pub fn run_in_root(
     state_root: &Path,
     log: &Path,
 ) -> Result<i32> {
-    let bundle = work.join("bundle");
-    fs::create_dir_all(&bundle)?;
+    run_spec(
+        install_spec(tree, false, args)?,
+        work,
+        state_root,
+        log,
+        None,
+    )
+}
+
+/// The spec of an install container: `args` as root in `tree`, no network, runc's default
+/// mounts, the capabilities maintainer scripts need.
+fn install_spec(tree: &Path, readonly: bool, args: &[&str]) -> Result<oci_spec::runtime::Spec> {
     let mut spec = runtime::spec::default_spec(false)?;
     let process = ProcessBuilder::default()
         .terminal(false)
@@ -252,16 +337,32 @@ pub fn run_in_root(
     spec.set_root(Some(
         RootBuilder::default()
             .path(PathBuf::from(tree))
-            .readonly(false)
+            .readonly(readonly)
             .build()?,
     ));
     spec.set_hostname(Some("obsbox-install".to_string()));
-    spec.save(bundle.join("config.json"))?;
+    Ok(spec)
+}
 
+/// Runs `spec` as a bundle under `work` and returns its exit code; output goes to `log`.
+fn run_spec(
+    spec: oci_spec::runtime::Spec,
+    work: &Path,
+    state_root: &Path,
+    log: &Path,
+    emulation: Option<&crate::binfmt::Emulation>,
+) -> Result<i32> {
+    let bundle = work.join("bundle");
+    fs::create_dir_all(&bundle)?;
+    spec.save(bundle.join("config.json"))?;
     let mut log_file =
         fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let id = format!("obsbox-install-{}", std::process::id());
-    let outcome = runtime::oneshot::run(&bundle, &id, state_root, |line| {
+    let options = runtime::oneshot::RunOptions {
+        emulation: emulation.cloned(),
+        ..Default::default()
+    };
+    let outcome = runtime::oneshot::run_with(&bundle, &id, state_root, &options, |line| {
         let _ = writeln!(log_file, "{line}");
     })?;
     let mut log = fs::OpenOptions::new().append(true).open(log)?;

@@ -59,6 +59,17 @@ pub struct Request {
     /// Package names (or `name (>= version)` relations) the root must contain.
     pub names: Vec<String>,
     pub mode: Mode,
+    /// For an install-mode root this machine cannot run natively: the toolbox whose
+    /// host-arch dpkg installs it, and the qemu that runs its maintainer scripts.
+    pub foreign: Option<Foreign>,
+}
+
+/// How a foreign-arch root is installed: dpkg from the toolbox (`dpkg --root`), so only
+/// the maintainer scripts run emulated.
+#[derive(Debug, Clone)]
+pub struct Foreign {
+    pub toolbox: PathBuf,
+    pub emulation: crate::binfmt::Emulation,
 }
 
 /// What was built, for the caller to report.
@@ -104,6 +115,17 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
     if request.mode == Mode::Install && chosen.iter().any(|p| p.format == Format::Rpm) {
         bail!(
             "install mode is implemented for Debian roots; use --mode extract for rpm repositories"
+        );
+    }
+    if request.mode == Mode::Install
+        && request.foreign.is_none()
+        && crate::binfmt::needs_emulation(std::env::consts::ARCH, &request.arch)?
+    {
+        bail!(
+            "install mode for {} on this {} machine runs the root's maintainer scripts through \
+             qemu from a toolbox: build it as a job (with toolbox_repos), or use --mode extract",
+            request.arch,
+            std::env::consts::ARCH
         );
     }
 
@@ -213,7 +235,12 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
                     Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
                     Mode::Install => {
                         let work = tree.parent().context("root has no parent")?;
-                        install::install_deb(tree, &unpacked, work, state_root, &log)
+                        match &request.foreign {
+                            None => install::install_deb(tree, &unpacked, work, state_root, &log),
+                            Some(foreign) => install::install_deb_foreign(
+                                tree, &unpacked, work, state_root, &log, foreign,
+                            ),
+                        }
                     }
                 })?;
                 tracing::info!(

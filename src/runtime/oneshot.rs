@@ -38,6 +38,9 @@ pub struct RunOptions {
     /// Write the process's exit code here once it has ended, before the container is
     /// deleted: its poststop hooks (post-build callbacks) read it there.
     pub exit_file: Option<PathBuf>,
+    /// The container runs target binaries through qemu: register it once the container
+    /// is created, before its process starts (see [`crate::binfmt`]).
+    pub emulation: Option<crate::binfmt::Emulation>,
 }
 
 /// Runs the bundle at `bundle` as container `id` (state under `state_root`). Every line the
@@ -74,6 +77,17 @@ pub fn run_with(
         .with_detach(false)
         .build()
         .with_context(|| format!("container {id}: create failed"))?;
+    if let Some(emulation) = &options.emulation {
+        let registered = created
+            .pid()
+            .with_context(|| format!("container {id}: no init process"))
+            .and_then(|pid| emulation.register_for(pid.as_raw(), None));
+        if let Err(err) = registered {
+            let _ = created.kill(Signal::SIGKILL, true);
+            let _ = hooks::delete_with_poststop(&mut created, true);
+            return Err(err.context(format!("container {id}: cannot set up emulation")));
+        }
+    }
     // Our copies of the pipe's write end are gone with the builder: the reader sees EOF
     // when the container's processes have all exited. Signals stay blocked in the pump
     // thread (it inherits this mask), so they reach the waiting thread and get passed on.
