@@ -17,5 +17,6 @@ pub mod progress;
 pub mod repo;
 pub mod rootfs;
 pub mod runtime;
+pub mod text;
 pub mod worker;
 pub mod xmltree;

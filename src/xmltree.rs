@@ -50,8 +50,9 @@ pub fn parse(xml: &[u8], file: &str) -> Result<Element> {
         let pos = reader.buffer_position();
         let ev = reader.read_event_into(&mut buf).map_err(|e| {
             anyhow!(
-                "{file}: broken XML at line {}: {e}",
-                line_of(reader.error_position())
+                "{file}: broken XML at line {}: {}",
+                line_of(reader.error_position()),
+                crate::text::one_line_error(e)
             )
         })?;
         let line = line_of(pos);

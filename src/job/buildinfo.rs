@@ -43,8 +43,9 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
         let pos = reader.buffer_position();
         let ev = reader.read_event_into(&mut buf).map_err(|e| {
             anyhow!(
-                "{file}: broken XML at line {}: {e}",
-                line_of(reader.error_position())
+                "{file}: broken XML at line {}: {}",
+                line_of(reader.error_position()),
+                crate::text::one_line_error(e)
             )
         })?;
         let at = |e: anyhow::Error| anyhow!("{file}: line {}: {e:#}", line_of(pos));

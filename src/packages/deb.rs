@@ -33,7 +33,7 @@ pub fn read(path: &Path, data: Option<&mut dyn Sink>) -> Result<Control> {
     while let Some(member) = archive.next_entry() {
         let mut member =
             member.with_context(|| format!("{label}: not a Debian package (bad ar archive)"))?;
-        let name = String::from_utf8_lossy(member.header().identifier()).into_owned();
+        let name = crate::text::one_line_bytes(member.header().identifier());
         let name = name.trim_end_matches('/').to_string();
         match name.as_str() {
             "debian-binary" => {
@@ -110,7 +110,11 @@ fn read_control(stream: impl Read, label: &str) -> Result<Control> {
             let name = entry.display();
             let name = name.trim_start_matches("./").to_string();
             if size > MAX_MEMBER || name.contains('/') {
-                bail!("{}: unexpected member {name}", self.label);
+                bail!(
+                    "{}: unexpected member {}",
+                    self.label,
+                    crate::text::one_line(&name)
+                );
             }
             let mut content = Vec::with_capacity(size as usize);
             data.take(size).read_to_end(&mut content)?;

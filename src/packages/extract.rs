@@ -32,6 +32,7 @@ use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
 use super::{Entry, EntryKind, EntryMeta, Sink};
+use crate::text::one_line_bytes;
 
 /// Limits against decompression bombs and lying headers.
 #[derive(Debug, Clone, Copy)]
@@ -185,11 +186,7 @@ impl Extractor {
         } else {
             &self.current
         };
-        anyhow::anyhow!(
-            "{}: entry {}: {err}",
-            self.label,
-            String::from_utf8_lossy(name)
-        )
+        anyhow::anyhow!("{}: entry {}: {err}", self.label, one_line_bytes(name))
     }
 
     /// Makes an archive name relative and checks it: `None` for the root itself.
@@ -220,7 +217,7 @@ impl Extractor {
                     name,
                     format!(
                         "path goes through symlink {} created by the same archive",
-                        String::from_utf8_lossy(&out[..i])
+                        one_line_bytes(&out[..i])
                     ),
                 ));
             }
@@ -537,7 +534,7 @@ impl Extractor {
                 path,
                 format!(
                     "hard link target {} is not in the root: {e}",
-                    String::from_utf8_lossy(&target)
+                    one_line_bytes(&target)
                 ),
             )
         })?;

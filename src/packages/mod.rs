@@ -81,7 +81,7 @@ pub trait Sink {
     fn whiteout(&mut self, path: &[u8]) -> Result<()> {
         anyhow::bail!(
             "whiteout {} is not allowed here",
-            String::from_utf8_lossy(path)
+            crate::text::one_line_bytes(path)
         )
     }
 
@@ -89,7 +89,7 @@ pub trait Sink {
     fn opaque_dir(&mut self, path: &[u8]) -> Result<()> {
         anyhow::bail!(
             "opaque directory {} is not allowed here",
-            String::from_utf8_lossy(path)
+            crate::text::one_line_bytes(path)
         )
     }
 }

@@ -982,8 +982,8 @@ impl<'p, 'a> Payload<'p, 'a> {
         let mut header_links: HashMap<LinkKey, u32> = HashMap::new();
         for file in &package.files {
             if let Some(text) = &file.capability {
-                let value =
-                    capability_xattr(text).with_context(|| format!("file {}", file.path))?;
+                let value = capability_xattr(text)
+                    .with_context(|| format!("file {}", crate::text::one_line(&file.path)))?;
                 caps.insert(file.path.clone(), value);
             }
             if file.mode & S_IFMT == S_IFREG && !file.is_ghost() {
@@ -1025,7 +1025,7 @@ impl<'p, 'a> Payload<'p, 'a> {
             else {
                 break;
             };
-            let name = String::from_utf8_lossy(&raw.path).into_owned();
+            let name = crate::text::one_line_bytes(&raw.path);
             self.entry(raw, sink)
                 .with_context(|| format!("entry {name}"))?;
         }

@@ -2,10 +2,11 @@
 
 use std::io::Read;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use tar::EntryType;
 
 use super::{Entry, EntryKind, EntryMeta, Sink};
+use crate::text::{one_line_bytes, one_line_error};
 
 /// How `.wh.` names are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +34,13 @@ pub fn read_tar(
         .entries()
         .with_context(|| format!("{label}: not a tar archive"))?;
     for entry in entries {
-        let mut entry = entry.with_context(|| format!("{label}: corrupt tar stream"))?;
+        // The tar crate's errors quote the raw header (names, garbage): made one line.
+        let mut entry =
+            entry.map_err(|e| anyhow!("{label}: corrupt tar stream: {}", one_line_error(e)))?;
         let path = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&path).into_owned();
-        let converted =
-            convert(&mut entry, path).with_context(|| format!("{label}: entry {name}"))?;
+        let name = one_line_bytes(&path);
+        let converted = convert(&mut entry, path)
+            .map_err(|e| anyhow!("{label}: entry {name}: {}", one_line_error(e)))?;
         let Some(converted) = converted else { continue };
         if whiteouts == Whiteouts::Apply
             && let Some(done) = apply_whiteout(&converted, sink)

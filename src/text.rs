@@ -1,0 +1,55 @@
+//! Untrusted text in messages. Names and values from packages, archives and XML, and the
+//! errors of the libraries that parse them (which quote the input), may hold newlines,
+//! terminal escapes and kilobytes of garbage; an obsbox error is one clear line.
+
+/// The longest piece of untrusted text a message quotes, in characters.
+const MAX_CHARS: usize = 200;
+
+/// `text` fit for a one-line message: control characters escaped as Rust does (`\n`,
+/// `\u{1b}`), cut after [`MAX_CHARS`] characters (marked with `…`).
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 4));
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`one_line`] of bytes (names need not be UTF-8; invalid sequences become `�`).
+pub fn one_line_bytes(bytes: &[u8]) -> String {
+    one_line(&String::from_utf8_lossy(bytes))
+}
+
+/// An error of a parsing library as one line: its whole chain, escaped and cut.
+pub fn one_line_error(err: impl std::fmt::Display) -> String {
+    one_line(&format!("{err:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(one_line("a\nb\r\tc\u{1b}[31m"), "a\\nb\\r\\tc\\u{1b}[31m");
+        assert_eq!(one_line_bytes(b"x\xff\ny"), "x\u{fffd}\\ny");
+        assert_eq!(one_line("usr/bin/ls → ok"), "usr/bin/ls → ok");
+    }
+
+    #[test]
+    fn long_text_is_cut() {
+        let long = "é".repeat(MAX_CHARS + 50);
+        let cut = one_line(&long);
+        assert_eq!(cut.chars().count(), MAX_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(one_line(&"x".repeat(MAX_CHARS)), "x".repeat(MAX_CHARS));
+    }
+}
