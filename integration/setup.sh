@@ -13,6 +13,7 @@ packages=(
     cpio zstd xz-utils libcap2-bin     # payload and file-capability checks of the test RPMs
     skopeo umoci                       # reading the OCI images imaging makes (never kiwi:
                                        # the imaging test needs a host without it)
+    obs-server                         # OBS's dispatcher modules for the dispatch_constraint test
 )
 # The arm64 test packages are downloaded as arm64 builds through the host's apt.
 update=false
