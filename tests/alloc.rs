@@ -840,3 +840,291 @@ fn allocation_callback_that_crashes_rejects() {
         "{out}"
     );
 }
+
+/// Kubernetes' node selector semantics, written from its API documentation, over the labels
+/// `worker describe --format k8s-labels` gives a worker.
+fn node_matches(term: &serde_json::Value, labels: &BTreeMap<String, String>) -> bool {
+    term["matchExpressions"]
+        .as_array()
+        .expect("matchExpressions")
+        .iter()
+        .all(|e| {
+            let key = e["key"].as_str().unwrap();
+            let values: Vec<&str> = e["values"]
+                .as_array()
+                .map(|v| v.iter().map(|x| x.as_str().unwrap()).collect())
+                .unwrap_or_default();
+            let label = labels.get(key).map(String::as_str);
+            match e["operator"].as_str().unwrap() {
+                "In" => {
+                    assert!(!values.is_empty(), "In without values: {e}");
+                    label.is_some_and(|l| values.contains(&l))
+                }
+                "NotIn" => {
+                    assert!(!values.is_empty(), "NotIn without values: {e}");
+                    label.is_none_or(|l| !values.contains(&l))
+                }
+                "Exists" => label.is_some(),
+                "DoesNotExist" => label.is_none(),
+                op @ ("Gt" | "Lt") => {
+                    assert_eq!(values.len(), 1, "{e}");
+                    let bound: i64 = values[0].parse().expect("an integer");
+                    label
+                        .and_then(|l| l.parse::<i64>().ok())
+                        .is_some_and(|n| if op == "Gt" { n > bound } else { n < bound })
+                }
+                other => panic!("unknown operator {other}"),
+            }
+        })
+}
+
+fn labels_of(w: &worker::Worker) -> BTreeMap<String, String> {
+    w.k8s_labels()
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn k8s_pod_affinity_matches_the_constraints_on_every_corpus_case() {
+    let dir = fixtures().join("constraints");
+    let cases: Cases =
+        toml::from_str(&std::fs::read_to_string(dir.join("cases.toml")).unwrap()).unwrap();
+    let fleet = alloc::load_fleet(&fixtures().join("workers")).unwrap();
+    let mut mismatches = Vec::new();
+    for case in &cases.case {
+        let sources: Vec<_> = case
+            .sources
+            .iter()
+            .map(|s| alloc::load_constraints(&dir.join(s)).unwrap())
+            .collect();
+        let req = alloc::Request::new(
+            alloc::merge(&sources),
+            &JobInfo {
+                arch: case.arch.clone(),
+                package: case.package.clone(),
+            },
+        );
+        let pod = alloc::k8s::pod(&req, &fleet, &alloc::Settings::default(), "img").unwrap();
+        let v = serde_json::to_value(&pod).unwrap();
+        assert_eq!(
+            (v["apiVersion"].as_str(), v["kind"].as_str()),
+            (Some("v1"), Some("Pod"))
+        );
+        assert_eq!(v["spec"]["runtimeClassName"], "obsbox");
+        let name = v["metadata"]["name"].as_str().unwrap();
+        assert!(
+            name.len() <= 63
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{name}"
+        );
+        let required = &v["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"];
+        let effective = req.effective();
+        for m in &fleet {
+            let labels = labels_of(&m.worker);
+            let k8s = match required.as_array() {
+                None => true,
+                Some(terms) => {
+                    assert!(!terms.is_empty());
+                    terms.iter().any(|t| node_matches(t, &labels))
+                }
+            };
+            let obs = alloc::check(&m.worker, &effective, req.build_arch()).is_ok();
+            if k8s != obs {
+                mismatches.push(format!(
+                    "{}: {}: affinity says {k8s}, the constraints {obs}",
+                    case.name, m.id
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn k8s_pod_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let prjconf = dir.path().join("p.prjconf");
+    std::fs::write(
+        &prjconf,
+        "Constraint: hardware:memory:size unit=G 16\nConstraint: hardware:disk:size unit=G 30\n\
+         Constraint: prefer:hostlabel weight=7 big\n",
+    )
+    .unwrap();
+    let w = fixtures().join("workers");
+    let (code, out, err) = obsbox_allocate(&[
+        "--constraints",
+        prjconf.to_str().unwrap(),
+        "--arch",
+        "aarch64",
+        "--package",
+        "big",
+        "--workers",
+        w.to_str().unwrap(),
+        "--emit",
+        "k8s",
+        "--image",
+        "registry.example/obsbox/build:1",
+        "--config",
+        "/nonexistent",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("the manifest parses");
+    assert_eq!(v["metadata"]["name"], "obsbox-big-aarch64");
+    assert_eq!(
+        v["metadata"]["annotations"]["org.openbuildservice.arch"],
+        "aarch64"
+    );
+    let c = &v["spec"]["containers"][0];
+    assert_eq!(c["image"], "registry.example/obsbox/build:1");
+    assert_eq!(c["resources"]["requests"]["memory"], "16384Mi");
+    assert_eq!(c["resources"]["requests"]["ephemeral-storage"], "30720Mi");
+    let na = &v["spec"]["affinity"]["nodeAffinity"];
+    let fleet = alloc::load_fleet(&w).unwrap();
+    let terms = na["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        .as_array()
+        .unwrap();
+    let fits: Vec<&str> = fleet
+        .iter()
+        .filter(|m| terms.iter().any(|t| node_matches(t, &labels_of(&m.worker))))
+        .map(|m| m.id.as_str())
+        .collect();
+    // aarch64 with 16 GB (memory + swap) and 30 GB disk: w07, w08, and w13 emulating.
+    assert_eq!(fits, ["w07:1", "w08:1", "w13:1"]);
+    // Preferred: native hostarch (100) and the soft constraint (7).
+    let preferred = na["preferredDuringSchedulingIgnoredDuringExecution"]
+        .as_array()
+        .unwrap();
+    let score = |id: &str| -> u64 {
+        let m = fleet.iter().find(|m| m.id == id).unwrap();
+        preferred
+            .iter()
+            .filter(|p| node_matches(&p["preference"], &labels_of(&m.worker)))
+            .map(|p| p["weight"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (score("w07:1"), score("w08:1"), score("w13:1")),
+        (100, 107, 0)
+    );
+}
+
+/// The dispatcher hook of integration/obs run the way bs_dispatch runs it: with OBS's own
+/// Perl modules reading the worker and constraints documents into its structures.
+#[test]
+fn obs_dispatch_constraint_hook_asks_obsbox() {
+    let obs = Path::new("/usr/lib/obs/server");
+    assert!(
+        obs.join("BSUtil.pm").exists(),
+        "OBS's server modules are needed (Debian's obs-server, from integration/setup.sh)"
+    );
+    let driver = r#"
+        use BSUtil; use BSXML;
+        $BSConfig::obsbox = $ENV{OBSBOX};
+        @BSConfig::obsbox_args = split(' ', $ENV{OBSBOX_ARGS} || '');
+        require $ENV{HOOK};
+        my $w = readxml($ARGV[0], $BSXML::worker);
+        my $c = $ARGV[1] ? readxml($ARGV[1], $BSXML::constraints) : undef;
+        my $job = { project => 'home:a', package => 'pkg', arch => $ARGV[2] };
+        print $BSConfig::dispatch_constraint->($job, $w, $c) ? "yes\n" : "no\n";
+    "#;
+    let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/obs/dispatch_constraint.pl");
+    let tmp = tempfile::tempdir().unwrap();
+    let ask = |worker: &str, constraints: &str, arch: &str, args: &str| -> String {
+        let c = if constraints.is_empty() {
+            String::new()
+        } else {
+            fixtures()
+                .join("constraints")
+                .join(constraints)
+                .display()
+                .to_string()
+        };
+        let out = Command::new("perl")
+            .arg(format!("-I{}", obs.display()))
+            .arg("-e")
+            .arg(driver)
+            .arg(fixtures().join("workers").join(format!("{worker}.xml")))
+            .arg(c)
+            .arg(arch)
+            .env("OBSBOX", env!("CARGO_BIN_EXE_obsbox"))
+            .env("OBSBOX_ARGS", args)
+            .env("HOOK", &hook)
+            .env("TMPDIR", tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // 18 GB: w01 has 16 + 2 GB swap, w02 8 GB.
+    assert_eq!(ask("w01", "memory-swap.xml", "x86_64", ""), "yes");
+    assert_eq!(ask("w02", "memory-swap.xml", "x86_64", ""), "no");
+    // No constraints: obsbox's arch rule (w13 emulates aarch64, w01 does not build it).
+    assert_eq!(ask("w01", "", "aarch64", ""), "no");
+    assert_eq!(ask("w13", "", "aarch64", ""), "yes");
+    // obsbox's allocation callbacks take part through --config.
+    let config = callback_config(&[("reject-chroot", "reject-chroot.py", "")]);
+    let args = format!("--config {}", config.path().display());
+    assert_eq!(ask("w03", "", "x86_64", &args), "no");
+    assert_eq!(ask("w01", "", "x86_64", &args), "yes");
+    // Its temporary files are gone.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// The containerd configuration of integration/k8s is read by containerd as a runtime whose
+/// runc binary is obsbox.
+#[test]
+fn containerd_reads_the_obsbox_runtime_config() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/k8s");
+    let out = Command::new("containerd")
+        .args(["--config"])
+        .arg(dir.join("containerd-obsbox.toml"))
+        .args(["config", "dump"])
+        .output()
+        .expect("containerd (from integration/setup.sh)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8(out.stdout).unwrap();
+    let section = dump
+        .split("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.obsbox]")
+        .nth(1)
+        .expect("the obsbox runtime");
+    let section = section.split("\n\n        [").next().unwrap();
+    assert!(
+        section.contains("runtime_type = \"io.containerd.runc.v2\""),
+        "{section}"
+    );
+    assert!(
+        section.contains("pod_annotations = [\"org.openbuildservice.*\"]"),
+        "{section}"
+    );
+    assert!(
+        section.contains("BinaryName = \"/usr/local/bin/obsbox\""),
+        "{section}"
+    );
+    let rc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runtimeclass.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (rc["kind"].as_str(), rc["handler"].as_str()),
+        (Some("RuntimeClass"), Some("obsbox"))
+    );
+}

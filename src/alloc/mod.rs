@@ -17,6 +17,7 @@
 pub mod callbacks;
 pub mod constraints;
 pub mod fleet;
+pub mod k8s;
 pub mod matching;
 pub mod settings;
 

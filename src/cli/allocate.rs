@@ -62,6 +62,18 @@ pub struct AllocateArgs {
     pub build_time: Option<String>,
     #[arg(long, value_enum, default_value_t = AllocFormat::Text)]
     pub format: AllocFormat,
+    /// Instead of a decision, write a manifest: `k8s` is a Pod (JSON) with
+    /// `runtimeClassName: obsbox` and a node affinity derived from the constraints.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// The Pod's container image (with `--emit k8s`).
+    #[arg(long, default_value = "obsbox-build")]
+    pub image: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    K8s,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +160,11 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         None => Vec::new(),
     };
     let fleet = alloc::load_fleet(&args.workers)?;
+    if args.emit == Some(Emit::K8s) {
+        let pod = alloc::k8s::pod(&request, &fleet, &settings, &args.image)?;
+        println!("{}", serde_json::to_string_pretty(&pod)?);
+        return Ok(0);
+    }
     let d = alloc::decide(
         &fleet,
         &request,

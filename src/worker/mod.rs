@@ -159,12 +159,13 @@ impl Worker {
     pub fn k8s_labels(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut push = |name: String, value: &str| {
-            if let (Some(n), Some(v)) = (label_part(&name), label_value(value)) {
-                out.push(format!("{K8S_PREFIX}{n}={v}"));
+            if let (Some(k), Some(v)) = (k8s_label_key(&name), k8s_label_value(value)) {
+                out.push(format!("{k}={v}"));
             }
         };
         push("hostarch".into(), &self.hostarch);
-        for a in &self.buildarch {
+        // What the dispatcher registers the worker for: its hostarch when it lists none.
+        for a in self.build_arches() {
             push(format!("buildarch.{a}"), "true");
         }
         for l in &self.hostlabel {
@@ -185,6 +186,9 @@ impl Worker {
             for f in hw.cpu_flags.iter().flatten() {
                 push(format!("cpu.{f}"), "true");
             }
+            if hw.nativeonly {
+                push("nativeonly".into(), "true");
+            }
             let numbers = [
                 ("processors", hw.processors),
                 ("jobs", hw.jobs),
@@ -202,6 +206,17 @@ impl Worker {
         out.dedup();
         out
     }
+}
+
+/// The node label key obsbox uses for `name` (`hostlabel.NAME`, `cpu.FLAG`, `memory-mb`…),
+/// or `None` when no valid key can be made of it.
+pub fn k8s_label_key(name: &str) -> Option<String> {
+    label_part(name).map(|n| format!("{K8S_PREFIX}{n}"))
+}
+
+/// A value as obsbox writes it into a node label.
+pub fn k8s_label_value(value: &str) -> Option<String> {
+    label_value(value)
 }
 
 /// A label name part: `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63 characters.
