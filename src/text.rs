@@ -5,8 +5,9 @@
 /// The longest piece of untrusted text a message quotes, in characters.
 const MAX_CHARS: usize = 200;
 
-/// `text` fit for a one-line message: control characters escaped as Rust does (`\n`,
-/// `\u{1b}`), cut after [`MAX_CHARS`] characters (marked with `…`).
+/// A quoted piece of untrusted `text` fit for a one-line message: control characters
+/// escaped as Rust does (`\n`, `\u{1b}`), cut after [`MAX_CHARS`] characters (marked
+/// with `…`).
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_CHARS * 4));
     for (i, c) in text.chars().enumerate() {
@@ -14,13 +15,27 @@ pub fn one_line(text: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        push_escaped(&mut out, c);
     }
     out
+}
+
+/// A whole message from elsewhere (OBS's own error text) on one line: control characters
+/// escaped, nothing cut.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
 }
 
 /// [`one_line`] of bytes (names need not be UTF-8; invalid sequences become `�`).
@@ -42,6 +57,8 @@ mod tests {
         assert_eq!(one_line("a\nb\r\tc\u{1b}[31m"), "a\\nb\\r\\tc\\u{1b}[31m");
         assert_eq!(one_line_bytes(b"x\xff\ny"), "x\u{fffd}\\ny");
         assert_eq!(one_line("usr/bin/ls → ok"), "usr/bin/ls → ok");
+        let long = format!("{}\n", "x".repeat(MAX_CHARS * 2));
+        assert_eq!(escape(&long), format!("{}\\n", "x".repeat(MAX_CHARS * 2)));
     }
 
     #[test]

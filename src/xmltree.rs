@@ -75,7 +75,7 @@ pub fn parse(xml: &[u8], file: &str) -> Result<Element> {
                 }
             }
             Event::Text(t) => {
-                let s = t.decode().map_err(|e| at(e.into()))?;
+                let s = t.decode().map_err(|e| at(xml_error(e)))?;
                 match stack.last_mut() {
                     Some(top) => top.text.push_str(&s),
                     None if s.trim().is_empty() => {}
@@ -83,18 +83,23 @@ pub fn parse(xml: &[u8], file: &str) -> Result<Element> {
                 }
             }
             Event::CData(t) => {
-                let s = t.decode().map_err(|e| at(e.into()))?;
+                let s = t.decode().map_err(|e| at(xml_error(e)))?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&s);
                 }
             }
             Event::GeneralRef(r) => {
-                let s = if let Some(c) = r.resolve_char_ref().map_err(|e| at(e.into()))? {
+                let s = if let Some(c) = r.resolve_char_ref().map_err(|e| at(xml_error(e)))? {
                     c.to_string()
                 } else {
-                    let name = r.decode().map_err(|e| at(e.into()))?;
+                    let name = r.decode().map_err(|e| at(xml_error(e)))?;
                     quick_xml::escape::resolve_predefined_entity(&name)
-                        .ok_or_else(|| at(anyhow!("unknown entity `&{name};`")))?
+                        .ok_or_else(|| {
+                            at(anyhow!(
+                                "unknown entity `&{};`",
+                                crate::text::one_line(&name)
+                            ))
+                        })?
                         .to_string()
                 };
                 if let Some(top) = stack.last_mut() {
@@ -132,14 +137,20 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, mut el: Element) {
 pub(crate) fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for a in e.attributes() {
-        let a = a?;
+        let a = a.map_err(xml_error)?;
         let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
         let value = a
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(xml_error)?
             .into_owned();
         out.push((key, value));
     }
     Ok(out)
+}
+
+/// An error of quick-xml as one line: its messages quote the document.
+pub(crate) fn xml_error(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("{}", crate::text::one_line_error(e))
 }
 
 /// Escapes text for element content and attribute values.

@@ -76,3 +76,8 @@ fn buildinfo() {
 fn constraints() {
     replay("constraints");
 }
+
+#[test]
+fn rpmlist() {
+    replay("rpmlist");
+}

@@ -13,7 +13,8 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::{Bdep, Job, RepoRef, base_dir, job_id};
-use crate::xmltree::attrs;
+use crate::text::{escape, one_line, one_line_bytes};
+use crate::xmltree::{attrs, xml_error};
 
 /// Reads the buildinfo file at `path`.
 pub fn load(path: &Path) -> Result<Job> {
@@ -60,7 +61,7 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
                     if e.local_name().as_ref() != b"buildinfo" {
                         return Err(at(anyhow!(
                             "the root element is <{}>, not <buildinfo>",
-                            String::from_utf8_lossy(e.name().as_ref())
+                            one_line_bytes(e.name().as_ref())
                         )));
                     }
                     root.read_attrs(e).map_err(at)?;
@@ -85,18 +86,18 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
             }
             // Text directly inside a field; text of unknown elements and deeper is skipped.
             Event::Text(t) if depth == 2 && text_field.is_some() => {
-                text.push_str(&t.decode().map_err(|e| at(e.into()))?);
+                text.push_str(&t.decode().map_err(|e| at(xml_error(e)))?);
             }
             Event::CData(t) if depth == 2 && text_field.is_some() => {
-                text.push_str(&t.decode().map_err(|e| at(e.into()))?);
+                text.push_str(&t.decode().map_err(|e| at(xml_error(e)))?);
             }
             Event::GeneralRef(r) if depth == 2 && text_field.is_some() => {
-                if let Some(c) = r.resolve_char_ref().map_err(|e| at(e.into()))? {
+                if let Some(c) = r.resolve_char_ref().map_err(|e| at(xml_error(e)))? {
                     text.push(c);
                 } else {
-                    let name = r.decode().map_err(|e| at(e.into()))?;
+                    let name = r.decode().map_err(|e| at(xml_error(e)))?;
                     let s = quick_xml::escape::resolve_predefined_entity(&name)
-                        .ok_or_else(|| at(anyhow!("unknown entity `&{name};`")))?;
+                        .ok_or_else(|| at(anyhow!("unknown entity `&{};`", one_line(&name))))?;
                     text.push_str(s);
                 }
             }
@@ -217,9 +218,9 @@ impl Root {
                 if self.jobs.is_some() {
                     bail!("<jobs> appears twice");
                 }
-                let n = value
-                    .parse()
-                    .map_err(|_| anyhow!("<jobs>{value}</jobs> is not a number of jobs"))?;
+                let n = value.parse().map_err(|_| {
+                    anyhow!("<jobs>{}</jobs> is not a number of jobs", one_line(value))
+                })?;
                 self.jobs = Some(n);
             }
             Field::Constraint if !value.is_empty() => self.constraints.push(value.to_string()),
@@ -237,7 +238,7 @@ impl Root {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| anyhow!("<bdep> number {index} has no name attribute"))?
             .to_string();
-        let what = || format!("<bdep name=\"{name}\">");
+        let what = || format!("<bdep name=\"{}\">", one_line(&name));
         let mut bdep = Bdep {
             name: name.clone(),
             ..Bdep::default()
@@ -284,7 +285,7 @@ impl Root {
 
     fn into_job(self, path: &Path) -> Result<Job> {
         if let Some(err) = self.error {
-            bail!("OBS reports an error instead of a job: {err}");
+            bail!("OBS reports an error instead of a job: {}", escape(&err));
         }
         let required = |v: Option<String>, what: &str| -> Result<String> {
             match v {
@@ -350,7 +351,7 @@ fn flag(value: &str) -> Result<bool> {
     match value {
         "1" | "true" => Ok(true),
         "0" | "false" | "" => Ok(false),
-        _ => bail!("`{value}` is not a boolean (1 or 0)"),
+        _ => bail!("`{}` is not a boolean (1 or 0)", one_line(value)),
     }
 }
 

@@ -148,7 +148,10 @@ fn package(name: &str, location: &str, sysroot: bool, dir: &Path) -> Result<Bdep
         // of downloading: there is no file, the rootfs assembly fetches it by name.
         None
     } else if location.contains("://") {
-        bail!("`{name}`: package locations by URL (`{location}`) are not supported; give a file");
+        bail!(
+            "`{name}`: package locations by URL (`{}`) are not supported; give a file",
+            crate::text::one_line(location)
+        );
     } else {
         Some(dir.join(location))
     };
