@@ -14,3 +14,4 @@ cargo nextest run --release --locked --no-fail-fast
 ./integration/bench-runtime.sh 30
 ./integration/bench-rootfs.sh 3
 ./integration/bench-job.sh
+./integration/bench-alloc.sh
