@@ -16,3 +16,4 @@ cargo nextest run --release --locked --no-fail-fast
 ./integration/bench-rootfs.sh 3
 ./integration/bench-job.sh
 ./integration/bench-cross.sh
+./integration/bench-alloc.sh

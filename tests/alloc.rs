@@ -1128,3 +1128,113 @@ fn containerd_reads_the_obsbox_runtime_config() {
         (Some("RuntimeClass"), Some("obsbox"))
     );
 }
+
+/// Gives the members random states (a third idle, then building for 0–30 min, away, down).
+fn shuffle_states(fleet: &mut [alloc::Member], seed: u64) {
+    let mut r = alloc::sim::Rng::new(seed);
+    for m in fleet {
+        (m.state, m.busy_for) = match r.below(6) {
+            0..=1 => (alloc::State::Idle, None),
+            2..=3 => (
+                alloc::State::Building,
+                Some(std::time::Duration::from_secs(r.below(1800))),
+            ),
+            4 => (alloc::State::Away, None),
+            _ => (alloc::State::Down, None),
+        };
+    }
+}
+
+/// The indexed path against the rule-by-rule one: the same compliant workers for every
+/// rule and every preference, and the same decision.
+fn assert_index_agrees(fleet: &[alloc::Member], req: &alloc::Request, what: &str) {
+    let index = alloc::index::Index::new(fleet);
+    let effective = req.effective();
+    let arch = req.build_arch();
+    let set = index.compliant(&effective, arch);
+    let mut sorted: Vec<&alloc::Member> = fleet.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    for (i, m) in sorted.iter().enumerate() {
+        let ok = alloc::check(&m.worker, &effective, arch).is_ok();
+        assert_eq!(set.contains(i), ok, "{what}: {}", m.id);
+        for p in &effective.prefer {
+            let ok = alloc::check(&m.worker, &p.constraints, None).is_ok();
+            assert_eq!(
+                index.compliant(&p.constraints, None).contains(i),
+                ok,
+                "{what}: prefer {}: {}",
+                p.line,
+                m.id
+            );
+        }
+    }
+    let settings = alloc::Settings::default();
+    let d = alloc::decide(
+        fleet,
+        req,
+        &alloc::Options {
+            settings: settings.clone(),
+            callbacks: Vec::new(),
+        },
+    );
+    let c = alloc::index::Allocator::new(fleet, settings).place(req, 0.0);
+    let picked = c.pick.map(|(i, _)| index.ids[i].clone());
+    assert_eq!(
+        (
+            picked,
+            c.outcome,
+            &c.details,
+            c.choice.as_ref(),
+            c.compliant,
+            c.busy,
+            c.down
+        ),
+        (
+            d.worker.clone(),
+            d.outcome,
+            &d.details,
+            d.choice.as_ref(),
+            d.compliant,
+            d.busy,
+            d.down
+        ),
+        "{what}"
+    );
+}
+
+#[test]
+fn indexed_placement_decides_as_the_rule_by_rule_checker_on_the_corpus() {
+    let dir = fixtures().join("constraints");
+    let cases: Cases =
+        toml::from_str(&std::fs::read_to_string(dir.join("cases.toml")).unwrap()).unwrap();
+    let mut fleet = alloc::load_fleet(&fixtures().join("workers")).unwrap();
+    for seed in 0..4 {
+        if seed > 0 {
+            shuffle_states(&mut fleet, seed);
+        }
+        for case in &cases.case {
+            let sources: Vec<_> = case
+                .sources
+                .iter()
+                .map(|s| alloc::load_constraints(&dir.join(s)).unwrap())
+                .collect();
+            let req = alloc::Request::new(
+                alloc::merge(&sources),
+                &JobInfo {
+                    arch: case.arch.clone(),
+                    package: case.package.clone(),
+                },
+            );
+            assert_index_agrees(&fleet, &req, &format!("{} (states {seed})", case.name));
+        }
+    }
+}
+
+#[test]
+fn indexed_placement_decides_as_the_rule_by_rule_checker_on_a_simulated_fleet() {
+    let mut fleet = alloc::sim::fleet(400, 11);
+    shuffle_states(&mut fleet, 12);
+    for (n, req) in alloc::sim::jobs(1500, 13).iter().enumerate() {
+        assert_index_agrees(&fleet, req, &format!("simulated job {n}"));
+    }
+}

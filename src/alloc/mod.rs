@@ -6,6 +6,7 @@
 //! - [`fleet`]: the workers with their state (idle, building, away, down).
 //! - [`settings`]: `allocation.toml`: the emulation factor, the expected build time and
 //!   site-wide soft constraints.
+//! - [`index`]: the fleet as bitsets, for placing job after job fast ([`index::Allocator`]).
 //! - [`callbacks`]: external programs (callbacks hooked at `allocate`) that accept, reject
 //!   or score each compliant worker.
 //! - [`decide`]: the fleet: a compliant idle worker — native before emulated unless waiting
@@ -17,9 +18,11 @@
 pub mod callbacks;
 pub mod constraints;
 pub mod fleet;
+pub mod index;
 pub mod k8s;
 pub mod matching;
 pub mod settings;
+pub mod sim;
 
 use std::path::Path;
 use std::time::Duration;
@@ -367,35 +370,83 @@ pub fn choose<'a>(
     settings: &Settings,
     id: impl Fn(usize) -> &'a str,
 ) -> Choice {
-    let (mut compliant, mut busy, mut down) = (0, 0, 0);
-    let (mut native_busy, mut native_down, mut native_all) = (0, 0, 0);
-    let mut best_native: Option<Candidate> = None;
-    let mut best_emulated: Option<Candidate> = None;
-    let mut first_free: Option<Duration> = None;
-    let mut any_emulated = false;
-    let better = |best: &Option<Candidate>, c: &Candidate| best.is_none_or(|b| c.score > b.score);
+    let mut g = Gathered::default();
     for c in candidates {
-        compliant += 1;
-        busy += c.state.busy() as usize;
-        down += c.state.unavailable() as usize;
-        any_emulated |= c.emulated;
+        g.compliant += 1;
+        g.busy += c.state.busy() as usize;
+        g.down += c.state.unavailable() as usize;
+        g.any_emulated |= c.emulated;
         if !c.emulated {
-            native_all += 1;
-            native_busy += c.state.busy() as usize;
-            native_down += c.state.unavailable() as usize;
+            g.native_all += 1;
+            g.native_busy += c.state.busy() as usize;
+            g.native_down += c.state.unavailable() as usize;
         }
         match (c.state, c.emulated) {
-            (State::Idle, false) if better(&best_native, &c) => best_native = Some(c),
-            (State::Idle, true) if better(&best_emulated, &c) => best_emulated = Some(c),
-            (State::Building, false) => {
-                let r = remaining(c.busy_for, settings.build_time);
-                if first_free.is_none_or(|f| r < f) {
-                    first_free = Some(r);
-                }
-            }
+            (State::Idle, _) => g.offer(c),
+            (State::Building, false) => g.building_native(c.busy_for, settings.build_time),
             _ => {}
         }
     }
+    decide_gathered(g, settings, id)
+}
+
+/// What [`choose`] needs to know of the compliant workers, gathered in one pass (or, by
+/// [`index::Allocator`], from bitset counts and the few idle workers).
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub compliant: usize,
+    pub busy: usize,
+    pub down: usize,
+    pub native_all: usize,
+    pub native_busy: usize,
+    pub native_down: usize,
+    pub any_emulated: bool,
+    pub best_native: Option<Candidate>,
+    pub best_emulated: Option<Candidate>,
+    /// The [`remaining`] time of the building native worker free first.
+    pub first_free: Option<Duration>,
+}
+
+impl Gathered {
+    /// An idle compliant worker, given in name order: kept when it scores better.
+    pub fn offer(&mut self, c: Candidate) {
+        let best = if c.emulated {
+            &mut self.best_emulated
+        } else {
+            &mut self.best_native
+        };
+        if best.is_none_or(|b| c.score > b.score) {
+            *best = Some(c);
+        }
+    }
+
+    /// A building compliant native worker.
+    pub fn building_native(&mut self, busy_for: Option<Duration>, build_time: Duration) {
+        let r = remaining(busy_for, build_time);
+        if self.first_free.is_none_or(|f| r < f) {
+            self.first_free = Some(r);
+        }
+    }
+}
+
+/// The decision of [`choose`] from what was gathered.
+pub fn decide_gathered<'a>(
+    g: Gathered,
+    settings: &Settings,
+    id: impl Fn(usize) -> &'a str,
+) -> Choice {
+    let Gathered {
+        compliant,
+        busy,
+        down,
+        native_all,
+        native_busy,
+        native_down,
+        any_emulated,
+        best_native,
+        best_emulated,
+        first_free,
+    } = g;
     let t = settings.build_time.as_secs_f64();
     let f = settings.emulation_factor;
     let emulated_cost = t * f;
