@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
-data_version=4
+data_version=5
 suite=bookworm
 stamp=$cache/testdata.stamp
 want_stamp="$data_version $(cat "${BASH_SOURCE[0]}" "$here"/rpm/*.spec | sha256sum | cut -c1-16)"
@@ -38,6 +38,8 @@ test data in $cache:
   rpm-repo/              rpm-md repository (gzip metadata) of rpmbuild/RPMS
   rpm-repo-xz/           the same RPMs, xz-compressed metadata (and sqlite)
   rpm-repo-zst/          the same RPMs, zstd-compressed metadata (no sqlite)
+  rpm-repo-aarch64/      obsbox-test-shell (arm64 busybox) and obsbox-test-base built for
+                         aarch64 (a foreign rpm root)
 EOF
 }
 
@@ -365,6 +367,26 @@ for listed in "$(zcat "$cache"/rpm-repo/repodata/*-primary.xml.gz | grep -c '<pa
     "$(zstd -dcq "$cache"/rpm-repo-zst/repodata/*-primary.xml.zst | grep -c '<package ')"; do
     [ "$listed" = "$built" ] || { echo "a repodata lists $listed packages, built $built" >&2; exit 1; }
 done
+
+echo "building the aarch64 RPMs"
+# The shell packs Debian's arm64 static busybox; rpmbuild on this host only packs it (the
+# host's strip cannot read it and says so, which is harmless).
+topdir_arm=$cache/rpmbuild-aarch64
+rm -rf "$topdir_arm" "$cache/rpm-repo-aarch64"
+mkdir -p "$topdir_arm/busybox" "$cache/rpm-repo-aarch64"
+dpkg-deb -x "$(ls "$cache"/debs/arm64/busybox-static_*.deb)" "$topdir_arm/busybox"
+for name in obsbox-test-shell obsbox-test-base; do
+    SOURCE_DATE_EPOCH=1700000000 rpmbuild -bb --nodeps --quiet --target aarch64 \
+        --define "_topdir $topdir_arm" --define '_build_id_links none' \
+        --define 'debug_package %{nil}' --define 'use_source_date_epoch_as_buildtime 1' \
+        --define '_buildhost obsbox-test' --define "busybox $topdir_arm/busybox/bin/busybox" \
+        "$here/rpm/$name.spec" > "$work/rpmbuild.log" 2>&1 ||
+        { cat "$work/rpmbuild.log" >&2; exit 1; }
+done
+[ "$(rpm -qp --qf '%{ARCH}\n' "$topdir_arm"/RPMS/aarch64/*.rpm | sort -u)" = aarch64 ] ||
+    { echo "the aarch64 RPMs are not aarch64" >&2; exit 1; }
+cp -al "$topdir_arm"/RPMS/aarch64 "$cache/rpm-repo-aarch64/"
+createrepo_c --quiet "$cache/rpm-repo-aarch64"
 
 echo "$want_stamp" > "$stamp"
 layout

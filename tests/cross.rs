@@ -505,3 +505,116 @@ fn sysroot_cross_build_layout() {
             .exists()
     );
 }
+
+/// A foreign rpm root in install mode: the aarch64 test RPMs (their shell an arm64
+/// busybox) registered by the toolbox's host-arch rpm (`rpm --root --ignorearch`), their
+/// scriptlets run through the toolbox's qemu, and the host's binfmt_misc table is the same
+/// afterwards.
+#[test]
+fn foreign_rpm_root_installed_by_the_toolbox_rpm() {
+    require_root();
+    assert!(
+        !on_host_path("qemu-aarch64-static"),
+        "the host must not have qemu"
+    );
+    let data = testdata();
+    let (_server, repo) = serve_repo();
+    let rpm_server = Server::serve(&data.join("rpm-repo-aarch64"));
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let state = work.path().join("state");
+    let obsbox = |args: &[&str]| {
+        Command::new(common::obsbox_bin())
+            .arg("--cache")
+            .arg(&cache)
+            .arg("--root")
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let toolbox = work.path().join("toolbox");
+    let made = obsbox(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--install",
+        "rpm",
+        "--install",
+        "coreutils",
+        "--install",
+        "dash",
+        "--install",
+        "qemu-user-static",
+        "--out",
+        toolbox.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "toolbox: {}", stderr_of(&made));
+    let before = host_binfmt();
+
+    let root = work.path().join("root");
+    // rootfs create of the aarch64 set at OUT, with the toolbox or without.
+    let create = |out: &Path, with_toolbox: bool| {
+        let mut args = vec![
+            "rootfs",
+            "create",
+            "--arch",
+            "aarch64",
+            "--mode",
+            "install",
+            "--install",
+            "obsbox-test-base",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let url = rpm_server.url("");
+        args.extend(["--repo", &url]);
+        if with_toolbox {
+            args.extend(["--toolbox", toolbox.to_str().unwrap()]);
+        }
+        obsbox(&args)
+    };
+    let done = create(&root, true);
+    assert!(done.status.success(), "{}", stderr_of(&done));
+    assert_eq!(elf_machine(&root.join("usr/bin/busybox")), "AArch64");
+    // The scriptlets ran, in the root, under emulation.
+    assert_eq!(
+        fs::read_to_string(root.join("obsbox-test-scripts.log")).unwrap(),
+        "base pre 1\nbase post 1\n"
+    );
+    let qa = Command::new("rpm")
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "--dbpath",
+            "/var/lib/rpm",
+            "-qa",
+        ])
+        .args(["--qf", "%{NAME}.%{ARCH}\\n"])
+        .output()
+        .unwrap();
+    let mut installed: Vec<String> = stdout_of(&qa).lines().map(str::to_string).collect();
+    installed.sort();
+    assert_eq!(
+        installed,
+        ["obsbox-test-base.aarch64", "obsbox-test-shell.aarch64"],
+        "{}",
+        stderr_of(&qa)
+    );
+    assert!(!root.join(".obsbox-install").exists());
+    assert_eq!(
+        host_binfmt(),
+        before,
+        "the host's binfmt_misc table changed"
+    );
+
+    // Without a toolbox, a foreign install-mode root is refused in one line.
+    let refused = create(&work.path().join("refused"), false);
+    assert!(!refused.status.success());
+    let err = stderr_of(&refused);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("--toolbox"), "{err}");
+}

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::data::{list, testdata};
 use common::serve::Server;
-use common::{Runtime, stderr_of, tree};
+use common::{Runtime, stderr_of, stdout_of, tree};
 use obsbox::packages::{deb, extract::Extractor, extract::Options, rpm::RpmPackage};
 
 fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -444,4 +444,118 @@ fn extract_root_gets_passwd_and_group_from_base_passwd() {
     use std::os::unix::fs::MetadataExt;
     let ino = |p: &Path| fs::metadata(p).unwrap().ino();
     assert_ne!(ino(&master), ino(&out.join("etc/passwd")));
+}
+
+/// An `install`-mode rpm root, as OBS's init_buildsystem makes one: the files come from
+/// the store, rpm registers every package of the set in the root's database, and the
+/// `%pre` and `%post` scriptlets run inside the root. The test RPMs have no rpm of their
+/// own, so a host-arch toolbox (Debian's rpm, extracted) registers them.
+#[test]
+fn rpm_install_mode_registers_the_set_and_runs_scriptlets() {
+    let data = testdata();
+    let server = Server::serve(&data.join("rpm-repo"));
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let toolbox = work.path().join("toolbox");
+    let deb_repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &deb_repo,
+        "--install",
+        "rpm",
+        "--install",
+        "coreutils",
+        "--install",
+        "dash",
+        "--out",
+        toolbox.to_str().unwrap(),
+    ]);
+    let create = |out: &Path, toolbox: Option<&Path>| {
+        let mut args = vec![
+            "rootfs".to_string(),
+            "create".into(),
+            "--arch".into(),
+            "x86_64".into(),
+            "--mode".into(),
+            "install".into(),
+            "--repo".into(),
+            server.url(""),
+            "--install".into(),
+            "obsbox-test-base".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ];
+        if let Some(t) = toolbox {
+            args.extend(["--toolbox".to_string(), t.to_str().unwrap().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        obsbox.output(&args)
+    };
+
+    // Without rpm in the set or a toolbox there is nothing to register the packages with.
+    let out = work.path().join("no-rpm");
+    let failed = create(&out, None);
+    assert!(!failed.status.success());
+    let err = stderr_of(&failed);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("--toolbox"), "{err}");
+
+    let root = work.path().join("root");
+    let done = create(&root, Some(&toolbox));
+    assert!(done.status.success(), "{}", stderr_of(&done));
+    assert!(stderr_of(&done).contains("built"), "{}", stderr_of(&done));
+    let rpm = |args: &[&str]| {
+        Command::new("rpm")
+            .args(["--root", root.to_str().unwrap(), "--dbpath", "/var/lib/rpm"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let qa = rpm(&["-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]);
+    let mut installed: Vec<String> = String::from_utf8_lossy(&qa.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    installed.sort();
+    assert_eq!(
+        installed,
+        [
+            "obsbox-test-base-1.4-3.x86_64",
+            "obsbox-test-shell-1.35.0-1.x86_64"
+        ],
+        "{}",
+        stderr_of(&qa)
+    );
+    // The files on disk are the ones the database knows (size, digest, mode, owner, mtime).
+    let verify = rpm(&["-V", "obsbox-test-base", "obsbox-test-shell"]);
+    assert!(
+        verify.status.success(),
+        "rpm -V: {}{}",
+        stdout_of(&verify),
+        stderr_of(&verify)
+    );
+    // %pre ran before %post, each once, with rpm's `$1` of a first install.
+    assert_eq!(
+        fs::read_to_string(root.join("obsbox-test-scripts.log")).unwrap(),
+        "base pre 1\nbase post 1\n"
+    );
+    assert!(
+        !root.join(".obsbox-install").exists(),
+        "staging left in the root"
+    );
+
+    // The same set again comes from the cache.
+    let again = work.path().join("again");
+    let cached = create(&again, Some(&toolbox));
+    assert!(cached.status.success(), "{}", stderr_of(&cached));
+    assert!(
+        stderr_of(&cached).contains("from the cache"),
+        "{}",
+        stderr_of(&cached)
+    );
+    assert!(again.join("var/lib/rpm").is_dir());
 }

@@ -32,6 +32,12 @@ pub struct CreateArgs {
     /// extract: files only; install: package database and maintainer scripts too.
     #[arg(long, value_enum, default_value_t = ModeArg::Extract)]
     pub mode: ModeArg,
+    /// A host-arch toolbox root (e.g. made by `rootfs create --mode extract`) whose tools
+    /// install the root: rpm registers an rpm root that has no rpm of its own, and for a
+    /// root of a foreign arch dpkg or rpm run from it with its qemu-ARCH-static for the
+    /// maintainer scripts.
+    #[arg(long)]
+    pub toolbox: Option<PathBuf>,
     /// Where the root goes (must not exist, or be empty).
     #[arg(long)]
     pub out: PathBuf,
@@ -72,15 +78,46 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
     if names.is_empty() {
         bail!("nothing to install: give --install NAME or --packages-from FILE");
     }
+    let mode = match args.mode {
+        ModeArg::Extract => Mode::Extract,
+        ModeArg::Install => Mode::Install,
+    };
+    let toolbox = match &args.toolbox {
+        Some(dir) => Some(
+            std::fs::canonicalize(dir)
+                .with_context(|| format!("--toolbox {}: cannot open", dir.display()))?,
+        ),
+        None => None,
+    };
+    // A foreign install-mode root: qemu from the toolbox, registered for the install
+    // container (privately where the kernel allows it, else a global entry of this
+    // process, removed when it ends).
+    let mut _global_entry = None;
+    let foreign = match &toolbox {
+        Some(toolbox)
+            if mode == Mode::Install
+                && crate::binfmt::needs_emulation(std::env::consts::ARCH, &args.arch)? =>
+        {
+            let binfmt = crate::binfmt::Mode::choose("auto")?;
+            let emulation = crate::binfmt::Emulation::from_toolbox(&args.arch, toolbox, binfmt)
+                .with_context(|| format!("--toolbox {}", toolbox.display()))?;
+            if binfmt == crate::binfmt::Mode::Global {
+                _global_entry = Some(crate::binfmt::GlobalEntry::register(&emulation)?);
+            }
+            Some(rootfs::Foreign {
+                toolbox: toolbox.clone(),
+                emulation,
+            })
+        }
+        _ => None,
+    };
     let request = rootfs::Request {
         arch: args.arch,
         repos: args.repos,
         names,
-        mode: match args.mode {
-            ModeArg::Extract => Mode::Extract,
-            ModeArg::Install => Mode::Install,
-        },
-        foreign: None,
+        mode,
+        foreign,
+        toolbox,
     };
     let store = Store::open(&ctx.cache)?;
     let built = rootfs::create(&request, &store, &ctx.root, &args.out)?;

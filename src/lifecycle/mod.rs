@@ -243,6 +243,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             names: toolbox_names,
             mode: Mode::Extract,
             foreign: None,
+            toolbox: None,
         };
         rootfs::build(&request, store, &options.state_root)
             .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
@@ -291,14 +292,19 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             toolbox: toolbox.clone(),
             emulation,
         }),
+        // An rpm buildroot is registered by the toolbox's rpm.
+        toolbox: Some(toolbox.clone()),
     };
     let built = rootfs::build(&buildroot_request, store, &options.state_root)
         .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
     stop_if_interrupted()?;
 
     let buildroot = work.join("buildroot");
-    // /etc gets private files: prepare appends the build user to /etc/passwd.
-    rootfs::farm::link_tree_copying(&built.tree, &buildroot, &["etc"])?;
+    // /etc gets private files: prepare appends the build user to /etc/passwd; so does an
+    // rpm database.
+    let mut private = vec!["etc"];
+    private.extend_from_slice(rootfs::PRIVATE_DIRS);
+    rootfs::farm::link_tree_copying(&built.tree, &buildroot, &private)?;
 
     if let Cross::Sysroot { arch, dir } = &cross {
         let sysroot_names: Vec<String> = job
@@ -316,6 +322,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             names: sysroot_names,
             mode: Mode::Extract,
             foreign: None,
+            toolbox: None,
         };
         let sysroot = rootfs::build(&request, store, &options.state_root)
             .with_context(|| format!("job {}: cannot set up the {arch} sysroot", job.id))?;

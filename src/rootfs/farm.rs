@@ -88,9 +88,9 @@ pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
     link_tree_copying(src, dst, &[])
 }
 
-/// As [`link_tree`], but regular files below the top-level directories `copy` (e.g.
-/// `etc`) are private copies, so a root that edits them in place (appending to
-/// `/etc/passwd`) leaves the cache alone.
+/// As [`link_tree`], but regular files below the directories `copy` (relative paths such
+/// as `etc` or `var/lib/rpm`) are private copies, so a root that edits them in place
+/// (appending to `/etc/passwd`, rpm opening its database) leaves the cache alone.
 pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
     let src_root = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
     nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
@@ -136,7 +136,7 @@ pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
 struct Work {
     src_root: OwnedFd,
     dst_root: OwnedFd,
-    /// Top-level directories whose files are copied, not linked.
+    /// Directories (relative paths) whose files are copied, not linked.
     copy: Vec<Vec<u8>>,
     /// Directories to copy: (relative path, depth).
     queue: Mutex<Vec<(Vec<u8>, usize)>>,
@@ -206,8 +206,11 @@ impl Work {
         )?;
         let mut links = 0;
         let mut jobs = Vec::new();
-        let top = rel.split(|&b| b == b'/').next().unwrap_or_default();
-        let copying = !rel.is_empty() && self.copy.iter().any(|c| c == top);
+        let copying = !rel.is_empty()
+            && self
+                .copy
+                .iter()
+                .any(|c| rel.starts_with(c) && (rel.len() == c.len() || rel[c.len()] == b'/'));
         for entry in d.iter() {
             let entry = entry?;
             let name = entry.file_name();

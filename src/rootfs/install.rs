@@ -88,7 +88,223 @@ pub fn install_deb_foreign(
          dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path --configure -a\n",
         order = order.join(" ")
     );
-    let mut spec = install_spec(&foreign.toolbox, true, &["/bin/sh", "-c", &script])?;
+    let spec = toolbox_spec(&foreign.toolbox, tree, &script, Some(&foreign.emulation))?;
+    let code = run_spec(spec, work, state_root, log, Some(&foreign.emulation))?;
+    if code != 0 {
+        bail!(
+            "installing into the {} root failed: dpkg or the maintainer scripts (through {}) \
+             exited with {code} (log: {})",
+            foreign.emulation.target.deb,
+            foreign.emulation.interpreter.display(),
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+/// Which rpm registers an rpm root, and where its scriptlets run.
+pub enum RpmVia<'a> {
+    /// The root's own rpm, in a container of the root.
+    Own,
+    /// The toolbox's host-arch rpm (`rpm --root /buildroot --ignorearch`) in a container
+    /// of the read-only toolbox; the scriptlets run chrooted into the root, through qemu
+    /// when the root is of a foreign arch.
+    Toolbox {
+        toolbox: &'a Path,
+        emulation: Option<&'a crate::binfmt::Emulation>,
+    },
+}
+
+/// The directory in a root where the headers and scriptlets wait while it is installed;
+/// removed afterwards.
+const RPM_STAGING: &str = ".obsbox-install";
+
+/// `install` mode for rpm roots, the way OBS's init_buildsystem treats its preinstall
+/// set: the files are laid down already (from the store), so `rpm --justdb` registers
+/// every package in the root's rpm database from its header (lead and headers without the
+/// payload, kept in the store), and then the `%pre` scriptlets and the `%post` scriptlets
+/// run in dependency order with `$1 = 1`, as rpm runs them (`PROG [ARGS] FILE 1`; a
+/// scriptlet without a body, such as `%post -p /sbin/ldconfig`, gets no arguments).
+/// A failing scriptlet fails the install. Lua scriptlets (`<lua>`) run inside rpm's own
+/// transaction only: they are reported in the log and skipped.
+pub fn install_rpm(
+    tree: &Path,
+    packages: &[Unpacked],
+    work: &Path,
+    state_root: &Path,
+    log: &Path,
+    via: RpmVia,
+) -> Result<()> {
+    break_shared_links(tree, &["etc", "var"])?;
+    let staging = tree.join(RPM_STAGING);
+    let result = (|| {
+        let script = rpm_install_script(tree, packages, &staging, &via)?;
+        let code = match &via {
+            RpmVia::Own => {
+                if fs::symlink_metadata(tree.join("usr/bin/rpm")).is_err() {
+                    bail!("the root has no /usr/bin/rpm to register its packages with");
+                }
+                run_in_root(tree, &["/bin/sh", "-c", &script], work, state_root, log)?
+            }
+            RpmVia::Toolbox { toolbox, emulation } => {
+                for tool in ["bin/sh", "usr/bin/rpm", "usr/sbin/chroot"] {
+                    if fs::symlink_metadata(toolbox.join(tool)).is_err() {
+                        bail!(
+                            "the toolbox has no /{tool}, which installing an rpm root needs \
+                             (packages dash, rpm and coreutils)"
+                        );
+                    }
+                }
+                let spec = toolbox_spec(toolbox, tree, &script, *emulation)?;
+                run_spec(spec, work, state_root, log, *emulation)?
+            }
+        };
+        if code != 0 {
+            bail!(
+                "installing into the rpm root failed: rpm or a scriptlet exited with {code} \
+                 (log: {})",
+                log.display()
+            );
+        }
+        Ok(())
+    })();
+    let cleaned = super::store::remove_tree(&staging);
+    result?;
+    cleaned.with_context(|| format!("cannot remove {}", staging.display()))
+}
+
+/// Stages the headers and scriptlets of `packages` under `staging` (inside the root) and
+/// returns the shell script that registers them and runs the scriptlets.
+fn rpm_install_script(
+    tree: &Path,
+    packages: &[Unpacked],
+    staging: &Path,
+    via: &RpmVia,
+) -> Result<String> {
+    use crate::packages::rpm::{RpmPackage, ScriptKind};
+    let headers = staging.join("headers");
+    let scripts = staging.join("scripts");
+    fs::create_dir_all(&headers)?;
+    fs::create_dir_all(&scripts)?;
+    // What the scripts see of the root: `/` through the root's own rpm, `/buildroot`
+    // from the toolbox.
+    let root_in = match via {
+        RpmVia::Own => "",
+        RpmVia::Toolbox { .. } => "/buildroot",
+    };
+    let mut opened = Vec::new();
+    let mut names = BTreeMap::new();
+    let mut provider: BTreeMap<String, String> = BTreeMap::new();
+    for (i, p) in packages.iter().enumerate() {
+        let file = headers.join(format!("{i}.rpm"));
+        fs::copy(p.rpm_header(), &file)
+            .with_context(|| format!("{}: no rpm header in the store", p.info.name))?;
+        let package = RpmPackage::open(&file)?;
+        names.insert(package.name.clone(), package.name.clone());
+        for cap in package.provides.iter().map(|r| r.name.clone()) {
+            provider.entry(cap).or_insert_with(|| package.name.clone());
+        }
+        for f in &package.files {
+            provider
+                .entry(f.path.clone())
+                .or_insert_with(|| package.name.clone());
+        }
+        opened.push(package);
+    }
+    let depends: BTreeMap<String, Vec<String>> = opened
+        .iter()
+        .map(|p| {
+            let deps = p
+                .requires
+                .iter()
+                .filter_map(|r| provider.get(&r.name))
+                .filter(|d| **d != p.name)
+                .cloned()
+                .collect();
+            (p.name.clone(), deps)
+        })
+        .collect();
+    let order = topological(&names, &depends);
+
+    // The root's database where its rpm looks: the sysimage location of newer
+    // distributions when the root has it, else the classic one.
+    let dbpath = if tree.join("usr/lib/sysimage/rpm").is_dir() {
+        "/usr/lib/sysimage/rpm"
+    } else {
+        "/var/lib/rpm"
+    };
+    let rpm = match via {
+        RpmVia::Own => format!("rpm --dbpath {dbpath}"),
+        RpmVia::Toolbox { .. } => format!("rpm --root /buildroot --dbpath {dbpath}"),
+    };
+    let chroot = match via {
+        RpmVia::Own => String::new(),
+        RpmVia::Toolbox { .. } => "chroot /buildroot ".to_string(),
+    };
+    let mut out = format!(
+        "set -e\n\
+         {rpm} --initdb\n\
+         {rpm} -i --justdb --nodeps --nodigest --nosignature --ignorearch --ignoreos \
+         --noscripts --notriggers --excludedocs {root_in}/{RPM_STAGING}/headers/*.rpm\n"
+    );
+    for kind in [ScriptKind::PreIn, ScriptKind::PostIn] {
+        let tag = if kind == ScriptKind::PreIn {
+            "pre"
+        } else {
+            "post"
+        };
+        for name in &order {
+            let Some(package) = opened.iter().find(|p| &p.name == name) else {
+                continue;
+            };
+            let Some(s) = package.scripts.iter().find(|s| s.kind == kind) else {
+                continue;
+            };
+            if s.interpreter.first().is_some_and(|i| i == "<lua>") {
+                out.push_str(&format!(
+                    "echo 'obsbox: %{tag} of {name} is a lua scriptlet, which only rpm's own \
+                     transaction runs: skipped'\n"
+                ));
+                continue;
+            }
+            let mut argv: Vec<String> = s.interpreter.clone();
+            if !s.body.is_empty() {
+                let file = format!("{name}.{tag}");
+                fs::write(scripts.join(&file), &s.body)?;
+                argv.push(format!("/{RPM_STAGING}/scripts/{file}"));
+                argv.push("1".to_string());
+            }
+            let argv: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+            out.push_str(&format!(
+                "echo 'obsbox: %{tag} of {name}'\n{chroot}{}\n",
+                argv.join(" ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A container of the read-only `toolbox` running `script` with `tree` mounted at
+/// `/buildroot` (read-write) and a private `/tmp`; adapted for `emulation` when the root is
+/// of a foreign arch.
+fn toolbox_spec(
+    toolbox: &Path,
+    tree: &Path,
+    script: &str,
+    emulation: Option<&crate::binfmt::Emulation>,
+) -> Result<oci_spec::runtime::Spec> {
+    let mut spec = install_spec(toolbox, true, &["/bin/sh", "-c", script])?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(
         oci_spec::runtime::MountBuilder::default()
@@ -111,18 +327,10 @@ pub fn install_deb_foreign(
             .build()?,
     );
     spec.set_mounts(Some(mounts));
-    foreign.emulation.adapt_spec(&mut spec)?;
-    let code = run_spec(spec, work, state_root, log, Some(&foreign.emulation))?;
-    if code != 0 {
-        bail!(
-            "installing into the {} root failed: dpkg or the maintainer scripts (through {}) \
-             exited with {code} (log: {})",
-            foreign.emulation.target.deb,
-            foreign.emulation.interpreter.display(),
-            log.display()
-        );
+    if let Some(emulation) = emulation {
+        emulation.adapt_spec(&mut spec)?;
     }
-    Ok(())
+    Ok(spec)
 }
 
 /// Writes `/var/lib/dpkg/status` (every package `install ok unpacked`) and the `info/`

@@ -62,15 +62,22 @@ pub struct Request {
     /// For an install-mode root this machine cannot run natively: the toolbox whose
     /// host-arch dpkg installs it, and the qemu that runs its maintainer scripts.
     pub foreign: Option<Foreign>,
+    /// A host-arch toolbox with rpm, which registers an install-mode rpm root whose set
+    /// has no rpm of its own (a foreign root uses `foreign`'s toolbox).
+    pub toolbox: Option<PathBuf>,
 }
 
-/// How a foreign-arch root is installed: dpkg from the toolbox (`dpkg --root`), so only
-/// the maintainer scripts run emulated.
+/// How a foreign-arch root is installed: dpkg or rpm from the toolbox (`dpkg --root`,
+/// `rpm --root --ignorearch`), so only the maintainer scripts run emulated.
 #[derive(Debug, Clone)]
 pub struct Foreign {
     pub toolbox: PathBuf,
     pub emulation: crate::binfmt::Emulation,
 }
+
+/// Directories of a root whose files a root's user gets as private copies, not links into
+/// the cache: rpm writes its database (sqlite) even to read it.
+pub const PRIVATE_DIRS: &[&str] = &["var/lib/rpm", "usr/lib/sysimage/rpm"];
 
 /// What was built, for the caller to report.
 #[derive(Debug, Clone)]
@@ -112,10 +119,20 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
         elapsed_ms = started.elapsed().as_millis() as u64,
         "resolved"
     );
-    if request.mode == Mode::Install && chosen.iter().any(|p| p.format == Format::Rpm) {
-        bail!(
-            "install mode is implemented for Debian roots; use --mode extract for rpm repositories"
-        );
+    let rpm_root = chosen.iter().any(|p| p.format == Format::Rpm);
+    if request.mode == Mode::Install && rpm_root {
+        if chosen.iter().any(|p| p.format != Format::Rpm) {
+            bail!("install mode cannot mix .deb and .rpm packages in one root");
+        }
+        if request.foreign.is_none()
+            && request.toolbox.is_none()
+            && !chosen.iter().any(|p| p.name == "rpm")
+        {
+            bail!(
+                "install mode for an rpm root needs rpm to register the packages: put rpm in \
+                 the set, or give a host-arch toolbox that has it (--toolbox DIR)"
+            );
+        }
     }
     if request.mode == Mode::Install
         && request.foreign.is_none()
@@ -123,7 +140,8 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
     {
         bail!(
             "install mode for {} on this {} machine runs the root's maintainer scripts through \
-             qemu from a toolbox: build it as a job (with toolbox_repos), or use --mode extract",
+             qemu from a toolbox: give one (--toolbox DIR), build it as a job (with toolbox_repos), \
+             or use --mode extract",
             request.arch,
             std::env::consts::ARCH
         );
@@ -235,6 +253,26 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
                     Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
                     Mode::Install => {
                         let work = tree.parent().context("root has no parent")?;
+                        if rpm_root {
+                            let via = match (&request.foreign, &request.toolbox) {
+                                (Some(foreign), _) => install::RpmVia::Toolbox {
+                                    toolbox: &foreign.toolbox,
+                                    emulation: Some(&foreign.emulation),
+                                },
+                                // The set's own rpm first: it knows the root's database.
+                                _ if unpacked.iter().any(|p| p.info.name == "rpm") => {
+                                    install::RpmVia::Own
+                                }
+                                (None, Some(toolbox)) => install::RpmVia::Toolbox {
+                                    toolbox,
+                                    emulation: None,
+                                },
+                                (None, None) => install::RpmVia::Own,
+                            };
+                            return install::install_rpm(
+                                tree, &unpacked, work, state_root, &log, via,
+                            );
+                        }
                         match &request.foreign {
                             None => install::install_deb(tree, &unpacked, work, state_root, &log),
                             Some(foreign) => install::install_deb_foreign(
@@ -278,7 +316,7 @@ pub fn create(request: &Request, store: &Store, state_root: &Path, out: &Path) -
     if out.exists() {
         std::fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
     }
-    farm::link_tree(&built.tree, out)?;
+    farm::link_tree_copying(&built.tree, out, PRIVATE_DIRS)?;
     Ok(built)
 }
 

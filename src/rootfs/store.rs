@@ -4,7 +4,9 @@
 //! ```text
 //! CACHE/store/<sha256 of the package file>/tree/       the package unpacked, once
 //!                                         /info.json   name, version, arch, size
-//!                                         /control/    .deb control members (dpkg db)
+//!                                         /control/    .deb control members (dpkg db),
+//!                                                      or header.rpm: an rpm's lead and
+//!                                                      headers without the payload (rpm db)
 //! CACHE/rootfs/<sha256 of mode + package set>/tree/    a root assembled from the store
 //!                                            /info.json
 //! CACHE/tmp/                                           work in progress, renamed when done
@@ -79,6 +81,11 @@ impl Unpacked {
     pub fn control_dir(&self) -> PathBuf {
         self.dir.join("control")
     }
+    /// An rpm's lead, signature and header, without the payload: what `rpm --justdb`
+    /// registers in an install-mode root.
+    pub fn rpm_header(&self) -> PathBuf {
+        self.control_dir().join("header.rpm")
+    }
 }
 
 pub struct Store {
@@ -140,12 +147,18 @@ impl Store {
                 return None;
             }
         };
-        touch(&dir.join("info.json"));
-        Some(Unpacked {
+        let found = Unpacked {
             key: key.to_string(),
             dir,
             info,
-        })
+        };
+        if found.info.format == Format::Rpm && !found.rpm_header().is_file() {
+            // Entries of obsbox versions that did not keep the header are made again.
+            self.discard(&found.dir, key, "it has no control/header.rpm");
+            return None;
+        }
+        touch(&found.dir.join("info.json"));
+        Some(found)
     }
 
     /// As [`Store::package`], with the entry's tree checked against its digest: a corrupt
@@ -245,6 +258,13 @@ impl Store {
                 )?;
                 extractor.set_input_size(package_size);
                 package.extract(&mut extractor)?;
+                let control_dir = work.join("control");
+                fs::create_dir_all(&control_dir)?;
+                let mut header = Vec::new();
+                fs::File::open(file)?
+                    .take(package.payload_offset())
+                    .read_to_end(&mut header)?;
+                fs::write(control_dir.join("header.rpm"), header)?;
                 let bytes = extractor.written();
                 let paths = extractor.finish()?;
                 write_file_list(&work.join("files"), &paths)?;
