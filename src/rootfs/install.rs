@@ -245,7 +245,7 @@ fn rpm_install_script(
         "set -e\n\
          {rpm} --initdb\n\
          {rpm} -i --justdb --nodeps --nodigest --nosignature --ignorearch --ignoreos \
-         --noscripts --notriggers --excludedocs {root_in}/{RPM_STAGING}/headers/*.rpm\n"
+         --noscripts --notriggers {root_in}/{RPM_STAGING}/headers/*.rpm\n"
     );
     for kind in [ScriptKind::PreIn, ScriptKind::PostIn] {
         let tag = if kind == ScriptKind::PreIn {
