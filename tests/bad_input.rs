@@ -221,6 +221,51 @@ fn rootfs_create_refuses_bad_lists_and_repositories() {
     }
 }
 
+/// `rootfs create --mode install --toolbox DIR` with a toolbox that is missing or lacks
+/// what installing an rpm root takes: one line naming the toolbox, no root written.
+#[test]
+fn rpm_install_refuses_a_missing_or_incomplete_toolbox() {
+    let runtime = Runtime::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out_dir = dir.path().join("root");
+    let repo = common::data::testdata().join("rpm-repo");
+    let missing = dir.path().join("no-such-toolbox");
+    let empty = dir.path().join("empty-toolbox");
+    fs::create_dir(&empty).unwrap();
+    for (toolbox, needles) in [
+        (&missing, vec![s(&missing), "No such file"]),
+        (&empty, vec![s(&empty), "has no /bin/sh"]),
+    ] {
+        let out = runtime.output(&[
+            "--cache",
+            s(&cache),
+            "rootfs",
+            "create",
+            "--arch",
+            "x86_64",
+            "--mode",
+            "install",
+            "--repo",
+            s(&repo),
+            "--install",
+            "obsbox-test-base",
+            "--toolbox",
+            s(toolbox),
+            "--out",
+            s(&out_dir),
+        ]);
+        fails(&out, 1, &needles);
+        assert!(!out_dir.exists(), "{} was created", out_dir.display());
+        assert!(
+            cache_leftovers(&cache).is_empty(),
+            "{:?}",
+            cache_leftovers(&cache)
+        );
+        assert!(state_dirs(&runtime).is_empty());
+    }
+}
+
 /// Job files that cannot be read, each with the words of its error.
 fn bad_jobs(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
     let missing = dir.join("no-such-job.toml");

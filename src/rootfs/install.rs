@@ -74,8 +74,9 @@ pub fn install_deb_foreign(
     for tool in ["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"] {
         if fs::symlink_metadata(foreign.toolbox.join(tool)).is_err() {
             bail!(
-                "the toolbox has no /{tool}, which installing a foreign root needs \
-                 (packages dash, dpkg and coreutils)"
+                "the toolbox {} has no /{tool}, which installing a foreign root needs \
+                 (packages dash, dpkg and coreutils)",
+                foreign.toolbox.display()
             );
         }
     }
@@ -150,8 +151,9 @@ pub fn install_rpm(
                 for tool in ["bin/sh", "usr/bin/rpm", "usr/sbin/chroot"] {
                     if fs::symlink_metadata(toolbox.join(tool)).is_err() {
                         bail!(
-                            "the toolbox has no /{tool}, which installing an rpm root needs \
-                             (packages dash, rpm and coreutils)"
+                            "the toolbox {} has no /{tool}, which installing an rpm root needs \
+                             (packages dash, rpm and coreutils)",
+                            toolbox.display()
                         );
                     }
                 }
