@@ -9,7 +9,7 @@
 #    assembled by the first run on a machine); the build phase's time
 #    from _statistics gives the emulation slowdown of a build.
 # 2. lintian checks the arm64 .deb, alternately from the host-arch toolbox (native) and
-#    inside the arm64 buildroot (emulated), ROUNDS+1 times each, each as a callback of the
+#    inside the arm64 buildroot (emulated), ROUNDS+3 times each, each as a callback of the
 #    job run through `obsbox callback hook` (the entry the build phase's OCI hooks call).
 #    Both must report the same tags. Target: native at least 7x faster.
 source "$(dirname "$0")/lib/common.sh"
@@ -99,7 +99,7 @@ lint() {
     awk '{ printf "%s/%.2f\n", $1, $2 + $3 }' "$work/time-$side"
 }
 native_ms=() emulated_ms=()
-for i in $(seq $((rounds + 1))); do
+for i in $(seq $((rounds + 3))); do
     ms=$(lint native) && native_ms+=("$ms")
     ms=$(lint emulated) && emulated_ms+=("$ms")
 done
