@@ -504,6 +504,28 @@ fn sysroot_cross_build_layout() {
         !out.join("buildroot/usr/aarch64-linux-gnu/sys-root")
             .exists()
     );
+    // The same build written as a job.toml: crossarch and its sysroot packages.
+    let job = Job::new(&cache);
+    let recipe = job.debian_sources();
+    let toml = job.dir.path().join("job.toml");
+    fs::write(
+        &toml,
+        format!(
+            "project = \"home:test\"\npackage = \"hello-obsbox\"\narch = \"arm64\"\n\
+             hostarch = \"amd64\"\nrecipe = {recipe:?}\nsources = \"sources\"\n\
+             repos = [{url:?}]\npackages = {}\ncrossarch = \"arm64\"\n\
+             sysroot = [\"libc6\", \"libgcc-s1\", \"gcc-12-base\", \"hello\"]\n",
+            toml_list(&arm64_packages())
+        ),
+    )
+    .unwrap();
+    let out = job.bundle(&toml);
+    let sysroot = out.join("buildroot/usr/aarch64-linux-gnu/sys-root");
+    assert_eq!(elf_machine(&sysroot.join("usr/bin/hello")), "AArch64");
+    assert_eq!(
+        elf_machine(&out.join("buildroot/usr/bin/dpkg")),
+        "Advanced Micro Devices X86-64"
+    );
 }
 
 /// A foreign rpm root in install mode: the aarch64 test RPMs (their shell an arm64

@@ -528,6 +528,61 @@ fn job_toml_errors() {
     }
 }
 
+/// A sysroot cross build in a job.toml: `crossarch` with its `sysroot` packages, which
+/// become `sysroot` bdeps; the toolbox is served by the (host-arch) buildroot repositories.
+#[test]
+fn job_toml_sysroot_cross_build() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("src")).unwrap();
+    let base = "package = \"hello-obsbox\"\narch = \"arm64\"\nhostarch = \"amd64\"\n\
+                recipe = \"hello-obsbox_1.0.dsc\"\nsources = \"src\"\n\
+                repos = [\"http://127.0.0.1:8000/deb-repo bookworm main\"]\n\
+                packages = [\"build-essential\", \"libc6\"]\n";
+    let path = write(
+        dir.path(),
+        "job.toml",
+        &format!("{base}crossarch = \"arm64\"\nsysroot = [\"libc6\", \"libgcc-s1\"]\n"),
+    );
+    let job = job::load(&path).unwrap();
+    assert_eq!(job.crossarch, "arm64");
+    assert_eq!(job.toolbox_repos, job.repos);
+    let listed: Vec<(&str, bool)> = job
+        .bdeps
+        .iter()
+        .map(|b| (b.name.as_str(), b.sysroot))
+        .collect();
+    // libc6 twice: once for the buildroot, once for the sysroot.
+    assert_eq!(
+        listed,
+        [
+            ("build-essential", false),
+            ("libc6", false),
+            ("libc6", true),
+            ("libgcc-s1", true)
+        ]
+    );
+    for (extra, want) in [
+        (
+            "crossarch = \"arm64\"\n",
+            "crossarch arm64 without sysroot packages",
+        ),
+        (
+            "sysroot = [\"libc6\"]\n",
+            "sysroot packages without crossarch",
+        ),
+        ("crossarch = \"vax\"\nsysroot = [\"libc6\"]\n", "crossarch"),
+        (
+            "crossarch = \"arm64\"\nsysroot = [\"libc6\", \"libc6\"]\n",
+            "sysroot: package `libc6` is listed twice",
+        ),
+    ] {
+        let path = write(dir.path(), "job.toml", &format!("{base}{extra}"));
+        let e = load_err(&path);
+        assert!(e.contains(want), "want `{want}` in: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
 #[test]
 fn load_picks_the_reader() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@
 //! repos = ["http://127.0.0.1:8000/deb-repo bookworm main"]
 //! preinstall = ["dash", "coreutils"]
 //! packages = ["build-essential"]
+//! # crossarch = "arm64"; sysroot = ["libc6-dev"]     # a sysroot cross build
 //!
 //! constraints = ["hardware:disk:size unit=G 10"]   # for `obsbox allocate --job`
 //!
@@ -85,6 +86,11 @@ struct JobFile {
     packages: Vec<String>,
     #[serde(default)]
     toolbox: Vec<String>,
+    /// A sysroot cross build (OBS `crossarch`): the buildroot is of `hostarch`, and the
+    /// `sysroot` packages, of this arch, are unpacked into its cross sysroot.
+    crossarch: Option<String>,
+    #[serde(default)]
+    sysroot: Vec<String>,
     #[serde(default)]
     check: Vec<CheckFile>,
     rpm_target: Option<String>,
@@ -123,6 +129,20 @@ impl JobFile {
                 .to_string(),
         };
         let host = crate::repo::deb_arch(&hostarch).context("hostarch")?;
+        let crossarch = match self.crossarch {
+            Some(c) => {
+                let c = non_empty(c, "crossarch")?;
+                crate::repo::deb_arch(&c).context("crossarch")?;
+                if self.sysroot.is_empty() {
+                    bail!("crossarch {c} without sysroot packages: list them in sysroot");
+                }
+                c
+            }
+            None if !self.sysroot.is_empty() => {
+                bail!("sysroot packages without crossarch: say which arch they are of")
+            }
+            None => String::new(),
+        };
         let recipe = non_empty(self.recipe, "recipe")?;
         let sources = match self.sources {
             Some(s) if s.as_os_str().is_empty() => bail!("sources is empty"),
@@ -138,8 +158,9 @@ impl JobFile {
             Some(r) if r.is_empty() => bail!("toolbox_repos is empty"),
             Some(r) => repo_refs(r, &dir, "toolbox_repos")?,
             // The toolbox runs natively: the buildroot's repositories serve it only when
-            // they hold packages of the host's arch.
-            None if host == target => repos.clone(),
+            // they hold packages of the host's arch (as they do for a sysroot build, whose
+            // buildroot is of the host's arch).
+            None if host == target || !crossarch.is_empty() => repos.clone(),
             None => bail!(
                 "toolbox_repos is missing: the target arch {arch} is not the host arch \
                  {hostarch}, so the toolbox needs repositories of {hostarch}"
@@ -161,6 +182,17 @@ impl JobFile {
                     ..Bdep::default()
                 });
             }
+        }
+        for p in self.sysroot {
+            let p = non_empty(p, "sysroot")?;
+            if bdeps.iter().any(|b| b.sysroot && b.name == p) {
+                bail!("sysroot: package `{p}` is listed twice");
+            }
+            bdeps.push(Bdep {
+                name: p,
+                sysroot: true,
+                ..Bdep::default()
+            });
         }
         let mut toolbox: Vec<String> = Vec::new();
         for p in self.toolbox {
@@ -192,7 +224,7 @@ impl JobFile {
             package,
             arch,
             hostarch,
-            crossarch: String::new(),
+            crossarch,
             recipe,
             sources,
             release: self.release.map(|r| non_empty(r, "release")).transpose()?,
