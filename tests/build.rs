@@ -178,6 +178,10 @@ fn bundles_validate_and_run_under_runc() {
         validate(schema, &config);
         let spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
         assert_eq!(spec["annotations"]["org.openbuildservice.phase"], phase);
+        // The obsbox that wrote them is gone when runc runs them: `obsbox gc` (of any job
+        // on this worker) must not take their cgroups for a dead obsbox's.
+        let cgroup = spec["linux"]["cgroupsPath"].as_str().unwrap();
+        assert!(cgroup.starts_with("/obsbox-bundle/"), "{cgroup}");
         assert_eq!(
             spec["annotations"]["org.openbuildservice.package"],
             "hello-obsbox"

@@ -352,7 +352,12 @@ fn global_binfmt_fallback_is_removed_after_the_job_and_by_gc() {
     let gc = probe
         .runtime
         .ok(&["--cache", cache.to_str().unwrap(), "gc"]);
-    assert!(gc.contains(&format!("binfmt_misc entry {entry}")), "{gc}");
+    // The host's table is shared: an `obsbox build` of another test starting meanwhile
+    // runs the same collection first and may be the one that takes the entry.
+    assert!(
+        gc.contains(&format!("binfmt_misc entry {entry}")) || !host_binfmt().contains(&entry),
+        "{gc}"
+    );
     assert_eq!(host_binfmt(), before, "{gc}");
     probe.assert_nothing_left();
     if !was_mounted {

@@ -282,9 +282,26 @@ fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
         .build()?)
 }
 
+static FOR_ANOTHER_RUNTIME: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The bundles this process writes are for another runtime (`obsbox bundle`): their
+/// cgroups live under `/obsbox-bundle`, outside what `obsbox gc` collects, since the
+/// obsbox that wrote them is gone by the time runc or podman runs them.
+pub fn for_another_runtime() {
+    FOR_ANOTHER_RUNTIME.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A cgroup per phase: its peak memory goes into _statistics. The pid of the obsbox that
 /// runs it ends the name, so `obsbox gc` knows when its owner is gone.
 pub fn phase_cgroup(job: &Job, phase: &str) -> PathBuf {
+    if FOR_ANOTHER_RUNTIME.load(std::sync::atomic::Ordering::Relaxed) {
+        return PathBuf::from(format!(
+            "/obsbox-bundle/{}-{}",
+            sanitize(&job.id),
+            sanitize(phase)
+        ));
+    }
     PathBuf::from(format!(
         "/obsbox/{}-{}-{}",
         sanitize(&job.id),

@@ -78,6 +78,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
 
 pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
     let job = crate::job::load(&args.job)?;
+    crate::bundle::for_another_runtime();
     if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
         bail!("{}: the output directory is not empty", args.out.display());
     }

@@ -45,8 +45,13 @@ impl Collected {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    crate::binfmt::process_alive(pid)
+/// Whether the process `pid` that made `path` still runs: a process of that pid started
+/// after `path` was made is another one.
+fn alive(pid: i32, path: &Path) -> bool {
+    match fs::symlink_metadata(path).and_then(|m| m.created().or_else(|_| m.modified())) {
+        Ok(made) => crate::binfmt::process_alive_since(pid, made),
+        Err(_) => crate::binfmt::process_alive(pid),
+    }
 }
 
 /// The pid of the obsbox process that owns a container id it generated, if it is one.
@@ -64,7 +69,7 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
     let mut collected = Collected::default();
     for id in runtime::container::list_ids(state_root).unwrap_or_default() {
         let Some(owner) = owner_of(&id) else { continue };
-        if alive(owner) {
+        if alive(owner, &state_root.join(&id)) {
             continue;
         }
         let mut container = match runtime::load(state_root, &id) {
@@ -98,7 +103,7 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
         if let Ok(entries) = fs::read_dir(&jobs) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if pid_suffix(&name).is_some_and(|pid| !alive(pid)) {
+                if pid_suffix(&name).is_some_and(|pid| !alive(pid, &entry.path())) {
                     remove_tree(&entry.path())?;
                     collected.work_dirs.push(entry.path());
                 }
@@ -123,7 +128,7 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
                 for child in children.flatten() {
                     let name = child.file_name().to_string_lossy().into_owned();
                     let owner = name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok());
-                    if owner.is_none_or(alive) {
+                    if owner.is_none_or(|pid| alive(pid, &child.path())) {
                         continue;
                     }
                     if child.path().is_dir() && remove_cgroup(&child.path()) {
