@@ -25,12 +25,8 @@ fn debian_source_package_builds_into_debs() {
     let job = Job::new(shared_cache());
     let recipe = job.debian_sources();
     let repo = format!("{} bookworm main", server.url("").trim_end_matches('/'));
-    let toml = job.write_toml(
-        &recipe,
-        &repo,
-        &deb_packages(),
-        "[[check]]\nname = \"package-info\"\nrun = [\"busybox\", \"sh\", \"-c\", \"/usr/bin/dpkg-deb --info /results/DEBS/*.deb\"]\ngating = true\n",
-    );
+    let check = "[[check]]\nname = \"package-info\"\nrun = [\"busybox\", \"sh\", \"-c\", \"/usr/bin/dpkg-deb --info /results/DEBS/*.deb\"]\ngating = true\n";
+    let toml = job.write_toml(&recipe, &repo, &deb_packages(), check);
     let (out, results) = job.build(&toml);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
@@ -57,6 +53,16 @@ fn debian_source_package_builds_into_debs() {
         );
     }
     assert!(stats.contains("<memory unit=\"M\">"), "{stats}");
+
+    // The same job again, from the cache: nothing the first one ran (the build, the check
+    // from the toolbox, the mount points its containers needed) changed a cached root.
+    let again = Job::new(shared_cache());
+    let toml = again.write_toml(&again.debian_sources(), &repo, &deb_packages(), check);
+    let (out, results) = again.build(&toml);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    let said = format!("{}{log}", stderr_of(&out));
+    assert!(!said.contains("is corrupt"), "{said}");
 }
 
 #[test]

@@ -245,9 +245,14 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             foreign: None,
             toolbox: None,
         };
-        rootfs::build(&request, store, &options.state_root)
+        let cached = rootfs::build(&request, store, &options.state_root)
             .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
-            .tree
+            .tree;
+        // Containers run from the toolbox get their mount points made in it: the job's own
+        // hard-link copy keeps the cached tree as its digest recorded it.
+        let own = work.join("toolbox");
+        rootfs::farm::link_tree(&cached, &own)?;
+        own
     };
     stop_if_interrupted()?;
 
