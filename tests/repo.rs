@@ -169,6 +169,23 @@ fn debian_archive_by_path_file_url_and_http() {
     assert_eq!(leftovers(out.path()).len(), 2);
 }
 
+/// A local mirror reads the uncompressed index when it has one, and the compressed ones
+/// when Release lists an uncompressed index the mirror left out (as Debian's do).
+#[test]
+fn local_mirror_without_the_uncompressed_index_it_lists() {
+    let archive = debian_archive();
+    let root = archive.path().to_str().unwrap();
+    let index = archive
+        .path()
+        .join("dists/bookworm/main/binary-amd64/Packages");
+    fs::remove_file(&index).unwrap();
+    let r = repo::open(&format!("{root} bookworm main"), "x86_64", 0).unwrap();
+    check_debian_packages(&r.packages, 0);
+    fs::remove_file(index.with_extension("xz")).unwrap();
+    let r = repo::open(&format!("file://{root} bookworm main"), "x86_64", 0).unwrap();
+    check_debian_packages(&r.packages, 0);
+}
+
 #[test]
 fn debian_arch_not_in_release() {
     let archive = debian_archive();

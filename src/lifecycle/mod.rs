@@ -245,13 +245,11 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             foreign: None,
             toolbox: None,
         };
-        let cached = rootfs::build(&request, store, &options.state_root)
-            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
-            .tree;
         // Containers run from the toolbox get their mount points made in it: the job's own
         // hard-link copy keeps the cached tree as its digest recorded it.
         let own = work.join("toolbox");
-        rootfs::farm::link_tree(&cached, &own)?;
+        rootfs::build_into(&request, store, &options.state_root, &own, &[])
+            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?;
         own
     };
     stop_if_interrupted()?;
@@ -300,16 +298,20 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         // An rpm buildroot is registered by the toolbox's rpm.
         toolbox: Some(toolbox.clone()),
     };
-    let built = rootfs::build(&buildroot_request, store, &options.state_root)
-        .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
-    stop_if_interrupted()?;
-
     let buildroot = work.join("buildroot");
     // /etc gets private files: prepare appends the build user to /etc/passwd; so does an
     // rpm database.
     let mut private = vec!["etc"];
     private.extend_from_slice(rootfs::PRIVATE_DIRS);
-    rootfs::farm::link_tree_copying(&built.tree, &buildroot, &private)?;
+    let built = rootfs::build_into(
+        &buildroot_request,
+        store,
+        &options.state_root,
+        &buildroot,
+        &private,
+    )
+    .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
+    stop_if_interrupted()?;
 
     if let Cross::Sysroot { arch, dir } = &cross {
         let sysroot_names: Vec<String> = job

@@ -381,6 +381,15 @@ pub fn parse_release(text: &str) -> Result<Release> {
 /// Index names in order of preference: smallest download first.
 const PACKAGES_NAMES: [&str; 3] = ["Packages.xz", "Packages.gz", "Packages"];
 
+/// The index names to try at `dir`: on a local path nothing is downloaded, so the index
+/// that needs least decompressing comes first (xz costs ≈ 10 ms per MB of index).
+fn packages_names(dir: &Location) -> [&'static str; 3] {
+    match dir {
+        Location::Path(_) => ["Packages", "Packages.gz", "Packages.xz"],
+        Location::Url(_) => PACKAGES_NAMES,
+    }
+}
+
 /// Fetches and parses a `Release` or `InRelease` below `dir`; `None` when neither exists.
 fn fetch_release(dir: &Location) -> Result<Option<(Location, Release)>> {
     for name in ["Release", "InRelease"] {
@@ -436,9 +445,15 @@ pub fn read_suite(source: &Source, arch: &str, repo: usize) -> Result<Vec<Packag
     }
     let mut out = Vec::new();
     for comp in &source.components {
-        let found = PACKAGES_NAMES.iter().find_map(|n| {
+        let local = matches!(dist, Location::Path(_));
+        let found = packages_names(&dist).iter().find_map(|n| {
             let path = format!("{comp}/binary-{arch}/{n}");
-            release.sha256.get(&path).map(|e| (path, e))
+            let entry = release.sha256.get(&path)?;
+            // Release files list the uncompressed index, which mirrors often leave out.
+            if local && !dist.join(&path).and_then(|l| l.exists()).unwrap_or(false) {
+                return None;
+            }
+            Some((path, entry))
         });
         let Some((path, entry)) = found else {
             bail!("{release_loc}: lists no {comp}/binary-{arch}/Packages index with a SHA256 sum");
@@ -476,7 +491,7 @@ pub fn read_flat(source: &Source, arch: &str, repo: usize) -> Result<Vec<Package
     if release.is_none() {
         tracing::debug!(repo = %source.spec, "flat repository without Release: index unverified");
     }
-    for n in PACKAGES_NAMES {
+    for n in packages_names(&dir) {
         let loc = dir.join(n)?;
         let entry = release.as_ref().and_then(|(_, r)| r.sha256.get(n));
         // With a Release, only listed indexes count: an unlisted one cannot be verified.

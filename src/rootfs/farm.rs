@@ -92,6 +92,29 @@ pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
 /// as `etc` or `var/lib/rpm`) are private copies, so a root that edits them in place
 /// (appending to `/etc/passwd`, rpm opening its database) leaves the cache alone.
 pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
+    link_tree_shaped(src, dst, copy, false).map(|(links, _)| links)
+}
+
+/// As [`link_tree_copying`], and returns the digest of `src` as
+/// [`super::store::tree_digest`] computes it, from the same walk.
+pub fn link_tree_with_digest(src: &Path, dst: &Path, copy: &[&str]) -> Result<(u64, String)> {
+    let (links, shape) = link_tree_shaped(src, dst, copy, true)?;
+    let mut records = shape.unwrap_or_default();
+    records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for (_, record) in &records {
+        h.update(record);
+    }
+    Ok((links, hex::encode(h.finalize())))
+}
+
+fn link_tree_shaped(
+    src: &Path,
+    dst: &Path,
+    copy: &[&str],
+    shaped: bool,
+) -> Result<(u64, Option<Vec<Shape>>)> {
     let src_root = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
     nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
         .with_context(|| format!("cannot create {}", dst.display()))?;
@@ -106,6 +129,7 @@ pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
         failed: Mutex::new(None),
         done: Mutex::new(Vec::new()),
         links: AtomicU64::new(0),
+        shape: shaped.then(|| Mutex::new(Vec::new())),
     };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -127,7 +151,67 @@ pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
         let dst_dir = work.open(&work.dst_root, rel).with_context(context)?;
         copy_dir_meta(&src_dir, &dst_dir).with_context(context)?;
     }
-    Ok(work.links.load(Ordering::Relaxed))
+    let shape = work
+        .shape
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()));
+    Ok((work.links.load(Ordering::Relaxed), shape))
+}
+
+/// One entry of a tree's shape: the sort key (the path with `/` as NUL, so that sorting
+/// gives a depth-first walk with names in order) and the record hashed for it.
+pub(super) type Shape = (Vec<u8>, Vec<u8>);
+
+/// The record a tree's digest takes for the entry `name` of directory `rel` (relative to
+/// the tree, opened as `src`) whose directory-entry type is `d_type`: its path with its
+/// type, and for regular files and symlinks their size and mtime. Also says whether the
+/// entry is a directory.
+pub(super) fn shape_of(
+    src: impl AsRawFd,
+    rel: &[u8],
+    name: &std::ffi::CStr,
+    d_type: Option<Type>,
+) -> Result<(Shape, bool)> {
+    let mut path = Vec::with_capacity(rel.len() + name.to_bytes().len() + 2);
+    path.push(b'/');
+    path.extend_from_slice(rel);
+    if !rel.is_empty() {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name.to_bytes());
+    let key: Vec<u8> = path
+        .iter()
+        .map(|&b| if b == b'/' { 0 } else { b })
+        .collect();
+    let kind = match d_type {
+        Some(k) if k != Type::File && k != Type::Symlink => k,
+        _ => {
+            let st =
+                nix::sys::stat::fstatat(Some(src.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+            let k = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+            if k == SFlag::S_IFREG || k == SFlag::S_IFLNK {
+                path.extend_from_slice(
+                    format!(
+                        "\0{} {} {}.{}\n",
+                        if k == SFlag::S_IFREG { 'f' } else { 'l' },
+                        st.st_size,
+                        st.st_mtime,
+                        st.st_mtime_nsec
+                    )
+                    .as_bytes(),
+                );
+                return Ok(((key, path), false));
+            }
+            match k {
+                SFlag::S_IFDIR => Type::Directory,
+                SFlag::S_IFCHR => Type::CharacterDevice,
+                SFlag::S_IFBLK => Type::BlockDevice,
+                SFlag::S_IFIFO => Type::Fifo,
+                _ => Type::Socket,
+            }
+        }
+    };
+    path.extend_from_slice(format!("\0{kind:?}\n").as_bytes());
+    Ok(((key, path), kind == Type::Directory))
 }
 
 /// The shared state of a parallel [`link_tree`]. Directories are named by their path
@@ -146,6 +230,8 @@ struct Work {
     failed: Mutex<Option<anyhow::Error>>,
     done: Mutex<Vec<(Vec<u8>, usize)>>,
     links: AtomicU64,
+    /// The source tree's shape, when asked for (see [`link_tree_with_digest`]).
+    shape: Option<Mutex<Vec<Shape>>>,
 }
 
 impl Work {
@@ -206,6 +292,7 @@ impl Work {
         )?;
         let mut links = 0;
         let mut jobs = Vec::new();
+        let mut shape = Vec::new();
         let copying = !rel.is_empty()
             && self
                 .copy
@@ -216,6 +303,9 @@ impl Work {
             let name = entry.file_name();
             if name.to_bytes() == b"." || name.to_bytes() == b".." {
                 continue;
+            }
+            if self.shape.is_some() {
+                shape.push(shape_of(src.as_raw_fd(), rel, name, entry.file_type())?.0);
             }
             let is_dir = match entry.file_type() {
                 Some(Type::Directory) => true,
@@ -259,6 +349,9 @@ impl Work {
             }
         }
         self.links.fetch_add(links, Ordering::Relaxed);
+        if let Some(all) = &self.shape {
+            all.lock().unwrap_or_else(|p| p.into_inner()).extend(shape);
+        }
         if !jobs.is_empty() {
             self.queue
                 .lock()
@@ -371,4 +464,34 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd> {
     )?;
     // SAFETY: a fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest taken while copying is the one the store records (names sorted as a
+    /// depth-first walk: `a/x` comes before `a-b`), and it changes with the tree.
+    #[test]
+    fn digest_while_copying_equals_the_recorded_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("a/deep")).unwrap();
+        std::fs::create_dir_all(src.join("empty")).unwrap();
+        std::fs::write(src.join("a/x"), b"one").unwrap();
+        std::fs::write(src.join("a/deep/y"), b"two").unwrap();
+        std::fs::write(src.join("a-b"), b"three").unwrap();
+        std::os::unix::fs::symlink("a/x", src.join("link")).unwrap();
+        nix::unistd::mkfifo(&src.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let recorded = super::super::store::tree_digest(&src).unwrap();
+        let (links, digest) = link_tree_with_digest(&src, &dir.path().join("out"), &[]).unwrap();
+        assert_eq!(digest, recorded);
+        assert_eq!(links, 5);
+        assert!(dir.path().join("out/a/deep/y").is_file());
+
+        std::fs::write(src.join("a/deep/y"), b"changed").unwrap();
+        let (_, changed) = link_tree_with_digest(&src, &dir.path().join("out2"), &[]).unwrap();
+        assert_ne!(changed, recorded);
+        assert_eq!(changed, super::super::store::tree_digest(&src).unwrap());
+    }
 }

@@ -95,6 +95,54 @@ pub struct Built {
 /// the cached tree. `state_root` is the runtime state directory (install mode runs a
 /// container).
 pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Built> {
+    build_with(request, store, state_root, false).map(|(built, _)| built)
+}
+
+/// Builds the root and copies it into `out` (which must not exist) as a hard-link farm
+/// whose regular files below `copy` are private copies. A root from the cache is checked
+/// against its recorded digest during the copy, not before it (one walk of the tree
+/// instead of two); a corrupt one is removed and made again.
+pub fn build_into(
+    request: &Request,
+    store: &Store,
+    state_root: &Path,
+    out: &Path,
+    copy: &[&str],
+) -> Result<Built> {
+    for _ in 0..2 {
+        let (built, expected) = build_with(request, store, state_root, true)?;
+        let linked = match &expected {
+            None => farm::link_tree_copying(&built.tree, out, copy).map(|_| None),
+            Some(_) => farm::link_tree_with_digest(&built.tree, out, copy).map(|(_, d)| Some(d)),
+        };
+        let digest = match linked {
+            Ok(digest) => digest,
+            Err(err) => {
+                // Nothing half-copied stays.
+                let _ = store::remove_tree(out);
+                return Err(err);
+            }
+        };
+        if digest == expected {
+            return Ok(built);
+        }
+        store::remove_tree(out)?;
+        store.discard_rootfs(&built.tree);
+    }
+    bail!(
+        "the root made again for {} is corrupt at once",
+        out.display()
+    )
+}
+
+/// [`build`]; with `defer_check`, a root from the cache is returned with the digest it must
+/// have, unchecked.
+fn build_with(
+    request: &Request,
+    store: &Store,
+    state_root: &Path,
+    defer_check: bool,
+) -> Result<(Built, Option<String>)> {
     let started = Instant::now();
     let mut packages = Vec::new();
     let mut sources = Vec::new();
@@ -161,14 +209,22 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
     if known.iter().all(Option::is_some) {
         let unpacked: Vec<Unpacked> = known.iter().flatten().cloned().collect();
         let key = Store::rootfs_key(request.mode.cache_key(), &unpacked);
-        if let Some(tree) = store.rootfs(&key) {
-            return Ok(Built {
+        let found = if defer_check {
+            store
+                .rootfs_unchecked(&key)
+                .map(|(tree, digest)| (tree, Some(digest)))
+        } else {
+            store.rootfs(&key).map(|tree| (tree, None))
+        };
+        if let Some((tree, digest)) = found {
+            let built = Built {
                 tree,
                 packages: chosen.iter().map(|p| p.nevra()).collect(),
                 cache_hit: true,
                 fetched: 0,
                 unpacked: 0,
-            });
+            };
+            return Ok((built, digest));
         }
     }
 
@@ -306,18 +362,22 @@ pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Buil
         elapsed_ms = started.elapsed().as_millis() as u64,
         "root ready"
     );
-    Ok(built)
+    Ok((built, None))
 }
 
 /// Builds the root and links it into `out` (which must not exist, or be an empty dir).
 pub fn create(request: &Request, store: &Store, state_root: &Path, out: &Path) -> Result<Built> {
     check_out(out)?;
-    let built = build(request, store, state_root)?;
-    if out.exists() {
+    let existed = out.exists();
+    if existed {
         std::fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
     }
-    farm::link_tree_copying(&built.tree, out, PRIVATE_DIRS)?;
-    Ok(built)
+    let built = build_into(request, store, state_root, out, PRIVATE_DIRS);
+    if built.is_err() && existed && !out.exists() {
+        // The empty directory the caller gave stays as it was.
+        let _ = std::fs::create_dir(out);
+    }
+    built
 }
 
 fn check_out(out: &Path) -> Result<()> {

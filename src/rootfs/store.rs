@@ -318,6 +318,47 @@ impl Store {
         Some(dir.join("tree"))
     }
 
+    /// The cached root for `key` and the digest its tree must have, not checked here: the
+    /// caller checks it while copying the tree (see [`super::farm::link_tree_with_digest`])
+    /// and calls [`Store::discard_rootfs`] when it differs. An entry without a digest is
+    /// removed.
+    pub fn rootfs_unchecked(&self, key: &str) -> Option<(PathBuf, String)> {
+        let dir = self.dir.join("rootfs").join(key);
+        if !dir.exists() {
+            return None;
+        }
+        let recorded = read_info::<RootfsInfo>(&dir.join("info.json"))
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|info| {
+                info.tree
+                    .ok_or_else(|| "it has no recorded digest".to_string())
+            });
+        match recorded {
+            Ok(digest) => {
+                touch(&dir.join("info.json"));
+                Some((dir.join("tree"), digest))
+            }
+            Err(why) => {
+                self.discard(&dir, "a root", &why);
+                None
+            }
+        }
+    }
+
+    /// Removes the cached root whose tree is `tree`, found corrupt by the caller.
+    pub fn discard_rootfs(&self, tree: &Path) {
+        if let Some(dir) = tree.parent() {
+            self.discard(
+                dir,
+                "a root",
+                &format!(
+                    "{} differs from when it was made (a file changed, went or came)",
+                    tree.display()
+                ),
+            );
+        }
+    }
+
     /// Builds the root for `key`: the packages laid down in order (later ones win where
     /// two ship the same path), then `finish` (e.g. the install step) on the tree, then
     /// the entry is renamed into place. Returns the tree.
@@ -500,9 +541,10 @@ fn check_tree(tree: &Path, recorded: Option<&str>) -> std::result::Result<(), St
 /// mtime of regular files and symlinks. Reads directories and inodes, never file data.
 pub fn tree_digest(root: &Path) -> Result<String> {
     use nix::dir::{Dir, Type};
-    use nix::fcntl::{AtFlags, OFlag};
-    use nix::sys::stat::{Mode, SFlag, fstatat};
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
 
+    // `path` is relative to the root, without a leading `/`.
     fn walk(dir: &mut Dir, path: &mut Vec<u8>, h: &mut Sha256, root: &Path) -> Result<()> {
         let fd = std::os::fd::AsRawFd::as_raw_fd(dir);
         let mut entries: Vec<(Vec<u8>, Option<Type>)> = Vec::new();
@@ -515,43 +557,16 @@ pub fn tree_digest(root: &Path) -> Result<String> {
         }
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (name, kind) in entries {
-            let len = path.len();
-            path.push(b'/');
-            path.extend_from_slice(&name);
             let cname = std::ffi::CString::new(name).context("NUL in a file name")?;
-            let kind = match kind {
-                Some(k) if k != Type::File && k != Type::Symlink => k,
-                _ => {
-                    let st = fstatat(Some(fd), cname.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                        .with_context(|| format!("cannot stat {}", root.display()))?;
-                    let k = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-                    if k == SFlag::S_IFREG || k == SFlag::S_IFLNK {
-                        h.update(path.as_slice());
-                        h.update(
-                            format!(
-                                "\0{} {} {}.{}\n",
-                                if k == SFlag::S_IFREG { 'f' } else { 'l' },
-                                st.st_size,
-                                st.st_mtime,
-                                st.st_mtime_nsec
-                            )
-                            .as_bytes(),
-                        );
-                        path.truncate(len);
-                        continue;
-                    }
-                    match k {
-                        SFlag::S_IFDIR => Type::Directory,
-                        SFlag::S_IFCHR => Type::CharacterDevice,
-                        SFlag::S_IFBLK => Type::BlockDevice,
-                        SFlag::S_IFIFO => Type::Fifo,
-                        _ => Type::Socket,
-                    }
+            let ((_, record), is_dir) = super::farm::shape_of(fd, path, &cname, kind)
+                .with_context(|| format!("cannot stat {}", root.display()))?;
+            h.update(&record);
+            if is_dir {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push(b'/');
                 }
-            };
-            h.update(path.as_slice());
-            h.update(format!("\0{kind:?}\n").as_bytes());
-            if kind == Type::Directory {
+                path.extend_from_slice(cname.as_bytes());
                 let mut sub = Dir::openat(
                     Some(fd),
                     cname.as_c_str(),
@@ -560,8 +575,8 @@ pub fn tree_digest(root: &Path) -> Result<String> {
                 )
                 .with_context(|| format!("cannot open a directory in {}", root.display()))?;
                 walk(&mut sub, path, h, root)?;
+                path.truncate(len);
             }
-            path.truncate(len);
         }
         Ok(())
     }
