@@ -298,24 +298,18 @@ impl Store {
     /// The cached root for `key`, if there is one and its tree is intact (and marks it
     /// used). A corrupt one is removed, so the caller builds it again.
     pub fn rootfs(&self, key: &str) -> Option<PathBuf> {
-        let dir = self.dir.join("rootfs").join(key);
-        if !dir.exists() {
-            return None;
-        }
+        let (tree, recorded) = self.rootfs_unchecked(key)?;
         let started = std::time::Instant::now();
-        let checked = read_info::<RootfsInfo>(&dir.join("info.json"))
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|info| check_tree(&dir.join("tree"), info.tree.as_deref()));
+        let checked = check_tree(&tree, Some(&recorded));
         tracing::debug!(
             elapsed_us = started.elapsed().as_micros() as u64,
             "cached root checked"
         );
         if let Err(why) = checked {
-            self.discard(&dir, "a root", &why);
+            self.discard(&self.dir.join("rootfs").join(key), "a root", &why);
             return None;
         }
-        touch(&dir.join("info.json"));
-        Some(dir.join("tree"))
+        Some(tree)
     }
 
     /// The cached root for `key` and the digest its tree must have, not checked here: the
@@ -348,14 +342,7 @@ impl Store {
     /// Removes the cached root whose tree is `tree`, found corrupt by the caller.
     pub fn discard_rootfs(&self, tree: &Path) {
         if let Some(dir) = tree.parent() {
-            self.discard(
-                dir,
-                "a root",
-                &format!(
-                    "{} differs from when it was made (a file changed, went or came)",
-                    tree.display()
-                ),
-            );
+            self.discard(dir, "a root", &changed(tree));
         }
     }
 
@@ -529,12 +516,17 @@ fn check_tree(tree: &Path, recorded: Option<&str>) -> std::result::Result<(), St
     };
     match tree_digest(tree) {
         Ok(now) if now == recorded => Ok(()),
-        Ok(_) => Err(format!(
-            "{} differs from when it was made (a file changed, went or came)",
-            tree.display()
-        )),
+        Ok(_) => Err(changed(tree)),
         Err(err) => Err(format!("{err:#}")),
     }
+}
+
+/// Why a tree whose digest no longer matches is discarded.
+fn changed(tree: &Path) -> String {
+    format!(
+        "{} differs from when it was made (a file changed, went or came)",
+        tree.display()
+    )
 }
 
 /// SHA-256 over a tree's shape, in name order: each path with its type, and the size and
