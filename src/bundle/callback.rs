@@ -77,7 +77,7 @@ pub fn write_callback_bundles(
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let spec = callback_spec(job, paths, setup, callback, &dir)?;
-        let spec = finish(spec, job, &name)?;
+        let spec = finish(spec, job, paths, &name)?;
         let spec = annotate(spec, job, paths, setup, callback)?;
         spec.save(dir.join("config.json"))
             .with_context(|| format!("cannot write {}", dir.join("config.json").display()))?;
@@ -360,7 +360,9 @@ fn annotate(
         put(key::WORK, setup.work.to_string_lossy().into_owned());
         put(
             key::BUILD_CGROUP,
-            super::phase_cgroup(job, "build")
+            paths
+                .cgroups
+                .of(job, "build")
                 .to_string_lossy()
                 .into_owned(),
         );

@@ -42,6 +42,42 @@ pub struct Paths {
     pub sources: PathBuf,
     /// Where the build writes its results (OBS layout below it).
     pub results: PathBuf,
+    /// Where the phases' cgroups go.
+    pub cgroups: CgroupPlace,
+}
+
+/// Where a job's phase cgroups go (one per phase: its peak memory goes into _statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupPlace {
+    /// `/obsbox/<job>-<phase>-<pid>`: run by the obsbox of that pid; `obsbox gc` collects
+    /// them once it is gone.
+    Owned(u32),
+    /// `/obsbox-bundle/<job>-<phase>`: bundles for another runtime (`obsbox bundle`), run
+    /// by runc or podman after the obsbox that wrote them is gone; gc leaves them alone.
+    Exported,
+}
+
+impl CgroupPlace {
+    /// The cgroups of phases run by this process.
+    pub fn owned() -> CgroupPlace {
+        CgroupPlace::Owned(std::process::id())
+    }
+
+    /// The cgroup path of `phase` of `job`.
+    pub fn of(self, job: &Job, phase: &str) -> PathBuf {
+        match self {
+            CgroupPlace::Owned(pid) => PathBuf::from(format!(
+                "/obsbox/{}-{}-{pid}",
+                sanitize(&job.id),
+                sanitize(phase)
+            )),
+            CgroupPlace::Exported => PathBuf::from(format!(
+                "/obsbox-bundle/{}-{}",
+                sanitize(&job.id),
+                sanitize(phase)
+            )),
+        }
+    }
 }
 
 /// What a phase is for, in order of the lifecycle.
@@ -112,7 +148,7 @@ pub fn write_bundles(
         if let (Some(emulation), PhaseKind::Prepare | PhaseKind::Build) = (emulation, &kind) {
             emulation.adapt_spec(&mut spec)?;
         }
-        let spec = finish(spec, job, &name)?;
+        let spec = finish(spec, job, paths, &name)?;
         spec.save(dir.join("config.json"))
             .with_context(|| format!("cannot write {}", dir.join("config.json").display()))?;
         written.push(Phase { name, kind, dir });
@@ -282,36 +318,8 @@ fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
         .build()?)
 }
 
-static FOR_ANOTHER_RUNTIME: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-/// The bundles this process writes are for another runtime (`obsbox bundle`): their
-/// cgroups live under `/obsbox-bundle`, outside what `obsbox gc` collects, since the
-/// obsbox that wrote them is gone by the time runc or podman runs them.
-pub fn for_another_runtime() {
-    FOR_ANOTHER_RUNTIME.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// A cgroup per phase: its peak memory goes into _statistics. The pid of the obsbox that
-/// runs it ends the name, so `obsbox gc` knows when its owner is gone.
-pub fn phase_cgroup(job: &Job, phase: &str) -> PathBuf {
-    if FOR_ANOTHER_RUNTIME.load(std::sync::atomic::Ordering::Relaxed) {
-        return PathBuf::from(format!(
-            "/obsbox-bundle/{}-{}",
-            sanitize(&job.id),
-            sanitize(phase)
-        ));
-    }
-    PathBuf::from(format!(
-        "/obsbox/{}-{}-{}",
-        sanitize(&job.id),
-        sanitize(phase),
-        std::process::id()
-    ))
-}
-
 /// Annotations, hostname, cgroup and resource limits common to every phase.
-fn finish(mut spec: Spec, job: &Job, phase: &str) -> Result<Spec> {
+fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec> {
     let hostarch = if job.hostarch.is_empty() {
         &job.arch
     } else {
@@ -343,7 +351,7 @@ fn finish(mut spec: Spec, job: &Job, phase: &str) -> Result<Spec> {
         ));
     }
     linux.set_resources(Some(resources));
-    linux.set_cgroups_path(Some(phase_cgroup(job, phase)));
+    linux.set_cgroups_path(Some(paths.cgroups.of(job, phase)));
     spec.set_linux(Some(linux));
     Ok(spec)
 }

@@ -72,13 +72,13 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         keep_work: args.keep_work,
         old_results: args.old,
         log: None,
+        cgroups: crate::bundle::CgroupPlace::owned(),
     };
     lifecycle::build(&job, &options)
 }
 
 pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
     let job = crate::job::load(&args.job)?;
-    crate::bundle::for_another_runtime();
     if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
         bail!("{}: the output directory is not empty", args.out.display());
     }
@@ -93,6 +93,7 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         keep_work: true,
         old_results: args.old,
         log: None,
+        cgroups: crate::bundle::CgroupPlace::Exported,
     };
     let prepared = lifecycle::prepare(&job, &store, &options, &args.out)?;
     for phase in &prepared.phases {

@@ -118,15 +118,21 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
     // qemu registered in the host's table by a job that never got to remove it.
     collected.binfmt_entries = crate::binfmt::remove_stale_global();
 
-    // Phase cgroups (`/obsbox/<job>-<phase>-<pid>`) of a dead obsbox, emptied above.
+    // Phase and install cgroups (`/obsbox/<job>-<phase>-<pid>`, `/obsbox/install-<pid>`) of
+    // a dead obsbox, emptied above; and libcontainer's default name for the install
+    // containers of older obsbox versions (`:youki:obsbox-install-<pid>`), top level.
     if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
         for hierarchy in hierarchies.flatten() {
-            for base in [hierarchy.path().join("obsbox")] {
+            let top = hierarchy.path();
+            for (base, prefix) in [(top.join("obsbox"), ""), (top, ":youki:obsbox-install-")] {
                 let Ok(children) = fs::read_dir(&base) else {
                     continue;
                 };
                 for child in children.flatten() {
                     let name = child.file_name().to_string_lossy().into_owned();
+                    if !name.starts_with(prefix) {
+                        continue;
+                    }
                     let owner = name.rsplit('-').next().and_then(|p| p.parse::<i32>().ok());
                     if owner.is_none_or(|pid| alive(pid, &child.path())) {
                         continue;

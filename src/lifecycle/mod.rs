@@ -45,6 +45,8 @@ pub struct Options {
     /// Where the build log goes: `None` is `RESULTS/logfile`, created afresh; a given file
     /// is appended to (its owner started it, e.g. obs-build's `--logfile`).
     pub log: Option<PathBuf>,
+    /// Where the phases' cgroups go.
+    pub cgroups: bundle::CgroupPlace,
 }
 
 impl Options {
@@ -354,6 +356,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         sources: fs::canonicalize(&job.sources)
             .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
         results: fs::canonicalize(&staging)?,
+        cgroups: options.cgroups,
     };
     let bundles = work.join("bundles");
     let (callbacks, hooks) = if callbacks.is_empty() {

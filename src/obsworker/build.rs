@@ -135,6 +135,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         keep_work: false,
         old_results,
         log: Some(logfile.clone()),
+        cgroups: crate::bundle::CgroupPlace::owned(),
     };
     drop(log);
     let code = match lifecycle::build(&job, &options) {

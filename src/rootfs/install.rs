@@ -556,7 +556,7 @@ fn install_spec(tree: &Path, readonly: bool, args: &[&str]) -> Result<oci_spec::
 
 /// Runs `spec` as a bundle under `work` and returns its exit code; output goes to `log`.
 fn run_spec(
-    spec: oci_spec::runtime::Spec,
+    mut spec: oci_spec::runtime::Spec,
     work: &Path,
     state_root: &Path,
     log: &Path,
@@ -564,6 +564,14 @@ fn run_spec(
 ) -> Result<i32> {
     let bundle = work.join("bundle");
     fs::create_dir_all(&bundle)?;
+    // Its cgroup is named after this process, below /obsbox, so `obsbox gc` collects it
+    // if this process dies before it is deleted.
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_cgroups_path(Some(PathBuf::from(format!(
+        "/obsbox/install-{}",
+        std::process::id()
+    ))));
+    spec.set_linux(Some(linux));
     spec.save(bundle.join("config.json"))?;
     let mut log_file =
         fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
