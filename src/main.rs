@@ -12,6 +12,12 @@ fn main() {
     // set it up and overwrite it. Commands that fork into a container re-execute from a
     // sealed binary (runtime::seal); this must happen before anything else.
     if obsbox::cli::needs_sealed_exe(std::env::args_os().skip(1)) {
+        // These commands put processes into cgroups: start the kernel's wait for that now,
+        // once (not again in the sealed re-execution).
+        if !obsbox::runtime::seal::is_sealed() {
+            // SAFETY: nothing has started a thread yet.
+            unsafe { obsbox::runtime::attach_warmup::start() };
+        }
         if let Err(err) = obsbox::runtime::seal::ensure_sealed() {
             eprintln!("obsbox: {err:#}");
             std::process::exit(1);

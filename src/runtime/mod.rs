@@ -3,6 +3,7 @@
 //! A plain bundle runs exactly as under runc; obsbox-specific behaviour is chosen by
 //! `org.openbuildservice.*` annotations (later issues) and never changes the default path.
 
+pub mod attach_warmup;
 pub mod console;
 pub mod container;
 pub mod executor;

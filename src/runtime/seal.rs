@@ -39,7 +39,7 @@ pub fn binary_path() -> Result<PathBuf> {
 /// Makes sure the running binary is sealed, re-executing it if it is not. Returns only when
 /// running sealed (or with an error when no sealing method works).
 pub fn ensure_sealed() -> Result<()> {
-    if running_from_sealed_overlay() || pentacle::is_sealed() {
+    if is_sealed() {
         return Ok(());
     }
     // Once sealed, /proc/self/exe no longer names a file on the host; hooks that call
@@ -58,6 +58,11 @@ pub fn ensure_sealed() -> Result<()> {
         Err(err) => tracing::debug!("no sealed overlay: {err:#}"),
     }
     pentacle::ensure_sealed().context("cannot seal /proc/self/exe")
+}
+
+/// Whether this process runs from a sealed binary already.
+pub fn is_sealed() -> bool {
+    running_from_sealed_overlay() || pentacle::is_sealed()
 }
 
 /// Whether our binary lives on a read-only overlayfs: what `sealed_overlay_exe` produces.
