@@ -3,14 +3,16 @@
 //! Moving a process into a cgroup (writing its pid to `cgroup.procs`, which libcontainer does
 //! for a container's first process) takes the kernel's global `cgroup_threadgroup_rwsem`
 //! for writing. When nobody has taken it for a while, that waits for an RCU grace period:
-//! ≈ 5–11 ms on this kind of machine, the largest single wait in starting a container, and
-//! paid by runc too. The lock stays cheap for about a grace period after its last writer, and
-//! a second writer arriving while the first waits shares the first one's grace period.
+//! 8–16 ms on this kind of machine (in steps of the 4 ms tick), the largest single wait in
+//! starting a container, and paid by runc too. The lock stays cheap for about a grace period
+//! after its last writer.
 //!
 //! So a command that is about to create a container starts such a write at once, from a
 //! short-lived child process that moves itself into the cgroup it is already in, which changes
 //! nothing. The grace period then runs while obsbox seals itself, parses the bundle, writes
-//! its state and forks, instead of after. A child process rather than a thread: the helper
+//! its state and forks, instead of after. (The child holds the kernel's cgroup mutex while it
+//! waits, so libcontainer's own cgroup work queues behind it: what overlaps is everything
+//! before that.) A child process rather than a thread: the helper
 //! must outlive the re-execution that seals obsbox (a thread in that wait would hold the
 //! `execve` up), and it receives none of the signals a foreground `run` passes on.
 
