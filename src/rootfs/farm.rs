@@ -143,7 +143,7 @@ fn link_tree_shaped(
     if let Some(err) = work.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(err).with_context(context);
     }
-    // Directory metadata last, deepest first: adding entries changes a directory's mtime.
+    // The metadata of directories that had to wait, deepest first.
     let mut done = std::mem::take(&mut *work.done.lock().unwrap_or_else(|p| p.into_inner()));
     done.sort_by_key(|(_, depth)| std::cmp::Reverse(*depth));
     for (rel, _) in &done {
@@ -228,6 +228,7 @@ struct Work {
     /// Workers holding a directory (more may be queued from it).
     busy: AtomicUsize,
     failed: Mutex<Option<anyhow::Error>>,
+    /// Directories whose metadata waits for the end (see `copy_dir`): (path, depth).
     done: Mutex<Vec<(Vec<u8>, usize)>>,
     links: AtomicU64,
     /// The source tree's shape, when asked for (see [`link_tree_with_digest`]).
@@ -261,10 +262,6 @@ impl Work {
                     .unwrap_or_else(|p| p.into_inner())
                     .get_or_insert(err);
             }
-            self.done
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((rel, depth));
             let _guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             self.busy.fetch_sub(1, Ordering::SeqCst);
             self.wake.notify_all();
@@ -349,6 +346,20 @@ impl Work {
             }
         }
         self.links.fetch_add(links, Ordering::Relaxed);
+        // Every entry of this directory is in place now (its subdirectories get theirs inside
+        // them), so its mtime will not change again: its metadata can be set at once, with
+        // the descriptors at hand. Unless a process without root's powers could then no
+        // longer reach its subdirectories through it (no search permission for the owner):
+        // such a directory waits for the end, where they are done deepest first.
+        let st = nix::sys::stat::fstat(src.as_raw_fd())?;
+        if !jobs.is_empty() && st.st_mode & 0o100 == 0 && !nix::unistd::geteuid().is_root() {
+            self.done
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((rel.to_vec(), depth));
+        } else {
+            set_dir_meta(&dst, &st)?;
+        }
         if let Some(all) = &self.shape {
             all.lock().unwrap_or_else(|p| p.into_inner()).extend(shape);
         }
@@ -433,7 +444,11 @@ fn copy_file(src: &OwnedFd, dst: &OwnedFd, name: &std::ffi::CStr) -> Result<()> 
 
 /// Gives `dst` the owner, mode and times of `src` (after its contents are in place).
 pub fn copy_dir_meta(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
-    let st = nix::sys::stat::fstat(src.as_raw_fd())?;
+    set_dir_meta(dst, &nix::sys::stat::fstat(src.as_raw_fd())?)
+}
+
+/// Gives `dst` the owner, mode and times `st` records.
+fn set_dir_meta(dst: &OwnedFd, st: &nix::sys::stat::FileStat) -> Result<()> {
     nix::unistd::fchown(
         dst.as_raw_fd(),
         Some(st.st_uid.into()),
@@ -469,6 +484,53 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every directory of the copy gets its source's owner, mode and mtime, also those whose
+    /// mode forbids writing into them and those below them.
+    #[test]
+    fn directories_keep_owner_mode_and_mtime() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("ro/inner/deepest")).unwrap();
+        std::fs::create_dir_all(src.join("sticky")).unwrap();
+        std::fs::write(src.join("ro/inner/deepest/file"), b"x").unwrap();
+        std::fs::write(src.join("ro/file"), b"y").unwrap();
+        let dirs = [
+            ("", 0o755, 1_000_000),
+            ("ro", 0o555, 1_100_000),
+            ("ro/inner", 0o750, 1_200_000),
+            ("ro/inner/deepest", 0o500, 1_300_000),
+            ("sticky", 0o1777, 1_400_000),
+        ];
+        // Deepest first, as setting a mode or a time does not touch the parent.
+        for (rel, mode, mtime) in dirs.iter().rev() {
+            let path = src.join(rel);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
+            let t = nix::sys::time::TimeSpec::new(*mtime, 0);
+            nix::sys::stat::utimensat(
+                None,
+                &path,
+                &t,
+                &t,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+        nix::unistd::chown(&src.join("ro/inner"), Some(1234.into()), Some(4321.into())).unwrap();
+        let out = dir.path().join("out");
+        link_tree(&src, &out).unwrap();
+        for (rel, _, _) in dirs {
+            let (a, b) = (
+                std::fs::metadata(src.join(rel)).unwrap(),
+                std::fs::metadata(out.join(rel)).unwrap(),
+            );
+            assert_eq!(a.mode() & 0o7777, b.mode() & 0o7777, "mode of /{rel}");
+            assert_eq!((a.uid(), a.gid()), (b.uid(), b.gid()), "owner of /{rel}");
+            assert_eq!(a.mtime(), b.mtime(), "mtime of /{rel}");
+        }
+        assert!(out.join("ro/inner/deepest/file").is_file());
+    }
 
     /// The digest taken while copying is the one the store records (names sorted as a
     /// depth-first walk: `a/x` comes before `a-b`), and it changes with the tree.
