@@ -52,6 +52,16 @@ for r in $(seq "$rounds"); do
         echo "warm $(( t1 - t0 ))" >>"$work/times"
     done
 done
+# A worker's cycle: the previous job's root is deleted, then the next one is made from the
+# warm cache. Run after the rounds above, as the deletions would tax whatever comes next.
+prev=$out
+for _ in $(seq $((rounds * 3))); do
+    rm -rf "$prev"
+    fresh; out=$FRESH
+    t0=$(now); obsbox_into "$cache" "$out"; t1=$(now)
+    echo "cycle $(( t1 - t0 ))" >>"$work/times"
+    prev=$out
+done
 # Peak RSS of one cold and one warm run.
 fresh; cache=$FRESH; fresh
 /usr/bin/time -o "$work/cold.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$FRESH" >/dev/null 2>&1
@@ -63,10 +73,11 @@ times = {}
 for line in open(sys.argv[1]):
     kind, t = line.split()
     times.setdefault(kind, []).append(int(t) / 1e9)
-d, c, w = (statistics.median(times[k]) for k in ("dpkg", "cold", "warm"))
+d, c, w, y = (statistics.median(times[k]) for k in ("dpkg", "cold", "warm", "cycle"))
 print(f"dpkg-deb -x loop  median {d:7.3f} s  ({len(times['dpkg'])} runs)")
 print(f"obsbox cold       median {c:7.3f} s  ({len(times['cold'])} runs)  loop/cold = {d/c:.2f}x  (target >= 3x)")
 print(f"obsbox warm       median {w*1000:7.1f} ms ({len(times['warm'])} runs)  (target <= 100 ms)")
+print(f"  after deleting the previous root (a worker's cycle): median {y*1000:.1f} ms ({len(times['cycle'])} runs)")
 cold_rss, warm_rss = int(sys.argv[2]) / 1024, int(sys.argv[3]) / 1024
 print(f"peak RSS          cold {cold_rss:.1f} MB, warm {warm_rss:.1f} MB  (target <= 200 MB)")
 PY

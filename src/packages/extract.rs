@@ -112,8 +112,12 @@ pub struct Extractor {
 impl Extractor {
     /// Opens (creating it if needed) `root` as the target. `label` names the archive.
     pub fn new(root: &Path, label: &str, options: Options) -> Result<Extractor> {
+        let fresh = std::fs::symlink_metadata(root).is_err();
         std::fs::create_dir_all(root)
             .with_context(|| format!("cannot create {}", root.display()))?;
+        if fresh && let Ok(dir) = std::fs::File::open(root) {
+            mark_top(&dir);
+        }
         let fd = nix::fcntl::open(
             root,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -793,6 +797,29 @@ pub(crate) fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd, E
     )?;
     // SAFETY: fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Marks the directory `dir` as the top of a directory hierarchy (the inode flag
+/// `FS_TOPDIR_FL`, what `chattr +T` sets), for a root made here and about to be filled.
+/// ext4's allocator places the subdirectories of such a directory in the block groups that
+/// hold the fewest directories, and theirs next to them, instead of next to the parent,
+/// where a worker has just deleted the previous job's root: without a journal, ext4 will
+/// not reuse an inode freed in the last minutes and steps past every one of them, for every
+/// directory made (a warm root of ≈ 970 directories took 110–210 ms there instead of
+/// ≈ 85 ms). A hint only: file systems without the flag refuse it, and that is ignored.
+pub fn mark_top(dir: &impl AsRawFd) {
+    const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
+    let mut flags: libc::c_int = 0;
+    // SAFETY: both requests read or write one int (the kernel's size for them, whatever
+    // their encoded argument type says) at a valid address, on a descriptor we hold.
+    unsafe {
+        if libc::ioctl(dir.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) == 0
+            && flags & FS_TOPDIR_FL == 0
+        {
+            flags |= FS_TOPDIR_FL;
+            libc::ioctl(dir.as_raw_fd(), libc::FS_IOC_SETFLAGS, &flags);
+        }
+    }
 }
 
 /// The names in a directory, without `.` and `..`, in directory order.

@@ -119,6 +119,7 @@ fn link_tree_shaped(
     nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
         .with_context(|| format!("cannot create {}", dst.display()))?;
     let dst_root = open_dir(dst).with_context(|| format!("cannot open {}", dst.display()))?;
+    crate::packages::extract::mark_top(&dst_root);
     let work = Work {
         src_root,
         dst_root,
@@ -530,6 +531,45 @@ mod tests {
             assert_eq!(a.mtime(), b.mtime(), "mtime of /{rel}");
         }
         assert!(out.join("ro/inner/deepest/file").is_file());
+    }
+
+    /// On ext4, where the allocator reads it, a copy's top directory carries the
+    /// top-of-hierarchy hint (so its subdirectories are not made among the inodes of roots
+    /// just deleted next to it); the source is left as it was.
+    #[test]
+    fn copy_is_marked_as_a_top_directory_on_ext4() {
+        const EXT4_SUPER_MAGIC: libc::c_long = 0xef53;
+        const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
+        let flags = |path: &Path| {
+            let dir = open_dir(path).unwrap();
+            let mut flags: libc::c_int = 0;
+            // SAFETY: reads one int into a valid address.
+            assert_eq!(
+                unsafe { libc::ioctl(dir.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) },
+                0
+            );
+            flags
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: fstatfs fills the zeroed struct on a descriptor we hold.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        let fd = open_dir(dir.path()).unwrap();
+        assert_eq!(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) }, 0);
+        if st.f_type != EXT4_SUPER_MAGIC {
+            eprintln!("skipped: {} is not on ext4", dir.path().display());
+            return;
+        }
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("usr/bin")).unwrap();
+        let out = dir.path().join("out");
+        link_tree(&src, &out).unwrap();
+        assert_ne!(flags(&out) & FS_TOPDIR_FL, 0, "the copy is not marked");
+        assert_eq!(flags(&src) & FS_TOPDIR_FL, 0, "the source was marked");
+        assert_eq!(
+            flags(&out.join("usr")) & FS_TOPDIR_FL,
+            0,
+            "a subdirectory was marked"
+        );
     }
 
     /// The digest taken while copying is the one the store records (names sorted as a
