@@ -74,8 +74,14 @@ fn write_pool(root: &Path) -> String {
 /// A Debian archive with suite `bookworm`, component `main`, amd64 and arm64 indexes.
 fn debian_archive() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let packages = write_pool(root);
+    let packages = write_pool(dir.path());
+    write_dists(dir.path(), &packages);
+    dir
+}
+
+/// Writes `dists/bookworm` of the archive at `root`: `packages` as the amd64 and arm64
+/// indexes (plain, gz, xz) and the `Release` that lists them.
+fn write_dists(root: &Path, packages: &str) {
     let dist = root.join("dists/bookworm");
     let mut sums = String::new();
     for arch in ["amd64", "arm64"] {
@@ -94,7 +100,6 @@ fn debian_archive() -> tempfile::TempDir {
          MD5Sum:\n 0123 1 main/binary-amd64/Packages\nSHA256:\n{sums}"
     );
     write(&dist.join("Release"), release.as_bytes());
-    dir
 }
 
 fn check_debian_packages(pkgs: &[repo::PackageMeta], index: usize) {
@@ -167,6 +172,49 @@ fn debian_archive_by_path_file_url_and_http() {
         b"arm64 hello"
     );
     assert_eq!(leftovers(out.path()).len(), 2);
+}
+
+/// A remote archive's index is decompressed once: the cache keeps it under the sum
+/// `Release` gives for the uncompressed index, and the next read takes it from there (here
+/// the server no longer has `Packages.xz` at all). When the archive changes, its new index
+/// is read, not the kept one.
+#[test]
+fn remote_index_kept_in_the_cache_until_the_archive_changes() {
+    let archive = debian_archive();
+    let server = Server::serve(archive.path());
+    let spec = format!("{} bookworm main", server.url(""));
+    let cache = tempfile::tempdir().unwrap();
+    let open = || repo::open_cached(&spec, "x86_64", 0, Some(cache.path()));
+    check_debian_packages(&open().unwrap().packages, 0);
+    let index = archive
+        .path()
+        .join("dists/bookworm/main/binary-amd64/Packages");
+    let text = fs::read_to_string(&index).unwrap();
+    let kept = cache.path().join("indexes").join(sha256(text.as_bytes()));
+    assert_eq!(fs::read_to_string(&kept).unwrap(), text);
+    assert_eq!(
+        leftovers(&cache.path().join("indexes")),
+        std::slice::from_ref(&kept)
+    );
+
+    fs::remove_file(index.with_extension("xz")).unwrap();
+    check_debian_packages(&open().unwrap().packages, 0);
+    let e = err(repo::open(&spec, "x86_64", 0));
+    assert!(e.contains("Packages.xz"), "{e}");
+
+    let changed = format!(
+        "{text}Package: extra\nVersion: 1\nArchitecture: amd64\nFilename: pool/extra.deb\n\
+         Size: 1\nSHA256: {}\n\n",
+        sha256(b"x")
+    );
+    write_dists(archive.path(), &changed);
+    let r = open().unwrap();
+    assert!(
+        r.packages.iter().any(|p| p.name == "extra"),
+        "{:?}",
+        r.packages
+    );
+    assert_eq!(leftovers(&cache.path().join("indexes")).len(), 2);
 }
 
 /// A local mirror reads the uncompressed index when it has one, and the compressed ones

@@ -236,6 +236,8 @@ fn debian_root_over_http_then_from_the_cache() {
     let (ls, _) = obsbox.ok(&["cache", "ls"]);
     assert!(ls.contains("gcc-12="), "{ls}");
     assert!(ls.contains("rootfs"), "{ls}");
+    // The repository's index, decompressed once, kept for the next read.
+    assert!(ls.contains("repository index"), "{ls}");
     let (gc, _) = obsbox.ok(&["cache", "gc", "--max-size", "0"]);
     assert!(gc.starts_with("removed "), "{gc}");
     let (ls, _) = obsbox.ok(&["cache", "ls"]);

@@ -8,7 +8,8 @@ use crate::rootfs::store::{EntryKind, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum CacheCmd {
-    /// List the unpacked packages and cached roots, least recently used first.
+    /// List the unpacked packages, cached roots and kept repository indexes, least recently
+    /// used first.
     Ls,
     /// Remove least recently used entries until the cache is at most SIZE (e.g. 2G, 500M).
     Gc {
@@ -36,6 +37,7 @@ pub fn cache(cmd: CacheCmd, ctx: &Context) -> Result<()> {
                     match e.kind {
                         EntryKind::Package => "package",
                         EntryKind::Rootfs => "rootfs",
+                        EntryKind::Index => "index",
                     }
                     .to_string(),
                     e.key[..12.min(e.key.len())].to_string(),

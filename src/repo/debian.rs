@@ -11,31 +11,36 @@
 //! OBS backend's cache on loopback), and the index and package checksums protect against
 //! corruption, not against a hostile mirror.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
+use crate::packages::compress::Compression;
 
-/// One deb822 paragraph: fields in file order, names compared case-insensitively.
+/// One deb822 paragraph: fields in file order, names compared case-insensitively. Names
+/// and one-line values borrow from the parsed text; only a value with continuation lines
+/// is copied (an index of ≈ 800 packages has ≈ 20,000 fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Paragraph {
+pub struct Paragraph<'a> {
     /// `(name, value)`; a multi-line value keeps its continuation lines, each after a `\n`,
     /// with the leading whitespace removed.
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(&'a str, Cow<'a, str>)>,
     /// 1-based line number where the paragraph starts, for messages.
     pub line: usize,
 }
 
-impl Paragraph {
+impl Paragraph<'_> {
     /// The value of field `name` (case-insensitive), if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The value of a field that must be present and non-empty.
@@ -57,7 +62,7 @@ impl Paragraph {
 
 /// Parses deb822 text into paragraphs. Blank lines separate paragraphs, lines starting
 /// with whitespace continue the previous field, lines starting with `#` are comments.
-pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>> {
+pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph<'_>>> {
     let mut out = Vec::new();
     let mut cur = Paragraph::default();
     for (i, line) in text.lines().enumerate() {
@@ -75,6 +80,7 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>> {
             let Some((_, value)) = cur.fields.last_mut() else {
                 bail!("line {lineno}: continuation line without a field before it");
             };
+            let value = value.to_mut();
             value.push('\n');
             value.push_str(line.trim());
             continue;
@@ -91,8 +97,7 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>> {
         if cur.fields.is_empty() {
             cur.line = lineno;
         }
-        cur.fields
-            .push((name.to_string(), value.trim().to_string()));
+        cur.fields.push((name, Cow::Borrowed(value.trim())));
     }
     if !cur.fields.is_empty() {
         out.push(cur);
@@ -404,27 +409,51 @@ fn fetch_release(dir: &Location) -> Result<Option<(Location, Release)>> {
 }
 
 /// Fetches an index, verifies it against its `Release` entry when given, decompresses it
-/// and parses it.
+/// and parses it. With `keep` (the uncompressed index's `Release` entry and the cache's
+/// index directory), a copy kept there with that sum is read instead, and a fresh download
+/// is kept for next time.
 fn read_index(
     loc: &Location,
     entry: Option<&IndexEntry>,
+    keep: Option<(&IndexEntry, &Path)>,
     arch: &str,
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
+    if let Some((plain, dir)) = keep
+        && let Some(text) = super::index_cache::load(dir, plain)
+    {
+        tracing::debug!(index = %loc, "repository index kept in the cache");
+        return parse_packages(&text, loc, arch, repo);
+    }
     let data = loc.read()?;
     if let Some(e) = entry {
         fetch::verify(&data, Some(&e.checksum), e.size, loc)?;
     }
-    let mut text = String::new();
-    crate::packages::compress::decompress(&data[..])
-        .and_then(|mut r| Ok(r.read_to_string(&mut text)?))
-        .with_context(|| format!("{loc}: cannot decompress or not UTF-8"))?;
+    let text = if Compression::sniff(&data) == Compression::None {
+        String::from_utf8(data).ok()
+    } else {
+        let mut text = String::new();
+        crate::packages::compress::decompress(&data[..])
+            .and_then(|mut r| Ok(r.read_to_string(&mut text)?))
+            .with_context(|| format!("{loc}: cannot decompress"))?;
+        Some(text)
+    };
+    let text = text.with_context(|| format!("{loc}: not UTF-8"))?;
+    if let Some((plain, dir)) = keep {
+        super::index_cache::save(dir, plain, text.as_bytes());
+    }
     parse_packages(&text, loc, arch, repo)
 }
 
 /// Reads an archive with suites: `dists/SUITE/Release`, then each component's
 /// `binary-ARCH/Packages` index. `arch` is a Debian or RPM architecture name.
-pub fn read_suite(source: &Source, arch: &str, repo: usize) -> Result<Vec<PackageMeta>> {
+/// `indexes`: the cache's directory of decompressed indexes (see [`super::index_cache`]).
+pub fn read_suite(
+    source: &Source,
+    arch: &str,
+    repo: usize,
+    indexes: Option<&Path>,
+) -> Result<Vec<PackageMeta>> {
     let arch = super::deb_arch(arch)?;
     let Some(suite) = &source.suite else {
         bail!("repository `{}`: no suite given", source.spec);
@@ -459,7 +488,21 @@ pub fn read_suite(source: &Source, arch: &str, repo: usize) -> Result<Vec<Packag
             bail!("{release_loc}: lists no {comp}/binary-{arch}/Packages index with a SHA256 sum");
         };
         let loc = dist.join(&path)?;
-        out.extend(read_index(&loc, Some(entry), arch, repo)?);
+        // A download's uncompressed form, as `Release` lists it, may be kept in the cache.
+        let plain = (!local)
+            .then(|| {
+                release
+                    .sha256
+                    .get(&format!("{comp}/binary-{arch}/Packages"))
+            })
+            .flatten();
+        out.extend(read_index(
+            &loc,
+            Some(entry),
+            plain.zip(indexes),
+            arch,
+            repo,
+        )?);
     }
     Ok(out)
 }
@@ -499,7 +542,7 @@ pub fn read_flat(source: &Source, arch: &str, repo: usize) -> Result<Vec<Package
             continue;
         }
         if entry.is_some() || loc.exists()? {
-            return read_index(&loc, entry, arch, repo);
+            return read_index(&loc, entry, None, arch, repo);
         }
     }
     match release {

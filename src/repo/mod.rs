@@ -6,6 +6,7 @@
 
 pub mod debian;
 pub mod fetch;
+pub mod index_cache;
 pub mod resolve;
 pub mod rpmmd;
 pub mod source;
@@ -133,6 +134,17 @@ pub struct Repository {
 /// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
 /// repository, and a local directory without either a directory of package files.
 pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
+    open_cached(spec, arch, index, None)
+}
+
+/// [`open`], keeping decompressed indexes of remote repositories in the cache directory
+/// `cache` (see [`index_cache`]).
+pub fn open_cached(
+    spec: &str,
+    arch: &str,
+    index: usize,
+    cache: Option<&Path>,
+) -> Result<Repository> {
     // A typo in the arch should fail before any network round trip.
     deb_arch(arch)?;
     let source = Source::parse(spec)?;
@@ -141,7 +153,10 @@ pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
         RepoKind::Debian if source.suite.as_deref().is_some_and(|s| s.ends_with('/')) => {
             debian::read_flat(&source, arch, index)?
         }
-        RepoKind::Debian => debian::read_suite(&source, arch, index)?,
+        RepoKind::Debian => {
+            let indexes = cache.map(index_cache::dir);
+            debian::read_suite(&source, arch, index, indexes.as_deref())?
+        }
         RepoKind::DebianFlat => debian::read_flat(&source, arch, index)?,
         RepoKind::RpmMd => rpmmd::read_rpmmd(&source, arch, index)?,
         RepoKind::Local => {

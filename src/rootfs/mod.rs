@@ -147,7 +147,7 @@ fn build_with(
     let mut packages = Vec::new();
     let mut sources = Vec::new();
     for (i, spec) in request.repos.iter().enumerate() {
-        let repository = repo::open(spec, &request.arch, i)?;
+        let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()))?;
         packages.extend(repository.packages);
         sources.push(repository.source);
     }

@@ -9,6 +9,8 @@
 //!                                                      headers without the payload (rpm db)
 //! CACHE/rootfs/<sha256 of mode + package set>/tree/    a root assembled from the store
 //!                                            /info.json
+//! CACHE/indexes/<sha256 of the text>                   a repository index, decompressed
+//!                                                      (see crate::repo::index_cache)
 //! CACHE/tmp/                                           work in progress, renamed when done
 //! ```
 //!
@@ -415,6 +417,7 @@ impl Store {
                         ),
                         Err(_) => continue,
                     },
+                    EntryKind::Index => unreachable!("indexes are listed below"),
                 };
                 out.push(CacheEntry {
                     kind,
@@ -429,6 +432,24 @@ impl Store {
                     path,
                 });
             }
+        }
+        let indexes = crate::repo::index_cache::dir(&self.dir);
+        for entry in fs::read_dir(&indexes).into_iter().flatten().flatten() {
+            let key = entry.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if key.starts_with('.') || !meta.is_file() {
+                continue;
+            }
+            out.push(CacheEntry {
+                kind: EntryKind::Index,
+                key,
+                name: "repository index".to_string(),
+                size: meta.len(),
+                last_used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                path: entry.path(),
+            });
         }
         out.sort_by_key(|e| e.last_used);
         Ok(out)
@@ -452,8 +473,13 @@ impl Store {
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         for entry in entries {
-            if total > max_size && entry.kind == EntryKind::Package {
-                remove_tree(&entry.path)?;
+            if total > max_size && entry.kind != EntryKind::Rootfs {
+                if entry.kind == EntryKind::Index {
+                    fs::remove_file(&entry.path)
+                        .with_context(|| format!("cannot remove {}", entry.path.display()))?;
+                } else {
+                    remove_tree(&entry.path)?;
+                }
                 total -= entry.size;
                 removed.push(entry);
             } else {
@@ -462,8 +488,11 @@ impl Store {
         }
         // A root whose packages left the store goes too: the store is what a root is
         // verified and rebuilt from. (Roots already handed out keep their files: hard links.)
-        let gone: std::collections::HashSet<&str> =
-            removed.iter().map(|e| e.key.as_str()).collect();
+        let gone: std::collections::HashSet<&str> = removed
+            .iter()
+            .filter(|e| e.kind == EntryKind::Package)
+            .map(|e| e.key.as_str())
+            .collect();
         let mut stale = Vec::new();
         for entry in kept {
             if entry.kind != EntryKind::Rootfs {
@@ -486,6 +515,7 @@ impl Store {
 pub enum EntryKind {
     Package,
     Rootfs,
+    Index,
 }
 
 #[derive(Debug, Clone)]
