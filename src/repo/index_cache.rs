@@ -10,6 +10,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::debian::IndexEntry;
 use super::fetch::Hasher;
@@ -70,7 +71,10 @@ pub fn save(dir: &Path, entry: &IndexEntry, data: &[u8]) {
     if path.exists() || !matches(data, entry) {
         return;
     }
-    let tmp = dir.join(format!(".tmp.{}", std::process::id()));
+    // Unique per process and call: a worker may read one repository from several threads.
+    static SAVES: AtomicUsize = AtomicUsize::new(0);
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".tmp.{}.{n}", std::process::id()));
     let written = fs::create_dir_all(dir)
         .and_then(|()| fs::write(&tmp, data))
         .and_then(|()| fs::rename(&tmp, &path));

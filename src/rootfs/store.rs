@@ -468,6 +468,18 @@ impl Store {
                 remove_tree(&entry.path())?;
             }
         }
+        // Indexes half written by processes that are gone (`.tmp.PID.N`).
+        let indexes = crate::repo::index_cache::dir(&self.dir);
+        for entry in fs::read_dir(&indexes).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix(".tmp.")
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|p| p.parse::<i32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         let entries = self.entries()?;
         let mut total: u64 = entries.iter().map(|e| e.size).sum();
         let mut removed = Vec::new();
