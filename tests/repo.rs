@@ -577,6 +577,55 @@ fn rpmmd_by_path_and_http() {
     }
 }
 
+/// A remote rpm-md primary is kept decompressed in the cache under its `open-checksum` and
+/// read from there while `repomd.xml` names it (here the server has lost the file);
+/// a new primary is read when `repomd.xml` changes.
+#[test]
+fn rpmmd_remote_primary_kept_in_the_cache() {
+    let r = rpmmd_repo(PRIMARY.as_bytes(), "zst");
+    let server = Server::serve(r.path());
+    let cache = tempfile::tempdir().unwrap();
+    let open = || repo::open_cached(&server.url(""), "x86_64", 0, Some(cache.path()));
+    let names = |repo: repo::Repository| -> Vec<String> {
+        repo.packages.iter().map(|p| p.nevra()).collect()
+    };
+    let expected = ["hello=2.12.1-1.3.x86_64", "filesystem=84.87-2.1.noarch"];
+    assert_eq!(names(open().unwrap()), expected);
+    let kept = cache
+        .path()
+        .join("indexes")
+        .join(sha256(PRIMARY.as_bytes()));
+    assert_eq!(fs::read(&kept).unwrap(), PRIMARY.as_bytes());
+
+    for f in leftovers(&r.path().join("repodata")) {
+        if f.to_string_lossy().contains("-primary.xml") {
+            fs::remove_file(f).unwrap();
+        }
+    }
+    assert_eq!(names(open().unwrap()), expected);
+    let e = err(repo::open(&server.url(""), "x86_64", 0));
+    assert!(e.contains("-primary.xml.zst"), "{e}");
+
+    // A damaged copy is not used: the repository is read again (here it has no primary).
+    fs::write(&kept, PRIMARY.replace("hello", "hallo")).unwrap();
+    let e = err(open());
+    assert!(e.contains("-primary.xml.zst"), "{e}");
+    assert!(!kept.exists());
+
+    let changed = PRIMARY.replace(
+        "<name>hello</name><arch>aarch64</arch>",
+        "<name>extra</name><arch>x86_64</arch>",
+    );
+    let r2 = rpmmd_repo(changed.as_bytes(), "gz");
+    fs::remove_dir_all(r.path().join("repodata")).unwrap();
+    fs::rename(r2.path().join("repodata"), r.path().join("repodata")).unwrap();
+    let now = names(open().unwrap());
+    assert!(
+        now.contains(&"extra=2.12.1-1.3.x86_64".to_string()),
+        "{now:?}"
+    );
+}
+
 #[test]
 fn rpmmd_broken_xml_names_the_file() {
     let broken = PRIMARY.replace("</name><arch>x86_64", "</nam><arch>x86_64");

@@ -1,14 +1,15 @@
 //! Decompressed repository indexes kept in the cache directory (`CACHE/indexes/<sha256>`),
-//! named by the SHA256 the repository's `Release` gives for the uncompressed index.
+//! named by the SHA256 the repository's metadata gives for the uncompressed index (a
+//! Debian `Release`'s entry for `Packages`, an rpm-md `repomd.xml`'s `open-checksum`).
 //!
 //! A job reads the same `Packages.xz` over and over (once for its toolbox, once for its
 //! buildroot, again for the next job): decompressing it is most of reading a repository
 //! (≈ 15 ms for an index of 800 packages). A kept copy is used only while the repository's
-//! current `Release` still names it, and only after its content has been checked against
-//! that sum, so a changed repository or a damaged copy is never read; a damaged copy is
-//! removed.
+//! current metadata still names it, and only with content that has that sum, so a changed
+//! repository or a damaged copy is never used; a damaged copy is removed.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,8 +30,9 @@ fn path(dir: &Path, entry: &IndexEntry) -> Option<PathBuf> {
     .then(|| dir.join(hex.to_ascii_lowercase()))
 }
 
+/// Whether `data` has `entry`'s sum and (when it gives one; rpm-md may not) its size.
 fn matches(data: &[u8], entry: &IndexEntry) -> bool {
-    if data.len() as u64 != entry.size {
+    if entry.size != 0 && data.len() as u64 != entry.size {
         return false;
     }
     let Ok(mut h) = Hasher::new(&entry.checksum.algo) else {
@@ -50,14 +52,7 @@ pub fn load(dir: &Path, entry: &IndexEntry) -> Option<String> {
         let _ = fs::remove_file(&path);
         return None;
     }
-    let now = nix::sys::time::TimeSpec::UTIME_NOW;
-    let _ = nix::sys::stat::utimensat(
-        None,
-        &path,
-        &now,
-        &now,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    );
+    crate::rootfs::store::touch(&path);
     String::from_utf8(data).ok()
 }
 
@@ -71,10 +66,7 @@ pub fn save(dir: &Path, entry: &IndexEntry, data: &[u8]) {
     if path.exists() || !matches(data, entry) {
         return;
     }
-    // Unique per process and call: a worker may read one repository from several threads.
-    static SAVES: AtomicUsize = AtomicUsize::new(0);
-    let n = SAVES.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".tmp.{}.{n}", std::process::id()));
+    let tmp = temporary(dir);
     let written = fs::create_dir_all(dir)
         .and_then(|()| fs::write(&tmp, data))
         .and_then(|()| fs::rename(&tmp, &path));
@@ -82,6 +74,152 @@ pub fn save(dir: &Path, entry: &IndexEntry, data: &[u8]) {
         let _ = fs::remove_file(&tmp);
         tracing::debug!(path = %path.display(), %err, "repository index not kept");
     }
+}
+
+/// Reads the kept index with `entry`'s sum through `read` (for indexes too large to hold in
+/// memory, as an rpm-md primary can be), hashing what `read` takes and the rest after it.
+/// `None` when there is no such copy, when its content does not have the sum (the copy is
+/// then removed and whatever `read` made of it dropped), or when `read` fails (the caller
+/// then reads the repository itself and reports its errors).
+pub fn read_kept<T>(
+    dir: &Path,
+    entry: &IndexEntry,
+    read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
+) -> Option<T> {
+    let path = path(dir, entry)?;
+    let file = fs::File::open(&path).ok()?;
+    let mut hashed = Hashing {
+        inner: file,
+        hasher: Hasher::new(&entry.checksum.algo).ok()?,
+        len: 0,
+    };
+    let made = read(&mut BufReader::with_capacity(256 * 1024, &mut hashed));
+    let drained = std::io::copy(&mut hashed, &mut std::io::sink());
+    let Hashing { hasher, len, .. } = hashed;
+    let intact = drained.is_ok()
+        && (entry.size == 0 || len == entry.size)
+        && hasher.finish().eq_ignore_ascii_case(&entry.checksum.hex);
+    if !intact {
+        tracing::warn!(path = %path.display(), "kept repository index damaged: removed");
+        let _ = fs::remove_file(&path);
+        return None;
+    }
+    crate::rootfs::store::touch(&path);
+    made.ok()
+}
+
+/// Passes reads through, hashing them.
+struct Hashing<R> {
+    inner: R,
+    hasher: Hasher,
+    len: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// Keeps an index while it streams past (see [`Keeper::tee`]): written to a temporary file
+/// and hashed, renamed into place by [`Keeper::finish`] only with the expected sum.
+pub struct Keeper {
+    tmp: PathBuf,
+    path: PathBuf,
+    entry: IndexEntry,
+    file: Option<fs::File>,
+    hasher: Option<Hasher>,
+    len: u64,
+}
+
+impl Keeper {
+    /// A keeper for the index with `entry`'s sum; `None` when it is kept already or cannot be.
+    pub fn new(dir: &Path, entry: &IndexEntry) -> Option<Keeper> {
+        let path = path(dir, entry)?;
+        if path.exists() {
+            return None;
+        }
+        let hasher = Hasher::new(&entry.checksum.algo).ok()?;
+        let tmp = temporary(dir);
+        let file = fs::create_dir_all(dir)
+            .and_then(|()| fs::File::create(&tmp))
+            .ok()?;
+        Some(Keeper {
+            tmp,
+            path,
+            entry: entry.clone(),
+            file: Some(file),
+            hasher: Some(hasher),
+            len: 0,
+        })
+    }
+
+    /// `reader`, with everything read through it kept.
+    pub fn tee<R: Read>(&mut self, reader: R) -> impl Read {
+        Tee {
+            inner: reader,
+            keeper: self,
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
+        self.len += data.len() as u64;
+        if let Some(file) = &mut self.file
+            && file.write_all(data).is_err()
+        {
+            self.file = None;
+        }
+    }
+
+    /// Renames the copy into place when it is complete and has the sum.
+    pub fn finish(mut self) {
+        let (Some(file), Some(hasher)) = (self.file.take(), self.hasher.take()) else {
+            return;
+        };
+        drop(file);
+        let intact = (self.entry.size == 0 || self.len == self.entry.size)
+            && hasher
+                .finish()
+                .eq_ignore_ascii_case(&self.entry.checksum.hex);
+        if intact && fs::rename(&self.tmp, &self.path).is_ok() {
+            return;
+        }
+        tracing::debug!(path = %self.path.display(), "repository index not kept");
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        // Whatever was not renamed into place.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+struct Tee<'a, R> {
+    inner: R,
+    keeper: &'a mut Keeper,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.keeper.write(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A temporary name in `dir`, unique per process and call (a worker may read repositories
+/// from several threads); `cache gc` removes those of processes that are gone.
+fn temporary(dir: &Path) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".tmp.{}.{n}", std::process::id()))
 }
 
 #[cfg(test)]
@@ -123,6 +261,41 @@ mod tests {
         fs::write(&file, b"Package: a\nVersion: 2\n\n").unwrap();
         assert_eq!(load(dir.path(), &entry), None);
         assert!(!file.exists());
+    }
+
+    /// A streamed index is kept only when all of it went through and it has the sum; a
+    /// keeper dropped half-way, or fed other data, leaves nothing behind.
+    #[test]
+    fn streamed_index_kept_only_whole_and_with_its_sum() {
+        use std::io::Read as _;
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"<metadata>...</metadata>".repeat(1000);
+        let entry = entry_for(&text);
+        let stream = |keeper: &mut Keeper, data: &[u8], upto: usize| {
+            let mut out = vec![0; upto];
+            keeper.tee(data).read_exact(&mut out).unwrap();
+        };
+        // Dropped half-way.
+        let mut k = Keeper::new(dir.path(), &entry).unwrap();
+        stream(&mut k, &text, text.len() / 2);
+        drop(k);
+        // Other data under this sum.
+        let mut k = Keeper::new(dir.path(), &entry).unwrap();
+        let other = b"<metadata>!!!</metadata>".repeat(1000);
+        stream(&mut k, &other, other.len());
+        k.finish();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // The whole index.
+        let mut k = Keeper::new(dir.path(), &entry).unwrap();
+        stream(&mut k, &text, text.len());
+        k.finish();
+        let read = read_kept(dir.path(), &entry, |r| {
+            let mut all = Vec::new();
+            r.read_to_end(&mut all)?;
+            Ok(all)
+        });
+        assert_eq!(read.as_deref(), Some(&text[..]));
+        assert!(Keeper::new(dir.path(), &entry).is_none(), "kept twice");
     }
 
     /// A sum that is not 64 hex digits names no file (it comes from a repository's

@@ -158,7 +158,10 @@ pub fn open_cached(
             debian::read_suite(&source, arch, index, indexes.as_deref())?
         }
         RepoKind::DebianFlat => debian::read_flat(&source, arch, index)?,
-        RepoKind::RpmMd => rpmmd::read_rpmmd(&source, arch, index)?,
+        RepoKind::RpmMd => {
+            let indexes = cache.map(index_cache::dir);
+            rpmmd::read_rpmmd(&source, arch, index, indexes.as_deref())?
+        }
         RepoKind::Local => {
             let Location::Path(dir) = &source.base else {
                 bail!("repository `{spec}`: not a local directory");

@@ -5,11 +5,13 @@
 //! `i686` packages (OBS builds biarch sets through baselibs, not by mixing repositories).
 
 use std::io::BufReader;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
+use super::debian::IndexEntry;
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
 
@@ -21,6 +23,9 @@ pub struct PrimaryRef {
     pub checksum: Checksum,
     /// Size of the (compressed) file; 0 when not given.
     pub size: u64,
+    /// The uncompressed primary's sum and size (`open-checksum`, `open-size`; size 0 when
+    /// not given), when `repomd.xml` has them: the name it is kept under in the cache.
+    pub open: Option<IndexEntry>,
 }
 
 fn xml_err(what: &Location, reader_pos: u64, e: impl std::fmt::Display) -> anyhow::Error {
@@ -56,9 +61,12 @@ pub fn parse_repomd(xml: &[u8], what: &Location) -> Result<PrimaryRef> {
     let mut depth = 0usize;
     let mut in_primary = false;
     let mut in_checksum: Option<String> = None;
+    let mut in_open_checksum: Option<String> = None;
     let mut in_size = false;
+    let mut in_open_size = false;
     let mut text = String::new();
     let (mut href, mut checksum, mut size) = (None, None, 0u64);
+    let (mut open_checksum, mut open_size) = (None, 0u64);
     loop {
         let ev = reader
             .read_event_into(&mut buf)
@@ -76,15 +84,28 @@ pub fn parse_repomd(xml: &[u8], what: &Location) -> Result<PrimaryRef> {
                         in_checksum = Some(attr(&a, "type").unwrap_or("sha256").to_string());
                         text.clear();
                     }
+                    b"open-checksum" if in_primary && !empty => {
+                        in_open_checksum = Some(attr(&a, "type").unwrap_or("sha256").to_string());
+                        text.clear();
+                    }
                     b"size" if in_primary && !empty => {
                         in_size = true;
+                        text.clear();
+                    }
+                    b"open-size" if in_primary && !empty => {
+                        in_open_size = true;
                         text.clear();
                     }
                     b"location" if in_primary => href = attr(&a, "href").map(str::to_string),
                     _ => {}
                 }
             }
-            Event::Text(t) if in_checksum.is_some() || in_size => {
+            Event::Text(t)
+                if in_checksum.is_some()
+                    || in_size
+                    || in_open_checksum.is_some()
+                    || in_open_size =>
+            {
                 let pos = reader.buffer_position();
                 text.push_str(&t.decode().map_err(|e| xml_err(what, pos, e))?);
             }
@@ -100,12 +121,26 @@ pub fn parse_repomd(xml: &[u8], what: &Location) -> Result<PrimaryRef> {
                             });
                         }
                     }
+                    b"open-checksum" => {
+                        if let Some(algo) = in_open_checksum.take() {
+                            open_checksum = Some(Checksum {
+                                algo: normalize_algo(&algo),
+                                hex: text.trim().to_ascii_lowercase(),
+                            });
+                        }
+                    }
                     b"size" if in_size => {
                         in_size = false;
                         size = text
                             .trim()
                             .parse()
                             .with_context(|| format!("{what}: bad <size> `{}`", text.trim()))?;
+                    }
+                    b"open-size" if in_open_size => {
+                        in_open_size = false;
+                        open_size = text.trim().parse().with_context(|| {
+                            format!("{what}: bad <open-size> `{}`", text.trim())
+                        })?;
                     }
                     _ => {}
                 }
@@ -125,6 +160,10 @@ pub fn parse_repomd(xml: &[u8], what: &Location) -> Result<PrimaryRef> {
         href,
         checksum,
         size,
+        open: open_checksum.map(|checksum| IndexEntry {
+            size: open_size,
+            checksum,
+        }),
     })
 }
 
@@ -403,18 +442,45 @@ pub fn parse_primary<R: std::io::BufRead>(
     Ok(out)
 }
 
-/// Reads an rpm-md repository for `arch` (RPM or Debian name) plus `noarch`.
-pub fn read_rpmmd(source: &Source, arch: &str, repo: usize) -> Result<Vec<PackageMeta>> {
+/// Reads an rpm-md repository for `arch` (RPM or Debian name) plus `noarch`. `indexes`:
+/// the cache's directory of decompressed indexes (see [`super::index_cache`]), where a
+/// remote repository's primary is kept under its `open-checksum`.
+pub fn read_rpmmd(
+    source: &Source,
+    arch: &str,
+    repo: usize,
+    indexes: Option<&Path>,
+) -> Result<Vec<PackageMeta>> {
     let arch = super::rpm_arch(arch)?;
     let repomd_loc = source.join("repodata/repomd.xml")?;
     let repomd = repomd_loc.read()?;
     let primary = parse_repomd(&repomd, &repomd_loc)?;
     let loc = source.join(&primary.href)?;
+    let arches = [arch, "noarch"];
+    let keep = match (&loc, &primary.open, indexes) {
+        (Location::Url(_), Some(open), Some(dir)) => Some((open, dir)),
+        _ => None,
+    };
+    if let Some((open, dir)) = keep
+        && let Some(packages) =
+            super::index_cache::read_kept(dir, open, |r| parse_primary(r, &loc, &arches, repo))
+    {
+        tracing::debug!(index = %loc, "repository index kept in the cache");
+        return Ok(packages);
+    }
     let data = loc.read()?;
     fetch::verify(&data, Some(&primary.checksum), primary.size, &loc)?;
     let reader = crate::packages::compress::decompress(&data[..])
         .with_context(|| format!("{loc}: cannot decompress"))?;
-    parse_primary(BufReader::new(reader), &loc, &[arch, "noarch"], repo)
+    let mut keeper = keep.and_then(|(open, dir)| super::index_cache::Keeper::new(dir, open));
+    let packages = match &mut keeper {
+        Some(k) => parse_primary(BufReader::new(k.tee(reader)), &loc, &arches, repo)?,
+        None => parse_primary(BufReader::new(reader), &loc, &arches, repo)?,
+    };
+    if let Some(k) = keeper {
+        k.finish();
+    }
+    Ok(packages)
 }
 
 #[cfg(test)]
@@ -506,12 +572,14 @@ mod tests {
         let xml = br#"<repomd xmlns="http://linux.duke.edu/metadata/repo">
   <data type="other"><checksum type="sha256">11</checksum><location href="repodata/o.xml.gz"/></data>
   <data type="primary"><checksum type="sha256">AB</checksum><open-checksum type="sha256">cd</open-checksum>
-   <location href="repodata/p.xml.zst"/><size>42</size></data>
+   <location href="repodata/p.xml.zst"/><size>42</size><open-size>420</open-size></data>
 </repomd>"#;
         let r = parse_repomd(xml, &what).unwrap();
         assert_eq!(r.href, "repodata/p.xml.zst");
         assert_eq!(r.checksum.hex, "ab");
         assert_eq!(r.size, 42);
+        let open = r.open.unwrap();
+        assert_eq!((open.checksum.hex.as_str(), open.size), ("cd", 420));
         assert!(parse_repomd(b"<repomd></repomd>", &what).is_err());
         assert!(parse_repomd(b"<repomd><data>", &what).is_err());
     }

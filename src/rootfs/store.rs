@@ -631,7 +631,8 @@ fn read_info<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     serde_json::from_slice(&text).with_context(|| format!("{}: broken cache entry", path.display()))
 }
 
-fn touch(path: &Path) {
+/// Marks a cache entry used (its mtime is its last use, for `cache gc`).
+pub(crate) fn touch(path: &Path) {
     let now = nix::sys::time::TimeSpec::UTIME_NOW;
     let _ = nix::sys::stat::utimensat(
         None,
