@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -419,8 +419,13 @@ fn read_index(
     arch: &str,
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
+    let read_text = |r: &mut dyn BufRead| -> Result<String> {
+        let mut text = String::new();
+        r.read_to_string(&mut text)?;
+        Ok(text)
+    };
     if let Some((plain, dir)) = keep
-        && let Some(text) = super::index_cache::load(dir, plain)
+        && let Some(text) = super::index_cache::read_kept(dir, plain, read_text)
     {
         tracing::debug!(index = %loc, "repository index kept in the cache");
         return parse_packages(&text, loc, arch, repo);
@@ -429,19 +434,14 @@ fn read_index(
     if let Some(e) = entry {
         fetch::verify(&data, Some(&e.checksum), e.size, loc)?;
     }
-    let text = if Compression::sniff(&data) == Compression::None {
-        String::from_utf8(data).ok()
+    let text = if keep.is_none() && Compression::sniff(&data) == Compression::None {
+        String::from_utf8(data).with_context(|| format!("{loc}: not UTF-8"))?
     } else {
-        let mut text = String::new();
-        crate::packages::compress::decompress(&data[..])
-            .and_then(|mut r| Ok(r.read_to_string(&mut text)?))
+        let reader = crate::packages::compress::decompress(&data[..])
             .with_context(|| format!("{loc}: cannot decompress"))?;
-        Some(text)
+        super::index_cache::read_keeping(keep, reader, read_text)
+            .with_context(|| format!("{loc}: cannot decompress or not UTF-8"))?
     };
-    let text = text.with_context(|| format!("{loc}: not UTF-8"))?;
-    if let Some((plain, dir)) = keep {
-        super::index_cache::save(dir, plain, text.as_bytes());
-    }
     parse_packages(&text, loc, arch, repo)
 }
 

@@ -30,52 +30,6 @@ fn path(dir: &Path, entry: &IndexEntry) -> Option<PathBuf> {
     .then(|| dir.join(hex.to_ascii_lowercase()))
 }
 
-/// Whether `data` has `entry`'s sum and (when it gives one; rpm-md may not) its size.
-fn matches(data: &[u8], entry: &IndexEntry) -> bool {
-    if entry.size != 0 && data.len() as u64 != entry.size {
-        return false;
-    }
-    let Ok(mut h) = Hasher::new(&entry.checksum.algo) else {
-        return false;
-    };
-    h.update(data);
-    h.finish().eq_ignore_ascii_case(&entry.checksum.hex)
-}
-
-/// The kept index with `entry`'s size and sum, as text; marks it used. A copy whose
-/// content differs is removed.
-pub fn load(dir: &Path, entry: &IndexEntry) -> Option<String> {
-    let path = path(dir, entry)?;
-    let data = fs::read(&path).ok()?;
-    if !matches(&data, entry) {
-        tracing::warn!(path = %path.display(), "kept repository index damaged: removed");
-        let _ = fs::remove_file(&path);
-        return None;
-    }
-    crate::rootfs::store::touch(&path);
-    String::from_utf8(data).ok()
-}
-
-/// Keeps `data` (a decompressed index just read and verified) when it has `entry`'s size
-/// and sum. Best effort: a cache that cannot be written only costs the next read its
-/// decompression.
-pub fn save(dir: &Path, entry: &IndexEntry, data: &[u8]) {
-    let Some(path) = path(dir, entry) else {
-        return;
-    };
-    if path.exists() || !matches(data, entry) {
-        return;
-    }
-    let tmp = temporary(dir);
-    let written = fs::create_dir_all(dir)
-        .and_then(|()| fs::write(&tmp, data))
-        .and_then(|()| fs::rename(&tmp, &path));
-    if let Err(err) = written {
-        let _ = fs::remove_file(&tmp);
-        tracing::debug!(path = %path.display(), %err, "repository index not kept");
-    }
-}
-
 /// Reads the kept index with `entry`'s sum through `read` (for indexes too large to hold in
 /// memory, as an rpm-md primary can be), hashing what `read` takes and the rest after it.
 /// `None` when there is no such copy, when its content does not have the sum (the copy is
@@ -108,6 +62,27 @@ pub fn read_kept<T>(
     made.ok()
 }
 
+/// Runs `read` over `reader` (an index just downloaded, verified and being decompressed)
+/// and, with `keep` (its uncompressed sum and the cache's index directory), keeps what
+/// passes through for the next read: renamed into place only when `read` took all of it
+/// and it has that sum. Keeping is best effort: a cache that cannot be written only costs
+/// the next read its decompression.
+pub fn read_keeping<T>(
+    keep: Option<(&IndexEntry, &Path)>,
+    reader: impl Read,
+    read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut keeper = keep.and_then(|(entry, dir)| Keeper::new(dir, entry));
+    let made = match &mut keeper {
+        Some(k) => read(&mut BufReader::new(k.tee(reader)))?,
+        None => read(&mut BufReader::new(reader))?,
+    };
+    if let Some(k) = keeper {
+        k.finish();
+    }
+    Ok(made)
+}
+
 /// Passes reads through, hashing them.
 struct Hashing<R> {
     inner: R,
@@ -126,7 +101,7 @@ impl<R: Read> Read for Hashing<R> {
 
 /// Keeps an index while it streams past (see [`Keeper::tee`]): written to a temporary file
 /// and hashed, renamed into place by [`Keeper::finish`] only with the expected sum.
-pub struct Keeper {
+struct Keeper {
     tmp: PathBuf,
     path: PathBuf,
     entry: IndexEntry,
@@ -137,7 +112,7 @@ pub struct Keeper {
 
 impl Keeper {
     /// A keeper for the index with `entry`'s sum; `None` when it is kept already or cannot be.
-    pub fn new(dir: &Path, entry: &IndexEntry) -> Option<Keeper> {
+    fn new(dir: &Path, entry: &IndexEntry) -> Option<Keeper> {
         let path = path(dir, entry)?;
         if path.exists() {
             return None;
@@ -158,7 +133,7 @@ impl Keeper {
     }
 
     /// `reader`, with everything read through it kept.
-    pub fn tee<R: Read>(&mut self, reader: R) -> impl Read {
+    fn tee<R: Read>(&mut self, reader: R) -> impl Read {
         Tee {
             inner: reader,
             keeper: self,
@@ -178,7 +153,7 @@ impl Keeper {
     }
 
     /// Renames the copy into place when it is complete and has the sum.
-    pub fn finish(mut self) {
+    fn finish(mut self) {
         let (Some(file), Some(hasher)) = (self.file.take(), self.hasher.take()) else {
             return;
         };
@@ -239,6 +214,13 @@ mod tests {
         }
     }
 
+    /// Reads a whole index as text (what the Debian reader does).
+    fn as_text(r: &mut dyn BufRead) -> anyhow::Result<String> {
+        let mut t = String::new();
+        r.read_to_string(&mut t)?;
+        Ok(t)
+    }
+
     /// A kept index is read back only with the size and sum it was kept under; one whose
     /// content changed since is removed, not read.
     #[test]
@@ -246,20 +228,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = b"Package: a\nVersion: 1\n\n";
         let entry = entry_for(text);
-        assert_eq!(load(dir.path(), &entry), None);
-        save(dir.path(), &entry, text);
+        assert_eq!(read_kept(dir.path(), &entry, as_text), None);
+        read_keeping(Some((&entry, dir.path())), &text[..], as_text).unwrap();
         assert_eq!(
-            load(dir.path(), &entry).as_deref(),
+            read_kept(dir.path(), &entry, as_text).as_deref(),
             Some("Package: a\nVersion: 1\n\n")
         );
         // Data that does not have the sum it is offered under is not kept.
         let other = entry_for(b"Package: b\n");
-        save(dir.path(), &other, text);
-        assert_eq!(load(dir.path(), &other), None);
+        read_keeping(Some((&other, dir.path())), &text[..], as_text).unwrap();
+        assert_eq!(read_kept(dir.path(), &other, as_text), None);
         // A copy damaged in the cache is removed.
         let file = dir.path().join(&entry.checksum.hex);
         fs::write(&file, b"Package: a\nVersion: 2\n\n").unwrap();
-        assert_eq!(load(dir.path(), &entry), None);
+        assert_eq!(read_kept(dir.path(), &entry, as_text), None);
         assert!(!file.exists());
     }
 
@@ -311,7 +293,7 @@ mod tests {
             },
         };
         assert_eq!(path(dir.path(), &entry), None);
-        save(dir.path(), &entry, b"x");
+        read_keeping(Some((&entry, dir.path())), &b"x"[..], as_text).unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -4,7 +4,6 @@
 //! Only the requested architecture and `noarch` are kept: an `x86_64` job does not get
 //! `i686` packages (OBS builds biarch sets through baselibs, not by mixing repositories).
 
-use std::io::BufReader;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -472,15 +471,7 @@ pub fn read_rpmmd(
     fetch::verify(&data, Some(&primary.checksum), primary.size, &loc)?;
     let reader = crate::packages::compress::decompress(&data[..])
         .with_context(|| format!("{loc}: cannot decompress"))?;
-    let mut keeper = keep.and_then(|(open, dir)| super::index_cache::Keeper::new(dir, open));
-    let packages = match &mut keeper {
-        Some(k) => parse_primary(BufReader::new(k.tee(reader)), &loc, &arches, repo)?,
-        None => parse_primary(BufReader::new(reader), &loc, &arches, repo)?,
-    };
-    if let Some(k) = keeper {
-        k.finish();
-    }
-    Ok(packages)
+    super::index_cache::read_keeping(keep, reader, |r| parse_primary(r, &loc, &arches, repo))
 }
 
 #[cfg(test)]
