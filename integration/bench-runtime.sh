@@ -1,36 +1,43 @@
 #!/bin/bash
 # obsbox run vs runc run on the same busybox bundle running /bin/true, alternately, with
 # hyperfine; prints both medians and the ratio, then peak RSS of each from /usr/bin/time -v.
+# A third column, for reference: examples/bare-libcontainer.rs, which only builds, starts,
+# waits for and deletes the container with libcontainer (no sealing, no hooks of obsbox):
+# the part of a start that is libcontainer's own.
 #   integration/bench-runtime.sh [RUNS]   (default 40 runs each)
 source "$(dirname "$0")/lib/common.sh"
 runs=${1:-40}
+(cd "$REPO" && cargo build --release --locked --example bare-libcontainer -q)
+bare_bin=$REPO/target/release/examples/bare-libcontainer
 
 work=$(mktemp -d /tmp/obsbox-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 busybox_bundle "$work/bundle"
 bundle_args "$work/bundle" /bin/true
-mkdir -p "$work/obsbox-root" "$work/runc-root"
+mkdir -p "$work/obsbox-root" "$work/runc-root" "$work/bare-root"
 cd "$work/bundle"
 obsbox_cmd="$OBSBOX --root $work/obsbox-root run bench-obsbox"
 runc_cmd="runc --root $work/runc-root run bench-runc"
-$obsbox_cmd && $runc_cmd || { echo "a runtime cannot run the bundle" >&2; exit 1; }
+bare_cmd="$bare_bin $work/bare-root bench-bare $work/bundle"
+$obsbox_cmd && $runc_cmd && $bare_cmd || { echo "a runtime cannot run the bundle" >&2; exit 1; }
 
 echo "obsbox: $("$OBSBOX" --version)   runc: $(runc --version | head -n1)"
-# Alternate the two in rounds of 5 runs each, so drift of the machine hits both alike.
+# Alternate the three in rounds of 5 runs each, so drift of the machine hits all alike.
 rounds=$(( (runs + 4) / 5 ))
 for r in $(seq "$rounds"); do
-    hyperfine -N --warmup 2 --runs 5 --export-json "$work/h$r.json" "$obsbox_cmd" "$runc_cmd" >/dev/null 2>&1
+    hyperfine -N --warmup 2 --runs 5 --export-json "$work/h$r.json" "$obsbox_cmd" "$runc_cmd" "$bare_cmd" >/dev/null 2>&1
 done
 python3 - "$work" "$rounds" <<'PY'
 import json, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
-times = {0: [], 1: []}
+times = {0: [], 1: [], 2: []}
 for r in range(1, rounds + 1):
     for i, res in enumerate(json.load(open(f"{work}/h{r}.json"))["results"]):
         times[i] += res["times"]
-o, c = statistics.median(times[0]), statistics.median(times[1])
+o, c, b = (statistics.median(times[i]) for i in range(3))
 print(f"runs    {len(times[0])} each, alternating in rounds of 5")
 print(f"median  obsbox {o*1000:7.2f} ms   runc {c*1000:7.2f} ms   runc/obsbox = {c/o:.2f}x")
+print(f"        bare libcontainer {b*1000:7.2f} ms (runc/bare = {c/b:.2f}x, obsbox/bare = {o/b:.2f})")
 print(f"p10-p90 obsbox {statistics.quantiles(times[0], n=10)[0]*1000:.2f}-{statistics.quantiles(times[0], n=10)[-1]*1000:.2f} ms"
       f"   runc {statistics.quantiles(times[1], n=10)[0]*1000:.2f}-{statistics.quantiles(times[1], n=10)[-1]*1000:.2f} ms")
 PY

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod job;
 pub mod lifecycle;
 pub mod logging;
+pub mod mountinfo;
 pub mod obsworker;
 pub mod packages;
 pub mod progress;

@@ -121,6 +121,43 @@ fn run_returns_the_exit_code_and_cleans_up() {
 }
 
 #[test]
+fn delete_kills_what_a_stopped_container_left_in_its_cgroups() {
+    let rt = Runtime::new();
+    // Without a pid namespace the init's death takes nobody with it: the background sleep
+    // outlives it, still in the container's cgroups (its pid is the host's).
+    let out = tempfile::tempdir().unwrap();
+    let bundle = Bundle::new(&["sh", "-c", "sleep 300 & echo $! > /out/left.pid"]);
+    bundle.edit(|c| {
+        let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|ns| ns["type"] != "pid");
+    });
+    bundle.mount(json!({"destination": "/out", "type": "bind", "source": out.path(), "options": ["rbind", "rw"]}));
+    let id = uid("leftover");
+    rt.create(&id, &bundle);
+    rt.ok(&["start", &id]);
+    rt.wait_status(&id, "stopped");
+    let left: i32 = fs::read_to_string(out.path().join("left.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        process_alive(left),
+        "the background process did not outlive the init"
+    );
+    assert!(!cgroup_dirs_of(&id).is_empty());
+
+    rt.ok(&["delete", &id]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(left) {
+        assert!(Instant::now() < deadline, "process {left} survived delete");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(cgroup_dirs_of(&id), Vec::<std::path::PathBuf>::new());
+    assert!(!rt.state_dir(&id).exists());
+}
+
+#[test]
 fn run_detached_then_exec_and_ps() {
     let rt = Runtime::new();
     let bundle = Bundle::new(&["sleep", "300"]);

@@ -369,35 +369,14 @@ fn verify_clean(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>, 
 fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let text = fs::read_to_string("/proc/self/mountinfo").context("cannot read mountinfo")?;
-    let mut found: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(unescape_mountinfo)
+    let mut found: Vec<PathBuf> = crate::mountinfo::parse(&text)
+        .into_iter()
+        .map(|mount| mount.point)
         .filter(|point| point.starts_with(&dir))
         .collect();
     // Innermost first, so each can be detached.
     found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     Ok(found)
-}
-
-fn unescape_mountinfo(field: &str) -> PathBuf {
-    let mut out = Vec::new();
-    let bytes = field.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&field[i + 1..i + 4], 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    PathBuf::from(std::ffi::OsString::from(
-        String::from_utf8_lossy(&out).into_owned(),
-    ))
 }
 
 /// Processes whose root directory is at or below `dir`.

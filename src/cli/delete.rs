@@ -5,7 +5,7 @@ use anyhow::Result;
 use liboci_cli::Delete;
 
 use super::Context;
-use crate::runtime::{self, hooks::delete_with_poststop};
+use crate::runtime::{self, delete};
 
 pub fn delete(args: Delete, ctx: &Context) -> Result<()> {
     let mut container = match runtime::load(&ctx.root, &args.container_id) {
@@ -14,5 +14,5 @@ pub fn delete(args: Delete, ctx: &Context) -> Result<()> {
         Err(_) if args.force && !ctx.root.join(&args.container_id).exists() => return Ok(()),
         Err(err) => return Err(err),
     };
-    delete_with_poststop(&mut container, args.force)
+    delete::delete(&mut container, args.force)
 }

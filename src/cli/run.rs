@@ -6,7 +6,7 @@ use liboci_cli::Run;
 
 use super::Context;
 use crate::runtime::console::OwnConsole;
-use crate::runtime::{self, container::open_bundle, foreground, hooks::delete_with_poststop};
+use crate::runtime::{self, container::open_bundle, delete, foreground};
 
 pub fn run(args: Run, ctx: &Context) -> Result<i32> {
     let (bundle, spec) = open_bundle(&args.bundle)?;
@@ -48,7 +48,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         .build()
         .with_context(|| format!("container {id}: create failed"))?;
     if let Err(err) = crate::runtime::hooks::start_with_poststart(&mut container) {
-        let _ = delete_with_poststop(&mut container, true);
+        let _ = delete::delete(&mut container, true);
         return Err(err).with_context(|| format!("container {id}: start failed"));
     }
     if args.detach {
@@ -62,7 +62,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
     drop(attached);
     if !args.keep {
         // A cleanup failure must not hide the workload's exit code; it is logged.
-        if let Err(err) = delete_with_poststop(&mut container, true) {
+        if let Err(err) = delete::delete(&mut container, true) {
             tracing::error!("container {id}: {err:#}");
         }
     }

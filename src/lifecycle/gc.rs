@@ -83,7 +83,7 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
             }
         };
         let _ = container.kill(Signal::SIGKILL, true);
-        match runtime::hooks::delete_with_poststop(&mut container, true) {
+        match runtime::delete::delete(&mut container, true) {
             Ok(()) => collected.containers.push(id),
             Err(err) => {
                 // E.g. killed while it was being created: libcontainer will not delete a

@@ -23,23 +23,20 @@ use oci_spec::runtime::{Hook, State as OciState};
 
 use super::state::oci_state;
 
-/// Deletes `container` and then runs its poststop hooks; their failures are logged.
-pub fn delete_with_poststop(container: &mut Container, force: bool) -> Result<()> {
-    let poststop = take_poststop_hooks(container)?;
-    container
-        .delete(force)
-        .with_context(|| format!("container {}: cannot delete", container.id()))?;
-    if !poststop.is_empty() {
-        let mut state = oci_state(container)?;
-        state.set_status(oci_spec::runtime::ContainerState::Stopped);
-        for hook in &poststop {
-            if let Err(err) = run_hook(hook, &state) {
-                tracing::warn!(
-                    "container {}: poststop hook {} failed: {err:#}",
-                    container.id(),
-                    hook.path().display()
-                );
-            }
+/// Runs the poststop hooks of the deleted `container`; their failures are logged.
+pub fn run_poststop(container: &Container, poststop: &[Hook]) -> Result<()> {
+    if poststop.is_empty() {
+        return Ok(());
+    }
+    let mut state = oci_state(container)?;
+    state.set_status(oci_spec::runtime::ContainerState::Stopped);
+    for hook in poststop {
+        if let Err(err) = run_hook(hook, &state) {
+            tracing::warn!(
+                "container {}: poststop hook {} failed: {err:#}",
+                container.id(),
+                hook.path().display()
+            );
         }
     }
     Ok(())
@@ -86,7 +83,8 @@ enum Point {
     Poststop,
 }
 
-fn take_poststop_hooks(container: &Container) -> Result<Vec<Hook>> {
+/// Removes the poststop hooks from libcontainer's saved config and returns them.
+pub(super) fn take_poststop_hooks(container: &Container) -> Result<Vec<Hook>> {
     take_hooks(container, Point::Poststop)
 }
 

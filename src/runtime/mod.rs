@@ -4,8 +4,10 @@
 //! `org.openbuildservice.*` annotations (later issues) and never changes the default path.
 
 pub mod attach_warmup;
+pub mod cgroups;
 pub mod console;
 pub mod container;
+pub mod delete;
 pub mod executor;
 pub mod features;
 pub mod foreground;

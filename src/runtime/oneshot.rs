@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 
-use super::{container, foreground, hooks};
+use super::{container, delete, foreground, hooks};
 
 /// How long a container gets to stop after obsbox passed SIGINT/SIGTERM/SIGHUP on.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,7 +84,7 @@ pub fn run_with(
             .and_then(|pid| emulation.register_for(pid.as_raw(), None));
         if let Err(err) = registered {
             let _ = created.kill(Signal::SIGKILL, true);
-            let _ = hooks::delete_with_poststop(&mut created, true);
+            let _ = delete::delete(&mut created, true);
             return Err(err.context(format!("container {id}: cannot set up emulation")));
         }
     }
@@ -130,7 +130,7 @@ pub fn run_with(
         }
     }
     let peak_memory = cgroup.as_deref().and_then(peak_memory_of);
-    if let Err(err) = hooks::delete_with_poststop(&mut created, true) {
+    if let Err(err) = delete::delete(&mut created, true) {
         tracing::warn!("container {id}: {err:#}");
     }
     let waited = result?;
