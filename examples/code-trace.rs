@@ -2,14 +2,17 @@
 //! of the binary's code layout (`integration/code-order.sh` turns it into the linker's
 //! symbol ordering file, `src/code-order.txt`).
 //!
-//!   cargo run --release --example code-trace -- OUT OBSBOX ARGS…
+//!   cargo run --release --example code-trace -- [--follow-forks] OUT OBSBOX ARGS…
 //!
 //! Runs `OBSBOX ARGS…` single-stepped under ptrace, follows it through its sealing
 //! re-execution, and appends to OUT, one hexadecimal number a line, each address of the
-//! binary's image (relative to its load base) where an instruction first ran. Only that
-//! process is traced: the processes it forks (the container's) run freely.
+//! binary's image (relative to its load base) where an instruction first ran. With
+//! `--follow-forks` the processes it forks are followed too while they run obsbox's code:
+//! libcontainer's intermediate and init processes run much of it (the init, which sets the
+//! container up, touches more of the binary than the main process).
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs;
 use std::io::Write as _;
@@ -47,9 +50,13 @@ fn text_ranges(pid: libc::pid_t, name: &str) -> Result<Vec<(u64, u64, u64)>> {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let follow_forks = args.first().is_some_and(|a| a == "--follow-forks");
+    if follow_forks {
+        args.remove(0);
+    }
     let [out, program, ..] = args.as_slice() else {
-        bail!("usage: code-trace OUT OBSBOX ARGS…");
+        bail!("usage: code-trace [--follow-forks] OUT OBSBOX ARGS…");
     };
     let name = std::path::Path::new(program)
         .file_name()
@@ -78,43 +85,92 @@ fn main() -> Result<()> {
     let mut status = 0;
     // Stopped at its first execution.
     unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-    let options = libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_EXITKILL;
+    // With --follow-forks the processes it forks are traced too (they start as copies of
+    // obsbox: the cgroup primer, libcontainer's intermediate and init processes) until they
+    // execute something else (the container's program, a hook). Only for commands after
+    // which nothing of theirs is left running: a created container's init, waiting for
+    // `start`, would keep the trace going.
+    let mut options = libc::PTRACE_O_TRACEEXEC | libc::PTRACE_O_EXITKILL;
+    if follow_forks {
+        options |= libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
+    }
     unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options) };
-    let mut ranges = text_ranges(pid, &name)?;
+    let mut traced: HashMap<libc::pid_t, Vec<(u64, u64, u64)>> = HashMap::new();
+    traced.insert(pid, text_ranges(pid, &name)?);
     let mut seen = HashSet::new();
     let mut order = Vec::new();
-    let mut signal = 0;
     let mut steps: u64 = 0;
+    let mut resume = Some((pid, 0));
     loop {
-        if unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, pid, 0, signal) } != 0 {
-            bail!("ptrace: {}", std::io::Error::last_os_error());
+        if let Some((pid, signal)) = resume.take() {
+            // A tracee killed meanwhile (the container's end) cannot be resumed; its exit
+            // is reported below.
+            unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, pid, 0, signal) };
         }
-        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } < 0 {
-            bail!("waitpid: {}", std::io::Error::last_os_error());
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ECHILD) {
+                break;
+            }
+            bail!("waitpid: {err}");
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            break;
-        }
-        signal = 0;
-        let stop = libc::WSTOPSIG(status);
-        if stop == libc::SIGTRAP && status >> 16 == libc::PTRACE_EVENT_EXEC {
-            // The sealed re-execution: the binary is mapped anew (under another path).
-            ranges = text_ranges(pid, &name).or_else(|_| text_ranges(pid, "obsbox"))?;
+            traced.remove(&pid);
             continue;
         }
-        if stop != libc::SIGTRAP {
-            signal = stop;
+        let stop = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if let Entry::Vacant(entry) = traced.entry(pid) {
+            // A new child, stopped before its first instruction: a copy of its parent.
+            match text_ranges(pid, &name).or_else(|_| text_ranges(pid, "obsbox")) {
+                Ok(ranges) => {
+                    entry.insert(ranges);
+                }
+                Err(_) => {
+                    unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+                    continue;
+                }
+            }
+            let signal = if stop == libc::SIGSTOP { 0 } else { stop };
+            resume = Some((pid, signal));
+            continue;
         }
+        if stop == libc::SIGTRAP && event == libc::PTRACE_EVENT_EXEC {
+            // The sealing re-execution maps the binary anew (under another path); any other
+            // program is not ours to trace.
+            match text_ranges(pid, &name).or_else(|_| text_ranges(pid, "obsbox")) {
+                Ok(ranges) => {
+                    traced.insert(pid, ranges);
+                    resume = Some((pid, 0));
+                }
+                Err(_) => {
+                    traced.remove(&pid);
+                    unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+                }
+            }
+            continue;
+        }
+        if stop == libc::SIGTRAP && event != 0 {
+            // A fork, vfork or clone: the child reports its own first stop.
+            resume = Some((pid, 0));
+            continue;
+        }
+        let signal = if stop == libc::SIGTRAP { 0 } else { stop };
         let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
         unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs) };
         steps += 1;
         let rip = regs.rip;
-        if let Some((_, _, base)) = ranges.iter().find(|(s, e, _)| (*s..*e).contains(&rip)) {
+        if let Some((_, _, base)) = traced[&pid]
+            .iter()
+            .find(|(s, e, _)| (*s..*e).contains(&rip))
+        {
             let at = rip - base;
             if seen.insert(at) {
                 order.push(at);
             }
         }
+        resume = Some((pid, signal));
     }
     let mut file = fs::OpenOptions::new()
         .create(true)

@@ -6,7 +6,7 @@
 # runtime code scattered over the 6 MB of code makes `obsbox run` map most of it; laid out
 # together it maps a fraction (peak RSS, integration/bench-runtime.sh).
 #   integration/code-order.sh      (then cargo build --release again)
-# Single-stepping is slow on this kind of machine (≈ 20 minutes for the commands below).
+# Single-stepping is slow on this kind of machine (≈ 25 minutes for the commands below).
 # Run it after larger changes to the runtime path or its dependencies: names that no longer
 # exist are skipped by the linker, new code lands after the ordered code, so a stale file
 # costs memory, never correctness.
@@ -23,7 +23,9 @@ trace=$work/trace
 root=$work/state
 cd "$work/bundle"
 # The paths podman, containerd and a plain `run` take: every command once.
-"$tracer" "$trace" "$OBSBOX" --root "$root" run t1
+# `run` with the processes it forks: libcontainer's intermediate and init processes, the
+# latter the biggest part of a start (and the process with the highest peak RSS).
+"$tracer" --follow-forks "$trace" "$OBSBOX" --root "$root" run t1
 "$tracer" "$trace" "$OBSBOX" --root "$root" --log "$work/log" --log-format json create --pid-file "$work/pid" t2
 "$tracer" "$trace" "$OBSBOX" --root "$root" state t2 >/dev/null
 "$tracer" "$trace" "$OBSBOX" --root "$root" start t2
