@@ -8,10 +8,13 @@
 //! hooks. Everything else (a running or created container, systemd cgroups, a unified host,
 //! a state directory without its saved config) goes through libcontainer.
 
+use std::path::PathBuf;
+
 use anyhow::{Context as _, Result};
 use libcontainer::config::YoukiConfig;
 use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::process::intel_rdt::cleanup_intel_rdt;
+use oci_spec::runtime::Hook;
 
 use super::{cgroups, hooks};
 
@@ -43,20 +46,21 @@ fn delete_stopped(container: &mut Container) -> Option<Result<()>> {
         .as_ref()
         .and_then(|hooks| hooks.poststop().clone())
         .unwrap_or_default();
-    let id = container.id().to_string();
-    Some((|| {
-        if let Err(err) = cleanup_intel_rdt(
-            container.intel_rdt_dir().map(|p| p.as_path()),
-            container.intel_rdt_monitoring_dir().map(|p| p.as_path()),
-            container.clean_up_intel_rdt_subdirectory(),
-            &id,
-        ) {
-            tracing::warn!("container {id}: cannot clean up Intel RDT: {err}");
-        }
-        cgroups::remove(&dirs).with_context(|| format!("container {id}: cannot delete"))?;
-        std::fs::remove_dir_all(&container.root).with_context(|| {
-            format!("container {id}: cannot remove {}", container.root.display())
-        })?;
-        hooks::run_poststop(container, &poststop)
-    })())
+    Some(remove_stopped(container, &dirs, &poststop))
+}
+
+fn remove_stopped(container: &Container, dirs: &[PathBuf], poststop: &[Hook]) -> Result<()> {
+    let id = container.id();
+    if let Err(err) = cleanup_intel_rdt(
+        container.intel_rdt_dir().map(|p| p.as_path()),
+        container.intel_rdt_monitoring_dir().map(|p| p.as_path()),
+        container.clean_up_intel_rdt_subdirectory(),
+        id,
+    ) {
+        tracing::warn!("container {id}: cannot clean up Intel RDT: {err}");
+    }
+    cgroups::remove(dirs).with_context(|| format!("container {id}: cannot delete"))?;
+    std::fs::remove_dir_all(&container.root)
+        .with_context(|| format!("container {id}: cannot remove {}", container.root.display()))?;
+    hooks::run_poststop(container, poststop)
 }
