@@ -12,6 +12,7 @@ pub mod job;
 pub mod lifecycle;
 pub mod logging;
 pub mod mountinfo;
+pub mod names;
 pub mod obsworker;
 pub mod packages;
 pub mod progress;

@@ -217,6 +217,9 @@ pub fn meta_from_control(
 ) -> Result<PackageMeta> {
     let inner = || -> Result<PackageMeta> {
         let name = p.require("Package")?;
+        crate::names::deb_package(name)?;
+        crate::names::deb_version(p.require("Version")?)?;
+        crate::names::arch(p.require("Architecture")?)?;
         let mut depends = Vec::new();
         for f in ["Pre-Depends", "Depends"] {
             if let Some(v) = p.get(f) {

@@ -255,8 +255,23 @@ impl Pkg {
         if self.name.is_empty() {
             bail!("a <package> without <name>");
         }
+        crate::names::rpm_package(&self.name)?;
         let name = self.name;
         let ctx = |what: &str| format!("package `{name}`: no {what}");
+        if let Some(version) = &self.version {
+            // `[epoch:]version-release`: each part by rpm's rules.
+            let (_, evr) = version.split_once(':').unwrap_or(("", version));
+            let (ver, rel) = evr.rsplit_once('-').unwrap_or((evr, ""));
+            crate::names::rpm_version("Version", ver)
+                .with_context(|| format!("package `{name}`"))?;
+            if !rel.is_empty() {
+                crate::names::rpm_version("Release", rel)
+                    .with_context(|| format!("package `{name}`"))?;
+            }
+        }
+        if !self.arch.is_empty() {
+            crate::names::arch(&self.arch).with_context(|| format!("package `{name}`"))?;
+        }
         Ok(PackageMeta {
             format: Format::Rpm,
             version: self.version.with_context(|| ctx("<version ver=…>"))?,

@@ -3,21 +3,57 @@
 //! that root (obsbox's runtime, no network): every `preinst install`, then
 //! `dpkg --configure -a`, which configures in dependency order. This is how OBS's
 //! init_buildsystem works too: unpack natively, let the root's dpkg do the rest.
+//!
+//! The root given here is an overlay of the package farm (see [`super::overlay`]): whatever
+//! the scripts change is copied up, never written into the store. Everything obsbox writes
+//! into it goes through a [`RootDir`], and package names reach the scripts as arguments,
+//! never as shell text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{ProcessBuilder, RootBuilder};
 
+use super::RootDir;
 use super::store::Unpacked;
 use crate::packages::deb;
 use crate::runtime;
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The largest file of a package's control data obsbox copies into the dpkg database.
+const MAX_CONTROL_FILE: u64 = 64 << 20;
+
+/// Runs every package's `preinst install` (the dpkg names are the arguments, in order),
+/// then configures them all. `$ROOT` is where the root is seen; `$CHROOT` runs a script
+/// inside it; `$DPKG` is the dpkg that configures.
+const DEB_SCRIPT: &str = r#"set -e
+for p in "$@"; do
+  f="/var/lib/dpkg/info/$p.preinst"
+  if [ -x "$ROOT$f" ]; then
+    DPKG_MAINTSCRIPT_PACKAGE="${p%%:*}" DPKG_MAINTSCRIPT_NAME=preinst $CHROOT "$f" install
+  fi
+done
+$DPKG --configure -a
+"#;
+
+/// `/bin/sh -c DEB_SCRIPT` with the environment's settings and `order` as arguments.
+fn deb_script_args(root: &str, chroot: &str, dpkg: &str, order: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        format!(
+            "ROOT={root} CHROOT={chroot:?} DPKG={dpkg:?}
+{DEB_SCRIPT}"
+        ),
+        "obsbox-install".to_string(),
+    ];
+    args.extend(order.iter().cloned());
+    args
+}
 
 /// Registers `packages` (already laid down in `tree`) and runs their maintainer scripts.
 /// `work` is a scratch directory for the bundle; `state_root` the runtime's state dir;
@@ -29,18 +65,10 @@ pub fn install_deb(
     state_root: &Path,
     log: &Path,
 ) -> Result<()> {
-    let order = write_dpkg_database(tree, packages)?;
-    break_shared_links(tree, &["etc", "var"])?;
-    let script = format!(
-        "set -e\n\
-         for p in {order}; do\n\
-           f=/var/lib/dpkg/info/$p.preinst\n\
-           if [ -x \"$f\" ]; then DPKG_MAINTSCRIPT_PACKAGE=${{p%%:*}} DPKG_MAINTSCRIPT_NAME=preinst \"$f\" install; fi\n\
-         done\n\
-         dpkg --configure -a\n",
-        order = order.join(" ")
-    );
-    let code = run_in_root(tree, &["/bin/sh", "-c", &script], work, state_root, log)?;
+    let order = write_dpkg_database(&RootDir::open(tree)?, packages)?;
+    let args = deb_script_args("", "", "dpkg", &order);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let code = run_in_root(tree, &args, work, state_root, log)?;
     if code != 0 {
         bail!(
             "installing into the root failed: the maintainer scripts exited with {code} (log: {})",
@@ -69,27 +97,19 @@ pub fn install_deb_foreign(
     log: &Path,
     foreign: &super::Foreign,
 ) -> Result<()> {
-    let order = write_dpkg_database(tree, packages)?;
-    break_shared_links(tree, &["etc", "var"])?;
-    for tool in ["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"] {
-        if fs::symlink_metadata(foreign.toolbox.join(tool)).is_err() {
-            bail!(
-                "the toolbox {} has no /{tool}, which installing a foreign root needs \
-                 (packages dash, dpkg and coreutils)",
-                foreign.toolbox.display()
-            );
-        }
-    }
-    let script = format!(
-        "set -e\n\
-         for p in {order}; do\n\
-           f=/var/lib/dpkg/info/$p.preinst\n\
-           if [ -x \"/buildroot$f\" ]; then DPKG_MAINTSCRIPT_PACKAGE=${{p%%:*}} DPKG_MAINTSCRIPT_NAME=preinst chroot /buildroot \"$f\" install; fi\n\
-         done\n\
-         dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path --configure -a\n",
-        order = order.join(" ")
+    let order = write_dpkg_database(&RootDir::open(tree)?, packages)?;
+    require_tools(
+        &foreign.toolbox,
+        &["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"],
+        "installing a foreign root needs (packages dash, dpkg and coreutils)",
+    )?;
+    let args = deb_script_args(
+        "/buildroot",
+        "chroot /buildroot",
+        "dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path",
+        &order,
     );
-    let spec = toolbox_spec(&foreign.toolbox, tree, &script, Some(&foreign.emulation))?;
+    let spec = toolbox_spec(&foreign.toolbox, tree, &args, Some(&foreign.emulation))?;
     let code = run_spec(spec, work, state_root, log, Some(&foreign.emulation))?;
     if code != 0 {
         bail!(
@@ -136,28 +156,30 @@ pub fn install_rpm(
     log: &Path,
     via: RpmVia,
 ) -> Result<()> {
-    break_shared_links(tree, &["etc", "var"])?;
-    let staging = tree.join(RPM_STAGING);
+    let root = RootDir::open(tree)?;
+    // A directory of obsbox's own, which no package can have put there.
+    let staging = PathBuf::from(format!("{RPM_STAGING}.{}", std::process::id()));
+    if root.kind(&staging)?.is_some() {
+        root.remove_all(&staging)?;
+    }
     let result = (|| {
-        let script = rpm_install_script(tree, packages, &staging, &via)?;
+        let script = rpm_install_script(&root, packages, &staging, &via)?;
+        let args = ["/bin/sh", "-c", script.as_str()];
         let code = match &via {
             RpmVia::Own => {
-                if fs::symlink_metadata(tree.join("usr/bin/rpm")).is_err() {
+                if root.kind(Path::new("usr/bin/rpm"))?.is_none() {
                     bail!("the root has no /usr/bin/rpm to register its packages with");
                 }
-                run_in_root(tree, &["/bin/sh", "-c", &script], work, state_root, log)?
+                run_in_root(tree, &args, work, state_root, log)?
             }
             RpmVia::Toolbox { toolbox, emulation } => {
-                for tool in ["bin/sh", "usr/bin/rpm", "usr/sbin/chroot"] {
-                    if fs::symlink_metadata(toolbox.join(tool)).is_err() {
-                        bail!(
-                            "the toolbox {} has no /{tool}, which installing an rpm root needs \
-                             (packages dash, rpm and coreutils)",
-                            toolbox.display()
-                        );
-                    }
-                }
-                let spec = toolbox_spec(toolbox, tree, &script, *emulation)?;
+                require_tools(
+                    toolbox,
+                    &["bin/sh", "usr/bin/rpm", "usr/sbin/chroot"],
+                    "installing an rpm root needs (packages dash, rpm and coreutils)",
+                )?;
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                let spec = toolbox_spec(toolbox, tree, &args, *emulation)?;
                 run_spec(spec, work, state_root, log, *emulation)?
             }
         };
@@ -170,15 +192,29 @@ pub fn install_rpm(
         }
         Ok(())
     })();
-    let cleaned = super::store::remove_tree(&staging);
+    let cleaned = root.remove_all(&staging);
     result?;
-    cleaned.with_context(|| format!("cannot remove {}", staging.display()))
+    cleaned
+}
+
+/// Fails unless the toolbox has every one of `tools`; `why` completes the message.
+fn require_tools(toolbox: &Path, tools: &[&str], why: &str) -> Result<()> {
+    let root = RootDir::open(toolbox)?;
+    for tool in tools {
+        if root.kind(Path::new(tool))?.is_none() {
+            bail!(
+                "the toolbox {} has no /{tool}, which {why}",
+                toolbox.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Stages the headers and scriptlets of `packages` under `staging` (inside the root) and
 /// returns the shell script that registers them and runs the scriptlets.
 fn rpm_install_script(
-    tree: &Path,
+    root: &RootDir,
     packages: &[Unpacked],
     staging: &Path,
     via: &RpmVia,
@@ -186,8 +222,9 @@ fn rpm_install_script(
     use crate::packages::rpm::{RpmPackage, ScriptKind};
     let headers = staging.join("headers");
     let scripts = staging.join("scripts");
-    fs::create_dir_all(&headers)?;
-    fs::create_dir_all(&scripts)?;
+    root.create_dir_all(&headers)?;
+    root.create_dir_all(&scripts)?;
+    let staged = Path::new("/").join(staging);
     // What the scripts see of the root: `/` through the root's own rpm, `/buildroot`
     // from the toolbox.
     let root_in = match via {
@@ -198,10 +235,14 @@ fn rpm_install_script(
     let mut names = BTreeMap::new();
     let mut provider: BTreeMap<String, String> = BTreeMap::new();
     for (i, p) in packages.iter().enumerate() {
-        let file = headers.join(format!("{i}.rpm"));
-        fs::copy(p.rpm_header(), &file)
+        let header = p.rpm_header();
+        let package = RpmPackage::open(&header)
             .with_context(|| format!("{}: no rpm header in the store", p.info.name))?;
-        let package = RpmPackage::open(&file)?;
+        crate::names::rpm_package(&package.name)
+            .with_context(|| format!("the rpm header of {}", p.info.name))?;
+        let mut from =
+            fs::File::open(&header).with_context(|| format!("cannot open {}", header.display()))?;
+        root.write_from(&headers.join(format!("{i}.rpm")), &mut from, 0o644)?;
         names.insert(package.name.clone(), package.name.clone());
         for cap in package.provides.iter().map(|r| r.name.clone()) {
             provider.entry(cap).or_insert_with(|| package.name.clone());
@@ -230,7 +271,7 @@ fn rpm_install_script(
 
     // The root's database where its rpm looks: the sysimage location of newer
     // distributions when the root has it, else the classic one.
-    let dbpath = if tree.join("usr/lib/sysimage/rpm").is_dir() {
+    let dbpath = if root.is_dir(Path::new("usr/lib/sysimage/rpm")) {
         "/usr/lib/sysimage/rpm"
     } else {
         "/var/lib/rpm"
@@ -247,7 +288,8 @@ fn rpm_install_script(
         "set -e\n\
          {rpm} --initdb\n\
          {rpm} -i --justdb --nodeps --nodigest --nosignature --ignorearch --ignoreos \
-         --noscripts --notriggers {root_in}/{RPM_STAGING}/headers/*.rpm\n"
+         --noscripts --notriggers {root_in}{}/headers/*.rpm\n",
+        staged.display()
     );
     for kind in [ScriptKind::PreIn, ScriptKind::PostIn] {
         let tag = if kind == ScriptKind::PreIn {
@@ -263,22 +305,24 @@ fn rpm_install_script(
                 continue;
             };
             if s.interpreter.first().is_some_and(|i| i == "<lua>") {
-                out.push_str(&format!(
-                    "echo 'obsbox: %{tag} of {name} is a lua scriptlet, which only rpm's own \
-                     transaction runs: skipped'\n"
-                ));
+                let note = format!(
+                    "obsbox: %{tag} of {name} is a lua scriptlet, which only rpm's own \
+                     transaction runs: skipped"
+                );
+                out.push_str(&format!("echo {}\n", shell_quote(&note)));
                 continue;
             }
             let mut argv: Vec<String> = s.interpreter.clone();
             if !s.body.is_empty() {
                 let file = format!("{name}.{tag}");
-                fs::write(scripts.join(&file), &s.body)?;
-                argv.push(format!("/{RPM_STAGING}/scripts/{file}"));
+                root.write(&scripts.join(&file), s.body.as_bytes(), 0o644)?;
+                argv.push(format!("{}/scripts/{file}", staged.display()));
                 argv.push("1".to_string());
             }
             let argv: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
             out.push_str(&format!(
-                "echo 'obsbox: %{tag} of {name}'\n{chroot}{}\n",
+                "echo {}\n{chroot}{}\n",
+                shell_quote(&format!("obsbox: %{tag} of {name}")),
                 argv.join(" ")
             ));
         }
@@ -297,16 +341,17 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// A container of the read-only `toolbox` running `script` with `tree` mounted at
+/// A container of the read-only `toolbox` running `args` with `tree` mounted at
 /// `/buildroot` (read-write) and a private `/tmp`; adapted for `emulation` when the root is
 /// of a foreign arch.
 fn toolbox_spec(
     toolbox: &Path,
     tree: &Path,
-    script: &str,
+    args: &[String],
     emulation: Option<&crate::binfmt::Emulation>,
 ) -> Result<oci_spec::runtime::Spec> {
-    let mut spec = install_spec(toolbox, true, &["/bin/sh", "-c", script])?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut spec = install_spec(toolbox, true, &args)?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(
         oci_spec::runtime::MountBuilder::default()
@@ -337,15 +382,14 @@ fn toolbox_spec(
 
 /// Writes `/var/lib/dpkg/status` (every package `install ok unpacked`) and the `info/`
 /// files; returns the dpkg names (`name` or `name:arch` for Multi-Arch: same) with
-/// dependencies before their dependents.
-fn write_dpkg_database(tree: &Path, packages: &[Unpacked]) -> Result<Vec<String>> {
-    let admin = tree.join("var/lib/dpkg");
+/// dependencies before their dependents. Each package's control file must name the package
+/// and version the repository gave for it.
+fn write_dpkg_database(root: &RootDir, packages: &[Unpacked]) -> Result<Vec<String>> {
+    let admin = Path::new("var/lib/dpkg");
     let info = admin.join("info");
-    fs::create_dir_all(&info).with_context(|| format!("cannot create {}", info.display()))?;
+    root.create_dir_all(&info)?;
     for f in ["available", "diversions", "statoverride"] {
-        if !admin.join(f).exists() {
-            fs::write(admin.join(f), "")?;
-        }
+        root.create_new(&admin.join(f), b"", 0o644)?;
     }
     let mut status = String::new();
     let mut names = BTreeMap::new();
@@ -353,6 +397,19 @@ fn write_dpkg_database(tree: &Path, packages: &[Unpacked]) -> Result<Vec<String>
     for p in packages {
         let control = fs::read_to_string(p.control_dir().join("control"))
             .with_context(|| format!("{}: no control file in the store", p.info.name))?;
+        let what = format!("package {}={}", p.info.name, p.info.version);
+        for (field, expected) in [("Package", &p.info.name), ("Version", &p.info.version)] {
+            let found = deb::field(&control, field).unwrap_or_default();
+            if found != expected.as_str() {
+                bail!(
+                    "{what}: its control file says {field}: {:?}, its repository {:?}",
+                    crate::text::one_line(found),
+                    crate::text::one_line(expected)
+                );
+            }
+        }
+        crate::names::deb_package(&p.info.name).with_context(|| what.clone())?;
+        crate::names::arch(&p.info.arch).with_context(|| what.clone())?;
         let multi_same = deb::field(&control, "Multi-Arch") == Some("same");
         let dpkg_name = if multi_same {
             format!("{}:{}", p.info.name, p.info.arch)
@@ -365,22 +422,31 @@ fn write_dpkg_database(tree: &Path, packages: &[Unpacked]) -> Result<Vec<String>
         let files = fs::read(p.dir.join("files")).unwrap_or_default();
         let mut list = b"/.\n".to_vec();
         list.extend_from_slice(&files);
-        fs::write(info.join(format!("{dpkg_name}.list")), list)?;
+        root.write(&info.join(format!("{dpkg_name}.list")), &list, 0o644)?;
         for member in fs::read_dir(p.control_dir())? {
             let member = member?;
             let name = member.file_name().to_string_lossy().into_owned();
-            if name == "control" {
+            // dpkg's own control members only: plain lower-case names.
+            if name == "control"
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+            {
                 continue;
             }
-            let dest = info.join(format!("{dpkg_name}.{name}"));
-            fs::copy(member.path(), &dest)?;
             let executable = matches!(
                 name.as_str(),
                 "preinst" | "postinst" | "prerm" | "postrm" | "config"
             );
-            fs::set_permissions(
-                &dest,
-                fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }),
+            let mut from = fs::File::open(member.path())?;
+            let size = from.metadata()?.len();
+            if size > MAX_CONTROL_FILE {
+                bail!("{what}: its control member {name} is larger than {MAX_CONTROL_FILE} bytes");
+            }
+            root.write_from(
+                &info.join(format!("{dpkg_name}.{name}")),
+                &mut from,
+                if executable { 0o755 } else { 0o644 },
             )?;
         }
         let deps: Vec<String> = ["Pre-Depends", "Depends"]
@@ -393,17 +459,24 @@ fn write_dpkg_database(tree: &Path, packages: &[Unpacked]) -> Result<Vec<String>
         depends.insert(p.info.name.clone(), deps);
         names.insert(p.info.name.clone(), dpkg_name);
     }
-    let status_path = admin.join("status");
-    fs::write(&status_path, status)
-        .with_context(|| format!("cannot write {}", status_path.display()))?;
+    root.write(&admin.join("status"), status.as_bytes(), 0o644)?;
     Ok(topological(&names, &depends))
 }
 
 /// The control paragraph with `Status:` after `Package:` and, for packages with conffiles,
-/// a `Conffiles:` field marking them new (dpkg computes their hashes on configure).
+/// a `Conffiles:` field marking them new (dpkg computes their hashes on configure). Fields
+/// of the package's own named `Status` or `Conffiles` are dropped.
 fn status_paragraph(control: &str, p: &Unpacked) -> Result<String> {
     let mut out = String::new();
+    let mut dropping = false;
     for line in control.lines().filter(|l| !l.trim().is_empty()) {
+        if !line.starts_with([' ', '\t']) {
+            let key = line.split(':').next().unwrap_or_default().trim();
+            dropping = key.eq_ignore_ascii_case("Status") || key.eq_ignore_ascii_case("Conffiles");
+        }
+        if dropping {
+            continue;
+        }
         out.push_str(line);
         out.push('\n');
         if line.starts_with("Package:") {
@@ -414,7 +487,7 @@ fn status_paragraph(control: &str, p: &Unpacked) -> Result<String> {
         let files: Vec<&str> = conffiles
             .lines()
             .map(str::trim)
-            .filter(|l| l.starts_with('/'))
+            .filter(|l| l.starts_with('/') && !l.contains(char::is_whitespace))
             .collect();
         if !files.is_empty() {
             out.push_str("Conffiles:\n");
@@ -452,47 +525,6 @@ fn topological(
         visit(name, names, depends, &mut done, &mut order);
     }
     order
-}
-
-/// Replaces hard-linked regular files under `dirs` with private copies, so scripts that edit
-/// files in place there (configuration, state) cannot change the shared package store.
-fn break_shared_links(tree: &Path, dirs: &[&str]) -> Result<()> {
-    fn walk(dir: &Path) -> Result<()> {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return Ok(());
-        };
-        for entry in entries {
-            let entry = entry?;
-            let meta = fs::symlink_metadata(entry.path())?;
-            if meta.is_dir() {
-                walk(&entry.path())?;
-            } else if meta.is_file() && meta.nlink() > 1 {
-                unshare_file(&entry.path(), &meta)?;
-            }
-        }
-        Ok(())
-    }
-    for d in dirs {
-        walk(&tree.join(d))?;
-    }
-    Ok(())
-}
-
-fn unshare_file(path: &Path, meta: &fs::Metadata) -> Result<()> {
-    let tmp = path.with_extension("obsbox-unshare");
-    fs::copy(path, &tmp).with_context(|| format!("cannot copy {}", path.display()))?;
-    std::os::unix::fs::lchown(&tmp, Some(meta.uid()), Some(meta.gid()))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    let mtime = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
-    nix::sys::stat::utimensat(
-        None,
-        &tmp,
-        &mtime,
-        &mtime,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    )?;
-    fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 /// Runs `args` as root inside a container of `tree` (no network, runc's default mounts and

@@ -9,7 +9,11 @@
 pub mod accounts;
 pub mod farm;
 pub mod install;
+pub mod overlay;
+pub mod rootdir;
 pub mod store;
+
+pub use rootdir::RootDir;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -307,34 +311,13 @@ fn build_with(
                 let tree = store.build_rootfs(&key, mode.name(), &unpacked, |tree| match mode {
                     // No maintainer scripts run: what base-passwd's would make is copied.
                     Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
+                    // The scripts run on an overlay of the package farm: what they write
+                    // is copied up, never into the store, and folded into the root after.
                     Mode::Install => {
                         let work = tree.parent().context("root has no parent")?;
-                        if rpm_root {
-                            let via = match (&request.foreign, &request.toolbox) {
-                                (Some(foreign), _) => install::RpmVia::Toolbox {
-                                    toolbox: &foreign.toolbox,
-                                    emulation: Some(&foreign.emulation),
-                                },
-                                // The set's own rpm first: it knows the root's database.
-                                _ if unpacked.iter().any(|p| p.info.name == "rpm") => {
-                                    install::RpmVia::Own
-                                }
-                                (None, Some(toolbox)) => install::RpmVia::Toolbox {
-                                    toolbox,
-                                    emulation: None,
-                                },
-                                (None, None) => install::RpmVia::Own,
-                            };
-                            return install::install_rpm(
-                                tree, &unpacked, work, state_root, &log, via,
-                            );
-                        }
-                        match &request.foreign {
-                            None => install::install_deb(tree, &unpacked, work, state_root, &log),
-                            Some(foreign) => install::install_deb_foreign(
-                                tree, &unpacked, work, state_root, &log, foreign,
-                            ),
-                        }
+                        overlay::run_folded(tree, work, |tree| {
+                            install_into(request, tree, &unpacked, rpm_root, work, state_root, &log)
+                        })
                     }
                 })?;
                 tracing::info!(
@@ -363,6 +346,41 @@ fn build_with(
         "root ready"
     );
     Ok((built, None))
+}
+
+/// Registers the packages laid down in `tree` and runs their maintainer scripts, with the
+/// package manager `request` calls for.
+fn install_into(
+    request: &Request,
+    tree: &Path,
+    unpacked: &[Unpacked],
+    rpm_root: bool,
+    work: &Path,
+    state_root: &Path,
+    log: &Path,
+) -> Result<()> {
+    if rpm_root {
+        let via = match (&request.foreign, &request.toolbox) {
+            (Some(foreign), _) => install::RpmVia::Toolbox {
+                toolbox: &foreign.toolbox,
+                emulation: Some(&foreign.emulation),
+            },
+            // The set's own rpm first: it knows the root's database.
+            _ if unpacked.iter().any(|p| p.info.name == "rpm") => install::RpmVia::Own,
+            (None, Some(toolbox)) => install::RpmVia::Toolbox {
+                toolbox,
+                emulation: None,
+            },
+            (None, None) => install::RpmVia::Own,
+        };
+        return install::install_rpm(tree, unpacked, work, state_root, log, via);
+    }
+    match &request.foreign {
+        None => install::install_deb(tree, unpacked, work, state_root, log),
+        Some(foreign) => {
+            install::install_deb_foreign(tree, unpacked, work, state_root, log, foreign)
+        }
+    }
 }
 
 /// Builds the root and links it into `out` (which must not exist, or be an empty dir).

@@ -102,6 +102,10 @@ impl Store {
                 format!("cannot create cache directory {}", dir.join(sub).display())
             })?;
         }
+        // The cache is root's alone: its trees hold setuid programs and whatever packages
+        // ship, which no other user of the host may run or write through.
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
         let version = dir.join("VERSION");
         match fs::read_to_string(&version) {
             Ok(v) if v.trim() == STORE_VERSION => {}
