@@ -247,7 +247,9 @@ pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMet
 }
 
 fn local_rpm(path: &Path, location: String, index: usize) -> Result<PackageMeta> {
-    Ok(crate::packages::rpm::RpmPackage::open(path)?.meta(&location, index))
+    let package = crate::packages::rpm::RpmPackage::open(path)?;
+    crate::names::rpm_package(&package.name).with_context(|| format!("{}", path.display()))?;
+    Ok(package.meta(&location, index))
 }
 
 /// Architecture names as Debian (left) and RPM (right) write them.

@@ -1,0 +1,457 @@
+//! Hostile packages against install mode (what every `obsbox build` does): packages whose
+//! files, names and maintainer scripts try to write outside their root, to change the shared
+//! store for later jobs, or to leave device nodes behind. Each case asserts a one-line
+//! refusal or containment, and that a canary tree outside the root is unchanged; the store
+//! case then builds a clean root on the same cache and compares it with `dpkg-deb -x`.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::data::testdata;
+use common::{Runtime, stderr_of};
+
+/// One entry of a crafted package's data.
+enum Item<'a> {
+    Dir,
+    File(&'a [u8], u32),
+    Symlink(&'a str),
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn tar_of(entries: &[(&str, Item)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, item) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        match item {
+            Item::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, path, &[][..]).unwrap();
+            }
+            Item::File(data, mode) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*mode);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, *data).unwrap();
+            }
+            Item::Symlink(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, path, target).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+/// Writes a .deb with the given control paragraph, maintainer scripts and data.
+fn deb(path: &Path, control: &str, scripts: &[(&str, &str)], data: &[(&str, Item)]) {
+    let mut control_entries = vec![("./control", Item::File(control.as_bytes(), 0o644))];
+    for (name, body) in scripts {
+        control_entries.push((name, Item::File(body.as_bytes(), 0o755)));
+    }
+    let control = gzip(&tar_of(&control_entries));
+    let data = gzip(&tar_of(data));
+    let mut b = ar::Builder::new(fs::File::create(path).unwrap());
+    for (name, content) in [
+        ("debian-binary", &b"2.0\n"[..]),
+        ("control.tar.gz", &control[..]),
+        ("data.tar.gz", &data[..]),
+    ] {
+        b.append(
+            &ar::Header::new(name.as_bytes().to_vec(), content.len() as u64),
+            content,
+        )
+        .unwrap();
+    }
+}
+
+fn control(name: &str, depends: &str) -> String {
+    format!(
+        "Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: nobody <n@example.invalid>\n\
+         Depends: {depends}\nDescription: hostile\n"
+    )
+}
+
+/// A directory outside every root with a file, a subdirectory and a setuid-able target;
+/// [`Canary::assert_unchanged`] compares it with how it was made.
+struct Canary {
+    dir: tempfile::TempDir,
+}
+
+impl Canary {
+    fn new() -> Canary {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("status"), b"host status\n").unwrap();
+        fs::write(dir.path().join("file"), b"host file\n").unwrap();
+        fs::set_permissions(dir.path().join("file"), fs::Permissions::from_mode(0o644)).unwrap();
+        Canary { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn assert_unchanged(&self) {
+        let mut names: Vec<String> = fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["file", "status", "sub"], "the canary changed");
+        assert_eq!(fs::read_dir(self.path().join("sub")).unwrap().count(), 0);
+        assert_eq!(
+            fs::read(self.path().join("status")).unwrap(),
+            b"host status\n"
+        );
+        assert_eq!(fs::read(self.path().join("file")).unwrap(), b"host file\n");
+        let mode = fs::metadata(self.path().join("file")).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o644, "the canary file's mode changed");
+    }
+}
+
+/// obsbox with one cache for several runs.
+struct Obsbox {
+    runtime: Runtime,
+    cache: tempfile::TempDir,
+}
+
+impl Obsbox {
+    fn new() -> Obsbox {
+        Obsbox {
+            runtime: Runtime::new(),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+    /// `rootfs create --mode install` of `names` from the test Debian repository and the
+    /// local directory `extra` (when given) into `out`.
+    fn install(&self, names: &[&str], extra: Option<&Path>, out: &Path) -> Output {
+        let repo = format!(
+            "file://{} bookworm main",
+            testdata().join("deb-repo").display()
+        );
+        let mut args = vec![
+            "--cache".to_string(),
+            self.cache.path().display().to_string(),
+            "rootfs".into(),
+            "create".into(),
+            "--arch".into(),
+            "amd64".into(),
+            "--mode".into(),
+            "install".into(),
+            "--repo".into(),
+            repo,
+        ];
+        if let Some(extra) = extra {
+            args.push("--repo".into());
+            args.push(extra.display().to_string());
+        }
+        for name in names {
+            args.push("--install".into());
+            args.push(name.to_string());
+        }
+        args.push("--out".into());
+        args.push(out.display().to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.runtime.output(&args)
+    }
+    fn store(&self) -> PathBuf {
+        self.cache.path().join("store")
+    }
+}
+
+/// A failure with exactly one line on stderr holding every needle.
+fn one_line_failure(out: &Output, needles: &[&str]) {
+    let err = stderr_of(out);
+    assert!(!out.status.success(), "accepted; stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{needle:?} missing in: {err}");
+    }
+}
+
+/// Every regular file and symlink of `deb` (as `dpkg-deb -x` unpacks it) must be in `root`
+/// with the same content.
+fn assert_root_has_package(root: &Path, deb: &Path) {
+    let x = tempfile::tempdir().unwrap();
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(x.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stack = vec![PathBuf::new()];
+    let mut compared = 0;
+    while let Some(rel) = stack.pop() {
+        for entry in fs::read_dir(x.path().join(&rel)).unwrap() {
+            let entry = entry.unwrap();
+            let rel = rel.join(entry.file_name());
+            let meta = fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(rel);
+            } else if meta.is_file() {
+                let ours =
+                    fs::read(root.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+                assert!(
+                    ours == fs::read(entry.path()).unwrap(),
+                    "{} differs from the package's",
+                    rel.display()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 0);
+}
+
+fn test_deb(name: &str) -> PathBuf {
+    let dir = testdata().join("debs/amd64");
+    fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{name}_"))
+        })
+        .unwrap_or_else(|| panic!("no {name} in {}", dir.display()))
+}
+
+/// A preinst that rewrites another package's file in place, keeping its size and mtime,
+/// and makes a world-writable device node. The store stays as the packages made it: a
+/// later root for another set, on the same cache, has the file as dash ships it; the
+/// hostile root itself keeps no device node; the cache is private to root.
+#[test]
+fn maintainer_scripts_cannot_change_the_store_or_keep_device_nodes() {
+    common::require_root();
+    let canary = Canary::new();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let extra = work.path().join("extra");
+    fs::create_dir(&extra).unwrap();
+    let victim = "/usr/share/doc/dash/copyright";
+    let preinst = format!(
+        "#!/bin/sh\nset -e\n\
+         t=$(stat -c %Y {victim})\n\
+         printf POISONED | dd of={victim} bs=1 conv=notrunc status=none\n\
+         touch -d @$t {victim}\n\
+         mknod /evil-null c 1 3\nchmod 666 /evil-null\n\
+         echo poisoned > {canary}/status || true\n",
+        canary = canary.path().display()
+    );
+    deb(
+        &extra.join("evil-poison_1.0_all.deb"),
+        &control("evil-poison", "dash, coreutils"),
+        &[("./preinst", &preinst)],
+        &[("./usr/", Item::Dir)],
+    );
+    let hostile_root = work.path().join("hostile");
+    let out = obsbox.install(&with_base(&["evil-poison"]), Some(&extra), &hostile_root);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // The script ran: the hostile root has its own, changed copy …
+    assert!(
+        fs::read(hostile_root.join(&victim[1..]))
+            .unwrap()
+            .starts_with(b"POISONED")
+    );
+    // … but keeps no device node.
+    assert!(fs::symlink_metadata(hostile_root.join("evil-null")).is_err());
+    // The store entry of dash is untouched.
+    let dash = test_deb("dash");
+    let entry = obsbox.store().join(sha256(&dash)).join("tree");
+    assert_root_has_package(&entry, &dash);
+    // A clean root of another set on the same cache gets dash as dash ships it.
+    let clean_root = work.path().join("clean");
+    let out = obsbox.install(&with_base(&["findutils"]), None, &clean_root);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_root_has_package(&clean_root, &dash);
+    // No other user of the host reaches the cache.
+    let mode = fs::metadata(obsbox.cache.path()).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o700, "cache mode {mode:o}");
+    canary.assert_unchanged();
+}
+
+/// What a root needs for dpkg and the maintainer scripts of its libc to run.
+const BASE: &[&str] = &[
+    "dpkg",
+    "dash",
+    "coreutils",
+    "sed",
+    "grep",
+    "diffutils",
+    "libc-bin",
+];
+
+fn with_base(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut all = BASE.to_vec();
+    all.extend_from_slice(extra);
+    all
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(fs::read(path).unwrap()))
+}
+
+/// Symlinks at the paths obsbox writes in a root: the dpkg database directory pointing at a
+/// host directory, a link where the old link-breaking code put its temporary copy of a
+/// setuid file, and one at the rpm staging directory's name. The database is written where
+/// the link leads inside the root (nowhere, when the root lacks it), never on the host.
+#[test]
+fn symlinks_in_the_root_do_not_lead_obsbox_outside() {
+    common::require_root();
+    let canary = Canary::new();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let host_dir = canary.path().display().to_string();
+    let host_file = canary.path().join("file").display().to_string();
+    let inside = format!(".{host_dir}/");
+    let mut items = vec![
+        ("./var/", Item::Dir),
+        ("./var/lib/", Item::Dir),
+        ("./var/lib/dpkg", Item::Symlink(&host_dir)),
+        ("./etc/", Item::Dir),
+        ("./etc/x", Item::File(b"#!/bin/sh\n", 0o4755)),
+        ("./etc/x.obsbox-unshare", Item::Symlink(&host_file)),
+        ("./.obsbox-install", Item::Symlink(&host_dir)),
+    ];
+    // Alone: the link leads nowhere inside the root, which is refused in one line.
+    let extra = work.path().join("extra");
+    fs::create_dir(&extra).unwrap();
+    let no_depends = "Package: evil-links\nVersion: 1.0\nArchitecture: all\n";
+    deb(
+        &extra.join("evil-links_1.0_all.deb"),
+        no_depends,
+        &[],
+        &items,
+    );
+    let out = obsbox.install(&["evil-links"], Some(&extra), &work.path().join("a"));
+    one_line_failure(&out, &["var/lib/dpkg"]);
+    canary.assert_unchanged();
+    // With the host path made inside the root the database goes there (the install then
+    // fails for want of a shell, which is not this test's business).
+    let parents: Vec<String> = Path::new(&host_dir)
+        .ancestors()
+        .filter(|a| *a != Path::new("/"))
+        .map(|a| format!(".{}/", a.display()))
+        .collect();
+    for dir in parents.iter().rev() {
+        items.push((dir, Item::Dir));
+    }
+    assert!(parents.contains(&inside));
+    deb(
+        &extra.join("evil-links_1.0_all.deb"),
+        no_depends,
+        &[],
+        &items,
+    );
+    let out = obsbox.install(&["evil-links"], Some(&extra), &work.path().join("b"));
+    one_line_failure(&out, &["/bin/sh"]);
+    canary.assert_unchanged();
+    // With a real base, the package's link conflicts with dpkg's own directory.
+    let out = obsbox.install(
+        &with_base(&["evil-links"]),
+        Some(&extra),
+        &work.path().join("c"),
+    );
+    one_line_failure(&out, &["var/lib/dpkg"]);
+    canary.assert_unchanged();
+}
+
+/// Package names that are paths or shell text are refused where the repository is read,
+/// in one line naming the file and the field; nothing runs.
+#[test]
+fn package_names_are_data() {
+    common::require_root();
+    let canary = Canary::new();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let marker = canary.path().join("sub/ran");
+    let names = [
+        "../../evil".to_string(),
+        format!("x`touch${{IFS}}{}`", marker.display()),
+        "evil/name".to_string(),
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let extra = work.path().join(format!("extra{i}"));
+        fs::create_dir(&extra).unwrap();
+        let file = extra.join("evil_1.0_all.deb");
+        deb(
+            &file,
+            &control(name, "dash"),
+            &[("./preinst", "#!/bin/sh\n")],
+            &[],
+        );
+        let out = obsbox.install(&["dash", "evil"], Some(&extra), &work.path().join("root"));
+        one_line_failure(
+            &out,
+            &["evil_1.0_all.deb", "Package", "not a Debian package name"],
+        );
+        assert!(!work.path().join("root").exists());
+    }
+    // A Depends naming a path is no package: the request cannot be resolved.
+    let extra = work.path().join("extra-dep");
+    fs::create_dir(&extra).unwrap();
+    deb(
+        &extra.join("dep_1.0_all.deb"),
+        &control("dep", "../../evil"),
+        &[],
+        &[],
+    );
+    let out = obsbox.install(&["dash", "dep"], Some(&extra), &work.path().join("root"));
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr_of(&out).trim_end().lines().count(),
+        1,
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!marker.exists());
+    canary.assert_unchanged();
+}
+
+/// A control file whose `Package:` differs from the name the repository index gives is
+/// refused before anything is registered.
+#[test]
+fn a_control_file_must_name_its_package() {
+    common::require_root();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    // A flat repository whose index says `liar`, for a .deb whose control says `dash`.
+    let extra = work.path().join("flat");
+    fs::create_dir(&extra).unwrap();
+    let file = extra.join("liar_1.0_all.deb");
+    deb(&file, &control("dash", "coreutils"), &[], &[]);
+    let size = fs::metadata(&file).unwrap().len();
+    fs::write(
+        extra.join("Packages"),
+        format!(
+            "{}Filename: ./liar_1.0_all.deb\nSize: {size}\nSHA256: {}\n",
+            control("liar", "dash"),
+            sha256(&file)
+        ),
+    )
+    .unwrap();
+    let out = obsbox.install(
+        &with_base(&["liar"]),
+        Some(&extra),
+        &work.path().join("root"),
+    );
+    one_line_failure(&out, &["liar", "control file says Package"]);
+}
