@@ -455,3 +455,106 @@ fn a_control_file_must_name_its_package() {
     );
     one_line_failure(&out, &["liar", "control file says Package"]);
 }
+
+/// A job's build writes in place, as the build user, into a file a package ships owned by
+/// that user. The job's root is an overlay of the cached root: the write is copied up, and
+/// the store entry (which every later job of any project uses) keeps the package's content.
+#[test]
+fn a_build_cannot_change_the_store_through_its_buildroot() {
+    common::require_root();
+    let cache = tempfile::tempdir().unwrap();
+    let job = common::job::Job::new(cache.path());
+    let extra = job.dir.path().join("extra");
+    fs::create_dir(&extra).unwrap();
+    let tool = b"original tool\n";
+    let owned_deb = extra.join("evil-owned_1.0_all.deb");
+    deb_owned(
+        &owned_deb,
+        "Package: evil-owned\nVersion: 1.0\nArchitecture: all\n",
+        &[
+            ("./usr/", 0, 0o755, None),
+            ("./usr/share/", 0, 0o755, None),
+            ("./usr/share/evil-tool", 399, 0o644, Some(&tool[..])),
+        ],
+    );
+    let recipe = job.debian_sources_edited(|tree| {
+        let rules = tree.join("debian/rules");
+        let text = fs::read_to_string(&rules).unwrap().replace(
+            "debian/build-stamp:\n",
+            "debian/build-stamp:\n\tprintf POISON | dd of=/usr/share/evil-tool bs=1 conv=notrunc status=none\n",
+        );
+        fs::write(&rules, text).unwrap();
+    });
+    let mut packages = common::job::deb_packages();
+    packages.push("evil-owned".to_string());
+    let toml = job.dir.path().join("job.toml");
+    fs::write(
+        &toml,
+        format!(
+            "package = \"hello-obsbox\"\narch = \"amd64\"\nrecipe = {recipe:?}\nsources = \"sources\"\n\
+             repos = [{:?}, {:?}]\npackages = {}\n",
+            common::job::file_deb_repo(),
+            extra.display().to_string(),
+            common::job::toml_list(&packages)
+        ),
+    )
+    .unwrap();
+    let (code, log) = job.run(&toml);
+    assert_eq!(code, Some(0), "{log}");
+    // The write happened (the build went on), in the job's own layer only.
+    let entry = cache
+        .path()
+        .join("store")
+        .join(sha256(&owned_deb))
+        .join("tree");
+    assert_eq!(fs::read(entry.join("usr/share/evil-tool")).unwrap(), tool);
+    let rootfs = fs::read_dir(cache.path().join("rootfs")).unwrap();
+    for root in rootfs {
+        let file = root.unwrap().path().join("tree/usr/share/evil-tool");
+        if file.exists() {
+            assert_eq!(fs::read(&file).unwrap(), tool, "{}", file.display());
+        }
+    }
+    job.assert_nothing_left();
+}
+
+/// [`deb`] with owners: (path, uid, mode, content; `None` for a directory).
+fn deb_owned(path: &Path, control: &str, data: &[(&str, u64, u32, Option<&[u8]>)]) {
+    let control = gzip(&tar_of(&[(
+        "./control",
+        Item::File(control.as_bytes(), 0o644),
+    )]));
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, uid, mode, content) in data {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(*uid);
+        h.set_gid(*uid);
+        h.set_mtime(1_700_000_000);
+        h.set_mode(*mode);
+        match content {
+            Some(content) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(content.len() as u64);
+                b.append_data(&mut h, name, *content).unwrap();
+            }
+            None => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                b.append_data(&mut h, name, &[][..]).unwrap();
+            }
+        }
+    }
+    let data = gzip(&b.into_inner().unwrap());
+    let mut a = ar::Builder::new(fs::File::create(path).unwrap());
+    for (name, content) in [
+        ("debian-binary", &b"2.0\n"[..]),
+        ("control.tar.gz", &control[..]),
+        ("data.tar.gz", &data[..]),
+    ] {
+        a.append(
+            &ar::Header::new(name.as_bytes().to_vec(), content.len() as u64),
+            content,
+        )
+        .unwrap();
+    }
+}

@@ -171,19 +171,38 @@ fn run_container(
     state_root: &Path,
     log: &mut JobLog,
 ) -> (Outcome, Option<i32>, String) {
-    // A buildroot-copy callback gets a fresh copy of the assembled buildroot.
+    // A buildroot-copy callback gets a fresh copy of the assembled buildroot: an overlay of
+    // the cached root with an upper directory of its own, gone when it ends.
     let copy = match (info.path(key::COPY_FROM), spec.root()) {
         (Some(from), Some(root)) => {
             let to = root.path().clone();
-            let _ = fs::remove_dir_all(&to);
-            if let Err(err) = crate::rootfs::farm::link_tree_copying(&from, &to, &["etc", "var"]) {
-                return (
-                    Outcome::NotStarted,
-                    None,
-                    format!("cannot copy the buildroot: {err:#}"),
-                );
+            let mounted = (|| {
+                let dir = to.parent().context("the callback's root has no parent")?;
+                let name = to
+                    .file_name()
+                    .context("the callback's root has no name")?
+                    .to_string_lossy()
+                    .into_owned();
+                for leftover in [
+                    to.clone(),
+                    dir.join(format!("{name}.upper")),
+                    dir.join(format!("{name}.work")),
+                ] {
+                    crate::rootfs::store::remove_tree(&leftover)?;
+                }
+                crate::rootfs::overlay::mount_root(&[from.as_path()], dir, &name)
+                    .map(|overlay| (overlay, dir.to_path_buf(), name))
+            })();
+            match mounted {
+                Ok(mounted) => Some(mounted),
+                Err(err) => {
+                    return (
+                        Outcome::NotStarted,
+                        None,
+                        format!("cannot copy the buildroot: {err:#}"),
+                    );
+                }
             }
-            Some(to)
         }
         _ => None,
     };
@@ -213,9 +232,20 @@ fn run_container(
         emulation,
     };
     let result = oneshot::run_with(bundle, &id, state_root, &options, |line| log.line(line));
-    if let Some(copy) = copy {
-        if let Err(err) = fs::remove_dir_all(&copy) {
-            tracing::warn!("cannot remove {}: {err}", copy.display());
+    if let Some((overlay, dir, name)) = copy {
+        let target = overlay.target().to_path_buf();
+        let removed = overlay.unmount().and_then(|()| {
+            for path in [
+                target,
+                dir.join(format!("{name}.upper")),
+                dir.join(format!("{name}.work")),
+            ] {
+                crate::rootfs::store::remove_tree(&path)?;
+            }
+            Ok(())
+        });
+        if let Err(err) = removed {
+            tracing::warn!("cannot remove the buildroot copy: {err:#}");
         }
     }
     match result {
@@ -292,12 +322,18 @@ fn build_compare(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>,
 }
 
 /// verify-clean: nothing the build made is left on the worker — no mount under the job's
-/// work directory, no process rooted there, no build cgroup, no binfmt_misc entry of the
-/// job. What is found is reported, then removed.
+/// work directory (but the job's own roots, overlays that go when the job ends), no process
+/// rooted there, no build cgroup, no binfmt_misc entry of the job. What is found is
+/// reported, then removed.
 fn verify_clean(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>, String)> {
     let mut found = Vec::new();
     if let Some(work) = info.path(key::WORK) {
+        let canonical = fs::canonicalize(&work).unwrap_or_else(|_| work.clone());
+        let own_roots = [canonical.join("buildroot"), canonical.join("toolbox")];
         for mount in mounts_under(&work)? {
+            if own_roots.contains(&mount) {
+                continue;
+            }
             found.push(format!("mount {}", mount.display()));
             let _ = nix::mount::umount2(&mount, nix::mount::MntFlags::MNT_DETACH);
         }

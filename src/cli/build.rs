@@ -73,6 +73,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         old_results: args.old,
         log: None,
         cgroups: crate::bundle::CgroupPlace::owned(),
+        roots: crate::lifecycle::Roots::Mounted,
     };
     lifecycle::build(&job, &options)
 }
@@ -94,6 +95,7 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         old_results: args.old,
         log: None,
         cgroups: crate::bundle::CgroupPlace::Exported,
+        roots: crate::lifecycle::Roots::Copied,
     };
     let prepared = lifecycle::prepare(&job, &store, &options, &args.out)?;
     for phase in &prepared.phases {

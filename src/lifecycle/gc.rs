@@ -104,6 +104,9 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if pid_suffix(&name).is_some_and(|pid| !alive(pid, &entry.path())) {
+                    // Its roots' overlays first: removing through them is slow and ends
+                    // at their mount points.
+                    crate::rootfs::overlay::unmount_under(&entry.path());
                     remove_tree(&entry.path())?;
                     collected.work_dirs.push(entry.path());
                 }

@@ -47,6 +47,19 @@ pub struct Options {
     pub log: Option<PathBuf>,
     /// Where the phases' cgroups go.
     pub cgroups: bundle::CgroupPlace,
+    /// How the job gets its buildroot and toolbox.
+    pub roots: Roots,
+}
+
+/// How a job's roots are laid down from the cached ones. Either way nothing the job runs
+/// can write a file of the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// Overlay mounts over the cached roots, each with an upper directory of its own in
+    /// the work directory; unmounted when the job ends (`obsbox gc` after a crash).
+    Mounted,
+    /// Private copies: for `obsbox bundle`, whose bundles outlive the command.
+    Copied,
 }
 
 impl Options {
@@ -79,6 +92,9 @@ pub struct Prepared {
     pub emulation: Option<crate::binfmt::Emulation>,
     /// The job's entry in the host's binfmt_misc (global mode): removed when dropped.
     pub global_entry: Option<crate::binfmt::GlobalEntry>,
+    /// The buildroot's and the toolbox's overlays ([`Roots::Mounted`]): unmounted when
+    /// dropped.
+    pub mounts: Vec<rootfs::overlay::Overlay>,
 }
 
 /// The packages of the toolbox for `job`: the runtime configuration's list (default and
@@ -222,6 +238,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
     }
     toolbox_names.sort();
     toolbox_names.dedup();
+    let mut mounts = Vec::new();
     let toolbox = if toolbox_names.is_empty() {
         // Nothing to run from a toolbox: checks (if any) see an empty root and fail clearly.
         let empty = work.join("toolbox");
@@ -247,12 +264,11 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             foreign: None,
             toolbox: None,
         };
-        // Containers run from the toolbox get their mount points made in it: the job's own
-        // hard-link copy keeps the cached tree as its digest recorded it.
-        let own = work.join("toolbox");
-        rootfs::build_into(&request, store, &options.state_root, &own, &[])
-            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?;
-        own
+        // Containers run from the toolbox get their mount points made in it: in the job's
+        // own layer, so the cached tree stays as its digest recorded it.
+        lay_down(&request, store, options, work, "toolbox", None, &mut mounts)
+            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
+            .0
     };
     stop_if_interrupted()?;
 
@@ -300,21 +316,9 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         // An rpm buildroot is registered by the toolbox's rpm.
         toolbox: Some(toolbox.clone()),
     };
-    let buildroot = work.join("buildroot");
-    // /etc gets private files: prepare appends the build user to /etc/passwd; so does an
-    // rpm database.
-    let mut private = vec!["etc"];
-    private.extend_from_slice(rootfs::PRIVATE_DIRS);
-    let built = rootfs::build_into(
-        &buildroot_request,
-        store,
-        &options.state_root,
-        &buildroot,
-        &private,
-    )
-    .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
-    stop_if_interrupted()?;
-
+    // A sysroot cross build: the sysroot packages (of the target arch) go to the sysroot
+    // directory of the host-arch buildroot.
+    let mut sysroot = None;
     if let Cross::Sysroot { arch, dir } = &cross {
         let sysroot_names: Vec<String> = job
             .bdeps
@@ -333,15 +337,24 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             foreign: None,
             toolbox: None,
         };
-        let sysroot = rootfs::build(&request, store, &options.state_root)
+        let built = rootfs::build(&request, store, &options.state_root)
             .with_context(|| format!("job {}: cannot set up the {arch} sysroot", job.id))?;
-        let target = make_dirs_inside(&buildroot, dir)
-            .with_context(|| format!("job {}: sysroot /{}", job.id, dir.display()))?;
-        rootfs::farm::link_tree(&sysroot.tree, &target)
-            .with_context(|| format!("job {}: cannot lay down the sysroot", job.id))?;
-        tracing::info!(arch = %arch, sysroot = %dir.display(), packages = sysroot.packages.len(), "sysroot ready");
-        stop_if_interrupted()?;
+        tracing::info!(arch = %arch, sysroot = %dir.display(), packages = built.packages.len(), "sysroot ready");
+        sysroot = Some((built.tree, dir.clone()));
     }
+    let (buildroot, built) = lay_down(
+        &buildroot_request,
+        store,
+        options,
+        work,
+        "buildroot",
+        sysroot
+            .as_ref()
+            .map(|(tree, dir)| (tree.as_path(), dir.as_path())),
+        &mut mounts,
+    )
+    .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
+    stop_if_interrupted()?;
 
     let staging = work.join("results");
     fs::create_dir_all(&staging)?;
@@ -384,7 +397,54 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         assembly: started.elapsed(),
         emulation,
         global_entry,
+        mounts,
     })
+}
+
+/// Lays the root for `request` down at `work/name` as `options.roots` says: an overlay
+/// over the cached root, or a private copy; with `sysroot` (a cached tree and the relative
+/// directory it goes to), a sysroot cross build's target packages in it. Returns the root's
+/// path and what was built.
+fn lay_down(
+    request: &rootfs::Request,
+    store: &Store,
+    options: &Options,
+    work: &Path,
+    name: &str,
+    sysroot: Option<(&Path, &Path)>,
+    mounts: &mut Vec<rootfs::overlay::Overlay>,
+) -> Result<(PathBuf, rootfs::Built)> {
+    let target = work.join(name);
+    let place = |dir: &Path| format!("sysroot /{}", dir.display());
+    match options.roots {
+        Roots::Mounted => {
+            let built = rootfs::build(request, store, &options.state_root)?;
+            let mut lowers = Vec::new();
+            let layer = work.join(format!("{name}.sysroot"));
+            if let Some((tree, dir)) = sysroot {
+                // A layer of its own above the root, checked against the root first: the
+                // layer's directories would hide a symlink of the root on the way.
+                check_place(&built.tree, dir).with_context(|| place(dir))?;
+                fs::create_dir(&layer)?;
+                let at = make_dirs_inside(&layer, dir).with_context(|| place(dir))?;
+                rootfs::farm::link_tree(tree, &at)
+                    .with_context(|| format!("cannot lay down the {}", place(dir)))?;
+                lowers.push(layer.as_path());
+            }
+            lowers.push(&built.tree);
+            mounts.push(rootfs::overlay::mount_root(&lowers, work, name)?);
+            Ok((target, built))
+        }
+        Roots::Copied => {
+            let built = rootfs::build_into(request, store, &options.state_root, &target, &[""])?;
+            if let Some((tree, dir)) = sysroot {
+                let at = make_dirs_inside(&target, dir).with_context(|| place(dir))?;
+                rootfs::farm::link_tree_copying(tree, &at, &[""])
+                    .with_context(|| format!("cannot lay down the {}", place(dir)))?;
+            }
+            Ok((target, built))
+        }
+    }
 }
 
 /// What kind of cross-arch job a job is.
@@ -438,31 +498,39 @@ fn origin_of(callback: &callbacks::Callback, setting: &str) -> String {
         .unwrap_or_else(|| "the definition".to_string())
 }
 
-/// Creates `rel` (relative) below `root` without following any symlink a package put
-/// there, and returns it; the last component must not exist yet.
-fn make_dirs_inside(root: &Path, rel: &Path) -> Result<PathBuf> {
-    let mut path = root.to_path_buf();
+/// Checks that `rel` (relative) can be made below `root`: no symlink a package put there on
+/// the way, nothing at `rel` itself yet.
+fn check_place(root: &Path, rel: &Path) -> Result<()> {
+    let root_dir = rootfs::RootDir::open(root)?;
+    let mut path = PathBuf::new();
     let components: Vec<_> = rel.components().collect();
     for (i, component) in components.iter().enumerate() {
         let std::path::Component::Normal(name) = component else {
             bail!("not a plain relative path");
         };
         path.push(name);
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                bail!("{} is a symlink in the buildroot", path.display())
+        let last = i + 1 == components.len();
+        match root_dir.kind(&path)? {
+            Some(rootfs::rootdir::Kind::Symlink) => {
+                bail!("/{} is a symlink in the buildroot", path.display())
             }
-            Ok(_) if i + 1 == components.len() => {
-                bail!("{} exists already in the buildroot", path.display())
-            }
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => bail!("{} is not a directory", path.display()),
-            Err(_) if i + 1 == components.len() => {}
-            Err(_) => fs::create_dir(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
+            Some(_) if last => bail!("/{} exists already in the buildroot", path.display()),
+            Some(rootfs::rootdir::Kind::Dir) => {}
+            Some(_) => bail!("/{} is not a directory", path.display()),
+            None => return Ok(()),
         }
     }
-    Ok(path)
+    Ok(())
+}
+
+/// Creates `rel` (relative) below `root` after [`check_place`], and returns it.
+fn make_dirs_inside(root: &Path, rel: &Path) -> Result<PathBuf> {
+    check_place(root, rel)?;
+    let root_dir = rootfs::RootDir::open(root)?;
+    if let Some(parent) = rel.parent() {
+        root_dir.create_dir_all(parent)?;
+    }
+    Ok(root.join(rel))
 }
 
 /// Which job the callbacks are decided for.
@@ -590,7 +658,8 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
         bundle::sanitize(&job.id),
         std::process::id()
     ));
-    let _ = fs::remove_dir_all(&work);
+    rootfs::overlay::unmount_under(&work);
+    let _ = rootfs::store::remove_tree(&work);
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     let mut stats = Vec::new();
@@ -640,9 +709,12 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
             codes::SETUP_FAILED
         };
     }
+    // The roots' overlays went with the prepared job; whatever a container left mounted
+    // below the work directory goes now.
+    rootfs::overlay::unmount_under(&work);
     if options.keep_work {
         log.note(&format!("work directory kept: {}", work.display()));
-    } else if let Err(err) = fs::remove_dir_all(&work) {
+    } else if let Err(err) = rootfs::store::remove_tree(&work) {
         tracing::warn!("cannot remove {}: {err}", work.display());
     }
     Ok(code)

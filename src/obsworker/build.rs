@@ -136,6 +136,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         old_results,
         log: Some(logfile.clone()),
         cgroups: crate::bundle::CgroupPlace::owned(),
+        roots: crate::lifecycle::Roots::Mounted,
     };
     drop(log);
     let code = match lifecycle::build(&job, &options) {

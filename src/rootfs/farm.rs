@@ -89,7 +89,7 @@ pub fn link_tree(src: &Path, dst: &Path) -> Result<u64> {
 }
 
 /// As [`link_tree`], but regular files below the directories `copy` (relative paths such
-/// as `etc` or `var/lib/rpm`) are private copies, so a root that edits them in place
+/// as `etc` or `var/lib/rpm`; `""` for the whole tree) are private copies, so a root that edits them in place
 /// (appending to `/etc/passwd`, rpm opening its database) leaves the cache alone.
 pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
     link_tree_shaped(src, dst, copy, false).map(|(links, _)| links)
@@ -291,11 +291,13 @@ impl Work {
         let mut links = 0;
         let mut jobs = Vec::new();
         let mut shape = Vec::new();
-        let copying = !rel.is_empty()
-            && self
-                .copy
-                .iter()
-                .any(|c| rel.starts_with(c) && (rel.len() == c.len() || rel[c.len()] == b'/'));
+        // `""` copies everything.
+        let copying = self.copy.iter().any(|c| {
+            c.is_empty()
+                || (!rel.is_empty()
+                    && rel.starts_with(c)
+                    && (rel.len() == c.len() || rel[c.len()] == b'/'))
+        });
         for entry in d.iter() {
             let entry = entry?;
             let name = entry.file_name();

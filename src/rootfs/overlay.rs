@@ -100,6 +100,37 @@ impl Drop for Overlay {
     }
 }
 
+/// A root for code to run on: `lowers` (top first, shared and never written) under an
+/// upper directory of its own, mounted at `dir/name` (upper and work directories beside it
+/// as `name.upper` and `name.work`).
+pub fn mount_root(lowers: &[&Path], dir: &Path, name: &str) -> Result<Overlay> {
+    Overlay::mount(
+        lowers,
+        &dir.join(format!("{name}.upper")),
+        &dir.join(format!("{name}.work")),
+        &dir.join(name),
+    )
+}
+
+/// Unmounts every mount at or below `dir` (deepest first, detached): what a process that
+/// died left mounted in its work directory.
+pub fn unmount_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut points: Vec<PathBuf> = crate::mountinfo::parse(&text)
+        .into_iter()
+        .map(|m| m.point)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    points.dedup();
+    points
+        .into_iter()
+        .filter(|p| nix::mount::umount2(p, MntFlags::MNT_DETACH).is_ok())
+        .collect()
+}
+
 /// Unmounts the overlay at `target`.
 pub fn unmount(target: &Path) -> Result<()> {
     match nix::mount::umount2(target, MntFlags::empty()) {

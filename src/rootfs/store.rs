@@ -469,6 +469,8 @@ impl Store {
             // Only leftovers of processes that are gone.
             let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
             if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                // An install's overlay a dead process left mounted.
+                super::overlay::unmount_under(&entry.path());
                 remove_tree(&entry.path())?;
             }
         }
