@@ -38,9 +38,14 @@ pub struct CreateArgs {
     /// maintainer scripts.
     #[arg(long)]
     pub toolbox: Option<PathBuf>,
-    /// Where the root goes (must not exist, or be empty).
+    /// Where the root goes (must not exist, or be empty): a private copy of the cached
+    /// root.
     #[arg(long)]
     pub out: PathBuf,
+    /// Mount the cached root at OUT instead of copying it: an overlay whose changes go to
+    /// OUT.upper (work directory OUT.work). Remove it with `umount OUT`.
+    #[arg(long)]
+    pub mount: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -120,9 +125,14 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
         toolbox,
     };
     let store = Store::open(&ctx.cache)?;
-    let built = rootfs::create(&request, &store, &ctx.root, &args.out)?;
+    let how = if args.mount {
+        rootfs::Out::Mount
+    } else {
+        rootfs::Out::Copy
+    };
+    let built = rootfs::create(&request, &store, &ctx.root, &args.out, how)?;
     eprintln!(
-        "obsbox: {} root of {} packages in {} ({})",
+        "obsbox: {} root of {} packages in {} ({}{})",
         request.mode.name(),
         built.packages.len(),
         args.out.display(),
@@ -130,6 +140,11 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
             "from the cache"
         } else {
             "built"
+        },
+        if args.mount {
+            "; mounted, remove with umount"
+        } else {
+            ""
         }
     );
     Ok(())

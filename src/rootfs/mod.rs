@@ -383,14 +383,44 @@ fn install_into(
     }
 }
 
-/// Builds the root and links it into `out` (which must not exist, or be an empty dir).
-pub fn create(request: &Request, store: &Store, state_root: &Path, out: &Path) -> Result<Built> {
+/// How [`create`] hands a root out. Neither way shares a writable inode with the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out {
+    /// A private copy of every file.
+    Copy,
+    /// An overlay mount of the cached root, its changes in `OUT.upper` (work directory
+    /// `OUT.work`); it stays mounted until `umount OUT`.
+    Mount,
+}
+
+/// Builds the root and hands it out at `out` (which must not exist, or be an empty dir).
+pub fn create(
+    request: &Request,
+    store: &Store,
+    state_root: &Path,
+    out: &Path,
+    how: Out,
+) -> Result<Built> {
     check_out(out)?;
+    if how == Out::Mount {
+        let built = build(request, store, state_root)?;
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = out
+            .file_name()
+            .with_context(|| format!("{}: no directory name", out.display()))?
+            .to_string_lossy()
+            .into_owned();
+        overlay::mount_root(&[built.tree.as_path()], dir, &name)?.keep();
+        return Ok(built);
+    }
     let existed = out.exists();
     if existed {
         std::fs::remove_dir(out).with_context(|| format!("cannot replace {}", out.display()))?;
     }
-    let built = build_into(request, store, state_root, out, PRIVATE_DIRS);
+    let built = build_into(request, store, state_root, out, &[""]);
     if built.is_err() && existed && !out.exists() {
         // The empty directory the caller gave stays as it was.
         let _ = std::fs::create_dir(out);

@@ -85,6 +85,11 @@ impl Overlay {
         &self.target
     }
 
+    /// Leaves it mounted for its user to unmount.
+    pub fn keep(mut self) {
+        self.mounted = false;
+    }
+
     /// Unmounts it (detached when busy: nothing more is written through it).
     pub fn unmount(mut self) -> Result<()> {
         self.mounted = false;
