@@ -34,6 +34,13 @@ use nix::sys::time::TimeSpec;
 use super::{Entry, EntryKind, EntryMeta, Sink};
 use crate::text::one_line_bytes;
 
+/// The deepest path an archive may create, in components; every walk over a tree refuses
+/// deeper ones too. No real package comes near it; a deep tree is an attack on recursive
+/// walkers (stack) and on path buffers.
+pub const MAX_DEPTH: usize = 1024;
+/// The longest path an archive may create, in bytes (PATH_MAX).
+pub const MAX_PATH: usize = 4096;
+
 /// Limits against decompression bombs and lying headers.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -213,6 +220,22 @@ impl Extractor {
         }
         if out.is_empty() {
             return Ok(None);
+        }
+        let depth = out.iter().filter(|&&b| b == b'/').count() + 1;
+        if depth > MAX_DEPTH {
+            return Err(self.fail(
+                name,
+                format!("path nests deeper than {MAX_DEPTH} directories"),
+            ));
+        }
+        if out.len() > MAX_PATH {
+            return Err(self.fail(
+                name,
+                format!(
+                    "path of {} bytes is longer than PATH_MAX ({MAX_PATH})",
+                    out.len()
+                ),
+            ));
         }
         // Refuse to pass through a symlink this archive created.
         for (i, &b) in out.iter().enumerate() {
@@ -788,10 +811,10 @@ fn set_mtime_at(parent: &OwnedFd, name: &CString, mtime: i64) -> Result<(), Errn
 }
 
 /// Opens a subdirectory without following a symlink at `name`.
-pub(crate) fn open_dir_at(parent: &OwnedFd, name: &CString) -> Result<OwnedFd, Errno> {
+pub(crate) fn open_dir_at(parent: &OwnedFd, name: &std::ffi::CStr) -> Result<OwnedFd, Errno> {
     let fd = nix::fcntl::openat(
         Some(parent.as_raw_fd()),
-        name.as_c_str(),
+        name,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
@@ -842,26 +865,105 @@ pub(crate) fn list_dir(dir: &OwnedFd) -> Result<Vec<CString>, Errno> {
     Ok(names)
 }
 
-/// Removes `name` in `parent`, recursively for directories, never following symlinks.
-fn remove_tree_at(parent: &OwnedFd, name: &CString) -> Result<(), Errno> {
+/// The device and inode of an open file: what a walk checks a directory it returns to by
+/// `..` against.
+pub(crate) fn file_id(fd: &OwnedFd) -> Result<(u64, u64), Errno> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Opens the parent (`..`) of directory `dir`, which must be the directory `id` (device,
+/// inode) the walk came down from: if the tree was moved under it, the walk stops (ESTALE)
+/// instead of going on elsewhere. So a walk holds one directory open at a time and its
+/// stack holds names, whatever the depth.
+pub(crate) fn open_parent(dir: &OwnedFd, id: (u64, u64)) -> Result<OwnedFd, Errno> {
+    let up = open_dir_at(dir, c"..")?;
+    if file_id(&up)? != id {
+        return Err(Errno::ESTALE);
+    }
+    Ok(up)
+}
+
+/// Removes `name` in `parent`, and for a directory everything below it, never following
+/// symlinks. Iterative (a stack of names, one directory open at a time), so a tree of any
+/// depth is removed in bounded stack and descriptors.
+pub(crate) fn remove_tree_at(parent: &OwnedFd, name: &std::ffi::CStr) -> Result<(), Errno> {
     match nix::unistd::unlinkat(
         Some(parent.as_raw_fd()),
-        name.as_c_str(),
+        name,
         nix::unistd::UnlinkatFlags::NoRemoveDir,
     ) {
         Ok(()) | Err(Errno::ENOENT) => return Ok(()),
         Err(Errno::EISDIR) => {}
         Err(e) => return Err(e),
     }
-    let dir = open_dir_at(parent, name)?;
-    for child in list_dir(&dir)? {
-        remove_tree_at(&dir, &child)?;
+    /// A directory being emptied: its name in its parent, the parent's id, and its
+    /// subdirectories still to remove.
+    struct Level {
+        name: CString,
+        parent: (u64, u64),
+        subdirs: Vec<CString>,
     }
-    nix::unistd::unlinkat(
-        Some(parent.as_raw_fd()),
-        name.as_c_str(),
-        nix::unistd::UnlinkatFlags::RemoveDir,
-    )
+    /// Unlinks every non-directory in `dir` and returns its subdirectories.
+    fn unlink_files(dir: &OwnedFd) -> Result<Vec<CString>, Errno> {
+        let mut subdirs = Vec::new();
+        for child in list_dir(dir)? {
+            match nix::unistd::unlinkat(
+                Some(dir.as_raw_fd()),
+                child.as_c_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            ) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(Errno::EISDIR) => subdirs.push(child),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(subdirs)
+    }
+    let name = CString::from(name);
+    let mut dir = open_dir_at(parent, &name)?;
+    let mut stack = vec![Level {
+        subdirs: unlink_files(&dir)?,
+        name,
+        parent: file_id(parent)?,
+    }];
+    loop {
+        let top = stack
+            .last_mut()
+            .expect("the walk ends when the stack is empty");
+        if let Some(child) = top.subdirs.pop() {
+            let id = file_id(&dir)?;
+            let sub = match open_dir_at(&dir, &child) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            stack.push(Level {
+                subdirs: unlink_files(&sub)?,
+                name: child,
+                parent: id,
+            });
+            dir = sub;
+            continue;
+        }
+        let done = stack.pop().expect("not empty");
+        if stack.is_empty() {
+            drop(dir);
+            return nix::unistd::unlinkat(
+                Some(parent.as_raw_fd()),
+                done.name.as_c_str(),
+                nix::unistd::UnlinkatFlags::RemoveDir,
+            );
+        }
+        let up = open_parent(&dir, done.parent)?;
+        drop(dir);
+        nix::unistd::unlinkat(
+            Some(up.as_raw_fd()),
+            done.name.as_c_str(),
+            nix::unistd::UnlinkatFlags::RemoveDir,
+        )?;
+        dir = up;
+    }
 }
 
 fn fchownat_empty(fd: &OwnedFd, uid: u32, gid: u32) -> Result<(), Errno> {

@@ -27,8 +27,10 @@ const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
 const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 /// rpm itself refuses headers with more tags than this.
 const MAX_INDEX_COUNT: u32 = 0xffff;
-/// rpm itself refuses header stores larger than this (256 MiB).
-const MAX_STORE_SIZE: u32 = 0x0fff_ffff;
+/// The largest header store accepted: 64 MiB, a quarter of what rpm itself accepts
+/// (256 MiB). The store is read into memory whole (after checking the file holds it); the
+/// largest real ones, packages of ~100,000 files with file signatures, are ≈ 20 MB.
+const MAX_STORE_SIZE: u32 = 64 << 20;
 /// Longest cpio name or symlink target accepted (PATH_MAX); rpm has the same bound.
 const MAX_NAME: u64 = 4096;
 
@@ -1029,7 +1031,9 @@ impl<'p, 'a> Payload<'p, 'a> {
             self.entry(raw, sink)
                 .with_context(|| format!("entry {name}"))?;
         }
-        self.finish_links(sink)
+        self.finish_links(sink)?;
+        // The rest of the stream (cpio's padding), so the decoder verifies its check.
+        compress::finish(&mut self.stream.inner)
     }
 
     /// Reads a newc header after its magic; `None` at the trailer.
@@ -1848,6 +1852,36 @@ mkfifo %{buildroot}/data/fifo
 
         let path = damaged(&built, |b| b[96] = 0);
         assert!(open_error(&path).contains("signature header: bad header magic"));
+    }
+
+    /// A header store larger than obsbox's bound (below rpm's own 256 MiB) is refused from
+    /// the header's intro, before anything is allocated or read.
+    #[test]
+    fn oversized_header_stores_are_refused() {
+        let (built, _) = plain_package();
+        let path = damaged(&built, |b| {
+            b[96 + 12..96 + 16].copy_from_slice(&(100u32 << 20).to_be_bytes())
+        });
+        let text = open_error(&path);
+        assert!(
+            text.contains("store size 104857600 exceeds the limit of 67108864"),
+            "{text}"
+        );
+    }
+
+    /// A payload whose stream check fails (a flipped byte in the xz footer's CRC, in the
+    /// gzip trailer's CRC-32) is refused: the payload is read to the end of its stream.
+    #[test]
+    fn a_payload_failing_its_stream_check_is_refused() {
+        for (payload, kind, from_end) in [("w6.xzdio", "xz", 12), ("w9.gzdio", "gzip", 8)] {
+            let built = rpmbuild(&spec(payload), "-bb");
+            let path = damaged(&built, |b| {
+                let at = b.len() - from_end;
+                b[at] ^= 0xff;
+            });
+            let text = extract_error(&path);
+            assert!(text.contains(&format!("corrupt {kind} stream")), "{text}");
+        }
     }
 
     #[test]

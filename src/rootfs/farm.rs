@@ -14,7 +14,9 @@ use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 
 use super::store::Unpacked;
-use crate::packages::extract::{Extractor, Options, list_dir, open_dir_at};
+use crate::packages::extract::{
+    Extractor, MAX_DEPTH, Options, file_id, list_dir, open_dir_at, open_parent,
+};
 use crate::packages::{Entry, EntryKind, EntryMeta, Sink};
 
 /// Lays the packages' trees down in order into `dst` through the safe extractor: a
@@ -33,8 +35,30 @@ pub fn merge(packages: &[Unpacked], dst: &Path) -> Result<()> {
     Ok(())
 }
 
-fn merge_dir(extractor: &mut Extractor, dir: &OwnedFd, prefix: &mut Vec<u8>) -> Result<()> {
-    for name in names(dir)? {
+/// Feeds the tree `top` (a package in the store) to the extractor in name order, directories
+/// before their contents. Iterative: a stack of sorted listings, one directory open at a
+/// time (`..` checked on the way up); deeper than [`MAX_DEPTH`] is refused.
+fn merge_dir(extractor: &mut Extractor, top: &OwnedFd, prefix: &mut Vec<u8>) -> Result<()> {
+    struct Level {
+        names: std::vec::IntoIter<CString>,
+        prefix_len: usize,
+        parent: (u64, u64),
+    }
+    let mut dir = top.try_clone()?;
+    let mut stack = vec![Level {
+        names: names(&dir)?.into_iter(),
+        prefix_len: prefix.len(),
+        parent: (0, 0),
+    }];
+    while let Some(level) = stack.last_mut() {
+        let Some(name) = level.names.next() else {
+            let done = stack.pop().expect("not empty");
+            prefix.truncate(done.prefix_len);
+            if !stack.is_empty() {
+                dir = open_parent(&dir, done.parent)?;
+            }
+            continue;
+        };
         let st = nix::sys::stat::fstatat(
             Some(dir.as_raw_fd()),
             name.as_c_str(),
@@ -59,9 +83,17 @@ fn merge_dir(extractor: &mut Extractor, dir: &OwnedFd, prefix: &mut Vec<u8>) -> 
                 kind: EntryKind::Dir,
                 meta,
             };
+            // The extractor refuses a path deeper than MAX_DEPTH, before the walk goes there.
             extractor.entry(&entry, &mut std::io::empty())?;
-            let child = open_dir_at(dir, &name)?;
-            merge_dir(extractor, &child, prefix)?;
+            let parent = file_id(&dir)?;
+            let child = open_dir_at(&dir, &name)?;
+            stack.push(Level {
+                names: names(&child)?.into_iter(),
+                prefix_len: len,
+                parent,
+            });
+            dir = child;
+            continue;
         } else if kind == SFlag::S_IFLNK {
             let target = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name.as_c_str())?;
             let entry = Entry {
@@ -320,6 +352,13 @@ impl Work {
                 }
             };
             if is_dir {
+                if depth >= MAX_DEPTH {
+                    anyhow::bail!(
+                        "{}/{} nests deeper than {MAX_DEPTH} directories",
+                        crate::text::one_line_bytes(rel),
+                        crate::text::one_line_bytes(name.to_bytes())
+                    );
+                }
                 nix::sys::stat::mkdirat(
                     Some(dst.as_raw_fd()),
                     name,

@@ -579,16 +579,33 @@ fn changed(tree: &Path) -> String {
 
 /// SHA-256 over a tree's shape, in name order: each path with its type, and the size and
 /// mtime of regular files and symlinks. Reads directories and inodes, never file data.
+/// Iterative (a stack of directory listings, one directory open at a time, `..` checked
+/// on the way up), and a tree nesting deeper than [`extract::MAX_DEPTH`] directories is
+/// refused: no package makes one.
 pub fn tree_digest(root: &Path) -> Result<String> {
     use nix::dir::{Dir, Type};
     use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
+    use std::os::fd::AsRawFd;
 
-    // `path` is relative to the root, without a leading `/`.
-    fn walk(dir: &mut Dir, path: &mut Vec<u8>, h: &mut Sha256, root: &Path) -> Result<()> {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(dir);
-        let mut entries: Vec<(Vec<u8>, Option<Type>)> = Vec::new();
-        for entry in dir.iter() {
+    /// A directory being walked: its entries in name order, the next one, the length of
+    /// the path above it, and the id of its parent.
+    struct Level {
+        entries: Vec<(Vec<u8>, Option<Type>)>,
+        next: usize,
+        path_len: usize,
+        parent: (u64, u64),
+    }
+    let listing = |dir: &std::os::fd::OwnedFd| -> Result<Vec<(Vec<u8>, Option<Type>)>> {
+        let mut d = Dir::openat(
+            Some(dir.as_raw_fd()),
+            c".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("cannot read {}", root.display()))?;
+        let mut entries = Vec::new();
+        for entry in d.iter() {
             let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
             let name = entry.file_name().to_bytes();
             if name != b"." && name != b".." {
@@ -596,39 +613,63 @@ pub fn tree_digest(root: &Path) -> Result<String> {
             }
         }
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (name, kind) in entries {
+        Ok(entries)
+    };
+
+    let mut dir =
+        super::farm::open_dir(root).with_context(|| format!("cannot open {}", root.display()))?;
+    let mut h = Sha256::new();
+    // Relative to the root, without a leading `/`.
+    let mut path: Vec<u8> = Vec::new();
+    let mut stack = vec![Level {
+        entries: listing(&dir)?,
+        next: 0,
+        path_len: 0,
+        parent: (0, 0),
+    }];
+    while let Some(top) = stack.last_mut() {
+        if let Some((name, kind)) = top.entries.get_mut(top.next).map(std::mem::take) {
+            top.next += 1;
             let cname = std::ffi::CString::new(name).context("NUL in a file name")?;
-            let ((_, record), is_dir) = super::farm::shape_of(fd, path, &cname, kind)
+            let ((_, record), is_dir) = super::farm::shape_of(dir.as_raw_fd(), &path, &cname, kind)
                 .with_context(|| format!("cannot stat {}", root.display()))?;
             h.update(&record);
-            if is_dir {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push(b'/');
-                }
-                path.extend_from_slice(cname.as_bytes());
-                let mut sub = Dir::openat(
-                    Some(fd),
-                    cname.as_c_str(),
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .with_context(|| format!("cannot open a directory in {}", root.display()))?;
-                walk(&mut sub, path, h, root)?;
-                path.truncate(len);
+            if !is_dir {
+                continue;
             }
+            let path_len = path.len();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(cname.as_bytes());
+            if stack.len() > extract::MAX_DEPTH {
+                bail!(
+                    "{}: {} nests deeper than {} directories",
+                    root.display(),
+                    crate::text::one_line_bytes(&path),
+                    extract::MAX_DEPTH
+                );
+            }
+            let parent = extract::file_id(&dir)?;
+            let sub = extract::open_dir_at(&dir, &cname)
+                .with_context(|| format!("cannot open a directory in {}", root.display()))?;
+            stack.push(Level {
+                entries: listing(&sub)?,
+                next: 0,
+                path_len,
+                parent,
+            });
+            dir = sub;
+            continue;
         }
-        Ok(())
+        let done = stack.pop().expect("not empty");
+        if stack.is_empty() {
+            break;
+        }
+        path.truncate(done.path_len);
+        dir = extract::open_parent(&dir, done.parent)
+            .with_context(|| format!("cannot walk {}", root.display()))?;
     }
-
-    let mut dir = Dir::open(
-        root,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .with_context(|| format!("cannot open {}", root.display()))?;
-    let mut h = Sha256::new();
-    walk(&mut dir, &mut Vec::new(), &mut h, root)?;
     Ok(hex::encode(h.finalize()))
 }
 
@@ -666,12 +707,129 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Removes a tree the cache owns.
+/// Removes a tree the cache owns (or a file, or nothing). Iterative, never following a
+/// symlink: std's `remove_dir_all` recurses once per level, and a tree built by a hostile
+/// package or maintainer script may be deeper than any stack.
 pub fn remove_tree(path: &Path) -> Result<()> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+    let fail = |e: nix::errno::Errno| anyhow::anyhow!("cannot remove {}: {e}", path.display());
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        bail!("cannot remove {}: not a removable path", path.display());
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let dir = match super::farm::open_dir(parent) {
+        Ok(dir) => dir,
+        Err(e) if e.downcast_ref::<nix::errno::Errno>() == Some(&nix::errno::Errno::ENOENT) => {
+            return Ok(());
         }
-        _ => Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    };
+    let name = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
+        .context("NUL in a path")?;
+    match extract::remove_tree_at(&dir, &name) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    /// A chain of `depth` directories `d/d/…` below `top`, made one level at a time from the
+    /// last one's descriptor (so no path is ever longer than one name), a file at the bottom.
+    fn chain(top: &Path, depth: usize) {
+        use nix::fcntl::{OFlag, openat};
+        use nix::sys::stat::{Mode, mkdirat};
+        fs::create_dir_all(top).unwrap();
+        let mut dir = super::super::farm::open_dir(top).unwrap();
+        for _ in 0..depth {
+            mkdirat(Some(dir.as_raw_fd()), c"d", Mode::from_bits_truncate(0o755)).unwrap();
+            let fd = openat(
+                Some(dir.as_raw_fd()),
+                c"d",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap();
+            // SAFETY: a fresh descriptor.
+            dir = unsafe { OwnedFd::from_raw_fd(fd) };
+        }
+        let fd = openat(
+            Some(dir.as_raw_fd()),
+            c"file",
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        // SAFETY: a fresh descriptor.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+
+    /// A tree 100,000 directories deep (as a maintainer script may leave in a root) is
+    /// walked without recursion: its digest, a copy and a merge of it are refused as deeper
+    /// than any package goes, and it is removed whole. (Recursive walks overflowed the
+    /// stack here: the test process died of SIGABRT.)
+    #[test]
+    fn walks_of_a_tree_100000_deep_neither_overflow_nor_recurse() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("store-entry");
+        let tree = top.join("tree");
+        chain(&tree, 100_000);
+        let err = format!("{:#}", tree_digest(&tree).unwrap_err());
+        assert!(err.contains("nests deeper than 1024 directories"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+
+        let copy = dir.path().join("copy");
+        let err = format!(
+            "{:#}",
+            super::super::farm::link_tree(&tree, &copy).unwrap_err()
+        );
+        assert!(err.contains("nests deeper than 1024 directories"), "{err}");
+        remove_tree(&copy).unwrap();
+
+        let package = Unpacked {
+            key: "k".into(),
+            dir: top.clone(),
+            info: PackageInfo {
+                name: "deep".into(),
+                version: "1".into(),
+                arch: "amd64".into(),
+                format: Format::Deb,
+                bytes: 0,
+                package_size: 0,
+                tree: None,
+            },
+        };
+        let merged = dir.path().join("merged");
+        let err = format!(
+            "{:#}",
+            super::super::farm::merge(&[package], &merged).unwrap_err()
+        );
+        assert!(err.contains("nests deeper than 1024 directories"), "{err}");
+        remove_tree(&merged).unwrap();
+
+        remove_tree(&tree).unwrap();
+        assert!(!tree.exists());
+        // Removing what is not there is done.
+        remove_tree(&tree).unwrap();
+    }
+
+    /// The bound is exact: 1024 nested directories are walked, 1025 are not.
+    #[test]
+    fn tree_digest_walks_up_to_the_depth_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        chain(&dir.path().join("ok"), extract::MAX_DEPTH);
+        chain(&dir.path().join("deep"), extract::MAX_DEPTH + 1);
+        let ok = tree_digest(&dir.path().join("ok")).unwrap();
+        assert_eq!(ok.len(), 64);
+        assert!(tree_digest(&dir.path().join("deep")).is_err());
+        let copy = dir.path().join("copy");
+        super::super::farm::link_tree(&dir.path().join("ok"), &copy).unwrap();
+        assert_eq!(tree_digest(&copy).unwrap(), ok);
     }
 }
