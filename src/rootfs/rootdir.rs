@@ -437,31 +437,8 @@ pub fn open_subdir(dir: &OwnedFd, name: &CStr) -> Result<OwnedFd> {
 /// Removes `name` in `dir` and everything below it, iteratively, never following a
 /// symlink. Nothing there is not an error.
 pub fn remove_at(dir: std::os::fd::BorrowedFd<'_>, name: &CStr) -> Result<()> {
-    use nix::unistd::{UnlinkatFlags, unlinkat};
-    match unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(Errno::ENOENT) => return Ok(()),
-        Err(Errno::EISDIR) => {}
-        Err(err) => return Err(err.into()),
-    }
-    let parent = dir.try_clone_to_owned()?;
-    let top = open_subdir(&parent, name)?;
-    depth_first(
-        top,
-        |dir, name, st| {
-            if kind_of(st) == Kind::Dir {
-                return Ok(true);
-            }
-            match unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir) {
-                Ok(()) | Err(Errno::ENOENT) => Ok(false),
-                Err(err) => Err(err.into()),
-            }
-        },
-        |dir, name| match unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::RemoveDir) {
-            Ok(()) | Err(Errno::ENOENT) => Ok(()),
-            Err(err) => Err(err.into()),
-        },
-    )?;
-    match unlinkat(Some(parent.as_raw_fd()), name, UnlinkatFlags::RemoveDir) {
+    let dir = dir.try_clone_to_owned()?;
+    match crate::packages::extract::remove_tree_at(&dir, name) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
         Err(err) => Err(err.into()),
     }
