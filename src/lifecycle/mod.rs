@@ -689,6 +689,15 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
         },
     };
     let mut code = code;
+    // The roots' overlays went with the prepared job; whatever a container left mounted
+    // below the work directory goes now, and the work directory with it, before the time
+    // is taken: a worker waits for the clean-up too.
+    rootfs::overlay::unmount_under(&work);
+    if options.keep_work {
+        log.note(&format!("work directory kept: {}", work.display()));
+    } else if let Err(err) = rootfs::store::remove_tree(&work) {
+        tracing::warn!("cannot remove {}: {err:#}", work.display());
+    }
     let written =
         results::write_statistics(&results.join("_statistics"), &stats, started.elapsed());
     log.note(&format!(
@@ -708,14 +717,6 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
         } else {
             codes::SETUP_FAILED
         };
-    }
-    // The roots' overlays went with the prepared job; whatever a container left mounted
-    // below the work directory goes now.
-    rootfs::overlay::unmount_under(&work);
-    if options.keep_work {
-        log.note(&format!("work directory kept: {}", work.display()));
-    } else if let Err(err) = rootfs::store::remove_tree(&work) {
-        tracing::warn!("cannot remove {}: {err}", work.display());
     }
     Ok(code)
 }
