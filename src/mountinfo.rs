@@ -7,6 +7,8 @@ use std::path::PathBuf;
 /// One mount, the fields obsbox looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
+    /// The directory of the file system that is mounted there (`/` for a whole one).
+    pub root: PathBuf,
     /// Where it is mounted (escapes undone).
     pub point: PathBuf,
     /// The file system type, e.g. `cgroup`.
@@ -23,12 +25,15 @@ pub fn parse(text: &str) -> Vec<Mount> {
 /// `ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS`
 fn parse_line(line: &str) -> Option<Mount> {
     let (before, after) = line.split_once(" - ")?;
-    let point = before.split(' ').nth(4)?;
+    let mut fields = before.split(' ').skip(3);
+    let root = fields.next()?;
+    let point = fields.next()?;
     let mut after = after.split(' ');
     let fstype = after.next()?;
     let _source = after.next()?;
     let super_options = after.next().unwrap_or_default();
     Some(Mount {
+        root: unescape(root),
         point: unescape(point),
         fstype: fstype.to_string(),
         super_options: super_options.to_string(),
@@ -72,11 +77,13 @@ garbage line
             parse(text),
             [
                 Mount {
+                    root: PathBuf::from("/"),
                     point: PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
                     fstype: "cgroup".into(),
                     super_options: "rw,cpu,cpuacct".into(),
                 },
                 Mount {
+                    root: PathBuf::from("/x"),
                     point: PathBuf::from("/mnt/with space"),
                     fstype: "ext4".into(),
                     super_options: "rw".into(),

@@ -45,6 +45,13 @@ pub fn exec(args: Exec, ctx: &Context) -> Result<i32> {
         (None, Some(temp)) => Some(&temp.0),
         (None, None) => None,
     };
+    // libcontainer reads the bundle's spec again for the cgroup to put the process in.
+    let created_with_default = libcontainer::config::YoukiConfig::load(&container.root)
+        .is_ok_and(|c| c.cgroup_path == runtime::container::default_cgroup_path(id));
+    if created_with_default {
+        let (bundle, spec) = runtime::container::open_bundle(container.bundle())?;
+        runtime::container::give_default_cgroup(&ctx.root, id, &bundle, &spec)?;
+    }
     let pid = runtime::create_builder(&ctx.root, id)?
         .with_console_socket(args.console_socket.as_ref())
         .with_pid_file(args.pid_file.as_ref())?

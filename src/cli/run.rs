@@ -34,7 +34,7 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         Some(console) => Some(console.path().to_path_buf()),
         None => args.console_socket.clone(),
     };
-    let mut container = runtime::create_builder(&ctx.root, id)?
+    let builder = runtime::create_builder(&ctx.root, id)?
         .with_pid_file(args.pid_file.as_ref())?
         .with_console_socket(console_socket.as_ref())
         .with_preserved_fds(args.preserve_fds)
@@ -44,9 +44,9 @@ pub fn run(args: Run, ctx: &Context) -> Result<i32> {
         // libcontainer only hands a pty to a console socket when "detached"; the flag has no
         // other effect on how the container is created.
         .with_detach(args.detach || own_console.is_some())
-        .with_no_pivot(args.no_pivot)
-        .build()
-        .with_context(|| format!("container {id}: create failed"))?;
+        .with_no_pivot(args.no_pivot);
+    runtime::container::give_default_cgroup(&ctx.root, id, &bundle, &spec)?;
+    let mut container = runtime::container::create(builder, id, &spec)?;
     if let Err(err) = crate::runtime::hooks::start_with_poststart(&mut container) {
         let _ = delete::delete(&mut container, true);
         return Err(err).with_context(|| format!("container {id}: start failed"));

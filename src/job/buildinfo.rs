@@ -119,7 +119,9 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
     if depth > 0 {
         bail!("{file}: broken XML: the file ends inside an element");
     }
-    root.into_job(path).with_context(|| file.clone())
+    let job = root.into_job(path).with_context(|| file.clone())?;
+    super::names::check_job(&job).with_context(|| file.clone())?;
+    Ok(job)
 }
 
 /// The child elements of `<buildinfo>` whose text obsbox uses.

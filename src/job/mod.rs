@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub mod buildinfo;
+pub mod names;
 pub mod native;
 pub mod rpmlist;
 

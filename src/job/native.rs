@@ -59,7 +59,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Job> {
             None => anyhow!("{file}: {msg}"),
         }
     })?;
-    raw.into_job(path).with_context(|| file.to_string())
+    let job = raw.into_job(path).with_context(|| file.to_string())?;
+    super::names::check_job(&job).with_context(|| file.to_string())?;
+    Ok(job)
 }
 
 /// The file as written.

@@ -33,12 +33,14 @@ pub fn read_rpmlist(path: &Path) -> Result<Vec<Bdep>> {
 /// The caller fills in arch, recipe and the rest from obs-build's command line.
 pub fn load(path: &Path) -> Result<Job> {
     let list = read(path)?;
-    Ok(Job {
+    let job = Job {
         id: path.display().to_string(),
         bdeps: list.bdeps,
         toolbox: list.toolbox,
         ..Job::default()
-    })
+    };
+    super::names::check_job(&job).with_context(|| path.display().to_string())?;
+    Ok(job)
 }
 
 /// What an rpmlist says.

@@ -274,6 +274,7 @@ fn read_job(
     job.project = project;
     job.repository = repository;
     job.package = package;
+    crate::job::names::check_job(&job)?;
     job.arch = arch;
     job.hostarch = call.hostarch.clone().unwrap_or_default();
     job.recipe = file;

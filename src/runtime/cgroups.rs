@@ -20,8 +20,9 @@ use crate::mountinfo::{self, Mount};
 /// Where the cgroup hierarchies are mounted (libcgroups' default root).
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// The v1 controllers libcgroups puts a container's processes in, in its order.
-const V1_CONTROLLERS: [&str; 12] = [
+/// The v1 controllers libcgroups puts a container's processes in, in its order, and the
+/// named `systemd` hierarchy obsbox puts them in (see [`super::cgroup_mounts`]).
+const V1_CONTROLLERS: [&str; 13] = [
     "cpu",
     "cpuacct",
     "cpuset",
@@ -34,6 +35,7 @@ const V1_CONTROLLERS: [&str; 12] = [
     "net_prio",
     "net_cls",
     "freezer",
+    "name=systemd",
 ];
 
 /// The directories of cgroup `path` (a `cgroupsPath`) in every v1 hierarchy, or `None` when
@@ -55,6 +57,11 @@ pub fn v1_dirs(path: &Path) -> Result<Option<Vec<PathBuf>>> {
 fn dirs_in(mounts: &[Mount], own: &str, path: &Path) -> Vec<PathBuf> {
     let relative = path.strip_prefix("/").unwrap_or(path);
     let mut dirs: Vec<PathBuf> = Vec::new();
+    // A container in the hierarchies' roots: those are never removed (nor their processes
+    // killed).
+    if relative.as_os_str().is_empty() {
+        return dirs;
+    }
     for name in V1_CONTROLLERS {
         let joined = own.lines().any(|line| {
             line.split(':')
@@ -86,6 +93,7 @@ fn mounted_for(point: &Path, name: &str) -> bool {
         "net_prio" => &["net_cls,net_prio", "net_prio,net_cls", "net_prio"],
         "cpu" => &["cpu,cpuacct", "cpu"],
         "cpuacct" => &["cpu,cpuacct", "cpuacct"],
+        "name=systemd" => &["systemd"],
         _ => return point.ends_with(name),
     };
     names.iter().any(|n| point.ends_with(n))
@@ -167,6 +175,7 @@ mod tests {
                 "/sys/fs/cgroup/pids/:youki:c1",
                 "/sys/fs/cgroup/net_cls,net_prio/:youki:c1",
                 "/sys/fs/cgroup/freezer/:youki:c1",
+                "/sys/fs/cgroup/systemd/:youki:c1",
             ]
         );
         // A relative cgroupsPath is joined as it is.
@@ -178,6 +187,7 @@ mod tests {
                 "/sys/fs/cgroup/pids/obs/job",
                 "/sys/fs/cgroup/net_cls,net_prio/obs/job",
                 "/sys/fs/cgroup/freezer/obs/job",
+                "/sys/fs/cgroup/systemd/obs/job",
             ]
         );
     }

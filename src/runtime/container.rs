@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::init_builder::InitContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 
 use super::executor::ObsboxExecutor;
@@ -59,6 +60,89 @@ fn ensure_root(root: &Path) -> Result<()> {
             .with_context(|| format!("cannot create state directory {}", root.display()))?;
     }
     Ok(())
+}
+
+/// Where the cgroups of containers whose spec names none go: `/obsbox/containers/<id>` in
+/// every hierarchy (libcontainer's default, `:youki:<id>`, is at the hierarchies' roots). A
+/// directory of their own keeps them apart from the `/obsbox/<name>-<pid>` cgroups of obsbox's
+/// own runs, which `obsbox gc` removes once that pid is gone.
+pub const DEFAULT_CGROUP_PARENT: &str = "/obsbox/containers";
+
+/// The cgroup path of container `id` whose spec has no `linux.cgroupsPath`.
+pub fn default_cgroup_path(id: &str) -> PathBuf {
+    Path::new(DEFAULT_CGROUP_PARENT).join(id)
+}
+
+/// Creates the container that `builder` describes (from a bundle whose `config.json` is
+/// `spec`), then confines its cgroup mounts before anything of it runs (see
+/// [`super::cgroup_mounts`]); a container that cannot be confined is deleted again.
+pub fn create(
+    builder: InitContainerBuilder,
+    id: &str,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<Container> {
+    let mut container = builder
+        .build()
+        .with_context(|| format!("container {id}: create failed"))?;
+    if let Err(err) = super::cgroup_mounts::confine(&container, spec) {
+        let _ = container.kill(nix::sys::signal::Signal::SIGKILL, true);
+        let _ = super::delete::delete(&mut container, true);
+        return Err(err.context(format!("container {id}: create failed")));
+    }
+    Ok(container)
+}
+
+/// For a spec without `linux.cgroupsPath`: makes libcontainer, which reads
+/// `BUNDLE/config.json` itself (at `create`, and again at every `exec`), read it with
+/// obsbox's default cgroup path. The bundle is the caller's and stays untouched: the copy
+/// is bind-mounted over it in a mount namespace of this process alone (a slave of the
+/// host's, so nothing propagates out), and the container's state and hooks still name the
+/// caller's bundle. The namespace is the calling thread's for the rest of its life: only
+/// for the runtime commands (`create`, `run`, `exec`), which do nothing else afterwards
+/// that the host must see; obsbox's own runs keep libcontainer's default.
+pub fn give_default_cgroup(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<()> {
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if linux.cgroups_path().is_some() {
+        return Ok(());
+    }
+    unshare(CloneFlags::CLONE_NEWNS).context("cannot enter a mount namespace of its own")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .context("cannot make the mounts of its own mount namespace slaves")?;
+    let mut spec = spec.clone();
+    let mut linux = linux.clone();
+    linux.set_cgroups_path(Some(default_cgroup_path(id)));
+    spec.set_linux(Some(linux));
+    ensure_root(root)?;
+    // The name cannot be a container id's (`@`). Once mounted, the file may go.
+    let copy = root.join(format!("config@{id}.json"));
+    spec.save(&copy)
+        .with_context(|| format!("cannot write {}", copy.display()))?;
+    let mounted = mount(
+        Some(&copy),
+        &bundle.join("config.json"),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("cannot mount over {}/config.json", bundle.display()));
+    let _ = fs::remove_file(&copy);
+    mounted
 }
 
 /// The absolute bundle directory, checked to hold a readable, well-formed `config.json`, so

@@ -25,9 +25,18 @@ pub fn delete(container: &mut Container, force: bool) -> Result<()> {
         return done;
     }
     let poststop = hooks::take_poststop_hooks(container)?;
+    let cgroup_path = YoukiConfig::load(&container.root)
+        .ok()
+        .map(|config| config.cgroup_path);
     container
         .delete(force)
         .with_context(|| format!("container {}: cannot delete", container.id()))?;
+    // libcontainer leaves the `name=systemd` cgroup obsbox put the container in.
+    if let Some(Ok(Some(dirs))) = cgroup_path.as_deref().map(cgroups::v1_dirs) {
+        if let Err(err) = cgroups::remove(&dirs) {
+            tracing::warn!("container {}: {err:#}", container.id());
+        }
+    }
     hooks::run_poststop(container, &poststop)
 }
 

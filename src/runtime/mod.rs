@@ -4,6 +4,7 @@
 //! `org.openbuildservice.*` annotations (later issues) and never changes the default path.
 
 pub mod attach_warmup;
+pub mod cgroup_mounts;
 pub mod cgroups;
 pub mod console;
 pub mod container;

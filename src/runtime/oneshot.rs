@@ -67,16 +67,15 @@ pub fn run_with(
     let cgroup = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let (reader, writer) = nix::unistd::pipe().context("cannot create a pipe")?;
     let writer: OwnedFd = writer;
-    let mut created = container::create_builder(state_root, id)?
+    let builder = container::create_builder(state_root, id)?
         .with_stdin(File::open("/dev/null")?)
         .with_stdout(writer.try_clone()?)
         .with_stderr(writer)
         .validate_id()?
         .as_init(&spec_dir)
         .with_systemd(false)
-        .with_detach(false)
-        .build()
-        .with_context(|| format!("container {id}: create failed"))?;
+        .with_detach(false);
+    let mut created = container::create(builder, id, &spec)?;
     if let Some(emulation) = &options.emulation {
         let registered = created
             .pid()
