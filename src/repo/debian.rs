@@ -652,12 +652,19 @@ mod tests {
         );
         assert_eq!((m.size, m.repo), (5, 3));
 
-        let ps = parse_paragraphs("Package: x\nArchitecture: all\n").unwrap();
+        let ps = parse_paragraphs("Package: xy\nArchitecture: all\n").unwrap();
         let e = format!(
             "{:#}",
             meta_from_control(&ps[0], String::new(), None, 0, 0).unwrap_err()
         );
-        assert!(e.contains("package `x`") && e.contains("`Version`"), "{e}");
+        assert!(e.contains("package `xy`") && e.contains("`Version`"), "{e}");
+        // Names are data: one that is a path is refused with the field named.
+        let ps = parse_paragraphs("Package: ../x\nVersion: 1\nArchitecture: all\n").unwrap();
+        let e = format!(
+            "{:#}",
+            meta_from_control(&ps[0], String::new(), None, 0, 0).unwrap_err()
+        );
+        assert!(e.contains("Package \"../x\" is not a Debian package name"), "{e}");
     }
 
     #[test]
