@@ -664,7 +664,10 @@ mod tests {
             "{:#}",
             meta_from_control(&ps[0], String::new(), None, 0, 0).unwrap_err()
         );
-        assert!(e.contains("Package \"../x\" is not a Debian package name"), "{e}");
+        assert!(
+            e.contains("Package \"../x\" is not a Debian package name"),
+            "{e}"
+        );
     }
 
     #[test]
