@@ -65,8 +65,12 @@ fn deb(path: &Path, control: &str, scripts: &[(&str, &str)], data: &[(&str, Item
     for (name, body) in scripts {
         control_entries.push((name, Item::File(body.as_bytes(), 0o755)));
     }
-    let control = gzip(&tar_of(&control_entries));
-    let data = gzip(&tar_of(data));
+    ar_deb(path, &tar_of(&control_entries), &tar_of(data));
+}
+
+/// Writes a .deb of the (plain) control and data tars, gzip-compressed.
+fn ar_deb(path: &Path, control: &[u8], data: &[u8]) {
+    let (control, data) = (gzip(control), gzip(data));
     let mut b = ar::Builder::new(fs::File::create(path).unwrap());
     for (name, content) in [
         ("debian-binary", &b"2.0\n"[..]),
@@ -544,17 +548,5 @@ fn deb_owned(path: &Path, control: &str, data: &[(&str, u64, u32, Option<&[u8]>)
             }
         }
     }
-    let data = gzip(&b.into_inner().unwrap());
-    let mut a = ar::Builder::new(fs::File::create(path).unwrap());
-    for (name, content) in [
-        ("debian-binary", &b"2.0\n"[..]),
-        ("control.tar.gz", &control[..]),
-        ("data.tar.gz", &data[..]),
-    ] {
-        a.append(
-            &ar::Header::new(name.as_bytes().to_vec(), content.len() as u64),
-            content,
-        )
-        .unwrap();
-    }
+    ar_deb(path, &control, &b.into_inner().unwrap());
 }

@@ -490,7 +490,8 @@ pub fn copy_dir_meta(src: &OwnedFd, dst: &OwnedFd) -> Result<()> {
 }
 
 /// Gives `dst` the owner, mode and times `st` records.
-fn set_dir_meta(dst: &OwnedFd, st: &nix::sys::stat::FileStat) -> Result<()> {
+/// Gives the directory `dst` the owner, mode and times of `st`.
+pub(super) fn set_dir_meta(dst: &OwnedFd, st: &nix::sys::stat::FileStat) -> Result<()> {
     nix::unistd::fchown(
         dst.as_raw_fd(),
         Some(st.st_uid.into()),

@@ -288,15 +288,8 @@ fn redirects(upper: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
 /// upper layer's owner, mode and times. Device nodes and sockets are dropped. Nothing in
 /// `upper` is followed; `upper` is left empty of files.
 pub fn fold(upper: &Path, tree: &Path) -> Result<Folded> {
-    let open = |p: &Path| -> Result<OwnedFd> {
-        nix::fcntl::open(
-            p,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map(owned)
-        .with_context(|| format!("cannot open {}", p.display()))
-    };
+    let open =
+        |p: &Path| super::farm::open_dir(p).with_context(|| format!("cannot open {}", p.display()));
     let tree_fd = open(tree)?;
     // Renamed directories first: each lower directory a redirect shows is moved aside
     // (deepest first, so one inside another goes with its own redirect) and put in place
@@ -417,18 +410,7 @@ pub fn fold(upper: &Path, tree: &Path) -> Result<Folded> {
         let fd = tree_dir(&tree_fd, &rel)?;
         let name = CString::from(c".");
         strip_overlay_xattrs(&fd, &name)?;
-        nix::unistd::fchown(
-            fd.as_raw_fd(),
-            Some(st.st_uid.into()),
-            Some(st.st_gid.into()),
-        )?;
-        nix::sys::stat::fchmod(
-            fd.as_raw_fd(),
-            Mode::from_bits_truncate(st.st_mode & 0o7777),
-        )?;
-        let atime = nix::sys::time::TimeSpec::new(st.st_atime, st.st_atime_nsec);
-        let mtime = nix::sys::time::TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
-        nix::sys::stat::futimens(fd.as_raw_fd(), &atime, &mtime)?;
+        super::farm::set_dir_meta(&fd, &st)?;
     }
     if !folded.dropped.is_empty() {
         tracing::warn!(
