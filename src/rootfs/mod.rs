@@ -79,10 +79,6 @@ pub struct Foreign {
     pub emulation: crate::binfmt::Emulation,
 }
 
-/// Directories of a root whose files a root's user gets as private copies, not links into
-/// the cache: rpm writes its database (sqlite) even to read it.
-pub const PRIVATE_DIRS: &[&str] = &["var/lib/rpm", "usr/lib/sysimage/rpm"];
-
 /// What was built, for the caller to report.
 #[derive(Debug, Clone)]
 pub struct Built {
