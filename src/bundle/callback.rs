@@ -272,6 +272,13 @@ fn callback_spec(
         linux.set_masked_paths(None);
         linux.set_readonly_paths(None);
     }
+    // A cgroup of the job's, as its phases have: `obsbox gc` collects it with theirs when
+    // the job's obsbox is gone (libcontainer's default would be at the hierarchies' roots).
+    linux.set_cgroups_path(Some(
+        paths
+            .cgroups
+            .of(job, &format!("callback-{}", callback.name)),
+    ));
     spec.set_linux(Some(linux));
     if let (Some(emulation), RunsIn::Buildroot | RunsIn::BuildrootCopy) =
         (&setup.emulation, callback.runs_in)
