@@ -231,10 +231,10 @@ pub fn resolve(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
     }
     // The project names a file: only an OBS project name may, never a path.
     if !selector.project.is_empty() {
-        crate::job::names::project("project", &selector.project)?;
+        crate::names::obs::project("project", &selector.project)?;
     }
     if !selector.package.is_empty() {
-        crate::job::names::package("package", &selector.package)?;
+        crate::names::obs::package("package", &selector.package)?;
     }
     let projects = config.join("projects");
     let mut project_files = vec![projects.join("default.toml")];

@@ -14,7 +14,6 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -464,15 +463,7 @@ pub fn run_folded<T>(tree: &Path, dir: &Path, f: impl FnOnce(&Path) -> Result<T>
     unmounted?;
     fold(&upper, tree)?;
     for d in [&upper, &work, &merged] {
-        let parent = d.parent().context("no parent")?;
-        let name = CString::new(d.file_name().context("no name")?.as_bytes())?;
-        let parent = owned(nix::fcntl::open(
-            parent,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?);
-        remove_at(parent.as_fd(), &name)
-            .with_context(|| format!("cannot remove {}", d.display()))?;
+        super::store::remove_tree(d)?;
     }
     Ok(value)
 }
