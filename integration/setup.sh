@@ -8,6 +8,7 @@ packages=(
     hyperfine time                     # benchmarks
     python3 python3-jsonschema         # schema checks of config.json and features
     golang-github-opencontainers-specs-dev  # the runtime-spec JSON schemas
+    golang-go golang-github-opencontainers-runtime-tools-dev  # runtime-tools' bundle validator (integration/oci-validate)
     dpkg-dev apt-utils                 # test Debian repository: dpkg-scanpackages, apt-ftparchive
     rpm createrepo-c                   # test RPMs (rpmbuild) and their rpm-md repository
     cpio zstd xz-utils libcap2-bin     # payload and file-capability checks of the test RPMs

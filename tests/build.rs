@@ -179,7 +179,15 @@ fn bundles_validate_and_run_under_runc() {
     );
     let bundles = job.bundle(&toml);
     let schema = Path::new(CONFIG_SCHEMA);
-    for phase in ["prepare", "build", "check-list"] {
+    // Each bundle holds its own root as `rootfs`; obsbox ran prepare in the build's root,
+    // so its bundle is not handed out (it would need the build's root as its own).
+    let written: Vec<PathBuf> = fs::read_dir(bundles.join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!bundles.join("bundles/prepare").exists(), "{written:?}");
+    common::validate_bundles(&written);
+    for phase in ["build", "check-list"] {
         let config = bundles.join("bundles").join(phase).join("config.json");
         validate(schema, &config);
         let spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
@@ -210,9 +218,17 @@ fn bundles_validate_and_run_under_runc() {
         namespaces.contains(&"network"),
         "no network in the build: {namespaces:?}"
     );
-    // runc runs them as they are: prepare, then the build itself.
+    // The build's root is its own copy: the cache's root is not it.
+    let rootfs = bundles.join("bundles/build/rootfs");
+    assert_eq!(build["root"]["path"], rootfs.to_str().unwrap());
+    let passwd = fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains("abuild:x:399:399:"),
+        "prepare ran: {passwd}"
+    );
+    // runc runs them as they are: the build, then the check from its own toolbox copy.
     let runc_root = job.dir.path().join("runc");
-    for phase in ["prepare", "build"] {
+    for phase in ["build", "check-list"] {
         let out = Command::new("runc")
             .arg("--root")
             .arg(&runc_root)
@@ -234,6 +250,47 @@ fn bundles_validate_and_run_under_runc() {
             .join("results/DEBS/hello-obsbox_1.0_amd64.deb")
             .is_file()
     );
+}
+
+/// A job's phase bundles as `obsbox build` runs them: each a complete OCI bundle whose
+/// `rootfs` is the job's mounted buildroot or toolbox, seen at the bundle's own place.
+#[test]
+fn job_bundles_hold_their_roots() {
+    testdata();
+    let (job, toml) = Job::debian(
+        shared_cache(),
+        "[[check]]\nname = \"root\"\nrun = [\"busybox\", \"test\", \"-x\", \"/bin/busybox\"]\ngating = true\n",
+    );
+    let mut args = job.build_args(&toml);
+    args.push("--keep-work".to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = job.runtime.output(&args);
+    let log = fs::read_to_string(job.results().join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    let kept = log
+        .lines()
+        .find_map(|l| l.strip_prefix("[obsbox] work directory kept: "))
+        .unwrap_or_else(|| panic!("no kept work directory in the log:\n{log}"));
+    let bundles = Path::new(kept).join("bundles");
+    let written: Vec<PathBuf> = fs::read_dir(&bundles)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for phase in ["prepare", "build", "check-root"] {
+        let dir = bundles.join(phase);
+        let spec: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
+        assert_eq!(
+            spec["root"]["path"],
+            dir.join("rootfs").to_str().unwrap(),
+            "{phase}"
+        );
+    }
+    common::validate_bundles(&written);
+    // The roots were mounts for the job's time only.
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(kept), "{mounts}");
+    fs::remove_dir_all(kept).unwrap();
 }
 
 #[test]

@@ -404,7 +404,9 @@ fn emulated_bundles_validate_and_isolate_binfmt() {
         }
         userns
     };
-    for name in ["prepare", "build", "callback-setup"] {
+    // obsbox ran prepare (through qemu) in the build's root; its bundle is not handed out.
+    assert!(!out.join("bundles/prepare").exists());
+    for name in ["build", "callback-setup"] {
         assert!(
             emulated(&config(name)),
             "{name} must run s390x code through its own qemu"
@@ -427,7 +429,7 @@ fn emulated_bundles_validate_and_isolate_binfmt() {
         cross["annotations"]["org.openbuildservice.emulate.arch"], "s390x",
         "{cross}"
     );
-    let buildroot = out.join("buildroot");
+    let buildroot = out.join("bundles/build/rootfs");
     assert_eq!(elf_machine(&buildroot.join("bin/dash")), "IBM S/390");
 }
 
@@ -469,7 +471,7 @@ fn sysroot_cross_build_layout() {
 
     let job = Job::new(&cache);
     let out = job.bundle(&buildinfo(&job));
-    let root = out.join("buildroot");
+    let root = out.join("bundles/build/rootfs");
     let sysroot = root.join("usr/aarch64-linux-gnu/sys-root");
     assert_eq!(elf_machine(&sysroot.join("usr/bin/hello")), "AArch64");
     assert_eq!(
@@ -502,11 +504,11 @@ fn sysroot_cross_build_layout() {
     job.with_project("[callback.cross-build]\nargs = [\"sysroot=/opt/cross/{triplet}\"]\n");
     let out = job.bundle(&buildinfo(&job));
     assert!(
-        out.join("buildroot/opt/cross/aarch64-linux-gnu/usr/bin/hello")
+        out.join("bundles/build/rootfs/opt/cross/aarch64-linux-gnu/usr/bin/hello")
             .is_file()
     );
     assert!(
-        !out.join("buildroot/usr/aarch64-linux-gnu/sys-root")
+        !out.join("bundles/build/rootfs/usr/aarch64-linux-gnu/sys-root")
             .exists()
     );
     // The same build written as a job.toml: crossarch and its sysroot packages.
@@ -525,10 +527,10 @@ fn sysroot_cross_build_layout() {
     )
     .unwrap();
     let out = job.bundle(&toml);
-    let sysroot = out.join("buildroot/usr/aarch64-linux-gnu/sys-root");
+    let sysroot = out.join("bundles/build/rootfs/usr/aarch64-linux-gnu/sys-root");
     assert_eq!(elf_machine(&sysroot.join("usr/bin/hello")), "AArch64");
     assert_eq!(
-        elf_machine(&out.join("buildroot/usr/bin/dpkg")),
+        elf_machine(&out.join("bundles/build/rootfs/usr/bin/dpkg")),
         "Advanced Micro Devices X86-64"
     );
 }

@@ -547,3 +547,171 @@ fn deb_owned(path: &Path, control: &str, data: &[(&str, u64, u32, Option<&[u8]>)
     }
     ar_deb(path, &control, &b.into_inner().unwrap());
 }
+
+/// The spec of a hostile rpm (built with rpmbuild when the test runs): symlinks at the
+/// rpm staging directory's name and at the old unsharing helper's name, leading to the
+/// canary; a `%pre` that rewrites obsbox-test-base's tool in place (same size, same mtime)
+/// and makes device nodes; a `%post` that writes to the canary's path.
+const HOSTILE_RPM_SPEC: &str = r#"Name:           obsbox-test-hostile
+Version:        1
+Release:        1
+Summary:        hostile rpm of obsbox's tests
+License:        MIT
+BuildArch:      noarch
+AutoReqProv:    no
+Requires:       obsbox-test-base
+
+%description
+Tries to reach the host and the cache from an rpm install.
+
+%install
+mkdir -p %{buildroot}/etc
+ln -s @CANARY@ %{buildroot}/.obsbox-install
+printf '#!/bin/sh\n' > %{buildroot}/etc/x
+chmod 4755 %{buildroot}/etc/x
+ln -s @CANARY@/file %{buildroot}/etc/x.obsbox-unshare
+
+%pre
+tool=/usr/bin/obsbox-base-tool
+cp -p $tool /mtime-ref
+printf PWNED! | dd of=$tool bs=1 seek=15 conv=notrunc
+touch -r /mtime-ref $tool
+mknod -m 0666 /evil-null c 1 3 || true
+mknod -m 0666 /etc/evil-mem c 1 1 || true
+
+%post
+echo pwned > @CANARY@/file || true
+echo pwned > @CANARY@/status || true
+
+%files
+/.obsbox-install
+/etc/x
+/etc/x.obsbox-unshare
+"#;
+
+/// An rpm root with a hostile package (see [`HOSTILE_RPM_SPEC`]): the canary on the host is
+/// unchanged, the hostile root keeps no device node, and a clean root made afterwards from
+/// the same cache has obsbox-test-base's tool as the package ships it.
+#[test]
+fn hostile_rpm_scriptlets_and_links_stay_in_their_root() {
+    common::require_root();
+    let data = testdata();
+    let canary = Canary::new();
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+
+    // The hostile rpm, and a local repository of it with the test RPMs.
+    let topdir = work.path().join("rpmbuild");
+    let spec = work.path().join("hostile.spec");
+    fs::write(
+        &spec,
+        HOSTILE_RPM_SPEC.replace("@CANARY@", &canary.path().display().to_string()),
+    )
+    .unwrap();
+    let built = Command::new("rpmbuild")
+        .args(["-bb", "--nodeps", "--quiet", "--define"])
+        .arg(format!("_topdir {}", topdir.display()))
+        .args(["--define", "_build_id_links none", "--define"])
+        .arg("debug_package %{nil}")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "rpmbuild: {}", stderr_of(&built));
+    let repo = work.path().join("repo");
+    fs::create_dir(&repo).unwrap();
+    let mut rpms = vec![topdir.join("RPMS/noarch/obsbox-test-hostile-1-1.noarch.rpm")];
+    for entry in fs::read_dir(data.join("rpmbuild/RPMS/x86_64")).unwrap() {
+        rpms.push(entry.unwrap().path());
+    }
+    for rpm in &rpms {
+        fs::copy(rpm, repo.join(rpm.file_name().unwrap())).unwrap();
+    }
+    // The toolbox whose rpm registers the packages.
+    let toolbox = work.path().join("toolbox");
+    let deb_repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let out = obsbox.runtime.output(&[
+        "--cache",
+        obsbox.cache.path().to_str().unwrap(),
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &deb_repo,
+        "--install",
+        "rpm",
+        "--install",
+        "coreutils",
+        "--install",
+        "dash",
+        "--out",
+        toolbox.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let create = |names: &[&str], out: &Path| {
+        let mut args = vec![
+            "--cache".to_string(),
+            obsbox.cache.path().display().to_string(),
+            "rootfs".into(),
+            "create".into(),
+            "--arch".into(),
+            "x86_64".into(),
+            "--mode".into(),
+            "install".into(),
+            "--repo".into(),
+            repo.display().to_string(),
+            "--toolbox".into(),
+            toolbox.display().to_string(),
+        ];
+        for name in names {
+            args.push("--install".into());
+            args.push(name.to_string());
+        }
+        args.push("--out".into());
+        args.push(out.display().to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        obsbox.runtime.output(&args)
+    };
+    let clean = work.path().join("clean");
+    let out = create(&["obsbox-test-base"], &clean);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let tool = fs::read(clean.join("usr/bin/obsbox-base-tool")).unwrap();
+    assert!(String::from_utf8_lossy(&tool).contains("obsbox-test-base"));
+
+    let hostile = work.path().join("hostile");
+    let out = create(&["obsbox-test-hostile"], &hostile);
+    canary.assert_unchanged();
+    if out.status.success() {
+        // Its own root has what its scriptlet did, and no device node.
+        let poisoned = fs::read_to_string(hostile.join("usr/bin/obsbox-base-tool")).unwrap();
+        assert!(poisoned.contains("PWNED!"), "{poisoned}");
+        for node in ["evil-null", "etc/evil-mem"] {
+            assert!(
+                fs::symlink_metadata(hostile.join(node)).is_err(),
+                "{node} was kept"
+            );
+        }
+    } else {
+        let err = stderr_of(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    }
+
+    // A root for the clean set again, from the cache: the package's tool, untouched.
+    let again = work.path().join("again");
+    let out = create(&["obsbox-test-base"], &again);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("from the cache"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(
+        fs::read(again.join("usr/bin/obsbox-base-tool")).unwrap(),
+        tool
+    );
+    assert_eq!(
+        fs::read(clean.join("usr/bin/obsbox-base-tool")).unwrap(),
+        tool
+    );
+    canary.assert_unchanged();
+}

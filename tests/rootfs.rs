@@ -238,8 +238,34 @@ fn debian_root_over_http_then_from_the_cache() {
     assert!(ls.contains("rootfs"), "{ls}");
     // The repository's index, decompressed once, kept for the next read.
     assert!(ls.contains("repository index"), "{ls}");
+    // A root a job runs on (an overlay over the cached root) outlives a gc that takes
+    // its packages: the root goes with the next gc once nothing runs on it.
+    let mounted = work.path().join("mounted");
+    obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--repo",
+        &repo,
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        mounted.to_str().unwrap(),
+        "--mount",
+    ]);
+    let make = fs::read(first.join("usr/bin/make")).unwrap();
     let (gc, _) = obsbox.ok(&["cache", "gc", "--max-size", "0"]);
     assert!(gc.starts_with("removed "), "{gc}");
+    assert_eq!(
+        fs::read(mounted.join("usr/bin/make")).unwrap(),
+        make,
+        "the mounted root lost its files"
+    );
+    let (ls, _) = obsbox.ok(&["cache", "ls"]);
+    assert!(ls.contains("rootfs"), "the root in use stays: {ls}");
+    nix::mount::umount2(&mounted, nix::mount::MntFlags::empty()).unwrap();
+    obsbox.ok(&["cache", "gc", "--max-size", "0"]);
     let (ls, _) = obsbox.ok(&["cache", "ls"]);
     assert_eq!(ls.lines().count(), 2, "header and total only: {ls}");
     // The roots made from the cache keep their files (hard links outlive the store).

@@ -14,7 +14,9 @@ use oci_spec::runtime::{
     Hook, HookBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, Spec, UserBuilder,
 };
 
-use super::{Paths, base_spec, bind, build_user_process, env, finish, sanitize, tmpfs};
+use super::{
+    BundleRoot, Paths, RootOf, base_spec, bind, build_user_process, env, finish, sanitize, tmpfs,
+};
 use crate::callbacks::annotations as key;
 use crate::callbacks::config::{
     Action, Callback, HookPoint, MountMode, OnFailure, Placeholders, RunsIn, User,
@@ -60,22 +62,31 @@ pub struct PhaseHooks {
 }
 
 /// Writes `out/callback-NAME` for every callback of `setup` and returns the hooks that run
-/// them.
+/// them and the roots the bundles need.
 pub fn write_callback_bundles(
     job: &Job,
     paths: &Paths,
     setup: &CallbackSetup,
     out: &Path,
-) -> Result<PhaseHooks> {
+) -> Result<(PhaseHooks, Vec<BundleRoot>)> {
     let binary = crate::runtime::seal::binary_path()?;
     std::fs::create_dir_all(&setup.status_dir)
         .with_context(|| format!("cannot create {}", setup.status_dir.display()))?;
     let mut hooks = PhaseHooks::default();
+    let mut roots = Vec::new();
     for callback in &setup.callbacks {
         let name = format!("callback-{}", sanitize(&callback.name));
         let dir = out.join(&name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        roots.push(BundleRoot {
+            dir: dir.clone(),
+            of: match callback.runs_in {
+                RunsIn::Toolbox => RootOf::Toolbox,
+                RunsIn::Buildroot => RootOf::Buildroot,
+                RunsIn::BuildrootCopy => RootOf::Copy,
+            },
+        });
         let spec = callback_spec(job, paths, setup, callback, &dir)?;
         let spec = finish(spec, job, paths, &name)?;
         let spec = annotate(spec, job, paths, setup, callback)?;
@@ -101,7 +112,7 @@ pub fn write_callback_bundles(
             HookPoint::Allocate => {}
         }
     }
-    Ok(hooks)
+    Ok((hooks, roots))
 }
 
 fn callback_spec(
@@ -111,12 +122,7 @@ fn callback_spec(
     callback: &Callback,
     dir: &Path,
 ) -> Result<Spec> {
-    let (root, readonly) = match callback.runs_in {
-        RunsIn::Toolbox => (paths.toolbox.clone(), true),
-        RunsIn::Buildroot => (paths.buildroot.clone(), false),
-        RunsIn::BuildrootCopy => (dir.join("rootfs"), false),
-    };
-    let mut spec = base_spec(&root, readonly)?;
+    let mut spec = base_spec(dir, callback.runs_in == RunsIn::Toolbox)?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     let empty_old = setup.work.join("no-old-results");
     for (place, mode) in &callback.mounts {

@@ -93,8 +93,52 @@ pub enum PhaseKind {
 pub struct Phase {
     pub name: String,
     pub kind: PhaseKind,
-    /// The bundle directory (holds `config.json`).
+    /// The bundle directory (holds `config.json` and the phase's root, `rootfs`).
     pub dir: PathBuf,
+}
+
+impl Phase {
+    /// The bundle and the root its `rootfs` shows.
+    pub fn root(&self) -> BundleRoot {
+        BundleRoot {
+            dir: self.dir.clone(),
+            of: match self.kind {
+                PhaseKind::Prepare | PhaseKind::Build => RootOf::Buildroot,
+                PhaseKind::Check { .. } => RootOf::Toolbox,
+            },
+        }
+    }
+}
+
+/// The build phase's bundle name.
+pub const BUILD: &str = "build";
+
+/// A bundle's root directory, as the OCI bundle format has it: `rootfs` beside
+/// `config.json` (runtime-tools' validator refuses a root outside the bundle).
+pub const ROOTFS: &str = "rootfs";
+
+/// Which of the job's roots a bundle's `rootfs` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootOf {
+    /// The job's buildroot: prepare, the build and callbacks in the buildroot share it.
+    Buildroot,
+    /// The job's toolbox, read-only: checks and callbacks run from it.
+    Toolbox,
+    /// A fresh copy of the assembled buildroot, made when the callback runs.
+    Copy,
+}
+
+/// A written bundle and the root its `rootfs` must show before it runs.
+#[derive(Debug, Clone)]
+pub struct BundleRoot {
+    pub dir: PathBuf,
+    pub of: RootOf,
+}
+
+impl BundleRoot {
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join(ROOTFS)
+    }
 }
 
 /// A name usable in container ids and cgroup paths.
@@ -123,7 +167,7 @@ pub fn write_bundles(
     let recipe = Recipe::of(job)?;
     let mut phases = vec![
         ("prepare".to_string(), PhaseKind::Prepare),
-        ("build".to_string(), PhaseKind::Build),
+        (BUILD.to_string(), PhaseKind::Build),
     ];
     for check in &job.checks {
         if check.run.is_empty() {
@@ -141,9 +185,9 @@ pub fn write_bundles(
         let dir = out.join(&name);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut spec = match &kind {
-            PhaseKind::Prepare => prepare_spec(job, paths)?,
-            PhaseKind::Build => with_hooks(build_spec(job, paths, &recipe)?, hooks)?,
-            PhaseKind::Check { .. } => check_spec(job, paths, &job.checks[i - 2].run, &name)?,
+            PhaseKind::Prepare => prepare_spec(job, &dir)?,
+            PhaseKind::Build => with_hooks(build_spec(job, paths, &dir, &recipe)?, hooks)?,
+            PhaseKind::Check { .. } => check_spec(job, paths, &dir, &job.checks[i - 2].run)?,
         };
         if let (Some(emulation), PhaseKind::Prepare | PhaseKind::Build) = (emulation, &kind) {
             emulation.adapt_spec(&mut spec)?;
@@ -156,7 +200,7 @@ pub fn write_bundles(
     Ok(written)
 }
 
-fn prepare_spec(job: &Job, paths: &Paths) -> Result<Spec> {
+fn prepare_spec(job: &Job, dir: &Path) -> Result<Spec> {
     let script = format!(
         "set -e\n\
          grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
@@ -168,7 +212,7 @@ fn prepare_spec(job: &Job, paths: &Paths) -> Result<Spec> {
         gid = BUILD_GID,
         home = BUILD_HOME,
     );
-    let mut spec = base_spec(&paths.buildroot, false)?;
+    let mut spec = base_spec(dir, false)?;
     spec.set_process(Some(
         ProcessBuilder::default()
             .terminal(false)
@@ -183,8 +227,8 @@ fn prepare_spec(job: &Job, paths: &Paths) -> Result<Spec> {
     Ok(spec)
 }
 
-fn build_spec(job: &Job, paths: &Paths, recipe: &Recipe) -> Result<Spec> {
-    let mut spec = base_spec(&paths.buildroot, false)?;
+fn build_spec(job: &Job, paths: &Paths, dir: &Path, recipe: &Recipe) -> Result<Spec> {
+    let mut spec = base_spec(dir, false)?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(bind(&paths.sources, "/sources", true)?);
     mounts.push(bind(&paths.results, "/results", false)?);
@@ -215,8 +259,8 @@ fn with_hooks(mut spec: Spec, hooks: &callback::PhaseHooks) -> Result<Spec> {
     Ok(spec)
 }
 
-fn check_spec(job: &Job, paths: &Paths, run: &[String], name: &str) -> Result<Spec> {
-    let mut spec = base_spec(&paths.toolbox, true)?;
+fn check_spec(job: &Job, paths: &Paths, dir: &Path, run: &[String]) -> Result<Spec> {
+    let mut spec = base_spec(dir, true)?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(bind(&paths.results, "/results", true)?);
     mounts.push(bind(&paths.buildroot, "/buildroot", true)?);
@@ -227,17 +271,16 @@ fn check_spec(job: &Job, paths: &Paths, run: &[String], name: &str) -> Result<Sp
     process.set_env(Some(env(job, "/tmp")));
     process.set_cwd(PathBuf::from("/"));
     spec.set_process(Some(process));
-    let _ = name;
     Ok(spec)
 }
 
 /// runc's defaults (namespaces incl. network: no network; masked and read-only paths;
-/// /proc, /dev, /sys mounts) with `root` as the rootfs.
-fn base_spec(root: &Path, readonly: bool) -> Result<Spec> {
+/// /proc, /dev, /sys mounts) for the bundle in `dir` (absolute), its root `dir/rootfs`.
+fn base_spec(dir: &Path, readonly: bool) -> Result<Spec> {
     let mut spec = crate::runtime::spec::default_spec(false)?;
     spec.set_root(Some(
         RootBuilder::default()
-            .path(root.to_path_buf())
+            .path(dir.join(ROOTFS))
             .readonly(readonly)
             .build()?,
     ));

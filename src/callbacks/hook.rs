@@ -330,8 +330,13 @@ fn verify_clean(info: &Info, log: &mut JobLog) -> Result<(Outcome, Option<i32>, 
     if let Some(work) = info.path(key::WORK) {
         let canonical = fs::canonicalize(&work).unwrap_or_else(|_| work.clone());
         let own_roots = [canonical.join("buildroot"), canonical.join("toolbox")];
+        // The bundles' roots: binds of those two.
+        let bundle_root = |mount: &Path| {
+            mount.file_name() == Some(std::ffi::OsStr::new(crate::bundle::ROOTFS))
+                && mount.parent().and_then(Path::parent) == Some(&canonical.join("bundles"))
+        };
         for mount in mounts_under(&work)? {
-            if own_roots.contains(&mount) {
+            if own_roots.contains(&mount) || bundle_root(&mount) {
                 continue;
             }
             found.push(format!("mount {}", mount.display()));

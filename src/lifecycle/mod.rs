@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::bundle::callback::{CallbackSetup, PhaseHooks};
-use crate::bundle::{self, Paths, Phase, PhaseKind, recipe::Recipe};
+use crate::bundle::{self, Paths, Phase, PhaseKind, RootOf, recipe::Recipe};
 use crate::callbacks::{self, HookPoint, Outcome, config::OnFailure};
 use crate::job::Job;
 use crate::repo::{self, Relation};
@@ -92,9 +92,9 @@ pub struct Prepared {
     pub emulation: Option<crate::binfmt::Emulation>,
     /// The job's entry in the host's binfmt_misc (global mode): removed when dropped.
     pub global_entry: Option<crate::binfmt::GlobalEntry>,
-    /// The buildroot's and the toolbox's overlays ([`Roots::Mounted`]): unmounted when
-    /// dropped.
-    pub mounts: Vec<rootfs::overlay::Overlay>,
+    /// The buildroot's and the toolbox's overlays and the bundles' `rootfs` binds of them
+    /// ([`Roots::Mounted`]): unmounted when dropped.
+    pub mounts: Vec<rootfs::overlay::Mount>,
 }
 
 /// The packages of the toolbox for `job`: the runtime configuration's list (default and
@@ -372,8 +372,10 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         cgroups: options.cgroups,
     };
     let bundles = work.join("bundles");
-    let (callbacks, hooks) = if callbacks.is_empty() {
-        (None, PhaseHooks::default())
+    fs::create_dir_all(&bundles)?;
+    let bundles = fs::canonicalize(&bundles)?;
+    let (callbacks, hooks, mut roots) = if callbacks.is_empty() {
+        (None, PhaseHooks::default(), Vec::new())
     } else {
         let setup = CallbackSetup {
             callbacks,
@@ -386,10 +388,19 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             emulation: emulation.clone(),
             binfmt_in_use: global_entry.as_ref().map(|e| e.name()),
         };
-        let hooks = bundle::callback::write_callback_bundles(job, &paths, &setup, &bundles)?;
-        (Some(setup), hooks)
+        let (hooks, roots) =
+            bundle::callback::write_callback_bundles(job, &paths, &setup, &bundles)?;
+        (Some(setup), hooks, roots)
     };
-    let phases = bundle::write_bundles(job, &paths, &bundles, &hooks, emulation.as_ref())?;
+    let mut phases = bundle::write_bundles(job, &paths, &bundles, &hooks, emulation.as_ref())?;
+    roots.extend(phases.iter().map(Phase::root));
+    match options.roots {
+        Roots::Mounted => give_roots(&roots, &paths, &mut mounts)?,
+        Roots::Copied => {
+            export_roots(job, options, &roots, &paths, &phases, emulation.as_ref())?;
+            phases.retain(|p| p.kind != PhaseKind::Prepare);
+        }
+    }
     Ok(Prepared {
         phases,
         paths,
@@ -412,9 +423,16 @@ fn lay_down(
     work: &Path,
     name: &str,
     sysroot: Option<(&Path, &Path)>,
-    mounts: &mut Vec<rootfs::overlay::Overlay>,
+    mounts: &mut Vec<rootfs::overlay::Mount>,
 ) -> Result<(PathBuf, rootfs::Built)> {
-    let target = work.join(name);
+    // A private copy of the buildroot is the build bundle's own root (`obsbox bundle`).
+    let target = match (options.roots, name) {
+        (Roots::Copied, "buildroot") => work
+            .join("bundles")
+            .join(bundle::BUILD)
+            .join(bundle::ROOTFS),
+        _ => work.join(name),
+    };
     let place = |dir: &Path| format!("sysroot /{}", dir.display());
     match options.roots {
         Roots::Mounted => {
@@ -436,6 +454,10 @@ fn lay_down(
             Ok((target, built))
         }
         Roots::Copied => {
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
             let built = rootfs::build_into(request, store, &options.state_root, &target, &[""])?;
             if let Some((tree, dir)) = sysroot {
                 let at = make_dirs_inside(&target, dir).with_context(|| place(dir))?;
@@ -445,6 +467,93 @@ fn lay_down(
             Ok((target, built))
         }
     }
+}
+
+/// Gives every bundle its root as a bind of the job's mounted buildroot or toolbox at the
+/// bundle's `rootfs`: prepare, the build and buildroot callbacks share one buildroot, as
+/// in OBS, while each bundle is a complete OCI bundle. A buildroot-copy callback mounts
+/// its own when it runs.
+fn give_roots(
+    roots: &[bundle::BundleRoot],
+    paths: &Paths,
+    mounts: &mut Vec<rootfs::overlay::Mount>,
+) -> Result<()> {
+    for root in roots {
+        let source = match root.of {
+            RootOf::Buildroot => &paths.buildroot,
+            RootOf::Toolbox => &paths.toolbox,
+            RootOf::Copy => continue,
+        };
+        mounts.push(rootfs::overlay::Mount::bind(source, &root.rootfs())?);
+    }
+    Ok(())
+}
+
+/// The roots of exported bundles (`obsbox bundle`), which outlive obsbox and so cannot
+/// share a mount: the build's `rootfs` is the buildroot itself; obsbox runs the prepare
+/// phase in it (the build needs its user) and leaves the prepare bundle out; every other
+/// bundle gets a private copy of the root it shows (buildroot callbacks: after prepare).
+fn export_roots(
+    job: &Job,
+    options: &Options,
+    roots: &[bundle::BundleRoot],
+    paths: &Paths,
+    phases: &[Phase],
+    emulation: Option<&crate::binfmt::Emulation>,
+) -> Result<()> {
+    if let Some(prepare) = phases.iter().find(|p| p.kind == PhaseKind::Prepare) {
+        let mut spec = oci_spec::runtime::Spec::load(prepare.dir.join("config.json"))?;
+        if let Some(root) = spec.root().clone() {
+            let mut root = root;
+            root.set_path(paths.buildroot.clone());
+            spec.set_root(Some(root));
+        }
+        let run_dir = prepare.dir.with_file_name(".prepare-run");
+        fs::create_dir_all(&run_dir)?;
+        spec.save(run_dir.join("config.json"))?;
+        let id: String = format!(
+            "obsbox-{}-export-prepare-{}",
+            bundle::sanitize(&job.id),
+            std::process::id()
+        )
+        .chars()
+        .take(200)
+        .collect();
+        let run_options = crate::runtime::oneshot::RunOptions {
+            emulation: emulation.cloned(),
+            ..Default::default()
+        };
+        let outcome = crate::runtime::oneshot::run_with(
+            &run_dir,
+            &id,
+            &options.state_root,
+            &run_options,
+            |line| tracing::info!(target: "prepare", "{line}"),
+        );
+        rootfs::store::remove_tree(&run_dir)?;
+        let outcome = outcome.context("cannot run the prepare phase")?;
+        if outcome.code != 0 {
+            bail!("the prepare phase failed (exit code {})", outcome.code);
+        }
+        rootfs::store::remove_tree(&prepare.dir)?;
+    }
+    for root in roots {
+        let target = root.rootfs();
+        if target == paths.buildroot || !root.dir.exists() {
+            continue;
+        }
+        let source = match root.of {
+            RootOf::Buildroot => &paths.buildroot,
+            RootOf::Toolbox => &paths.toolbox,
+            RootOf::Copy => {
+                fs::create_dir_all(&target)?;
+                continue;
+            }
+        };
+        rootfs::farm::link_tree_copying(source, &target, &[""])
+            .with_context(|| format!("cannot copy {} to {}", source.display(), target.display()))?;
+    }
+    Ok(())
 }
 
 /// What kind of cross-arch job a job is.

@@ -14,6 +14,7 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -24,9 +25,9 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 
 use super::rootdir::{depth_first, remove_at};
 
-/// An overlay mounted at `target`; unmounted when dropped.
+/// A mount obsbox made at `target` (an overlay, or a bind of one); unmounted when dropped.
 #[derive(Debug)]
-pub struct Overlay {
+pub struct Mount {
     target: PathBuf,
     mounted: bool,
 }
@@ -46,12 +47,12 @@ fn escape(path: &Path) -> Result<String> {
     Ok(out)
 }
 
-impl Overlay {
-    /// Mounts `lower` (top layer first) with `upper` and `work` (both on one file system,
+impl Mount {
+    /// Mounts an overlay of `lower` (top layer first) with `upper` and `work` (both on one file system,
     /// created when missing) at `target` (created when missing). Metacopy and the inode
     /// index are off, so a copy-up copies the whole file; directory renames are redirects
     /// (scripts such as usrmerge's rename directories and give up on `EXDEV`).
-    pub fn mount(lower: &[&Path], upper: &Path, work: &Path, target: &Path) -> Result<Overlay> {
+    pub fn overlay(lower: &[&Path], upper: &Path, work: &Path, target: &Path) -> Result<Mount> {
         for dir in [upper, work, target] {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -74,10 +75,39 @@ impl Overlay {
             Some(options.as_str()),
         )
         .with_context(|| format!("cannot mount an overlay at {}", target.display()))?;
-        Ok(Overlay {
+        Ok(Mount {
             target: target.to_path_buf(),
             mounted: true,
         })
+    }
+
+    /// Binds `source` (a root obsbox mounted) at `target` (created when missing): the same
+    /// mount seen at a second place, e.g. a phase bundle's `rootfs`. Private, so that what
+    /// a container mounts below its root does not come back to the host.
+    pub fn bind(source: &Path, target: &Path) -> Result<Mount> {
+        std::fs::create_dir_all(target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
+        nix::mount::mount(
+            Some(source),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("cannot bind {} at {}", source.display(), target.display()))?;
+        let mount = Mount {
+            target: target.to_path_buf(),
+            mounted: true,
+        };
+        nix::mount::mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("cannot make {} private", target.display()))?;
+        Ok(mount)
     }
 
     pub fn target(&self) -> &Path {
@@ -96,7 +126,7 @@ impl Overlay {
     }
 }
 
-impl Drop for Overlay {
+impl Drop for Mount {
     fn drop(&mut self) {
         if self.mounted {
             let _ = unmount(&self.target);
@@ -107,8 +137,8 @@ impl Drop for Overlay {
 /// A root for code to run on: `lowers` (top first, shared and never written) under an
 /// upper directory of its own, mounted at `dir/name` (upper and work directories beside it
 /// as `name.upper` and `name.work`).
-pub fn mount_root(lowers: &[&Path], dir: &Path, name: &str) -> Result<Overlay> {
-    Overlay::mount(
+pub fn mount_root(lowers: &[&Path], dir: &Path, name: &str) -> Result<Mount> {
+    Mount::overlay(
         lowers,
         &dir.join(format!("{name}.upper")),
         &dir.join(format!("{name}.work")),
@@ -132,6 +162,53 @@ pub fn unmount_under(dir: &Path) -> Vec<PathBuf> {
     points
         .into_iter()
         .filter(|p| nix::mount::umount2(p, MntFlags::MNT_DETACH).is_ok())
+        .collect()
+}
+
+/// Whether a mounted overlay (of this mount namespace, where jobs mount theirs) has a
+/// lower layer at or below `dir`: a cached root a job is running on. Removing its files
+/// would pull them from under the job; renaming it away does not.
+pub fn lower_in_use(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        // Unknown: keep it.
+        return true;
+    };
+    crate::mountinfo::parse(&text)
+        .iter()
+        .filter(|m| m.fstype == "overlay")
+        .any(|m| {
+            lowers_of(&m.super_options)
+                .iter()
+                .any(|l| l.starts_with(dir))
+        })
+}
+
+/// The lower layers of an overlay's super options as mountinfo shows them
+/// (`lowerdir=A:B,upperdir=…`, the kernel's octal escapes in the values), with those and
+/// the escapes of [`escape`] undone.
+fn lowers_of(options: &str) -> Vec<PathBuf> {
+    let Some(value) = options
+        .split(',')
+        .find_map(|option| option.strip_prefix("lowerdir="))
+    else {
+        return Vec::new();
+    };
+    let value = crate::mountinfo::unescape(value).into_os_string();
+    let mut lowers = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = value.as_encoded_bytes().iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => current.extend(bytes.next()),
+            b':' => lowers.push(std::mem::take(&mut current)),
+            _ => current.push(b),
+        }
+    }
+    lowers.push(current);
+    lowers
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| PathBuf::from(std::ffi::OsString::from_vec(l)))
         .collect()
 }
 
@@ -456,7 +533,7 @@ pub fn run_folded<T>(tree: &Path, dir: &Path, f: impl FnOnce(&Path) -> Result<T>
     let upper = dir.join("upper");
     let work = dir.join("overlay-work");
     let merged = dir.join("merged");
-    let overlay = Overlay::mount(&[tree], &upper, &work, &merged)?;
+    let overlay = Mount::overlay(&[tree], &upper, &work, &merged)?;
     let result = f(&merged);
     let unmounted = overlay.unmount();
     let value = result?;
@@ -471,6 +548,19 @@ pub fn run_folded<T>(tree: &Path, dir: &Path, f: impl FnOnce(&Path) -> Result<T>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lowers_are_read_from_the_options() {
+        assert_eq!(
+            lowers_of("rw,lowerdir=/c/rootfs/k/tree:/w/b\\:x\\054y,upperdir=/w/u,workdir=/w/w"),
+            [PathBuf::from("/c/rootfs/k/tree"), PathBuf::from("/w/b:x,y")]
+        );
+        assert_eq!(
+            lowers_of("rw,lowerdir=/a\\040b,upperdir=/u"),
+            [PathBuf::from("/a b")]
+        );
+        assert!(lowers_of("rw,upperdir=/u").is_empty());
+    }
     use anyhow::bail;
     use std::fs;
     use std::os::unix::fs::{MetadataExt, symlink};

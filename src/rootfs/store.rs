@@ -191,6 +191,10 @@ impl Store {
             .tmp_dir("corrupt")
             .map(|t| t.join("entry"))
             .and_then(|to| fs::rename(dir, &to).map(|_| to).map_err(Into::into));
+        // A job running on it keeps it (renamed away) until `gc` finds it unused.
+        if super::overlay::lower_in_use(aside.as_deref().unwrap_or(dir)) {
+            return;
+        }
         let _ = remove_tree(aside.as_deref().unwrap_or(dir));
         if let Ok(to) = aside
             && let Some(parent) = to.parent()
@@ -468,7 +472,9 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             // Only leftovers of processes that are gone.
             let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
-            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+                && !super::overlay::lower_in_use(&entry.path())
+            {
                 // An install's overlay a dead process left mounted.
                 super::overlay::unmount_under(&entry.path());
                 remove_tree(&entry.path())?;
@@ -505,20 +511,23 @@ impl Store {
             }
         }
         // A root whose packages left the store goes too: the store is what a root is
-        // verified and rebuilt from. (Roots already handed out keep their files: hard links.)
-        let gone: std::collections::HashSet<&str> = removed
+        // verified and rebuilt from; but not while a job runs on it (a lower layer of its
+        // overlay): the next gc takes it. (Private copies keep their files: hard links.)
+        let present: std::collections::HashSet<&str> = kept
             .iter()
             .filter(|e| e.kind == EntryKind::Package)
             .map(|e| e.key.as_str())
             .collect();
         let mut stale = Vec::new();
-        for entry in kept {
+        for entry in &kept {
             if entry.kind != EntryKind::Rootfs {
                 continue;
             }
             let info = read_info::<RootfsInfo>(&entry.path.join("info.json"));
-            if info.is_ok_and(|i| i.keys.iter().any(|k| gone.contains(k.as_str()))) {
-                stale.push(entry);
+            if info.is_ok_and(|i| i.keys.iter().any(|k| !present.contains(k.as_str())))
+                && !super::overlay::lower_in_use(&entry.path)
+            {
+                stale.push(entry.clone());
             }
         }
         for entry in stale {

@@ -319,3 +319,41 @@ cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
 }
 pub mod data;
 pub mod job;
+
+/// Checks OCI bundles with opencontainers' runtime-tools validator (the Go `validate`
+/// package of Debian's golang-github-opencontainers-runtime-tools-dev, which setup
+/// installs; `integration/oci-validate` is the command around it, built once per test
+/// process). Asserts that every bundle passes, among others the rule that `root.path` is
+/// a child of the bundle directory.
+pub fn validate_bundles(bundles: &[PathBuf]) {
+    static TOOL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let tool = TOOL.get_or_init(|| {
+        let dir = process_tempdir("obsbox-oci-validate-");
+        let tool = dir.join("oci-validate");
+        let out = std::process::Command::new("go")
+            .args(["build", "-o"])
+            .arg(&tool)
+            .arg(data::repo_root().join("integration/oci-validate/main.go"))
+            .env("GOPATH", "/usr/share/gocode")
+            .env("GO111MODULE", "off")
+            .env("GOCACHE", dir.join("go-cache"))
+            .output()
+            .expect("go (integration/setup.sh installs golang-go)");
+        assert!(
+            out.status.success(),
+            "cannot build integration/oci-validate: {}",
+            stderr_of(&out)
+        );
+        tool
+    });
+    assert!(!bundles.is_empty(), "no bundles to validate");
+    let out = std::process::Command::new(tool)
+        .args(bundles)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "runtime-tools' validator refuses the bundles:\n{}",
+        stdout_of(&out)
+    );
+}
