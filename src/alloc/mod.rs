@@ -641,17 +641,22 @@ fn hint(
     })
 }
 
-/// Reads a fleet: one worker XML file, or every `*.xml` in a directory.
+/// Reads a fleet: one worker XML file, or every file of a directory not starting with `.`
+/// (`*.xml`, or named as OBS's dispatcher names them, `HOSTARCH:HOST:SLOT`).
 pub fn load_workers(path: &Path) -> Result<Vec<Worker>> {
     if path.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path)
             .with_context(|| format!("cannot read {}", path.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         files.sort();
         if files.is_empty() {
-            bail!("{}: no worker XML files (*.xml)", path.display());
+            bail!("{}: no worker documents", path.display());
         }
         files.iter().map(|f| worker::load(f)).collect()
     } else {
