@@ -52,14 +52,12 @@ pub fn parse(xml: &[u8], file: &str) -> Result<Element> {
         line
     };
     let mut reader = Reader::from_reader(xml);
-    let mut buf = Vec::new();
     // The open elements; the root ends up alone at the bottom.
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        buf.clear();
         let pos = reader.buffer_position();
-        let ev = reader.read_event_into(&mut buf).map_err(|e| {
+        let ev = reader.read_event().map_err(|e| {
             anyhow!(
                 "{file}: broken XML at line {}: {}",
                 line_of(reader.error_position()),

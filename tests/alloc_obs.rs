@@ -1042,3 +1042,27 @@ fn size_as_getmbsize() {
         .unwrap();
     assert_eq!(s.hardware.unwrap().disk.unwrap().mb(), 4096.0);
 }
+
+/// obs-build's own openSUSE 15.1 config (installed with obs-build): its only constraint,
+/// `hardware:cpu:flag power8`, sits in `%ifarch ppc64le`, beside a commented-out one. An
+/// x86_64 job gets no constraints from it; a ppc64le job needs power8.
+#[test]
+fn obs_build_distribution_config_per_arch() {
+    let conf = Path::new("/usr/lib/obs-build/configs/sl15.1.conf");
+    assert!(
+        conf.exists(),
+        "{} is missing: integration/setup.sh installs obs-build",
+        conf.display()
+    );
+    let of =
+        |arch: &str| alloc::load_job_constraints(&[conf.to_path_buf()], Some(arch), None).unwrap();
+    assert_eq!(of("x86_64"), alloc::Constraints::default());
+    let ppc = of("ppc64le");
+    let flags = ppc.hardware.unwrap().cpu.unwrap();
+    assert_eq!(flags.len(), 1);
+    assert_eq!(
+        (flags[0].value.as_str(), flags[0].exclude),
+        ("power8", false)
+    );
+    assert!(ppc.hostlabel.is_empty());
+}
