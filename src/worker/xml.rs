@@ -113,24 +113,16 @@ enum Leaf {
 /// `owner`, …) are skipped; unknown ones are an error, as is a malformed number.
 pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
     use quick_xml::events::Event;
-    // Lines are counted from the last position asked for: events come in document order.
-    let mut counted = (0usize, 1usize);
-    let mut line_of = |pos: u64| {
+    // A line number is only needed for an error: counted then.
+    let line_of = |pos: u64| {
         let end = usize::try_from(pos).unwrap_or(usize::MAX).min(xml.len());
-        let (from, line) = counted;
-        let line = if end >= from {
-            line + xml[from..end].iter().filter(|&&b| b == b'\n').count()
-        } else {
-            1 + xml[..end].iter().filter(|&&b| b == b'\n').count()
-        };
-        counted = (end, line);
-        line
+        1 + xml[..end].iter().filter(|&&b| b == b'\n').count()
     };
     let err =
         |line: usize, name: &str, msg: String| anyhow!("{file}: line {line}: <{name}>: {msg}");
     let mut reader = quick_xml::reader::Reader::from_reader(xml);
     let mut w = Worker::default();
-    let mut stack: Vec<(At, usize, String)> = Vec::new();
+    let mut stack: Vec<(At, u64, &'static str)> = Vec::new();
     let mut text = String::new();
     let mut root_line = 0;
     let mut seen_root = false;
@@ -146,21 +138,21 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
         })?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
-                let line = line_of(pos);
+                let line = || line_of(pos);
                 let name_bytes = e.local_name();
                 let name = String::from_utf8_lossy(name_bytes.as_ref());
                 let at = match stack.last().map(|(a, _, _)| *a) {
                     None => {
                         if seen_root {
-                            bail!("{file}: line {line}: a second root element");
+                            bail!("{file}: line {}: a second root element", line());
                         }
                         seen_root = true;
                         if name != "worker" {
                             bail!("{file}: the root element is <{name}>, not <worker>");
                         }
-                        root_line = line;
-                        for (k, v) in
-                            xmltree::attrs(e).map_err(|e| anyhow!("{file}: line {line}: {e:#}"))?
+                        root_line = line();
+                        for (k, v) in xmltree::attrs(e)
+                            .map_err(|e| anyhow!("{file}: line {root_line}: {e:#}"))?
                         {
                             match k.as_str() {
                                 "hostarch" => w.hostarch = v,
@@ -185,12 +177,12 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                         }
                         "ip" | "port" | "uri" | "registerserver" | "workerid" | "owner"
                         | "tellnojob" | "job" | "arch" | "jobid" | "reposerver" => At::Skipped,
-                        _ => return Err(err(line, &name, "unknown element in <worker>".into())),
+                        _ => return Err(err(line(), &name, "unknown element in <worker>".into())),
                     },
                     Some(At::Linux) => match name.as_ref() {
                         "version" => At::Leaf(Leaf::Version),
                         "flavor" => At::Leaf(Leaf::Flavor),
-                        _ => return Err(err(line, &name, "unknown element in <linux>".into())),
+                        _ => return Err(err(line(), &name, "unknown element in <linux>".into())),
                     },
                     Some(At::Hardware) => {
                         let hw = w.hardware.get_or_insert_default();
@@ -210,7 +202,7 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                             }
                             _ => {
                                 return Err(err(
-                                    line,
+                                    line(),
                                     &name,
                                     "unknown element in <hardware>".into(),
                                 ));
@@ -219,7 +211,7 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                     }
                     Some(At::Cpu) => {
                         if name != "flag" {
-                            return Err(err(line, &name, "unknown element in <cpu>".into()));
+                            return Err(err(line(), &name, "unknown element in <cpu>".into()));
                         }
                         At::Leaf(Leaf::Flag)
                     }
@@ -228,11 +220,11 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                 if matches!(at, At::Leaf(_)) {
                     text.clear();
                 }
-                let name = name.into_owned();
+                let name = static_name(at);
                 if matches!(ev, Event::Empty(_)) {
-                    close(&mut w, at, line, &name, "", &err)?;
+                    close(&mut w, at, pos, "", &|p, m| err(line_of(p), name, m))?;
                 } else {
-                    stack.push((at, line, name));
+                    stack.push((at, pos, name));
                 }
             }
             Event::Text(t) => {
@@ -283,12 +275,12 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                 }
             }
             Event::End(_) => {
-                let Some((at, line, name)) = stack.pop() else {
+                let Some((at, start, name)) = stack.pop() else {
                     bail!("{file}: line {}: an end tag without a start", line_of(pos));
                 };
-                let t = std::mem::take(&mut text);
-                close(&mut w, at, line, &name, t.trim(), &err)?;
-                text = t;
+                close(&mut w, at, start, text.trim(), &|p, m| {
+                    err(line_of(p), name, m)
+                })?;
             }
             Event::Eof => break,
             _ => {}
@@ -306,14 +298,38 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
     Ok(w)
 }
 
-/// An element's end: a leaf's text goes to its field.
+/// The name of an element obsbox reads (for messages); the root's for the others.
+fn static_name(at: At) -> &'static str {
+    match at {
+        At::Leaf(l) => match l {
+            Leaf::Hostarch => "hostarch",
+            Leaf::Buildarch => "buildarch",
+            Leaf::Hostlabel => "hostlabel",
+            Leaf::Sandbox => "sandbox",
+            Leaf::Version => "version",
+            Leaf::Flavor => "flavor",
+            Leaf::Flag => "flag",
+            Leaf::Processors => "processors",
+            Leaf::Jobs => "jobs",
+            Leaf::Memory => "memory",
+            Leaf::Swap => "swap",
+            Leaf::Disk => "disk",
+        },
+        At::Linux => "linux",
+        At::Hardware => "hardware",
+        At::Cpu => "cpu",
+        At::Worker | At::Skipped => "worker",
+    }
+}
+
+/// An element's end: a leaf's text goes to its field; `err` makes an error at the
+/// element's start position.
 fn close(
     w: &mut Worker,
     at: At,
-    line: usize,
-    name: &str,
+    start: u64,
     text: &str,
-    err: &dyn Fn(usize, &str, String) -> anyhow::Error,
+    err: &dyn Fn(u64, String) -> anyhow::Error,
 ) -> Result<()> {
     let At::Leaf(leaf) = at else {
         return Ok(());
@@ -321,7 +337,7 @@ fn close(
     let number = || -> Result<Option<u64>> {
         text.parse::<u64>()
             .map(Some)
-            .map_err(|_| err(line, name, format!("not a number: {text:?}")))
+            .map_err(|_| err(start, format!("not a number: {text:?}")))
     };
     match leaf {
         Leaf::Hostarch => w.hostarch = text.to_string(),
