@@ -4,6 +4,11 @@
 //! the p50/p99 latency of one placement decision and peak RSS.
 //!
 //! `cargo run --release --example bench-alloc [WORKERS [JOBS]]`
+//!
+//! `bench-alloc --write-fleet DIR [WORKERS]` instead writes the simulated fleet as worker
+//! documents into DIR, one file a worker named as OBS's dispatcher names them
+//! (`HOSTARCH:HOST:SLOT`), for timing the whole `obsbox allocate` command against OBS's
+//! Perl matcher on the same files (integration/bench-alloc.sh).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -21,8 +26,25 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+fn write_fleet(dir: &std::path::Path, workers: usize) {
+    std::fs::create_dir_all(dir).expect("fleet directory");
+    for m in sim::fleet(workers, 1) {
+        let name = m.id.clone();
+        let mut w = m.worker.clone();
+        w.workerid = Some(name.clone());
+        std::fs::write(dir.join(&name), obsbox::worker::to_xml(&w)).expect("worker file");
+    }
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--write-fleet") {
+        args.next();
+        let dir = args.next().expect("--write-fleet DIR");
+        let workers = args.next().map_or(10_000, |a| a.parse().expect("WORKERS"));
+        write_fleet(std::path::Path::new(&dir), workers);
+        return;
+    }
     let workers: usize = args.next().map_or(10_000, |a| a.parse().expect("WORKERS"));
     let jobs: usize = args.next().map_or(100_000, |a| a.parse().expect("JOBS"));
 

@@ -50,12 +50,10 @@ fn constraints_corpus() {
     let fleet = alloc::load_workers(&fixtures().join("workers")).unwrap();
     let mut failures = Vec::new();
     for case in &cases.case {
-        let sources: Vec<_> = case
-            .sources
-            .iter()
-            .map(|s| alloc::load_constraints(&dir.join(s)).unwrap())
-            .collect();
-        let merged = alloc::merge(&sources);
+        let paths: Vec<_> = case.sources.iter().map(|s| dir.join(s)).collect();
+        let merged =
+            alloc::load_job_constraints(&paths, case.arch.as_deref(), case.package.as_deref())
+                .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
         let job = JobInfo {
             arch: case.arch.clone(),
             package: case.package.clone(),
@@ -119,7 +117,6 @@ fn corpus_covers_every_rule() {
         "hardware:memoryperjob:size",
         "hardware:physicalmemory:size",
         "hardware:cpu:flag",
-        "cannot_merge_sandbox",
     ] {
         assert!(text.contains(rule), "no case for {rule}");
     }
@@ -214,7 +211,8 @@ fn allocate_command_exit_codes_and_explain() {
         "{out}"
     );
     assert!(out.ends_with(
-        "no compliant workers: hardware:memory:size excludes 22 of 23 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n"
+        "no compliant workers: hardware:memory:size excludes 22 of 23 workers (e.g. hardware:memory:size 1048576 MB > 18432 MB available (memory 16384 + swap 2048))\n\
+         OBS's dispatcher: no compliant workers (constraints mismatch hint: hardware:memory)\n"
     ), "{out}");
 
     // The sources are merged in OBS's order whatever the order on the command line.
@@ -236,12 +234,13 @@ fn allocate_command_exit_codes_and_explain() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["worker"], "w20:1");
 
-    // Bad input: one line naming the file and element, exit 2.
+    // Bad input (what OBS's reader refuses: an attribute its schema does not have): one
+    // line naming the file and element, exit 2.
     let bad = tempfile::tempdir().unwrap();
     let f = bad.path().join("_constraints");
     std::fs::write(
         &f,
-        "<constraints><hardware><jobs>many</jobs></hardware></constraints>",
+        "<constraints exclude=\"false\">\n<hardware><jobs>2</jobs></hardware></constraints>",
     )
     .unwrap();
     let (code, _, err) = run(&[
@@ -253,7 +252,7 @@ fn allocate_command_exit_codes_and_explain() {
     assert_eq!(code, Some(2));
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("_constraints: line 1: <jobs>: not a number: \"many\""),
+        err.contains("_constraints: line 1: <constraints>: unknown attribute \"exclude\""),
         "{err}"
     );
 }
@@ -337,9 +336,16 @@ fn allocate_job_takes_arch_package_and_constraints_from_the_job() {
         assert_eq!(v["job"]["arch"], "aarch64", "{file}");
         assert_eq!(v["job"]["package"], "big", "{file}");
     }
-    // The spec asks for more disk than w08 has: the spec line is what excludes it.
+    // The spec asks for more disk than w08 has, but OBS merges the package's _constraints
+    // over the constraint lines (project config, recipe): their 300G disk wins.
     let job = job_dir(500);
     let path = job.path().join("job.toml");
+    let (code, out, _) =
+        obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w, "--explain"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.ends_with("placed on w08:1\n"), "{out}");
+    // Without the _constraints the spec's 500G excludes w08.
+    std::fs::remove_file(job.path().join("_constraints")).unwrap();
     let (code, out, _) =
         obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w, "--explain"]);
     assert_eq!(code, Some(1), "{out}");
@@ -367,7 +373,7 @@ fn allocate_job_takes_arch_package_and_constraints_from_the_job() {
     let (code, _, err) = obsbox_allocate(&["--job", path.to_str().unwrap(), "--workers", w]);
     assert_eq!(code, Some(2));
     assert!(
-        err.contains("job.toml: constraint 1: unknown element: hardware:gpu"),
+        err.contains("job.toml: constraint 1: hardware:gpu 1: unknown element: gpu"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -501,16 +507,16 @@ fn soft_constraints_rank_and_never_exclude() {
     assert_eq!((code, out.as_str()), (Some(0), "placed on w01:1\n"));
     // A preference met by w20 (kvm, benchmark_runner) ranks it first.
     let (code, out, _) = place(
-        "Constraint: sandbox kvm\nConstraint: prefer:hostlabel benchmark_runner\n",
+        "Constraint: sandbox kvm\n#!ObsboxPrefer: hostlabel benchmark_runner\n",
         &[],
     );
     assert_eq!((code, out.as_str()), (Some(0), "placed on w20:1\n"));
     // Weights add up: w20 meets benchmark_runner (1) and 200 GB (5): 6; w03 meets
     // benchmark_runner (1) and chroot (2): 3.
     let (code, out, _) = place(
-        "Constraint: prefer:hostlabel benchmark_runner\n\
-         Constraint: prefer:hardware:memory:size weight=5 unit=G 200\n\
-         Constraint: prefer:sandbox weight=2 chroot\n",
+        "#!ObsboxPrefer: hostlabel benchmark_runner\n\
+         #!ObsboxPrefer: hardware:memory:size weight=5 unit=G 200\n\
+         #!ObsboxPrefer: sandbox weight=2 chroot\n",
         &["--explain"],
     );
     assert_eq!(code, Some(0), "{out}");
@@ -524,11 +530,11 @@ fn soft_constraints_rank_and_never_exclude() {
         "{out}"
     );
     // A preference no worker meets changes nothing; it never excludes.
-    let (code, out, _) = place("Constraint: prefer:hostlabel nowhere\n", &[]);
+    let (code, out, _) = place("#!ObsboxPrefer: hostlabel nowhere\n", &[]);
     assert_eq!((code, out.as_str()), (Some(0), "placed on w01:1\n"));
     // Nor does it make a hard constraint soft.
     let (code, out, _) = place(
-        "Constraint: hostlabel nowhere\nConstraint: prefer:hostlabel benchmark_runner\n",
+        "Constraint: hostlabel nowhere\n#!ObsboxPrefer: hostlabel benchmark_runner\n",
         &[],
     );
     assert_eq!(code, Some(1), "{out}");
@@ -754,7 +760,7 @@ fn allocation_callback_that_scores() {
     // (4 + 5) above w20 (8).
     let dir = tempfile::tempdir().unwrap();
     let prjconf = dir.path().join("p.prjconf");
-    std::fs::write(&prjconf, "Constraint: prefer:sandbox weight=5 chroot\n").unwrap();
+    std::fs::write(&prjconf, "#!ObsboxPrefer: sandbox weight=5 chroot\n").unwrap();
     let (code, out, _) = place_with(config.path(), prjconf.to_str().unwrap(), &[]);
     assert_eq!(code, Some(0));
     assert!(out.ends_with("placed on w03:1\n"), "{out}");
@@ -896,13 +902,12 @@ fn k8s_pod_affinity_matches_the_constraints_on_every_corpus_case() {
     let fleet = alloc::load_fleet(&fixtures().join("workers")).unwrap();
     let mut mismatches = Vec::new();
     for case in &cases.case {
-        let sources: Vec<_> = case
-            .sources
-            .iter()
-            .map(|s| alloc::load_constraints(&dir.join(s)).unwrap())
-            .collect();
+        let paths: Vec<_> = case.sources.iter().map(|s| dir.join(s)).collect();
+        let merged =
+            alloc::load_job_constraints(&paths, case.arch.as_deref(), case.package.as_deref())
+                .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
         let req = alloc::Request::new(
-            alloc::merge(&sources),
+            merged.clone(),
             &JobInfo {
                 arch: case.arch.clone(),
                 package: case.package.clone(),
@@ -954,7 +959,7 @@ fn k8s_pod_from_the_command_line() {
     std::fs::write(
         &prjconf,
         "Constraint: hardware:memory:size unit=G 16\nConstraint: hardware:disk:size unit=G 30\n\
-         Constraint: prefer:hostlabel weight=7 big\n",
+         #!ObsboxPrefer: hostlabel weight=7 big\n",
     )
     .unwrap();
     let w = fixtures().join("workers");
@@ -1213,13 +1218,12 @@ fn indexed_placement_decides_as_the_rule_by_rule_checker_on_the_corpus() {
             shuffle_states(&mut fleet, seed);
         }
         for case in &cases.case {
-            let sources: Vec<_> = case
-                .sources
-                .iter()
-                .map(|s| alloc::load_constraints(&dir.join(s)).unwrap())
-                .collect();
+            let paths: Vec<_> = case.sources.iter().map(|s| dir.join(s)).collect();
+            let merged =
+                alloc::load_job_constraints(&paths, case.arch.as_deref(), case.package.as_deref())
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
             let req = alloc::Request::new(
-                alloc::merge(&sources),
+                merged.clone(),
                 &JobInfo {
                     arch: case.arch.clone(),
                     package: case.package.clone(),

@@ -8,8 +8,9 @@
 # bs_dispatch calls $BSConfig::dispatch_constraint->($job, $worker, $constraints) for every
 # idle worker it considers for a job (and for every worker when it explains why a job is not
 # dispatched); a false answer skips the worker. The job's constraints arrive merged and
-# overwritten already; obsbox adds its own rules on top: allocation callbacks, and arch
-# rules such as nativeonly. If obsbox itself fails (exit 2 or worse), the worker is not held
+# overwritten already (their <overwrite> elements are left out of what obsbox gets); obsbox
+# adds its own rules on top: allocation callbacks, and OBS's arch rules again (BSCando,
+# nativeonly), which agree with the dispatcher's. If obsbox itself fails (exit 2 or worse), the worker is not held
 # back: OBS's own constraint check still applies.
 
 package BSConfig;
@@ -31,7 +32,11 @@ our $dispatch_constraint = sub {
   my $dir = File::Temp::tempdir('obsbox-dispatch-XXXXXX', TMPDIR => 1);
   my $ok = eval {
     BSUtil::writexml("$dir/.worker", "$dir/worker.xml", $worker, $BSXML::worker);
-    BSUtil::writexml("$dir/._constraints", "$dir/_constraints", $constraints || {}, $BSXML::constraints);
+    # The overwrites were applied before the merge; applied again to the merged constraints
+    # they would replace what the project config added.
+    my %merged = %{$constraints || {}};
+    delete $merged{'overwrite'};
+    BSUtil::writexml("$dir/._constraints", "$dir/_constraints", \%merged, $BSXML::constraints);
     my @cmd = ($obsbox || '/usr/local/bin/obsbox', 'allocate', '--format', 'json',
       '--workers', "$dir/worker.xml", '--constraints', "$dir/_constraints", @obsbox_args);
     my $arch = $job->{'hostarch'} || $job->{'arch'};

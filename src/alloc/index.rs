@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::constraints::{Constraints, SECURE_SANDBOXES, Size};
+use super::matching::verscmp;
 use super::{Candidate, Choice, Gathered, Member, Request, Settings, State, decide_gathered};
-use crate::repo::version::compare_rpm_evr_obs;
 use crate::worker::runs_natively;
 
 /// A set of worker positions.
@@ -220,12 +220,18 @@ impl Index {
         };
         if let Some(a) = arch {
             require(&mut s, self.get(&self.buildarch, a));
-            // nativeonly workers that are not of this hostarch.
-            let mut helperless = self.nativeonly.clone();
-            if let Some(h) = self.get(&self.hostarch, a) {
-                helperless.and_not(h);
+            // nativeonly workers whose hostarch needs a helper for this arch.
+            let mut helped = BitSet::empty(self.n);
+            for (h, set) in &self.hostarch {
+                if crate::worker::cando(h)
+                    .iter()
+                    .any(|(x, helper)| *x == a && !helper.is_empty())
+                {
+                    helped.or(set);
+                }
             }
-            s.and_not(&helperless);
+            helped.and(&self.nativeonly);
+            s.and_not(&helped);
         }
         for l in &c.hostlabel {
             match (l.exclude, self.get(&self.labels, &l.value)) {
@@ -234,12 +240,29 @@ impl Index {
                 (false, set) => require(&mut s, set),
             }
         }
-        if let Some(sb) = c.sandbox.as_ref().filter(|s| !s.value.is_empty()) {
-            if sb.value == "cannot_merge_sandbox" {
-                s.clear();
-            } else if sb.excluded() {
-                if let Some(set) = self.get(&self.sandbox, &sb.value) {
-                    s.and_not(set);
+        for sb in &c.sandbox {
+            // A worker without a sandbox has the empty one.
+            let none = || {
+                let mut some = BitSet::empty(self.n);
+                for set in self.sandbox.values() {
+                    some.or(set);
+                }
+                let mut none = BitSet::full(self.n);
+                none.and_not(&some);
+                none
+            };
+            let set = if sb.value.is_empty() {
+                let mut n = none();
+                if let Some(e) = self.get(&self.sandbox, "") {
+                    n.or(e);
+                }
+                Some(n)
+            } else {
+                self.get(&self.sandbox, &sb.value).cloned()
+            };
+            if sb.exclude {
+                if let Some(set) = set {
+                    s.and_not(&set);
                 }
             } else if sb.value == "secure" {
                 let mut u = BitSet::empty(self.n);
@@ -250,7 +273,7 @@ impl Index {
                 }
                 s.and(&u);
             } else {
-                require(&mut s, self.get(&self.sandbox, &sb.value));
+                require(&mut s, set.as_ref());
             }
         }
         if let Some(lc) = &c.linux {
@@ -262,15 +285,16 @@ impl Index {
                 // Each distinct version is compared once, not once per worker.
                 let mut ok = BitSet::empty(self.n);
                 for (v, set) in &self.versions {
-                    let min_ok =
-                        lc.min.as_ref().filter(|m| !m.is_empty()).is_none_or(|m| {
-                            compare_rpm_evr_obs(m, v) != std::cmp::Ordering::Greater
-                        });
+                    let min_ok = lc
+                        .min
+                        .as_ref()
+                        .filter(|m| !m.is_empty())
+                        .is_none_or(|m| verscmp(m, v) != std::cmp::Ordering::Greater);
                     let max_ok = lc
                         .max
                         .as_ref()
                         .filter(|m| !m.is_empty())
-                        .is_none_or(|m| compare_rpm_evr_obs(m, v) != std::cmp::Ordering::Less);
+                        .is_none_or(|m| verscmp(m, v) != std::cmp::Ordering::Less);
                     if min_ok && max_ok {
                         ok.or(set);
                     }

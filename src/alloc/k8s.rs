@@ -21,8 +21,7 @@ use serde::Serialize;
 
 use super::constraints::Constraints;
 use super::{Member, Request, Settings};
-use crate::repo::version::compare_rpm_evr_obs;
-use crate::worker::{K8S_PREFIX, compatible_arches, k8s_label_key, k8s_label_value};
+use crate::worker::{K8S_PREFIX, k8s_label_key, k8s_label_value};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,10 +178,12 @@ fn clauses(c: &Constraints, arch: Option<&str>, fleet: &[Member]) -> Result<Vec<
             (None, true) => {}
         }
     }
-    if let Some(sb) = c.sandbox.as_ref().filter(|s| !s.value.is_empty()) {
-        if sb.value == "cannot_merge_sandbox" {
-            out.push(never());
-        } else if sb.excluded() {
+    for sb in &c.sandbox {
+        if sb.value.is_empty() {
+            // The empty sandbox is a node without one.
+            let op = if sb.exclude { "Exists" } else { "DoesNotExist" };
+            out.push(one(req("sandbox", op, &[])));
+        } else if sb.exclude {
             out.push(one(req("sandbox", "NotIn", &[value(&sb.value).as_str()])));
         } else if sb.value == "secure" {
             out.push(one(req(
@@ -209,15 +210,13 @@ fn clauses(c: &Constraints, arch: Option<&str>, fleet: &[Member]) -> Result<Vec<
                 let Some(v) = m.worker.linux.as_ref().and_then(|l| l.version.as_ref()) else {
                     continue;
                 };
-                let min_ok =
-                    lc.min.as_ref().filter(|x| !x.is_empty()).is_none_or(|min| {
-                        compare_rpm_evr_obs(min, v) != std::cmp::Ordering::Greater
+                let min_ok = lc.min.as_ref().filter(|x| !x.is_empty()).is_none_or(|min| {
+                    super::matching::verscmp(min, v) != std::cmp::Ordering::Greater
+                });
+                let max_ok =
+                    lc.max.as_ref().filter(|x| !x.is_empty()).is_none_or(|max| {
+                        super::matching::verscmp(max, v) != std::cmp::Ordering::Less
                     });
-                let max_ok = lc
-                    .max
-                    .as_ref()
-                    .filter(|x| !x.is_empty())
-                    .is_none_or(|max| compare_rpm_evr_obs(max, v) != std::cmp::Ordering::Less);
                 let v = value(v);
                 if min_ok && max_ok && !ok.contains(&v) {
                     ok.push(v);
@@ -336,11 +335,11 @@ fn terms(clauses: Vec<Clause>) -> Vec<Term> {
         .collect()
 }
 
-/// The hostarches that run `arch` without emulation.
+/// The hostarches that build `arch` by OBS's arch table (the arch itself first).
 fn native_hostarches(arch: &str) -> Vec<String> {
     let mut out = vec![arch.to_string()];
-    for h in ["x86_64", "i686", "ppc64", "s390x", "aarch64"] {
-        if compatible_arches(h).contains(&arch) && !out.iter().any(|o| o == h) {
+    for h in crate::worker::hostarches() {
+        if crate::worker::runs_natively(h, arch) && !out.iter().any(|o| o == h) {
             out.push(h.to_string());
         }
     }

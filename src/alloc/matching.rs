@@ -5,8 +5,7 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
-use super::constraints::{Constraints, SECURE_SANDBOXES, Size};
-use crate::repo::version::compare_rpm_evr_obs;
+use super::constraints::{Constraints, HardwareC, LinuxC, SECURE_SANDBOXES, Size};
 use crate::worker::Worker;
 
 /// Why a worker cannot take the job: the rule (a constraint path such as
@@ -48,28 +47,38 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
         }};
     }
 
-    // The dispatcher offers a job only to workers registered for its arch: the worker's
-    // buildarch list, or its hostarch when it lists none.
-    // A worker that says <nativeonly/> does not build what needs a helper: a personality
-    // change (i586 on x86_64) or an emulator.
+    // OBS's dispatcher offers a job to the workers whose hostarch builds the job's arch by
+    // its arch table (BSCando), never looking at <buildarch>; a <nativeonly/> worker takes
+    // no arch that needs a helper (i586 on x86_64: a personality change). obsbox's
+    // extension: an obsbox worker (sandbox `obsbox`) also builds, emulated, the foreign
+    // arches its <buildarch> lists; no OBS worker document has that sandbox, so OBS's
+    // verdicts stay as they are.
     if let Some(a) = arch {
-        let archs = w.build_arches();
-        if !archs.contains(&a) {
-            push!(fail(
+        match crate::worker::arch_mode(w, a) {
+            Some(crate::worker::ArchMode::Helper)
+                if w.hardware.as_ref().is_some_and(|h| h.nativeonly) =>
+            {
+                push!(fail(
+                    "arch",
+                    format!(
+                        "arch {a} needs a helper on a {} worker and the worker is nativeonly",
+                        w.hostarch
+                    )
+                ))
+            }
+            Some(_) => {}
+            None => push!(fail(
                 "arch",
                 format!(
-                    "arch {a} is not among the worker's build arches ({})",
-                    archs.join(", ")
+                    "arch {a} is not built by a {} worker (OBS's arch table: {})",
+                    w.hostarch,
+                    crate::worker::cando(&w.hostarch)
+                        .iter()
+                        .map(|(a, _)| *a)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
-            ));
-        } else if a != w.hostarch && w.hardware.as_ref().is_some_and(|h| h.nativeonly) {
-            push!(fail(
-                "arch",
-                format!(
-                    "arch {a} needs a helper on a {} worker and the worker is nativeonly",
-                    w.hostarch
-                )
-            ));
+            )),
         }
     }
 
@@ -89,22 +98,20 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
         }
     }
 
-    // sandbox: equal to the worker's; `secure` means one of the secure sandboxes; with
-    // exclude="true" it must differ. An empty value constrains nothing.
-    if let Some(sb) = c.sandbox.as_ref().filter(|s| !s.value.is_empty()) {
-        let ws = w.sandbox.as_deref().unwrap_or("");
-        let shown = if ws.is_empty() { "none" } else { ws };
-        if sb.value == "cannot_merge_sandbox" {
-            // OBS's marker for an include and an exclude that rule each other out.
-            push!(fail(
-                "sandbox",
-                "sandbox: the merged constraints require and exclude the same sandbox (OBS: cannot_merge_sandbox)".into()
-            ));
-        } else if sb.excluded() {
+    // sandbox: every sandbox constraint must hold (OBS keeps several since PR 13471): equal
+    // to the worker's (an empty one: the worker reports none); `secure` means one of the
+    // secure sandboxes; with exclude="true" it must differ.
+    let ws = w.sandbox.as_deref().unwrap_or("");
+    let shown = if ws.is_empty() { "none" } else { ws };
+    for sb in &c.sandbox {
+        if sb.exclude {
             if sb.value == ws {
                 push!(fail(
                     "sandbox",
-                    format!("sandbox {} is excluded and the worker has it", sb.value)
+                    format!(
+                        "sandbox {} is excluded and the worker has it",
+                        or_none(&sb.value)
+                    )
                 ));
             }
         } else if sb.value == "secure" {
@@ -120,13 +127,16 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
         } else if sb.value != ws {
             push!(fail(
                 "sandbox",
-                format!("sandbox {} is required, the worker has {shown}", sb.value)
+                format!(
+                    "sandbox {} is required, the worker has {shown}",
+                    or_none(&sb.value)
+                )
             ));
         }
     }
 
-    // linux: the worker must report linux; flavor equal; version within min..max by rpm
-    // version comparison (`Build::Rpm::verscmp`).
+    // linux: the worker must report linux; flavor equal; version within min..max by
+    // obs-build's `Build::Rpm::verscmp` in strict mode (a release on one side counts).
     if let Some(lc) = &c.linux {
         match &w.linux {
             None => push!(fail(
@@ -154,7 +164,7 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
                         )),
                         Some(v) => {
                             if let Some(min) = lc.min.as_ref().filter(|m| !m.is_empty())
-                                && compare_rpm_evr_obs(min, v) == Ordering::Greater
+                                && verscmp(min, v) == Ordering::Greater
                             {
                                 push!(fail(
                                     "linux:version:min",
@@ -162,7 +172,7 @@ fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec
                                 ));
                             }
                             if let Some(max) = lc.max.as_ref().filter(|m| !m.is_empty())
-                                && compare_rpm_evr_obs(max, v) == Ordering::Less
+                                && verscmp(max, v) == Ordering::Less
                             {
                                 push!(fail(
                                     "linux:version:max",
@@ -298,29 +308,298 @@ fn or_none(s: &str) -> &str {
     if s.is_empty() { "none" } else { s }
 }
 
+/// OBS's hint for a job no worker can take (`checkconstraints` in bs_dispatch): among the
+/// workers that build the arch, every top-level part of the constraints (hardware,
+/// hostlabel, linux, sandbox, in that order) that no worker meets on its own; for hardware
+/// and linux the sub-parts that no worker meets on their own (`hardware:memory`), or the
+/// part itself when each sub-part alone is met. `None` when every part is met by some
+/// worker (only their combination excludes everyone).
+pub fn obs_hint(workers: &[&Worker], c: &Constraints, arch: Option<&str>) -> Option<String> {
+    let eligible: Vec<&Worker> = workers
+        .iter()
+        .copied()
+        .filter(|w| arch.is_none_or(|a| check(w, &Constraints::default(), Some(a)).is_ok()))
+        .collect();
+    let met = |part: &Constraints| eligible.iter().any(|w| check(w, part, None).is_ok());
+    let mut hint: Vec<String> = Vec::new();
+    if let Some(h) = &c.hardware {
+        let whole = Constraints {
+            hardware: Some(h.clone()),
+            ..Constraints::default()
+        };
+        if !met(&whole) {
+            let mut subs = Vec::new();
+            let none = HardwareC::default();
+            let parts: [(&str, HardwareC); 7] = [
+                (
+                    "cpu",
+                    HardwareC {
+                        cpu: h.cpu.clone(),
+                        ..none.clone()
+                    },
+                ),
+                (
+                    "disk",
+                    HardwareC {
+                        disk: h.disk.clone(),
+                        ..none.clone()
+                    },
+                ),
+                (
+                    "jobs",
+                    HardwareC {
+                        jobs: h.jobs,
+                        ..none.clone()
+                    },
+                ),
+                (
+                    "memory",
+                    HardwareC {
+                        memory: h.memory.clone(),
+                        ..none.clone()
+                    },
+                ),
+                (
+                    "memoryperjob",
+                    HardwareC {
+                        memoryperjob: h.memoryperjob.clone(),
+                        ..none.clone()
+                    },
+                ),
+                (
+                    "physicalmemory",
+                    HardwareC {
+                        physicalmemory: h.physicalmemory.clone(),
+                        ..none.clone()
+                    },
+                ),
+                (
+                    "processors",
+                    HardwareC {
+                        processors: h.processors,
+                        ..none.clone()
+                    },
+                ),
+            ];
+            for (name, part) in parts {
+                if part == none {
+                    continue;
+                }
+                let only = Constraints {
+                    hardware: Some(part),
+                    ..Constraints::default()
+                };
+                if !met(&only) {
+                    subs.push(format!("hardware:{name}"));
+                }
+            }
+            if subs.is_empty() {
+                subs.push("hardware".into());
+            }
+            hint.extend(subs);
+        }
+    }
+    if !c.hostlabel.is_empty() {
+        let part = Constraints {
+            hostlabel: c.hostlabel.clone(),
+            ..Constraints::default()
+        };
+        if !met(&part) {
+            hint.push("hostlabel".into());
+        }
+    }
+    if let Some(l) = &c.linux {
+        let whole = Constraints {
+            linux: Some(l.clone()),
+            ..Constraints::default()
+        };
+        if !met(&whole) {
+            let mut subs = Vec::new();
+            let flavor = LinuxC {
+                flavor: l.flavor.clone(),
+                ..LinuxC::default()
+            };
+            let version = LinuxC {
+                min: l.min.clone(),
+                max: l.max.clone(),
+                version: l.version,
+                ..LinuxC::default()
+            };
+            for (name, present, part) in [
+                ("flavor", l.flavor.is_some(), flavor),
+                ("version", l.version, version),
+            ] {
+                let only = Constraints {
+                    linux: Some(part),
+                    ..Constraints::default()
+                };
+                if present && !met(&only) {
+                    subs.push(format!("linux:{name}"));
+                }
+            }
+            if subs.is_empty() {
+                subs.push("linux".into());
+            }
+            hint.extend(subs);
+        }
+    }
+    if !c.sandbox.is_empty() {
+        let part = Constraints {
+            sandbox: c.sandbox.clone(),
+            ..Constraints::default()
+        };
+        if !met(&part) {
+            hint.push("sandbox".into());
+        }
+    }
+    (!hint.is_empty()).then(|| hint.join(" "))
+}
+
+/// obs-build's `Build::Rpm::verscmp` without its dependency-test mode, as OBS's oracle
+/// calls it: `[EPOCH:]VERSION[-RELEASE]` (the release after the last `-`), each part by
+/// [`verscmp_part`]; a release on one side only makes that side newer.
+pub fn verscmp(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let split = |s: &str| -> (String, String, String) {
+        let (epoch, rest) = match s.split_once(':') {
+            Some((e, r)) if !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit()) => {
+                (e.to_string(), r)
+            }
+            _ => ("0".to_string(), s),
+        };
+        match rest.rsplit_once('-') {
+            Some((v, r)) => (epoch, v.to_string(), r.to_string()),
+            None => (epoch, rest.to_string(), String::new()),
+        }
+    };
+    let (e1, v1, r1) = split(a);
+    let (e2, v2, r2) = split(b);
+    if e1 != e2 {
+        let r = verscmp_part(&e1, &e2);
+        if r != Ordering::Equal {
+            return r;
+        }
+    }
+    if v1 != v2 {
+        let r = verscmp_part(&v1, &v2);
+        if r != Ordering::Equal {
+            return r;
+        }
+    }
+    if r1 != r2 {
+        return verscmp_part(&r1, &r2);
+    }
+    Ordering::Equal
+}
+
+/// obs-build's `verscmp_part`: rpm's segment comparison (`~` sorts before everything, `^`
+/// after the end, digits after letters, leading zeros ignored).
+pub fn verscmp_part(a: &str, b: &str) -> Ordering {
+    use Ordering::*;
+    if a == b {
+        return Equal;
+    }
+    let (mut s1, mut s2) = (a.as_bytes(), b.as_bytes());
+    let sep = |c: &u8| !(c.is_ascii_alphanumeric() || *c == b'~' || *c == b'^');
+    loop {
+        while s1.first().is_some_and(sep) {
+            s1 = &s1[1..];
+        }
+        while s2.first().is_some_and(sep) {
+            s2 = &s2[1..];
+        }
+        if s1.first() == Some(&b'~') {
+            s1 = &s1[1..];
+            if s2.first() == Some(&b'~') {
+                s2 = &s2[1..];
+                continue;
+            }
+            return Less;
+        }
+        if s2.first() == Some(&b'~') {
+            return Greater;
+        }
+        if s1.first() == Some(&b'^') {
+            s1 = &s1[1..];
+            if s2.first() == Some(&b'^') {
+                s2 = &s2[1..];
+                continue;
+            }
+            return if s2.is_empty() { Greater } else { Less };
+        }
+        if s2.first() == Some(&b'^') {
+            return if s1.is_empty() { Less } else { Greater };
+        }
+        if s1.is_empty() {
+            return if s2.is_empty() { Equal } else { Less };
+        }
+        if s2.is_empty() {
+            return Greater;
+        }
+        let r;
+        if s1[0].is_ascii_digit() {
+            let n1 = s1.iter().take_while(|c| c.is_ascii_digit()).count();
+            let n2 = s2.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n2 == 0 {
+                return Greater;
+            }
+            let x1 = trim_zeros(&s1[..n1]);
+            let x2 = trim_zeros(&s2[..n2]);
+            r = x1.len().cmp(&x2.len()).then_with(|| x1.cmp(x2));
+            s1 = &s1[n1..];
+            s2 = &s2[n2..];
+        } else {
+            let n1 = s1.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+            let n2 = s2.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+            if n1 == 0 || n2 == 0 {
+                return Less;
+            }
+            r = s1[..n1].cmp(&s2[..n2]);
+            s1 = &s1[n1..];
+            s2 = &s2[n2..];
+        }
+        if r != Equal {
+            return r;
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let z = d.iter().take_while(|&&c| c == b'0').count();
+    &d[z..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::version::rpmvercmp;
 
+    /// obs-build's verscmp, strict as OBS's oracle calls it: each case with the answer
+    /// `Build::Rpm::verscmp($a, $b)` gives.
     #[test]
-    fn rpm_version_order() {
+    fn verscmp_as_obs_build() {
         use Ordering::*;
-        assert_eq!(rpmvercmp("6.4.0", "6.4.0"), Equal);
-        assert_eq!(rpmvercmp("6.10", "6.9"), Greater);
-        assert_eq!(rpmvercmp("5.3", "5.3.18"), Less);
-        assert_eq!(rpmvercmp("1.0a", "1.0"), Greater);
-        assert_eq!(rpmvercmp("1.0", "1.0a"), Less);
-        assert_eq!(rpmvercmp("1.0~rc1", "1.0"), Less);
-        assert_eq!(rpmvercmp("1.0^git1", "1.0"), Greater);
-        assert_eq!(rpmvercmp("1.0^git1", "1.0.1"), Less);
-        assert_eq!(rpmvercmp("2", "a"), Greater);
-        assert_eq!(rpmvercmp("007", "7"), Equal);
-        assert_eq!(compare_rpm_evr_obs("1:1.0", "2.0"), Greater);
-        assert_eq!(
-            compare_rpm_evr_obs("6.4.0-150600.23", "6.4.0-150600.9"),
-            Greater
-        );
-        assert_eq!(compare_rpm_evr_obs("6.4.0", "6.4.0-1"), Equal);
+        for (a, b, want) in [
+            ("6.4.0", "6.4.0", Equal),
+            ("6.10", "6.9", Greater),
+            ("5.3", "5.3.18", Less),
+            ("1.0a", "1.0", Greater),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0^git1", "1.0", Greater),
+            ("1.0^git1", "1.0.1", Less),
+            ("2", "a", Greater),
+            ("007", "7", Equal),
+            ("1:1.0", "2.0", Greater),
+            ("6.4.0-150600.23", "6.4.0-150600.9", Greater),
+            // Strict: a release on one side only makes that side newer.
+            ("6.4.0-150600.23.7", "6.4.0", Greater),
+            ("6.4.0", "6.4.0-1", Less),
+            // The release is what follows the last dash (bs_worker's version `6.18.44-fc`).
+            ("6.18.44-fc", "6.18.44", Greater),
+            ("6.18", "6.18.44-fc", Less),
+        ] {
+            assert_eq!(verscmp(a, b), want, "verscmp({a}, {b})");
+        }
     }
 }

@@ -21,6 +21,8 @@ pub mod fleet;
 pub mod index;
 pub mod k8s;
 pub mod matching;
+pub mod obsdata;
+pub mod prjconf;
 pub mod settings;
 pub mod sim;
 
@@ -30,7 +32,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
-pub use constraints::{Constraints, Preference, apply_overwrites, merge};
+pub use constraints::{Constraints, Preference, Sources};
 pub use fleet::{Member, State, load_fleet};
 pub use matching::{Failure, check};
 pub use settings::Settings;
@@ -44,8 +46,9 @@ pub struct JobInfo {
     pub package: Option<String>,
 }
 
-/// A job to place: who it is, the arch it needs and its merged constraints (before the
-/// `<overwrite>`s, which depend on arch and package).
+/// A job to place: who it is, the arch it needs and its constraints (the `<overwrite>`s of
+/// its package already applied for its arch and package, as OBS's dispatcher does before
+/// merging).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Request {
     /// `project/repository/package/arch` when known.
@@ -81,56 +84,51 @@ impl Request {
         self.worker_arch.as_deref().or(self.arch.as_deref())
     }
 
-    /// The constraints with the job's `<overwrite>`s applied.
+    /// The constraints the workers are checked against.
     pub fn effective(&self) -> Constraints {
-        apply_overwrites(
-            &self.constraints,
-            self.arch.as_deref(),
-            self.package.as_deref(),
-        )
+        self.constraints.clone()
     }
 
     /// A job file as obsbox reads it (job.toml, buildinfo XML, .build.rpmlist), with its
-    /// constraints from where OBS takes them, merged in OBS's order: the job's constraint
-    /// lines (a buildinfo's `<prjconfconstraint>`/`<constraint>`, job.toml `constraints`),
-    /// the package's `_constraints` next to the recipe, the recipe's `#!BuildConstraint:`
-    /// lines (a `.spec` or `Dockerfile`), then `extra` (e.g. `--constraints` files).
-    /// Arches are turned into OBS's names (`amd64` → `x86_64`).
-    pub fn from_job(path: &Path, extra: Vec<Constraints>) -> Result<Request> {
+    /// constraints from where OBS takes them: the job's constraint lines (a buildinfo's
+    /// `<prjconfconstraint>` then `<constraint>`, job.toml `constraints`), the recipe's
+    /// `#!BuildConstraint:` lines (a `.spec` or `Dockerfile`), the package's `_constraints`
+    /// next to the recipe, then the `extra` files (e.g. `--constraints`), combined as OBS's
+    /// dispatcher does ([`Sources::combine`]). Arches are turned into OBS's names (`amd64` →
+    /// `x86_64`).
+    pub fn from_job(path: &Path, extra: &[std::path::PathBuf]) -> Result<Request> {
         let job = crate::job::load(path)?;
         let file = path.display().to_string();
-        let mut sources = Vec::new();
-        sources.push(constraints::from_list(&job.constraints, &file)?);
-        let underscore = job.sources.join("_constraints");
-        if underscore.is_file() {
-            sources.push(load_constraints(&underscore)?);
-        }
-        let recipe = job.sources.join(&job.recipe);
-        if (job.recipe.ends_with(".spec") || job.recipe == "Dockerfile") && recipe.is_file() {
-            sources.push(load_constraints(&recipe)?);
-        }
-        sources.extend(extra);
-        // A source that constrains nothing is left out rather than merged: OBS's merge
-        // takes the first source whole, so an empty first one would lose a later
-        // memoryperjob.
-        sources.retain(|c| *c != Constraints::default());
         let obs = |a: &str| {
             crate::repo::rpm_arch(a)
                 .map(str::to_string)
                 .unwrap_or_else(|_| a.to_string())
         };
         let arch = obs(&job.arch);
+        let mut sources = constraints::from_list(&job.constraints, &file)?;
+        let recipe = job.sources.join(&job.recipe);
+        if (job.recipe.ends_with(".spec") || job.recipe == "Dockerfile") && recipe.is_file() {
+            sources.add(constraints::load(&recipe, Some(&arch))?);
+        }
+        let underscore = job.sources.join("_constraints");
+        if underscore.is_file() {
+            sources.add(constraints::load(&underscore, Some(&arch))?);
+        }
+        for p in extra {
+            sources.add(constraints::load(p, Some(&arch))?);
+        }
         // job.toml's hostarch is where obsbox itself runs the job (it emulates when it
         // differs); OBS's hostarch is the worker a cross build needs.
         let native = path.extension().is_some_and(|e| e == "toml");
         let worker_arch = (!native && !job.hostarch.is_empty()).then(|| obs(&job.hostarch));
+        let constraints = sources.combine(Some(&arch), Some(&job.package))?;
         Ok(Request {
             id: Some(job.id.clone()),
             project: Some(job.project.clone()),
             package: Some(job.package.clone()),
             arch: Some(arch),
             worker_arch,
-            constraints: merge(&sources),
+            constraints,
         })
     }
 }
@@ -220,6 +218,9 @@ pub struct Decision {
     pub verdicts: Vec<Verdict>,
     /// Only when no worker complies.
     pub hint: Option<Hint>,
+    /// Only when no worker complies: OBS's own hint, every part of the constraints no
+    /// worker of the job's arch meets on its own (`hardware:memory sandbox`).
+    pub obs_hint: Option<String>,
 }
 
 impl Decision {
@@ -301,10 +302,14 @@ pub fn decide(members: &[Member], req: &Request, opts: &Options) -> Decision {
             })
         });
     let c = choose(candidates, &opts.settings, |i| verdicts[i].worker.as_str());
-    let hint = if c.outcome == Outcome::NoCompliant && !sorted.is_empty() {
-        hint(&sorted, &verdicts, &effective, arch)
+    let (hint, obs_hint) = if c.outcome == Outcome::NoCompliant && !sorted.is_empty() {
+        let workers: Vec<&Worker> = sorted.iter().map(|m| &m.worker).collect();
+        (
+            hint(&sorted, &verdicts, &effective, arch),
+            matching::obs_hint(&workers, &effective, arch),
+        )
     } else {
-        None
+        (None, None)
     };
     Decision {
         worker: c.pick.map(|(i, _)| verdicts[i].worker.clone()),
@@ -317,6 +322,7 @@ pub fn decide(members: &[Member], req: &Request, opts: &Options) -> Decision {
         down: c.down,
         verdicts,
         hint,
+        obs_hint,
     }
 }
 
@@ -635,41 +641,97 @@ fn hint(
     })
 }
 
-/// Reads a fleet: one worker XML file, or every `*.xml` in a directory.
+/// Reads a fleet: one worker XML file, or every file of a directory not starting with `.`
+/// (`*.xml`, or named as OBS's dispatcher names them, `HOSTARCH:HOST:SLOT`), in name order.
 pub fn load_workers(path: &Path) -> Result<Vec<Worker>> {
-    if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            bail!("{}: no worker XML files (*.xml)", path.display());
-        }
-        files.iter().map(|f| worker::load(f)).collect()
-    } else {
-        Ok(vec![worker::load(path)?])
+    if !path.is_dir() {
+        return Ok(vec![worker::load(path)?]);
     }
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+        let e = e.with_context(|| format!("cannot read {}", path.display()))?;
+        // The entry's own type: no stat per file (a symlink is followed).
+        let file = match e.file_type() {
+            Ok(t) if t.is_file() => true,
+            Ok(t) if t.is_symlink() => e.path().is_file(),
+            _ => false,
+        };
+        let name = e.file_name();
+        if file && !name.to_string_lossy().starts_with('.') {
+            files.push((name, e.path()));
+        }
+    }
+    // By name: comparing whole paths component by component is slow for 10,000 files.
+    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let files: Vec<std::path::PathBuf> = files.into_iter().map(|(_, p)| p).collect();
+    if files.is_empty() {
+        bail!("{}: no worker documents", path.display());
+    }
+    load_parallel(&files)
 }
 
-/// Reads a constraints file by its kind: `*.spec` and `Dockerfile` by their
-/// `#!BuildConstraint:` lines, a project config (`_config`, `*.prjconf`, `prjconf`) by its
-/// `Constraint:` lines, anything else as `_constraints` XML.
-pub fn load_constraints(path: &Path) -> Result<Constraints> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {file}"))?;
+/// Reads and parses worker documents on every core, keeping their order.
+pub fn load_parallel(files: &[std::path::PathBuf]) -> Result<Vec<Worker>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().div_ceil(256))
+        .max(1);
+    if threads == 1 {
+        return files.iter().map(|f| worker::load(f)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<Worker>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|f| worker::load(f)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker reader panicked")))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(files.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// Reads a constraints file by its kind, for a job of `arch` (see [`constraints::load`]).
+pub fn load_constraints(path: &Path, arch: Option<&str>) -> Result<Sources> {
+    constraints::load(path, arch)
+}
+
+/// Reads constraints files for a job of `arch` and `package` and combines them as OBS's
+/// dispatcher does ([`Sources::combine`]): project configs and bare constraint lines
+/// first, then recipes, `_constraints` merged over those.
+pub fn load_job_constraints(
+    paths: &[std::path::PathBuf],
+    arch: Option<&str>,
+    package: Option<&str>,
+) -> Result<Constraints> {
+    let mut paths = paths.to_vec();
+    paths.sort_by_key(|p| source_rank(p));
+    let mut sources = Sources::default();
+    for p in &paths {
+        sources.add(load_constraints(p, arch)?);
+    }
+    sources.combine(arch, package)
+}
+
+/// The source kinds in OBS's order: project config lines before recipe lines (XML
+/// `_constraints` are merged over both wherever they stand).
+pub fn source_rank(path: &Path) -> u8 {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let text =
-        || String::from_utf8(bytes.clone()).with_context(|| format!("{file}: not UTF-8 text"));
     if name.ends_with(".spec") || name == "Dockerfile" {
-        constraints::from_spec(&text()?, &file)
-    } else if name == "_config" || name == "prjconf" || name.ends_with(".prjconf") {
-        constraints::from_prjconf(&text()?, &file)
+        1
     } else {
-        constraints::from_xml(&bytes, &file)
+        0
     }
 }

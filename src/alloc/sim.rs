@@ -232,8 +232,9 @@ pub fn jobs(n: usize, seed: u64) -> Vec<Request> {
                 lines.push("prefer:hardware:memory:size weight=2 unit=G 64".into());
             }
         }
-        let c: Constraints =
-            constraints::from_list(&lines, "simulated job").expect("valid simulated lines");
+        let c: Constraints = constraints::from_list(&lines, "simulated job")
+            .and_then(|s| s.combine(Some(arch), None))
+            .expect("valid simulated lines");
         out.push(Request {
             id: Some(format!("home:sim/standard/pkg{i}/{arch}")),
             project: Some("home:sim".into()),

@@ -28,7 +28,8 @@ pub struct AllocateArgs {
     #[arg(long, required_unless_present = "constraints")]
     pub job: Option<PathBuf>,
     /// A constraints source: `_constraints` XML, a project config (`_config`, `prjconf`,
-    /// `*.prjconf`: its `Constraint:` lines) or a spec/Dockerfile (`#!BuildConstraint:`).
+    /// `*.prjconf`, `*.conf`: read for the job's arch), a spec/Dockerfile
+    /// (`#!BuildConstraint:`) or a file of bare constraint lines.
     /// Repeat to merge several; they are merged in OBS's order (project config, _constraints,
     /// recipe) whatever the order given, and after the job's own.
     #[arg(long)]
@@ -82,21 +83,6 @@ pub enum AllocFormat {
     Json,
 }
 
-/// The source kinds in OBS's merge order.
-fn source_rank(path: &std::path::Path) -> u8 {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name == "_config" || name == "prjconf" || name.ends_with(".prjconf") {
-        0
-    } else if name.ends_with(".spec") || name == "Dockerfile" {
-        2
-    } else {
-        1
-    }
-}
-
 /// The enabled callbacks hooked at `allocate` for the job's project, package and arch.
 fn allocation_callbacks(config: &Path, request: &Request) -> Result<Vec<Callback>> {
     let selector = Selector {
@@ -122,23 +108,25 @@ fn allocation_callbacks(config: &Path, request: &Request) -> Result<Vec<Callback
 
 pub fn allocate(args: AllocateArgs) -> Result<i32> {
     let mut paths = args.constraints.clone();
-    paths.sort_by_key(|p| source_rank(p));
-    let sources = paths
-        .iter()
-        .map(|p| alloc::load_constraints(p))
-        .collect::<Result<Vec<_>>>()?;
+    paths.sort_by_key(|p| alloc::source_rank(p));
     let request = match &args.job {
-        Some(job) => Request::from_job(job, sources)?,
-        None => Request {
-            project: args.project.clone(),
-            ..Request::new(
-                alloc::merge(&sources),
-                &JobInfo {
-                    arch: args.arch.clone(),
-                    package: args.package.clone(),
-                },
-            )
-        },
+        Some(job) => Request::from_job(job, &paths)?,
+        None => {
+            let mut sources = alloc::Sources::default();
+            for p in &paths {
+                sources.add(alloc::load_constraints(p, args.arch.as_deref())?);
+            }
+            Request {
+                project: args.project.clone(),
+                ..Request::new(
+                    sources.combine(args.arch.as_deref(), args.package.as_deref())?,
+                    &JobInfo {
+                        arch: args.arch.clone(),
+                        package: args.package.clone(),
+                    },
+                )
+            }
+        }
     };
     let config = args.config.clone().or_else(|| {
         let d = PathBuf::from(DEFAULT_CONFIG);
@@ -165,6 +153,7 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&pod)?);
         return Ok(0);
     }
+    let started = std::time::Instant::now();
     let d = alloc::decide(
         &fleet,
         &request,
@@ -173,6 +162,7 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
             callbacks,
         },
     );
+    let decision_us = started.elapsed().as_micros() as u64;
     match args.format {
         AllocFormat::Json => {
             let mut v = serde_json::json!({
@@ -186,10 +176,13 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
                 "busy": d.busy,
                 "down": d.down,
                 "job": request,
+                "workers_checked": fleet.len(),
+                "decision_us": decision_us,
             });
             if !d.placed() {
                 v["reason"] = d.details.clone().into();
                 v["hint"] = serde_json::to_value(&d.hint)?;
+                v["obs_hint"] = serde_json::to_value(&d.obs_hint)?;
             }
             if args.explain {
                 v["workers"] = serde_json::to_value(&d.verdicts)?;
@@ -204,6 +197,7 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
                     .map(|v| [v.worker.clone(), v.state.as_str().to_string(), v.text()])
                     .collect();
                 print!("{}", super::table(&rows));
+                println!("decision: {decision_us} µs for {} workers", fleet.len());
                 if let Some(choice) = &d.choice {
                     println!("choice: {choice}");
                 }
@@ -215,6 +209,9 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
                 ),
                 None if d.emulated => println!("{} (emulated)", d.details),
                 None => println!("{}", d.details),
+            }
+            if let Some(h) = &d.obs_hint {
+                println!("OBS's dispatcher: no compliant workers (constraints mismatch hint: {h})");
             }
         }
     }

@@ -164,20 +164,21 @@ fn precheck(call: &Call, settings: &Settings) -> Verdict {
     let arch = Some(job.arch.as_str());
     let package = Some(job.package.as_str());
 
-    let mut project = alloc::Constraints::default();
-    for line in &job.constraints {
-        if let Err(err) = alloc::constraints::apply_line(&mut project, line) {
+    let project = match alloc::constraints::from_list(&job.constraints, "buildinfo") {
+        Ok(p) => p,
+        Err(err) => {
             return verdict(
                 CANNOT_BUILD_REPOSITORY,
-                format!("project config constraint `{line}`: {err:#}"),
+                format!("project config constraint: {err:#}"),
             );
         }
-    }
-    if let Err(f) = alloc::check(
-        &worker,
-        &alloc::apply_overwrites(&project, arch, package),
-        arch,
-    ) {
+    };
+    let combined = project
+        .combine(arch, package)
+        .map_err(|e| anyhow::anyhow!("{e:#}"));
+    if let Ok(c) = &combined
+        && let Err(f) = alloc::check(&worker, c, arch)
+    {
         return verdict(
             CANNOT_BUILD_REPOSITORY,
             format!(
@@ -195,26 +196,28 @@ fn precheck(call: &Call, settings: &Settings) -> Verdict {
         }
     };
     if let Some(c) = package_constraints {
-        let merged = alloc::merge(&[project, c]);
-        if let Err(f) = alloc::check(
-            &worker,
-            &alloc::apply_overwrites(&merged, arch, package),
-            arch,
-        ) {
-            return verdict(
-                CANNOT_BUILD_PACKAGE,
-                format!(
-                    "{}: the package's _constraints {}: {}",
-                    job.id, f.rule, f.explanation
-                ),
-            );
+        let mut all = project.clone();
+        all.add(c);
+        match all.combine(arch, package) {
+            Ok(merged) => {
+                if let Err(f) = alloc::check(&worker, &merged, arch) {
+                    return verdict(
+                        CANNOT_BUILD_PACKAGE,
+                        format!(
+                            "{}: the package's _constraints {}: {}",
+                            job.id, f.rule, f.explanation
+                        ),
+                    );
+                }
+            }
+            Err(err) => return verdict(CANNOT_BUILD_PACKAGE, format!("{err:#}")),
         }
     }
     verdict(OK, format!("{}: this worker complies", job.id))
 }
 
 /// The package's `_constraints` when the buildinfo says it has one.
-fn package_constraints(call: &Call, job: &Job) -> Result<Option<alloc::Constraints>> {
+fn package_constraints(call: &Call, job: &Job) -> Result<Option<alloc::Sources>> {
     let data = std::fs::read(&call.jobfile)
         .with_context(|| format!("{}: cannot read", call.jobfile.display()))?;
     let file = call.jobfile.display().to_string();

@@ -57,7 +57,10 @@ pub fn detect(config: &WorkerConfig) -> Result<Detected> {
     };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .context("cannot read /proc/sys/kernel/osrelease")?;
-    let (version, flavor) = linux_version_flavor(release.trim());
+    let linux = linux_version_flavor(release.trim()).map(|(version, flavor)| Linux {
+        version: Some(version),
+        flavor: Some(flavor),
+    });
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -69,10 +72,7 @@ pub fn detect(config: &WorkerConfig) -> Result<Detected> {
         buildarch,
         hostlabel: config.hostlabels.clone(),
         sandbox: Some("obsbox".into()),
-        linux: Some(Linux {
-            version: Some(version),
-            flavor: Some(flavor),
-        }),
+        linux,
         hardware: Some(Hardware {
             cpu_flags: Some(flags),
             processors: Some(processors),
@@ -99,16 +99,117 @@ fn obs_arch(rust: &str) -> &str {
     }
 }
 
-/// Architectures a host runs without emulation besides its own (OBS's `cando` table: these
-/// need only a personality change, `linux32`).
-pub fn compatible_arches(hostarch: &str) -> &'static [&'static str] {
-    match hostarch {
-        "x86_64" => &["i586", "i686"],
-        "i686" => &["i586"],
-        "ppc64" => &["ppc"],
-        "s390x" => &["s390"],
-        _ => &[],
-    }
+/// OBS's arch table (BSCando): the arches each hostarch builds, with the helper a build
+/// needs (`linux32`: a personality change; `""`: none).
+static CANDO: &[(&str, &[(&str, &str)])] = &[
+    (
+        "aarch64",
+        &[
+            ("aarch64", ""),
+            ("aarch64_ilp32", ""),
+            ("armv8l", "linux32"),
+            ("armv7l", "linux32"),
+            ("armv7hl", "linux32"),
+            ("armv6l", "linux32"),
+            ("armv6hl", "linux32"),
+        ],
+    ),
+    ("aarch64_ilp32", &[("aarch64_ilp32", ""), ("aarch64", "")]),
+    ("armv4l", &[("armv4l", "")]),
+    ("armv5l", &[("armv4l", ""), ("armv5l", ""), ("armv5el", "")]),
+    (
+        "armv6l",
+        &[
+            ("armv4l", ""),
+            ("armv5l", ""),
+            ("armv6l", ""),
+            ("armv5el", ""),
+            ("armv6el", ""),
+        ],
+    ),
+    (
+        "armv7l",
+        &[
+            ("armv4l", ""),
+            ("armv5l", ""),
+            ("armv6l", ""),
+            ("armv7l", ""),
+            ("armv5el", ""),
+            ("armv6el", ""),
+            ("armv6hl", ""),
+            ("armv7el", ""),
+            ("armv7hl", ""),
+            ("armv8el", ""),
+        ],
+    ),
+    ("armv8l", &[("armv8l", "")]),
+    ("sh4", &[("sh4", "")]),
+    ("i586", &[("i586", "")]),
+    ("i686", &[("i586", ""), ("i686", "")]),
+    (
+        "x86_64",
+        &[("x86_64", ""), ("i586", "linux32"), ("i686", "linux32")],
+    ),
+    ("k1om", &[("k1om", "")]),
+    ("parisc", &[("hppa", ""), ("hppa64", "linux64")]),
+    ("parisc64", &[("hppa64", ""), ("hppa", "linux32")]),
+    ("ppc", &[("ppc", "")]),
+    (
+        "ppc64",
+        &[("ppc64le", ""), ("ppc64", ""), ("ppc", "linux32")],
+    ),
+    (
+        "ppc64p7",
+        &[("ppc64le", ""), ("ppc64p7", ""), ("ppc", "linux32")],
+    ),
+    (
+        "ppc64le",
+        &[("ppc64le", ""), ("ppc64", ""), ("ppc", "linux32")],
+    ),
+    ("ia64", &[("ia64", "")]),
+    ("riscv64", &[("riscv64", "")]),
+    ("loongarch64", &[("loongarch64", "")]),
+    ("s390", &[("s390", "")]),
+    ("s390x", &[("s390x", ""), ("s390", "linux32")]),
+    ("sparc", &[("sparcv8", ""), ("sparc", "")]),
+    (
+        "sparc64",
+        &[
+            ("sparc64v", ""),
+            ("sparc64", ""),
+            ("sparcv9v", ""),
+            ("sparcv9", ""),
+            ("sparcv8", "linux32"),
+            ("sparc", "linux32"),
+        ],
+    ),
+    ("mips", &[("mips", "")]),
+    ("mips64", &[("mips64", ""), ("mips", "mips32")]),
+    ("m68k", &[("m68k", "")]),
+    ("local", &[("local", "")]),
+];
+
+/// The arches a `hostarch` worker builds by OBS's arch table, each with the helper it needs
+/// (`""` for none); empty for an arch OBS does not know.
+pub fn cando(hostarch: &str) -> &'static [(&'static str, &'static str)] {
+    CANDO
+        .iter()
+        .find(|(h, _)| *h == hostarch)
+        .map_or(&[], |(_, l)| l)
+}
+
+/// Every hostarch OBS's arch table knows.
+pub fn hostarches() -> impl Iterator<Item = &'static str> {
+    CANDO.iter().map(|(h, _)| *h)
+}
+
+/// Architectures a host runs without emulation besides its own (OBS's arch table).
+pub fn compatible_arches(hostarch: &str) -> Vec<&'static str> {
+    cando(hostarch)
+        .iter()
+        .map(|(a, _)| *a)
+        .filter(|a| *a != hostarch)
+        .collect()
 }
 
 /// The flags of the first processor: `flags` on x86, `Features` on arm, `isa`-less otherwise.
@@ -177,26 +278,14 @@ fn disk_mb(dir: &Path) -> Result<u64> {
     Ok(st.blocks_available() as u64 * st.fragment_size() as u64 / (1024 * 1024))
 }
 
-/// Splits a kernel release into OBS's version and flavor: `6.4.0-150600.23-default` →
-/// (`6.4.0`, `default`); `6.18.0` → (`6.18.0`, `default`); `6.18.44-fc-v669` →
-/// (`6.18.44`, `fc-v669`). The version is the leading dotted number; a numeric build/release
-/// part after it is not the flavor.
-pub fn linux_version_flavor(release: &str) -> (String, String) {
-    let end = release
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(release.len());
-    let version = release[..end].trim_end_matches('.').to_string();
-    let mut rest = release[end..].trim_start_matches(['-', '+', '_']);
-    if let Some((first, after)) = rest.split_once('-')
-        && first.chars().all(|c| c.is_ascii_digit() || c == '.')
-    {
-        rest = after;
-    }
-    if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        rest = "";
-    }
-    let flavor = if rest.is_empty() { "default" } else { rest };
-    (version, flavor.to_string())
+/// Splits a kernel release as bs_worker does (`Linux version VERSION-FLAVOR ` of
+/// /proc/version): the flavor is what follows the last `-`, the version all before it:
+/// `6.4.0-150600.23-default` → (`6.4.0-150600.23`, `default`), `6.18.44-fc-v1300` →
+/// (`6.18.44-fc`, `v1300`). A release without `-` gives no linux information, as there.
+pub fn linux_version_flavor(release: &str) -> Option<(String, String)> {
+    let release = release.split_whitespace().next()?;
+    let (version, flavor) = release.rsplit_once('-')?;
+    Some((version.to_string(), flavor.to_string()))
 }
 
 #[cfg(test)]
@@ -204,19 +293,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kernel_release() {
+    fn kernel_release_split_as_bs_worker() {
         let vf = |r| linux_version_flavor(r);
+        let some = |v: &str, f: &str| Some((v.to_string(), f.to_string()));
         assert_eq!(
             vf("6.4.0-150600.23-default"),
-            ("6.4.0".into(), "default".into())
+            some("6.4.0-150600.23", "default")
         );
-        assert_eq!(vf("6.18.0"), ("6.18.0".into(), "default".into()));
-        assert_eq!(vf("6.18.44-fc-v669"), ("6.18.44".into(), "fc-v669".into()));
-        assert_eq!(
-            vf("5.14.21-150500.55.39-rt"),
-            ("5.14.21".into(), "rt".into())
-        );
-        assert_eq!(vf("6.8.0-45"), ("6.8.0".into(), "default".into()));
+        assert_eq!(vf("6.18.44-fc-v1300"), some("6.18.44-fc", "v1300"));
+        assert_eq!(vf("6.8.0-45"), some("6.8.0", "45"));
+        assert_eq!(vf("6.18.0"), None);
     }
 
     #[test]

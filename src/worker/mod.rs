@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-pub use detect::{Detected, compatible_arches, detect, linux_version_flavor, x86_64_levels};
+pub use detect::{
+    Detected, cando, compatible_arches, detect, hostarches, linux_version_flavor, x86_64_levels,
+};
 pub use xml::{from_xml, load, to_xml};
 
 /// One worker's capabilities, as the dispatcher sees them.
@@ -126,27 +128,59 @@ impl WorkerConfig {
     }
 }
 
-impl Worker {
-    /// The arches the worker builds: its buildarch list, or its hostarch when it lists none
-    /// (what the dispatcher registers it for).
-    pub fn build_arches(&self) -> Vec<&str> {
-        if self.buildarch.is_empty() {
-            vec![self.hostarch.as_str()]
+/// How a worker builds an arch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchMode {
+    /// Its hostarch, or an arch its CPU runs as it is (i586 on i686).
+    Native,
+    /// Natively with a helper (OBS's `linux32` personality change: i586 on x86_64).
+    Helper,
+    /// Under qemu-user: obsbox's extension, for obsbox workers only.
+    Emulated,
+}
+
+/// The sandbox `obsbox worker describe` reports: marks a worker document as obsbox's.
+pub const OBSBOX_SANDBOX: &str = "obsbox";
+
+/// Whether and how `w` builds `arch`: by OBS's arch table from its hostarch (its
+/// `<buildarch>` list plays no part, as in OBS's dispatcher), or, for an obsbox worker
+/// (sandbox `obsbox`), emulated when its `<buildarch>` lists a foreign arch.
+pub fn arch_mode(w: &Worker, arch: &str) -> Option<ArchMode> {
+    if let Some((_, helper)) = cando(&w.hostarch).iter().find(|(a, _)| *a == arch) {
+        return Some(if helper.is_empty() {
+            ArchMode::Native
         } else {
-            self.buildarch.iter().map(String::as_str).collect()
+            ArchMode::Helper
+        });
+    }
+    (w.sandbox.as_deref() == Some(OBSBOX_SANDBOX) && w.buildarch.iter().any(|a| a == arch))
+        .then_some(ArchMode::Emulated)
+}
+
+impl Worker {
+    /// Every arch the worker builds: OBS's arch table for its hostarch, and for an obsbox
+    /// worker the foreign arches its `<buildarch>` lists (emulated).
+    pub fn build_arches(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = cando(&self.hostarch).iter().map(|(a, _)| *a).collect();
+        if self.sandbox.as_deref() == Some(OBSBOX_SANDBOX) {
+            for a in &self.buildarch {
+                if !out.contains(&a.as_str()) {
+                    out.push(a);
+                }
+            }
         }
+        out
     }
 
-    /// Whether the worker builds `arch` under emulation (qemu-user): it lists the arch, and
-    /// the arch is neither its hostarch nor one its CPU runs in a compatible mode.
+    /// Whether the worker builds `arch` under emulation (qemu-user).
     pub fn emulates(&self, arch: &str) -> bool {
-        !runs_natively(&self.hostarch, arch) && self.build_arches().contains(&arch)
+        arch_mode(self, arch) == Some(ArchMode::Emulated)
     }
 }
 
 /// Whether a `hostarch` CPU runs `arch` code without emulation.
 pub fn runs_natively(hostarch: &str, arch: &str) -> bool {
-    arch == hostarch || compatible_arches(hostarch).contains(&arch)
+    cando(hostarch).iter().any(|(a, _)| *a == arch)
 }
 
 /// Prefix of every Kubernetes node label obsbox sets.

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::{Hardware, Linux, Worker};
-use crate::xmltree::{self, Element, escape};
+use crate::xmltree::{self, escape};
 
 /// The document bs_worker would register: attributes first, then the children in order.
 pub fn to_xml(w: &Worker) -> String {
@@ -71,85 +71,298 @@ pub fn to_xml(w: &Worker) -> String {
 
 /// Reads a worker document from a file; the worker id defaults to the file's stem.
 pub fn load(path: &Path) -> Result<Worker> {
-    let xml = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut w = from_xml(&xml, &path.display().to_string())?;
+    // Open and read, without the size query `fs::read` makes: a fleet is 10,000 small files.
+    let mut xml = Vec::with_capacity(8192);
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut xml))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut w = from_xml(&xml, &path.to_string_lossy())?;
     if w.workerid.is_none() {
         w.workerid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
     Ok(w)
 }
 
-/// Parses a worker document. Elements OBS's worker has but allocation does not use (`ip`,
-/// `job`, `owner`, …) are skipped; unknown ones are an error, as is a malformed number.
+/// Where the reader is in a worker document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum At {
+    Worker,
+    Linux,
+    Hardware,
+    Cpu,
+    /// An element whose text is a field.
+    Leaf(Leaf),
+    /// An element allocation does not use (`ip`, `job`, …), or the inside of a leaf.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Leaf {
+    Hostarch,
+    Buildarch,
+    Hostlabel,
+    Sandbox,
+    Version,
+    Flavor,
+    Flag,
+    Processors,
+    Jobs,
+    Memory,
+    Swap,
+    Disk,
+}
+
+/// Parses a worker document in one pass over its events, with no element tree (a fleet
+/// is 10,000 of them). Elements OBS's worker has but allocation does not use (`ip`, `job`,
+/// `owner`, …) are skipped; unknown ones are an error, as is a malformed number.
 pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
-    let root = xmltree::parse(xml, file)?;
-    if root.name != "worker" {
-        bail!("{file}: the root element is <{}>, not <worker>", root.name);
-    }
-    let err = |el: &Element, msg: String| anyhow!("{file}: line {}: <{}>: {msg}", el.line, el.name);
-    let mut w = Worker {
-        hostarch: root.attr("hostarch").unwrap_or_default().to_string(),
-        workerid: root.attr("workerid").map(str::to_string),
-        ..Worker::default()
+    use quick_xml::events::Event;
+    // A line number is only needed for an error: counted then.
+    let line_of = |pos: u64| {
+        let end = usize::try_from(pos).unwrap_or(usize::MAX).min(xml.len());
+        1 + xml[..end].iter().filter(|&&b| b == b'\n').count()
     };
-    for c in &root.children {
-        match c.name.as_str() {
-            // Tolerated as an element too: hand-written fleets often do that.
-            "hostarch" => w.hostarch = c.text.clone(),
-            "buildarch" => w.buildarch.push(c.text.clone()),
-            "hostlabel" => w.hostlabel.push(c.text.clone()),
-            "sandbox" => w.sandbox = Some(c.text.clone()),
-            "linux" => {
-                let mut linux = Linux::default();
-                for l in &c.children {
-                    match l.name.as_str() {
-                        "version" => linux.version = Some(l.text.clone()),
-                        "flavor" => linux.flavor = Some(l.text.clone()),
-                        _ => return Err(err(l, "unknown element in <linux>".into())),
-                    }
-                }
-                w.linux = Some(linux);
-            }
-            "hardware" => {
-                let mut hw = Hardware::default();
-                for h in &c.children {
-                    let number = || -> Result<Option<u64>> {
-                        h.text
-                            .parse::<u64>()
-                            .map(Some)
-                            .map_err(|_| err(h, format!("not a number: {:?}", h.text)))
-                    };
-                    match h.name.as_str() {
-                        "cpu" => {
-                            let mut flags = Vec::new();
-                            for f in &h.children {
-                                if f.name != "flag" {
-                                    return Err(err(f, "unknown element in <cpu>".into()));
-                                }
-                                flags.push(f.text.clone());
-                            }
-                            hw.cpu_flags = Some(flags);
+    let err =
+        |line: usize, name: &str, msg: String| anyhow!("{file}: line {line}: <{name}>: {msg}");
+    let mut reader = quick_xml::reader::Reader::from_reader(xml);
+    let mut w = Worker::default();
+    let mut stack: Vec<(At, u64, &'static str)> = Vec::new();
+    let mut text = String::new();
+    let mut root_line = 0;
+    let mut seen_root = false;
+    loop {
+        let pos = reader.buffer_position();
+        let ev = reader.read_event().map_err(|e| {
+            let at = reader.error_position();
+            anyhow!(
+                "{file}: broken XML at line {}: {}",
+                line_of(at),
+                crate::text::one_line_error(e)
+            )
+        })?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let line = || line_of(pos);
+                let name_bytes = e.local_name();
+                let name = String::from_utf8_lossy(name_bytes.as_ref());
+                let at = match stack.last().map(|(a, _, _)| *a) {
+                    None => {
+                        if seen_root {
+                            bail!("{file}: line {}: a second root element", line());
                         }
-                        "processors" => hw.processors = number()?,
-                        "jobs" => hw.jobs = number()?,
-                        "memory" => hw.memory = number()?,
-                        "swap" => hw.swap = number()?,
-                        "disk" => hw.disk = number()?,
-                        "nativeonly" => hw.nativeonly = true,
-                        _ => return Err(err(h, "unknown element in <hardware>".into())),
+                        seen_root = true;
+                        if name != "worker" {
+                            bail!("{file}: the root element is <{name}>, not <worker>");
+                        }
+                        root_line = line();
+                        for (k, v) in xmltree::attrs(e)
+                            .map_err(|e| anyhow!("{file}: line {root_line}: {e:#}"))?
+                        {
+                            match k.as_str() {
+                                "hostarch" => w.hostarch = v,
+                                "workerid" => w.workerid = Some(v),
+                                _ => {}
+                            }
+                        }
+                        At::Worker
+                    }
+                    Some(At::Worker) => match name.as_ref() {
+                        "hostarch" => At::Leaf(Leaf::Hostarch),
+                        "buildarch" => At::Leaf(Leaf::Buildarch),
+                        "hostlabel" => At::Leaf(Leaf::Hostlabel),
+                        "sandbox" => At::Leaf(Leaf::Sandbox),
+                        "linux" => {
+                            w.linux = Some(Linux::default());
+                            At::Linux
+                        }
+                        "hardware" => {
+                            w.hardware = Some(Hardware::default());
+                            At::Hardware
+                        }
+                        "ip" | "port" | "uri" | "registerserver" | "workerid" | "owner"
+                        | "tellnojob" | "job" | "arch" | "jobid" | "reposerver" => At::Skipped,
+                        _ => return Err(err(line(), &name, "unknown element in <worker>".into())),
+                    },
+                    Some(At::Linux) => match name.as_ref() {
+                        "version" => At::Leaf(Leaf::Version),
+                        "flavor" => At::Leaf(Leaf::Flavor),
+                        _ => return Err(err(line(), &name, "unknown element in <linux>".into())),
+                    },
+                    Some(At::Hardware) => {
+                        let hw = w.hardware.get_or_insert_default();
+                        match name.as_ref() {
+                            "cpu" => {
+                                hw.cpu_flags = Some(Vec::new());
+                                At::Cpu
+                            }
+                            "processors" => At::Leaf(Leaf::Processors),
+                            "jobs" => At::Leaf(Leaf::Jobs),
+                            "memory" => At::Leaf(Leaf::Memory),
+                            "swap" => At::Leaf(Leaf::Swap),
+                            "disk" => At::Leaf(Leaf::Disk),
+                            "nativeonly" => {
+                                hw.nativeonly = true;
+                                At::Skipped
+                            }
+                            _ => {
+                                return Err(err(
+                                    line(),
+                                    &name,
+                                    "unknown element in <hardware>".into(),
+                                ));
+                            }
+                        }
+                    }
+                    Some(At::Cpu) => {
+                        if name != "flag" {
+                            return Err(err(line(), &name, "unknown element in <cpu>".into()));
+                        }
+                        At::Leaf(Leaf::Flag)
+                    }
+                    Some(At::Leaf(_) | At::Skipped) => At::Skipped,
+                };
+                if matches!(at, At::Leaf(_)) {
+                    text.clear();
+                }
+                let name = static_name(at);
+                if matches!(ev, Event::Empty(_)) {
+                    close(&mut w, at, pos, "", &|p, m| err(line_of(p), name, m))?;
+                } else {
+                    stack.push((at, pos, name));
+                }
+            }
+            Event::Text(t) => {
+                let in_leaf = matches!(stack.last(), Some((At::Leaf(_), _, _)));
+                if in_leaf || stack.is_empty() {
+                    let line = line_of(pos);
+                    let s = t.decode().map_err(|e| {
+                        anyhow!("{file}: line {line}: {}", crate::text::one_line_error(e))
+                    })?;
+                    if in_leaf {
+                        text.push_str(&s);
+                    } else if !s.trim().is_empty() {
+                        bail!("{file}: line {line}: text outside the root element");
                     }
                 }
-                w.hardware = Some(hw);
             }
-            "ip" | "port" | "uri" | "registerserver" | "workerid" | "owner" | "tellnojob"
-            | "job" | "arch" | "jobid" | "reposerver" => {}
-            _ => return Err(err(c, "unknown element in <worker>".into())),
+            Event::CData(t) => {
+                if matches!(stack.last(), Some((At::Leaf(_), _, _))) {
+                    let line = line_of(pos);
+                    let s = t.decode().map_err(|e| {
+                        anyhow!("{file}: line {line}: {}", crate::text::one_line_error(e))
+                    })?;
+                    text.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if matches!(stack.last(), Some((At::Leaf(_), _, _))) {
+                    let line = line_of(pos);
+                    let at = |e: String| anyhow!("{file}: line {line}: {e}");
+                    let c = r
+                        .resolve_char_ref()
+                        .map_err(|e| at(crate::text::one_line_error(e)))?;
+                    match c {
+                        Some(c) => text.push(c),
+                        None => {
+                            let name =
+                                r.decode().map_err(|e| at(crate::text::one_line_error(e)))?;
+                            let v = quick_xml::escape::resolve_predefined_entity(&name)
+                                .ok_or_else(|| {
+                                    at(format!(
+                                        "unknown entity `&{};`",
+                                        crate::text::one_line(&name)
+                                    ))
+                                })?;
+                            text.push_str(v);
+                        }
+                    }
+                }
+            }
+            Event::End(_) => {
+                let Some((at, start, name)) = stack.pop() else {
+                    bail!("{file}: line {}: an end tag without a start", line_of(pos));
+                };
+                close(&mut w, at, start, text.trim(), &|p, m| {
+                    err(line_of(p), name, m)
+                })?;
+            }
+            Event::Eof => break,
+            _ => {}
         }
     }
+    if let Some((_, _, name)) = stack.first() {
+        bail!("{file}: broken XML: the file ends inside <{name}>");
+    }
+    if !seen_root {
+        bail!("{file}: no root element");
+    }
     if w.hostarch.is_empty() {
-        bail!("{file}: line {}: <worker> has no hostarch", root.line);
+        bail!("{file}: line {root_line}: <worker> has no hostarch");
     }
     Ok(w)
+}
+
+/// The name of an element obsbox reads (for messages); the root's for the others.
+fn static_name(at: At) -> &'static str {
+    match at {
+        At::Leaf(l) => match l {
+            Leaf::Hostarch => "hostarch",
+            Leaf::Buildarch => "buildarch",
+            Leaf::Hostlabel => "hostlabel",
+            Leaf::Sandbox => "sandbox",
+            Leaf::Version => "version",
+            Leaf::Flavor => "flavor",
+            Leaf::Flag => "flag",
+            Leaf::Processors => "processors",
+            Leaf::Jobs => "jobs",
+            Leaf::Memory => "memory",
+            Leaf::Swap => "swap",
+            Leaf::Disk => "disk",
+        },
+        At::Linux => "linux",
+        At::Hardware => "hardware",
+        At::Cpu => "cpu",
+        At::Worker | At::Skipped => "worker",
+    }
+}
+
+/// An element's end: a leaf's text goes to its field; `err` makes an error at the
+/// element's start position.
+fn close(
+    w: &mut Worker,
+    at: At,
+    start: u64,
+    text: &str,
+    err: &dyn Fn(u64, String) -> anyhow::Error,
+) -> Result<()> {
+    let At::Leaf(leaf) = at else {
+        return Ok(());
+    };
+    let number = || -> Result<Option<u64>> {
+        text.parse::<u64>()
+            .map(Some)
+            .map_err(|_| err(start, format!("not a number: {text:?}")))
+    };
+    match leaf {
+        Leaf::Hostarch => w.hostarch = text.to_string(),
+        Leaf::Buildarch => w.buildarch.push(text.to_string()),
+        Leaf::Hostlabel => w.hostlabel.push(text.to_string()),
+        Leaf::Sandbox => w.sandbox = Some(text.to_string()),
+        Leaf::Version => w.linux.get_or_insert_default().version = Some(text.to_string()),
+        Leaf::Flavor => w.linux.get_or_insert_default().flavor = Some(text.to_string()),
+        Leaf::Flag => w
+            .hardware
+            .get_or_insert_default()
+            .cpu_flags
+            .get_or_insert_default()
+            .push(text.to_string()),
+        Leaf::Processors => w.hardware.get_or_insert_default().processors = number()?,
+        Leaf::Jobs => w.hardware.get_or_insert_default().jobs = number()?,
+        Leaf::Memory => w.hardware.get_or_insert_default().memory = number()?,
+        Leaf::Swap => w.hardware.get_or_insert_default().swap = number()?,
+        Leaf::Disk => w.hardware.get_or_insert_default().disk = number()?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]
