@@ -43,7 +43,7 @@ pub fn obs_code(code: i32) -> i32 {
 
 /// How long `--kill` waits for the build to stop by itself (it stops its containers and
 /// cleans up on SIGTERM) before it kills the build's processes.
-const KILL_GRACE: Duration = Duration::from_secs(30);
+const KILL_GRACE: Duration = Duration::from_secs(20);
 
 /// Runs one call of `build` and returns the exit code for bs_worker.
 pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
@@ -491,45 +491,6 @@ fn read_owner(path: &Path) -> Option<Owner> {
     })
 }
 
-/// The processes below `pid` (children, their children, …).
-fn descendants(pid: i32) -> Vec<i32> {
-    let mut parent_of = Vec::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(p) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let ppid = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
-                .and_then(|w| w.parse::<i32>().ok());
-            if let Some(ppid) = ppid {
-                parent_of.push((p, ppid));
-            }
-        }
-    }
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        for (p, ppid) in &parent_of {
-            if *ppid == parent && !found.contains(p) {
-                found.push(*p);
-            }
-        }
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
 fn wait_gone(owner: Owner, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while owner.alive() {
@@ -556,7 +517,7 @@ pub fn kill(root: &Path, settings: &Settings) -> Result<()> {
             if !wait_gone(owner, KILL_GRACE) {
                 tracing::warn!(pid = owner.pid, "the build did not stop: killing it");
                 let _ = signal::kill(pid, Signal::SIGSTOP);
-                for child in descendants(owner.pid) {
+                for child in crate::runtime::foreground::descendants(owner.pid) {
                     let _ = signal::kill(Pid::from_raw(child), Signal::SIGKILL);
                 }
                 let _ = signal::kill(pid, Signal::SIGKILL);
