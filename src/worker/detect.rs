@@ -57,7 +57,7 @@ pub fn detect(config: &WorkerConfig) -> Result<Detected> {
     };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .context("cannot read /proc/sys/kernel/osrelease")?;
-    let (version, flavor) = linux_version_flavor(release.trim());
+    let linux = linux_version_flavor(release.trim());
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -69,7 +69,7 @@ pub fn detect(config: &WorkerConfig) -> Result<Detected> {
         buildarch,
         hostlabel: config.hostlabels.clone(),
         sandbox: Some("obsbox".into()),
-        linux: Some(Linux {
+        linux: linux.map(|(version, flavor)| Linux {
             version: Some(version),
             flavor: Some(flavor),
         }),
@@ -177,26 +177,17 @@ fn disk_mb(dir: &Path) -> Result<u64> {
     Ok(st.blocks_available() as u64 * st.fragment_size() as u64 / (1024 * 1024))
 }
 
-/// Splits a kernel release into OBS's version and flavor: `6.4.0-150600.23-default` →
-/// (`6.4.0`, `default`); `6.18.0` → (`6.18.0`, `default`); `6.18.44-fc-v669` →
-/// (`6.18.44`, `fc-v669`). The version is the leading dotted number; a numeric build/release
-/// part after it is not the flavor.
-pub fn linux_version_flavor(release: &str) -> (String, String) {
-    let end = release
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(release.len());
-    let version = release[..end].trim_end_matches('.').to_string();
-    let mut rest = release[end..].trim_start_matches(['-', '+', '_']);
-    if let Some((first, after)) = rest.split_once('-')
-        && first.chars().all(|c| c.is_ascii_digit() || c == '.')
-    {
-        rest = after;
+/// Splits a kernel release into OBS's version and flavor as bs_worker does, so that a
+/// job's `<linux>` constraints mean the same on an obsbox worker: the flavor is the part
+/// after the last `-`, the version all before it (`6.18.44-fc-v1300` → `6.18.44-fc`,
+/// `v1300`; `6.4.0-150600.23-default` → `6.4.0-150600.23`, `default`). A release without
+/// a `-` has neither, and bs_worker then reports no `<linux>`.
+pub fn linux_version_flavor(release: &str) -> Option<(String, String)> {
+    let (version, flavor) = release.rsplit_once('-')?;
+    if version.is_empty() || flavor.is_empty() || release.contains(char::is_whitespace) {
+        return None;
     }
-    if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        rest = "";
-    }
-    let flavor = if rest.is_empty() { "default" } else { rest };
-    (version, flavor.to_string())
+    Some((version.to_string(), flavor.to_string()))
 }
 
 #[cfg(test)]
@@ -204,19 +195,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kernel_release() {
+    fn kernel_release_split_as_bs_worker_splits_it() {
         let vf = |r| linux_version_flavor(r);
+        let both = |v: &str, f: &str| Some((v.to_string(), f.to_string()));
+        assert_eq!(vf("6.18.44-fc-v1300"), both("6.18.44-fc", "v1300"));
         assert_eq!(
             vf("6.4.0-150600.23-default"),
-            ("6.4.0".into(), "default".into())
+            both("6.4.0-150600.23", "default")
         );
-        assert_eq!(vf("6.18.0"), ("6.18.0".into(), "default".into()));
-        assert_eq!(vf("6.18.44-fc-v669"), ("6.18.44".into(), "fc-v669".into()));
         assert_eq!(
             vf("5.14.21-150500.55.39-rt"),
-            ("5.14.21".into(), "rt".into())
+            both("5.14.21-150500.55.39", "rt")
         );
-        assert_eq!(vf("6.8.0-45"), ("6.8.0".into(), "default".into()));
+        assert_eq!(vf("6.8.0-45"), both("6.8.0", "45"));
+        assert_eq!(vf("6.18.0"), None);
+        assert_eq!(vf("6.18.0-"), None);
     }
 
     #[test]
