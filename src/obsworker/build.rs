@@ -111,6 +111,9 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
             return refuse(&err);
         }
     };
+    if call.clean {
+        clean_root(&root, &mut log);
+    }
     let results = root.join(".build.packages");
     let job = match read_job(call, recipe, &root, settings, &mut log) {
         Ok(job) => job,
@@ -162,6 +165,71 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         log.note(&format!("exit code {obs} for bs_worker"));
     }
     obs
+}
+
+/// `--clean`: what an earlier build left in ROOT goes, as obs-build's chroot set-up removes
+/// it: every entry but the hidden ones bs_worker wrote for this build (`.build-srcdir`,
+/// `.pkgs`, `.build.rpmlist`, `.build.config`, the log, the old packages), and obs-build's
+/// own hidden state. Whatever is still mounted below ROOT (an old chroot's /proc, /dev/pts)
+/// is unmounted first, so the removal cannot reach the host through it.
+fn clean_root(root: &Path, log: &mut Log) {
+    const OBS_BUILD_STATE: &[&str] = &[".build", ".root", ".init_b_cache", ".preinstall_image"];
+    // Strictly below ROOT: ROOT itself may be the worker's own mount (bs_worker --tmpfs).
+    let below = || {
+        let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<PathBuf> = crate::mountinfo::parse(&text)
+            .into_iter()
+            .map(|m| m.point)
+            .filter(|p| p.starts_with(root) && p != root)
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+        points.dedup();
+        points
+    };
+    let mut unmounted = Vec::new();
+    for point in below() {
+        if nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH).is_ok() {
+            unmounted.push(point);
+        }
+    }
+    if let Some(point) = below().first() {
+        log.note(&format!(
+            "--clean: {} is still mounted; nothing removed",
+            point.display()
+        ));
+        return;
+    }
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let old = !name.starts_with('.')
+            || OBS_BUILD_STATE.contains(&name.as_ref())
+            || name.starts_with(".preinstallimage")
+            || name.starts_with(".build.kernel.")
+            || name.starts_with(".build.initrd.");
+        if !old {
+            continue;
+        }
+        match crate::rootfs::store::remove_tree(&entry.path()) {
+            Ok(()) => removed += 1,
+            Err(err) => log.note(&format!("--clean: {err:#}")),
+        }
+    }
+    if removed > 0 || !unmounted.is_empty() {
+        log.note(&format!(
+            "--clean: removed {removed} entries an earlier build left in {}{}",
+            root.display(),
+            if unmounted.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} mounts unmounted)", unmounted.len())
+            }
+        ));
+    }
 }
 
 /// A call obsbox cannot serve on this host (its build root or state cannot be written, it
