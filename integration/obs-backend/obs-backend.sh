@@ -12,6 +12,8 @@
 #       and the base distribution's metadata is in
 #   integration/obs-backend/obs-backend.sh stop DIR
 #       stop every process started by `start` (by PID), end the builds, remove DIR
+# With OBS_BACKEND_OWNER=PID, `start` leaves a guard that runs `stop` once PID has ended
+# (a caller killed before it could stop the backend).
 #
 # DIR (new or empty) gets:
 #   server/      a private copy of /usr/lib/obs/server with its own BSConfig.pm
@@ -292,6 +294,12 @@ start() {
         echo "RPM_URL=http://127.0.0.1:$rpmport"
         echo "WORKERS=\"$(awk '{print $2 ":" $3 ":" $4}' "$dir/workers" | tr '\n' ' ' | sed 's/ $//')\""
     } >"$dir/env"
+    # A caller that may die without calling stop (a test killed at its time limit) names
+    # itself: a guard stops everything once that process is gone.
+    if [ -n "${OBS_BACKEND_OWNER:-}" ]; then
+        setsid "$0" guard "$dir" "$OBS_BACKEND_OWNER" </dev/null >/dev/null 2>&1 &
+        echo "$!" >"$dir/guard"
+    fi
     log "up: source server http://127.0.0.1:$srcport, repository server http://127.0.0.1:$repport, $(wc -l <"$dir/workers") workers"
 }
 
@@ -300,7 +308,11 @@ start() {
 stop() {
     [ -d "$dir" ] || return 0
     dir=$(realpath "$dir")
-    local name id port w pid i left
+    local name id port w pid i left guard
+    guard=$(cat "$dir/guard" 2>/dev/null || true)
+    if [ -n "$guard" ] && [ "$guard" != $$ ]; then
+        kill -- "-$guard" 2>/dev/null || true
+    fi
     if [ -f "$dir/workers" ]; then
         while read -r name id port w; do
             [ -x "$w/state/build/build" ] && [ -d "$w/root" ] || continue
@@ -349,6 +361,13 @@ case $cmd in
         start
         ;;
     stop)
+        obsbox=$(realpath "${OBSBOX:-$repo/target/release/obsbox}")
+        stop
+        ;;
+    guard)
+        # guard DIR PID: stop once PID has ended.
+        owner=${1:?guard DIR PID}
+        while kill -0 "$owner" 2>/dev/null; do sleep 1; done
         obsbox=$(realpath "${OBSBOX:-$repo/target/release/obsbox}")
         stop
         ;;

@@ -1,0 +1,537 @@
+//! A real OBS backend drives a fleet of obsbox workers: Debian's obs-server 2.9.4 (source
+//! server, repository server, schedulers, dispatcher with obsbox's `dispatch_constraint`
+//! hook, download-on-demand updater) and three unchanged bs_workers with obsbox as their
+//! `build` and `hostcheck`, started by integration/obs-backend/obs-backend.sh in a network
+//! namespace of the test's own. Sources go in through the source server's HTTP API; every
+//! assertion is on what OBS reports: `_result`, `_log`, the binaries, `_jobhistory`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::data::{copy_tree, repo_root, testdata};
+use common::{obsbox_bin, require_root, stderr_of};
+
+const PROJECT: &str = "home:obsbox";
+const REPOSITORY: &str = "Debian_12";
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .new_agent()
+}
+
+/// The network of this test thread (and what it starts) becomes a private one with only
+/// `lo`: OBS's servers and workers listen on every address.
+fn private_network() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut done: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = done() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One bs_worker of the fleet.
+struct Worker {
+    id: String,
+    /// Its directory: `root` (bs_worker's build root), `obsbox-state`.
+    dir: PathBuf,
+    /// Its obsbox cache.
+    cache: PathBuf,
+}
+
+/// The backend and its workers, stopped (every process by PID) when dropped.
+struct Backend {
+    dir: PathBuf,
+    src: String,
+    workers: Vec<Worker>,
+}
+
+impl Backend {
+    fn start() -> Backend {
+        require_root();
+        private_network();
+        let dir = tempfile::Builder::new()
+            .prefix("obsbox-obs-backend-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        // Kept between runs: only the first build on each worker installs its buildroot.
+        let caches = testdata().join("obs-backend-caches");
+        let out = Command::new(script())
+            .arg("start")
+            .arg(&dir)
+            .env("OBSBOX", obsbox_bin())
+            .env("OBS_BACKEND_CACHES", &caches)
+            // Stopped also when this test is killed at its time limit.
+            .env("OBS_BACKEND_OWNER", std::process::id().to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "obs-backend.sh start: {}",
+            stderr_of(&out)
+        );
+        let env = fs::read_to_string(dir.join("env")).unwrap();
+        let value = |key: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("no {key} in {env}"))
+                .trim_matches('"')
+                .to_string()
+        };
+        let workers = value("WORKERS")
+            .split_whitespace()
+            .map(|w| {
+                let mut parts = w.splitn(3, ':');
+                let id = parts.next().unwrap().to_string();
+                let _port = parts.next().unwrap();
+                let dir = PathBuf::from(parts.next().unwrap());
+                let name = dir.file_name().unwrap().to_owned();
+                Worker {
+                    id,
+                    dir,
+                    cache: caches.join(name),
+                }
+            })
+            .collect();
+        Backend {
+            src: value("SRCSERVER"),
+            dir,
+            workers,
+        }
+    }
+
+    fn worker(&self, id: &str) -> &Worker {
+        self.workers.iter().find(|w| w.id == id).unwrap()
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+        let url = format!("{}{path}", self.src);
+        let resp = match (method, body) {
+            ("GET", _) => agent().get(&url).call(),
+            ("PUT", Some(b)) => agent().put(&url).send(b),
+            ("POST", Some(b)) => agent().post(&url).send(b),
+            ("POST", None) => agent().post(&url).send_empty(),
+            _ => unreachable!(),
+        }
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        (
+            status,
+            resp.into_body().read_to_string().unwrap_or_default(),
+        )
+    }
+
+    fn put(&self, path: &str, body: &[u8]) {
+        let (status, answer) = self.request("PUT", path, Some(body));
+        assert_eq!(status, 200, "PUT {path}: {answer}");
+    }
+
+    fn post(&self, path: &str) -> String {
+        let (status, answer) = self.request("POST", path, None);
+        assert_eq!(status, 200, "POST {path}: {answer}");
+        answer
+    }
+
+    fn get(&self, path: &str) -> String {
+        let (status, answer) = self.request("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {answer}");
+        answer
+    }
+
+    /// The project: one Debian 12 repository built on the backend's Debian:12 (downloaded
+    /// on demand), with the project config lines `config`.
+    fn project(&self, config: &str) {
+        self.put(
+            &format!("/source/{PROJECT}/_meta"),
+            format!(
+                "<project name=\"{PROJECT}\"><title/><description/>\
+                 <repository name=\"{REPOSITORY}\"><path project=\"Debian:12\" repository=\"main\"/>\
+                 <arch>x86_64</arch></repository></project>"
+            )
+            .as_bytes(),
+        );
+        self.put(&format!("/source/{PROJECT}/_config"), config.as_bytes());
+    }
+
+    /// integration/pkgs/hello-obsbox as a Debian source package (a .dsc and its tarball),
+    /// with `edit` applied to the tree first, and `extra` files (e.g. `_constraints`);
+    /// uploaded as `package` and committed.
+    fn commit_debian(&self, package: &str, edit: impl FnOnce(&Path), extra: &[(&str, &str)]) {
+        let work = self.dir.join("sources").join(package);
+        fs::create_dir_all(&work).unwrap();
+        let tree = work.join("hello-obsbox");
+        copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+        edit(&tree);
+        let out = Command::new("dpkg-source")
+            .args(["-b", "hello-obsbox"])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dpkg-source -b: {}", stderr_of(&out));
+        self.put(
+            &format!("/source/{PROJECT}/{package}/_meta"),
+            format!(
+                "<package name=\"{package}\" project=\"{PROJECT}\"><title/><description/></package>"
+            )
+            .as_bytes(),
+        );
+        for entry in fs::read_dir(&work).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".dsc") || name.contains(".tar.") {
+                self.upload(package, &name, &fs::read(&path).unwrap());
+            }
+        }
+        for (name, text) in extra {
+            self.upload(package, name, text.as_bytes());
+        }
+        self.post(&format!("/source/{PROJECT}/{package}?cmd=commit"));
+    }
+
+    fn upload(&self, package: &str, name: &str, data: &[u8]) {
+        self.put(
+            &format!("/source/{PROJECT}/{package}/{name}?rev=upload"),
+            data,
+        );
+    }
+
+    /// The package's `(code, details)` in `_result`.
+    fn result(&self, package: &str) -> Option<(String, String)> {
+        let text = self.get(&format!("/build/{PROJECT}/_result?package={package}"));
+        let start = text.find(&format!("<status package=\"{package}\""))?;
+        let status = &text[start..];
+        let status = &status[..status.find("</status>").or(status.find("/>"))?];
+        let code = attr(status, "code")?;
+        let details = status
+            .split_once("<details>")
+            .and_then(|(_, d)| d.split_once("</details>"))
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default();
+        Some((code, details))
+    }
+
+    /// Waits until the package's code is one of `codes`; returns it with the details.
+    fn wait_result(&self, package: &str, codes: &[&str], limit: Duration) -> (String, String) {
+        let mut last = None;
+        let deadline = Instant::now() + limit;
+        loop {
+            let now = self.result(package);
+            if let Some((code, details)) = &now
+                && codes.contains(&code.as_str())
+            {
+                return (code.clone(), details.clone());
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{package}: still {last:?} after {limit:?}, wanted {codes:?}\n{}",
+                    self.log_of(package)
+                );
+            }
+            last = now;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn path(&self, package: &str) -> String {
+        format!("/build/{PROJECT}/{REPOSITORY}/x86_64/{package}")
+    }
+
+    fn log_of(&self, package: &str) -> String {
+        // nostream: a running build's log as far as it is, not followed to its end.
+        self.request(
+            "GET",
+            &format!("{}/_log?nostream=1", self.path(package)),
+            None,
+        )
+        .1
+    }
+
+    /// The package's binaries: `(name, mtime)`.
+    fn binaries(&self, package: &str) -> Vec<(String, String)> {
+        self.get(&self.path(package))
+            .lines()
+            .filter(|l| l.contains("<binary "))
+            .map(|l| (attr(l, "filename").unwrap(), attr(l, "mtime").unwrap()))
+            .collect()
+    }
+
+    /// The package's finished jobs, oldest first: `(code, workerid)`.
+    fn jobs(&self, package: &str) -> Vec<(String, String)> {
+        self.get(&format!(
+            "/build/{PROJECT}/{REPOSITORY}/x86_64/_jobhistory?package={package}"
+        ))
+        .lines()
+        .filter(|l| l.contains("<jobhist "))
+        .map(|l| {
+            (
+                attr(l, "code").unwrap(),
+                attr(l, "workerid").unwrap_or_default(),
+            )
+        })
+        .collect()
+    }
+
+    /// What is left of a job of `package` on any worker: work directories, obsbox state,
+    /// mounts, cgroups and processes.
+    fn leftovers(&self, package: &str) -> Vec<String> {
+        let job = format!("{PROJECT}/{REPOSITORY}/{package}/x86_64").replace([':', '/'], "_");
+        let mut left = Vec::new();
+        for w in &self.workers {
+            let work = w.cache.join("jobs");
+            for e in fs::read_dir(&work).into_iter().flatten().flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{job}."))
+                {
+                    left.push(format!("{}: work directory {}", w.id, e.path().display()));
+                }
+            }
+            for e in fs::read_dir(w.dir.join("obsbox-state"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                left.push(format!("{}: state {}", w.id, e.path().display()));
+            }
+            for line in common::mounts_mentioning(&format!("{}/{job}.", work.display())) {
+                left.push(format!("{}: mount {line}", w.id));
+            }
+            for p in fs::read_dir("/proc").unwrap().flatten() {
+                if let Ok(root) = fs::read_link(p.path().join("root"))
+                    && root.starts_with(&work)
+                    && root.to_string_lossy().contains(&job)
+                    && common::process_alive(p.file_name().to_string_lossy().parse().unwrap())
+                {
+                    left.push(format!(
+                        "{}: process {} in {}",
+                        w.id,
+                        p.file_name().to_string_lossy(),
+                        root.display()
+                    ));
+                }
+            }
+        }
+        for h in fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for g in fs::read_dir(h.path().join("obsbox"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if g.file_name().to_string_lossy().contains(&job) {
+                    left.push(format!("cgroup {}", g.path().display()));
+                }
+            }
+        }
+        left
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let out = Command::new(script())
+            .arg("stop")
+            .arg(&self.dir)
+            .env("OBSBOX", obsbox_bin())
+            .env("OBS_BACKEND_CACHES", testdata().join("obs-backend-caches"))
+            .output()
+            .unwrap();
+        let stopped = out.status.success() && !self.dir.exists();
+        if !std::thread::panicking() {
+            assert!(stopped, "obs-backend.sh stop: {}", stderr_of(&out));
+        }
+    }
+}
+
+fn script() -> PathBuf {
+    repo_root().join("integration/obs-backend/obs-backend.sh")
+}
+
+fn attr(text: &str, key: &str) -> Option<String> {
+    let start = text.find(&format!(" {key}=\""))? + key.len() + 3;
+    Some(text[start..start + text[start..].find('"')?].to_string())
+}
+
+fn constraints(inner: &str) -> String {
+    format!("<constraints>\n{inner}\n</constraints>\n")
+}
+
+/// A Debian package built by the fleet, rebuilt unchanged; a package only the `big`
+/// worker may build, built there; a package no worker may build, held back with obsbox's
+/// reason in what OBS reports.
+#[test]
+fn fleet_builds_debian_packages_by_their_constraints() {
+    let backend = Backend::start();
+    backend.project("");
+    backend.commit_debian("hello-obsbox", |_| {}, &[]);
+    backend.commit_debian(
+        "hello-big",
+        |_| {},
+        &[("_constraints", &constraints("  <hostlabel>big</hostlabel>"))],
+    );
+    // OBS 2.9.4's own check takes CPU flags any-of (sse2 is there); obsbox's hook takes
+    // them all-of, as upstream OBS does: no worker has the second one.
+    backend.commit_debian(
+        "hello-nowhere",
+        |_| {},
+        &[(
+            "_constraints",
+            &constraints(
+                "  <hardware><cpu><flag>sse2</flag><flag>obsbox-test-no-such-flag</flag></cpu></hardware>",
+            ),
+        )],
+    );
+
+    let limit = Duration::from_secs(600);
+    let (code, _) = backend.wait_result("hello-obsbox", &["succeeded", "failed"], limit);
+    let log = backend.log_of("hello-obsbox");
+    assert_eq!(code, "succeeded", "{log}");
+    assert!(log.contains("runs this job for bs_worker"), "{log}");
+    assert!(log.contains("Hello, OBS, from obsbox!"), "{log}");
+    assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    let binaries = backend.binaries("hello-obsbox");
+    let names: Vec<&str> = binaries.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "hello-obsbox_1.0_amd64.deb",
+        "hello-obsbox_1.0.dsc",
+        "_statistics",
+        "_buildenv",
+    ] {
+        assert!(names.contains(&want), "{want} missing in {names:?}");
+    }
+    let stats = backend.get(&format!("{}/_statistics", backend.path("hello-obsbox")));
+    assert!(stats.contains("<buildstatistics>"), "{stats}");
+
+    let (code, _) = backend.wait_result("hello-big", &["succeeded", "failed"], limit);
+    assert_eq!(code, "succeeded", "{}", backend.log_of("hello-big"));
+    assert_eq!(
+        backend.jobs("hello-big"),
+        [(
+            "succeeded".to_string(),
+            backend.worker("obsbox-2").id.clone()
+        )]
+    );
+
+    // Nothing builds the package nobody complies with. OBS 2.9.4's dispatcher then fails
+    // the job with its explanation: obsbox's hook is the rule no worker passes. Which
+    // constraint obsbox found unmet is in the dispatcher's log.
+    let (code, _) = backend.wait_result("hello-nowhere", &["failed", "succeeded"], limit);
+    let log = backend.log_of("hello-nowhere");
+    assert_eq!(code, "failed", "{log}");
+    assert!(log.contains("package build was not possible"), "{log}");
+    assert!(
+        log.contains("no compliant workers (constraints mismatch hint: dispatch_constraint)"),
+        "{log}"
+    );
+    // Failed by the dispatcher, built by no worker.
+    assert_eq!(
+        backend.jobs("hello-nowhere"),
+        [("failed".to_string(), "dispatcher".to_string())]
+    );
+    let dispatcher = fs::read_to_string(backend.dir.join("log/bs_dispatch")).unwrap();
+    for w in &backend.workers {
+        let said = format!("obsbox: worker {} not for {PROJECT}/hello-nowhere: ", w.id);
+        let line = dispatcher.lines().find(|l| l.starts_with(&said));
+        assert!(
+            line.is_some_and(|l| l.contains("obsbox-test-no-such-flag")),
+            "{}: {line:?}\n{dispatcher}",
+            w.id
+        );
+    }
+
+    // A rebuild: the same result, so bs_worker reports it unchanged and the repository
+    // keeps the old binaries.
+    let deb_before = binaries
+        .iter()
+        .find(|(n, _)| n.ends_with("_amd64.deb"))
+        .unwrap()
+        .clone();
+    backend.post(&format!(
+        "/build/{PROJECT}?cmd=rebuild&package=hello-obsbox"
+    ));
+    let jobs = wait_for("the rebuild", limit, || {
+        let jobs = backend.jobs("hello-obsbox");
+        (jobs.len() == 2).then_some(jobs)
+    });
+    let log = backend.log_of("hello-obsbox");
+    assert_eq!(jobs[1].0, "unchanged", "{log}");
+    // The worker reported it unchanged (obsbox's build-compare callback found the result
+    // equal to the old packages: exit code 2); OBS keeps the old log and notes that.
+    assert!(log.contains("returned same result, skipped"), "{log}");
+    let (code, _) = backend.wait_result("hello-obsbox", &["succeeded", "failed"], limit);
+    assert_eq!(code, "succeeded");
+    let deb_after = backend
+        .binaries("hello-obsbox")
+        .into_iter()
+        .find(|(n, _)| n.ends_with("_amd64.deb"))
+        .unwrap();
+    assert_eq!(deb_after, deb_before);
+
+    for package in ["hello-obsbox", "hello-big"] {
+        let left = backend.leftovers(package);
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+/// `abortbuild` through OBS ends a running build at once, and nothing of it stays.
+#[test]
+fn abortbuild_ends_a_running_build_within_2_s() {
+    let backend = Backend::start();
+    backend.project("");
+    backend.commit_debian(
+        "sleeper",
+        |tree| {
+            // The build hangs in its first step, below make below the shell of the
+            // build phase.
+            let rules = tree.join("debian/rules");
+            let text = fs::read_to_string(&rules).unwrap();
+            fs::write(
+                &rules,
+                text.replace(
+                    "debian/build-stamp:\n",
+                    "debian/build-stamp:\n\tsleep 900\n",
+                ),
+            )
+            .unwrap();
+        },
+        &[],
+    );
+    wait_for("the build to hang", Duration::from_secs(600), || {
+        backend
+            .log_of("sleeper")
+            .contains("sleep 900")
+            .then_some(())
+    });
+    assert!(!backend.leftovers("sleeper").is_empty(), "no build running");
+
+    let started = Instant::now();
+    backend.post(&format!("/build/{PROJECT}?cmd=abortbuild&package=sleeper"));
+    let left = wait_for("the build to end", Duration::from_secs(60), || {
+        let left = backend.leftovers("sleeper");
+        left.is_empty().then_some(started.elapsed())
+    });
+    assert!(left < Duration::from_secs(2), "the abort took {left:?}");
+
+    let (code, _) =
+        backend.wait_result("sleeper", &["failed", "succeeded"], Duration::from_secs(60));
+    let log = backend.log_of("sleeper");
+    assert_eq!(code, "failed", "{log}");
+    assert!(log.contains("build interrupted by SIGTERM"), "{log}");
+}
