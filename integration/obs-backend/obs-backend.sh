@@ -40,8 +40,10 @@
 # Environment: OBSBOX (default target/release/obsbox), OBSBOX_TEST_CACHE (the test data,
 # integration/testdata.sh), OBS_BACKEND_CACHES (a directory kept between runs for the
 # workers' obsbox caches, one per worker; default: inside DIR, removed by stop),
-# OBS_BACKEND_WORKERS (how many workers, 1–3, default 3), OBS_BACKEND_BUILD (`obsbox`,
-# default, or `obs-build`: the workers run obs-build's own build script, chroot type).
+# OBS_BACKEND_WORKERS (how many workers, 1–3, default 3), OBS_BACKEND_BUILD (what each
+# worker builds with, one word per worker: `obsbox`, the default, or `obs-build`, obs-build's
+# own build script, chroot type), OBS_BACKEND_LABELS (each worker's host label, one word
+# per worker, `-` for none; default `- big -`).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -146,8 +148,9 @@ require '$repo/integration/obs/dispatch_constraint.pl';
 EOF
 }
 
-# The Debian 12 project config: obs-build's Debian setup (dpkg base preinstalled, the
-# required set supported), and a choice for every alternative the test repository holds.
+# The Debian 12 project config: obs-build's Debian setup (the dpkg base and the libraries
+# it runs on preinstalled: OBS's scheduler does not expand Preinstall, and obs-build's
+# chroot runs them before anything else; the required set supported), and a choice for every alternative the test repository holds.
 debian_prjconf() {
     cat <<'EOF'
 Repotype: debian
@@ -155,6 +158,8 @@ Type: dsc
 Binarytype: deb
 Preinstall: base-files base-passwd bash coreutils dash debconf debianutils diffutils dpkg
 Preinstall: findutils grep gzip init-system-helpers libc-bin mawk perl-base sed tar
+Preinstall: libc6 libgcc-s1 gcc-12-base libcrypt1 libacl1 libattr1 libselinux1 libpcre2-8-0
+Preinstall: libbz2-1.0 liblzma5 libzstd1 libmd0 zlib1g libtinfo6 libgmp10 libdebconfclient0
 Preinstall: liblzma5 libzstd1 libmd0 zlib1g libtinfo6 libgmp10 libdebconfclient0 gcc-12-base
 Runscripts: base-passwd base-files
 Required: build-essential
@@ -217,8 +222,19 @@ obsbox_config() {
     sed -i "s/^hostlabels = .*/hostlabels = [$labels]/" "$to/worker.toml"
 }
 
+# nth N WORDS DEFAULT: the Nth word of WORDS, DEFAULT when there is none.
+nth() {
+    local words
+    read -ra words <<<"$2"
+    echo "${words[$1 - 1]:-$3}"
+}
+
 start_worker() {
-    local n=$1 memory=$2 disk=$3 label=${4:-} w=$dir/worker$1 build=${OBS_BACKEND_BUILD:-obsbox}
+    local n=$1 memory=$2 disk=$3 w=$dir/worker$1 build label
+    build=$(nth "$n" "${OBS_BACKEND_BUILD:-}" obsbox)
+    label=$(nth "$n" "${OBS_BACKEND_LABELS:-- big -}" -)
+    [ "$label" != - ] || label=
+    case $build in obsbox | obs-build) ;; *) die "OBS_BACKEND_BUILD: $build is neither obsbox nor obs-build" ;; esac
     local cache=${OBS_BACKEND_CACHES:-$dir/caches}/worker$n args=()
     mkdir -p "$w/root" "$cache"
     if [ "$build" = obsbox ]; then
@@ -235,7 +251,7 @@ start_worker() {
         --port $((5400 + n)) --nobuildupdate --srcserver "http://127.0.0.1:$srcport" \
         --reposerver "http://127.0.0.1:$repport" --vm-memory "$memory" --vmdisk-rootsize "$disk" \
         --cachedir "$cache/bs_worker" --cachesize 2000000000 --jobs 2 "${args[@]}"
-    echo "worker$n obsbox-$n $((5400 + n)) $w" >>"$dir/workers"
+    echo "worker$n obsbox-$n $((5400 + n)) $w $build" >>"$dir/workers"
 }
 
 start() {
@@ -277,11 +293,11 @@ start() {
 
     local workers=${OBS_BACKEND_WORKERS:-3}
     start_worker 1 4096 20480
-    [ "$workers" -lt 2 ] || start_worker 2 16384 40960 big
+    [ "$workers" -lt 2 ] || start_worker 2 16384 40960
     [ "$workers" -lt 3 ] || start_worker 3 4096 20480
     # Each worker is idle at the repository server once it has registered.
-    local name id port w
-    while read -r name id port w; do
+    local name id port w build
+    while read -r name id port w build; do
         wait_for "$id to register" 60 test -e "$dir/srv/workers/idle/x86_64:$id"
     done <"$dir/workers"
     # bs_dodup polls every 10 s; a build before the metadata is in finds nothing.
@@ -308,13 +324,13 @@ start() {
 stop() {
     [ -d "$dir" ] || return 0
     dir=$(realpath "$dir")
-    local name id port w pid i left guard
+    local name id port w build pid i left guard
     guard=$(cat "$dir/guard" 2>/dev/null || true)
     if [ -n "$guard" ] && [ "$guard" != $$ ]; then
         kill -- "-$guard" 2>/dev/null || true
     fi
     if [ -f "$dir/workers" ]; then
-        while read -r name id port w; do
+        while read -r name id port w build; do
             [ -x "$w/state/build/build" ] && [ -d "$w/root" ] || continue
             env OBSBOX_CONFIG="$w/config" OBSBOX_ROOT="$w/obsbox-state" \
                 OBSBOX_CACHE="${OBS_BACKEND_CACHES:-$dir/caches}/$name" \
@@ -339,7 +355,7 @@ stop() {
     fi
     # What a killed obsbox left: containers, mounts, cgroups, binfmt entries.
     if [ -f "$dir/workers" ] && [ -n "${obsbox:-}" ]; then
-        while read -r name id port w; do
+        while read -r name id port w build; do
             env OBSBOX_ROOT="$w/obsbox-state" "$obsbox" --root "$w/obsbox-state" \
                 --cache "${OBS_BACKEND_CACHES:-$dir/caches}/$name" gc >>"$dir/log/stop" 2>&1 || true
         done <"$dir/workers"
