@@ -118,6 +118,12 @@ impl Backend {
         self.workers.iter().find(|w| w.id == id).unwrap()
     }
 
+    /// What a worker (bs_worker and the programs it ran) wrote.
+    fn worker_output(&self, id: &str) -> String {
+        let name = self.worker(id).dir.file_name().unwrap().to_owned();
+        fs::read_to_string(self.dir.join("log").join(name)).unwrap()
+    }
+
     fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
         let url = format!("{}{path}", self.src);
         let resp = match (method, body) {
@@ -399,6 +405,12 @@ fn fleet_builds_debian_packages_by_their_constraints() {
         )],
     );
 
+    backend.commit_debian(
+        "hello-broken",
+        |tree| fs::write(tree.join("src/greet.c"), "this is not C\n").unwrap(),
+        &[],
+    );
+
     let limit = Duration::from_secs(600);
     let (code, _) = backend.wait_result("hello-obsbox", &["succeeded", "failed"], limit);
     let log = backend.log_of("hello-obsbox");
@@ -408,14 +420,27 @@ fn fleet_builds_debian_packages_by_their_constraints() {
     assert!(log.contains("exit code 0 for bs_worker"), "{log}");
     let binaries = backend.binaries("hello-obsbox");
     let names: Vec<&str> = binaries.iter().map(|(n, _)| n.as_str()).collect();
-    for want in [
-        "hello-obsbox_1.0_amd64.deb",
-        "hello-obsbox_1.0.dsc",
-        "_statistics",
-        "_buildenv",
-    ] {
-        assert!(names.contains(&want), "{want} missing in {names:?}");
-    }
+    assert_eq!(
+        names,
+        [
+            "_buildenv",
+            "_statistics",
+            "hello-obsbox_1.0.dsc",
+            "hello-obsbox_1.0.tar.xz",
+            "hello-obsbox_1.0_amd64.buildinfo",
+            "hello-obsbox_1.0_amd64.changes",
+            "hello-obsbox_1.0_amd64.deb"
+        ]
+    );
+    // The worker asked obsbox's host check before it took the job, and after.
+    let (_, worker) = backend.jobs("hello-obsbox").remove(0);
+    let worker_out = backend.worker_output(&worker);
+    assert!(
+        worker_out.contains(&format!(
+            "obsbox hostcheck: {PROJECT}/{REPOSITORY}/hello-obsbox/x86_64: this worker complies"
+        )) && worker_out.contains("obsbox hostcheck: the build succeeded"),
+        "{worker_out}"
+    );
     let stats = backend.get(&format!("{}/_statistics", backend.path("hello-obsbox")));
     assert!(stats.contains("<buildstatistics>"), "{stats}");
 
@@ -427,6 +452,21 @@ fn fleet_builds_debian_packages_by_their_constraints() {
             "succeeded".to_string(),
             backend.worker("obsbox-2").id.clone()
         )]
+    );
+
+    // A broken recipe fails on a worker, with the compiler's complaint in the log, and is
+    // not held against the worker.
+    let (code, _) = backend.wait_result("hello-broken", &["succeeded", "failed"], limit);
+    let log = backend.log_of("hello-broken");
+    assert_eq!(code, "failed", "{log}");
+    assert!(log.contains("src/greet.c:1"), "{log}");
+    assert!(log.contains("exit code 1 for bs_worker"), "{log}");
+    let jobs = backend.jobs("hello-broken");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(
+        backend
+            .worker_output(&jobs[0].1)
+            .contains("obsbox hostcheck: the log shows no host problem")
     );
 
     // Nothing builds the package nobody complies with. OBS 2.9.4's dispatcher then fails
@@ -446,13 +486,19 @@ fn fleet_builds_debian_packages_by_their_constraints() {
         [("failed".to_string(), "dispatcher".to_string())]
     );
     let dispatcher = fs::read_to_string(backend.dir.join("log/bs_dispatch")).unwrap();
-    for w in &backend.workers {
-        let said = format!("obsbox: worker {} not for {PROJECT}/hello-nowhere: ", w.id);
-        let line = dispatcher.lines().find(|l| l.starts_with(&said));
+    let said: Vec<&str> = dispatcher
+        .lines()
+        .filter(|l| {
+            l.starts_with("obsbox: worker ") && l.contains(&format!("{PROJECT}/hello-nowhere: "))
+        })
+        .collect();
+    assert!(!said.is_empty(), "{dispatcher}");
+    for line in said {
         assert!(
-            line.is_some_and(|l| l.contains("obsbox-test-no-such-flag")),
-            "{}: {line:?}\n{dispatcher}",
-            w.id
+            line.ends_with(
+                "hardware:cpu:flag obsbox-test-no-such-flag is required and the worker lacks it"
+            ),
+            "{line}"
         );
     }
 
@@ -484,7 +530,7 @@ fn fleet_builds_debian_packages_by_their_constraints() {
         .unwrap();
     assert_eq!(deb_after, deb_before);
 
-    for package in ["hello-obsbox", "hello-big"] {
+    for package in ["hello-obsbox", "hello-big", "hello-broken"] {
         let left = backend.leftovers(package);
         assert!(left.is_empty(), "{left:?}");
     }
@@ -534,4 +580,43 @@ fn abortbuild_ends_a_running_build_within_2_s() {
     let log = backend.log_of("sleeper");
     assert_eq!(code, "failed", "{log}");
     assert!(log.contains("build interrupted by SIGTERM"), "{log}");
+}
+
+/// Ten packages committed at once are spread over the workers and all succeed.
+#[test]
+fn ten_packages_at_once_spread_over_the_fleet() {
+    let backend = Backend::start();
+    backend.project("");
+    let packages: Vec<String> = (1..=10).map(|n| format!("hello-{n}")).collect();
+    for (n, package) in packages.iter().enumerate() {
+        // Each its own build: a mark of the package in the binary.
+        backend.commit_debian(
+            package,
+            |tree| {
+                let greet = tree.join("src/greet.c");
+                let mut text = fs::read_to_string(&greet).unwrap();
+                text.push_str(&format!("const char obsbox_test_job[] = \"job {n}\";\n"));
+                fs::write(&greet, text).unwrap();
+            },
+            &[],
+        );
+    }
+    let mut used = std::collections::BTreeSet::new();
+    for package in &packages {
+        let (code, _) =
+            backend.wait_result(package, &["succeeded", "failed"], Duration::from_secs(900));
+        let log = backend.log_of(package);
+        assert_eq!(code, "succeeded", "{log}");
+        assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+        let jobs = backend.jobs(package);
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        used.insert(jobs[0].1.clone());
+    }
+    let all: std::collections::BTreeSet<String> =
+        backend.workers.iter().map(|w| w.id.clone()).collect();
+    assert_eq!(used, all, "not every worker got a job");
+    for package in &packages {
+        let left = backend.leftovers(package);
+        assert!(left.is_empty(), "{left:?}");
+    }
 }
