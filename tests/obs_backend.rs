@@ -620,3 +620,122 @@ fn ten_packages_at_once_spread_over_the_fleet() {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+/// A worker and its obsbox killed (SIGKILL) in the middle of a build: once the worker is
+/// back, OBS builds the job again on another worker, and the killed worker's next job
+/// removes what the killed obsbox left.
+#[test]
+fn killed_worker_job_is_built_elsewhere_and_cleaned_up_after() {
+    let backend = Backend::start();
+    backend.project("");
+    // Never on a worker labelled `killed`: the killed one comes back with that label.
+    backend.commit_debian(
+        "slowpoke",
+        |tree| {
+            let rules = tree.join("debian/rules");
+            let text = fs::read_to_string(&rules).unwrap();
+            fs::write(
+                &rules,
+                text.replace("debian/build-stamp:\n", "debian/build-stamp:\n\tsleep 15\n"),
+            )
+            .unwrap();
+        },
+        &[(
+            "_constraints",
+            &constraints("  <hostlabel exclude=\"true\">killed</hostlabel>"),
+        )],
+    );
+    wait_for("the build to sleep", Duration::from_secs(600), || {
+        backend
+            .log_of("slowpoke")
+            .contains("sleep 15")
+            .then_some(())
+    });
+    let (code, details) = backend.result("slowpoke").unwrap();
+    assert_eq!(code, "building", "{details}");
+    let victim = details
+        .strip_prefix("building on ")
+        .unwrap_or_else(|| panic!("{details}"))
+        .to_string();
+    let n: usize = victim.strip_prefix("obsbox-").unwrap().parse().unwrap();
+    let pids = fs::read_to_string(backend.dir.join("pids")).unwrap();
+    let pid: i32 = pids
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("worker{n} ")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // bs_worker is the leader of its own session; the build (obsbox) runs in its group.
+    let registry = backend.worker(&victim).dir.join("obsbox-state/obs-build");
+    let build_pid: i32 = fs::read_dir(&registry)
+        .unwrap()
+        .flatten()
+        .find_map(|e| fs::read_to_string(e.path()).ok())
+        .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .expect("the running build's registration");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        "the worker and its obsbox to die",
+        Duration::from_secs(10),
+        || (!common::process_alive(pid) && !common::process_alive(build_pid)).then_some(()),
+    );
+    // What the killed obsbox left: its work directory, containers, processes.
+    assert!(!backend.leftovers("slowpoke").is_empty());
+
+    // Back with the label the job avoids: OBS takes the job back from it and gives it to
+    // another worker.
+    let out = Command::new(script())
+        .arg("restart-worker")
+        .arg(&backend.dir)
+        .arg(n.to_string())
+        .env("OBSBOX", obsbox_bin())
+        .env("OBS_BACKEND_CACHES", testdata().join("obs-backend-caches"))
+        .env(
+            "OBS_BACKEND_LABELS",
+            (1..=3)
+                .map(|i| if i == n { "killed" } else { "-" })
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "restart-worker: {}", stderr_of(&out));
+    let (code, _) = backend.wait_result(
+        "slowpoke",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let log = backend.log_of("slowpoke");
+    assert_eq!(code, "succeeded", "{log}");
+    let jobs = backend.jobs("slowpoke");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_ne!(jobs[0].1, victim, "{jobs:?}");
+
+    // The killed worker's next job (only it has the label) removes what was left.
+    backend.commit_debian(
+        "hello-after",
+        |_| {},
+        &[(
+            "_constraints",
+            &constraints("  <hostlabel>killed</hostlabel>"),
+        )],
+    );
+    let (code, _) = backend.wait_result(
+        "hello-after",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let log = backend.log_of("hello-after");
+    assert_eq!(code, "succeeded", "{log}");
+    assert_eq!(backend.jobs("hello-after")[0].1, victim);
+    assert!(log.contains("removed what a run that died left"), "{log}");
+    for package in ["slowpoke", "hello-after"] {
+        let left = backend.leftovers(package);
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

@@ -12,6 +12,8 @@
 #       and the base distribution's metadata is in
 #   integration/obs-backend/obs-backend.sh stop DIR
 #       stop every process started by `start` (by PID), end the builds, remove DIR
+#   integration/obs-backend/obs-backend.sh restart-worker DIR N
+#       start bs_worker N again after it was killed (a test of OBS's recovery)
 # With OBS_BACKEND_OWNER=PID, `start` leaves a guard that runs `stop` once PID has ended
 # (a caller killed before it could stop the backend).
 #
@@ -113,6 +115,12 @@ check_alive() {
             die "$name (pid $pid) ended"
         }
     done <"$(pids_file)"
+}
+
+# group_alive PGID: a process of the group still runs (zombies, which this machine's PID 1
+# may reap late, do not count).
+group_alive() {
+    ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
 http_ok() { curl -sf -o /dev/null "$1"; }
@@ -229,8 +237,18 @@ nth() {
     echo "${words[$1 - 1]:-$3}"
 }
 
+# Memory and disk (MB) worker N reports.
+worker_size() {
+    case $1 in
+        2) echo 16384 40960 ;;
+        *) echo 4096 20480 ;;
+    esac
+}
+
+# start_worker N: bs_worker N with its state, configuration and cache.
 start_worker() {
-    local n=$1 memory=$2 disk=$3 w=$dir/worker$1 build label
+    local n=$1 w=$dir/worker$1 build label memory disk
+    read -r memory disk <<<"$(worker_size "$n")"
     build=$(nth "$n" "${OBS_BACKEND_BUILD:-}" obsbox)
     label=$(nth "$n" "${OBS_BACKEND_LABELS:-- big -}" -)
     [ "$label" != - ] || label=
@@ -240,6 +258,7 @@ start_worker() {
     if [ "$build" = obsbox ]; then
         "$repo/integration/obs-worker/setup-worker.sh" "$w/state" "$obsbox"
         args+=(--hostcheck "$w/state/hostcheck")
+        rm -rf "$w/config"
         obsbox_config "$w/config" "${label:+\"$label\"}"
     else
         mkdir -p "$w/state"
@@ -292,9 +311,10 @@ start() {
     setup_base_projects
 
     local workers=${OBS_BACKEND_WORKERS:-3}
-    start_worker 1 4096 20480
-    [ "$workers" -lt 2 ] || start_worker 2 16384 40960
-    [ "$workers" -lt 3 ] || start_worker 3 4096 20480
+    local n
+    for ((n = 1; n <= workers; n++)); do
+        start_worker "$n"
+    done
     # Each worker is idle at the repository server once it has registered.
     local name id port w build
     while read -r name id port w build; do
@@ -344,7 +364,7 @@ stop() {
         for ((i = 0; i < 50; i++)); do
             left=
             while read -r name pid; do
-                kill -0 -- "-$pid" 2>/dev/null && left+=" $name"
+                group_alive "$pid" && left+=" $name"
             done <"$(pids_file)"
             [ -n "$left" ] || break
             sleep 0.1
@@ -379,6 +399,19 @@ case $cmd in
     stop)
         obsbox=$(realpath "${OBSBOX:-$repo/target/release/obsbox}")
         stop
+        ;;
+    restart-worker)
+        # restart-worker DIR N: bs_worker N again (after it was killed), with its build
+        # program and host label from OBS_BACKEND_BUILD and OBS_BACKEND_LABELS.
+        n=${1:?restart-worker DIR N}
+        obsbox=$(realpath "${OBSBOX:-$repo/target/release/obsbox}")
+        dir=$(realpath "$dir")
+        pid=$(awk -v w="worker$n" '$1 == w { print $2 }' "$(pids_file)")
+        [ -n "$pid" ] || die "no worker $n"
+        ! group_alive "$pid" || die "worker $n (pid $pid) still runs"
+        sed -i "/^worker$n /d" "$dir/workers" "$(pids_file)"
+        start_worker "$n"
+        wait_for "obsbox-$n to register" 60 test -e "$dir/srv/workers/idle/x86_64:obsbox-$n"
         ;;
     guard)
         # guard DIR PID: stop once PID has ended.
