@@ -17,6 +17,8 @@ use common::{obsbox_bin, require_root, stderr_of};
 
 const PROJECT: &str = "home:obsbox";
 const REPOSITORY: &str = "Debian_12";
+/// A project of .spec packages built on the Debian base (Debian's rpmbuild).
+const RPM_PROJECT: &str = "home:obsbox:rpm";
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -152,6 +154,20 @@ impl Backend {
         answer
     }
 
+    fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let url = format!("{}{path}", self.src);
+        let resp = agent()
+            .get(&url)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+        resp.into_body()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap()
+    }
+
     fn get(&self, path: &str) -> String {
         let (status, answer) = self.request("GET", path, None);
         assert_eq!(status, 200, "GET {path}: {answer}");
@@ -188,36 +204,25 @@ impl Backend {
             .output()
             .unwrap();
         assert!(out.status.success(), "dpkg-source -b: {}", stderr_of(&out));
-        self.put(
-            &format!("/source/{PROJECT}/{package}/_meta"),
-            format!(
-                "<package name=\"{package}\" project=\"{PROJECT}\"><title/><description/></package>"
-            )
-            .as_bytes(),
-        );
+        let upload = work.join("upload");
+        fs::create_dir(&upload).unwrap();
         for entry in fs::read_dir(&work).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if name.ends_with(".dsc") || name.contains(".tar.") {
-                self.upload(package, &name, &fs::read(&path).unwrap());
+                fs::rename(&path, upload.join(&name)).unwrap();
             }
         }
-        for (name, text) in extra {
-            self.upload(package, name, text.as_bytes());
-        }
-        self.post(&format!("/source/{PROJECT}/{package}?cmd=commit"));
-    }
-
-    fn upload(&self, package: &str, name: &str, data: &[u8]) {
-        self.put(
-            &format!("/source/{PROJECT}/{package}/{name}?rev=upload"),
-            data,
-        );
+        self.commit_dir(PROJECT, package, &upload, extra);
     }
 
     /// The package's `(code, details)` in `_result`.
     fn result(&self, package: &str) -> Option<(String, String)> {
-        let text = self.get(&format!("/build/{PROJECT}/_result?package={package}"));
+        self.result_in(PROJECT, package)
+    }
+
+    fn result_in(&self, project: &str, package: &str) -> Option<(String, String)> {
+        let text = self.get(&format!("/build/{project}/_result?package={package}"));
         let start = text.find(&format!("<status package=\"{package}\""))?;
         let status = &text[start..];
         let status = &status[..status.find("</status>").or(status.find("/>"))?];
@@ -254,6 +259,37 @@ impl Backend {
 
     fn path(&self, package: &str) -> String {
         format!("/build/{PROJECT}/{REPOSITORY}/x86_64/{package}")
+    }
+
+    /// `PUT`s of every file of `dir` into `project`/`package` and a commit.
+    fn commit_dir(&self, project: &str, package: &str, dir: &Path, extra: &[(&str, &str)]) {
+        self.put(
+            &format!("/source/{project}/{package}/_meta"),
+            format!(
+                "<package name=\"{package}\" project=\"{project}\"><title/><description/></package>"
+            )
+            .as_bytes(),
+        );
+        let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, fs::read(&path).unwrap())
+            })
+            .collect();
+        files.extend(
+            extra
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.as_bytes().to_vec())),
+        );
+        for (name, data) in files {
+            self.put(
+                &format!("/source/{project}/{package}/{name}?rev=upload"),
+                &data,
+            );
+        }
+        self.post(&format!("/source/{project}/{package}?cmd=commit"));
     }
 
     fn log_of(&self, package: &str) -> String {
@@ -379,8 +415,8 @@ fn constraints(inner: &str) -> String {
     format!("<constraints>\n{inner}\n</constraints>\n")
 }
 
-/// A Debian package built by the fleet, rebuilt unchanged; a package only the `big`
-/// worker may build, built there; a package no worker may build, held back with obsbox's
+/// A Debian package built by the fleet, rebuilt unchanged; a .spec package built; a
+/// package only the `big` worker may build, built there; a package no worker may build, held back with obsbox's
 /// reason in what OBS reports.
 #[test]
 fn fleet_builds_debian_packages_by_their_constraints() {
@@ -405,6 +441,26 @@ fn fleet_builds_debian_packages_by_their_constraints() {
         )],
     );
 
+    // A .spec package in a project of its own (its recipe type is the project's).
+    backend.put(
+        &format!("/source/{RPM_PROJECT}/_meta"),
+        format!(
+            "<project name=\"{RPM_PROJECT}\"><title/><description/>\
+             <repository name=\"Debian_12_rpm\"><path project=\"Debian:12\" repository=\"main\"/>\
+             <arch>x86_64</arch></repository></project>"
+        )
+        .as_bytes(),
+    );
+    backend.put(
+        &format!("/source/{RPM_PROJECT}/_config"),
+        b"Type: spec\nSupport: rpm file\nMacros:\n%vendor obsbox test vendor\n:Macros\n",
+    );
+    backend.commit_dir(
+        RPM_PROJECT,
+        "hello-rpm",
+        &repo_root().join("integration/pkgs/hello-obsbox-rpm"),
+        &[],
+    );
     backend.commit_debian(
         "hello-broken",
         |tree| fs::write(tree.join("src/greet.c"), "this is not C\n").unwrap(),
@@ -529,6 +585,43 @@ fn fleet_builds_debian_packages_by_their_constraints() {
         .find(|(n, _)| n.ends_with("_amd64.deb"))
         .unwrap();
     assert_eq!(deb_after, deb_before);
+
+    // The .spec package: built with Debian's rpmbuild from the base distribution's
+    // packages, the project config's Macros reaching rpmbuild.
+    let (code, _) = wait_for("the rpm build", limit, || {
+        backend
+            .result_in(RPM_PROJECT, "hello-rpm")
+            .filter(|(code, _)| code == "succeeded" || code == "failed")
+    });
+    let rpm_path = format!("/build/{RPM_PROJECT}/Debian_12_rpm/x86_64/hello-rpm");
+    let log = backend.get(&format!("{rpm_path}/_log?nostream=1"));
+    assert_eq!(code, "succeeded", "{log}");
+    assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    let listing = backend.get(&rpm_path);
+    for rpm in [
+        "hello-obsbox-1.0-1.x86_64.rpm",
+        "hello-obsbox-1.0-1.src.rpm",
+    ] {
+        assert!(
+            listing.contains(&format!("filename=\"{rpm}\"")),
+            "{listing}"
+        );
+    }
+    let rpm_file = backend.dir.join("hello.rpm");
+    fs::write(
+        &rpm_file,
+        backend.get_bytes(&format!("{rpm_path}/hello-obsbox-1.0-1.x86_64.rpm")),
+    )
+    .unwrap();
+    let query = Command::new("rpm")
+        .args(["-qp", "--qf", "%{NAME} %{VENDOR}"])
+        .arg(&rpm_file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&query.stdout),
+        "hello-obsbox obsbox test vendor"
+    );
 
     for package in ["hello-obsbox", "hello-big", "hello-broken"] {
         let left = backend.leftovers(package);
