@@ -28,16 +28,7 @@ where
 /// init's exit code, 128 + the signal number when a signal ended it, as a shell reports it.
 /// Only init gets them, as runc's foreground `run` does.
 pub fn wait_forwarding_signals(init: Pid) -> Result<i32> {
-    let all = SigSet::all();
-    let previous = all.thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)?;
-    let mut waited = Waited {
-        code: 0,
-        interrupted: None,
-        timed_out: false,
-    };
-    let result = forward_until_exit(init, &all, &mut waited, None, None, false);
-    let _ = previous.thread_set_mask();
-    result
+    wait(init, None, None, false).map(|w| w.code)
 }
 
 /// How a waited-for container ended.
@@ -62,6 +53,17 @@ pub fn wait_reporting_signals(
     kill_after: Option<Duration>,
     limit: Option<Duration>,
 ) -> Result<Waited> {
+    wait(init, kill_after, limit, true)
+}
+
+/// Signals blocked for the wait; a stopping signal to init alone or to every process of
+/// the container (`stop_all`).
+fn wait(
+    init: Pid,
+    kill_after: Option<Duration>,
+    limit: Option<Duration>,
+    stop_all: bool,
+) -> Result<Waited> {
     let all = SigSet::all();
     let previous = all.thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)?;
     let mut waited = Waited {
@@ -70,7 +72,7 @@ pub fn wait_reporting_signals(
         timed_out: false,
     };
     let limit_at = limit.map(|d| Instant::now() + d);
-    let result = forward_until_exit(init, &all, &mut waited, kill_after, limit_at, true);
+    let result = forward_until_exit(init, &all, &mut waited, kill_after, limit_at, stop_all);
     let _ = previous.thread_set_mask();
     result.map(|code| Waited { code, ..waited })
 }
