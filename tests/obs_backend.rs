@@ -13,20 +13,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::data::{copy_tree, repo_root, testdata};
+use common::obs::agent;
 use common::{obsbox_bin, require_root, stderr_of};
 
 const PROJECT: &str = "home:obsbox";
 const REPOSITORY: &str = "Debian_12";
 /// A project of .spec packages built on the Debian base (Debian's rpmbuild).
 const RPM_PROJECT: &str = "home:obsbox:rpm";
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .new_agent()
-}
 
 /// The network of this test thread (and what it starts) becomes a private one with only
 /// `lo`: OBS's servers and workers listen on every address.
@@ -331,58 +324,14 @@ impl Backend {
     /// mounts, cgroups and processes.
     fn leftovers(&self, package: &str) -> Vec<String> {
         let job = format!("{PROJECT}/{REPOSITORY}/{package}/x86_64").replace([':', '/'], "_");
-        let mut left = Vec::new();
-        for w in &self.workers {
-            let work = w.cache.join("jobs");
-            for e in fs::read_dir(&work).into_iter().flatten().flatten() {
-                if e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{job}."))
-                {
-                    left.push(format!("{}: work directory {}", w.id, e.path().display()));
-                }
-            }
-            for e in fs::read_dir(w.dir.join("obsbox-state"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                left.push(format!("{}: state {}", w.id, e.path().display()));
-            }
-            for line in common::mounts_mentioning(&format!("{}/{job}.", work.display())) {
-                left.push(format!("{}: mount {line}", w.id));
-            }
-            for p in fs::read_dir("/proc").unwrap().flatten() {
-                if let Ok(root) = fs::read_link(p.path().join("root"))
-                    && root.starts_with(&work)
-                    && root.to_string_lossy().contains(&job)
-                    && common::process_alive(p.file_name().to_string_lossy().parse().unwrap())
-                {
-                    left.push(format!(
-                        "{}: process {} in {}",
-                        w.id,
-                        p.file_name().to_string_lossy(),
-                        root.display()
-                    ));
-                }
-            }
-        }
-        for h in fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            for g in fs::read_dir(h.path().join("obsbox"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if g.file_name().to_string_lossy().contains(&job) {
-                    left.push(format!("cgroup {}", g.path().display()));
-                }
-            }
-        }
-        left
+        self.workers
+            .iter()
+            .flat_map(|w| {
+                common::obs::job_leftovers(&w.cache.join("jobs"), &w.dir.join("obsbox-state"), &job)
+                    .into_iter()
+                    .map(move |l| format!("{}: {l}", w.id))
+            })
+            .collect()
     }
 }
 

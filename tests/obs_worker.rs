@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data::{copy_tree, list, repo_root, testdata};
+use common::obs::agent;
 use common::serve::Server;
 use common::{obsbox_bin, require_root, stderr_of, stdout_of};
 
@@ -27,14 +28,6 @@ fn shared_cache() -> PathBuf {
     let dir = testdata().join("obs-worker-cache");
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .new_agent()
 }
 
 /// `(status, body)` of a GET.
@@ -415,49 +408,7 @@ fn deb_bdeps() -> Vec<String> {
 /// nothing may be left of them.
 fn leftovers(site: &Site, package: &str) -> Vec<String> {
     let job = format!("{PROJECT}/{REPOSITORY}/{package}/x86_64").replace([':', '/'], "_");
-    let work = shared_cache().join("jobs");
-    let mut left = Vec::new();
-    if let Ok(entries) = fs::read_dir(&work) {
-        for e in entries.flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{job}."))
-            {
-                left.push(format!("work directory {}", e.path().display()));
-            }
-        }
-    }
-    if let Ok(entries) = fs::read_dir(site.state_root()) {
-        for e in entries.flatten() {
-            left.push(format!("state {}", e.path().display()));
-        }
-    }
-    for line in common::mounts_mentioning(&format!("{}/{job}.", work.display())) {
-        left.push(format!("mount {line}"));
-    }
-    if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
-        for h in hierarchies.flatten() {
-            if let Ok(groups) = fs::read_dir(h.path().join("obsbox")) {
-                for g in groups.flatten() {
-                    if g.file_name().to_string_lossy().contains(&job) {
-                        left.push(format!("cgroup {}", g.path().display()));
-                    }
-                }
-            }
-        }
-    }
-    for p in fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(root) = fs::read_link(p.path().join("root")) {
-            if root.starts_with(&work) && root.to_string_lossy().contains(&job) {
-                left.push(format!(
-                    "process {} in {}",
-                    p.file_name().to_string_lossy(),
-                    root.display()
-                ));
-            }
-        }
-    }
-    left
+    common::obs::job_leftovers(&shared_cache().join("jobs"), &site.state_root(), &job)
 }
 
 #[test]

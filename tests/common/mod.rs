@@ -319,3 +319,4 @@ cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
 }
 pub mod data;
 pub mod job;
+pub mod obs;
