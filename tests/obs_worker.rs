@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data::{copy_tree, list, repo_root, testdata};
+use common::obs::agent;
 use common::serve::Server;
 use common::{obsbox_bin, require_root, stderr_of, stdout_of};
 
@@ -27,14 +28,6 @@ fn shared_cache() -> PathBuf {
     let dir = testdata().join("obs-worker-cache");
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .new_agent()
 }
 
 /// `(status, body)` of a GET.
@@ -122,19 +115,9 @@ impl Standin {
         (attr(&body, "srcmd5"), entries)
     }
 
-    /// The `n`th upload to `/putjob`, once complete.
-    fn upload(&self, n: usize) -> Option<Upload> {
-        let dir = self.data.join("putjob").join(n.to_string());
-        let query = fs::read(dir.join("query.json")).ok()?;
-        Some(Upload {
-            query: serde_json::from_slice(&query).unwrap(),
-            files: dir.join("files"),
-        })
-    }
-
-    fn wait_upload(&self, n: usize, limit: Duration) -> Upload {
-        wait_for(&format!("upload {n}"), limit, || self.upload(n).is_some());
-        self.upload(n).unwrap()
+    /// Whether bs_worker uploaded an `n`th result to `/putjob`.
+    fn uploaded(&self, n: usize) -> bool {
+        self.data.join("putjob").join(n.to_string()).exists()
     }
 }
 
@@ -142,33 +125,6 @@ impl Drop for Standin {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// What bs_worker sent to `/putjob`.
-struct Upload {
-    query: serde_json::Value,
-    files: PathBuf,
-}
-
-impl Upload {
-    fn code(&self) -> &str {
-        self.query["code"].as_str().unwrap()
-    }
-
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.query["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn read(&self, name: &str) -> String {
-        String::from_utf8_lossy(&fs::read(self.files.join(name)).unwrap()).into_owned()
     }
 }
 
@@ -452,49 +408,7 @@ fn deb_bdeps() -> Vec<String> {
 /// nothing may be left of them.
 fn leftovers(site: &Site, package: &str) -> Vec<String> {
     let job = format!("{PROJECT}/{REPOSITORY}/{package}/x86_64").replace([':', '/'], "_");
-    let work = shared_cache().join("jobs");
-    let mut left = Vec::new();
-    if let Ok(entries) = fs::read_dir(&work) {
-        for e in entries.flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{job}."))
-            {
-                left.push(format!("work directory {}", e.path().display()));
-            }
-        }
-    }
-    if let Ok(entries) = fs::read_dir(site.state_root()) {
-        for e in entries.flatten() {
-            left.push(format!("state {}", e.path().display()));
-        }
-    }
-    for line in common::mounts_mentioning(&format!("{}/{job}.", work.display())) {
-        left.push(format!("mount {line}"));
-    }
-    if let Ok(hierarchies) = fs::read_dir("/sys/fs/cgroup") {
-        for h in hierarchies.flatten() {
-            if let Ok(groups) = fs::read_dir(h.path().join("obsbox")) {
-                for g in groups.flatten() {
-                    if g.file_name().to_string_lossy().contains(&job) {
-                        left.push(format!("cgroup {}", g.path().display()));
-                    }
-                }
-            }
-        }
-    }
-    for p in fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(root) = fs::read_link(p.path().join("root")) {
-            if root.starts_with(&work) && root.to_string_lossy().contains(&job) {
-                left.push(format!(
-                    "process {} in {}",
-                    p.file_name().to_string_lossy(),
-                    root.display()
-                ));
-            }
-        }
-    }
-    left
+    common::obs::job_leftovers(&shared_cache().join("jobs"), &site.state_root(), &job)
 }
 
 #[test]
@@ -502,10 +416,27 @@ fn justbuild_builds_a_debian_package() {
     let site = Site::new();
     let recipe = site.add_debian("hello-obsbox", |_| {});
     let info = site.buildinfo("hello-obsbox", &recipe, &deb_bdeps(), "");
+    // What obs-build's chroot build left in the root: --clean removes it.
+    for old in [
+        "usr/bin/old-tool",
+        ".build/build.data",
+        ".init_b_cache/rpms/x.deb",
+    ] {
+        let path = site.root().join(old);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "old").unwrap();
+    }
     let out = site.justbuild(&info, &[]);
     let log = fs::read_to_string(site.root().join(".build.log")).unwrap_or_default();
     let worker = format!("{}\n{}", stdout_of(&out), stderr_of(&out));
     assert!(out.status.success(), "{worker}\n{log}");
+    for old in ["usr", ".build", ".init_b_cache"] {
+        assert!(!site.root().join(old).exists(), "{old} left\n{log}");
+    }
+    assert!(
+        log.contains("--clean: removed 3 entries an earlier build left in"),
+        "{log}"
+    );
     assert!(worker.contains("build finished 'hello-obsbox'"), "{worker}");
     assert!(
         !worker.contains("build succeeded, but no logfile"),
@@ -635,162 +566,6 @@ fn justbuild_builds_an_rpm_with_the_project_macros() {
 }
 
 #[test]
-fn daemon_uploads_succeeded_unchanged_and_failed_builds() {
-    private_network();
-    let site = Site::new();
-    let recipe = site.add_debian("hello-obsbox", |_| {});
-    let broken = site.add_debian("hello-broken", |tree| {
-        fs::write(tree.join("src/greet.c"), "this is not C\n").unwrap();
-    });
-    let daemon = site.daemon();
-
-    // A new build: the packages, bs_worker's statistics and build environment, the meta
-    // and the log go to the repository server.
-    let info = site.buildinfo("hello-obsbox", &recipe, &deb_bdeps(), "");
-    let (status, answer) = daemon.put_build(&info);
-    assert_eq!(status, 200, "{answer}");
-    let upload = site.standin.wait_upload(1, Duration::from_secs(600));
-    let log = upload.read("logfile");
-    assert_eq!(upload.code(), "succeeded", "{log}\n{}", daemon.output());
-    assert_eq!(
-        upload.names(),
-        [
-            "_buildenv",
-            "_statistics",
-            "hello-obsbox_1.0.dsc",
-            "hello-obsbox_1.0.tar.xz",
-            "hello-obsbox_1.0_amd64.buildinfo",
-            "hello-obsbox_1.0_amd64.changes",
-            "hello-obsbox_1.0_amd64.deb",
-            "logfile",
-            "meta"
-        ]
-    );
-    let deb = upload.files.join("hello-obsbox_1.0_amd64.deb");
-    let fields = Command::new("dpkg-deb")
-        .args(["-f"])
-        .arg(&deb)
-        .args(["Package", "Architecture"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        stdout_of(&fields),
-        "Package: hello-obsbox\nArchitecture: amd64\n"
-    );
-    assert!(upload.read("_statistics").contains("<buildstatistics>"));
-    assert!(
-        upload
-            .read("_buildenv")
-            .contains("<bdep name=\"build-essential\"")
-    );
-    assert!(
-        upload
-            .read("meta")
-            .lines()
-            .next()
-            .unwrap()
-            .ends_with("  hello-obsbox")
-    );
-    assert!(
-        log.contains("runs this job for bs_worker") && log.contains("exit code 0 for bs_worker")
-    );
-    assert_eq!(upload.query["workerid"], "obsbox-test:1");
-    // The host check ran before the build (and after it).
-    let output = daemon.output();
-    assert!(
-        output.contains(
-            "obsbox hostcheck: home:obsbox/Debian_12/hello-obsbox/x86_64: this worker complies"
-        ),
-        "{output}"
-    );
-    assert!(
-        output.contains("obsbox hostcheck: the build succeeded"),
-        "{output}"
-    );
-
-    // The same job again: its old packages come from the repository server, build-compare
-    // finds the result the same, and bs_worker reports it unchanged with the log only.
-    let (status, answer) = daemon.put_build(&info);
-    assert_eq!(status, 200, "{answer}");
-    let upload = site.standin.wait_upload(2, Duration::from_secs(300));
-    let log = upload.read("logfile");
-    assert_eq!(upload.code(), "unchanged", "{log}");
-    assert_eq!(upload.names(), ["logfile", "meta"]);
-    assert!(log.contains("[callback build-compare]"), "{log}");
-    assert!(log.contains("exit code 2 for bs_worker"), "{log}");
-
-    // A broken recipe fails, with the compiler's complaint in the log.
-    let info = site.buildinfo("hello-broken", &broken, &deb_bdeps(), "");
-    let (status, answer) = daemon.put_build(&info);
-    assert_eq!(status, 200, "{answer}");
-    let upload = site.standin.wait_upload(3, Duration::from_secs(300));
-    let log = upload.read("logfile");
-    assert_eq!(upload.code(), "failed", "{log}");
-    assert_eq!(upload.names(), ["logfile", "meta"]);
-    assert!(log.contains("src/greet.c:1"), "{log}");
-    assert!(log.contains("exit code 1 for bs_worker"), "{log}");
-    // Not held against the host.
-    assert!(daemon.output().contains("the log shows no host problem"));
-    for package in ["hello-obsbox", "hello-broken"] {
-        assert!(
-            leftovers(&site, package).is_empty(),
-            "{:?}",
-            leftovers(&site, package)
-        );
-    }
-}
-
-#[test]
-fn kill_stops_the_build_and_leaves_nothing() {
-    private_network();
-    let site = Site::new();
-    let recipe = site.add_debian("sleeper", |tree| {
-        // The build hangs in its first step.
-        let rules = tree.join("debian/rules");
-        let text = fs::read_to_string(&rules).unwrap();
-        fs::write(
-            &rules,
-            text.replace(
-                "debian/build-stamp:\n",
-                "debian/build-stamp:\n\tsleep 900\n",
-            ),
-        )
-        .unwrap();
-    });
-    let daemon = site.daemon();
-    let (status, answer) = daemon.put_build(&site.buildinfo("sleeper", &recipe, &deb_bdeps(), ""));
-    assert_eq!(status, 200, "{answer}");
-    let log = site.root().join(".build.log");
-    wait_for("the build to hang", Duration::from_secs(600), || {
-        fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("sleep 900")
-    });
-    assert!(
-        fs::read_dir(site.state_root().join("obs-build"))
-            .unwrap()
-            .count()
-            == 1,
-        "the build is registered by its root"
-    );
-
-    let started = Instant::now();
-    let (status, body) = get(&format!("http://127.0.0.1:{}/kill", daemon.port));
-    assert_eq!(status, 200, "{body}\n{}", daemon.output());
-    let took = started.elapsed();
-    // Once /kill answered, nothing of the job runs any more.
-    let left = leftovers(&site, "sleeper");
-    assert!(left.is_empty(), "{left:?}");
-    assert!(took < Duration::from_secs(60), "kill took {took:?}");
-
-    let upload = site.standin.wait_upload(1, Duration::from_secs(60));
-    let log = upload.read("logfile");
-    assert_eq!(upload.code(), "failed");
-    assert!(log.contains("build interrupted by SIGTERM"), "{log}");
-    assert!(log.contains("exit code 1 for bs_worker"), "{log}");
-}
-
-#[test]
 fn hostcheck_refuses_jobs_this_worker_cannot_build() {
     private_network();
     let site = Site::new();
@@ -834,7 +609,7 @@ fn hostcheck_refuses_jobs_this_worker_cannot_build() {
         "{output}"
     );
     // Nothing was built.
-    assert!(site.standin.upload(1).is_none());
+    assert!(!site.standin.uploaded(1));
     assert!(!site.root().join(".build.packages").exists());
 
     // The same checks called directly: a job this worker complies with, and a host whose
@@ -863,6 +638,36 @@ fn hostcheck_refuses_jobs_this_worker_cannot_build() {
     let config = site.path("config");
     let out = hostcheck(&config, &["precheck", site.root().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+
+    // A source server that takes the connection and never answers: the check ends within
+    // a few seconds (the dispatcher's PUT /build waits about 10 s), says why, and does not
+    // hold the job back (the dispatcher has checked its constraints).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    fs::write(
+        &job,
+        site.buildinfo(
+            "hello-big",
+            &recipe,
+            &bdeps,
+            &format!("  <constraintsmd5>{md5}</constraintsmd5>\n"),
+        )
+        .replace(&site.standin.url(), &silent_url),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = hostcheck(&config, &["precheck", site.root().to_str().unwrap()]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(took < Duration::from_secs(8), "the check took {took:?}");
+    assert!(
+        stderr_of(&out).contains(&format!(
+            "the source server did not answer GET {silent_url}/source/home:obsbox/hello-big/_constraints"
+        )) && stderr_of(&out).contains("within 4 s; the package's _constraints are not checked"),
+        "{}",
+        stderr_of(&out)
+    );
+    drop(silent);
     let broken = site.path("broken-config");
     copy_tree(&config, &broken);
     fs::write(broken.join("worker.toml"), "jobs = \"many\"\n").unwrap();

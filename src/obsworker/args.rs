@@ -72,6 +72,9 @@ pub struct BuildCall {
     pub target: Option<String>,
     /// rpm macro lines from `--define`, `--with` and `--without`.
     pub defines: Vec<String>,
+    /// `--clean`: what an earlier build (obs-build's chroot, an old obsbox run) left in
+    /// ROOT goes before the build.
+    pub clean: bool,
     /// Options taken for bs_worker's sake that change nothing in an obsbox build, as
     /// given (noted in the build log).
     pub ignored: Vec<String>,
@@ -84,7 +87,6 @@ pub const CONTAINER_VM_TYPES: &[&str] = &["chroot", "lxc", "docker", "nspawn", "
 /// fresh buildroot as the unprivileged build user, and which post-build tools run (rpmlint,
 /// baselibs, build-compare) is its per-project callback configuration, not the worker's.
 const IGNORED_FLAGS: &[&str] = &[
-    "clean",
     "changelog",
     "norootforbuild",
     "baselibs-internal",
@@ -147,6 +149,7 @@ pub fn parse(args: &[OsString]) -> Result<BuildCall> {
         buildflavor: None,
         target: None,
         defines: Vec::new(),
+        clean: false,
         ignored: Vec::new(),
     };
     let mut rest = args.iter();
@@ -224,6 +227,12 @@ pub fn parse(args: &[OsString]) -> Result<BuildCall> {
             "without" => call
                 .defines
                 .push(format!("%_without_{0} --without-{0}", value()?)),
+            "clean" => {
+                if inline.is_some() {
+                    bail!("{written} takes no value");
+                }
+                call.clean = true;
+            }
             _ if IGNORED_FLAGS.contains(&name) => {
                 if inline.is_some() {
                     bail!("{written} takes no value");
@@ -340,10 +349,10 @@ mod tests {
             call.oldpackages,
             Some(PathBuf::from("/w/root_1/.build.oldpackages"))
         );
+        assert!(call.clean);
         assert_eq!(
             call.ignored,
             [
-                "--clean",
                 "--changelog",
                 "--norootforbuild",
                 "--baselibs-internal",

@@ -43,7 +43,7 @@ pub fn obs_code(code: i32) -> i32 {
 
 /// How long `--kill` waits for the build to stop by itself (it stops its containers and
 /// cleans up on SIGTERM) before it kills the build's processes.
-const KILL_GRACE: Duration = Duration::from_secs(30);
+const KILL_GRACE: Duration = Duration::from_secs(20);
 
 /// Runs one call of `build` and returns the exit code for bs_worker.
 pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
@@ -111,6 +111,9 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
             return refuse(&err);
         }
     };
+    if call.clean {
+        clean_root(&root, &mut log);
+    }
     let results = root.join(".build.packages");
     let job = match read_job(call, recipe, &root, settings, &mut log) {
         Ok(job) => job,
@@ -162,6 +165,71 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         log.note(&format!("exit code {obs} for bs_worker"));
     }
     obs
+}
+
+/// `--clean`: what an earlier build left in ROOT goes, as obs-build's chroot set-up removes
+/// it: every entry but the hidden ones bs_worker wrote for this build (`.build-srcdir`,
+/// `.pkgs`, `.build.rpmlist`, `.build.config`, the log, the old packages), and obs-build's
+/// own hidden state. Whatever is still mounted below ROOT (an old chroot's /proc, /dev/pts)
+/// is unmounted first, so the removal cannot reach the host through it.
+fn clean_root(root: &Path, log: &mut Log) {
+    const OBS_BUILD_STATE: &[&str] = &[".build", ".root", ".init_b_cache", ".preinstall_image"];
+    // Strictly below ROOT: ROOT itself may be the worker's own mount (bs_worker --tmpfs).
+    let below = || {
+        let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<PathBuf> = crate::mountinfo::parse(&text)
+            .into_iter()
+            .map(|m| m.point)
+            .filter(|p| p.starts_with(root) && p != root)
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+        points.dedup();
+        points
+    };
+    let mut unmounted = Vec::new();
+    for point in below() {
+        if nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH).is_ok() {
+            unmounted.push(point);
+        }
+    }
+    if let Some(point) = below().first() {
+        log.note(&format!(
+            "--clean: {} is still mounted; nothing removed",
+            point.display()
+        ));
+        return;
+    }
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let old = !name.starts_with('.')
+            || OBS_BUILD_STATE.contains(&name.as_ref())
+            || name.starts_with(".preinstallimage")
+            || name.starts_with(".build.kernel.")
+            || name.starts_with(".build.initrd.");
+        if !old {
+            continue;
+        }
+        match crate::rootfs::store::remove_tree(&entry.path()) {
+            Ok(()) => removed += 1,
+            Err(err) => log.note(&format!("--clean: {err:#}")),
+        }
+    }
+    if removed > 0 || !unmounted.is_empty() {
+        log.note(&format!(
+            "--clean: removed {removed} entries an earlier build left in {}{}",
+            root.display(),
+            if unmounted.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} mounts unmounted)", unmounted.len())
+            }
+        ));
+    }
 }
 
 /// A call obsbox cannot serve on this host (its build root or state cannot be written, it
@@ -491,45 +559,6 @@ fn read_owner(path: &Path) -> Option<Owner> {
     })
 }
 
-/// The processes below `pid` (children, their children, …).
-fn descendants(pid: i32) -> Vec<i32> {
-    let mut parent_of = Vec::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(p) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let ppid = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
-                .and_then(|w| w.parse::<i32>().ok());
-            if let Some(ppid) = ppid {
-                parent_of.push((p, ppid));
-            }
-        }
-    }
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        for (p, ppid) in &parent_of {
-            if *ppid == parent && !found.contains(p) {
-                found.push(*p);
-            }
-        }
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
 fn wait_gone(owner: Owner, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while owner.alive() {
@@ -556,7 +585,7 @@ pub fn kill(root: &Path, settings: &Settings) -> Result<()> {
             if !wait_gone(owner, KILL_GRACE) {
                 tracing::warn!(pid = owner.pid, "the build did not stop: killing it");
                 let _ = signal::kill(pid, Signal::SIGSTOP);
-                for child in descendants(owner.pid) {
+                for child in crate::runtime::foreground::descendants(owner.pid) {
                     let _ = signal::kill(Pid::from_raw(child), Signal::SIGKILL);
                 }
                 let _ = signal::kill(pid, Signal::SIGKILL);

@@ -242,14 +242,34 @@ fn package_constraints(call: &Call, job: &Job) -> Result<Option<alloc::Sources>>
         encode(&job.project),
         encode(package_of(&job.package)),
     );
-    let body = crate::repo::fetch::agent()
+    let said = |err: ureq::Error| match err {
+        ureq::Error::Timeout(_) => anyhow::anyhow!(
+            "the source server did not answer GET {url} within {} s",
+            SOURCE_TIMEOUT.as_secs()
+        ),
+        err => anyhow::Error::new(err).context(format!("GET {url}")),
+    };
+    let body = source_agent()
         .get(&url)
         .call()
-        .with_context(|| format!("GET {url}"))?
+        .map_err(said)?
         .into_body()
         .read_to_vec()
-        .with_context(|| format!("GET {url}"))?;
+        .map_err(said)?;
     Ok(Some(alloc::constraints::from_xml(&body, &url)?))
+}
+
+/// How long the pre-build check waits for the source server, all in all. bs_worker runs
+/// the check inside the dispatcher's `PUT /build`, which gives up after about 10 s and then
+/// marks the worker down while the worker builds the job anyway.
+const SOURCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+
+fn source_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(SOURCE_TIMEOUT))
+        .user_agent(concat!("obsbox/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
 }
 
 /// A multibuild flavor `PACKAGE:FLAVOR` keeps its sources in PACKAGE.

@@ -26,8 +26,9 @@ where
 
 /// Blocks every signal, forwards each one to `init` (SIGCHLD and SIGURG excepted) and returns
 /// init's exit code, 128 + the signal number when a signal ended it, as a shell reports it.
+/// Only init gets them, as runc's foreground `run` does.
 pub fn wait_forwarding_signals(init: Pid) -> Result<i32> {
-    wait_reporting_signals(init, None, None).map(|w| w.code)
+    wait(init, None, None, false).map(|w| w.code)
 }
 
 /// How a waited-for container ended.
@@ -41,14 +42,27 @@ pub struct Waited {
 }
 
 /// As [`wait_forwarding_signals`], and also says whether SIGINT, SIGTERM or SIGHUP came
-/// (the caller stops its own work then, after the container has ended). With `kill_after`,
-/// a container still running that long after such a signal is killed (a container's pid 1
-/// ignores signals it has no handler for). With `limit`, a container still running that
+/// (the caller stops its own work then, after the container has ended). Such a signal goes
+/// to every process of the container, not to init alone: init is PID 1 of its PID namespace,
+/// which ignores every signal it has no handler for (`/bin/sh -c` has none), so the build
+/// would run on; its children ended, it exits. With `kill_after`, a container still running
+/// that long after such a signal is killed. With `limit`, a container still running that
 /// long after the wait began is killed.
 pub fn wait_reporting_signals(
     init: Pid,
     kill_after: Option<Duration>,
     limit: Option<Duration>,
+) -> Result<Waited> {
+    wait(init, kill_after, limit, true)
+}
+
+/// Signals blocked for the wait; a stopping signal to init alone or to every process of
+/// the container (`stop_all`).
+fn wait(
+    init: Pid,
+    kill_after: Option<Duration>,
+    limit: Option<Duration>,
+    stop_all: bool,
 ) -> Result<Waited> {
     let all = SigSet::all();
     let previous = all.thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)?;
@@ -58,7 +72,7 @@ pub fn wait_reporting_signals(
         timed_out: false,
     };
     let limit_at = limit.map(|d| Instant::now() + d);
-    let result = forward_until_exit(init, &all, &mut waited, kill_after, limit_at);
+    let result = forward_until_exit(init, &all, &mut waited, kill_after, limit_at, stop_all);
     let _ = previous.thread_set_mask();
     result.map(|code| Waited { code, ..waited })
 }
@@ -69,6 +83,7 @@ fn forward_until_exit(
     waited: &mut Waited,
     kill_after: Option<Duration>,
     mut limit_at: Option<Instant>,
+    stop_all: bool,
 ) -> Result<i32> {
     let mut stop_at: Option<Instant> = None;
     loop {
@@ -82,10 +97,12 @@ fn forward_until_exit(
         let wake = [Some(poll), stop_at, limit_at].into_iter().flatten().min();
         let Some(sig) = wait_until(all, wake.unwrap_or(poll))? else {
             let now = Instant::now();
-            if stop_at.is_some_and(|at| now >= at) {
+            if let (Some(at), Some(after)) = (stop_at, kill_after)
+                && now >= at
+            {
                 tracing::warn!(
-                    "the container did not stop after {:?}: killing it",
-                    kill_after
+                    "the container did not stop within {} s of the signal: killing it",
+                    after.as_secs_f64()
                 );
                 let _ = signal::kill(init, Signal::SIGKILL);
                 stop_at = None;
@@ -108,6 +125,11 @@ fn forward_until_exit(
                 }
                 if let Err(err) = signal::kill(init, sig) {
                     tracing::warn!("cannot forward {sig} to the container: {err}");
+                }
+                if stop_all && matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP) {
+                    for pid in descendants(init.as_raw()) {
+                        let _ = signal::kill(Pid::from_raw(pid), sig);
+                    }
                 }
             }
         }
@@ -150,4 +172,44 @@ fn reap(init: Pid) -> Result<Option<i32>> {
             Err(err) => return Err(err).context("waitpid"),
         }
     }
+}
+
+/// The processes below `pid` (children, their children, …), from /proc. A container's
+/// processes are all below its init: orphans in its PID namespace are reparented to it.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+                .and_then(|w| w.parse::<i32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((p, ppid));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        for (p, ppid) in &parent_of {
+            if *ppid == parent && !found.contains(p) {
+                found.push(*p);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
 }

@@ -357,3 +357,4 @@ pub fn validate_bundles(bundles: &[PathBuf]) {
         stdout_of(&out)
     );
 }
+pub mod obs;

@@ -1,0 +1,783 @@
+//! A real OBS backend drives a fleet of obsbox workers: Debian's obs-server 2.9.4 (source
+//! server, repository server, schedulers, dispatcher with obsbox's `dispatch_constraint`
+//! hook, download-on-demand updater) and three unchanged bs_workers with obsbox as their
+//! `build` and `hostcheck`, started by integration/obs-backend/obs-backend.sh in a network
+//! namespace of the test's own. Sources go in through the source server's HTTP API; every
+//! assertion is on what OBS reports: `_result`, `_log`, the binaries, `_jobhistory`.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::data::{copy_tree, repo_root, testdata};
+use common::obs::agent;
+use common::{obsbox_bin, require_root, stderr_of};
+
+const PROJECT: &str = "home:obsbox";
+const REPOSITORY: &str = "Debian_12";
+/// A project of .spec packages built on the Debian base (Debian's rpmbuild).
+const RPM_PROJECT: &str = "home:obsbox:rpm";
+
+/// The network of this test thread (and what it starts) becomes a private one with only
+/// `lo`: OBS's servers and workers listen on every address.
+fn private_network() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+}
+
+fn wait_for<T>(what: &str, limit: Duration, mut done: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = done() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// One bs_worker of the fleet.
+struct Worker {
+    id: String,
+    /// Its directory: `root` (bs_worker's build root), `obsbox-state`.
+    dir: PathBuf,
+    /// Its obsbox cache.
+    cache: PathBuf,
+}
+
+/// The backend and its workers, stopped (every process by PID) when dropped.
+struct Backend {
+    dir: PathBuf,
+    src: String,
+    workers: Vec<Worker>,
+}
+
+impl Backend {
+    fn start() -> Backend {
+        require_root();
+        private_network();
+        let dir = tempfile::Builder::new()
+            .prefix("obsbox-obs-backend-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        // Kept between runs: only the first build on each worker installs its buildroot.
+        let caches = testdata().join("obs-backend-caches");
+        let out = Command::new(script())
+            .arg("start")
+            .arg(&dir)
+            .env("OBSBOX", obsbox_bin())
+            .env("OBS_BACKEND_CACHES", &caches)
+            // Stopped also when this test is killed at its time limit.
+            .env("OBS_BACKEND_OWNER", std::process::id().to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "obs-backend.sh start: {}",
+            stderr_of(&out)
+        );
+        let env = fs::read_to_string(dir.join("env")).unwrap();
+        let value = |key: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("no {key} in {env}"))
+                .trim_matches('"')
+                .to_string()
+        };
+        let workers = value("WORKERS")
+            .split_whitespace()
+            .map(|w| {
+                let mut parts = w.splitn(3, ':');
+                let id = parts.next().unwrap().to_string();
+                let _port = parts.next().unwrap();
+                let dir = PathBuf::from(parts.next().unwrap());
+                let name = dir.file_name().unwrap().to_owned();
+                Worker {
+                    id,
+                    dir,
+                    cache: caches.join(name),
+                }
+            })
+            .collect();
+        Backend {
+            src: value("SRCSERVER"),
+            dir,
+            workers,
+        }
+    }
+
+    fn worker(&self, id: &str) -> &Worker {
+        self.workers.iter().find(|w| w.id == id).unwrap()
+    }
+
+    /// What a worker (bs_worker and the programs it ran) wrote.
+    fn worker_output(&self, id: &str) -> String {
+        let name = self.worker(id).dir.file_name().unwrap().to_owned();
+        fs::read_to_string(self.dir.join("log").join(name)).unwrap()
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
+        let url = format!("{}{path}", self.src);
+        let resp = match (method, body) {
+            ("GET", _) => agent().get(&url).call(),
+            ("PUT", Some(b)) => agent().put(&url).send(b),
+            ("POST", Some(b)) => agent().post(&url).send(b),
+            ("POST", None) => agent().post(&url).send_empty(),
+            _ => unreachable!(),
+        }
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = resp.status().as_u16();
+        (
+            status,
+            resp.into_body().read_to_string().unwrap_or_default(),
+        )
+    }
+
+    fn put(&self, path: &str, body: &[u8]) {
+        let (status, answer) = self.request("PUT", path, Some(body));
+        assert_eq!(status, 200, "PUT {path}: {answer}");
+    }
+
+    fn post(&self, path: &str) -> String {
+        let (status, answer) = self.request("POST", path, None);
+        assert_eq!(status, 200, "POST {path}: {answer}");
+        answer
+    }
+
+    fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let url = format!("{}{path}", self.src);
+        let resp = agent()
+            .get(&url)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+        resp.into_body()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap()
+    }
+
+    fn get(&self, path: &str) -> String {
+        let (status, answer) = self.request("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {answer}");
+        answer
+    }
+
+    /// The project: one Debian 12 repository built on the backend's Debian:12 (downloaded
+    /// on demand), with the project config lines `config`.
+    fn project(&self, config: &str) {
+        self.put(
+            &format!("/source/{PROJECT}/_meta"),
+            format!(
+                "<project name=\"{PROJECT}\"><title/><description/>\
+                 <repository name=\"{REPOSITORY}\"><path project=\"Debian:12\" repository=\"main\"/>\
+                 <arch>x86_64</arch></repository></project>"
+            )
+            .as_bytes(),
+        );
+        self.put(&format!("/source/{PROJECT}/_config"), config.as_bytes());
+    }
+
+    /// integration/pkgs/hello-obsbox as a Debian source package (a .dsc and its tarball),
+    /// with `edit` applied to the tree first, and `extra` files (e.g. `_constraints`);
+    /// uploaded as `package` and committed.
+    fn commit_debian(&self, package: &str, edit: impl FnOnce(&Path), extra: &[(&str, &str)]) {
+        let work = self.dir.join("sources").join(package);
+        fs::create_dir_all(&work).unwrap();
+        let tree = work.join("hello-obsbox");
+        copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+        edit(&tree);
+        let out = Command::new("dpkg-source")
+            .args(["-b", "hello-obsbox"])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dpkg-source -b: {}", stderr_of(&out));
+        let upload = work.join("upload");
+        fs::create_dir(&upload).unwrap();
+        for entry in fs::read_dir(&work).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".dsc") || name.contains(".tar.") {
+                fs::rename(&path, upload.join(&name)).unwrap();
+            }
+        }
+        self.commit_dir(PROJECT, package, &upload, extra);
+    }
+
+    /// The package's `(code, details)` in `_result`.
+    fn result(&self, package: &str) -> Option<(String, String)> {
+        self.result_in(PROJECT, package)
+    }
+
+    fn result_in(&self, project: &str, package: &str) -> Option<(String, String)> {
+        let text = self.get(&format!("/build/{project}/_result?package={package}"));
+        let start = text.find(&format!("<status package=\"{package}\""))?;
+        let status = &text[start..];
+        let status = &status[..status.find("</status>").or(status.find("/>"))?];
+        let code = attr(status, "code")?;
+        let details = status
+            .split_once("<details>")
+            .and_then(|(_, d)| d.split_once("</details>"))
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default();
+        Some((code, details))
+    }
+
+    /// Waits until the package's code is one of `codes`; returns it with the details.
+    fn wait_result(&self, package: &str, codes: &[&str], limit: Duration) -> (String, String) {
+        let mut last = None;
+        let deadline = Instant::now() + limit;
+        loop {
+            let now = self.result(package);
+            if let Some((code, details)) = &now
+                && codes.contains(&code.as_str())
+            {
+                return (code.clone(), details.clone());
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{package}: still {last:?} after {limit:?}, wanted {codes:?}\n{}",
+                    self.log_of(package)
+                );
+            }
+            last = now;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn path(&self, package: &str) -> String {
+        format!("/build/{PROJECT}/{REPOSITORY}/x86_64/{package}")
+    }
+
+    /// `PUT`s of every file of `dir` into `project`/`package` and a commit.
+    fn commit_dir(&self, project: &str, package: &str, dir: &Path, extra: &[(&str, &str)]) {
+        self.put(
+            &format!("/source/{project}/{package}/_meta"),
+            format!(
+                "<package name=\"{package}\" project=\"{project}\"><title/><description/></package>"
+            )
+            .as_bytes(),
+        );
+        let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, fs::read(&path).unwrap())
+            })
+            .collect();
+        files.extend(
+            extra
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.as_bytes().to_vec())),
+        );
+        for (name, data) in files {
+            self.put(
+                &format!("/source/{project}/{package}/{name}?rev=upload"),
+                &data,
+            );
+        }
+        self.post(&format!("/source/{project}/{package}?cmd=commit"));
+    }
+
+    fn log_of(&self, package: &str) -> String {
+        // nostream: a running build's log as far as it is, not followed to its end.
+        self.request(
+            "GET",
+            &format!("{}/_log?nostream=1", self.path(package)),
+            None,
+        )
+        .1
+    }
+
+    /// The package's binaries: `(name, mtime)`.
+    fn binaries(&self, package: &str) -> Vec<(String, String)> {
+        self.get(&self.path(package))
+            .lines()
+            .filter(|l| l.contains("<binary "))
+            .map(|l| (attr(l, "filename").unwrap(), attr(l, "mtime").unwrap()))
+            .collect()
+    }
+
+    /// The package's finished jobs, oldest first: `(code, workerid)`.
+    fn jobs(&self, package: &str) -> Vec<(String, String)> {
+        self.get(&format!(
+            "/build/{PROJECT}/{REPOSITORY}/x86_64/_jobhistory?package={package}"
+        ))
+        .lines()
+        .filter(|l| l.contains("<jobhist "))
+        .map(|l| {
+            (
+                attr(l, "code").unwrap(),
+                attr(l, "workerid").unwrap_or_default(),
+            )
+        })
+        .collect()
+    }
+
+    /// What is left of a job of `package` on any worker: work directories, obsbox state,
+    /// mounts, cgroups and processes.
+    fn leftovers(&self, package: &str) -> Vec<String> {
+        let job = format!("{PROJECT}/{REPOSITORY}/{package}/x86_64").replace([':', '/'], "_");
+        self.workers
+            .iter()
+            .flat_map(|w| {
+                common::obs::job_leftovers(&w.cache.join("jobs"), &w.dir.join("obsbox-state"), &job)
+                    .into_iter()
+                    .map(move |l| format!("{}: {l}", w.id))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let out = Command::new(script())
+            .arg("stop")
+            .arg(&self.dir)
+            .env("OBSBOX", obsbox_bin())
+            .env("OBS_BACKEND_CACHES", testdata().join("obs-backend-caches"))
+            .output()
+            .unwrap();
+        let stopped = out.status.success() && !self.dir.exists();
+        if !std::thread::panicking() {
+            assert!(stopped, "obs-backend.sh stop: {}", stderr_of(&out));
+        }
+    }
+}
+
+fn script() -> PathBuf {
+    repo_root().join("integration/obs-backend/obs-backend.sh")
+}
+
+fn attr(text: &str, key: &str) -> Option<String> {
+    let start = text.find(&format!(" {key}=\""))? + key.len() + 3;
+    Some(text[start..start + text[start..].find('"')?].to_string())
+}
+
+fn constraints(inner: &str) -> String {
+    format!("<constraints>\n{inner}\n</constraints>\n")
+}
+
+/// A Debian package built by the fleet, rebuilt unchanged; a .spec package built; a
+/// package only the `big` worker may build, built there; a package no worker may build, held back with obsbox's
+/// reason in what OBS reports.
+#[test]
+fn fleet_builds_debian_packages_by_their_constraints() {
+    let backend = Backend::start();
+    backend.project("");
+    backend.commit_debian("hello-obsbox", |_| {}, &[]);
+    backend.commit_debian(
+        "hello-big",
+        |_| {},
+        &[("_constraints", &constraints("  <hostlabel>big</hostlabel>"))],
+    );
+    // OBS 2.9.4's own check takes CPU flags any-of (sse2 is there); obsbox's hook takes
+    // them all-of, as upstream OBS does: no worker has the second one.
+    backend.commit_debian(
+        "hello-nowhere",
+        |_| {},
+        &[(
+            "_constraints",
+            &constraints(
+                "  <hardware><cpu><flag>sse2</flag><flag>obsbox-test-no-such-flag</flag></cpu></hardware>",
+            ),
+        )],
+    );
+
+    // A .spec package in a project of its own (its recipe type is the project's).
+    backend.put(
+        &format!("/source/{RPM_PROJECT}/_meta"),
+        format!(
+            "<project name=\"{RPM_PROJECT}\"><title/><description/>\
+             <repository name=\"Debian_12_rpm\"><path project=\"Debian:12\" repository=\"main\"/>\
+             <arch>x86_64</arch></repository></project>"
+        )
+        .as_bytes(),
+    );
+    backend.put(
+        &format!("/source/{RPM_PROJECT}/_config"),
+        b"Type: spec\nSupport: rpm file\nMacros:\n%vendor obsbox test vendor\n:Macros\n",
+    );
+    backend.commit_dir(
+        RPM_PROJECT,
+        "hello-rpm",
+        &repo_root().join("integration/pkgs/hello-obsbox-rpm"),
+        &[],
+    );
+    backend.commit_debian(
+        "hello-broken",
+        |tree| fs::write(tree.join("src/greet.c"), "this is not C\n").unwrap(),
+        &[],
+    );
+
+    let limit = Duration::from_secs(600);
+    let (code, _) = backend.wait_result("hello-obsbox", &["succeeded", "failed"], limit);
+    let log = backend.log_of("hello-obsbox");
+    assert_eq!(code, "succeeded", "{log}");
+    assert!(log.contains("runs this job for bs_worker"), "{log}");
+    assert!(log.contains("Hello, OBS, from obsbox!"), "{log}");
+    assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    let binaries = backend.binaries("hello-obsbox");
+    let names: Vec<&str> = binaries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "_buildenv",
+            "_statistics",
+            "hello-obsbox_1.0.dsc",
+            "hello-obsbox_1.0.tar.xz",
+            "hello-obsbox_1.0_amd64.buildinfo",
+            "hello-obsbox_1.0_amd64.changes",
+            "hello-obsbox_1.0_amd64.deb"
+        ]
+    );
+    // The worker asked obsbox's host check before it took the job, and after.
+    let (_, worker) = backend.jobs("hello-obsbox").remove(0);
+    let worker_out = backend.worker_output(&worker);
+    assert!(
+        worker_out.contains(&format!(
+            "obsbox hostcheck: {PROJECT}/{REPOSITORY}/hello-obsbox/x86_64: this worker complies"
+        )) && worker_out.contains("obsbox hostcheck: the build succeeded"),
+        "{worker_out}"
+    );
+    let stats = backend.get(&format!("{}/_statistics", backend.path("hello-obsbox")));
+    assert!(stats.contains("<buildstatistics>"), "{stats}");
+
+    let (code, _) = backend.wait_result("hello-big", &["succeeded", "failed"], limit);
+    assert_eq!(code, "succeeded", "{}", backend.log_of("hello-big"));
+    assert_eq!(
+        backend.jobs("hello-big"),
+        [(
+            "succeeded".to_string(),
+            backend.worker("obsbox-2").id.clone()
+        )]
+    );
+
+    // A broken recipe fails on a worker, with the compiler's complaint in the log, and is
+    // not held against the worker.
+    let (code, _) = backend.wait_result("hello-broken", &["succeeded", "failed"], limit);
+    let log = backend.log_of("hello-broken");
+    assert_eq!(code, "failed", "{log}");
+    assert!(log.contains("src/greet.c:1"), "{log}");
+    assert!(log.contains("exit code 1 for bs_worker"), "{log}");
+    let jobs = backend.jobs("hello-broken");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(
+        backend
+            .worker_output(&jobs[0].1)
+            .contains("obsbox hostcheck: the log shows no host problem")
+    );
+
+    // Nothing builds the package nobody complies with. OBS 2.9.4's dispatcher then fails
+    // the job with its explanation: obsbox's hook is the rule no worker passes. Which
+    // constraint obsbox found unmet is in the dispatcher's log.
+    let (code, _) = backend.wait_result("hello-nowhere", &["failed", "succeeded"], limit);
+    let log = backend.log_of("hello-nowhere");
+    assert_eq!(code, "failed", "{log}");
+    assert!(log.contains("package build was not possible"), "{log}");
+    assert!(
+        log.contains("no compliant workers (constraints mismatch hint: dispatch_constraint)"),
+        "{log}"
+    );
+    // Failed by the dispatcher, built by no worker.
+    assert_eq!(
+        backend.jobs("hello-nowhere"),
+        [("failed".to_string(), "dispatcher".to_string())]
+    );
+    let dispatcher = fs::read_to_string(backend.dir.join("log/bs_dispatch")).unwrap();
+    let said: Vec<&str> = dispatcher
+        .lines()
+        .filter(|l| {
+            l.starts_with("obsbox: worker ") && l.contains(&format!("{PROJECT}/hello-nowhere: "))
+        })
+        .collect();
+    assert!(!said.is_empty(), "{dispatcher}");
+    for line in said {
+        assert!(
+            line.ends_with(
+                "hardware:cpu:flag obsbox-test-no-such-flag is required and the worker lacks it"
+            ),
+            "{line}"
+        );
+    }
+
+    // A rebuild: the same result, so bs_worker reports it unchanged and the repository
+    // keeps the old binaries.
+    let deb_before = binaries
+        .iter()
+        .find(|(n, _)| n.ends_with("_amd64.deb"))
+        .unwrap()
+        .clone();
+    backend.post(&format!(
+        "/build/{PROJECT}?cmd=rebuild&package=hello-obsbox"
+    ));
+    let jobs = wait_for("the rebuild", limit, || {
+        let jobs = backend.jobs("hello-obsbox");
+        (jobs.len() == 2).then_some(jobs)
+    });
+    let log = backend.log_of("hello-obsbox");
+    assert_eq!(jobs[1].0, "unchanged", "{log}");
+    // The worker reported it unchanged (obsbox's build-compare callback found the result
+    // equal to the old packages: exit code 2); OBS keeps the old log and notes that.
+    assert!(log.contains("returned same result, skipped"), "{log}");
+    let (code, _) = backend.wait_result("hello-obsbox", &["succeeded", "failed"], limit);
+    assert_eq!(code, "succeeded");
+    let deb_after = backend
+        .binaries("hello-obsbox")
+        .into_iter()
+        .find(|(n, _)| n.ends_with("_amd64.deb"))
+        .unwrap();
+    assert_eq!(deb_after, deb_before);
+
+    // The .spec package: built with Debian's rpmbuild from the base distribution's
+    // packages, the project config's Macros reaching rpmbuild.
+    let (code, _) = wait_for("the rpm build", limit, || {
+        backend
+            .result_in(RPM_PROJECT, "hello-rpm")
+            .filter(|(code, _)| code == "succeeded" || code == "failed")
+    });
+    let rpm_path = format!("/build/{RPM_PROJECT}/Debian_12_rpm/x86_64/hello-rpm");
+    let log = backend.get(&format!("{rpm_path}/_log?nostream=1"));
+    assert_eq!(code, "succeeded", "{log}");
+    assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    let listing = backend.get(&rpm_path);
+    for rpm in [
+        "hello-obsbox-1.0-1.x86_64.rpm",
+        "hello-obsbox-1.0-1.src.rpm",
+    ] {
+        assert!(
+            listing.contains(&format!("filename=\"{rpm}\"")),
+            "{listing}"
+        );
+    }
+    let rpm_file = backend.dir.join("hello.rpm");
+    fs::write(
+        &rpm_file,
+        backend.get_bytes(&format!("{rpm_path}/hello-obsbox-1.0-1.x86_64.rpm")),
+    )
+    .unwrap();
+    let query = Command::new("rpm")
+        .args(["-qp", "--qf", "%{NAME} %{VENDOR}"])
+        .arg(&rpm_file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&query.stdout),
+        "hello-obsbox obsbox test vendor"
+    );
+
+    for package in ["hello-obsbox", "hello-big", "hello-broken"] {
+        let left = backend.leftovers(package);
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+/// `abortbuild` through OBS ends a running build at once, and nothing of it stays.
+#[test]
+fn abortbuild_ends_a_running_build_within_2_s() {
+    let backend = Backend::start();
+    backend.project("");
+    backend.commit_debian(
+        "sleeper",
+        |tree| {
+            // The build hangs in its first step, below make below the shell of the
+            // build phase.
+            let rules = tree.join("debian/rules");
+            let text = fs::read_to_string(&rules).unwrap();
+            fs::write(
+                &rules,
+                text.replace(
+                    "debian/build-stamp:\n",
+                    "debian/build-stamp:\n\tsleep 900\n",
+                ),
+            )
+            .unwrap();
+        },
+        &[],
+    );
+    wait_for("the build to hang", Duration::from_secs(600), || {
+        backend
+            .log_of("sleeper")
+            .contains("sleep 900")
+            .then_some(())
+    });
+    assert!(!backend.leftovers("sleeper").is_empty(), "no build running");
+
+    let started = Instant::now();
+    backend.post(&format!("/build/{PROJECT}?cmd=abortbuild&package=sleeper"));
+    let left = wait_for("the build to end", Duration::from_secs(60), || {
+        let left = backend.leftovers("sleeper");
+        left.is_empty().then_some(started.elapsed())
+    });
+    assert!(left < Duration::from_secs(2), "the abort took {left:?}");
+
+    let (code, _) =
+        backend.wait_result("sleeper", &["failed", "succeeded"], Duration::from_secs(60));
+    let log = backend.log_of("sleeper");
+    assert_eq!(code, "failed", "{log}");
+    assert!(log.contains("build interrupted by SIGTERM"), "{log}");
+}
+
+/// Ten packages committed at once are spread over the workers and all succeed.
+#[test]
+fn ten_packages_at_once_spread_over_the_fleet() {
+    let backend = Backend::start();
+    backend.project("");
+    let packages: Vec<String> = (1..=10).map(|n| format!("hello-{n}")).collect();
+    for (n, package) in packages.iter().enumerate() {
+        // Each its own build: a mark of the package in the binary.
+        backend.commit_debian(
+            package,
+            |tree| {
+                let greet = tree.join("src/greet.c");
+                let mut text = fs::read_to_string(&greet).unwrap();
+                text.push_str(&format!("const char obsbox_test_job[] = \"job {n}\";\n"));
+                fs::write(&greet, text).unwrap();
+            },
+            &[],
+        );
+    }
+    let mut used = std::collections::BTreeSet::new();
+    for package in &packages {
+        let (code, _) =
+            backend.wait_result(package, &["succeeded", "failed"], Duration::from_secs(900));
+        let log = backend.log_of(package);
+        assert_eq!(code, "succeeded", "{log}");
+        assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+        let jobs = backend.jobs(package);
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        used.insert(jobs[0].1.clone());
+    }
+    let all: std::collections::BTreeSet<String> =
+        backend.workers.iter().map(|w| w.id.clone()).collect();
+    assert_eq!(used, all, "not every worker got a job");
+    for package in &packages {
+        let left = backend.leftovers(package);
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+/// A worker and its obsbox killed (SIGKILL) in the middle of a build: once the worker is
+/// back, OBS builds the job again on another worker, and the killed worker's next job
+/// removes what the killed obsbox left.
+#[test]
+fn killed_worker_job_is_built_elsewhere_and_cleaned_up_after() {
+    let backend = Backend::start();
+    backend.project("");
+    // Never on a worker labelled `killed`: the killed one comes back with that label.
+    backend.commit_debian(
+        "slowpoke",
+        |tree| {
+            let rules = tree.join("debian/rules");
+            let text = fs::read_to_string(&rules).unwrap();
+            fs::write(
+                &rules,
+                text.replace("debian/build-stamp:\n", "debian/build-stamp:\n\tsleep 15\n"),
+            )
+            .unwrap();
+        },
+        &[(
+            "_constraints",
+            &constraints("  <hostlabel exclude=\"true\">killed</hostlabel>"),
+        )],
+    );
+    wait_for("the build to sleep", Duration::from_secs(600), || {
+        backend
+            .log_of("slowpoke")
+            .contains("sleep 15")
+            .then_some(())
+    });
+    let (code, details) = backend.result("slowpoke").unwrap();
+    assert_eq!(code, "building", "{details}");
+    let victim = details
+        .strip_prefix("building on ")
+        .unwrap_or_else(|| panic!("{details}"))
+        .to_string();
+    let n: usize = victim.strip_prefix("obsbox-").unwrap().parse().unwrap();
+    let pids = fs::read_to_string(backend.dir.join("pids")).unwrap();
+    let pid: i32 = pids
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("worker{n} ")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // bs_worker is the leader of its own session; the build (obsbox) runs in its group.
+    let registry = backend.worker(&victim).dir.join("obsbox-state/obs-build");
+    let build_pid: i32 = fs::read_dir(&registry)
+        .unwrap()
+        .flatten()
+        .find_map(|e| fs::read_to_string(e.path()).ok())
+        .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .expect("the running build's registration");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        "the worker and its obsbox to die",
+        Duration::from_secs(10),
+        || (!common::process_alive(pid) && !common::process_alive(build_pid)).then_some(()),
+    );
+    // What the killed obsbox left: its work directory, containers, processes.
+    assert!(!backend.leftovers("slowpoke").is_empty());
+
+    // Back with the label the job avoids: OBS takes the job back from it and gives it to
+    // another worker.
+    let out = Command::new(script())
+        .arg("restart-worker")
+        .arg(&backend.dir)
+        .arg(n.to_string())
+        .env("OBSBOX", obsbox_bin())
+        .env("OBS_BACKEND_CACHES", testdata().join("obs-backend-caches"))
+        .env(
+            "OBS_BACKEND_LABELS",
+            (1..=3)
+                .map(|i| if i == n { "killed" } else { "-" })
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "restart-worker: {}", stderr_of(&out));
+    let (code, _) = backend.wait_result(
+        "slowpoke",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let log = backend.log_of("slowpoke");
+    assert_eq!(code, "succeeded", "{log}");
+    let jobs = backend.jobs("slowpoke");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_ne!(jobs[0].1, victim, "{jobs:?}");
+
+    // The killed worker's next job (only it has the label) removes what was left.
+    backend.commit_debian(
+        "hello-after",
+        |_| {},
+        &[(
+            "_constraints",
+            &constraints("  <hostlabel>killed</hostlabel>"),
+        )],
+    );
+    let (code, _) = backend.wait_result(
+        "hello-after",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let log = backend.log_of("hello-after");
+    assert_eq!(code, "succeeded", "{log}");
+    assert_eq!(backend.jobs("hello-after")[0].1, victim);
+    assert!(log.contains("removed what a run that died left"), "{log}");
+    for package in ["slowpoke", "hello-after"] {
+        let left = backend.leftovers(package);
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
