@@ -62,6 +62,9 @@ pub struct Request {
     pub repos: Vec<String>,
     /// Package names (or `name (>= version)` relations) the root must contain.
     pub names: Vec<String>,
+    /// Build relations of a recipe (OR-groups and conflicts, with their origins) the root
+    /// must satisfy besides `names`.
+    pub needs: repo::build_deps::Needs,
     pub mode: Mode,
     /// For an install-mode root this machine cannot run natively: the toolbox whose
     /// host-arch dpkg installs it, and the qemu that runs its maintainer scripts.
@@ -159,7 +162,12 @@ fn build_with(
         .iter()
         .map(|n| parse_request(n))
         .collect::<Result<Vec<_>>>()?;
-    let chosen = repo::resolve::resolve(&packages, &relations)?;
+    let chosen = repo::resolve::resolve_needs(
+        &packages,
+        &relations,
+        &request.needs.depends,
+        &request.needs.conflicts,
+    )?;
     let mut chosen: Vec<&PackageMeta> = chosen.iter().map(|&i| &packages[i]).collect();
     chosen.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
     tracing::info!(
