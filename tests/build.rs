@@ -94,13 +94,9 @@ fn spec_builds_into_rpms_and_srpms() {
     assert_eq!(package.name, "hello-obsbox");
 }
 
-#[test]
-fn buildinfo_xml_job_builds() {
-    let data = testdata();
-    let server = Server::serve(&data.join("deb-repo"));
-    let job = Job::new(shared_cache());
-    let recipe = job.debian_sources();
-    let url = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+/// Writes a buildinfo for `recipe` (whose sources are in `job.sources()`) with every
+/// package of the test root as a bdep, and builds it.
+fn build_buildinfo(job: &Job, recipe: &str, url: &str) -> (std::process::Output, PathBuf) {
     let mut bdeps = String::new();
     for name in deb_packages() {
         bdeps.push_str(&format!("  <bdep name=\"{name}\"/>\n"));
@@ -122,7 +118,33 @@ fn buildinfo_xml_job_builds() {
         ),
     )
     .unwrap();
-    let (out, results) = job.build(&buildinfo);
+    job.build(&buildinfo)
+}
+
+#[test]
+fn buildinfo_xml_job_builds() {
+    let data = testdata();
+    let server = Server::serve(&data.join("deb-repo"));
+    let url = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let (out, results) = build_buildinfo(&job, &recipe, &url);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+
+    // The buildinfo's bdeps are the package set, as obs-build takes them: a Build-Depends
+    // of the .dsc that no repository satisfies is not added to the root (which would fail
+    // the setup, exit 4). The build reads debian/control, which does not have it.
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let dsc = job.sources().join(&recipe);
+    let text = fs::read_to_string(&dsc).unwrap().replace(
+        "Build-Depends: build-essential\n",
+        "Build-Depends: build-essential, make (>= 99)\n",
+    );
+    fs::write(&dsc, text).unwrap();
+    let (out, results) = build_buildinfo(&job, &recipe, &url);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
     assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
