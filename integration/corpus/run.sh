@@ -90,7 +90,7 @@ Binarytype: deb
 Preinstall: $base
 Runscripts: base-passwd base-files
 Required: build-essential
-Prefer: make libsystemd0 dh-python libyaml-perl
+Prefer: make libsystemd0
 EOF
 
 serve_dir "$work" >/dev/null
