@@ -9,7 +9,7 @@
 # Sources come at run time through apt with a private deb-src configuration made from the
 # machine's own apt sources (the system's configuration is not changed); each package's
 # build dependencies (apt's choice, from an empty dpkg status, plus the Priority: required
-# set and build-essential) are downloaded with apt into a local repository. Everything
+# set, build-essential and fakeroot) are downloaded with apt into a local repository. Everything
 # fetched is kept in $OBSBOX_TEST_CACHE/corpus. obsbox reads the repository over loopback
 # HTTP, obs-build as a local directory (this obs-build mishandles HTTP repositories).
 source "$(dirname "$0")/../lib/common.sh"
@@ -80,7 +80,8 @@ fi
 # obs-build's project config for Debian 12: the Priority: required set and everything it
 # depends on preinstalled (as debootstrap's base: what a shell and dpkg need; obs-build
 # does not expand Preinstall), base-passwd and base-files' scripts run, build-essential
-# required.
+# and fakeroot required (as sbuild and OBS's Debian configurations give every build: a
+# package without Rules-Requires-Root: no is built under fakeroot).
 base=$("${APT[@]}" -s install $(cat "$data/lists/required.txt") | sed -n 's/^Inst \([^ ]*\) .*/\1/p' | sort -u | paste -sd' ')
 [ -n "$base" ] || { echo "apt cannot resolve the required set" >&2; exit 1; }
 cat > "$work/debian12.conf" <<EOF
@@ -89,12 +90,12 @@ Type: dsc
 Binarytype: deb
 Preinstall: $base
 Runscripts: base-passwd base-files
-Required: build-essential
+Required: build-essential fakeroot
 Prefer: make libsystemd0
 EOF
 
 serve_dir "$work" >/dev/null
-required=$( (cat "$data/lists/required.txt"; echo build-essential) | sed 's/.*/"&"/' | paste -sd, -)
+required=$( (cat "$data/lists/required.txt"; echo build-essential; echo fakeroot) | sed 's/.*/"&"/' | paste -sd, -)
 printf '%-22s %-9s %-9s %7s %7s  %s\n' package obsbox obs-build "obsbox" "obs" "binary packages (identical of all)"
 for name in "${names[@]}"; do
     dir=$work/$name
@@ -109,7 +110,7 @@ for name in "${names[@]}"; do
     # The build dependencies as apt resolves them, and the base every build has.
     {
         "${APT[@]}" -s build-dep "$dsc"
-        "${APT[@]}" -s install $(cat "$data/lists/required.txt") build-essential
+        "${APT[@]}" -s install $(cat "$data/lists/required.txt") build-essential fakeroot
     } 2>"$dir/apt-resolve.err" | sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' | sort -u > "$dir/closure.txt" ||
         { cat "$dir/apt-resolve.err" >&2; fail "$name: apt cannot resolve the build dependencies"; continue; }
     missing=()
