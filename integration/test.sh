@@ -9,6 +9,9 @@ cargo build --release --locked
 # Real Debian packages and RPMs, and repositories of them (downloaded once, then cached).
 ./integration/testdata.sh
 cargo nextest run --release --locked --no-fail-fast
+# Real Debian source packages built by obsbox and by obs-build (the CI subset; --all for
+# the whole corpus).
+./integration/corpus/run.sh
 ./integration/podman.sh
 ./integration/containerd.sh
 ./integration/soak.sh 500 20

@@ -94,13 +94,9 @@ fn spec_builds_into_rpms_and_srpms() {
     assert_eq!(package.name, "hello-obsbox");
 }
 
-#[test]
-fn buildinfo_xml_job_builds() {
-    let data = testdata();
-    let server = Server::serve(&data.join("deb-repo"));
-    let job = Job::new(shared_cache());
-    let recipe = job.debian_sources();
-    let url = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+/// Writes a buildinfo for `recipe` (whose sources are in `job.sources()`) with every
+/// package of the test root as a bdep, and builds it.
+fn build_buildinfo(job: &Job, recipe: &str, url: &str) -> (std::process::Output, PathBuf) {
     let mut bdeps = String::new();
     for name in deb_packages() {
         bdeps.push_str(&format!("  <bdep name=\"{name}\"/>\n"));
@@ -122,7 +118,33 @@ fn buildinfo_xml_job_builds() {
         ),
     )
     .unwrap();
-    let (out, results) = job.build(&buildinfo);
+    job.build(&buildinfo)
+}
+
+#[test]
+fn buildinfo_xml_job_builds() {
+    let data = testdata();
+    let server = Server::serve(&data.join("deb-repo"));
+    let url = format!("{} bookworm main", server.url("").trim_end_matches('/'));
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let (out, results) = build_buildinfo(&job, &recipe, &url);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+
+    // The buildinfo's bdeps are the package set, as obs-build takes them: a Build-Depends
+    // of the .dsc that no repository satisfies is not added to the root (which would fail
+    // the setup, exit 4). The build reads debian/control, which does not have it.
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let dsc = job.sources().join(&recipe);
+    let text = fs::read_to_string(&dsc).unwrap().replace(
+        "Build-Depends: build-essential\n",
+        "Build-Depends: build-essential, make (>= 99)\n",
+    );
+    fs::write(&dsc, text).unwrap();
+    let (out, results) = build_buildinfo(&job, &recipe, &url);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
     assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
@@ -389,4 +411,118 @@ fn gc_removes_what_a_killed_build_left() {
     // A second gc finds nothing.
     let out = job.runtime.output(&["--cache", &cache, "gc"]);
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
+
+/// The `.dsc`'s build relations are read as dpkg-checkbuilddeps reads them: an alternative
+/// restricted to another architecture or to an inactive build profile is dropped, an
+/// unsatisfiable first alternative gives way to the next, the job's build profiles are
+/// active (and exported to the build as DEB_BUILD_PROFILES), and a Build-Conflicts keeps
+/// a package out of the root even where it would be the first choice. The build's own
+/// dpkg-checkbuilddeps then agrees: the job succeeds.
+#[test]
+fn debian_build_relations_are_read_as_dpkg_reads_them() {
+    let data = testdata();
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources_edited(|tree| {
+        let control = tree.join("debian/control");
+        let text = fs::read_to_string(&control).unwrap().replace(
+            "Build-Depends: build-essential\n",
+            "Build-Depends: build-essential, no-such-package (>= 1) [arm64],\n \
+             no-such-stage <stage1>, no-such-test-tool <!nocheck>,\n \
+             no-such-make (>= 9) | make-guile | make\n\
+             Build-Depends-Indep: no-such-doc-tool [!linux-any]\n\
+             Build-Conflicts: make-guile, no-such-conflict [any-amd64]\n",
+        );
+        fs::write(&control, text).unwrap();
+    });
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let toml = job.write_toml(
+        &recipe,
+        &repo,
+        &deb_packages(),
+        "build_profiles = [\"nocheck\"]\n",
+    );
+    let (out, results) = job.build(&toml);
+    let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
+    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+    // dpkg-genbuildinfo lists the build dependencies as installed: make, not make-guile.
+    let buildinfo = fs::read_to_string(results.join("OTHER/hello-obsbox_1.0_amd64.buildinfo"))
+        .unwrap_or_else(|e| panic!("no .buildinfo in OTHER/: {e}\n{log}"));
+    assert!(buildinfo.contains(" make (= 4.3-4.1)"), "{buildinfo}");
+    assert!(!buildinfo.contains("make-guile"), "{buildinfo}");
+    assert!(
+        buildinfo.contains("DEB_BUILD_PROFILES=\"nocheck\""),
+        "{buildinfo}"
+    );
+    // A binary-only build: no regenerated source package, the original one handed back.
+    let other: Vec<String> = fs::read_dir(results.join("OTHER"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        other.contains(&"hello-obsbox_1.0.dsc".to_string()),
+        "{other:?}"
+    );
+    assert_eq!(
+        fs::read(results.join("OTHER/hello-obsbox_1.0.dsc")).unwrap(),
+        fs::read(job.sources().join("hello-obsbox_1.0.dsc")).unwrap(),
+        "OTHER/ holds the original .dsc"
+    );
+    assert!(
+        buildinfo.contains("Binary: hello-obsbox") && !buildinfo.contains(".dsc"),
+        "a -b build's .buildinfo names no source files:\n{buildinfo}"
+    );
+}
+
+/// A build relation no repository satisfies, and a Build-Conflicts on a package the root
+/// needs, fail the setup (exit 4) with one line naming the `.dsc` field and the relation.
+#[test]
+fn unsatisfiable_build_relations_name_the_dsc_field() {
+    let data = testdata();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    for (fields, expected) in [
+        (
+            "Build-Depends: build-essential, no-such-lib (>= 2) [amd64] | no-such-lib2\n",
+            "Build-Depends of hello-obsbox_1.0.dsc needs no-such-lib (>= 2) | no-such-lib2",
+        ),
+        (
+            "Build-Depends: build-essential\nBuild-Conflicts: bzip2\n",
+            "Build-Conflicts of hello-obsbox_1.0.dsc conflicts with bzip2",
+        ),
+    ] {
+        let job = Job::new(shared_cache());
+        let recipe = job.debian_sources_edited(|tree| {
+            let control = tree.join("debian/control");
+            let text = fs::read_to_string(&control)
+                .unwrap()
+                .replace("Build-Depends: build-essential\n", fields);
+            fs::write(&control, text).unwrap();
+        });
+        let toml = job.write_toml(&recipe, &repo, &deb_packages(), "");
+        let (out, _) = job.build(&toml);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(4), "{fields}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{fields}: {err}");
+    }
+    // A relation dpkg cannot parse (dpkg-source would not have made this .dsc either).
+    let job = Job::new(shared_cache());
+    let recipe = job.debian_sources();
+    let dsc = job.sources().join(&recipe);
+    let text = fs::read_to_string(&dsc).unwrap().replace(
+        "Build-Depends: build-essential\n",
+        "Build-Depends: build-essential, broken [amd64] (>= 1)\n",
+    );
+    fs::write(&dsc, text).unwrap();
+    let toml = job.write_toml(&recipe, &repo, &deb_packages(), "");
+    let (out, _) = job.build(&toml);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("hello-obsbox_1.0.dsc: field Build-Depends")
+            && err.contains("broken [amd64] (>= 1)"),
+        "{err}"
+    );
 }

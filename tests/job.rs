@@ -179,6 +179,8 @@ fn buildinfo_debian_every_field() {
         checks: vec![],
         rpm_target: String::new(),
         rpm_macros: String::new(),
+        expanded: true,
+        build_profiles: vec![],
     };
     assert_eq!(job, expected);
 }
@@ -466,6 +468,8 @@ fn job_toml_full() {
         ],
         rpm_target: String::new(),
         rpm_macros: String::new(),
+        expanded: false,
+        build_profiles: vec![],
     };
     assert_eq!(job, expected);
 }

@@ -587,3 +587,88 @@ fn rpm_install_mode_registers_the_set_and_runs_scriptlets() {
     );
     assert!(again.join("var/lib/rpm").is_dir());
 }
+
+/// Real bookworm packages fetched with apt at test time (kept in the test cache): the
+/// directory holding them, a plain repository of `.deb` files.
+fn apt_downloaded(dir_name: &str, packages: &[&str]) -> PathBuf {
+    let dir = common::data::test_cache().join(dir_name);
+    fs::create_dir_all(&dir).unwrap();
+    let have = |name: &str| {
+        fs::read_dir(&dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{name}_"))
+        })
+    };
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !have(p)).collect();
+    if !missing.is_empty() {
+        let out = Command::new("apt-get")
+            .arg("download")
+            .args(&missing)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "apt-get download {missing:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    dir
+}
+
+/// Maintainer scripts run in dpkg's order: a package's preinst runs before its own files
+/// are unpacked. libklibc-dev's preinst removes /usr/lib/klibc/include/{linux,asm,…} when
+/// they are directories (following symlinks: the ones it ships lead to linux-libc-dev's
+/// directories); run after its files were laid down, it deleted its own symlinks, klcc
+/// then failed and mksh built without klibc.
+#[test]
+fn a_preinst_runs_before_its_package_is_unpacked() {
+    let data = testdata();
+    let klibc = apt_downloaded("klibc-order", &["libklibc", "libklibc-dev"]);
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("root");
+    let names = work.path().join("names.txt");
+    let mut wanted = list("required.txt");
+    wanted.extend(["libklibc-dev".to_string(), "linux-libc-dev".to_string()]);
+    fs::write(&names, wanted.join("\n")).unwrap();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    obsbox.ok(&[
+        "rootfs",
+        "create",
+        "--arch",
+        "amd64",
+        "--mode",
+        "install",
+        "--repo",
+        &repo,
+        "--repo",
+        klibc.to_str().unwrap(),
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for link in ["linux", "asm", "asm-generic"] {
+        let path = out.join("usr/lib/klibc/include").join(link);
+        let meta =
+            fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            meta.file_type().is_symlink(),
+            "{} is no symlink",
+            path.display()
+        );
+    }
+    assert!(out.join("usr/lib/klibc/include/linux/types.h").is_file());
+    // The install log shows the preinst ran (and before configure).
+    let logs: Vec<PathBuf> = fs::read_dir(obsbox.cache.path().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let log = fs::read_to_string(&logs[0]).unwrap();
+    let preinst = log.find("preinst install of libklibc-dev").expect(&log);
+    let configured = log.find("Setting up libklibc-dev").expect(&log);
+    assert!(preinst < configured, "{log}");
+}

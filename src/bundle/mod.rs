@@ -205,12 +205,13 @@ fn prepare_spec(job: &Job, dir: &Path) -> Result<Spec> {
         "set -e\n\
          grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
          grep -q '^{user}:' /etc/passwd || echo '{user}:x:{uid}:{gid}:OBS build user:{home}:/bin/sh' >> /etc/passwd\n\
-         mkdir -p {home} /build\n\
-         chown {uid}:{gid} {home} /build\n",
+         mkdir -p {home} {topdir}\n\
+         chown {uid}:{gid} {home} {topdir}\n",
         user = BUILD_USER,
         uid = BUILD_UID,
         gid = BUILD_GID,
         home = BUILD_HOME,
+        topdir = recipe::TOPDIR,
     );
     let mut spec = base_spec(dir, false)?;
     spec.set_process(Some(
@@ -321,7 +322,7 @@ fn env(job: &Job, home: &str) -> Vec<String> {
     } else {
         job.jobs
     };
-    vec![
+    let mut env = vec![
         format!("PATH={PATH}"),
         format!("HOME={home}"),
         format!("USER={BUILD_USER}"),
@@ -329,7 +330,14 @@ fn env(job: &Job, home: &str) -> Vec<String> {
         "TERM=dumb".to_string(),
         format!("OBSBOX_JOBS={jobs}"),
         format!("DEB_BUILD_OPTIONS=parallel={jobs}"),
-    ]
+    ];
+    if !job.build_profiles.is_empty() {
+        env.push(format!(
+            "DEB_BUILD_PROFILES={}",
+            job.build_profiles.join(" ")
+        ));
+    }
+    env
 }
 
 /// A scratch tmpfs anyone may write to (mode 1777, as /tmp).

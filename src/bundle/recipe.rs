@@ -6,7 +6,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::job::Job;
+use crate::repo::build_deps::{self, Needs};
 use crate::repo::{Relation, debian};
+
+/// Where a Debian source is built, as obs-build's build-recipe-dsc has it: unpacked into
+/// `TOPDIR/BUILD`, the packages written to `TOPDIR`.
+pub const TOPDIR: &str = "/usr/src/packages";
 
 /// The kinds of recipe obsbox builds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,80 +92,125 @@ impl Recipe {
                 macros = macros,
             ),
             Recipe::Dsc(_) | Recipe::Tree(_) => {
+                // As obs-build's build-recipe-dsc: the source unpacked into TOPDIR/BUILD,
+                // `dpkg-buildpackage -us -uc -b` there (or the sources' build.script), the
+                // environment its su_deb_chroot sets; the same path ends up in debug info,
+                // so the same inputs give the same packages.
                 let unpack = match self {
                     Recipe::Dsc(dsc) => {
-                        format!("dpkg-source --no-check -x /sources/{} pkg", quote(dsc))
+                        format!(r#"dpkg-source -x /sources/{} "$TOPDIR/BUILD""#, quote(dsc))
                     }
-                    Recipe::Tree(dir) => {
-                        format!("mkdir pkg && cp -a /sources/{}/. pkg/", quote(dir))
-                    }
+                    Recipe::Tree(dir) => format!(
+                        r#"mkdir "$TOPDIR/BUILD" && cp -a /sources/{}/. "$TOPDIR/BUILD/""#,
+                        quote(dir)
+                    ),
                     Recipe::Spec(_) => unreachable!(),
                 };
+                // The original source goes back in OTHER/: the .dsc and the files it lists
+                // (plain names only).
+                let source = match self {
+                    Recipe::Dsc(dsc) => format!(
+                        r#"cp /sources/{dsc} /results/OTHER/
+sed -n '/^Files:/,/^[^ ]/p' /sources/{dsc} | while read -r sum size name rest; do
+  case "$name" in ''|*/*|.*) continue ;; esac
+  if [ -f "/sources/$name" ]; then cp "/sources/$name" /results/OTHER/; fi
+done
+"#,
+                        dsc = quote(dsc)
+                    ),
+                    _ => String::new(),
+                };
                 format!(
-                    "set -e\n\
-                     cd /build\n\
-                     rm -rf pkg\n\
-                     {unpack}\n\
-                     cd pkg\n\
-                     dpkg-buildpackage -us -uc -j\"$OBSBOX_JOBS\"\n\
-                     cd /build\n\
-                     mkdir -p /results/DEBS /results/OTHER\n\
-                     for f in *.deb *.udeb *.ddeb; do [ -e \"$f\" ] && cp \"$f\" /results/DEBS/; done\n\
-                     for f in *.dsc *.changes *.buildinfo *.tar.*; do [ -e \"$f\" ] && cp \"$f\" /results/OTHER/; done\n\
-                     true\n",
+                    r#"set -e
+export LC_ALL=C.UTF-8 LANGUAGE=C.UTF-8 LANG=C.UTF-8 TZ=UTC
+umask 022
+TOPDIR={TOPDIR}
+cd "$TOPDIR"
+rm -rf BUILD
+{unpack}
+cd BUILD
+if [ -f /sources/build.script ]; then
+  . /sources/build.script
+else
+  dpkg-buildpackage -us -uc -b
+fi
+cd "$TOPDIR"
+mkdir -p /results/DEBS /results/OTHER
+for f in *.deb *.udeb *.ddeb; do if [ -e "$f" ]; then cp "$f" /results/DEBS/; fi; done
+for f in *.changes *.buildinfo; do if [ -e "$f" ]; then cp "$f" /results/OTHER/; fi; done
+{source}"#,
                 )
             }
         }
     }
 
-    /// The build dependencies the recipe declares (for a Debian OR-group, the first
-    /// alternative), to add to the buildroot of a job that does not list them itself.
-    pub fn build_deps(&self, sources: &Path) -> Result<Vec<Relation>> {
-        match self {
+    /// The build relations the recipe declares, for `ctx` (build arch and profiles): a
+    /// `.dsc` or `debian/control` read as dpkg reads it (see [`build_deps`]), a spec's
+    /// `BuildRequires`. Added to the buildroot of a job whose bdeps are not OBS's expanded
+    /// set.
+    pub fn build_needs(&self, sources: &Path, ctx: &build_deps::BuildContext) -> Result<Needs> {
+        let (path, text) = match self {
             Recipe::Spec(spec) => {
                 let path = sources.join(spec);
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                spec_build_requires(&text).with_context(|| format!("{}", path.display()))
+                let text = read_recipe(&path)?;
+                let origin = format!("BuildRequires of {spec}");
+                let depends = spec_build_requires(&text)
+                    .with_context(|| format!("{}", path.display()))?
+                    .into_iter()
+                    .map(|r| (vec![r], origin.clone()))
+                    .collect();
+                return Ok(Needs {
+                    depends,
+                    conflicts: Vec::new(),
+                });
             }
             Recipe::Dsc(dsc) => {
                 let path = sources.join(dsc);
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                control_build_deps(&strip_signature(&text))
-                    .with_context(|| format!("{}", path.display()))
+                let text = strip_signature(&read_recipe(&path)?);
+                (path, text)
             }
             Recipe::Tree(dir) => {
                 let path = sources.join(dir).join("debian/control");
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                control_build_deps(&text).with_context(|| format!("{}", path.display()))
+                let text = read_recipe(&path)?;
+                (path, text)
             }
-        }
+        };
+        let shown = match self {
+            Recipe::Tree(dir) => format!("{dir}/debian/control"),
+            _ => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let paragraphs = debian::parse_paragraphs(&text)
+            .with_context(|| format!("{}: not a control file", path.display()))?;
+        let Some(source) = paragraphs.first() else {
+            bail!("{}: no paragraphs", path.display());
+        };
+        build_deps::needs(source, &shown, ctx)
     }
+}
+
+/// The largest recipe file obsbox reads.
+const MAX_RECIPE: u64 = 4 << 20;
+
+fn read_recipe(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_RECIPE + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if text.len() as u64 > MAX_RECIPE {
+        bail!("{}: larger than {MAX_RECIPE} bytes", path.display());
+    }
+    Ok(text)
 }
 
 /// A .dsc may be clear-signed; the fields are inside the armor.
 fn strip_signature(text: &str) -> String {
     debian::strip_clearsign(text).unwrap_or_else(|_| text.to_string())
-}
-
-fn control_build_deps(text: &str) -> Result<Vec<Relation>> {
-    let paragraphs = debian::parse_paragraphs(text)?;
-    let Some(source) = paragraphs.first() else {
-        bail!("no paragraphs");
-    };
-    let mut out = Vec::new();
-    for field in ["Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep"] {
-        if let Some(value) = source.get(field) {
-            for group in debian::parse_relations(value).with_context(|| format!("field {field}"))? {
-                if let Some(first) = group.into_iter().next() {
-                    out.push(first);
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `BuildRequires:` lines of a spec: names with optional `op version`, separated by
@@ -243,13 +293,52 @@ mod tests {
     }
 
     #[test]
-    fn debian_build_deps_take_the_first_alternative() {
-        let deps = control_build_deps(
-            "Source: x\nBuild-Depends: debhelper-compat (= 13), libfoo-dev | libbar-dev\nBuild-Depends-Indep: python3\n\nPackage: x\n",
+    fn debian_build_needs_keep_every_alternative_and_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("x_1.dsc"),
+            "Format: 3.0 (quilt)\nSource: x\nBuild-Depends: debhelper-compat (= 13), missing | make, \
+             libdevstat-dev [kfreebsd-any], foo <!nocheck>\nBuild-Depends-Indep: python3:any\n\
+             Build-Conflicts: bzip2\n",
         )
         .unwrap();
-        let names: Vec<&str> = deps.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["debhelper-compat", "libfoo-dev", "python3"]);
+        let ctx = build_deps::BuildContext {
+            arch: "amd64".into(),
+            profiles: vec!["nocheck".into()],
+        };
+        let needs = Recipe::Dsc("x_1.dsc".into())
+            .build_needs(dir.path(), &ctx)
+            .unwrap();
+        let depends: Vec<(Vec<&str>, &str)> = needs
+            .depends
+            .iter()
+            .map(|(g, o)| (g.iter().map(|r| r.name.as_str()).collect(), o.as_str()))
+            .collect();
+        assert_eq!(
+            depends,
+            [
+                (vec!["debhelper-compat"], "Build-Depends of x_1.dsc"),
+                (vec!["missing", "make"], "Build-Depends of x_1.dsc"),
+                (vec!["python3"], "Build-Depends-Indep of x_1.dsc"),
+            ]
+        );
+        assert_eq!(needs.conflicts.len(), 1);
+        assert_eq!(needs.conflicts[0].1, "Build-Conflicts of x_1.dsc");
+        std::fs::write(
+            dir.path().join("y_1.dsc"),
+            "Source: y\nBuild-Depends: a [amd64] (>= 1)\n",
+        )
+        .unwrap();
+        let e = format!(
+            "{:#}",
+            Recipe::Dsc("y_1.dsc".into())
+                .build_needs(dir.path(), &ctx)
+                .unwrap_err()
+        );
+        assert!(
+            e.contains("y_1.dsc: field Build-Depends") && e.contains("a [amd64] (>= 1)"),
+            "{e}"
+        );
     }
 
     #[test]

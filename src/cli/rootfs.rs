@@ -120,6 +120,7 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
         arch: args.arch,
         repos: args.repos,
         names,
+        needs: Default::default(),
         mode,
         foreign,
         toolbox,

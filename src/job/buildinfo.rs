@@ -322,6 +322,8 @@ impl Root {
             checks: Vec::new(),
             rpm_target: String::new(),
             rpm_macros: String::new(),
+            expanded: true,
+            build_profiles: Vec::new(),
         })
     }
 }

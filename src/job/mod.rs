@@ -112,6 +112,15 @@ pub struct Job {
     /// lines), e.g. the `Macros:` section of an OBS project config. Empty: none.
     #[serde(default)]
     pub rpm_macros: String,
+    /// The bdep list is the whole package set, as OBS's scheduler expanded it (a buildinfo
+    /// or a `.build.rpmlist`): the recipe's own build dependencies are not added, as
+    /// obs-build does not add them.
+    #[serde(default)]
+    pub expanded: bool,
+    /// Debian build profiles the build activates (`DEB_BUILD_PROFILES`): they choose which
+    /// restricted build relations of the recipe apply. None by default.
+    #[serde(default)]
+    pub build_profiles: Vec<String>,
 }
 
 /// Reads the job in `path`, choosing the reader by what the file is: `*.toml` is a native

@@ -10,6 +10,7 @@
 //! # crossarch = "arm64"; sysroot = ["libc6-dev"]     # a sysroot cross build
 //!
 //! constraints = ["hardware:disk:size unit=G 10"]   # for `obsbox allocate --job`
+//! build_profiles = ["nocheck"]                     # DEB_BUILD_PROFILES of a Debian build
 //!
 //! [[check]]
 //! name = "contents"
@@ -99,6 +100,9 @@ struct JobFile {
     /// Constraint lines (prjconf `Constraint:` syntax) for `obsbox allocate --job`.
     #[serde(default)]
     constraints: Vec<String>,
+    /// Debian build profiles to activate (`DEB_BUILD_PROFILES`), e.g. `["nocheck"]`.
+    #[serde(default)]
+    build_profiles: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +252,9 @@ impl JobFile {
                 .transpose()?
                 .unwrap_or_default(),
             rpm_macros: String::new(),
+            expanded: false,
+            build_profiles: crate::repo::build_deps::parse_profiles(&self.build_profiles.join(" "))
+                .context("build_profiles")?,
         })
     }
 }

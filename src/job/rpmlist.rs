@@ -37,6 +37,7 @@ pub fn load(path: &Path) -> Result<Job> {
         id: path.display().to_string(),
         bdeps: list.bdeps,
         toolbox: list.toolbox,
+        expanded: true,
         ..Job::default()
     };
     super::names::check_job(&job).with_context(|| path.display().to_string())?;

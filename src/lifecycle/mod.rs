@@ -16,7 +16,7 @@ use crate::bundle::callback::{CallbackSetup, PhaseHooks};
 use crate::bundle::{self, Paths, Phase, PhaseKind, RootOf, recipe::Recipe};
 use crate::callbacks::{self, HookPoint, Outcome, config::OnFailure};
 use crate::job::Job;
-use crate::repo::{self, Relation};
+use crate::repo;
 use crate::rootfs::{self, Mode, store::Store};
 
 /// OBS's exit codes of a build, as bs_worker reads them.
@@ -225,11 +225,25 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         .filter(|b| !b.noinstall && !b.vminstall && !b.sysroot)
         .map(|b| b.name.clone())
         .collect();
-    for dep in recipe.build_deps(&job.sources)? {
-        names.push(relation_text(&dep));
-    }
     names.sort();
     names.dedup();
+    // An OBS job's bdeps are the package set its scheduler expanded (obs-build installs
+    // them as they are); any other job gets the recipe's own build relations on top.
+    let needs = if job.expanded {
+        repo::build_deps::Needs::default()
+    } else {
+        let arch = match &cross {
+            Cross::Sysroot { .. } => hostarch.clone(),
+            _ => job.arch.clone(),
+        };
+        let ctx = repo::build_deps::BuildContext {
+            arch: repo::deb_arch(&arch).unwrap_or(arch.as_str()).to_string(),
+            profiles: job.build_profiles.clone(),
+        };
+        recipe
+            .build_needs(&job.sources, &ctx)
+            .with_context(|| format!("job {}", job.id))?
+    };
 
     let mut toolbox_names = toolbox_packages(job, options.config.as_deref())?;
     // What the callbacks run comes from the toolbox too.
@@ -260,6 +274,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             arch: hostarch.clone(),
             repos,
             names: toolbox_names,
+            needs: Default::default(),
             mode: Mode::Extract,
             foreign: None,
             toolbox: None,
@@ -308,6 +323,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         },
         repos: repo_args(&job.repos, "repository")?,
         names,
+        needs,
         mode: Mode::Install,
         foreign: emulation.clone().map(|emulation| rootfs::Foreign {
             toolbox: toolbox.clone(),
@@ -333,6 +349,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             arch: arch.clone(),
             repos: repo_args(&job.repos, "repository")?,
             names: sysroot_names,
+            needs: Default::default(),
             mode: Mode::Extract,
             foreign: None,
             toolbox: None,
@@ -648,23 +665,6 @@ pub fn callback_selector(job: &Job) -> callbacks::config::Selector {
         project: job.project.clone(),
         package: job.package.clone(),
         arch: job.arch.clone(),
-    }
-}
-
-/// `name` or `name (op version)` as the rootfs request takes it.
-fn relation_text(r: &Relation) -> String {
-    match &r.version {
-        None => r.name.clone(),
-        Some((op, v)) => {
-            let op = match op {
-                repo::Op::Lt => "<<",
-                repo::Op::Le => "<=",
-                repo::Op::Eq => "=",
-                repo::Op::Ge => ">=",
-                repo::Op::Gt => ">>",
-            };
-            format!("{} ({op} {v})", r.name)
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! Every kind of repository is read into the same [`PackageMeta`] model, so the resolver and
 //! the rootfs code never care where a package came from.
 
+pub mod build_deps;
 pub mod debian;
 pub mod fetch;
 pub mod index_cache;

@@ -51,6 +51,19 @@ impl Request {
 /// depend on the order of `packages`. An unresolvable request fails with a message naming the
 /// missing or conflicting package and the chain of packages that needed it.
 pub fn resolve(packages: &[PackageMeta], request: &[Relation]) -> Result<Vec<usize>> {
+    resolve_needs(packages, request, &[], &[])
+}
+
+/// [`resolve`] with, besides the single relations of `request`, OR-groups (`groups`: one
+/// alternative of each must be installed, the first one that can be is preferred) and
+/// `conflicts` (no package satisfying one may be installed), each with its origin for
+/// messages (`Build-Depends of hello_2.10-3.dsc`).
+pub fn resolve_needs(
+    packages: &[PackageMeta],
+    request: &[Relation],
+    groups: &[(Vec<Relation>, String)],
+    conflicts: &[(Relation, String)],
+) -> Result<Vec<usize>> {
     let format = packages.first().map_or(Format::Deb, |p| p.format);
     if let Some(other) = packages.iter().find(|p| p.format != format) {
         bail!(
@@ -62,13 +75,43 @@ pub fn resolve(packages: &[PackageMeta], request: &[Relation]) -> Result<Vec<usi
         );
     }
     let pool = Pool::new(format, packages);
-    let requirements: Vec<ConditionalRequirement> = request
+    let mut requirements: Vec<ConditionalRequirement> = request
         .iter()
         .filter(|r| !pool.ignored(r))
         .map(|r| pool.requirement(&[r]).into())
         .collect();
+    for (group, origin) in groups {
+        let group: Vec<&Relation> = group.iter().filter(|r| !pool.ignored(r)).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let req = pool.requirement(&group);
+        pool.lazy
+            .borrow_mut()
+            .origins
+            .entry(req)
+            .or_insert_with(|| origin.clone());
+        requirements.push(req.into());
+    }
+    let mut constraints = Vec::new();
+    for (rel, origin) in conflicts {
+        let label = relation_text(format, rel);
+        for (name, members) in pool.expand(rel, None) {
+            let vs = pool.version_set(name, members, true, label.clone());
+            pool.lazy
+                .borrow_mut()
+                .conflict_origins
+                .entry(vs)
+                .or_insert_with(|| origin.clone());
+            constraints.push(vs);
+        }
+    }
     let mut solver = Solver::new(pool);
-    match solver.solve(Problem::new().requirements(requirements)) {
+    match solver.solve(
+        Problem::new()
+            .requirements(requirements)
+            .constraints(constraints),
+    ) {
         Ok(solvables) => {
             // A name's ids follow version order, so (name, id) is (name, version).
             let pool = solver.provider();
@@ -136,6 +179,10 @@ struct Lazy<'a> {
     requirement_labels: HashMap<Requirement, String>,
     constraints: HashMap<(RelKey<'a>, NameId), Rc<[VersionSetId]>>,
     strings: Vec<String>,
+    /// Where a requirement of the request came from, when the caller said.
+    origins: HashMap<Requirement, String>,
+    /// Where a conflict of the request came from.
+    conflict_origins: HashMap<VersionSetId, String>,
 }
 
 /// A string-keyed multimap in two flat vectors: building it for a whole distribution costs
@@ -738,7 +785,10 @@ fn explain(pool: &Pool, graph: &ConflictGraph) -> String {
                 let label = pool.requirement_label(req);
                 let mut text = match solvable(src) {
                     Some(s) => format!("{} requires {label}", pool.package(s).name),
-                    None => format!("the request needs {label}"),
+                    None => match pool.lazy.borrow().origins.get(&req) {
+                        Some(origin) => format!("{origin} needs {label}"),
+                        None => format!("the request needs {label}"),
+                    },
                 };
                 let available = available_versions(pool, req);
                 if available.is_empty() {
@@ -756,6 +806,28 @@ fn explain(pool: &Pool, graph: &ConflictGraph) -> String {
                 }
                 causes.push(Cause {
                     rank: (0, chain.len()),
+                    text,
+                });
+            }
+            ConflictEdge::Conflict(ConflictCause::Constrains(vs)) if solvable(src).is_none() => {
+                // A conflict of the request itself.
+                let Some(hit) = solvable(dst) else { continue };
+                let lazy = pool.lazy.borrow();
+                let label = &lazy.version_sets[vs.0 as usize].label;
+                let origin = lazy
+                    .conflict_origins
+                    .get(&vs)
+                    .map_or("the request", String::as_str);
+                let mut text = format!(
+                    "{origin} conflicts with {label}, but {} is needed",
+                    show(hit)
+                );
+                let chain = needed_by(dst);
+                if !chain.is_empty() {
+                    let _ = write!(text, " ({chain})");
+                }
+                causes.push(Cause {
+                    rank: (1, chain.len()),
                     text,
                 });
             }
@@ -992,6 +1064,77 @@ mod tests {
         // An unsatisfiable first alternative falls through.
         let repo = deb(&["a 1; b (>= 2) | c", "b 1", "c 1"]);
         assert_eq!(ok(&repo, "a"), ["a=1", "c=1"]);
+    }
+
+    /// The request with OR-groups and conflicts, as a source package's build relations
+    /// give them: `depends` as groups, `conflicts` as a list.
+    fn solve_needs(
+        packages: &[PackageMeta],
+        depends: &str,
+        conflicts: &str,
+    ) -> Result<Vec<String>> {
+        let groups: Vec<(Vec<Relation>, String)> = groups(depends)
+            .into_iter()
+            .map(|g| (g, "Build-Depends of x.dsc".to_string()))
+            .collect();
+        let conflicts: Vec<(Relation, String)> = list(conflicts)
+            .into_iter()
+            .map(|r| (r, "Build-Conflicts of x.dsc".to_string()))
+            .collect();
+        let picked = resolve_needs(packages, &[], &groups, &conflicts)?;
+        Ok(picked
+            .iter()
+            .map(|&i| format!("{}={}", packages[i].name, packages[i].version))
+            .collect())
+    }
+
+    #[test]
+    fn request_groups_take_the_first_satisfiable_alternative() {
+        let repo = deb(&["make 4", "klibc 2.0.12", "bmake 1"]);
+        assert_eq!(
+            solve_needs(&repo, "missing | make", "").unwrap(),
+            ["make=4"]
+        );
+        assert_eq!(
+            solve_needs(&repo, "klibc (<< 2.0.10) | klibc (>> 2.0.11)", "").unwrap(),
+            ["klibc=2.0.12"]
+        );
+        assert_eq!(solve_needs(&repo, "make | bmake", "").unwrap(), ["make=4"]);
+        let e = format!(
+            "{:#}",
+            solve_needs(&repo, "nonesuch (>= 1)", "").unwrap_err()
+        );
+        assert!(
+            e.contains(
+                "Build-Depends of x.dsc needs nonesuch (>= 1), which no repository provides"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn request_conflicts_keep_packages_out() {
+        // bzip2 would be the first choice; the conflict makes the resolver take xz.
+        let repo = deb(&["tool 1; bzip2 | xz-utils", "bzip2 1", "xz-utils 5"]);
+        assert_eq!(
+            solve_needs(&repo, "tool", "").unwrap(),
+            ["bzip2=1", "tool=1"]
+        );
+        assert_eq!(
+            solve_needs(&repo, "tool", "bzip2").unwrap(),
+            ["tool=1", "xz-utils=5"]
+        );
+        // A versioned conflict only forbids the versions it names.
+        assert_eq!(
+            solve_needs(&repo, "tool", "bzip2 (>> 1)").unwrap(),
+            ["bzip2=1", "tool=1"]
+        );
+        let repo = deb(&["tool 1; bzip2", "bzip2 1"]);
+        let e = format!("{:#}", solve_needs(&repo, "tool", "bzip2").unwrap_err());
+        assert!(
+            e.contains("Build-Conflicts of x.dsc conflicts with bzip2, but bzip2 1 is needed (needed by tool"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -340,4 +340,55 @@ mod tests {
             );
         }
     }
+
+    /// Generated Debian versions (epochs, tildes, letters, digits, `+`/`.`/`-`), compared by
+    /// obsbox and by `dpkg --compare-versions`: every answer must agree.
+    #[test]
+    fn generated_versions_agree_with_dpkg() {
+        let mut state: u64 = 7;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let pieces = [
+            "0", "1", "2", "10", "01", "a", "b", "~", "~~", "+", ".", "rc", "~rc1", "+b1",
+        ];
+        let version = |next: &mut dyn FnMut(u64) -> u64| {
+            let mut v = String::new();
+            if next(4) == 0 {
+                v.push_str(["0:", "1:", "2:"][next(3) as usize]);
+            }
+            v.push_str(["0", "1", "2", "10"][next(4) as usize]);
+            for _ in 0..next(5) {
+                v.push_str(pieces[next(pieces.len() as u64) as usize]);
+            }
+            if next(2) == 0 {
+                v.push('-');
+                v.push_str(["1", "0", "1~bpo", "2+deb12u1", "1.1"][next(5) as usize]);
+            }
+            v
+        };
+        for _ in 0..300 {
+            let a = version(&mut next);
+            let b = version(&mut next);
+            let ours = compare_deb(&a, &b);
+            let dpkg = |op: &str| {
+                std::process::Command::new("dpkg")
+                    .args(["--compare-versions", &a, op, &b])
+                    .status()
+                    .expect("dpkg runs")
+                    .success()
+            };
+            let theirs = if dpkg("lt") {
+                Less
+            } else if dpkg("eq") {
+                Equal
+            } else {
+                Greater
+            };
+            assert_eq!(ours, theirs, "{a} vs {b}");
+        }
+    }
 }

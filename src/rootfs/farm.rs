@@ -22,13 +22,24 @@ use crate::packages::{Entry, EntryKind, EntryMeta, Sink};
 /// Lays the packages' trees down in order into `dst` through the safe extractor: a
 /// package's symlinks cannot lead a later package's files out of the root.
 pub fn merge(packages: &[Unpacked], dst: &Path) -> Result<()> {
+    merge_with(packages, dst, false)
+}
+
+/// As [`merge`], into a root on another file system than the store (an overlay being
+/// installed): every file is copied through the extractor instead of linked, so the root
+/// gets inodes of its own.
+pub fn merge_copying(packages: &[Unpacked], dst: &Path) -> Result<()> {
+    merge_with(packages, dst, true)
+}
+
+fn merge_with(packages: &[Unpacked], dst: &Path, copy: bool) -> Result<()> {
     let mut extractor = Extractor::new(dst, "rootfs", Options::default())?;
     for package in packages {
         let label = format!("{}={}", package.info.name, package.info.version);
         extractor.begin_archive(&label);
         let tree = package.tree();
         let dir = open_dir(&tree).with_context(|| format!("cannot open {}", tree.display()))?;
-        merge_dir(&mut extractor, &dir, &mut Vec::new())
+        merge_dir(&mut extractor, &dir, &mut Vec::new(), copy)
             .with_context(|| format!("cannot lay down {label}"))?;
     }
     extractor.finish()?;
@@ -38,7 +49,12 @@ pub fn merge(packages: &[Unpacked], dst: &Path) -> Result<()> {
 /// Feeds the tree `top` (a package in the store) to the extractor in name order, directories
 /// before their contents. Iterative: a stack of sorted listings, one directory open at a
 /// time (`..` checked on the way up); deeper than [`MAX_DEPTH`] is refused.
-fn merge_dir(extractor: &mut Extractor, top: &OwnedFd, prefix: &mut Vec<u8>) -> Result<()> {
+fn merge_dir(
+    extractor: &mut Extractor,
+    top: &OwnedFd,
+    prefix: &mut Vec<u8>,
+    copy: bool,
+) -> Result<()> {
     struct Level {
         names: std::vec::IntoIter<CString>,
         prefix_len: usize,
@@ -104,6 +120,23 @@ fn merge_dir(extractor: &mut Extractor, top: &OwnedFd, prefix: &mut Vec<u8>) -> 
                 meta,
             };
             extractor.entry(&entry, &mut std::io::empty())?;
+        } else if copy && kind == SFlag::S_IFREG {
+            let fd = nix::fcntl::openat(
+                Some(dir.as_raw_fd()),
+                name.as_c_str(),
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            // SAFETY: a fresh descriptor that nothing else owns.
+            let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+            let entry = Entry {
+                path: prefix.clone(),
+                kind: EntryKind::File {
+                    size: st.st_size as u64,
+                },
+                meta,
+            };
+            extractor.entry(&entry, &mut file)?;
         } else {
             extractor.link_existing(prefix, dir.as_fd(), &name)?;
         }

@@ -1,8 +1,16 @@
 //! `install` mode for Debian roots: the unpacked set is registered in the root's dpkg
 //! database as "unpacked", then the root's own maintainer scripts run inside a container of
-//! that root (obsbox's runtime, no network): every `preinst install`, then
+//! that root (obsbox's runtime, no network) in dpkg's order: in dependency order, each
+//! `preinst install` before the package's own files are unpacked, then
 //! `dpkg --configure -a`, which configures in dependency order. This is how OBS's
-//! init_buildsystem works too: unpack natively, let the root's dpkg do the rest.
+//! init_buildsystem works too: the base (what any script needs to run: the Essential
+//! packages and what they depend on) is unpacked natively first, every other package is
+//! then installed by dpkg, its preinst running before its files arrive.
+//!
+//! Packages without a preinst and the base are laid down in the farm before anything runs
+//! (the fast path: links into the store); a package with a preinst outside the base is
+//! left out of the farm ([`deb_deferred`]), and laid into the overlay, copied, right after
+//! its preinst ran.
 //!
 //! The root given here is an overlay of the package farm (see [`super::overlay`]): whatever
 //! the scripts change is copied up, never written into the store. Everything obsbox writes
@@ -27,32 +35,179 @@ const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 /// The largest file of a package's control data obsbox copies into the dpkg database.
 const MAX_CONTROL_FILE: u64 = 64 << 20;
 
-/// Runs every package's `preinst install` (the dpkg names are the arguments, in order),
-/// then configures them all. `$ROOT` is where the root is seen; `$CHROOT` runs a script
-/// inside it; `$DPKG` is the dpkg that configures.
+/// Runs the `preinst install` of the packages named as arguments (dpkg names, in order),
+/// then, with `$CONFIGURE` 1, configures every package. `$ROOT` is where the root is seen;
+/// `$CHROOT` runs a script inside it; `$DPKG` is the dpkg that configures.
 const DEB_SCRIPT: &str = r#"set -e
 for p in "$@"; do
   f="/var/lib/dpkg/info/$p.preinst"
   if [ -x "$ROOT$f" ]; then
+    echo "obsbox: preinst install of $p"
     DPKG_MAINTSCRIPT_PACKAGE="${p%%:*}" DPKG_MAINTSCRIPT_NAME=preinst $CHROOT "$f" install
   fi
 done
-$DPKG --configure -a
+if [ "$CONFIGURE" = 1 ]; then
+  $DPKG --configure -a
+fi
 "#;
 
-/// `/bin/sh -c DEB_SCRIPT` with the environment's settings and `order` as arguments.
-fn deb_script_args(root: &str, chroot: &str, dpkg: &str, order: &[String]) -> Vec<String> {
+/// `/bin/sh -c DEB_SCRIPT` with the environment's settings and `preinst` as arguments.
+fn deb_script_args(
+    root: &str,
+    chroot: &str,
+    dpkg: &str,
+    preinst: &[String],
+    configure: bool,
+) -> Vec<String> {
     let mut args = vec![
         "/bin/sh".to_string(),
         "-c".to_string(),
         format!(
-            "ROOT={root} CHROOT={chroot:?} DPKG={dpkg:?}
-{DEB_SCRIPT}"
+            "ROOT={root} CHROOT={chroot:?} DPKG={dpkg:?} CONFIGURE={}
+{DEB_SCRIPT}",
+            u8::from(configure)
         ),
         "obsbox-install".to_string(),
     ];
-    args.extend(order.iter().cloned());
+    args.extend(preinst.iter().cloned());
     args
+}
+
+/// Which packages of a Debian set are left out of the farm, to be unpacked only after
+/// their preinst ran: those with a preinst that are not part of the base. The base is what
+/// OBS preinstalls for Debian and debootstrap unpacks first: the Essential packages and
+/// everything they (pre-)depend on, so that a shell and dpkg can run at all.
+pub fn deb_deferred(packages: &[Unpacked]) -> Result<Vec<bool>> {
+    let mut controls = Vec::with_capacity(packages.len());
+    for p in packages {
+        let path = p.control_dir().join("control");
+        let text = read_bounded(&path, MAX_CONTROL_FILE)
+            .with_context(|| format!("{}: no control file in the store", p.info.name))?;
+        controls.push(text);
+    }
+    // Package (and provided) name → indices of the packages of that name.
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (p, control)) in packages.iter().zip(&controls).enumerate() {
+        by_name.entry(p.info.name.as_str()).or_default().push(i);
+        for provided in deb::field(control, "Provides")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|d| d.split_whitespace().next())
+        {
+            by_name.entry(provided).or_default().push(i);
+        }
+    }
+    let mut base = vec![false; packages.len()];
+    let mut todo: Vec<usize> = controls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| deb::field(c, "Essential") == Some("yes"))
+        .map(|(i, _)| i)
+        .collect();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut base[i], true) {
+            continue;
+        }
+        for name in dependency_names(&controls[i]) {
+            for &j in by_name.get(name.as_str()).into_iter().flatten() {
+                if !base[j] {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    Ok(packages
+        .iter()
+        .zip(base)
+        .map(|(p, base)| !base && p.control_dir().join("preinst").is_file())
+        .collect())
+}
+
+/// The package names of a control file's `Pre-Depends` and `Depends` (every alternative,
+/// without versions and arch qualifiers).
+fn dependency_names(control: &str) -> Vec<String> {
+    ["Pre-Depends", "Depends"]
+        .iter()
+        .filter_map(|f| deb::field(control, f))
+        .flat_map(|v| v.split([',', '|']))
+        .filter_map(|d| d.split_whitespace().next())
+        .map(|d| d.split(':').next().unwrap_or(d).to_string())
+        .collect()
+}
+
+/// The text of a file of the store, at most `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        bail!("{} is larger than {limit} bytes", path.display());
+    }
+    Ok(text)
+}
+
+/// One step of a Debian install, in dpkg's order.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Run these preinsts (dpkg names) in one container, then, when `lay` names a
+    /// package (an index), lay its files into the root.
+    Preinst {
+        names: Vec<String>,
+        lay: Option<usize>,
+    },
+}
+
+/// The steps for `order` (dpkg names in dependency order, from [`write_dpkg_database`]):
+/// preinsts of laid-down packages are batched; a deferred package ends a batch with its
+/// own preinst and is laid down after it. The last batch is run with the configure step.
+fn deb_steps(order: &[String], packages: &[Unpacked], deferred: &[bool]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut batch = Vec::new();
+    for name in order {
+        let plain = name.split(':').next().unwrap_or(name);
+        let index = packages.iter().position(|p| p.info.name == plain);
+        batch.push(name.clone());
+        if let Some(i) = index.filter(|&i| deferred.get(i).copied().unwrap_or(false)) {
+            steps.push(Step::Preinst {
+                names: std::mem::take(&mut batch),
+                lay: Some(i),
+            });
+        }
+    }
+    steps.push(Step::Preinst {
+        names: batch,
+        lay: None,
+    });
+    steps
+}
+
+/// Runs the steps of a Debian install: `run` runs the script's arguments in a container and
+/// returns its exit code; deferred packages are laid into `tree` (the overlay) after their
+/// preinst. The last step configures every package.
+fn run_deb_steps(
+    tree: &Path,
+    packages: &[Unpacked],
+    deferred: &[bool],
+    order: &[String],
+    script: impl Fn(&[String], bool) -> Vec<String>,
+    mut run: impl FnMut(&[String]) -> Result<i32>,
+) -> Result<i32> {
+    let steps = deb_steps(order, packages, deferred);
+    let last = steps.len() - 1;
+    for (n, Step::Preinst { names, lay }) in steps.into_iter().enumerate() {
+        let code = run(&script(&names, n == last))?;
+        if code != 0 {
+            return Ok(code);
+        }
+        if let Some(i) = lay {
+            super::farm::merge_copying(std::slice::from_ref(&packages[i]), tree).with_context(
+                || format!("cannot unpack {} after its preinst", packages[i].info.name),
+            )?;
+        }
+    }
+    Ok(0)
 }
 
 /// Registers `packages` (already laid down in `tree`) and runs their maintainer scripts.
@@ -61,14 +216,24 @@ fn deb_script_args(root: &str, chroot: &str, dpkg: &str, order: &[String]) -> Ve
 pub fn install_deb(
     tree: &Path,
     packages: &[Unpacked],
+    deferred: &[bool],
     work: &Path,
     state_root: &Path,
     log: &Path,
 ) -> Result<()> {
     let order = write_dpkg_database(&RootDir::open(tree)?, packages)?;
-    let args = deb_script_args("", "", "dpkg", &order);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let code = run_in_root(tree, &args, work, state_root, log)?;
+    fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let code = run_deb_steps(
+        tree,
+        packages,
+        deferred,
+        &order,
+        |names, configure| deb_script_args("", "", "dpkg", names, configure),
+        |args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_in_root(tree, &args, work, state_root, log)
+        },
+    )?;
     if code != 0 {
         bail!(
             "installing into the root failed: the maintainer scripts exited with {code} (log: {})",
@@ -92,6 +257,7 @@ pub fn install_deb(
 pub fn install_deb_foreign(
     tree: &Path,
     packages: &[Unpacked],
+    deferred: &[bool],
     work: &Path,
     state_root: &Path,
     log: &Path,
@@ -103,14 +269,26 @@ pub fn install_deb_foreign(
         &["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"],
         "installing a foreign root needs (packages dash, dpkg and coreutils)",
     )?;
-    let args = deb_script_args(
-        "/buildroot",
-        "chroot /buildroot",
-        "dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path",
+    fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let code = run_deb_steps(
+        tree,
+        packages,
+        deferred,
         &order,
-    );
-    let spec = toolbox_spec(&foreign.toolbox, tree, &args, Some(&foreign.emulation))?;
-    let code = run_spec(spec, work, state_root, log, Some(&foreign.emulation))?;
+        |names, configure| {
+            deb_script_args(
+                "/buildroot",
+                "chroot /buildroot",
+                "dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path",
+                names,
+                configure,
+            )
+        },
+        |args| {
+            let spec = toolbox_spec(&foreign.toolbox, tree, args, Some(&foreign.emulation))?;
+            run_spec(spec, work, state_root, log, Some(&foreign.emulation))
+        },
+    )?;
     if code != 0 {
         bail!(
             "installing into the {} root failed: dpkg or the maintainer scripts (through {}) \
@@ -157,6 +335,7 @@ pub fn install_rpm(
     via: RpmVia,
 ) -> Result<()> {
     let root = RootDir::open(tree)?;
+    fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     // A directory of obsbox's own, which no package can have put there.
     let staging = PathBuf::from(format!("{RPM_STAGING}.{}", std::process::id()));
     if root.kind(&staging)?.is_some() {
@@ -605,8 +784,12 @@ fn run_spec(
     ))));
     spec.set_linux(Some(linux));
     spec.save(bundle.join("config.json"))?;
-    let mut log_file =
-        fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    // Appended to: an install runs several containers (see `run_deb_steps`).
+    let mut log_file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
     let id = format!("obsbox-install-{}", std::process::id());
     let options = runtime::oneshot::RunOptions {
         emulation: emulation.cloned(),

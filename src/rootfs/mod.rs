@@ -38,7 +38,7 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Extract => "extract",
-            Mode::Install => "install",
+            Mode::Install => "install 2",
         }
     }
 
@@ -49,7 +49,7 @@ impl Mode {
     pub fn cache_key(self) -> &'static str {
         match self {
             Mode::Extract => "extract 2",
-            Mode::Install => "install",
+            Mode::Install => "install 2",
         }
     }
 }
@@ -62,6 +62,9 @@ pub struct Request {
     pub repos: Vec<String>,
     /// Package names (or `name (>= version)` relations) the root must contain.
     pub names: Vec<String>,
+    /// Build relations of a recipe (OR-groups and conflicts, with their origins) the root
+    /// must satisfy besides `names`.
+    pub needs: repo::build_deps::Needs,
     pub mode: Mode,
     /// For an install-mode root this machine cannot run natively: the toolbox whose
     /// host-arch dpkg installs it, and the qemu that runs its maintainer scripts.
@@ -159,7 +162,12 @@ fn build_with(
         .iter()
         .map(|n| parse_request(n))
         .collect::<Result<Vec<_>>>()?;
-    let chosen = repo::resolve::resolve(&packages, &relations)?;
+    let chosen = repo::resolve::resolve_needs(
+        &packages,
+        &relations,
+        &request.needs.depends,
+        &request.needs.conflicts,
+    )?;
     let mut chosen: Vec<&PackageMeta> = chosen.iter().map(|&i| &packages[i]).collect();
     chosen.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
     tracing::info!(
@@ -304,18 +312,29 @@ fn build_with(
                 std::fs::create_dir_all(&logs)?;
                 let log = logs.join(format!("install-{key}.log"));
                 let mode = request.mode;
-                let tree = store.build_rootfs(&key, mode.name(), &unpacked, |tree| match mode {
-                    // No maintainer scripts run: what base-passwd's would make is copied.
-                    Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
-                    // The scripts run on an overlay of the package farm: what they write
-                    // is copied up, never into the store, and folded into the root after.
-                    Mode::Install => {
-                        let work = tree.parent().context("root has no parent")?;
-                        overlay::run_folded(tree, work, |tree| {
-                            install_into(request, tree, &unpacked, rpm_root, work, state_root, &log)
-                        })
-                    }
-                })?;
+                // Debian packages with a preinst (outside the base) are unpacked after it.
+                let deferred = if mode == Mode::Install && !rpm_root {
+                    install::deb_deferred(&unpacked)?
+                } else {
+                    Vec::new()
+                };
+                let laid: Vec<bool> = deferred.iter().map(|d| !d).collect();
+                let tree =
+                    store.build_rootfs(&key, mode.name(), &unpacked, &laid, |tree| match mode {
+                        // No maintainer scripts run: what base-passwd's would make is copied.
+                        Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
+                        // The scripts run on an overlay of the package farm: what they write
+                        // is copied up, never into the store, and folded into the root after.
+                        Mode::Install => {
+                            let work = tree.parent().context("root has no parent")?;
+                            overlay::run_folded(tree, work, |tree| {
+                                install_into(
+                                    request, tree, &unpacked, &deferred, rpm_root, work,
+                                    state_root, &log,
+                                )
+                            })
+                        }
+                    })?;
                 tracing::info!(
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "root laid down in the cache"
@@ -346,10 +365,12 @@ fn build_with(
 
 /// Registers the packages laid down in `tree` and runs their maintainer scripts, with the
 /// package manager `request` calls for.
+#[allow(clippy::too_many_arguments)]
 fn install_into(
     request: &Request,
     tree: &Path,
     unpacked: &[Unpacked],
+    deferred: &[bool],
     rpm_root: bool,
     work: &Path,
     state_root: &Path,
@@ -372,9 +393,9 @@ fn install_into(
         return install::install_rpm(tree, unpacked, work, state_root, log, via);
     }
     match &request.foreign {
-        None => install::install_deb(tree, unpacked, work, state_root, log),
+        None => install::install_deb(tree, unpacked, deferred, work, state_root, log),
         Some(foreign) => {
-            install::install_deb_foreign(tree, unpacked, work, state_root, log, foreign)
+            install::install_deb_foreign(tree, unpacked, deferred, work, state_root, log, foreign)
         }
     }
 }

@@ -358,18 +358,27 @@ impl Store {
 
     /// Builds the root for `key`: the packages laid down in order (later ones win where
     /// two ship the same path), then `finish` (e.g. the install step) on the tree, then
-    /// the entry is renamed into place. Returns the tree.
+    /// the entry is renamed into place. Returns the tree. A package whose entry in `laid`
+    /// is false is left out of the farm: `finish` lays it down itself (after its preinst);
+    /// `laid` shorter than `packages` lays the rest.
     pub fn build_rootfs(
         &self,
         key: &str,
         mode: &str,
         packages: &[Unpacked],
+        laid: &[bool],
         finish: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<PathBuf> {
         let work = self.tmp_dir(&format!("rootfs-{key}"))?;
         let tree = work.join("tree");
         let result = (|| -> Result<()> {
-            super::farm::merge(packages, &tree)?;
+            let farm: Vec<Unpacked> = packages
+                .iter()
+                .zip(laid.iter().chain(std::iter::repeat(&true)))
+                .filter(|(_, laid)| **laid)
+                .map(|(p, _)| p.clone())
+                .collect();
+            super::farm::merge(&farm, &tree)?;
             finish(&tree)?;
             let info = RootfsInfo {
                 mode: mode.to_string(),

@@ -1,0 +1,199 @@
+#!/bin/bash
+# Real Debian bookworm source packages (integration/corpus/packages.txt), each built by
+# obsbox and by OBS's own build script (obs-build, --vm-type chroot) from the same
+# repository, and compared: both must succeed and make the same binary packages with the
+# same `dpkg-deb -c` file lists and control fields; byte-identical ones are reported.
+#   integration/corpus/run.sh          the CI subset (SET ci)
+#   integration/corpus/run.sh --all    the whole corpus
+#   integration/corpus/run.sh NAME…    these packages
+# Sources come at run time through apt with a private deb-src configuration made from the
+# machine's own apt sources (the system's configuration is not changed); each package's
+# build dependencies (apt's choice, from an empty dpkg status, plus the Priority: required
+# set, build-essential and fakeroot) are downloaded with apt into a local repository. Everything
+# fetched is kept in $OBSBOX_TEST_CACHE/corpus. obsbox reads the repository over loopback
+# HTTP, obs-build as a local directory (this obs-build mishandles HTTP repositories).
+source "$(dirname "$0")/../lib/common.sh"
+source "$REPO/integration/lib/serve.sh"
+data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
+"$REPO/integration/testdata.sh" >/dev/null
+corpus=$data/corpus
+obs_build=${OBS_BUILD:-/usr/lib/obs-build/build}
+[ -x "$obs_build" ] || { echo "obs-build's $obs_build missing: integration/setup.sh" >&2; exit 1; }
+
+names=()
+case "${1:-}" in
+    "") mapfile -t names < <(awk '!/^#/ && $2 == "ci" {print $1}' "$REPO/integration/corpus/packages.txt") ;;
+    --all) mapfile -t names < <(awk '!/^#/ && NF >= 2 {print $1}' "$REPO/integration/corpus/packages.txt") ;;
+    -*) echo "usage: $0 [--all | NAME…]" >&2; exit 2 ;;
+    *) names=("$@") ;;
+esac
+for name in "${names[@]}"; do
+    [[ $name =~ ^[a-z0-9][a-z0-9+.-]+$ ]] || { echo "not a source package name: $name" >&2; exit 2; }
+done
+
+work=$(mktemp -d /tmp/obsbox-corpus.XXXXXX)
+cleanup() {
+    serve_stop
+    # obs-build's chroots may hold mounts (proc, devpts) when a build was interrupted.
+    for root in "$work"/*/obs-root; do
+        [ -d "$root" ] && "$(dirname "$obs_build")/killchroot" -s 9 "$root" >/dev/null 2>&1 || true
+        grep -o " $root/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    done
+    if [ "$failures" -eq 0 ]; then
+        rm -rf "$work"
+    else
+        echo "kept for inspection: $work" >&2
+    fi
+}
+trap cleanup EXIT
+
+# The private apt configuration: the machine's sources, for binaries and sources, an empty
+# dpkg status (so apt resolves whole closures), amd64 only.
+apt_dir=$corpus/apt
+mkdir -p "$apt_dir/sources.d" "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/cache" "$corpus/pool" "$corpus/src"
+[ -e "$apt_dir/status" ] || : > "$apt_dir/status"
+{
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -e "$f" ] || continue
+        sed -E 's/^Types:.*/Types: deb deb-src/' "$f"
+        echo
+    done
+} > "$apt_dir/sources.d/corpus.sources"
+{
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -e "$f" ] || continue
+        grep -E '^deb ' "$f" | sed -e 'p' -e 's/^deb /deb-src /'
+    done
+} > "$apt_dir/sources.d/corpus.list"
+[ -s "$apt_dir/sources.d/corpus.sources" ] || [ -s "$apt_dir/sources.d/corpus.list" ] ||
+    { echo "no apt sources on this machine" >&2; exit 1; }
+APT=(apt-get -q -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir/sources.d"
+     -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status"
+     -o "Dir::Cache=$apt_dir/cache" -o "Dir::Cache::Archives=$apt_dir/archives"
+     -o APT::Architectures::=amd64 -o APT::Architecture=amd64 -o Debug::NoLocking=1
+     -o APT::Sandbox::User=root)
+if ! ls "$apt_dir/lists/"*Sources* >/dev/null 2>&1 ||
+        [ -n "$(find "$apt_dir/lists" -maxdepth 1 -name '*InRelease' -mtime +7)" ]; then
+    "${APT[@]}" update >/dev/null
+fi
+
+# obs-build's project config for Debian 12: the Priority: required set and everything it
+# depends on preinstalled (as debootstrap's base: what a shell and dpkg need; obs-build
+# does not expand Preinstall), base-passwd and base-files' scripts run, build-essential
+# and fakeroot required (as sbuild and OBS's Debian configurations give every build: a
+# package without Rules-Requires-Root: no is built under fakeroot).
+base=$("${APT[@]}" -s install $(cat "$data/lists/required.txt") | sed -n 's/^Inst \([^ ]*\) .*/\1/p' | sort -u | paste -sd' ')
+[ -n "$base" ] || { echo "apt cannot resolve the required set" >&2; exit 1; }
+cat > "$work/debian12.conf" <<EOF
+Repotype: debian
+Type: dsc
+Binarytype: deb
+Preinstall: $base
+Runscripts: base-passwd base-files
+Required: build-essential fakeroot
+Prefer: make libsystemd0
+EOF
+
+serve_dir "$work" >/dev/null
+required=$( (cat "$data/lists/required.txt"; echo build-essential; echo fakeroot) | sed 's/.*/"&"/' | paste -sd, -)
+printf '%-22s %-9s %-9s %7s %7s  %s\n' package obsbox obs-build "obsbox" "obs" "binary packages (identical of all)"
+for name in "${names[@]}"; do
+    dir=$work/$name
+    mkdir -p "$dir/repo"
+    src=$corpus/src/$name
+    if ! ls "$src"/*.dsc >/dev/null 2>&1; then
+        rm -rf "$src" && mkdir -p "$src"
+        (cd "$src" && "${APT[@]}" source --download-only "$name" >/dev/null 2>"$dir/apt-source.err") ||
+            { cat "$dir/apt-source.err" >&2; fail "$name: apt-get source"; continue; }
+    fi
+    dsc=$(ls "$src"/*.dsc | head -1)
+    # The build dependencies as apt resolves them, and the base every build has.
+    {
+        "${APT[@]}" -s build-dep "$dsc"
+        "${APT[@]}" -s install $(cat "$data/lists/required.txt") build-essential fakeroot
+    } 2>"$dir/apt-resolve.err" | sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' | sort -u > "$dir/closure.txt" ||
+        { cat "$dir/apt-resolve.err" >&2; fail "$name: apt cannot resolve the build dependencies"; continue; }
+    missing=()
+    while IFS='=' read -r pkg version; do
+        file_version=${version#*:}
+        ls "$corpus/pool/${pkg}_${file_version}_"*.deb >/dev/null 2>&1 || missing+=("$pkg=$version")
+    done < "$dir/closure.txt"
+    if [ ${#missing[@]} -gt 0 ]; then
+        (cd "$corpus/pool" && "${APT[@]}" download "${missing[@]}" >/dev/null 2>"$dir/apt-download.err") ||
+            { cat "$dir/apt-download.err" >&2; fail "$name: apt-get download"; continue; }
+        # apt escapes the epoch's colon in file names (1%3a…): name them as the archive does.
+        for f in "$corpus/pool/"*%3a*.deb; do
+            [ -e "$f" ] && mv "$f" "$(sed 's/_[0-9]*%3a/_/' <<<"$f")"
+        done
+    fi
+    while IFS='=' read -r pkg version; do
+        ln "$corpus/pool/${pkg}_${version#*:}_"*.deb "$dir/repo/"
+    done < "$dir/closure.txt"
+    (cd "$dir/repo" && apt-ftparchive packages . > Packages 2>/dev/null)
+
+    # obsbox, from the repository over loopback.
+    cat > "$dir/job.toml" <<EOF
+package = "$name"
+arch = "amd64"
+recipe = "$(basename "$dsc")"
+sources = "$src"
+jobs = 2
+repos = ["$SERVE_URL/$name/repo"]
+packages = [$required]
+EOF
+    t0=$(date +%s)
+    if "$OBSBOX" --root "$work/state" --cache "$data/corpus/obsbox-cache" build "$dir/job.toml" \
+            --out "$dir/obsbox" >"$dir/obsbox.out" 2>&1; then
+        obsbox_status=ok
+    else
+        obsbox_status="exit $?"
+    fi
+    t1=$(date +%s)
+    # obs-build, from the same repository as a local directory.
+    if "$obs_build" --root "$dir/obs-root" --vm-type chroot --dist "$work/debian12.conf" \
+            --repo "$dir/repo" --cachedir "$dir/obs-cache" --arch x86_64 --clean \
+            --norootforbuild --jobs 2 --logfile "$dir/obs.log" "$dsc" >/dev/null 2>&1; then
+        obs_status=ok
+    else
+        obs_status="exit $?"
+    fi
+    t2=$(date +%s)
+
+    ours=$dir/obsbox/DEBS
+    theirs=$dir/obs-root/usr/src/packages/DEBS
+    ours_list=$( (cd "$ours" 2>/dev/null && ls *.deb 2>/dev/null) | sort | paste -sd' ' || true)
+    theirs_list=$( (cd "$theirs" 2>/dev/null && ls *.deb 2>/dev/null) | sort | paste -sd' ' || true)
+    identical=0 total=0 detail=""
+    if [ "$obsbox_status" = ok ] && [ "$obs_status" = ok ] && [ -n "$ours_list" ] && [ "$ours_list" = "$theirs_list" ]; then
+        for deb in $ours_list; do
+            total=$((total + 1))
+            if cmp -s "$ours/$deb" "$theirs/$deb"; then
+                identical=$((identical + 1))
+                continue
+            fi
+            diff <(dpkg-deb -c "$ours/$deb") <(dpkg-deb -c "$theirs/$deb") > "$dir/$deb.contents.diff" ||
+                detail+=" $deb: file lists differ ($dir/$deb.contents.diff);"
+            diff <(dpkg-deb -f "$ours/$deb") <(dpkg-deb -f "$theirs/$deb") > "$dir/$deb.control.diff" ||
+                detail+=" $deb: control fields differ ($dir/$deb.control.diff);"
+        done
+    fi
+    printf '%-22s %-9s %-9s %6ss %6ss  %s (%d/%d)\n' "$name" "$obsbox_status" "$obs_status" \
+        $((t1 - t0)) $((t2 - t1)) "${ours_list:-none}" "$identical" "$total"
+    if [ "$obsbox_status" != ok ]; then
+        fail "$name: obsbox failed"; tail -n 25 "$dir/obsbox/logfile" 2>/dev/null || cat "$dir/obsbox.out"
+    fi
+    if [ "$obs_status" != ok ]; then
+        fail "$name: obs-build failed"; tail -n 25 "$dir/obs.log" 2>/dev/null
+    fi
+    if [ "$obsbox_status" = ok ] && [ "$obs_status" = ok ]; then
+        expect "$name: the same binary packages ($ours_list | $theirs_list)" [ "$ours_list" = "$theirs_list" ]
+        expect "$name: same file lists and control fields${detail:+:$detail}" [ -z "$detail" ]
+    fi
+    # obs-build's chroot is large; keep only its results and log.
+    "$(dirname "$obs_build")/killchroot" -s 9 "$dir/obs-root" >/dev/null 2>&1 || true
+    grep -o " $dir/obs-root/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    if [ "$failures" -eq 0 ]; then
+        rm -rf "$dir/obs-root" "$dir/obs-cache"
+    fi
+done
+finish
