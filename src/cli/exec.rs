@@ -52,6 +52,7 @@ pub fn exec(args: Exec, ctx: &Context) -> Result<i32> {
         let (bundle, spec) = runtime::container::open_bundle(container.bundle())?;
         runtime::container::give_default_cgroup(&ctx.root, id, &bundle, &spec)?;
     }
+    runtime::creator::ensure_single_threaded()?;
     let pid = runtime::create_builder(&ctx.root, id)?
         .with_console_socket(args.console_socket.as_ref())
         .with_pid_file(args.pid_file.as_ref())?

@@ -91,6 +91,14 @@ pub enum Command {
     /// (also as a file or link named `hostcheck`). Exits 0, 1 not this package, 2 not this
     /// repository, 3 nothing.
     Hostcheck(obs_build::RawArgs),
+    /// Internal: creates one of obsbox's own containers in a fresh process (see
+    /// `runtime::creator`).
+    #[command(name = "create-for-run", hide = true)]
+    CreateForRun {
+        #[arg(long)]
+        bundle: PathBuf,
+        container_id: String,
+    },
 }
 
 /// What every command gets besides its own arguments.
@@ -109,7 +117,14 @@ pub struct Context {
 /// binary. The others only read state or signal processes, as `runc` (which clones itself
 /// only for its `init`) does.
 const SEALED_COMMANDS: &[&str] = &[
-    "create", "run", "exec", "rootfs", "build", "bundle", "callback",
+    "create",
+    "run",
+    "exec",
+    "rootfs",
+    "build",
+    "bundle",
+    "callback",
+    crate::runtime::creator::COMMAND,
 ];
 
 /// Global flags that take a value, so the subcommand can be found without a full parse.
@@ -218,6 +233,17 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
                 ctx.cache.clone(),
             )),
             3,
+        ),
+        Command::CreateForRun {
+            bundle,
+            container_id,
+        } => (
+            Ok(crate::runtime::creator::serve(
+                &ctx.root,
+                &bundle,
+                &container_id,
+            )),
+            1,
         ),
         Command::Hostcheck(raw) => (
             Ok(obs_build::run(

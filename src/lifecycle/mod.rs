@@ -600,18 +600,6 @@ fn block_termination() -> Result<()> {
     Ok(())
 }
 
-fn pending_termination() -> Option<Signal> {
-    // SAFETY: sigpending fills the set we own.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    if unsafe { libc::sigpending(&mut set) } != 0 {
-        return None;
-    }
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-        .into_iter()
-        // SAFETY: `set` was filled by sigpending.
-        .find(|s| unsafe { libc::sigismember(&set, *s as i32) } == 1)
-}
-
 #[derive(Debug)]
 struct Interrupted(Signal);
 
@@ -624,7 +612,7 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 fn stop_if_interrupted() -> Result<()> {
-    match pending_termination() {
+    match crate::runtime::creator::pending_termination() {
         Some(sig) => Err(Interrupted(sig).into()),
         None => Ok(()),
     }
@@ -666,12 +654,15 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
     let outcome = run_phases(job, &store, options, &work, &mut log, &mut stats);
     let code = match &outcome {
         Ok(code) => *code,
-        Err(err) => match err.downcast_ref::<Interrupted>() {
-            Some(Interrupted(sig)) => {
+        Err(err) => match err.downcast_ref::<Interrupted>().map(|i| i.0).or_else(|| {
+            err.downcast_ref::<crate::runtime::creator::Interrupted>()
+                .map(|i| i.0)
+        }) {
+            Some(sig) => {
                 log.note(&format!(
                     "build interrupted by {sig}; finished phases are kept"
                 ));
-                128 + *sig as i32
+                128 + sig as i32
             }
             None if disk_full(err) => {
                 // Not the job's fault: OBS gives it to another worker.

@@ -75,12 +75,14 @@ pub fn default_cgroup_path(id: &str) -> PathBuf {
 
 /// Creates the container that `builder` describes (from a bundle whose `config.json` is
 /// `spec`), then confines its cgroup mounts before anything of it runs (see
-/// [`super::cgroup_mounts`]); a container that cannot be confined is deleted again.
+/// [`super::cgroup_mounts`]); a container that cannot be confined is deleted again. The
+/// process must be single-threaded (see [`super::creator`]).
 pub fn create(
     builder: InitContainerBuilder,
     id: &str,
     spec: &oci_spec::runtime::Spec,
 ) -> Result<Container> {
+    super::creator::ensure_single_threaded()?;
     let mut container = builder
         .build()
         .with_context(|| format!("container {id}: create failed"))?;

@@ -8,6 +8,7 @@ pub mod cgroup_mounts;
 pub mod cgroups;
 pub mod console;
 pub mod container;
+pub mod creator;
 pub mod delete;
 pub mod executor;
 pub mod features;
