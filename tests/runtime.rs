@@ -933,3 +933,26 @@ fn sigterm_interrupts_a_creation() {
     );
     assert!(!state.path().join(&id).exists(), "state left");
 }
+
+/// `linux.resources.memory.disableOOMKiller` reaches the container's memory cgroup, as under
+/// runc (libcontainer 0.7 drops it).
+#[test]
+fn disable_oom_killer_reaches_memory_oom_control() {
+    let rt = Runtime::new();
+    for (disable, want) in [(true, "oom_kill_disable 1"), (false, "oom_kill_disable 0")] {
+        let bundle = Bundle::new(&["sleep", "300"]);
+        let id = uid(&format!("oom-{disable}"));
+        let cgroup = format!("/obsbox-test-{id}");
+        bundle.edit(|c| {
+            c["linux"]["cgroupsPath"] = json!(cgroup);
+            c["linux"]["resources"]["memory"] =
+                json!({"limit": 64 << 20, "disableOOMKiller": disable});
+        });
+        rt.create(&id, &bundle);
+        let control =
+            fs::read_to_string(format!("/sys/fs/cgroup/memory{cgroup}/memory.oom_control"))
+                .unwrap();
+        rt.ok(&["delete", "--force", &id]);
+        assert!(control.lines().any(|l| l == want), "{disable}: {control}");
+    }
+}

@@ -86,7 +86,9 @@ pub fn create(
     let mut container = builder
         .build()
         .with_context(|| format!("container {id}: create failed"))?;
-    if let Err(err) = super::cgroup_mounts::confine(&container, spec) {
+    let finished = super::resources::apply_dropped(&container, spec)
+        .and_then(|()| super::cgroup_mounts::confine(&container, spec));
+    if let Err(err) = finished {
         let _ = container.kill(nix::sys::signal::Signal::SIGKILL, true);
         let _ = super::delete::delete(&mut container, true);
         return Err(err.context(format!("container {id}: create failed")));

@@ -15,6 +15,7 @@ pub mod features;
 pub mod foreground;
 pub mod hooks;
 pub mod oneshot;
+pub mod resources;
 pub mod seal;
 pub mod spec;
 pub mod state;
