@@ -19,7 +19,7 @@ fn main() {
             unsafe { obsbox::runtime::attach_warmup::start() };
         }
         if let Err(err) = obsbox::runtime::seal::ensure_sealed() {
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             std::process::exit(1);
         }
     }

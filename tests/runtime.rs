@@ -424,6 +424,7 @@ fn errors_are_one_line_and_a_json_log_record() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("obsbox: error: "), "{err}");
     assert!(err.contains("config.json"), "{err}");
     let last: Value =
         serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
@@ -955,4 +956,86 @@ fn disable_oom_killer_reaches_memory_oom_control() {
         rt.ok(&["delete", "--force", &id]);
         assert!(control.lines().any(|l| l == want), "{disable}: {control}");
     }
+}
+
+/// A failure inside the container's init names its cause, on stderr and in the JSON log
+/// podman and containerd read (libcontainer reports only "failed to prepare rootfs").
+#[test]
+fn an_init_failure_names_its_cause() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    // proc must be mounted on a directory, not on a symlink.
+    let proc_dir = bundle.rootfs().join("proc");
+    let _ = fs::remove_dir_all(&proc_dir);
+    std::os::unix::fs::symlink("/tmp", &proc_dir).unwrap();
+    let log = bundle.path().join("log.json");
+    let id = uid("initcause");
+    let out = rt.output(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    let cause = "filesystem proc must be mounted on ordinary directory";
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("obsbox: error: container "), "{err}");
+    assert!(err.contains(cause), "{err}");
+    let last: Value =
+        serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains(cause), "{last}");
+    assert!(!rt.state_dir(&id).exists());
+}
+
+/// `exec --cap` takes capability names as runc does (`CAP_KILL`, also without the prefix)
+/// and gives them to the process.
+#[test]
+fn exec_cap_takes_cap_prefixed_names() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = uid("execcap");
+    rt.run_detached(&id, &bundle);
+    let status = "grep Cap /proc/self/status";
+    let plain = rt.ok(&["exec", &id, "sh", "-c", status]);
+    let added = rt.ok(&[
+        "exec",
+        "--cap",
+        "CAP_KILL",
+        "--cap",
+        "CAP_SYS_PTRACE",
+        "--cap",
+        "sys_nice",
+        &id,
+        "sh",
+        "-c",
+        status,
+    ]);
+    const KILL: u64 = 1 << 5;
+    const SYS_PTRACE: u64 = 1 << 19;
+    const SYS_NICE: u64 = 1 << 23;
+    assert_eq!(
+        cap_line(&plain, "CapEff") & (SYS_PTRACE | SYS_NICE),
+        0,
+        "{plain}"
+    );
+    for set in ["CapEff", "CapPrm", "CapBnd"] {
+        let caps = cap_line(&added, set);
+        assert_eq!(
+            caps & (KILL | SYS_PTRACE | SYS_NICE),
+            KILL | SYS_PTRACE | SYS_NICE,
+            "{set}: {added}"
+        );
+    }
+    let bad = rt.output(&["exec", "--cap", "CAP_NOPE", &id, "true"]);
+    assert_eq!(bad.status.code(), Some(255));
+    let err = stderr_of(&bad);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CAP_NOPE: unknown capability"), "{err}");
+    rt.ok(&["delete", "--force", &id]);
 }

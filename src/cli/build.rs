@@ -59,7 +59,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
     let job = match crate::job::load(&args.job) {
         Ok(job) => job,
         Err(err) => {
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
             return Ok(lifecycle::codes::SETUP_FAILED);
         }

@@ -158,12 +158,12 @@ pub fn dispatch(opts: Opts) -> i32 {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
         Some(other) => {
-            eprintln!("obsbox: --log-format: unknown format {other:?} (use text or json)");
+            eprintln!("obsbox: error: --log-format: unknown format {other:?} (use text or json)");
             return 1;
         }
     };
     if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
-        eprintln!("obsbox: {err:#}");
+        eprintln!("obsbox: error: {err:#}");
         return 1;
     }
     tracing::debug!(args = ?std::env::args().collect::<Vec<_>>(), "obsbox started");
@@ -184,7 +184,7 @@ pub fn dispatch(opts: Opts) -> i32 {
         Err(err) => {
             let line = format!("{err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{line}");
-            eprintln!("obsbox: {line}");
+            eprintln!("obsbox: error: {line}");
             failure_code
         }
     }

@@ -42,7 +42,10 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
         Ok(opts) => opts,
         Err(err) => {
             let text = err.to_string();
-            eprintln!("obsbox: {}", text.lines().next().unwrap_or("bad options"));
+            eprintln!(
+                "obsbox: error: {}",
+                text.lines().next().unwrap_or("bad options")
+            );
             return Some(UNUSABLE);
         }
     };
@@ -51,7 +54,7 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
         _ => LogFormat::Text,
     };
     if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
-        eprintln!("obsbox: {err:#}");
+        eprintln!("obsbox: error: {err:#}");
         return Some(UNUSABLE);
     }
     let cache_given = globals

@@ -668,13 +668,13 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
                 // Not the job's fault: OBS gives it to another worker.
                 log.note(&format!("the worker's disk is full: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-                eprintln!("obsbox: {err:#}");
+                eprintln!("obsbox: error: {err:#}");
                 codes::BADHOST
             }
             None => {
                 log.note(&format!("setup failed: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-                eprintln!("obsbox: {err:#}");
+                eprintln!("obsbox: error: {err:#}");
                 codes::SETUP_FAILED
             }
         },
@@ -701,7 +701,7 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
         // One line: an error already told (the same full disk) is not told twice.
         if outcome.is_ok() {
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
         }
         code = if disk_full(&err) {
             codes::BADHOST

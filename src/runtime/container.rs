@@ -83,8 +83,10 @@ pub fn create(
     spec: &oci_spec::runtime::Spec,
 ) -> Result<Container> {
     super::creator::ensure_single_threaded()?;
+    super::init_cause::clear();
     let mut container = builder
         .build()
+        .map_err(|err| with_init_cause(err.into()))
         .with_context(|| format!("container {id}: create failed"))?;
     let finished = super::resources::apply_dropped(&container, spec)
         .and_then(|()| super::cgroup_mounts::confine(&container, spec));
@@ -94,6 +96,26 @@ pub fn create(
         return Err(err.context(format!("container {id}: create failed")));
     }
     Ok(container)
+}
+
+/// `err` (libcontainer's report of a failed create or exec) with the cause the failing
+/// init process logged, when it logged one that the report does not already name.
+pub fn with_init_cause(err: anyhow::Error) -> anyhow::Error {
+    match super::init_cause::take() {
+        Some(cause) => {
+            let text = format!("{err:#}");
+            if text.contains(&cause) {
+                return err;
+            }
+            // The cause's own outer message often ends the report already.
+            let cause = match cause.split_once(": ") {
+                Some((outer, inner)) if text.ends_with(outer) => inner,
+                _ => &cause,
+            };
+            anyhow::anyhow!("{text}: {cause}")
+        }
+        _ => err,
+    }
 }
 
 /// For a spec without `linux.cgroupsPath`: makes libcontainer, which reads

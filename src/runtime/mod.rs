@@ -14,6 +14,7 @@ pub mod executor;
 pub mod features;
 pub mod foreground;
 pub mod hooks;
+pub mod init_cause;
 pub mod oneshot;
 pub mod resources;
 pub mod seal;
