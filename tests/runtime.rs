@@ -1039,3 +1039,35 @@ fn exec_cap_takes_cap_prefixed_names() {
     assert!(err.contains("CAP_NOPE: unknown capability"), "{err}");
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// `kill ID 9` and at once `delete ID`, as scripts do: delete waits for the process to be
+/// gone instead of refusing a running container, and leaves nothing behind. 50 times.
+#[test]
+fn kill_9_then_delete_never_refuses() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    for n in 0..50 {
+        let id = uid(&format!("killdel{n}"));
+        rt.run_detached(&id, &bundle);
+        let pid = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+        rt.ok(&["kill", &id, "9"]);
+        let out = rt.output(&["delete", &id]);
+        assert!(
+            out.status.success(),
+            "try {n}: delete refused: {}",
+            stderr_of(&out)
+        );
+        assert!(!rt.state_dir(&id).exists(), "try {n}: state left");
+        assert!(cgroup_dirs_of(&id).is_empty(), "try {n}: cgroup left");
+        assert!(!process_alive(pid), "try {n}: process left");
+    }
+    // A signal the process survives is no reason to wait: delete refuses at once.
+    let id = uid("killdel-term");
+    rt.run_detached(&id, &bundle);
+    rt.ok(&["kill", &id, "TERM"]);
+    let started = Instant::now();
+    let out = rt.output(&["delete", &id]);
+    assert!(!out.status.success(), "a running container was deleted");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    rt.ok(&["delete", "--force", &id]);
+}
