@@ -1,7 +1,5 @@
 //! The `obsbox` binary: seal, parse, dispatch, exit code. Everything else lives in the library.
 
-use clap::Parser;
-
 fn main() {
     // bs_worker's programs (`build`, `--hostcheck`) take their own command lines.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -23,6 +21,6 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let opts = obsbox::cli::Opts::parse();
+    let opts = obsbox::cli::parse();
     std::process::exit(obsbox::cli::dispatch(opts));
 }

@@ -1071,3 +1071,100 @@ fn kill_9_then_delete_never_refuses() {
     assert!(started.elapsed() < Duration::from_secs(5));
     rt.ok(&["delete", "--force", &id]);
 }
+
+/// Every command's `--help` and `-h` are obsbox's own: they succeed, list only commands that
+/// work, and carry none of liboci-cli's or youki's texts. bs_worker's entries too, also
+/// when obsbox runs as a file named `build`.
+#[test]
+fn every_help_is_obsboxs_own() {
+    let help = |args: &[&str]| -> String {
+        let out = std::process::Command::new(obsbox_bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        let text = stdout_of(&out);
+        for foreign in [
+            "youki",
+            "liboci",
+            "Reference:",
+            "github.com",
+            "checkpoint",
+            "rool",
+        ] {
+            assert!(
+                !text.contains(foreign),
+                "{args:?} mentions {foreign}: {text}"
+            );
+        }
+        text
+    };
+    let top = help(&["--help"]);
+    assert_eq!(help(&["-h"]).lines().count(), top.lines().count());
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    for unsupported in ["events", "update", "checkpointt"] {
+        assert!(
+            !commands.iter().any(|c| c == unsupported),
+            "{unsupported} listed"
+        );
+    }
+    for expected in [
+        "create",
+        "run",
+        "exec",
+        "build",
+        "obs-build",
+        "hostcheck",
+        "gc",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} missing: {top}"
+        );
+    }
+    for command in &commands {
+        let text = help(&[command, "--help"]);
+        help(&[command, "-h"]);
+        // Nested commands (rootfs, cache, callback, worker) list theirs.
+        let nested: Vec<String> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|c| c != "help")
+            .collect();
+        for sub in nested {
+            help(&[command, &sub, "--help"]);
+        }
+    }
+    assert!(help(&["obs-build", "--help"]).contains("bs_worker"));
+    assert!(help(&["hostcheck", "-h"]).contains("bs_worker"));
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("build");
+    std::os::unix::fs::symlink(obsbox_bin(), &build).unwrap();
+    let out = std::process::Command::new(&build)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "build --help: {}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("obs-build"));
+    // Unsupported commands fail honestly.
+    let out = std::process::Command::new(obsbox_bin())
+        .args(["update", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("not supported"),
+        "{}",
+        stderr_of(&out)
+    );
+}
