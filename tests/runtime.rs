@@ -1168,3 +1168,48 @@ fn every_help_is_obsboxs_own() {
         stderr_of(&out)
     );
 }
+
+/// The configuration directory follows one rule everywhere: `--config` first, then
+/// `OBSBOX_CONFIG`; a named directory that does not exist is one clear line.
+#[test]
+fn config_directory_rule() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime-config");
+    let list = |env: Option<&Path>, args: &[&str]| {
+        let mut cmd = std::process::Command::new(obsbox_bin());
+        cmd.env_remove("OBSBOX_CONFIG").current_dir("/");
+        if let Some(dir) = env {
+            cmd.env("OBSBOX_CONFIG", dir);
+        }
+        cmd.args(["callback", "list", "--project", "home:x"])
+            .args(args);
+        cmd.output().unwrap()
+    };
+    // From any directory: /etc/obsbox or the checkout's runtime-config/.
+    assert!(list(None, &[]).status.success());
+    let out = list(Some(Path::new("/nonexistent-obsbox-config")), &[]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr_of(&out).trim(),
+        "obsbox: error: OBSBOX_CONFIG=/nonexistent-obsbox-config: not a directory"
+    );
+    // --config wins over the environment.
+    let out = list(
+        Some(Path::new("/nonexistent-obsbox-config")),
+        &["--config", src.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = list(None, &["--config", "/nonexistent-obsbox-config"]);
+    assert_eq!(
+        stderr_of(&out).trim(),
+        "obsbox: error: --config /nonexistent-obsbox-config: not a directory"
+    );
+    // An empty configuration directory named by the environment is used (no callbacks).
+    let empty = tempfile::tempdir().unwrap();
+    let out = list(Some(empty.path()), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !stdout_of(&out).contains("cross-build"),
+        "{}",
+        stdout_of(&out)
+    );
+}
