@@ -991,6 +991,17 @@ fn an_init_failure_names_its_cause() {
     assert_eq!(last["level"], "error");
     assert!(last["msg"].as_str().unwrap().contains(cause), "{last}");
     assert!(!rt.state_dir(&id).exists());
+
+    // A cause the report already names is not repeated.
+    let bundle = Bundle::new(&["/no/such/binary"]);
+    let out = rt.output(&[
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &uid("initcause2"),
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(err.matches("/no/such/binary").count(), 1, "{err}");
 }
 
 /// `exec --cap` takes capability names as runc does (`CAP_KILL`, also without the prefix)

@@ -104,12 +104,12 @@ pub fn with_init_cause(err: anyhow::Error) -> anyhow::Error {
     match super::init_cause::take() {
         Some(cause) => {
             let text = format!("{err:#}");
-            if text.contains(&cause) {
-                return err;
-            }
-            // The cause's own outer message often ends the report already.
+            // The report may name the cause already (obsbox's executor's errors reach it),
+            // or end with the cause's own outer message.
             let cause = match cause.split_once(": ") {
+                Some((_, inner)) if text.contains(inner) => return err,
                 Some((outer, inner)) if text.ends_with(outer) => inner,
+                _ if text.contains(&cause) => return err,
                 _ => &cause,
             };
             anyhow::anyhow!("{text}: {cause}")
