@@ -119,7 +119,10 @@ pub fn create(
         sources[3].as_raw_fd(),
     ];
     let mut command = Command::new(program()?);
+    // Whatever the binary's file is called (bs_worker's `build` may be a copy of obsbox), it
+    // must run as obsbox, not as bs_worker's entries.
     command
+        .arg0("obsbox")
         .arg("--root")
         .arg(state_root)
         .arg(COMMAND)
