@@ -58,8 +58,13 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> Result<()> {
     let layer = RecordLayer { sink, format }.with_filter(tracing_subscriber::filter::filter_fn(
         move |meta| meta.target() == ERROR_TARGET || directives.allows(meta),
     ));
+    crate::runtime::init_cause::prepare();
+    let causes = CauseLayer.with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() == Level::ERROR && meta.target().starts_with("libcontainer")
+    }));
     tracing_subscriber::registry()
         .with(layer)
+        .with(causes)
         .try_init()
         .context("cannot install the log subscriber")?;
     Ok(())
@@ -181,6 +186,26 @@ impl<S: Subscriber> Layer<S> for RecordLayer {
                 }
             }
         }
+    }
+}
+
+/// Keeps the first error record of libcontainer's forked processes (see
+/// [`crate::runtime::init_cause`]).
+struct CauseLayer;
+
+impl<S: Subscriber> Layer<S> for CauseLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let err = fields
+            .rest
+            .iter()
+            .find(|(key, _)| *key == "err")
+            .map(|(_, value)| value.as_str());
+        crate::runtime::init_cause::record(&crate::runtime::init_cause::describe(
+            &fields.message,
+            err,
+        ));
     }
 }
 

@@ -1,7 +1,5 @@
 //! The `obsbox` binary: seal, parse, dispatch, exit code. Everything else lives in the library.
 
-use clap::Parser;
-
 fn main() {
     // bs_worker's programs (`build`, `--hostcheck`) take their own command lines.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -19,10 +17,10 @@ fn main() {
             unsafe { obsbox::runtime::attach_warmup::start() };
         }
         if let Err(err) = obsbox::runtime::seal::ensure_sealed() {
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             std::process::exit(1);
         }
     }
-    let opts = obsbox::cli::Opts::parse();
+    let opts = obsbox::cli::parse();
     std::process::exit(obsbox::cli::dispatch(opts));
 }

@@ -270,7 +270,7 @@ fn missing_qemu_fails_in_setup() {
     let stderr = stderr_of(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("obsbox: job home:test/local/hello-obsbox/arm64: arm64 on this amd64 worker is an emulated build: the toolbox has no qemu for arm64: usr/bin/qemu-aarch64-static is missing"),
+        stderr.starts_with("obsbox: error: job home:test/local/hello-obsbox/arm64: arm64 on this amd64 worker is an emulated build: the toolbox has no qemu for arm64: usr/bin/qemu-aarch64-static is missing"),
         "{stderr}"
     );
     assert!(!log.contains("phase "), "no phase may start:\n{log}");

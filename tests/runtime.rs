@@ -424,6 +424,7 @@ fn errors_are_one_line_and_a_json_log_record() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("obsbox: error: "), "{err}");
     assert!(err.contains("config.json"), "{err}");
     let last: Value =
         serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
@@ -740,5 +741,486 @@ fn foreground_run_with_a_terminal_gets_its_own_pty() {
         fs::read_dir(rt.root.path()).unwrap().count(),
         0,
         "console socket left"
+    );
+}
+
+/// obsbox's own containers (a build's phases, install scripts, callbacks) are created by
+/// `runtime::oneshot` from a process with helper threads. Hundreds of creations while other
+/// threads allocate all the time: none may hang (forking in-process beside such threads
+/// deadlocked in malloc about once in 33 creations of a build). Bounded in time: up to 300
+/// creations or 40 s, at least 100.
+#[test]
+fn creations_beside_busy_threads_never_hang() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    obsbox::runtime::creator::set_program(obsbox_bin());
+    // One malloc arena for every thread, as when a process has more threads than arenas:
+    // the creating thread and the busy ones then share its lock.
+    // SAFETY: a malloc tunable, set before the threads below exist.
+    assert_eq!(unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) }, 1);
+    let bundle = Bundle::new(&["true"]);
+    let state = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let churners: Vec<_> = (0..2)
+        .map(|n| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut kept: Vec<Vec<u8>> = Vec::new();
+                let mut i: usize = n;
+                while !stop.load(Ordering::Relaxed) {
+                    // Bursts of allocations, then a pause: the creations get a core too.
+                    for _ in 0..2000 {
+                        i = i.wrapping_mul(1103515245).wrapping_add(12345);
+                        kept.push(vec![i as u8; 16 + i % 4096]);
+                        if kept.len() > 64 {
+                            kept.swap_remove(i % 64);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            })
+        })
+        .collect();
+    let (done, finished) = std::sync::mpsc::channel();
+    let (bundle_dir, state_dir) = (bundle.path().to_path_buf(), state.path().to_path_buf());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let options = obsbox::runtime::oneshot::RunOptions {
+            create_deadline: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        for n in 0..300 {
+            if started.elapsed() > Duration::from_secs(40) {
+                break;
+            }
+            let id = format!("stress-{}-{n}", std::process::id());
+            let outcome =
+                obsbox::runtime::oneshot::run_with(&bundle_dir, &id, &state_dir, &options, |_| {});
+            match outcome {
+                Ok(outcome) if outcome.code == 0 => {}
+                Ok(outcome) => {
+                    let _ = done.send(Err(format!("creation {n}: exit code {}", outcome.code)));
+                    return;
+                }
+                Err(err) => {
+                    let _ = done.send(Err(format!("creation {n}: {err:#}")));
+                    return;
+                }
+            }
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = done.send(Ok(()));
+    });
+    let result = finished.recv_timeout(Duration::from_secs(55));
+    stop.store(true, Ordering::Relaxed);
+    for churner in churners {
+        churner.join().unwrap();
+    }
+    let created = count.load(Ordering::Relaxed);
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => panic!("{err}"),
+        Err(_) => panic!("a creation hangs (after {created} creations)"),
+    }
+    eprintln!("{created} creations in {:?}", started.elapsed());
+    assert!(created >= 100, "only {created} creations in 40 s");
+    assert!(
+        obsbox::runtime::container::list_ids(state.path())
+            .unwrap()
+            .is_empty(),
+        "containers left"
+    );
+}
+
+/// A creation that does not finish (here a creation hook that never ends) is stopped at its
+/// deadline with an error that says so, and nothing of it is left.
+#[test]
+fn a_creation_past_its_deadline_is_stopped_and_cleaned_up() {
+    obsbox::runtime::creator::set_program(obsbox_bin());
+    let bundle = Bundle::new(&["true"]);
+    // A duration no other process here sleeps.
+    let marker = format!("299.{}", std::process::id());
+    bundle.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [
+            {"path": "/bin/sleep", "args": ["sleep", marker]}
+        ]})
+    });
+    let state = tempfile::tempdir().unwrap();
+    let id = uid("deadline");
+    let options = obsbox::runtime::oneshot::RunOptions {
+        create_deadline: Some(Duration::from_secs(2)),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let err =
+        obsbox::runtime::oneshot::run_with(bundle.path(), &id, state.path(), &options, |_| {})
+            .expect_err("a hung creation succeeded");
+    let elapsed = started.elapsed();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains(&id) && text.contains("did not finish within 2 s"),
+        "{text}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(6),
+        "stopped after {elapsed:?}"
+    );
+    assert!(!state.path().join(&id).exists(), "state left");
+    assert!(cgroup_dirs_of(&id).is_empty(), "cgroup left");
+    std::thread::sleep(Duration::from_millis(100));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &format!("sleep {marker}")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the hook outlived its creation: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+/// SIGTERM while a container is being created (blocked and pending, as during a build)
+/// stops the creation at once and reports the signal.
+#[test]
+fn sigterm_interrupts_a_creation() {
+    use nix::sys::signal::{SigSet, Signal};
+
+    obsbox::runtime::creator::set_program(obsbox_bin());
+    let bundle = Bundle::new(&["true"]);
+    bundle.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [
+            {"path": "/bin/sleep", "args": ["sleep", "300"]}
+        ]})
+    });
+    let state = tempfile::tempdir().unwrap();
+    let id = uid("sigterm");
+    let mut term = SigSet::empty();
+    term.add(Signal::SIGTERM);
+    term.thread_block().unwrap();
+    // SAFETY: pthread_self names this thread, which outlives the signal's sender.
+    let me = unsafe { libc::pthread_self() } as usize;
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: the receiving thread waits in run_with below.
+        unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGTERM) };
+    });
+    let started = Instant::now();
+    let result = obsbox::runtime::oneshot::run_with(
+        bundle.path(),
+        &id,
+        state.path(),
+        &Default::default(),
+        |_| {},
+    );
+    let elapsed = started.elapsed();
+    sender.join().unwrap();
+    assert_eq!(
+        term.wait().unwrap(),
+        Signal::SIGTERM,
+        "the signal was consumed"
+    );
+    term.thread_unblock().unwrap();
+    let err = result.expect_err("an interrupted creation succeeded");
+    let interrupted = err
+        .downcast_ref::<obsbox::runtime::creator::Interrupted>()
+        .unwrap_or_else(|| panic!("not an interruption: {err:#}"));
+    assert_eq!(interrupted.0, Signal::SIGTERM);
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "stopped after {elapsed:?}"
+    );
+    assert!(!state.path().join(&id).exists(), "state left");
+}
+
+/// `linux.resources.memory.disableOOMKiller` reaches the container's memory cgroup, as under
+/// runc (libcontainer 0.7 drops it).
+#[test]
+fn disable_oom_killer_reaches_memory_oom_control() {
+    let rt = Runtime::new();
+    for (disable, want) in [(true, "oom_kill_disable 1"), (false, "oom_kill_disable 0")] {
+        let bundle = Bundle::new(&["sleep", "300"]);
+        let id = uid(&format!("oom-{disable}"));
+        let cgroup = format!("/obsbox-test-{id}");
+        bundle.edit(|c| {
+            c["linux"]["cgroupsPath"] = json!(cgroup);
+            c["linux"]["resources"]["memory"] =
+                json!({"limit": 64 << 20, "disableOOMKiller": disable});
+        });
+        rt.create(&id, &bundle);
+        let control =
+            fs::read_to_string(format!("/sys/fs/cgroup/memory{cgroup}/memory.oom_control"))
+                .unwrap();
+        rt.ok(&["delete", "--force", &id]);
+        assert!(control.lines().any(|l| l == want), "{disable}: {control}");
+    }
+}
+
+/// A failure inside the container's init names its cause, on stderr and in the JSON log
+/// podman and containerd read (libcontainer reports only "failed to prepare rootfs").
+#[test]
+fn an_init_failure_names_its_cause() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    // proc must be mounted on a directory, not on a symlink.
+    let proc_dir = bundle.rootfs().join("proc");
+    let _ = fs::remove_dir_all(&proc_dir);
+    std::os::unix::fs::symlink("/tmp", &proc_dir).unwrap();
+    let log = bundle.path().join("log.json");
+    let id = uid("initcause");
+    let out = rt.output(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    let cause = "filesystem proc must be mounted on ordinary directory";
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("obsbox: error: container "), "{err}");
+    assert!(err.contains(cause), "{err}");
+    let last: Value =
+        serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains(cause), "{last}");
+    assert!(!rt.state_dir(&id).exists());
+
+    // A cause the report already names is not repeated.
+    let bundle = Bundle::new(&["/no/such/binary"]);
+    let out = rt.output(&[
+        "create",
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        &uid("initcause2"),
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(err.matches("/no/such/binary").count(), 1, "{err}");
+}
+
+/// `exec --cap` takes capability names as runc does (`CAP_KILL`, also without the prefix)
+/// and gives them to the process.
+#[test]
+fn exec_cap_takes_cap_prefixed_names() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    let id = uid("execcap");
+    rt.run_detached(&id, &bundle);
+    let status = "grep Cap /proc/self/status";
+    let plain = rt.ok(&["exec", &id, "sh", "-c", status]);
+    let added = rt.ok(&[
+        "exec",
+        "--cap",
+        "CAP_KILL",
+        "--cap",
+        "CAP_SYS_PTRACE",
+        "--cap",
+        "sys_nice",
+        &id,
+        "sh",
+        "-c",
+        status,
+    ]);
+    const KILL: u64 = 1 << 5;
+    const SYS_PTRACE: u64 = 1 << 19;
+    const SYS_NICE: u64 = 1 << 23;
+    assert_eq!(
+        cap_line(&plain, "CapEff") & (SYS_PTRACE | SYS_NICE),
+        0,
+        "{plain}"
+    );
+    for set in ["CapEff", "CapPrm", "CapBnd"] {
+        let caps = cap_line(&added, set);
+        assert_eq!(
+            caps & (KILL | SYS_PTRACE | SYS_NICE),
+            KILL | SYS_PTRACE | SYS_NICE,
+            "{set}: {added}"
+        );
+    }
+    let bad = rt.output(&["exec", "--cap", "CAP_NOPE", &id, "true"]);
+    assert_eq!(bad.status.code(), Some(255));
+    let err = stderr_of(&bad);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CAP_NOPE: unknown capability"), "{err}");
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// `kill ID 9` and at once `delete ID`, as scripts do: delete waits for the process to be
+/// gone instead of refusing a running container, and leaves nothing behind. 50 times.
+#[test]
+fn kill_9_then_delete_never_refuses() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["sleep", "300"]);
+    for n in 0..50 {
+        let id = uid(&format!("killdel{n}"));
+        rt.run_detached(&id, &bundle);
+        let pid = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+        rt.ok(&["kill", &id, "9"]);
+        let out = rt.output(&["delete", &id]);
+        assert!(
+            out.status.success(),
+            "try {n}: delete refused: {}",
+            stderr_of(&out)
+        );
+        assert!(!rt.state_dir(&id).exists(), "try {n}: state left");
+        assert!(cgroup_dirs_of(&id).is_empty(), "try {n}: cgroup left");
+        assert!(!process_alive(pid), "try {n}: process left");
+    }
+    // A signal the process survives is no reason to wait: delete refuses at once.
+    let id = uid("killdel-term");
+    rt.run_detached(&id, &bundle);
+    rt.ok(&["kill", &id, "TERM"]);
+    let started = Instant::now();
+    let out = rt.output(&["delete", &id]);
+    assert!(!out.status.success(), "a running container was deleted");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    rt.ok(&["delete", "--force", &id]);
+}
+
+/// Every command's `--help` and `-h` are obsbox's own: they succeed, list only commands that
+/// work, and carry none of liboci-cli's or youki's texts. bs_worker's entries too, also
+/// when obsbox runs as a file named `build`.
+#[test]
+fn every_help_is_obsboxs_own() {
+    let help = |args: &[&str]| -> String {
+        let out = std::process::Command::new(obsbox_bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        let text = stdout_of(&out);
+        for foreign in [
+            "youki",
+            "liboci",
+            "Reference:",
+            "github.com",
+            "checkpoint",
+            "rool",
+        ] {
+            assert!(
+                !text.contains(foreign),
+                "{args:?} mentions {foreign}: {text}"
+            );
+        }
+        text
+    };
+    let top = help(&["--help"]);
+    assert_eq!(help(&["-h"]).lines().count(), top.lines().count());
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    for unsupported in ["events", "update", "checkpointt"] {
+        assert!(
+            !commands.iter().any(|c| c == unsupported),
+            "{unsupported} listed"
+        );
+    }
+    for expected in [
+        "create",
+        "run",
+        "exec",
+        "build",
+        "obs-build",
+        "hostcheck",
+        "gc",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} missing: {top}"
+        );
+    }
+    for command in &commands {
+        let text = help(&[command, "--help"]);
+        help(&[command, "-h"]);
+        // Nested commands (rootfs, cache, callback, worker) list theirs.
+        let nested: Vec<String> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|c| c != "help")
+            .collect();
+        for sub in nested {
+            help(&[command, &sub, "--help"]);
+        }
+    }
+    assert!(help(&["obs-build", "--help"]).contains("bs_worker"));
+    assert!(help(&["hostcheck", "-h"]).contains("bs_worker"));
+    let dir = tempfile::tempdir().unwrap();
+    let build = dir.path().join("build");
+    std::os::unix::fs::symlink(obsbox_bin(), &build).unwrap();
+    let out = std::process::Command::new(&build)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "build --help: {}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("obs-build"));
+    // Unsupported commands fail honestly.
+    let out = std::process::Command::new(obsbox_bin())
+        .args(["update", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("not supported"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// The configuration directory follows one rule everywhere: `--config` first, then
+/// `OBSBOX_CONFIG`; a named directory that does not exist is one clear line.
+#[test]
+fn config_directory_rule() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime-config");
+    let list = |env: Option<&Path>, args: &[&str]| {
+        let mut cmd = std::process::Command::new(obsbox_bin());
+        cmd.env_remove("OBSBOX_CONFIG").current_dir("/");
+        if let Some(dir) = env {
+            cmd.env("OBSBOX_CONFIG", dir);
+        }
+        cmd.args(["callback", "list", "--project", "home:x"])
+            .args(args);
+        cmd.output().unwrap()
+    };
+    // From any directory: /etc/obsbox or the checkout's runtime-config/.
+    assert!(list(None, &[]).status.success());
+    let out = list(Some(Path::new("/nonexistent-obsbox-config")), &[]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr_of(&out).trim(),
+        "obsbox: error: OBSBOX_CONFIG=/nonexistent-obsbox-config: not a directory"
+    );
+    // --config wins over the environment.
+    let out = list(
+        Some(Path::new("/nonexistent-obsbox-config")),
+        &["--config", src.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = list(None, &["--config", "/nonexistent-obsbox-config"]);
+    assert_eq!(
+        stderr_of(&out).trim(),
+        "obsbox: error: --config /nonexistent-obsbox-config: not a directory"
+    );
+    // An empty configuration directory named by the environment is used (no callbacks).
+    let empty = tempfile::tempdir().unwrap();
+    let out = list(Some(empty.path()), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !stdout_of(&out).contains("cross-build"),
+        "{}",
+        stdout_of(&out)
     );
 }

@@ -230,6 +230,7 @@ fn run_container(
         timeout: Some(info.timeout),
         exit_file: None,
         emulation,
+        ..Default::default()
     };
     let result = oneshot::run_with(bundle, &id, state_root, &options, |line| log.line(line));
     if let Some((overlay, dir, name)) = copy {

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::build::DEFAULT_CONFIG;
 use crate::alloc::{self, JobInfo, Options, Outcome, Request, Settings};
 use crate::callbacks::config::{Action, Callback, HookPoint, Selector};
 
@@ -52,7 +51,7 @@ pub struct AllocateArgs {
     #[arg(long)]
     pub explain: bool,
     /// The runtime configuration directory (allocation.toml, callbacks hooked at
-    /// `allocate`); default /etc/obsbox.
+    /// `allocate`); default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// How many times longer a build takes emulated than native (overrides allocation.toml).
@@ -128,10 +127,7 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
             }
         }
     };
-    let config = args.config.clone().or_else(|| {
-        let d = PathBuf::from(DEFAULT_CONFIG);
-        d.is_dir().then_some(d)
-    });
+    let config = crate::config_dir::find(args.config.as_deref())?;
     let mut settings = match &config {
         Some(dir) => Settings::load(dir)?,
         None => Settings::default(),

@@ -1,6 +1,6 @@
 //! `obsbox build JOB --out RESULTS` and `obsbox bundle JOB --out DIR`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
@@ -10,7 +10,6 @@ use crate::lifecycle::{self, Options};
 use crate::rootfs::store::Store;
 
 /// Where the runtime configuration is looked for when `--config` is not given.
-pub const DEFAULT_CONFIG: &str = "/etc/obsbox";
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -19,7 +18,7 @@ pub struct BuildArgs {
     /// The results directory (OBS layout: RPMS/ SRPMS/ DEBS/ OTHER/ logfile _statistics).
     #[arg(long)]
     pub out: PathBuf,
-    /// The runtime configuration directory (toolbox.toml, …); default /etc/obsbox.
+    /// The runtime configuration directory (toolbox.toml, …); default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Keep the work directory (buildroot and phase bundles) for inspection.
@@ -38,7 +37,7 @@ pub struct BundleArgs {
     /// Where the phase bundles go (DIR/prepare, DIR/build, DIR/check-NAME, DIR/buildroot).
     #[arg(long)]
     pub out: PathBuf,
-    /// The runtime configuration directory; default /etc/obsbox.
+    /// The runtime configuration directory; default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The previous results of this job, as for `build --old`.
@@ -46,12 +45,8 @@ pub struct BundleArgs {
     pub old: Option<PathBuf>,
 }
 
-fn config_dir(given: Option<PathBuf>) -> Option<PathBuf> {
-    given.or_else(|| {
-        Path::new(DEFAULT_CONFIG)
-            .is_dir()
-            .then(|| PathBuf::from(DEFAULT_CONFIG))
-    })
+fn config_dir(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    crate::config_dir::find(given.as_deref())
 }
 
 /// Returns OBS's exit code; a job that cannot even be read is a setup failure.
@@ -59,7 +54,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
     let job = match crate::job::load(&args.job) {
         Ok(job) => job,
         Err(err) => {
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
             return Ok(lifecycle::codes::SETUP_FAILED);
         }
@@ -68,7 +63,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         results: args.out,
         cache: ctx.cache.clone(),
         state_root: ctx.root.clone(),
-        config: config_dir(args.config),
+        config: config_dir(args.config)?,
         keep_work: args.keep_work,
         old_results: args.old,
         log: None,
@@ -90,7 +85,7 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         results: args.out.join("results"),
         cache: ctx.cache.clone(),
         state_root: ctx.root.clone(),
-        config: config_dir(args.config),
+        config: config_dir(args.config)?,
         keep_work: true,
         old_results: args.old,
         log: None,

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 
 use super::Context;
-use super::build::DEFAULT_CONFIG;
 use crate::callbacks::config::{self, Action, Selector};
 
 #[derive(Subcommand, Debug)]
@@ -20,7 +19,7 @@ pub enum CallbackCmd {
         package: String,
         #[arg(long, default_value = "")]
         arch: String,
-        /// The runtime configuration directory (callbacks/, projects/); default /etc/obsbox.
+        /// The runtime configuration directory (callbacks/, projects/); default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
         #[arg(long)]
         config: Option<PathBuf>,
         /// Also list the callbacks that are defined but not enabled.
@@ -52,10 +51,7 @@ pub fn callback(cmd: CallbackCmd, ctx: &Context) -> Result<i32> {
             all,
             format,
         } => {
-            let dir = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-            if !dir.is_dir() {
-                bail!("{}: no runtime configuration directory", dir.display());
-            }
+            let dir = crate::config_dir::require(config.as_deref())?;
             let selector = Selector {
                 project,
                 package,

@@ -1,11 +1,17 @@
 //! `obsbox delete [--force] ID`: remove a stopped (or, forced, a running) container, then run
 //! its poststop hooks.
 
+use std::time::{Duration, Instant};
+
 use anyhow::Result;
+use libcontainer::container::{Container, ContainerStatus};
 use liboci_cli::Delete;
 
 use super::Context;
 use crate::runtime::{self, delete};
+
+/// How long `delete` waits for a SIGKILLed container process to be gone.
+const DYING_WAIT: Duration = Duration::from_secs(10);
 
 pub fn delete(args: Delete, ctx: &Context) -> Result<()> {
     let mut container = match runtime::load(&ctx.root, &args.container_id) {
@@ -14,5 +20,43 @@ pub fn delete(args: Delete, ctx: &Context) -> Result<()> {
         Err(_) if args.force && !ctx.root.join(&args.container_id).exists() => return Ok(()),
         Err(err) => return Err(err),
     };
+    if !args.force {
+        wait_while_dying(&mut container);
+    }
     delete::delete(&mut container, args.force)
+}
+
+/// `kill ID 9` returns once the signal is sent; the kernel takes a moment to end the
+/// process, and until then it still runs. A `delete` right after waits for that, as runc's
+/// does, instead of refusing a container that is about to stop.
+fn wait_while_dying(container: &mut Container) {
+    let Some(pid) = container.pid() else {
+        return;
+    };
+    if container.status() != ContainerStatus::Running || !sigkill_pending(pid.as_raw()) {
+        return;
+    }
+    let until = Instant::now() + DYING_WAIT;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(2));
+        if container.refresh_status().is_err() || container.status() == ContainerStatus::Stopped {
+            return;
+        }
+    }
+}
+
+/// Whether process `pid` has a SIGKILL pending (it is being killed).
+fn sigkill_pending(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let kill_bit = 1u64 << (libc::SIGKILL - 1);
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("ShdPnd:")
+                .or_else(|| l.strip_prefix("SigPnd:"))
+        })
+        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .any(|mask| mask & kill_bit != 0)
 }

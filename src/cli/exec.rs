@@ -52,6 +52,8 @@ pub fn exec(args: Exec, ctx: &Context) -> Result<i32> {
         let (bundle, spec) = runtime::container::open_bundle(container.bundle())?;
         runtime::container::give_default_cgroup(&ctx.root, id, &bundle, &spec)?;
     }
+    runtime::creator::ensure_single_threaded()?;
+    runtime::init_cause::clear();
     let pid = runtime::create_builder(&ctx.root, id)?
         .with_console_socket(args.console_socket.as_ref())
         .with_pid_file(args.pid_file.as_ref())?
@@ -63,6 +65,7 @@ pub fn exec(args: Exec, ctx: &Context) -> Result<i32> {
         .with_ignore_paused(args.ignore_paused)
         .with_sub_cgroup(args.cgroup.clone())
         .build()
+        .map_err(|err| runtime::container::with_init_cause(err.into()))
         .with_context(|| format!("container {id}: exec failed"))?;
     drop(generated);
     if args.detach {
@@ -91,6 +94,14 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
     }
+}
+
+/// A capability as runc takes it: `CAP_KILL`, and also `kill` or `KILL`.
+fn parse_capability(name: &str) -> Result<Capability> {
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare.parse()
+        .map_err(|_| anyhow::anyhow!("--cap {name}: unknown capability"))
 }
 
 /// The container's process with the command line's changes applied.
@@ -127,9 +138,7 @@ fn process_from_args(args: &Exec, mut process: Process) -> Result<Process> {
     if !args.cap.is_empty() {
         let mut caps = process.capabilities().clone().unwrap_or_default();
         for name in &args.cap {
-            let cap: Capability = name
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--cap {name}: unknown capability"))?;
+            let cap = parse_capability(name)?;
             for set in [
                 caps.bounding().clone(),
                 caps.effective().clone(),

@@ -25,7 +25,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
 
 use crate::logging::{self, LogFormat};
@@ -91,6 +91,140 @@ pub enum Command {
     /// (also as a file or link named `hostcheck`). Exits 0, 1 not this package, 2 not this
     /// repository, 3 nothing.
     Hostcheck(obs_build::RawArgs),
+    /// Internal: creates one of obsbox's own containers in a fresh process (see
+    /// `runtime::creator`).
+    #[command(name = "create-for-run", hide = true)]
+    CreateForRun {
+        #[arg(long)]
+        bundle: PathBuf,
+        container_id: String,
+    },
+}
+
+/// obsbox's own descriptions of the runc-compatible commands and options, which come from
+/// liboci-cli's argument types with texts written for youki.
+const RUNTIME_ABOUT: &[(&str, &str)] = &[
+    (
+        "create",
+        "Create a container from a bundle; its process waits for `start`",
+    ),
+    ("start", "Start the process of a created container"),
+    ("state", "Print a container's state as JSON"),
+    (
+        "kill",
+        "Send a signal (a name such as KILL or SIGKILL, or a number) to a container's process",
+    ),
+    (
+        "delete",
+        "Delete a stopped container (with --force also a running one)",
+    ),
+    (
+        "run",
+        "Create and start a container; in the foreground, wait and return its exit code",
+    ),
+    ("exec", "Run another process in a running container"),
+    ("list", "List the containers in the state directory"),
+    ("ps", "List the processes of a container"),
+    ("pause", "Freeze every process of a container"),
+    ("resume", "Thaw the processes of a paused container"),
+    (
+        "spec",
+        "Write a default config.json (runc's defaults) into the bundle directory",
+    ),
+    (
+        "features",
+        "Print what this runtime supports (the runtime-spec features document)",
+    ),
+];
+
+/// Options whose liboci-cli texts are youki's or wrong: (command or "" for global, id, text).
+const ARG_HELP: &[(&str, &str, &str)] = &[
+    (
+        "",
+        "log",
+        "Write log records to this file (default: stderr)",
+    ),
+    ("", "log_format", "Format of log records: text or json"),
+    ("", "debug", "Log at debug level"),
+    (
+        "",
+        "root",
+        "State directory of the containers (default: /run/obsbox)",
+    ),
+    (
+        "",
+        "systemd_cgroup",
+        "Accepted for runc compatibility; cgroups are managed directly",
+    ),
+    (
+        "create",
+        "console_socket",
+        "Unix socket that receives the pty master of a terminal process",
+    ),
+    (
+        "create",
+        "no_pivot",
+        "Do not use pivot_root to enter the root file system",
+    ),
+    ("create", "container_id", "Id of the new container"),
+    (
+        "run",
+        "console_socket",
+        "Unix socket that receives the pty master of a terminal process",
+    ),
+    ("run", "container_id", "Id of the new container"),
+    (
+        "exec",
+        "console_socket",
+        "Unix socket that receives the pty master of a terminal process",
+    ),
+    (
+        "exec",
+        "process_label",
+        "Accepted for runc compatibility; SELinux labels are not set",
+    ),
+    (
+        "exec",
+        "cap",
+        "Add a capability (CAP_KILL, KILL) to the process's bounding, effective and permitted sets",
+    ),
+    (
+        "delete",
+        "force",
+        "Kill the container first when it still runs",
+    ),
+    ("list", "format", "Output format: table or json"),
+    ("ps", "format", "Output format: table or json"),
+    ("ps", "ps_options", "Options passed to ps(1)"),
+];
+
+/// liboci-cli's commands obsbox does not implement: parsed (so they fail with a clear
+/// line) but not shown.
+const HIDDEN: &[&str] = &["checkpointt", "events", "update"];
+
+/// obsbox's command line, with its own help texts.
+pub fn command() -> clap::Command {
+    let mut cmd = Opts::command();
+    for (name, about) in RUNTIME_ABOUT {
+        cmd = cmd.mut_subcommand(*name, |c| c.about(*about).long_about(None));
+    }
+    for name in HIDDEN {
+        cmd = cmd.mut_subcommand(*name, |c| c.hide(true));
+    }
+    for (sub, id, help) in ARG_HELP {
+        if sub.is_empty() {
+            cmd = cmd.mut_arg(*id, |a| a.help(*help).long_help(None));
+        } else {
+            cmd = cmd.mut_subcommand(*sub, |c| c.mut_arg(*id, |a| a.help(*help).long_help(None)));
+        }
+    }
+    cmd
+}
+
+/// Parses the process's arguments (clap prints help and usage errors and exits).
+pub fn parse() -> Opts {
+    let mut matches = command().get_matches();
+    Opts::from_arg_matches_mut(&mut matches).unwrap_or_else(|err| err.exit())
 }
 
 /// What every command gets besides its own arguments.
@@ -109,7 +243,14 @@ pub struct Context {
 /// binary. The others only read state or signal processes, as `runc` (which clones itself
 /// only for its `init`) does.
 const SEALED_COMMANDS: &[&str] = &[
-    "create", "run", "exec", "rootfs", "build", "bundle", "callback",
+    "create",
+    "run",
+    "exec",
+    "rootfs",
+    "build",
+    "bundle",
+    "callback",
+    crate::runtime::creator::COMMAND,
 ];
 
 /// Global flags that take a value, so the subcommand can be found without a full parse.
@@ -143,12 +284,12 @@ pub fn dispatch(opts: Opts) -> i32 {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
         Some(other) => {
-            eprintln!("obsbox: --log-format: unknown format {other:?} (use text or json)");
+            eprintln!("obsbox: error: --log-format: unknown format {other:?} (use text or json)");
             return 1;
         }
     };
     if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
-        eprintln!("obsbox: {err:#}");
+        eprintln!("obsbox: error: {err:#}");
         return 1;
     }
     tracing::debug!(args = ?std::env::args().collect::<Vec<_>>(), "obsbox started");
@@ -169,7 +310,7 @@ pub fn dispatch(opts: Opts) -> i32 {
         Err(err) => {
             let line = format!("{err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{line}");
-            eprintln!("obsbox: {line}");
+            eprintln!("obsbox: error: {line}");
             failure_code
         }
     }
@@ -218,6 +359,17 @@ fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
                 ctx.cache.clone(),
             )),
             3,
+        ),
+        Command::CreateForRun {
+            bundle,
+            container_id,
+        } => (
+            Ok(crate::runtime::creator::serve(
+                &ctx.root,
+                &bundle,
+                &container_id,
+            )),
+            1,
         ),
         Command::Hostcheck(raw) => (
             Ok(obs_build::run(

@@ -22,6 +22,31 @@ pub struct RawArgs {
     pub args: Vec<OsString>,
 }
 
+const BUILD_HELP: &str = "\
+bs_worker's `$statedir/build/build`, answered by obsbox: runs one OBS build job with
+obsbox's toolbox, buildroot, phases and callbacks, and leaves the results where obs-build
+would.
+
+Usage: obsbox [--root DIR] [--cache DIR] obs-build OBS-BUILD-OPTIONS... RECIPE
+       build OBS-BUILD-OPTIONS... RECIPE     (obsbox run as a file or link named `build`)
+
+The options are obs-build's as bs_worker passes them: --root BUILDROOT, --dist CONFIG,
+--rpmlist FILE, --logfile FILE, --arch ARCH, --jobs N, --release R, --clean,
+--changelog, --norootforbuild, --baselibs-internal, --lint, --reason, --disturl ...
+
+Exit codes: 0 succeeded, 1 failed, 2 unchanged, 3 bad host (OBS gives the job to another
+worker).
+";
+
+const HOSTCHECK_HELP: &str = "\
+bs_worker's `--hostcheck`, answered by obsbox: says whether this worker can build a job.
+
+Usage: obsbox hostcheck [--srcserver URL] JOBFILE precheck|succeeded|failed PATH
+       hostcheck ...                         (obsbox run as a file or link named `hostcheck`)
+
+Exit codes: 0 yes, 1 not this package, 2 not this repository, 3 nothing.
+";
+
 /// Exit code for a call that cannot even be understood: for bs_worker's `build` that is a
 /// bad host (OBS gives the job to another worker), for `--hostcheck` "cannot build
 /// anything".
@@ -35,6 +60,16 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
         Invocation::Build => "obs-build",
         Invocation::Hostcheck => "hostcheck",
     };
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        print!(
+            "{}",
+            match invocation {
+                Invocation::Build => BUILD_HELP,
+                Invocation::Hostcheck => HOSTCHECK_HELP,
+            }
+        );
+        return Some(0);
+    }
     let mut clap_args = vec![OsString::from("obsbox")];
     clap_args.extend(globals.iter().cloned());
     clap_args.push(name.into());
@@ -42,7 +77,10 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
         Ok(opts) => opts,
         Err(err) => {
             let text = err.to_string();
-            eprintln!("obsbox: {}", text.lines().next().unwrap_or("bad options"));
+            eprintln!(
+                "obsbox: error: {}",
+                text.lines().next().unwrap_or("bad options")
+            );
             return Some(UNUSABLE);
         }
     };
@@ -51,7 +89,7 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
         _ => LogFormat::Text,
     };
     if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
-        eprintln!("obsbox: {err:#}");
+        eprintln!("obsbox: error: {err:#}");
         return Some(UNUSABLE);
     }
     let cache_given = globals

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 
-use super::build::DEFAULT_CONFIG;
 use crate::worker::{self, WorkerConfig};
 
 #[derive(Subcommand, Debug)]
@@ -15,7 +14,7 @@ pub enum WorkerCmd {
         #[arg(long, value_enum, default_value_t = DescribeFormat::Xml)]
         format: DescribeFormat,
         /// The runtime configuration directory (worker.toml: emulated_arches, hostlabels,
-        /// jobs, work_dir); default /etc/obsbox.
+        /// jobs, work_dir); default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -31,10 +30,7 @@ pub enum DescribeFormat {
 pub fn worker(cmd: WorkerCmd) -> Result<()> {
     match cmd {
         WorkerCmd::Describe { format, config } => {
-            let dir = config.or_else(|| {
-                let d = PathBuf::from(DEFAULT_CONFIG);
-                d.is_dir().then_some(d)
-            });
+            let dir = crate::config_dir::find(config.as_deref())?;
             let config = match &dir {
                 Some(d) => WorkerConfig::load(d)?,
                 None => WorkerConfig::default(),

@@ -709,18 +709,6 @@ fn block_termination() -> Result<()> {
     Ok(())
 }
 
-fn pending_termination() -> Option<Signal> {
-    // SAFETY: sigpending fills the set we own.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    if unsafe { libc::sigpending(&mut set) } != 0 {
-        return None;
-    }
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-        .into_iter()
-        // SAFETY: `set` was filled by sigpending.
-        .find(|s| unsafe { libc::sigismember(&set, *s as i32) } == 1)
-}
-
 #[derive(Debug)]
 struct Interrupted(Signal);
 
@@ -733,7 +721,7 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 fn stop_if_interrupted() -> Result<()> {
-    match pending_termination() {
+    match crate::runtime::creator::pending_termination() {
         Some(sig) => Err(Interrupted(sig).into()),
         None => Ok(()),
     }
@@ -775,24 +763,27 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
     let outcome = run_phases(job, &store, options, &work, &mut log, &mut stats);
     let code = match &outcome {
         Ok(code) => *code,
-        Err(err) => match err.downcast_ref::<Interrupted>() {
-            Some(Interrupted(sig)) => {
+        Err(err) => match err.downcast_ref::<Interrupted>().map(|i| i.0).or_else(|| {
+            err.downcast_ref::<crate::runtime::creator::Interrupted>()
+                .map(|i| i.0)
+        }) {
+            Some(sig) => {
                 log.note(&format!(
                     "build interrupted by {sig}; finished phases are kept"
                 ));
-                128 + *sig as i32
+                128 + sig as i32
             }
             None if disk_full(err) => {
                 // Not the job's fault: OBS gives it to another worker.
                 log.note(&format!("the worker's disk is full: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-                eprintln!("obsbox: {err:#}");
+                eprintln!("obsbox: error: {err:#}");
                 codes::BADHOST
             }
             None => {
                 log.note(&format!("setup failed: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-                eprintln!("obsbox: {err:#}");
+                eprintln!("obsbox: error: {err:#}");
                 codes::SETUP_FAILED
             }
         },
@@ -819,7 +810,7 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
         // One line: an error already told (the same full disk) is not told twice.
         if outcome.is_ok() {
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
         }
         code = if disk_full(&err) {
             codes::BADHOST

@@ -59,7 +59,7 @@ pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
     match result {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
             codes::FAILED
         }
@@ -119,7 +119,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         Ok(job) => job,
         Err(err) => {
             log.note(&format!("cannot read the job: {err:#}"));
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             let _ = fresh_results(&results);
             log.note("exit code 1 for bs_worker");
             return codes::FAILED;
@@ -145,7 +145,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
     let code = match lifecycle::build(&job, &options) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("obsbox: {err:#}");
+            eprintln!("obsbox: error: {err:#}");
             if let Ok(mut log) = Log::append(&logfile) {
                 log.note(&format!("{err:#}"));
             }
@@ -154,7 +154,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
     };
     let mut log = Log::append(&logfile).ok();
     if let Err(err) = place_results(&results) {
-        eprintln!("obsbox: {err:#}");
+        eprintln!("obsbox: error: {err:#}");
         if let Some(log) = log.as_mut() {
             log.note(&format!("{err:#}"));
         }
@@ -235,7 +235,7 @@ fn clean_root(root: &Path, log: &mut Log) {
 /// A call obsbox cannot serve on this host (its build root or state cannot be written, it
 /// is busy): bs_worker's "bad host", so that OBS gives the job to another worker.
 fn refuse(err: &anyhow::Error) -> i32 {
-    eprintln!("obsbox: {err:#}");
+    eprintln!("obsbox: error: {err:#}");
     tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
     codes::BADHOST
 }

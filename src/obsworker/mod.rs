@@ -20,7 +20,7 @@ pub mod prjconf;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 /// The file names obsbox answers to as bs_worker's programs.
 pub const BUILD_NAME: &str = "build";
@@ -40,13 +40,11 @@ pub struct Settings {
 /// The environment variables [`Settings::from_env`] reads.
 pub const ENV_STATE: &str = "OBSBOX_ROOT";
 pub const ENV_CACHE: &str = "OBSBOX_CACHE";
-pub const ENV_CONFIG: &str = "OBSBOX_CONFIG";
+pub const ENV_CONFIG: &str = crate::config_dir::ENV;
 
 impl Settings {
     /// `OBSBOX_ROOT` (default `/run/obsbox`), `OBSBOX_CACHE` (default `/var/cache/obsbox`)
-    /// and the runtime configuration: `OBSBOX_CONFIG` (must be a directory), else
-    /// `/etc/obsbox` when it exists, else the `runtime-config/` of the source tree obsbox
-    /// was built from when it still exists (a worker run from a checkout), else none.
+    /// and the runtime configuration directory by [`crate::config_dir`]'s rule.
     /// `state_root` and `cache` override the environment (obsbox's `--root` and `--cache`).
     pub fn from_env(state_root: Option<PathBuf>, cache: Option<PathBuf>) -> Result<Settings> {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -56,31 +54,13 @@ impl Settings {
         let cache = cache
             .or_else(|| var(ENV_CACHE).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_CACHE));
-        let config = match var(ENV_CONFIG) {
-            Some(dir) => {
-                let dir = PathBuf::from(dir);
-                if !dir.is_dir() {
-                    bail!("{ENV_CONFIG}={}: not a directory", dir.display());
-                }
-                Some(dir)
-            }
-            None => default_config(),
-        };
+        let config = crate::config_dir::find(None)?;
         Ok(Settings {
             state_root,
             cache,
             config,
         })
     }
-}
-
-fn default_config() -> Option<PathBuf> {
-    [
-        PathBuf::from("/etc/obsbox"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime-config"),
-    ]
-    .into_iter()
-    .find(|d| d.is_dir())
 }
 
 /// Whether `argv0` names obsbox as bs_worker's `build` (obs-build) or as its host check.

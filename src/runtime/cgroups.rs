@@ -52,9 +52,30 @@ pub fn v1_dirs(path: &Path) -> Result<Option<Vec<PathBuf>>> {
     Ok(Some(dirs_in(&mountinfo::parse(&mounts), &own, path)))
 }
 
+/// The directory of cgroup `path` in the v1 hierarchy of `controller`, when this host has
+/// one (`None` on a unified host, or without that hierarchy).
+pub fn v1_dir(path: &Path, controller: &str) -> Result<Option<PathBuf>> {
+    let root = statfs(CGROUP_ROOT).with_context(|| format!("cannot stat {CGROUP_ROOT}"))?;
+    if root.filesystem_type() != TMPFS_MAGIC {
+        return Ok(None);
+    }
+    let mounts =
+        fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
+    let own = fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
+    Ok(
+        dirs_for(&mountinfo::parse(&mounts), &own, path, &[controller])
+            .into_iter()
+            .next(),
+    )
+}
+
 /// For each controller this process is in and that has a `cgroup` mount: that mount joined
 /// with `path` (a leading `/` dropped), each directory once.
 fn dirs_in(mounts: &[Mount], own: &str, path: &Path) -> Vec<PathBuf> {
+    dirs_for(mounts, own, path, &V1_CONTROLLERS)
+}
+
+fn dirs_for(mounts: &[Mount], own: &str, path: &Path, controllers: &[&str]) -> Vec<PathBuf> {
     let relative = path.strip_prefix("/").unwrap_or(path);
     let mut dirs: Vec<PathBuf> = Vec::new();
     // A container in the hierarchies' roots: those are never removed (nor their processes
@@ -62,7 +83,7 @@ fn dirs_in(mounts: &[Mount], own: &str, path: &Path) -> Vec<PathBuf> {
     if relative.as_os_str().is_empty() {
         return dirs;
     }
-    for name in V1_CONTROLLERS {
+    for &name in controllers {
         let joined = own.lines().any(|line| {
             line.split(':')
                 .nth(1)

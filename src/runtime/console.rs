@@ -17,7 +17,7 @@ use nix::sys::termios::{self, SetArg, Termios};
 /// socket file is removed when this is dropped, whether or not a master arrived.
 pub struct OwnConsole {
     path: PathBuf,
-    receiver: Option<JoinHandle<Result<OwnedFd>>>,
+    listener: UnixListener,
 }
 
 impl Drop for OwnConsole {
@@ -27,14 +27,15 @@ impl Drop for OwnConsole {
 }
 
 impl OwnConsole {
-    /// Listens on `path` (which must not exist) in a background thread.
+    /// Listens on `path` (which must not exist). The master is accepted by [`Self::attach`],
+    /// after the container was created: no thread may run while libcontainer forks (see
+    /// [`super::creator`]), and the kernel queues the connection until then.
     pub fn listen(path: &Path) -> Result<OwnConsole> {
         let listener = UnixListener::bind(path)
             .with_context(|| format!("console socket {}", path.display()))?;
-        let receiver = super::foreground::spawn_deaf(move || receive_master(&listener));
         Ok(OwnConsole {
             path: path.to_path_buf(),
-            receiver: Some(receiver),
+            listener,
         })
     }
 
@@ -43,13 +44,8 @@ impl OwnConsole {
     }
 
     /// Waits for the pty master and starts copying between it and our stdio.
-    pub fn attach(mut self) -> Result<Attached> {
-        let master = self
-            .receiver
-            .take()
-            .context("console already attached")?
-            .join()
-            .map_err(|_| anyhow::anyhow!("console receiver panicked"))??;
+    pub fn attach(self) -> Result<Attached> {
+        let master = receive_master(&self.listener)?;
         let saved = raw_stdin();
         let input = master.try_clone()?;
         // stdin -> pty; this thread ends with the process (it blocks on our stdin).

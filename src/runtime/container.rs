@@ -75,21 +75,47 @@ pub fn default_cgroup_path(id: &str) -> PathBuf {
 
 /// Creates the container that `builder` describes (from a bundle whose `config.json` is
 /// `spec`), then confines its cgroup mounts before anything of it runs (see
-/// [`super::cgroup_mounts`]); a container that cannot be confined is deleted again.
+/// [`super::cgroup_mounts`]); a container that cannot be confined is deleted again. The
+/// process must be single-threaded (see [`super::creator`]).
 pub fn create(
     builder: InitContainerBuilder,
     id: &str,
     spec: &oci_spec::runtime::Spec,
 ) -> Result<Container> {
+    super::creator::ensure_single_threaded()?;
+    super::init_cause::clear();
     let mut container = builder
         .build()
+        .map_err(|err| with_init_cause(err.into()))
         .with_context(|| format!("container {id}: create failed"))?;
-    if let Err(err) = super::cgroup_mounts::confine(&container, spec) {
+    let finished = super::resources::apply_dropped(&container, spec)
+        .and_then(|()| super::cgroup_mounts::confine(&container, spec));
+    if let Err(err) = finished {
         let _ = container.kill(nix::sys::signal::Signal::SIGKILL, true);
         let _ = super::delete::delete(&mut container, true);
         return Err(err.context(format!("container {id}: create failed")));
     }
     Ok(container)
+}
+
+/// `err` (libcontainer's report of a failed create or exec) with the cause the failing
+/// init process logged, when it logged one that the report does not already name.
+pub fn with_init_cause(err: anyhow::Error) -> anyhow::Error {
+    match super::init_cause::take() {
+        Some(cause) => {
+            let text = format!("{err:#}");
+            // The report may name the cause already (obsbox's executor's errors reach it),
+            // or end with the cause's own outer message.
+            let cause = match cause.split_once(": ") {
+                Some((_, inner)) if text.contains(inner) => return err,
+                Some((outer, inner)) if text.ends_with(outer) => inner,
+                _ if text.contains(&cause) => return err,
+                _ => &cause,
+            };
+            anyhow::anyhow!("{text}: {cause}")
+        }
+        _ => err,
+    }
 }
 
 /// For a spec without `linux.cgroupsPath`: makes libcontainer, which reads

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 
-use super::{container, delete, foreground, hooks};
+use super::{container, creator, delete, foreground, hooks};
 
 /// How long a container gets to stop after obsbox passed SIGINT/SIGTERM/SIGHUP on.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// The container runs target binaries through qemu: register it once the container
     /// is created, before its process starts (see [`crate::binfmt`]).
     pub emulation: Option<crate::binfmt::Emulation>,
+    /// How long creating the container (its creation hooks included) may take; by default
+    /// [`creator::deadline_for`] the spec.
+    pub create_deadline: Option<Duration>,
 }
 
 /// Runs the bundle at `bundle` as container `id` (state under `state_root`). Every line the
@@ -65,17 +68,18 @@ pub fn run_with(
     let started = Instant::now();
     let (spec_dir, spec) = container::open_bundle(bundle)?;
     let cgroup = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-    let (reader, writer) = nix::unistd::pipe().context("cannot create a pipe")?;
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     let writer: OwnedFd = writer;
-    let builder = container::create_builder(state_root, id)?
-        .with_stdin(File::open("/dev/null")?)
-        .with_stdout(writer.try_clone()?)
-        .with_stderr(writer)
-        .validate_id()?
-        .as_init(&spec_dir)
-        .with_systemd(false)
-        .with_detach(false);
-    let mut created = container::create(builder, id, &spec)?;
+    let stdio = creator::Stdio3 {
+        stdin: File::open("/dev/null")?.into(),
+        stdout: writer.try_clone()?,
+        stderr: writer,
+    };
+    let deadline = options
+        .create_deadline
+        .unwrap_or_else(|| creator::deadline_for(&spec));
+    let mut created = creator::create(&spec_dir, id, state_root, stdio, deadline)?;
     if let Some(emulation) = &options.emulation {
         let registered = created
             .pid()
@@ -87,7 +91,7 @@ pub fn run_with(
             return Err(err.context(format!("container {id}: cannot set up emulation")));
         }
     }
-    // Our copies of the pipe's write end are gone with the builder: the reader sees EOF
+    // Our copies of the pipe's write end went to the creating process: the reader sees EOF
     // when the container's processes have all exited. Signals stay blocked in the pump
     // thread (it inherits this mask), so they reach the waiting thread and get passed on.
     let previous = nix::sys::signal::SigSet::all()
