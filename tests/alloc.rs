@@ -572,9 +572,12 @@ fn native_or_emulated_by_expected_wait_against_the_emulation_factor() {
             fleet.to_str().unwrap(),
             "--explain",
         ];
+        // An empty configuration directory, no allocation.toml: the defaults (10 min
+        // builds, 13× under emulation).
+        let config_dir = tempfile::tempdir().unwrap();
+        let config = config_dir.path().to_str().unwrap().to_string();
         if !extra.contains(&"--config") {
-            // No allocation.toml: the defaults (10 min builds, 13× under emulation).
-            args.extend(["--config", "/nonexistent"]);
+            args.extend(["--config", config.as_str()]);
         }
         args.extend_from_slice(extra);
         obsbox_allocate(&args)
@@ -963,6 +966,7 @@ fn k8s_pod_from_the_command_line() {
     )
     .unwrap();
     let w = fixtures().join("workers");
+    let empty_config = tempfile::tempdir().unwrap();
     let (code, out, err) = obsbox_allocate(&[
         "--constraints",
         prjconf.to_str().unwrap(),
@@ -977,7 +981,7 @@ fn k8s_pod_from_the_command_line() {
         "--image",
         "registry.example/obsbox/build:1",
         "--config",
-        "/nonexistent",
+        empty_config.path().to_str().unwrap(),
     ]);
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("the manifest parses");

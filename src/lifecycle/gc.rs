@@ -65,6 +65,45 @@ fn pid_suffix(name: &str) -> Option<i32> {
     name.rsplit('.').next()?.parse().ok()
 }
 
+/// Kills and deletes the containers in `state_root` that this process owns (ids ending in
+/// its pid) or whose owner is gone: what an interrupted job left, e.g. a callback
+/// container whose hook process was killed with the build container's creation. Returns
+/// their ids.
+pub fn own_leftovers(state_root: &Path) -> Vec<String> {
+    let me = std::process::id() as i32;
+    let mut removed = Vec::new();
+    for id in runtime::container::list_ids(state_root).unwrap_or_default() {
+        let Some(owner) = owner_of(&id) else { continue };
+        if owner == me || !alive(owner, &state_root.join(&id)) {
+            remove_container(state_root, &id);
+            removed.push(id);
+        }
+    }
+    removed
+}
+
+/// Kills container `id` and deletes it; without usable state only its directory goes.
+fn remove_container(state_root: &Path, id: &str) {
+    let mut container = match runtime::load(state_root, id) {
+        Ok(c) => c,
+        Err(err) => {
+            tracing::warn!("container {id}: {err:#}; removing its state directory");
+            let _ = fs::remove_dir_all(state_root.join(id));
+            return;
+        }
+    };
+    let _ = container.kill(Signal::SIGKILL, true);
+    if let Err(err) = runtime::delete::delete(&mut container, true) {
+        // E.g. killed while it was being created: libcontainer will not delete a
+        // container it cannot signal. Its processes go with its cgroups.
+        tracing::warn!("container {id}: {err:#}; removing its state directory");
+        if let Some(pid) = container.pid() {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
+        let _ = fs::remove_dir_all(state_root.join(id));
+    }
+}
+
 pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
     let mut collected = Collected::default();
     for id in runtime::container::list_ids(state_root).unwrap_or_default() {
@@ -72,30 +111,8 @@ pub fn gc(state_root: &Path, cache: &Path) -> Result<Collected> {
         if alive(owner, &state_root.join(&id)) {
             continue;
         }
-        let mut container = match runtime::load(state_root, &id) {
-            Ok(c) => c,
-            Err(err) => {
-                // No usable state: only the directory is left.
-                tracing::warn!("container {id}: {err:#}; removing its state directory");
-                let _ = fs::remove_dir_all(state_root.join(&id));
-                collected.containers.push(id);
-                continue;
-            }
-        };
-        let _ = container.kill(Signal::SIGKILL, true);
-        match runtime::delete::delete(&mut container, true) {
-            Ok(()) => collected.containers.push(id),
-            Err(err) => {
-                // E.g. killed while it was being created: libcontainer will not delete a
-                // container it cannot signal. Its processes go with its cgroups (below).
-                tracing::warn!("container {id}: {err:#}; removing its state directory");
-                if let Some(pid) = container.pid() {
-                    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-                }
-                let _ = fs::remove_dir_all(state_root.join(&id));
-                collected.containers.push(id);
-            }
-        }
+        remove_container(state_root, &id);
+        collected.containers.push(id);
     }
 
     if cache.is_dir() {

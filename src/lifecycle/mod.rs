@@ -789,6 +789,10 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
         },
     };
     let mut code = code;
+    // Containers of this job an interruption left (a callback whose hook was killed).
+    for id in gc::own_leftovers(&options.state_root) {
+        tracing::warn!("container {id} was left by the interrupted job: removed");
+    }
     // The roots' overlays went with the prepared job; whatever a container left mounted
     // below the work directory goes now, and the work directory with it, before the time
     // is taken: a worker waits for the clean-up too.

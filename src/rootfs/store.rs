@@ -481,12 +481,13 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             // Only leftovers of processes that are gone.
             let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
-            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
-                && !super::overlay::lower_in_use(&entry.path())
-            {
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
                 // An install's overlay a dead process left mounted.
                 super::overlay::unmount_under(&entry.path());
-                remove_tree(&entry.path())?;
+                // A corrupt root put aside that a job still runs on stays for now.
+                if !super::overlay::lower_in_use(&entry.path()) {
+                    remove_tree(&entry.path())?;
+                }
             }
         }
         // Indexes half written by processes that are gone (`.tmp.PID.N`).

@@ -149,7 +149,11 @@ impl Job {
     /// Nothing of a finished job is left: no container state, no mount under the cache,
     /// no work directory.
     pub fn assert_nothing_left(&self) {
-        assert_eq!(fs::read_dir(self.runtime.root.path()).unwrap().count(), 0);
+        let states: Vec<_> = fs::read_dir(self.runtime.root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(states.is_empty(), "container state left: {states:?}");
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(self.cache.to_str().unwrap()), "{mounts}");
         let jobs = self.cache.join("jobs");
