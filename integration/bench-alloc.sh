@@ -34,7 +34,8 @@ cat >"$tmp/_constraints" <<'XML'
   </hardware>
 </constraints>
 XML
-obsbox=("$target/obsbox" allocate --config /nonexistent --arch x86_64 --constraints "$tmp/_constraints" --workers "$tmp/workers")
+mkdir -p "$tmp/config"  # an empty configuration directory: the defaults
+obsbox=("$target/obsbox" allocate --config "$tmp/config" --arch x86_64 --constraints "$tmp/_constraints" --workers "$tmp/workers")
 perl=(perl integration/obs/obs-matcher.pl x86_64 "$tmp/_constraints" - "$tmp/workers")
 
 # The same answer: obsbox's compliant workers (by --explain) against OBS's. obsbox also
