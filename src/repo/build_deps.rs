@@ -272,20 +272,7 @@ fn parse_one(text: &str) -> Result<BuildRelation> {
 
 fn parse_version(inner: &str) -> Result<(Op, String)> {
     let inner = inner.trim();
-    let op_len = inner
-        .find(|c: char| !"<>=".contains(c))
-        .unwrap_or(inner.len());
-    let op = match &inner[..op_len] {
-        "<<" => Op::Lt,
-        // `<` and `>` are the obsolete spellings of `<=` and `>=`.
-        "<=" | "<" => Op::Le,
-        "=" => Op::Eq,
-        ">=" | ">" => Op::Ge,
-        ">>" => Op::Gt,
-        "" => bail!("no operator in `({})`", one_line(inner)),
-        other => bail!("unknown operator `{}`", one_line(other)),
-    };
-    let version = inner[op_len..].trim();
+    let (op, version) = super::debian::split_operator(inner)?;
     crate::names::deb_version(version)
         .with_context(|| format!("bad version in `({})`", one_line(inner)))?;
     Ok((op, version.to_string()))

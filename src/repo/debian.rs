@@ -173,8 +173,10 @@ fn parse_relation(text: &str) -> Result<Relation> {
     })
 }
 
-fn parse_constraint(inner: &str) -> Result<(Op, String)> {
-    let inner = inner.trim();
+/// The operator of a relation's version constraint (the text inside `( )`, trimmed) and
+/// the version text after it, trimmed. `<` and `>` are the
+/// obsolete spellings of `<=` and `>=`.
+pub(super) fn split_operator(inner: &str) -> Result<(Op, &str)> {
     let op_len = inner
         .find(|c: char| !"<>=".contains(c))
         .unwrap_or(inner.len());
@@ -184,10 +186,15 @@ fn parse_constraint(inner: &str) -> Result<(Op, String)> {
         "=" => Op::Eq,
         ">=" | ">" => Op::Ge,
         ">>" => Op::Gt,
-        "" => bail!("no operator in `({inner})`"),
-        other => bail!("unknown operator `{other}`"),
+        "" => bail!("no operator in `({})`", crate::text::one_line(inner)),
+        other => bail!("unknown operator `{}`", crate::text::one_line(other)),
     };
-    let ver = inner[op_len..].trim();
+    Ok((op, inner[op_len..].trim()))
+}
+
+fn parse_constraint(inner: &str) -> Result<(Op, String)> {
+    let inner = inner.trim();
+    let (op, ver) = split_operator(inner)?;
     if ver.is_empty() || ver.contains(char::is_whitespace) {
         bail!("bad version `{ver}` in `({inner})`");
     }
