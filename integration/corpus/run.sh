@@ -77,6 +77,30 @@ if ! ls "$apt_dir/lists/"*Sources* >/dev/null 2>&1 ||
     "${APT[@]}" update >/dev/null
 fi
 
+# Downloads into the pool what a closure (lines PACKAGE=VERSION) names and the pool lacks.
+fetch_closure() {
+    local closure=$1 errors=$2 pkg version missing=()
+    while IFS='=' read -r pkg version; do
+        ls "$corpus/pool/${pkg}_${version#*:}_"*.deb >/dev/null 2>&1 || missing+=("$pkg=$version")
+    done < "$closure"
+    [ ${#missing[@]} -gt 0 ] || return 0
+    (cd "$corpus/pool" && "${APT[@]}" download "${missing[@]}" >/dev/null 2>"$errors") || return 1
+    # apt escapes the epoch's colon in file names (1%3a…): name them as the archive does.
+    for f in "$corpus/pool/"*%3a*.deb; do
+        [ -e "$f" ] && mv "$f" "$(sed 's/_[0-9]*%3a/_/' <<<"$f")"
+    done
+    return 0
+}
+
+# A repository (hard links into the pool and a Packages index) of a closure.
+link_closure() {
+    local closure=$1 repo=$2 pkg version
+    while IFS='=' read -r pkg version; do
+        ln "$corpus/pool/${pkg}_${version#*:}_"*.deb "$repo/"
+    done < "$closure"
+    (cd "$repo" && apt-ftparchive packages . > Packages 2>/dev/null)
+}
+
 # obs-build's project config for Debian 12: the Priority: required set and everything it
 # depends on preinstalled (as debootstrap's base: what a shell and dpkg need; obs-build
 # does not expand Preinstall), base-passwd and base-files' scripts run, build-essential
@@ -93,6 +117,18 @@ Runscripts: base-passwd base-files
 Required: build-essential fakeroot
 Prefer: make libsystemd0
 EOF
+
+# The toolbox (runtime-config/toolbox.toml's default packages, what obsbox's checks run
+# from) comes from a host repository of its own, as on a worker: the job's repository stays
+# exactly the one obs-build gets.
+toolbox_names=$(sed -n '/^\[default\]/,/^\[/s/^packages *= *\[\(.*\)\]/\1/p' "$REPO/runtime-config/toolbox.toml" | tr -d '",')
+[ -n "$toolbox_names" ] || { echo "runtime-config/toolbox.toml: no [default] packages" >&2; exit 1; }
+mkdir -p "$work/toolbox/repo"
+"${APT[@]}" -s install $toolbox_names 2>"$work/toolbox/apt-resolve.err" |
+    sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' | sort -u > "$work/toolbox/closure.txt"
+[ -s "$work/toolbox/closure.txt" ] || { cat "$work/toolbox/apt-resolve.err" >&2; echo "apt cannot resolve the toolbox ($toolbox_names)" >&2; exit 1; }
+fetch_closure "$work/toolbox/closure.txt" "$work/toolbox/apt-download.err" || { cat "$work/toolbox/apt-download.err" >&2; exit 1; }
+link_closure "$work/toolbox/closure.txt" "$work/toolbox/repo"
 
 serve_dir "$work" >/dev/null
 required=$( (cat "$data/lists/required.txt"; echo build-essential; echo fakeroot) | sed 's/.*/"&"/' | paste -sd, -)
@@ -113,23 +149,9 @@ for name in "${names[@]}"; do
         "${APT[@]}" -s install $(cat "$data/lists/required.txt") build-essential fakeroot
     } 2>"$dir/apt-resolve.err" | sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' | sort -u > "$dir/closure.txt" ||
         { cat "$dir/apt-resolve.err" >&2; fail "$name: apt cannot resolve the build dependencies"; continue; }
-    missing=()
-    while IFS='=' read -r pkg version; do
-        file_version=${version#*:}
-        ls "$corpus/pool/${pkg}_${file_version}_"*.deb >/dev/null 2>&1 || missing+=("$pkg=$version")
-    done < "$dir/closure.txt"
-    if [ ${#missing[@]} -gt 0 ]; then
-        (cd "$corpus/pool" && "${APT[@]}" download "${missing[@]}" >/dev/null 2>"$dir/apt-download.err") ||
-            { cat "$dir/apt-download.err" >&2; fail "$name: apt-get download"; continue; }
-        # apt escapes the epoch's colon in file names (1%3a…): name them as the archive does.
-        for f in "$corpus/pool/"*%3a*.deb; do
-            [ -e "$f" ] && mv "$f" "$(sed 's/_[0-9]*%3a/_/' <<<"$f")"
-        done
-    fi
-    while IFS='=' read -r pkg version; do
-        ln "$corpus/pool/${pkg}_${version#*:}_"*.deb "$dir/repo/"
-    done < "$dir/closure.txt"
-    (cd "$dir/repo" && apt-ftparchive packages . > Packages 2>/dev/null)
+    fetch_closure "$dir/closure.txt" "$dir/apt-download.err" ||
+        { cat "$dir/apt-download.err" >&2; fail "$name: apt-get download"; continue; }
+    link_closure "$dir/closure.txt" "$dir/repo"
 
     # obsbox, from the repository over loopback.
     cat > "$dir/job.toml" <<EOF
@@ -139,6 +161,7 @@ recipe = "$(basename "$dsc")"
 sources = "$src"
 jobs = 2
 repos = ["$SERVE_URL/$name/repo"]
+toolbox_repos = ["$SERVE_URL/toolbox/repo"]
 packages = [$required]
 EOF
     t0=$(date +%s)
