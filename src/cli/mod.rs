@@ -221,9 +221,9 @@ pub fn command() -> clap::Command {
     cmd
 }
 
-/// Parses the process's arguments (clap prints help and usage errors and exits).
-pub fn parse() -> Opts {
-    let mut matches = command().get_matches();
+/// Parses `argv` (with the program name); clap prints help and usage errors and exits.
+pub fn parse(argv: Vec<OsString>) -> Opts {
+    let mut matches = command().get_matches_from(argv);
     Opts::from_arg_matches_mut(&mut matches).unwrap_or_else(|err| err.exit())
 }
 
@@ -239,41 +239,85 @@ pub struct Context {
     pub cache: PathBuf,
 }
 
-/// Commands that fork a process into a container and so must run from a sealed copy of the
-/// binary. The others only read state or signal processes, as `runc` (which clones itself
-/// only for its `init`) does.
-const SEALED_COMMANDS: &[&str] = &[
-    "create",
-    "run",
-    "exec",
-    "rootfs",
-    "build",
-    "bundle",
-    "callback",
-    crate::runtime::creator::COMMAND,
-];
-
-/// Global flags that take a value, so the subcommand can be found without a full parse.
+/// Global flags that take a value, so the worker programs' command word can be found
+/// before clap parses (see [`obs_build::worker_entry`]).
 pub(crate) const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
     &["--root", "-r", "--log", "-l", "--log-format", "--cache"];
 
-/// Decides from the raw arguments (program name skipped) whether to seal `/proc/self/exe`.
-pub fn needs_sealed_exe(args: impl IntoIterator<Item = OsString>) -> bool {
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let Some(arg) = arg.to_str() else {
-            return true;
-        };
-        if GLOBAL_FLAGS_WITH_VALUE.contains(&arg) {
-            args.next();
-            continue;
+impl Command {
+    /// Whether the command forks a process into a container and so must run from a sealed
+    /// copy of the binary (CVE-2019-5736 class, see [`crate::runtime::seal`]). The others
+    /// only read state or signal processes, as `runc` (which clones itself only for its
+    /// `init`) does. The match names every command: a new one cannot be added without
+    /// deciding.
+    pub fn needs_seal(&self) -> bool {
+        match self {
+            Command::Standard(cmd) => match **cmd {
+                StandardCmd::Create(_) => true,
+                StandardCmd::Start(_)
+                | StandardCmd::State(_)
+                | StandardCmd::Kill(_)
+                | StandardCmd::Delete(_) => false,
+            },
+            Command::Common(cmd) => match **cmd {
+                CommonCmd::Run(_) | CommonCmd::Exec(_) => true,
+                CommonCmd::List(_)
+                | CommonCmd::Ps(_)
+                | CommonCmd::Pause(_)
+                | CommonCmd::Resume(_)
+                | CommonCmd::Spec(_)
+                | CommonCmd::Features(_)
+                | CommonCmd::Checkpointt(_)
+                | CommonCmd::Events(_)
+                | CommonCmd::Update(_) => false,
+            },
+            Command::Rootfs(_)
+            | Command::Build(_)
+            | Command::Bundle(_)
+            | Command::Callback(_)
+            | Command::CreateForRun { .. } => true,
+            // The worker programs seal themselves once they know they build
+            // (`obs_build::worker_entry`); the clap path only refuses.
+            Command::ObsBuild(_) | Command::Hostcheck(_) => false,
+            Command::Cache(_) | Command::Gc | Command::Worker(_) | Command::Allocate(_) => false,
         }
-        if arg.starts_with('-') {
-            continue;
-        }
-        return SEALED_COMMANDS.contains(&arg);
     }
-    false
+
+    /// The exit code when the command fails: OBS's "failed setup" for a build, 255 for
+    /// `exec` (as runc, so callers tell a failed exec from a process that exited 1), the
+    /// bad-input code of `allocate`, bad host for the worker programs, 1 otherwise.
+    pub fn failure_code(&self) -> i32 {
+        match self {
+            Command::Common(cmd) if matches!(**cmd, CommonCmd::Exec(_)) => 255,
+            Command::Build(_) => crate::lifecycle::codes::SETUP_FAILED,
+            Command::Allocate(_) => allocate::BAD_INPUT,
+            Command::ObsBuild(_) | Command::Hostcheck(_) => obs_build::UNUSABLE,
+            _ => 1,
+        }
+    }
+}
+
+/// The whole command line of the `obsbox` binary, `argv` with the program name: bs_worker's
+/// programs (their own command lines), else obsbox's parsed once by clap, sealed when the
+/// command enters a container, then run. Returns the exit code.
+pub fn main(argv: Vec<OsString>) -> i32 {
+    if let Some(code) = worker_entry(&argv) {
+        return code;
+    }
+    let opts = parse(argv);
+    if opts.command.needs_seal() {
+        // These commands put processes into cgroups: start the kernel's wait for that now,
+        // once (not again in the sealed re-execution).
+        if !crate::runtime::seal::is_sealed() {
+            // SAFETY: nothing has started a thread yet: clap parses on this thread.
+            unsafe { crate::runtime::attach_warmup::start() };
+        }
+        if let Err(err) = crate::runtime::seal::ensure_sealed() {
+            eprintln!("obsbox: error: {err:#}");
+            return 1;
+        }
+    }
+    dispatch(opts)
 }
 
 /// Runs the parsed command and returns the process exit code. Errors are printed as one line
@@ -304,8 +348,8 @@ pub fn dispatch(opts: Opts) -> i32 {
         cache: opts.cache.clone(),
     };
 
-    let (result, failure_code) = run_command(opts.command, &ctx);
-    match result {
+    let failure_code = opts.command.failure_code();
+    match run_command(opts.command, &ctx) {
         Ok(code) => code,
         Err(err) => {
             let line = format!("{err:#}");
@@ -316,70 +360,47 @@ pub fn dispatch(opts: Opts) -> i32 {
     }
 }
 
-/// Returns the command's result and the exit code to use when it fails (255 for `exec`, as
-/// runc does, so callers can tell a failed exec from a process that exited 1).
-fn run_command(command: Command, ctx: &Context) -> (Result<i32>, i32) {
+/// Runs the command; its exit code, or the error that ends it (see [`Command::failure_code`]).
+fn run_command(command: Command, ctx: &Context) -> Result<i32> {
+    let done = |r: Result<()>| r.map(|()| 0);
     match command {
         Command::Standard(cmd) => match *cmd {
-            StandardCmd::Create(args) => (create::create(args, ctx).map(|_| 0), 1),
-            StandardCmd::Start(args) => (start::start(args, ctx).map(|_| 0), 1),
-            StandardCmd::State(args) => (state::state(args, ctx).map(|_| 0), 1),
-            StandardCmd::Kill(args) => (kill::kill(args, ctx).map(|_| 0), 1),
-            StandardCmd::Delete(args) => (delete::delete(args, ctx).map(|_| 0), 1),
+            StandardCmd::Create(args) => done(create::create(args, ctx)),
+            StandardCmd::Start(args) => done(start::start(args, ctx)),
+            StandardCmd::State(args) => done(state::state(args, ctx)),
+            StandardCmd::Kill(args) => done(kill::kill(args, ctx)),
+            StandardCmd::Delete(args) => done(delete::delete(args, ctx)),
         },
         Command::Common(cmd) => match *cmd {
-            CommonCmd::Run(args) => (run::run(args, ctx), 1),
-            CommonCmd::Exec(args) => (exec::exec(args, ctx), 255),
-            CommonCmd::List(args) => (list::list(args, ctx).map(|_| 0), 1),
-            CommonCmd::Ps(args) => (ps::ps(args, ctx).map(|_| 0), 1),
-            CommonCmd::Pause(args) => (pause::pause(args, ctx).map(|_| 0), 1),
-            CommonCmd::Resume(args) => (pause::resume(args, ctx).map(|_| 0), 1),
-            CommonCmd::Spec(args) => (spec::spec(args).map(|_| 0), 1),
-            CommonCmd::Features(_) => (features::features().map(|_| 0), 1),
-            CommonCmd::Checkpointt(_) => (unsupported("checkpoint"), 1),
-            CommonCmd::Events(_) => (unsupported("events"), 1),
-            CommonCmd::Update(_) => (unsupported("update"), 1),
+            CommonCmd::Run(args) => run::run(args, ctx),
+            CommonCmd::Exec(args) => exec::exec(args, ctx),
+            CommonCmd::List(args) => done(list::list(args, ctx)),
+            CommonCmd::Ps(args) => done(ps::ps(args, ctx)),
+            CommonCmd::Pause(args) => done(pause::pause(args, ctx)),
+            CommonCmd::Resume(args) => done(pause::resume(args, ctx)),
+            CommonCmd::Spec(args) => done(spec::spec(args)),
+            CommonCmd::Features(_) => done(features::features()),
+            CommonCmd::Checkpointt(_) => unsupported("checkpoint"),
+            CommonCmd::Events(_) => unsupported("events"),
+            CommonCmd::Update(_) => unsupported("update"),
         },
-        Command::Rootfs(cmd) => (rootfs::rootfs(cmd, ctx).map(|_| 0), 1),
-        Command::Cache(cmd) => (cache::cache(cmd, ctx).map(|_| 0), 1),
-        Command::Build(args) => (
-            build::build(args, ctx),
-            crate::lifecycle::codes::SETUP_FAILED,
-        ),
-        Command::Bundle(args) => (build::bundle(args, ctx).map(|_| 0), 1),
-        Command::Gc => (build::gc(ctx).map(|_| 0), 1),
-        Command::Callback(cmd) => (callback::callback(cmd, ctx), 1),
-        Command::Worker(cmd) => (worker::worker(cmd).map(|_| 0), 1),
-        Command::Allocate(args) => (allocate::allocate(args), allocate::BAD_INPUT),
-        Command::ObsBuild(raw) => (
-            Ok(obs_build::run(
-                crate::obsworker::Invocation::Build,
-                raw,
-                ctx.root.clone(),
-                ctx.cache.clone(),
-            )),
-            3,
-        ),
+        Command::Rootfs(cmd) => done(rootfs::rootfs(cmd, ctx)),
+        Command::Cache(cmd) => done(cache::cache(cmd, ctx)),
+        Command::Build(args) => build::build(args, ctx),
+        Command::Bundle(args) => done(build::bundle(args, ctx)),
+        Command::Gc => done(build::gc(ctx)),
+        Command::Callback(cmd) => callback::callback(cmd, ctx),
+        Command::Worker(cmd) => done(worker::worker(cmd)),
+        Command::Allocate(args) => allocate::allocate(args),
+        Command::ObsBuild(_) | Command::Hostcheck(_) => obs_build::not_understood(),
         Command::CreateForRun {
             bundle,
             container_id,
-        } => (
-            Ok(crate::runtime::creator::serve(
-                &ctx.root,
-                &bundle,
-                &container_id,
-            )),
-            1,
-        ),
-        Command::Hostcheck(raw) => (
-            Ok(obs_build::run(
-                crate::obsworker::Invocation::Hostcheck,
-                raw,
-                ctx.root.clone(),
-                ctx.cache.clone(),
-            )),
-            3,
-        ),
+        } => Ok(crate::runtime::creator::serve(
+            &ctx.root,
+            &bundle,
+            &container_id,
+        )),
     }
 }
 
@@ -413,7 +434,12 @@ mod tests {
     use super::*;
 
     fn sealed(args: &[&str]) -> bool {
-        needs_sealed_exe(args.iter().map(OsString::from))
+        let argv = std::iter::once("obsbox").chain(args.iter().copied());
+        let mut matches = command().try_get_matches_from(argv).unwrap();
+        Opts::from_arg_matches_mut(&mut matches)
+            .unwrap()
+            .command
+            .needs_seal()
     }
 
     #[test]
@@ -429,9 +455,10 @@ mod tests {
             "id",
             "true"
         ]));
+        assert!(sealed(&["build", "job.toml", "--out", "r"]));
         assert!(!sealed(&["--root", "/run/x", "state", "id"]));
         assert!(!sealed(&["--root", "exec", "state", "id"]));
         assert!(!sealed(&["features"]));
-        assert!(!sealed(&[]));
+        assert!(!sealed(&["delete", "--force", "id"]));
     }
 }

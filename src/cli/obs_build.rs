@@ -7,7 +7,6 @@
 //! parses obsbox's own options, which may come before the command word.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
 use clap::{Args, Parser};
 
@@ -50,7 +49,7 @@ Exit codes: 0 yes, 1 not this package, 2 not this repository, 3 nothing.
 /// Exit code for a call that cannot even be understood: for bs_worker's `build` that is a
 /// bad host (OBS gives the job to another worker), for `--hostcheck` "cannot build
 /// anything".
-const UNUSABLE: i32 = 3;
+pub(super) const UNUSABLE: i32 = 3;
 
 /// Runs obsbox as bs_worker's `build` or host check when `argv` (with the program name)
 /// asks for it; `None` for every other command.
@@ -106,15 +105,10 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
     })
 }
 
-/// For a command that reached clap's dispatch (arguments clap could parse): the same.
-pub fn run(invocation: Invocation, raw: RawArgs, root: PathBuf, cache: PathBuf) -> i32 {
-    match Settings::from_env(Some(root), Some(cache)) {
-        Ok(settings) => match invocation {
-            Invocation::Build => obs_build(&raw.args, &settings),
-            Invocation::Hostcheck => host_check(&raw.args, &settings),
-        },
-        Err(err) => fail("obs-build", &err),
-    }
+/// `obs-build`/`hostcheck` reached clap's dispatch: only when [`worker_entry`] could not
+/// read the command line (an argument that is not UTF-8).
+pub(super) fn not_understood() -> anyhow::Result<i32> {
+    anyhow::bail!("obs-build/hostcheck: the command line is not UTF-8")
 }
 
 fn fail(name: &str, err: &anyhow::Error) -> i32 {
