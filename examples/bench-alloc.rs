@@ -1,5 +1,5 @@
 //! The allocation benchmark: a simulated fleet (default 10,000 workers) and queue (default
-//! 100,000 jobs) with a realistic constraint mix (`obsbox::alloc::sim`), placed one after the
+//! 100,000 jobs) with a realistic constraint mix (`tests/common/alloc_sim.rs`), placed one after the
 //! other on the indexed fleet while builds start and finish. Prints decisions per second,
 //! the p50/p99 latency of one placement decision and peak RSS.
 //!
@@ -15,7 +15,10 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use obsbox::alloc::index::Allocator;
-use obsbox::alloc::{Outcome, Settings, State, sim};
+use obsbox::alloc::{Outcome, Settings, State};
+
+#[path = "../tests/common/alloc_sim.rs"]
+mod sim;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

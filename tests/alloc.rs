@@ -1,6 +1,9 @@
 //! Allocation over the fleet fixture (tests/fixtures/workers) with the constraints corpus
 //! (tests/fixtures/constraints/cases.toml), and `worker describe` on this machine.
 
+#[path = "common/alloc_sim.rs"]
+mod sim;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -1140,7 +1143,7 @@ fn containerd_reads_the_obsbox_runtime_config() {
 
 /// Gives the members random states (a third idle, then building for 0–30 min, away, down).
 fn shuffle_states(fleet: &mut [alloc::Member], seed: u64) {
-    let mut r = alloc::sim::Rng::new(seed);
+    let mut r = sim::Rng::new(seed);
     for m in fleet {
         (m.state, m.busy_for) = match r.below(6) {
             0..=1 => (alloc::State::Idle, None),
@@ -1240,9 +1243,9 @@ fn indexed_placement_decides_as_the_rule_by_rule_checker_on_the_corpus() {
 
 #[test]
 fn indexed_placement_decides_as_the_rule_by_rule_checker_on_a_simulated_fleet() {
-    let mut fleet = alloc::sim::fleet(400, 11);
+    let mut fleet = sim::fleet(400, 11);
     shuffle_states(&mut fleet, 12);
-    for (n, req) in alloc::sim::jobs(1500, 13).iter().enumerate() {
+    for (n, req) in sim::jobs(1500, 13).iter().enumerate() {
         assert_index_agrees(&fleet, req, &format!("simulated job {n}"));
     }
 }

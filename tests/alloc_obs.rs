@@ -5,6 +5,9 @@
 //! test against OBS's Perl matcher as installed (Debian's obs-server 2.9.4) on generated
 //! cases where 2.9.4 and current OBS decide alike.
 
+#[path = "common/alloc_sim.rs"]
+mod sim;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -755,7 +758,7 @@ const OBS_SERVER: &str = "/usr/lib/obs/server/BSDispatcher/Constraints.pm";
 /// flag (2.9.4: any-of, no exclude), no memoryperjob, no empty sandbox or <cpu/>, one line
 /// per element (2.9.4's list2struct replaces where current OBS adds), no overwrites.
 fn generate(seed: u64) -> (String, String, String, Vec<String>) {
-    let mut r = alloc::sim::Rng::new(seed);
+    let mut r = sim::Rng::new(seed);
     let arch = r
         .pick(&[
             "x86_64", "i586", "aarch64", "armv7l", "ppc64le", "ppc64", "riscv64",

@@ -9,7 +9,7 @@ use std::process::Command;
 mod common;
 
 use common::serve::Server;
-use obsbox::repo::fetch::{FetchItem, fetch_all, fetch_to_file};
+use obsbox::repo::fetch::{FetchItem, fetch_all};
 use obsbox::repo::{self, Checksum, Location, Op, RepoKind};
 use sha2::{Digest, Sha256};
 
@@ -400,7 +400,7 @@ fn downloaded_package_checksum_mismatch_leaves_nothing() {
         Location::Url(server.url(rel)),
         Location::Path(archive.path().join(rel)),
     ] {
-        let e = err(fetch_to_file(&loc, &dest, Some(&wrong), 0));
+        let e = err(fetch_one(&loc, &dest, Some(&wrong), 0));
         assert_eq!(
             e,
             format!(
@@ -418,7 +418,8 @@ fn downloaded_package_checksum_mismatch_leaves_nothing() {
             algo: "sha256".into(),
             hex: actual.clone(),
         };
-        assert_eq!(fetch_to_file(&loc, &dest, Some(&right), 23).unwrap(), 23);
+        fetch_one(&loc, &dest, Some(&right), 23).unwrap();
+        assert_eq!(fs::metadata(&dest).unwrap().len(), 23);
         assert_eq!(fs::read(&dest).unwrap(), b"not really a deb: hello");
         fs::remove_file(&dest).unwrap();
         // A missing file names its URL or path.
@@ -427,7 +428,7 @@ fn downloaded_package_checksum_mismatch_leaves_nothing() {
             Location::Path(p) => Location::Path(p.with_file_name("nope.deb")),
         };
         assert_eq!(
-            err(fetch_to_file(&missing, &dest, None, 0)),
+            err(fetch_one(&missing, &dest, None, 0)),
             format!("{missing}: not found")
         );
         assert!(leftovers(out.path()).is_empty());
@@ -789,4 +790,20 @@ fn real_debian_packages_list() {
     assert!(dpkg.essential);
     assert!(dpkg.checksum.is_some() && dpkg.size > 0);
     assert!(pkgs.iter().filter(|p| p.essential).count() > 10);
+}
+
+/// One download through the production path.
+fn fetch_one(
+    location: &Location,
+    dest: &std::path::Path,
+    checksum: Option<&Checksum>,
+    size: u64,
+) -> anyhow::Result<()> {
+    let item = FetchItem {
+        location: location.clone(),
+        dest: dest.to_path_buf(),
+        checksum: checksum.cloned(),
+        size,
+    };
+    fetch_all(&[item], 1)
 }

@@ -24,7 +24,6 @@ pub mod matching;
 pub mod obsdata;
 pub mod prjconf;
 pub mod settings;
-pub mod sim;
 
 use std::path::Path;
 use std::time::Duration;

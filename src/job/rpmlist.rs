@@ -24,11 +24,6 @@ use anyhow::{Context, Result, bail};
 
 use super::{Bdep, Job, base_dir};
 
-/// The packages of the rpmlist at `path`, with their flags and files.
-pub fn read_rpmlist(path: &Path) -> Result<Vec<Bdep>> {
-    Ok(read(path)?.bdeps)
-}
-
 /// The rpmlist at `path` as a job: bdeps (and callback packages as toolbox packages) only.
 /// The caller fills in arch, recipe and the rest from obs-build's command line.
 pub fn load(path: &Path) -> Result<Job> {

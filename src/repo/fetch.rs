@@ -137,16 +137,7 @@ fn create_part(dest: &Path) -> Result<(PartFile, File)> {
 }
 
 /// Downloads (or copies, for local paths) `location` to `dest`, checking `size` (when not 0)
-/// and `expected`. Returns the number of bytes written.
-pub fn fetch_to_file(
-    location: &Location,
-    dest: &Path,
-    expected: Option<&Checksum>,
-    size: u64,
-) -> Result<u64> {
-    fetch_with_progress(location, dest, expected, size, &|_| {})
-}
-
+/// and `expected`, reporting bytes as they come. Returns the number of bytes written.
 fn fetch_with_progress(
     location: &Location,
     dest: &Path,

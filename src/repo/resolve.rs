@@ -30,19 +30,6 @@ use resolvo::{
 use super::version::satisfies;
 use super::{Format, Op, PackageMeta, Relation};
 
-/// What to install: every relation must be satisfied.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    pub relations: Vec<Relation>,
-}
-
-impl Request {
-    /// Resolves this request against `packages`; see [`resolve`].
-    pub fn resolve(&self, packages: &[PackageMeta]) -> Result<Vec<usize>> {
-        resolve(packages, &self.relations)
-    }
-}
-
 /// Resolves `request` against `packages` and returns the full closure as indices into
 /// `packages`, sorted by package name, then version.
 ///

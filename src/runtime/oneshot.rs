@@ -46,18 +46,9 @@ pub struct RunOptions {
     pub create_deadline: Option<Duration>,
 }
 
-/// Runs the bundle at `bundle` as container `id` (state under `state_root`). Every line the
-/// container writes on stdout or stderr is handed to `line`, in order.
-pub fn run(
-    bundle: &Path,
-    id: &str,
-    state_root: &Path,
-    line: impl FnMut(&str) + Send,
-) -> Result<Outcome> {
-    run_with(bundle, id, state_root, &RunOptions::default(), line)
-}
-
-/// [`run`] with a time limit and an exit-code file.
+/// Runs the bundle at `bundle` as container `id` (state under `state_root`), with a time
+/// limit and an exit-code file as `options` say. Every line the container writes on stdout
+/// or stderr is handed to `line`, in order.
 pub fn run_with(
     bundle: &Path,
     id: &str,

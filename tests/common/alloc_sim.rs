@@ -1,10 +1,11 @@
 //! A simulated fleet and job queue with a realistic mix, for the allocation benchmark
-//! (`integration/bench-alloc.sh`) and the index-versus-checker tests. Deterministic for a
-//! seed.
+//! (`examples/bench-alloc.rs`, which includes this file) and the index-versus-checker tests.
+//! Deterministic for a seed.
+#![allow(dead_code)]
 
-use super::constraints::{self, Constraints};
-use super::{Member, Request};
-use crate::worker::{Hardware, Linux, Worker};
+use obsbox::alloc::constraints::{self, Constraints};
+use obsbox::alloc::{Member, Request};
+use obsbox::worker::{Hardware, Linux, Worker};
 
 /// A small xorshift generator: enough for test data, no dependency.
 #[derive(Debug, Clone)]
