@@ -1,4 +1,4 @@
-//! Every archive is hostile (issue 19): packages crafted to crash, exhaust or mislead the
+//! Every archive is hostile: packages crafted to crash, exhaust or mislead the
 //! unpacker are refused with one line naming the package file and the problem, and leave
 //! nothing behind: no root, no cache entry, nothing in the cache's `tmp/`, nothing outside
 //! the target.

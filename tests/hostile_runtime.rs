@@ -1,5 +1,5 @@
-//! What a hostile root process inside an obsbox container can do to the host's cgroups
-//! (issue 19): nothing. Driven through the `obsbox` binary with real containers (needs root
+//! What a hostile root process inside an obsbox container can do to the host's cgroups:
+//! nothing. Driven through the `obsbox` binary with real containers (needs root
 //! and a cgroup v1 host, as the workers have).
 
 mod common;

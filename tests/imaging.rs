@@ -1,4 +1,4 @@
-//! Imaging end to end (issue 7, use case 1): kiwi from the toolbox builds a tbz and an OCI
+//! Imaging end to end: kiwi from the toolbox builds a tbz and an OCI
 //! image from the job's target repositories, here the loopback test repository served over
 //! HTTP, on a worker whose own OS has no kiwi. The images land in RESULTS/KIWI/, and the
 //! standard OCI tools of the host (skopeo, umoci) read the OCI one.

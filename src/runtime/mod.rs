@@ -1,7 +1,8 @@
 //! libcontainer glue: the state directory, the executor, hooks, state and features documents.
 //!
-//! A plain bundle runs exactly as under runc; obsbox-specific behaviour is chosen by
-//! `org.openbuildservice.*` annotations (later issues) and never changes the default path.
+//! A plain bundle runs exactly as under runc; what only obsbox's own containers need travels
+//! in `org.openbuildservice.*` annotations, which the callback hook entry reads, and never
+//! changes the default path.
 
 pub mod attach_warmup;
 pub mod cgroup_mounts;
