@@ -1,12 +1,12 @@
 //! Lays out the `obsbox` binary's code in the order the OCI runtime's commands first run it
-//! (`src/code-order.txt`, made by `integration/code-order.sh`), so that a runtime command
+//! (`link/code-order.txt`, made by `integration/code-order.sh`), so that a runtime command
 //! maps a small part of the binary instead of most of it (see that script).
 //!
 //! Also packs the binary's relative relocations. Only where rustc links with lld by default
 //! (x86_64 GNU/Linux): the options are lld's.
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/code-order.txt");
+    println!("cargo:rerun-if-changed=link/code-order.txt");
     let target = |key: &str| std::env::var(format!("CARGO_CFG_TARGET_{key}")).unwrap_or_default();
     if target("ARCH") != "x86_64" || target("OS") != "linux" || target("ENV") != "gnu" {
         return;
@@ -15,7 +15,7 @@ fn main() {
     // would be read in full by the dynamic loader at every start (≈ 470 KiB mapped).
     println!("cargo:rustc-link-arg-bin=obsbox=-Wl,-z,pack-relative-relocs");
     let order = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default())
-        .join("src/code-order.txt");
+        .join("link/code-order.txt");
     if order.is_file() {
         println!(
             "cargo:rustc-link-arg-bin=obsbox=-Wl,--symbol-ordering-file={}",

@@ -1,6 +1,6 @@
 //! Which code of the obsbox binary a command runs, in the order it first runs it: the input
 //! of the binary's code layout (`integration/code-order.sh` turns it into the linker's
-//! symbol ordering file, `src/code-order.txt`).
+//! symbol ordering file, `link/code-order.txt`).
 //!
 //!   cargo run --release --example code-trace -- [--follow-forks] OUT OBSBOX ARGS…
 //!

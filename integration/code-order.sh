@@ -1,5 +1,5 @@
 #!/bin/bash
-# Regenerates src/code-order.txt: the functions of the obsbox binary that the OCI runtime's
+# Regenerates link/code-order.txt: the functions of the obsbox binary that the OCI runtime's
 # commands run, in the order they first run them. build.rs hands the file to the linker
 # (lld's --symbol-ordering-file), which lays those functions out together at the start of
 # the code. The kernel maps a binary's code 64 KiB around every page a process touches, so
@@ -38,7 +38,7 @@ bundle_args "$work/bundle" /bin/sleep 100000
 "$OBSBOX" --root "$root" delete --force t3
 
 nm -nS --defined-only "$OBSBOX" > "$work/symbols"
-python3 - "$work/symbols" "$trace" "$REPO/src/code-order.txt" <<'PY'
+python3 - "$work/symbols" "$trace" "$REPO/link/code-order.txt" <<'PY'
 import bisect, sys
 symbols, trace, out = sys.argv[1:]
 funcs = []

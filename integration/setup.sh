@@ -12,6 +12,7 @@ packages=(
     dpkg-dev apt-utils                 # test Debian repository: dpkg-scanpackages, apt-ftparchive
     rpm createrepo-c                   # test RPMs (rpmbuild) and their rpm-md repository
     cpio zstd xz-utils libcap2-bin     # payload and file-capability checks of the test RPMs
+    lz4                                # apt's own lists, read by the real-data parser test
     skopeo umoci                       # reading the OCI images imaging makes (never kiwi:
                                        # the imaging test needs a host without it)
 )

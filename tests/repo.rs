@@ -749,32 +749,33 @@ fn local_directory_of_packages() {
     assert!(copied > x86.packages.len());
 }
 
-/// The machine's own apt lists, when present: a full Debian `Packages` parses.
+/// The machine's own apt lists (integration/setup.sh runs `apt-get update`): a full Debian
+/// `Packages` parses.
 #[test]
 fn real_debian_packages_list() {
     let lists = Path::new("/var/lib/apt/lists");
-    let Some(list) = fs::read_dir(lists).ok().and_then(|d| {
-        d.filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                let n = p.to_string_lossy();
-                n.contains("_main_binary-amd64_Packages")
-                    && !n.contains("security")
-                    && !n.contains("updates")
-            })
-            .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-    }) else {
-        eprintln!("no apt lists here; skipped");
-        return;
-    };
-    // apt keeps lists lz4-compressed, which obsbox does not read; lz4cat unpacks them.
+    let list = fs::read_dir(lists)
+        .ok()
+        .and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let n = p.to_string_lossy();
+                    n.contains("_main_binary-amd64_Packages")
+                        && !n.contains("security")
+                        && !n.contains("updates")
+                })
+                .max_by_key(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        })
+        .expect("no amd64 main Packages list in /var/lib/apt/lists: run integration/setup.sh");
+    // apt keeps lists lz4-compressed, which obsbox does not read; lz4cat (setup installs
+    // it) unpacks them.
     let text = if list.extension().is_some_and(|e| e == "lz4") {
-        match Command::new("lz4cat").arg(&list).output() {
-            Ok(o) if o.status.success() => String::from_utf8(o.stdout).unwrap(),
-            _ => {
-                eprintln!("no lz4cat; skipped");
-                return;
-            }
-        }
+        let out = Command::new("lz4cat")
+            .arg(&list)
+            .output()
+            .expect("lz4cat: run integration/setup.sh");
+        assert!(out.status.success(), "lz4cat {}", list.display());
+        String::from_utf8(out.stdout).unwrap()
     } else {
         fs::read_to_string(&list).unwrap()
     };
