@@ -16,6 +16,7 @@ pub mod mountinfo;
 pub mod names;
 pub mod obsworker;
 pub mod packages;
+pub mod proc;
 pub mod progress;
 pub mod repo;
 pub mod rootfs;

@@ -496,7 +496,7 @@ pub fn remove_stale_global() -> Vec<String> {
         let Some(pid) = global_owner(&name) else {
             continue;
         };
-        if process_alive(pid) {
+        if crate::proc::alive(pid) {
             continue;
         }
         if fs::write(entry.path(), "-1").is_ok() {
@@ -505,58 +505,6 @@ pub fn remove_stale_global() -> Vec<String> {
     }
     removed.sort();
     removed
-}
-
-/// Whether process `pid` runs: it exists and is not a zombie (a killed process stays one
-/// until its parent reaps it).
-pub fn process_alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // pid (comm) STATE …; comm may hold spaces and parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
-/// Whether process `pid` runs and started no later than `since`: the process that made
-/// something at `since`, not a later one that got the same pid after it died (pids wrap
-/// quickly on a busy worker: `pid_max` is often 32768). Where the start time cannot be
-/// read, as [`process_alive`].
-pub fn process_alive_since(pid: i32, since: std::time::SystemTime) -> bool {
-    if !process_alive(pid) {
-        return false;
-    }
-    match process_start(pid) {
-        // Clock ticks are 10 ms, and the wall clock may have been slewed since: a second
-        // of slack keeps the owner from ever looking younger than what it made.
-        Some(start) => start <= since + std::time::Duration::from_secs(1),
-        None => true,
-    }
-}
-
-/// When process `pid` started, from its start in clock ticks since boot (`/proc/PID/stat`
-/// field 22) and the time since boot now.
-fn process_start(pid: i32) -> Option<std::time::SystemTime> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    // Fields after the comm start at field 3 (state); starttime is field 22.
-    let ticks: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if per_second <= 0 {
-        return None;
-    }
-    let started = std::time::Duration::from_nanos(
-        (ticks as u128 * 1_000_000_000 / per_second as u128)
-            .try_into()
-            .ok()?,
-    );
-    let now_boot = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
-    let now_boot = std::time::Duration::from(now_boot);
-    let age = now_boot.checked_sub(started)?;
-    std::time::SystemTime::now().checked_sub(age)
 }
 
 /// Whether this kernel gives a user namespace a binfmt_misc instance of its own (Linux ≥
@@ -625,20 +573,6 @@ fn probe_private() -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_process_is_the_owner_only_of_what_it_could_have_made() {
-        let me = std::process::id() as i32;
-        let now = std::time::SystemTime::now();
-        assert!(process_alive_since(me, now));
-        // Something made before this process started belongs to an earlier one.
-        assert!(!process_alive_since(
-            me,
-            now - std::time::Duration::from_secs(3600 * 24 * 365 * 30)
-        ));
-        let start = process_start(me).unwrap();
-        assert!(start <= now && now.duration_since(start).unwrap().as_secs() < 3600);
-    }
 
     #[test]
     fn aarch64_magic_and_mask_match_elf_headers() {

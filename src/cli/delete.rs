@@ -33,7 +33,8 @@ fn wait_while_dying(container: &mut Container) {
     let Some(pid) = container.pid() else {
         return;
     };
-    if container.status() != ContainerStatus::Running || !sigkill_pending(pid.as_raw()) {
+    if container.status() != ContainerStatus::Running || !crate::proc::sigkill_pending(pid.as_raw())
+    {
         return;
     }
     let until = Instant::now() + DYING_WAIT;
@@ -43,20 +44,4 @@ fn wait_while_dying(container: &mut Container) {
             return;
         }
     }
-}
-
-/// Whether process `pid` has a SIGKILL pending (it is being killed).
-fn sigkill_pending(pid: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    let kill_bit = 1u64 << (libc::SIGKILL - 1);
-    status
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("ShdPnd:")
-                .or_else(|| l.strip_prefix("SigPnd:"))
-        })
-        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .any(|mask| mask & kill_bit != 0)
 }

@@ -49,8 +49,8 @@ impl Collected {
 /// after `path` was made is another one.
 fn alive(pid: i32, path: &Path) -> bool {
     match fs::symlink_metadata(path).and_then(|m| m.created().or_else(|_| m.modified())) {
-        Ok(made) => crate::binfmt::process_alive_since(pid, made),
-        Err(_) => crate::binfmt::process_alive(pid),
+        Ok(made) => crate::proc::alive_since(pid, made),
+        Err(_) => crate::proc::alive(pid),
     }
 }
 

@@ -483,27 +483,8 @@ struct Registration {
     path: PathBuf,
 }
 
-/// The pid and start time (clock ticks since boot, /proc/PID/stat field 22) of a process;
-/// together they name it even after its pid is reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Owner {
-    pid: i32,
-    start: u64,
-}
-
-impl Owner {
-    fn of(pid: i32) -> Option<Owner> {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name in parentheses may hold spaces: fields count after its ')'.
-        let after = &stat[stat.rfind(')')? + 1..];
-        let start = after.split_whitespace().nth(19)?.parse().ok()?;
-        Some(Owner { pid, start })
-    }
-
-    fn alive(self) -> bool {
-        Owner::of(self.pid) == Some(self)
-    }
-}
+/// The build that registered a root: its process (see [`crate::proc::Identity`]).
+type Owner = crate::proc::Identity;
 
 fn registry(state_root: &Path) -> PathBuf {
     state_root.join("obs-build")
@@ -528,7 +509,7 @@ impl Registration {
         }
         let dir = registry(state_root);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let me = Owner::of(std::process::id() as i32).context("cannot read /proc/self/stat")?;
+        let me = Owner::myself().context("cannot read /proc/self/stat")?;
         let tmp = path.with_extension(format!("{}.tmp", me.pid));
         fs::write(
             &tmp,
@@ -585,7 +566,7 @@ pub fn kill(root: &Path, settings: &Settings) -> Result<()> {
             if !wait_gone(owner, KILL_GRACE) {
                 tracing::warn!(pid = owner.pid, "the build did not stop: killing it");
                 let _ = signal::kill(pid, Signal::SIGSTOP);
-                for child in crate::runtime::foreground::descendants(owner.pid) {
+                for child in crate::proc::descendants(owner.pid) {
                     let _ = signal::kill(Pid::from_raw(child), Signal::SIGKILL);
                 }
                 let _ = signal::kill(pid, Signal::SIGKILL);
@@ -689,19 +670,6 @@ mod tests {
         assert_eq!(obs_code(3), 3);
         assert_eq!(obs_code(codes::SETUP_FAILED), 1);
         assert_eq!(obs_code(143), 1);
-    }
-
-    #[test]
-    fn owners_survive_pid_reuse() {
-        let me = Owner::of(std::process::id() as i32).unwrap();
-        assert!(me.alive());
-        assert!(
-            !Owner {
-                start: me.start + 1,
-                ..me
-            }
-            .alive()
-        );
     }
 
     #[test]

@@ -41,6 +41,22 @@ const V1_CONTROLLERS: [&str; 13] = [
 /// The directories of cgroup `path` (a `cgroupsPath`) in every v1 hierarchy, or `None` when
 /// this host's cgroups are not v1 (a unified host: libcgroups' v2 manager applies).
 pub fn v1_dirs(path: &Path) -> Result<Option<Vec<PathBuf>>> {
+    Ok(v1_view()?.map(|(mounts, own)| dirs_in(&mounts, &own, path)))
+}
+
+/// The directory of cgroup `path` in the v1 hierarchy of `controller`, when this host has
+/// one (`None` on a unified host, or without that hierarchy).
+pub fn v1_dir(path: &Path, controller: &str) -> Result<Option<PathBuf>> {
+    Ok(v1_view()?.and_then(|(mounts, own)| {
+        dirs_for(&mounts, &own, path, &[controller])
+            .into_iter()
+            .next()
+    }))
+}
+
+/// This process's mounts and its own cgroups (`/proc/self/cgroup`), or `None` when the
+/// host's cgroups are not v1.
+fn v1_view() -> Result<Option<(Vec<Mount>, String)>> {
     // The same test as libcgroups: a tmpfs at the root means v1 hierarchies below it.
     let root = statfs(CGROUP_ROOT).with_context(|| format!("cannot stat {CGROUP_ROOT}"))?;
     if root.filesystem_type() != TMPFS_MAGIC {
@@ -49,24 +65,7 @@ pub fn v1_dirs(path: &Path) -> Result<Option<Vec<PathBuf>>> {
     let mounts =
         fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
     let own = fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
-    Ok(Some(dirs_in(&mountinfo::parse(&mounts), &own, path)))
-}
-
-/// The directory of cgroup `path` in the v1 hierarchy of `controller`, when this host has
-/// one (`None` on a unified host, or without that hierarchy).
-pub fn v1_dir(path: &Path, controller: &str) -> Result<Option<PathBuf>> {
-    let root = statfs(CGROUP_ROOT).with_context(|| format!("cannot stat {CGROUP_ROOT}"))?;
-    if root.filesystem_type() != TMPFS_MAGIC {
-        return Ok(None);
-    }
-    let mounts =
-        fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
-    let own = fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
-    Ok(
-        dirs_for(&mountinfo::parse(&mounts), &own, path, &[controller])
-            .into_iter()
-            .next(),
-    )
+    Ok(Some((mountinfo::parse(&mounts), own)))
 }
 
 /// For each controller this process is in and that has a `cgroup` mount: that mount joined

@@ -127,7 +127,7 @@ fn forward_until_exit(
                     tracing::warn!("cannot forward {sig} to the container: {err}");
                 }
                 if stop_all && matches!(sig, Signal::SIGINT | Signal::SIGTERM | Signal::SIGHUP) {
-                    for pid in descendants(init.as_raw()) {
+                    for pid in crate::proc::descendants(init.as_raw()) {
                         let _ = signal::kill(Pid::from_raw(pid), sig);
                     }
                 }
@@ -172,44 +172,4 @@ fn reap(init: Pid) -> Result<Option<i32>> {
             Err(err) => return Err(err).context("waitpid"),
         }
     }
-}
-
-/// The processes below `pid` (children, their children, …), from /proc. A container's
-/// processes are all below its init: orphans in its PID namespace are reparented to it.
-pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut parent_of = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(p) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let ppid = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
-                .and_then(|w| w.parse::<i32>().ok());
-            if let Some(ppid) = ppid {
-                parent_of.push((p, ppid));
-            }
-        }
-    }
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        for (p, ppid) in &parent_of {
-            if *ppid == parent && !found.contains(p) {
-                found.push(*p);
-            }
-        }
-        i += 1;
-    }
-    found.remove(0);
-    found
 }
