@@ -8,7 +8,7 @@ pub mod binfmt;
 pub mod bundle;
 pub mod callbacks;
 pub mod cli;
-pub mod config_dir;
+pub mod config;
 pub mod job;
 pub mod lifecycle;
 pub mod logging;

@@ -60,17 +60,7 @@ impl Settings {
             return Ok(settings);
         }
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file}"))?;
-        let raw: File = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let msg = e.message().replace('\n', " ");
-            match line {
-                Some(l) => anyhow!("{file}:{l}: {msg}"),
-                None => anyhow!("{file}: {msg}"),
-            }
-        })?;
+        let raw: File = crate::config::read_toml(&path)?;
         if let Some(f) = raw.emulation_factor {
             settings.emulation_factor =
                 check_factor(f).map_err(|e| anyhow!("{file}: emulation_factor: {e}"))?;

@@ -222,7 +222,7 @@ pub fn resolve(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let layer: Layer = read_toml(&file)?;
+            let layer: Layer = crate::config::read_toml(&file)?;
             layers
                 .entry(name)
                 .or_default()
@@ -245,7 +245,7 @@ pub fn resolve(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
         if !file.exists() {
             continue;
         }
-        let project: ProjectFile = read_toml(&file)?;
+        let project: ProjectFile = crate::config::read_toml(&file)?;
         let origin = format!("projects/{}", file_name(&file));
         let mut add = |table: String, callbacks: BTreeMap<String, Layer>| {
             for (name, layer) in callbacks {
@@ -310,22 +310,6 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Reads a TOML file; a broken one gives one line: the file, the line and the problem.
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    toml::from_str(&text).map_err(|err| {
-        let line = err
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        let message = err.message().replace('\n', " ");
-        match line {
-            Some(line) => anyhow::anyhow!("{}:{line}: {message}", path.display()),
-            None => anyhow::anyhow!("{}: {message}", path.display()),
-        }
-    })
 }
 
 /// Parses `90`, `90s`, `15m`, `2h`.

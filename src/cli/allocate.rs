@@ -127,7 +127,7 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
             }
         }
     };
-    let config = crate::config_dir::find(args.config.as_deref())?;
+    let config = crate::config::find(args.config.as_deref())?;
     let mut settings = match &config {
         Some(dir) => Settings::load(dir)?,
         None => Settings::default(),

@@ -46,7 +46,7 @@ pub struct BundleArgs {
 }
 
 fn config_dir(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
-    crate::config_dir::find(given.as_deref())
+    crate::config::find(given.as_deref())
 }
 
 /// Returns OBS's exit code; a job that cannot even be read is a setup failure.

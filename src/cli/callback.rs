@@ -51,7 +51,7 @@ pub fn callback(cmd: CallbackCmd, ctx: &Context) -> Result<i32> {
             all,
             format,
         } => {
-            let dir = crate::config_dir::require(config.as_deref())?;
+            let dir = crate::config::require(config.as_deref())?;
             let selector = Selector {
                 project,
                 package,

@@ -30,7 +30,7 @@ pub enum DescribeFormat {
 pub fn worker(cmd: WorkerCmd) -> Result<()> {
     match cmd {
         WorkerCmd::Describe { format, config } => {
-            let dir = crate::config_dir::find(config.as_deref())?;
+            let dir = crate::config::find(config.as_deref())?;
             let config = match &dir {
                 Some(d) => WorkerConfig::load(d)?,
                 None => WorkerConfig::default(),

@@ -100,41 +100,7 @@ pub struct Prepared {
 /// The packages of the toolbox for `job`: the runtime configuration's list (default and
 /// per project) plus the job's own.
 pub fn toolbox_packages(job: &Job, config: Option<&Path>) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    if let Some(dir) = config {
-        let path = dir.join("toolbox.toml");
-        if path.exists() {
-            let text = fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let table: toml::Table = toml::from_str(&text)
-                .with_context(|| format!("{}: broken TOML", path.display()))?;
-            let list = |value: Option<&toml::Value>, what: &str| -> Result<Vec<String>> {
-                let Some(value) = value else {
-                    return Ok(Vec::new());
-                };
-                let array = value
-                    .get("packages")
-                    .and_then(|p| p.as_array())
-                    .with_context(|| {
-                        format!(
-                            "{}: {what}.packages must be a list of names",
-                            path.display()
-                        )
-                    })?;
-                array
-                    .iter()
-                    .map(|v| {
-                        v.as_str().map(str::to_string).with_context(|| {
-                            format!("{}: {what}.packages: not a name: {v}", path.display())
-                        })
-                    })
-                    .collect()
-            };
-            names.extend(list(table.get("default"), "default")?);
-            let project = table.get("project").and_then(|p| p.get(&job.project));
-            names.extend(list(project, &format!("project.\"{}\"", job.project))?);
-        }
-    }
+    let mut names = crate::config::toolbox::ToolboxConfig::load(config)?.packages_for(&job.project);
     names.extend(job.toolbox.iter().cloned());
     names.sort();
     names.dedup();
@@ -145,31 +111,7 @@ pub fn toolbox_packages(job: &Job, config: Option<&Path>) -> Result<Vec<String>>
 /// the toolbox comes from for jobs that name none (bs_worker's jobs name only the
 /// packages of the buildroot). Empty when not configured.
 pub fn configured_toolbox_repos(config: Option<&Path>) -> Result<Vec<String>> {
-    let Some(dir) = config else {
-        return Ok(Vec::new());
-    };
-    let path = dir.join("toolbox.toml");
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{}: broken TOML", path.display()))?;
-    match table.get("repos") {
-        None => Ok(Vec::new()),
-        Some(toml::Value::Array(items)) => items
-            .iter()
-            .map(|v| match v.as_str() {
-                Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-                _ => bail!(
-                    "{}: repos: every entry must be a repository (a non-empty string)",
-                    path.display()
-                ),
-            })
-            .collect(),
-        Some(_) => bail!("{}: repos must be a list of repositories", path.display()),
-    }
+    Ok(crate::config::toolbox::ToolboxConfig::load(config)?.repos())
 }
 
 /// Assembles the buildroot (install mode, from the job's repositories) and the toolbox

@@ -40,11 +40,11 @@ pub struct Settings {
 /// The environment variables [`Settings::from_env`] reads.
 pub const ENV_STATE: &str = "OBSBOX_ROOT";
 pub const ENV_CACHE: &str = "OBSBOX_CACHE";
-pub const ENV_CONFIG: &str = crate::config_dir::ENV;
+pub const ENV_CONFIG: &str = crate::config::ENV;
 
 impl Settings {
     /// `OBSBOX_ROOT` (default `/run/obsbox`), `OBSBOX_CACHE` (default `/var/cache/obsbox`)
-    /// and the runtime configuration directory by [`crate::config_dir`]'s rule.
+    /// and the runtime configuration directory by [`crate::config`]'s rule.
     /// `state_root` and `cache` override the environment (obsbox's `--root` and `--cache`).
     pub fn from_env(state_root: Option<PathBuf>, cache: Option<PathBuf>) -> Result<Settings> {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
@@ -54,7 +54,7 @@ impl Settings {
         let cache = cache
             .or_else(|| var(ENV_CACHE).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_CACHE));
-        let config = crate::config_dir::find(None)?;
+        let config = crate::config::find(None)?;
         Ok(Settings {
             state_root,
             cache,

@@ -1,6 +1,15 @@
-//! Where the runtime configuration directory (toolbox.toml, callbacks/, projects/,
-//! worker.toml, allocation.toml) is: one rule for every command.
+//! The runtime configuration directory: where it is (one rule for every command) and how
+//! its TOML files are read (one reader, one-line errors naming file and line). Each file's
+//! serde structure lives beside the code that uses it:
 //!
+//! | file | read by |
+//! |---|---|
+//! | `toolbox.toml` | [`toolbox`] |
+//! | `callbacks/NAME.toml`, `projects/PROJECT.toml` | [`crate::callbacks::config`] |
+//! | `allocation.toml` | [`crate::alloc::settings`] |
+//! | `worker.toml` | [`crate::worker::WorkerConfig`] |
+//!
+//! The directory:
 //! 1. the command's `--config DIR`;
 //! 2. the environment variable `OBSBOX_CONFIG`;
 //! 3. `/etc/obsbox`, when it exists;
@@ -12,7 +21,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+
+pub mod toolbox;
 
 /// The environment variable of rule 2.
 pub const ENV: &str = "OBSBOX_CONFIG";
@@ -57,4 +68,21 @@ pub fn missing() -> anyhow::Error {
         "no runtime configuration directory: give --config DIR, set {ENV}=DIR, or install \
          one at {SYSTEM} (a copy of runtime-config/ from obsbox's sources)"
     )
+}
+
+/// Reads the TOML file at `path` into `T`; a broken one gives one line: the file, the line
+/// and the problem (toml's own rendering spans several lines).
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    toml::from_str(&text).map_err(|err| {
+        let line = err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let message = err.message().replace('\n', " ");
+        match line {
+            Some(line) => anyhow::anyhow!("{}:{line}: {message}", path.display()),
+            None => anyhow::anyhow!("{}: {message}", path.display()),
+        }
+    })
 }
