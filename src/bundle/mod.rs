@@ -7,7 +7,6 @@
 //! - `check-NAME` (the build user, in the read-only toolbox): each check of the job, with
 //!   the results and the buildroot mounted read-only at `/results` and `/buildroot`.
 
-pub mod callback;
 pub mod recipe;
 
 use std::collections::HashMap;
@@ -29,7 +28,7 @@ pub const BUILD_UID: u32 = 399;
 pub const BUILD_GID: u32 = 399;
 pub const BUILD_HOME: &str = "/home/abuild";
 
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Where a job's pieces are on the host (all absolute).
 #[derive(Debug, Clone)]
@@ -154,6 +153,14 @@ pub fn sanitize(text: &str) -> String {
         .collect()
 }
 
+/// The build phase's hooks: `createRuntime` (pre-build) and `poststop` (post-build, then
+/// cleanup).
+#[derive(Debug, Default)]
+pub struct PhaseHooks {
+    pub create_runtime: Vec<oci_spec::runtime::Hook>,
+    pub poststop: Vec<oci_spec::runtime::Hook>,
+}
+
 /// Writes one bundle per phase under `out` (`out/prepare`, `out/build`, `out/check-NAME`);
 /// the build phase carries `hooks` (the callbacks). With `emulation` (a foreign-arch
 /// buildroot), the phases in the buildroot get what running its code through qemu needs.
@@ -161,7 +168,7 @@ pub fn write_bundles(
     job: &Job,
     paths: &Paths,
     out: &Path,
-    hooks: &callback::PhaseHooks,
+    hooks: &PhaseHooks,
     emulation: Option<&crate::binfmt::Emulation>,
 ) -> Result<Vec<Phase>> {
     let recipe = Recipe::of(job)?;
@@ -245,7 +252,7 @@ fn build_spec(job: &Job, paths: &Paths, dir: &Path, recipe: &Recipe) -> Result<S
     Ok(spec)
 }
 
-fn with_hooks(mut spec: Spec, hooks: &callback::PhaseHooks) -> Result<Spec> {
+fn with_hooks(mut spec: Spec, hooks: &PhaseHooks) -> Result<Spec> {
     if hooks.create_runtime.is_empty() && hooks.poststop.is_empty() {
         return Ok(spec);
     }
@@ -277,7 +284,7 @@ fn check_spec(job: &Job, paths: &Paths, dir: &Path, run: &[String]) -> Result<Sp
 
 /// runc's defaults (namespaces incl. network: no network; masked and read-only paths;
 /// /proc, /dev, /sys mounts) for the bundle in `dir` (absolute), its root `dir/rootfs`.
-fn base_spec(dir: &Path, readonly: bool) -> Result<Spec> {
+pub(crate) fn base_spec(dir: &Path, readonly: bool) -> Result<Spec> {
     let mut spec = crate::runtime::spec::default_spec(false)?;
     spec.set_root(Some(
         RootBuilder::default()
@@ -288,7 +295,10 @@ fn base_spec(dir: &Path, readonly: bool) -> Result<Spec> {
     Ok(spec)
 }
 
-fn build_user_process(job: &Job, args: Vec<String>) -> Result<oci_spec::runtime::Process> {
+pub(crate) fn build_user_process(
+    job: &Job,
+    args: Vec<String>,
+) -> Result<oci_spec::runtime::Process> {
     Ok(ProcessBuilder::default()
         .terminal(false)
         .user(
@@ -314,7 +324,7 @@ fn build_user_process(job: &Job, args: Vec<String>) -> Result<oci_spec::runtime:
         .build()?)
 }
 
-fn env(job: &Job, home: &str) -> Vec<String> {
+pub(crate) fn env(job: &Job, home: &str) -> Vec<String> {
     let jobs = if job.jobs == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get() as u32)
@@ -341,7 +351,7 @@ fn env(job: &Job, home: &str) -> Vec<String> {
 }
 
 /// A scratch tmpfs anyone may write to (mode 1777, as /tmp).
-fn tmpfs(destination: &str) -> Result<Mount> {
+pub(crate) fn tmpfs(destination: &str) -> Result<Mount> {
     Ok(MountBuilder::default()
         .destination(destination)
         .typ("tmpfs")
@@ -354,7 +364,7 @@ fn tmpfs(destination: &str) -> Result<Mount> {
         .build()?)
 }
 
-fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
+pub(crate) fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
     let mut options = vec![
         "rbind".to_string(),
         "nosuid".to_string(),
@@ -370,7 +380,7 @@ fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
 }
 
 /// Annotations, hostname, cgroup and resource limits common to every phase.
-fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec> {
+pub(crate) fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec> {
     let hostarch = if job.hostarch.is_empty() {
         &job.arch
     } else {

@@ -7,6 +7,7 @@
 //! ([`hook`]) runs the callback's container, or does the work itself for a builtin, and
 //! leaves a status file the lifecycle reads to decide the job's exit code.
 
+pub mod bundle;
 pub mod compare;
 pub mod config;
 pub mod cross;

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::bundle::callback::{CallbackSetup, PhaseHooks};
+use crate::bundle::PhaseHooks;
 use crate::bundle::{self, Paths, Phase, PhaseKind, RootOf, recipe::Recipe};
+use crate::callbacks::bundle::CallbackSetup;
 use crate::callbacks::{self, HookPoint, Outcome, config::OnFailure};
 use crate::job::Job;
 use crate::repo;
@@ -348,7 +349,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             binfmt_in_use: global_entry.as_ref().map(|e| e.name()),
         };
         let (hooks, roots) =
-            bundle::callback::write_callback_bundles(job, &paths, &setup, &bundles)?;
+            crate::callbacks::bundle::write_callback_bundles(job, &paths, &setup, &bundles)?;
         (Some(setup), hooks, roots)
     };
     let mut phases = bundle::write_bundles(job, &paths, &bundles, &hooks, emulation.as_ref())?;

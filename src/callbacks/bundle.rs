@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use oci_spec::runtime::{
-    Hook, HookBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, Spec, UserBuilder,
+    HookBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, Spec, UserBuilder,
 };
 
-use super::{
-    BundleRoot, Paths, RootOf, base_spec, bind, build_user_process, env, finish, sanitize, tmpfs,
+use crate::bundle::{
+    BundleRoot, Paths, PhaseHooks, RootOf, base_spec, bind, build_user_process, env, finish,
+    sanitize, tmpfs,
 };
 use crate::callbacks::annotations as key;
 use crate::callbacks::config::{
@@ -51,14 +52,6 @@ impl CallbackSetup {
     pub fn build_exit(&self) -> PathBuf {
         self.status_dir.join("build.exit")
     }
-}
-
-/// The build phase's hooks: `createRuntime` (pre-build) and `poststop` (post-build, then
-/// cleanup).
-#[derive(Debug, Default)]
-pub struct PhaseHooks {
-    pub create_runtime: Vec<Hook>,
-    pub poststop: Vec<Hook>,
 }
 
 /// Writes `out/callback-NAME` for every callback of `setup` and returns the hooks that run
@@ -102,7 +95,7 @@ pub fn write_callback_bundles(
                 "hook".to_string(),
                 dir.to_string_lossy().into_owned(),
             ])
-            .env(vec![format!("PATH={}", super::PATH)])
+            .env(vec![format!("PATH={}", crate::bundle::PATH)])
             // The hook entry kills the callback at its timeout; this is the backstop.
             .timeout((callback.timeout.as_secs() + 60) as i64)
             .build()?;
