@@ -237,14 +237,9 @@ fn spec_build_requires(text: &str) -> Result<Vec<Relation>> {
                     n + 1
                 );
             }
-            let op = tokens.get(i + 1).and_then(|t| match *t {
-                "<" => Some(crate::repo::Op::Lt),
-                "<=" => Some(crate::repo::Op::Le),
-                "=" | "==" => Some(crate::repo::Op::Eq),
-                ">=" => Some(crate::repo::Op::Ge),
-                ">" => Some(crate::repo::Op::Gt),
-                _ => None,
-            });
+            let op = tokens
+                .get(i + 1)
+                .and_then(|t| crate::repo::Op::parse_rpm(t));
             match (op, tokens.get(i + 2)) {
                 (Some(op), Some(version)) => {
                     out.push(Relation {

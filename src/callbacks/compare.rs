@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::packages::rpm::{RpmFile, RpmPackage, ScriptKind};
 use crate::packages::{Entry, EntryKind, Sink, deb};
-use crate::repo::{Format, Op, Relation};
+use crate::repo::{Format, Relation};
 
 /// The outcome of comparing two builds' results.
 #[derive(Debug, Clone)]
@@ -441,14 +441,7 @@ fn relation_text(relation: &Relation, own: &HashSet<String>) -> String {
     } else {
         version
     };
-    let op = match op {
-        Op::Lt => "<",
-        Op::Le => "<=",
-        Op::Eq => "=",
-        Op::Ge => ">=",
-        Op::Gt => ">",
-    };
-    format!("{} {op} {version}", relation.name)
+    format!("{} {} {version}", relation.name, op.text(Format::Rpm))
 }
 
 /// `[epoch:]version-release` → `[epoch:]version`; RPM versions cannot contain `-`.
@@ -693,7 +686,7 @@ mod tests {
         let own: HashSet<String> = ["foo".to_owned()].into();
         let relation = |name: &str, version: &str| Relation {
             name: name.to_owned(),
-            version: Some((Op::Eq, version.to_owned())),
+            version: Some((crate::repo::Op::Eq, version.to_owned())),
         };
         assert_eq!(
             relation_text(&relation("foo", "2:1.0-3.1"), &own),

@@ -1427,21 +1427,11 @@ echo preun
         )
     }
 
-    fn op_text(op: Op) -> &'static str {
-        match op {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Eq => "=",
-            Op::Ge => ">=",
-            Op::Gt => ">",
-        }
-    }
-
     fn relation_lines(relations: &[Relation]) -> Vec<String> {
         relations
             .iter()
             .map(|r| match &r.version {
-                Some((op, v)) => format!("{}|{}|{v}", r.name, op_text(*op)),
+                Some((op, v)) => format!("{}|{}|{v}", r.name, op.text(crate::repo::Format::Rpm)),
                 None => format!("{}||", r.name),
             })
             .collect()

@@ -510,16 +510,6 @@ mod tests {
         }
     }
 
-    fn op_text(op: Op) -> &'static str {
-        match op {
-            Op::Lt => "<<",
-            Op::Le => "<=",
-            Op::Eq => "=",
-            Op::Ge => ">=",
-            Op::Gt => ">>",
-        }
-    }
-
     /// Generated Build-Depends and Build-Conflicts with architecture lists, profile
     /// formulas, versions and alternatives, checked by `dpkg-checkbuilddeps` against the
     /// packages installed on this machine, and by obsbox's reading against the same
@@ -645,7 +635,7 @@ mod tests {
             };
             let show = |r: &BuildRelation| match &r.version {
                 None => r.name.clone(),
-                Some((op, v)) => format!("{} ({} {v})", r.name, op_text(*op)),
+                Some((op, v)) => format!("{} ({} {v})", r.name, op.text(crate::repo::Format::Deb)),
             };
             let holds = |r: &BuildRelation| {
                 installed

@@ -181,13 +181,9 @@ pub(super) fn split_operator(inner: &str) -> Result<(Op, &str)> {
         .find(|c: char| !"<>=".contains(c))
         .unwrap_or(inner.len());
     let op = match &inner[..op_len] {
-        "<<" => Op::Lt,
-        "<=" | "<" => Op::Le,
-        "=" => Op::Eq,
-        ">=" | ">" => Op::Ge,
-        ">>" => Op::Gt,
         "" => bail!("no operator in `({})`", crate::text::one_line(inner)),
-        other => bail!("unknown operator `{}`", crate::text::one_line(other)),
+        text => Op::parse_deb(text)
+            .with_context(|| format!("unknown operator `{}`", crate::text::one_line(text)))?,
     };
     Ok((op, inner[op_len..].trim()))
 }

@@ -39,6 +39,47 @@ pub enum Op {
     Gt,
 }
 
+impl Op {
+    /// The operator as `format` writes it: `<<` `<=` `=` `>=` `>>` (Debian), `<` `<=` `=`
+    /// `>=` `>` (RPM).
+    pub fn text(self, format: Format) -> &'static str {
+        match (format, self) {
+            (Format::Deb, Op::Lt) => "<<",
+            (Format::Deb, Op::Gt) => ">>",
+            (_, Op::Lt) => "<",
+            (_, Op::Le) => "<=",
+            (_, Op::Eq) => "=",
+            (_, Op::Ge) => ">=",
+            (_, Op::Gt) => ">",
+        }
+    }
+
+    /// A Debian relation's operator; `<` and `>` are the obsolete spellings of `<=` and
+    /// `>=` (as dpkg reads them).
+    pub fn parse_deb(text: &str) -> Option<Op> {
+        Some(match text {
+            "<<" => Op::Lt,
+            "<=" | "<" => Op::Le,
+            "=" => Op::Eq,
+            ">=" | ">" => Op::Ge,
+            ">>" => Op::Gt,
+            _ => return None,
+        })
+    }
+
+    /// An RPM relation's operator (`==` as `=`, as rpmbuild takes it).
+    pub fn parse_rpm(text: &str) -> Option<Op> {
+        Some(match text {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            "=" | "==" => Op::Eq,
+            ">=" => Op::Ge,
+            ">" => Op::Gt,
+            _ => return None,
+        })
+    }
+}
+
 /// `name`, `name (>= 1.2)`, `name:any`, an RPM `Requires: name >= 1.2` or a file path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Relation {

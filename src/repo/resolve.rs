@@ -563,23 +563,11 @@ fn priority_rank(priority: &str) -> u8 {
     }
 }
 
-fn op_text(format: Format, op: Op) -> &'static str {
-    match (format, op) {
-        (Format::Deb, Op::Lt) => "<<",
-        (Format::Deb, Op::Gt) => ">>",
-        (_, Op::Lt) => "<",
-        (_, Op::Le) => "<=",
-        (_, Op::Eq) => "=",
-        (_, Op::Ge) => ">=",
-        (_, Op::Gt) => ">",
-    }
-}
-
 fn version_label(format: Format, r: &Relation) -> String {
     match (&r.version, format) {
         (None, _) => String::new(),
-        (Some((op, v)), Format::Deb) => format!("({} {v})", op_text(format, *op)),
-        (Some((op, v)), Format::Rpm) => format!("{} {v}", op_text(format, *op)),
+        (Some((op, v)), Format::Deb) => format!("({} {v})", op.text(format)),
+        (Some((op, v)), Format::Rpm) => format!("{} {v}", op.text(format)),
     }
 }
 
@@ -933,14 +921,10 @@ mod tests {
             .trim_end_matches(')')
             .trim();
         let version = rest.split_once(' ').map(|(op, v)| {
-            let op = match op {
-                "<<" | "<" => Op::Lt,
-                "<=" => Op::Le,
-                "=" => Op::Eq,
-                ">=" => Op::Ge,
-                ">>" | ">" => Op::Gt,
-                other => panic!("operator {other}"),
-            };
+            let op = Op::parse_deb(op)
+                .filter(|_| !matches!(op, "<" | ">"))
+                .or_else(|| Op::parse_rpm(op))
+                .unwrap_or_else(|| panic!("operator {op}"));
             (op, v.trim().to_owned())
         });
         Relation {
@@ -1400,7 +1384,8 @@ mod tests {
             } else {
                 std::fs::read_to_string(file).unwrap()
             };
-            repo.extend(deb822::packages(&text, i));
+            let at = super::super::source::Location::Path(file.into());
+            repo.extend(super::super::debian::parse_packages(&text, &at, "amd64", i).unwrap());
         }
         println!(
             "{} packages from {} files, read in {:?}",
@@ -1467,89 +1452,5 @@ mod tests {
         let e = resolve(&broken, &list("build-essential")).unwrap_err();
         println!("without libisl23:\n{e:#}");
         assert!(format!("{e:#}").contains("libisl23"));
-    }
-
-    /// Just enough deb822 to read a Packages file for the test above.
-    mod deb822 {
-        use super::super::*;
-
-        fn relations(value: &str) -> Vec<Vec<Relation>> {
-            value
-                .split(',')
-                .filter(|g| !g.trim().is_empty())
-                .map(|g| g.split('|').map(relation).collect())
-                .collect()
-        }
-
-        fn relation(s: &str) -> Relation {
-            // Binary packages carry no `[arch]` or `<profile>` restrictions; sources do.
-            let s = s.trim();
-            let (name, version) = match s.split_once('(') {
-                None => (s, None),
-                Some((name, v)) => {
-                    let v = v.trim_end_matches(')').trim();
-                    let split = v.find(|c: char| !"<>=".contains(c)).unwrap_or(v.len());
-                    let op = match &v[..split] {
-                        "<<" => Op::Lt,
-                        "<=" | "<" => Op::Le,
-                        "=" => Op::Eq,
-                        ">=" | ">" => Op::Ge,
-                        ">>" => Op::Gt,
-                        other => panic!("operator {other:?} in {s}"),
-                    };
-                    (name.trim(), Some((op, v[split..].trim().to_owned())))
-                }
-            };
-            Relation {
-                name: name.to_owned(),
-                version,
-            }
-        }
-
-        pub fn packages(text: &str, repo: usize) -> Vec<PackageMeta> {
-            let mut out = Vec::new();
-            for stanza in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
-                let mut fields: Vec<(&str, String)> = Vec::new();
-                for line in stanza.lines() {
-                    if line.starts_with([' ', '\t']) {
-                        if let Some((_, v)) = fields.last_mut() {
-                            v.push('\n');
-                            v.push_str(line.trim());
-                        }
-                    } else if let Some((k, v)) = line.split_once(':') {
-                        fields.push((k, v.trim().to_owned()));
-                    }
-                }
-                let get = |k: &str| {
-                    fields
-                        .iter()
-                        .find(|(f, _)| f.eq_ignore_ascii_case(k))
-                        .map_or("", |(_, v)| v.as_str())
-                };
-                let mut depends = relations(get("Pre-Depends"));
-                depends.extend(relations(get("Depends")));
-                let mut conflicts: Vec<Relation> =
-                    relations(get("Conflicts")).into_iter().flatten().collect();
-                conflicts.extend(relations(get("Breaks")).into_iter().flatten());
-                out.push(PackageMeta {
-                    format: Format::Deb,
-                    name: get("Package").to_owned(),
-                    version: get("Version").to_owned(),
-                    arch: get("Architecture").to_owned(),
-                    depends,
-                    provides: relations(get("Provides")).into_iter().flatten().collect(),
-                    conflicts,
-                    files: Vec::new(),
-                    essential: get("Essential") == "yes",
-                    priority: get("Priority").to_owned(),
-                    multi_arch: get("Multi-Arch").to_owned(),
-                    location: get("Filename").to_owned(),
-                    checksum: None,
-                    size: get("Size").parse().unwrap_or(0),
-                    repo,
-                });
-            }
-            out
-        }
     }
 }
