@@ -116,15 +116,9 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
         }
         _ => None,
     };
-    let request = rootfs::Request {
-        arch: args.arch,
-        repos: args.repos,
-        names,
-        needs: Default::default(),
-        mode,
-        foreign,
-        toolbox,
-    };
+    let request = rootfs::Request::new(mode, &args.arch, args.repos, names)
+        .with_foreign(foreign)
+        .with_toolbox(toolbox);
     let store = Store::open(&ctx.cache)?;
     let how = if args.mount {
         rootfs::Out::Mount

@@ -213,15 +213,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         } else {
             repo_args(&job.toolbox_repos, "toolbox repository")?
         };
-        let request = rootfs::Request {
-            arch: hostarch.clone(),
-            repos,
-            names: toolbox_names,
-            needs: Default::default(),
-            mode: Mode::Extract,
-            foreign: None,
-            toolbox: None,
-        };
+        let request = rootfs::Request::new(Mode::Extract, &hostarch, repos, toolbox_names);
         // Containers run from the toolbox get their mount points made in it: in the job's
         // own layer, so the cached tree stays as its digest recorded it.
         lay_down(&request, store, options, work, "toolbox", None, &mut mounts)
@@ -258,23 +250,24 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         _ => (None, None),
     };
 
-    let buildroot_request = rootfs::Request {
-        // A sysroot cross build runs on the host's arch; the target is in the sysroot.
-        arch: match &cross {
-            Cross::Sysroot { .. } => hostarch.clone(),
-            _ => job.arch.clone(),
-        },
-        repos: repo_args(&job.repos, "repository")?,
-        names,
-        needs,
-        mode: Mode::Install,
-        foreign: emulation.clone().map(|emulation| rootfs::Foreign {
-            toolbox: toolbox.clone(),
-            emulation,
-        }),
-        // An rpm buildroot is registered by the toolbox's rpm.
-        toolbox: Some(toolbox.clone()),
+    // A sysroot cross build runs on the host's arch; the target is in the sysroot.
+    let buildroot_arch = match &cross {
+        Cross::Sysroot { .. } => &hostarch,
+        _ => &job.arch,
     };
+    let buildroot_request = rootfs::Request::new(
+        Mode::Install,
+        buildroot_arch,
+        repo_args(&job.repos, "repository")?,
+        names,
+    )
+    .with_needs(needs)
+    .with_foreign(emulation.clone().map(|emulation| rootfs::Foreign {
+        toolbox: toolbox.clone(),
+        emulation,
+    }))
+    // An rpm buildroot is registered by the toolbox's rpm.
+    .with_toolbox(Some(toolbox.clone()));
     // A sysroot cross build: the sysroot packages (of the target arch) go to the sysroot
     // directory of the host-arch buildroot.
     let mut sysroot = None;
@@ -288,15 +281,12 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         if sysroot_names.is_empty() {
             bail!("job {}: crossarch {arch} but no sysroot packages", job.id);
         }
-        let request = rootfs::Request {
-            arch: arch.clone(),
-            repos: repo_args(&job.repos, "repository")?,
-            names: sysroot_names,
-            needs: Default::default(),
-            mode: Mode::Extract,
-            foreign: None,
-            toolbox: None,
-        };
+        let request = rootfs::Request::new(
+            Mode::Extract,
+            arch,
+            repo_args(&job.repos, "repository")?,
+            sysroot_names,
+        );
         let built = rootfs::build(&request, store, &options.state_root)
             .with_context(|| format!("job {}: cannot set up the {arch} sysroot", job.id))?;
         tracing::info!(arch = %arch, sysroot = %dir.display(), packages = built.packages.len(), "sysroot ready");

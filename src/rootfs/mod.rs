@@ -74,6 +74,40 @@ pub struct Request {
     pub toolbox: Option<PathBuf>,
 }
 
+impl Request {
+    /// A root of `names` for `arch` from `repos`, assembled in `mode`; no recipe relations,
+    /// native, no toolbox (see the `with_*` methods).
+    pub fn new(mode: Mode, arch: &str, repos: Vec<String>, names: Vec<String>) -> Request {
+        Request {
+            arch: arch.to_string(),
+            repos,
+            names,
+            needs: Default::default(),
+            mode,
+            foreign: None,
+            toolbox: None,
+        }
+    }
+
+    /// With a recipe's build relations besides the names.
+    pub fn with_needs(mut self, needs: repo::build_deps::Needs) -> Request {
+        self.needs = needs;
+        self
+    }
+
+    /// Installed by a foreign toolbox (see [`Foreign`]).
+    pub fn with_foreign(mut self, foreign: Option<Foreign>) -> Request {
+        self.foreign = foreign;
+        self
+    }
+
+    /// With a host-arch toolbox whose rpm registers the root.
+    pub fn with_toolbox(mut self, toolbox: Option<PathBuf>) -> Request {
+        self.toolbox = toolbox;
+        self
+    }
+}
+
 /// How a foreign-arch root is installed: dpkg or rpm from the toolbox (`dpkg --root`,
 /// `rpm --root --ignorearch`), so only the maintainer scripts run emulated.
 #[derive(Debug, Clone)]
