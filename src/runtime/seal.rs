@@ -13,7 +13,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -70,37 +70,19 @@ fn running_from_sealed_overlay() -> bool {
     let Ok(exe) = fs::File::open("/proc/self/exe") else {
         return false;
     };
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(exe.as_raw_fd(), &mut st) } != 0 {
+    let (Ok(st), Ok(vfs)) = (rustix::fs::fstatfs(&exe), rustix::fs::fstatvfs(&exe)) else {
         return false;
-    }
-    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatvfs(exe.as_raw_fd(), &mut vfs) } != 0 {
-        return false;
-    }
-    st.f_type == OVERLAYFS_SUPER_MAGIC && (vfs.f_flag & libc::ST_RDONLY) != 0
-}
-
-fn check(ret: libc::c_long, what: &str) -> Result<libc::c_long> {
-    if ret < 0 {
-        bail!("{what}: {}", std::io::Error::last_os_error());
-    }
-    Ok(ret)
-}
-
-fn cstring(s: impl AsRef<[u8]>) -> Result<CString> {
-    Ok(CString::new(s.as_ref())?)
+    };
+    st.f_type == OVERLAYFS_SUPER_MAGIC
+        && vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
 }
 
 /// Opens our binary (O_PATH) through a detached, read-only, lower-only overlay mount.
 fn sealed_overlay_exe() -> Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    const FSCONFIG_SET_STRING: libc::c_uint = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-    const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
-    const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
-    const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+    use rustix::mount::{
+        FsMountFlags, FsOpenFlags, MountAttrFlags, fsconfig_create, fsconfig_set_string, fsmount,
+        fsopen,
+    };
 
     let exe: PathBuf = fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
     let (dir, name) = match (exe.parent(), exe.file_name()) {
@@ -115,69 +97,26 @@ fn sealed_overlay_exe() -> Result<OwnedFd> {
     // The binary's directory on top, so nothing in the empty layer can shadow it.
     let lowerdir = format!("{}:{EMPTY_LOWER}", escape_lowerdir(&dir));
 
-    let fs_name = cstring("overlay")?;
-    let ctx = check(
-        unsafe { libc::syscall(libc::SYS_fsopen, fs_name.as_ptr(), FSOPEN_CLOEXEC) },
-        "fsopen overlay",
-    )?;
-    let ctx = unsafe { OwnedFd::from_raw_fd(ctx as i32) };
-    let set = |key: &str, value: &str| -> Result<()> {
-        let (key, value) = (cstring(key)?, cstring(value)?);
-        check(
-            unsafe {
-                libc::syscall(
-                    libc::SYS_fsconfig,
-                    ctx.as_raw_fd(),
-                    FSCONFIG_SET_STRING,
-                    key.as_ptr(),
-                    value.as_ptr(),
-                    0,
-                )
-            },
-            "fsconfig",
-        )?;
-        Ok(())
-    };
-    set("lowerdir", &lowerdir)?;
+    let ctx = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen overlay")?;
+    fsconfig_set_string(&ctx, "lowerdir", lowerdir.as_str()).context("fsconfig lowerdir")?;
     // Inode-number remapping is irrelevant here and only logs noise when enabled.
-    let _ = set("xino", "off");
-    check(
-        unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                ctx.as_raw_fd(),
-                FSCONFIG_CMD_CREATE,
-                std::ptr::null::<u8>(),
-                std::ptr::null::<u8>(),
-                0,
-            )
-        },
-        "fsconfig create",
-    )?;
-    let mnt = check(
-        unsafe {
-            libc::syscall(
-                libc::SYS_fsmount,
-                ctx.as_raw_fd(),
-                FSMOUNT_CLOEXEC,
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            )
-        },
-        "fsmount",
-    )?;
-    let mnt = unsafe { OwnedFd::from_raw_fd(mnt as i32) };
-    let name = cstring(name.as_bytes())?;
-    let fd = check(
-        unsafe {
-            libc::openat(
-                mnt.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            ) as libc::c_long
-        },
-        "open the binary through the overlay",
-    )?;
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    let _ = fsconfig_set_string(&ctx, "xino", "off");
+    fsconfig_create(&ctx).context("fsconfig create")?;
+    let mnt = fsmount(
+        &ctx,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV,
+    )
+    .context("fsmount")?;
+    rustix::fs::openat(
+        &mnt,
+        name.as_os_str(),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .context("open the binary through the overlay")
 }
 
 /// `:` and `\` separate and escape overlay layers.
@@ -190,7 +129,10 @@ fn escape_lowerdir(dir: &Path) -> String {
 /// Executes `exe` with our arguments and environment; returns only on failure.
 fn reexec(exe: &OwnedFd) -> anyhow::Error {
     let to_c = |items: Vec<OsString>| -> Result<Vec<CString>> {
-        items.iter().map(|s| cstring(s.as_bytes())).collect()
+        items
+            .iter()
+            .map(|s| Ok(CString::new(s.as_bytes())?))
+            .collect()
     };
     let args = match to_c(std::env::args_os().collect()) {
         Ok(args) => args,
@@ -209,22 +151,14 @@ fn reexec(exe: &OwnedFd) -> anyhow::Error {
         Ok(env) => env,
         Err(err) => return err,
     };
-    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let empty = c"";
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            exe.as_raw_fd(),
-            empty.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        );
-    }
-    anyhow::anyhow!("execveat: {}", std::io::Error::last_os_error())
+    let Err(err) = nix::unistd::execveat(
+        Some(exe.as_raw_fd()),
+        c"",
+        &args,
+        &env,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    );
+    anyhow::anyhow!("execveat: {err}")
 }
 
 #[cfg(test)]
