@@ -21,6 +21,7 @@ pub mod progress;
 pub mod repo;
 pub mod rootfs;
 pub mod runtime;
+pub mod sys;
 pub mod text;
 pub mod worker;
 pub mod xmltree;

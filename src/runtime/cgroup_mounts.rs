@@ -17,10 +17,8 @@
 //! be visible inside the container. A spec without a `cgroup` mount, or a unified host, is
 //! left as libcontainer made it.
 
-use std::ffi::CString;
 use std::fs::{self, File};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -36,22 +34,7 @@ use crate::mountinfo::{self, Mount};
 /// Where libcontainer looks for the host's hierarchies (and only there).
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-
-/// `struct mount_attr` of `mount_setattr(2)`.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
+use crate::sys::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 
 /// One hierarchy as the container will see it: the host directory of the container's cgroup
 /// in it (`None` when the container has no cgroup of its own there: nothing is shown) and
@@ -169,71 +152,32 @@ fn join_named_systemd(mounts: &[Mount], pid: i32, path: &Path) -> Result<()> {
         .with_context(|| format!("cannot move process {pid} into {}", dir.display()))
 }
 
-fn cstring(path: &Path) -> Result<CString> {
-    Ok(CString::new(path.as_os_str().as_bytes())?)
-}
-
-fn check(ret: libc::c_long, what: &str) -> Result<libc::c_long> {
-    if ret < 0 {
-        bail!("{what}: {}", std::io::Error::last_os_error());
-    }
-    Ok(ret)
-}
-
-fn set_attributes(dirfd: i32, path: &Path, flags: libc::c_uint, set: u64) -> Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let c_path = cstring(path)?;
-    check(
-        unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                dirfd,
-                c_path.as_ptr(),
-                flags,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        },
-        &format!("mount_setattr {}", path.display()),
-    )?;
-    Ok(())
-}
-
 /// A detached bind mount of the host directory `source` with the attributes `set`.
 fn detached_bind(source: &Path, set: u64) -> Result<OwnedFd> {
-    let c_source = cstring(source)?;
-    let fd = check(
-        unsafe {
-            libc::syscall(
-                libc::SYS_open_tree,
-                libc::AT_FDCWD,
-                c_source.as_ptr(),
-                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
-            )
-        },
-        &format!("open_tree {}", source.display()),
+    use rustix::mount::{OpenTreeFlags, open_tree};
+    let fd = open_tree(
+        rustix::fs::CWD,
+        source,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .with_context(|| format!("open_tree {}", source.display()))?;
+    crate::sys::mount_setattr(
+        Some(fd.as_fd()),
+        Path::new(""),
+        libc::AT_EMPTY_PATH as _,
+        set,
     )?;
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    set_attributes(fd.as_raw_fd(), Path::new(""), libc::AT_EMPTY_PATH as _, set)?;
     Ok(fd)
 }
 
 /// Removes whatever is mounted on `target` (a path inside the current root).
 fn unmount_all(target: &Path) -> Result<()> {
-    let c_target = cstring(target)?;
     for _ in 0..16 {
-        if unsafe { libc::umount2(c_target.as_ptr(), libc::MNT_DETACH) } != 0 {
-            let err = std::io::Error::last_os_error();
+        match rustix::mount::unmount(target, rustix::mount::UnmountFlags::DETACH) {
+            Ok(()) => {}
             // EINVAL: nothing (more) is mounted there.
-            if err.raw_os_error() == Some(libc::EINVAL) {
-                return Ok(());
-            }
-            bail!("umount {}: {err}", target.display());
+            Err(rustix::io::Errno::INVAL) => return Ok(()),
+            Err(err) => bail!("umount {}: {err}", target.display()),
         }
     }
     bail!("umount {}: too many mounts stacked", target.display())
@@ -284,22 +228,16 @@ fn remount(pid: i32, destination: &Path, hierarchies: &[Hierarchy], writable: bo
                     }
                     unmount_all(&target)?;
                     let Some(fd) = fd else { continue };
-                    let c_target = cstring(&target)?;
-                    check(
-                        unsafe {
-                            libc::syscall(
-                                libc::SYS_move_mount,
-                                fd.as_raw_fd(),
-                                c"".as_ptr(),
-                                libc::AT_FDCWD,
-                                c_target.as_ptr(),
-                                MOVE_MOUNT_F_EMPTY_PATH,
-                            )
-                        },
-                        &format!("move_mount onto {}", target.display()),
-                    )?;
+                    rustix::mount::move_mount(
+                        fd,
+                        "",
+                        rustix::fs::CWD,
+                        &target,
+                        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+                    )
+                    .with_context(|| format!("move_mount onto {}", target.display()))?;
                 }
-                set_attributes(libc::AT_FDCWD, &top, 0, set)
+                crate::sys::mount_setattr(None, &top, 0, set)
             })
             .join()
             .unwrap_or_else(|_| bail!("the remounting thread panicked"))

@@ -104,6 +104,8 @@ fn receive_master(listener: &UnixListener) -> Result<OwnedFd> {
     for cmsg in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(&fd) = fds.first() {
+                // SAFETY: SCM_RIGHTS gave this process a new descriptor that nothing else
+                // owns; it is taken over exactly once.
                 return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }

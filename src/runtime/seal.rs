@@ -73,8 +73,7 @@ fn running_from_sealed_overlay() -> bool {
     let (Ok(st), Ok(vfs)) = (rustix::fs::fstatfs(&exe), rustix::fs::fstatvfs(&exe)) else {
         return false;
     };
-    st.f_type == OVERLAYFS_SUPER_MAGIC
-        && vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
+    st.f_type == OVERLAYFS_SUPER_MAGIC && vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
 }
 
 /// Opens our binary (O_PATH) through a detached, read-only, lower-only overlay mount.

@@ -1,0 +1,64 @@
+//! System calls that neither nix nor rustix wrap yet, each behind a safe function. Other
+//! `unsafe` in obsbox is where a process is forked or a raw descriptor taken over (each with
+//! its SAFETY note); everything else goes through nix and rustix.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+/// `MOUNT_ATTR_*` bits of `mount_setattr(2)`.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(dirfd, path, flags, {attr_set: set})`: sets the attributes `set` on the
+/// mount at `path` relative to `dirfd` (`None`: the working directory), or on `dirfd`
+/// itself with an empty path and `AT_EMPTY_PATH` in `flags`.
+pub fn mount_setattr(
+    dirfd: Option<BorrowedFd<'_>>,
+    path: &Path,
+    flags: libc::c_uint,
+    set: u64,
+) -> Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let c_path = CString::new(path.as_os_str().as_bytes())?;
+    let dirfd = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+    // SAFETY: the path is a NUL-terminated string and the attribute structure a live
+    // `struct mount_attr` of the size passed; the kernel reads both and keeps neither.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            c_path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if ret < 0 {
+        bail!(
+            "mount_setattr {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
