@@ -14,14 +14,14 @@
 # back: OBS's own constraint check still applies.
 #
 # Why obsbox refuses goes where OBS shows a waiting job's reason: once a job has been
-# refused for $obsbox_details_after seconds, the reasons (each with the workers refused for it) become
-# its dispatch details through the repository server's `cmd=setdispatchdetails` (the call
-# the dispatcher makes for "waiting for N compliant workers"), shown in `_result` as
-# `scheduled` with those details; posted again only when they change. OBS 2.9.4's
-# dispatcher itself reduces the hook's answer to a yes or no: a job with constraints that
-# no worker meets is failed by it ("no compliant workers (constraints mismatch hint:
-# dispatch_constraint)"), a message built from the answers alone, and a failed job shows
-# no dispatch details.
+# refused for $obsbox_details_after seconds, the reasons (each with the workers refused
+# for it) become its dispatch details through the repository server's
+# `cmd=setdispatchdetails` (the call the dispatcher makes for "waiting for N compliant
+# workers"), shown in `_result` as `scheduled` with those details; posted again only when
+# they change. OBS 2.9.4's dispatcher itself reduces the hook's answer to a yes or no: a
+# job with constraints that no worker meets is failed by it ("no compliant workers
+# (constraints mismatch hint: dispatch_constraint)"), a message built from the answers
+# alone, and a failed job shows no dispatch details.
 
 package BSConfig;
 
