@@ -839,7 +839,7 @@ fn arm64_job_is_built_emulated_on_the_qemu_worker() {
     let dispatcher = fs::read_to_string(backend.dir.join("log/bs_dispatch")).unwrap();
     let assigned: Vec<&str> = dispatcher
         .lines()
-        .filter(|l| l.starts_with("assignjob ") && l.contains("::hello-arm-"))
+        .filter(|l| l.contains("] assignjob ") && l.contains("::hello-arm-"))
         .collect();
     assert!(!assigned.is_empty(), "{dispatcher}");
     for line in &assigned {
@@ -927,7 +927,11 @@ fn obsbox_refusal_reason_is_in_the_result_of_a_waiting_job() {
     )
     .unwrap();
     // What obs-build's chroot build leaves in a worker's root: `--clean` removes it.
-    let old = ["usr/bin/old-tool", ".build/build.data", ".init_b_cache/rpms/x.deb"];
+    let old = [
+        "usr/bin/old-tool",
+        ".build/build.data",
+        ".init_b_cache/rpms/x.deb",
+    ];
     for worker in &backend.workers {
         for file in old {
             let path = worker.dir.join("root").join(file);
@@ -938,11 +942,15 @@ fn obsbox_refusal_reason_is_in_the_result_of_a_waiting_job() {
     backend.project("");
     backend.commit_debian("hello-vm", |_| {}, &[]);
 
-    let (code, details) = wait_for("obsbox's reason in _result", Duration::from_secs(300), || {
-        backend
-            .result("hello-vm")
-            .filter(|(_, details)| details.starts_with("obsbox: "))
-    });
+    let (code, details) = wait_for(
+        "obsbox's reason in _result",
+        Duration::from_secs(300),
+        || {
+            backend
+                .result("hello-vm")
+                .filter(|(_, details)| details.starts_with("obsbox: "))
+        },
+    );
     assert_eq!(code, "scheduled", "{details}");
     assert_eq!(
         details,
