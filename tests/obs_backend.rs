@@ -839,7 +839,7 @@ fn arm64_job_is_built_emulated_on_the_qemu_worker() {
     let dispatcher = fs::read_to_string(backend.dir.join("log/bs_dispatch")).unwrap();
     let assigned: Vec<&str> = dispatcher
         .lines()
-        .filter(|l| l.contains("] assignjob ") && l.contains("::hello-arm-"))
+        .filter(|l| l.contains(" assignjob ") && l.contains("::hello-arm-"))
         .collect();
     assert!(!assigned.is_empty(), "{dispatcher}");
     for line in &assigned {
