@@ -56,6 +56,11 @@ struct Backend {
 
 impl Backend {
     fn start() -> Backend {
+        Backend::start_with(&[])
+    }
+
+    /// The backend with obs-backend.sh's environment `env` (e.g. the emulating worker).
+    fn start_with(env: &[(&str, &str)]) -> Backend {
         require_root();
         private_network();
         let dir = tempfile::Builder::new()
@@ -72,6 +77,7 @@ impl Backend {
             .env("OBS_BACKEND_CACHES", &caches)
             // Stopped also when this test is killed at its time limit.
             .env("OBS_BACKEND_OWNER", std::process::id().to_string())
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         assert!(
@@ -170,12 +176,18 @@ impl Backend {
     /// The project: one Debian 12 repository built on the backend's Debian:12 (downloaded
     /// on demand), with the project config lines `config`.
     fn project(&self, config: &str) {
+        self.project_for(config, &["x86_64"]);
+    }
+
+    /// The project, its repository built for `arches`.
+    fn project_for(&self, config: &str, arches: &[&str]) {
+        let arches: String = arches.iter().map(|a| format!("<arch>{a}</arch>")).collect();
         self.put(
             &format!("/source/{PROJECT}/_meta"),
             format!(
                 "<project name=\"{PROJECT}\"><title/><description/>\
                  <repository name=\"{REPOSITORY}\"><path project=\"Debian:12\" repository=\"main\"/>\
-                 <arch>x86_64</arch></repository></project>"
+                 {arches}</repository></project>"
             )
             .as_bytes(),
         );
@@ -251,7 +263,11 @@ impl Backend {
     }
 
     fn path(&self, package: &str) -> String {
-        format!("/build/{PROJECT}/{REPOSITORY}/x86_64/{package}")
+        self.path_for("x86_64", package)
+    }
+
+    fn path_for(&self, arch: &str, package: &str) -> String {
+        format!("/build/{PROJECT}/{REPOSITORY}/{arch}/{package}")
     }
 
     /// `PUT`s of every file of `dir` into `project`/`package` and a commit.
@@ -286,10 +302,14 @@ impl Backend {
     }
 
     fn log_of(&self, package: &str) -> String {
+        self.log_for("x86_64", package)
+    }
+
+    fn log_for(&self, arch: &str, package: &str) -> String {
         // nostream: a running build's log as far as it is, not followed to its end.
         self.request(
             "GET",
-            &format!("{}/_log?nostream=1", self.path(package)),
+            &format!("{}/_log?nostream=1", self.path_for(arch, package)),
             None,
         )
         .1
@@ -306,8 +326,12 @@ impl Backend {
 
     /// The package's finished jobs, oldest first: `(code, workerid)`.
     fn jobs(&self, package: &str) -> Vec<(String, String)> {
+        self.jobs_for("x86_64", package)
+    }
+
+    fn jobs_for(&self, arch: &str, package: &str) -> Vec<(String, String)> {
         self.get(&format!(
-            "/build/{PROJECT}/{REPOSITORY}/x86_64/_jobhistory?package={package}"
+            "/build/{PROJECT}/{REPOSITORY}/{arch}/_jobhistory?package={package}"
         ))
         .lines()
         .filter(|l| l.contains("<jobhist "))
@@ -323,7 +347,11 @@ impl Backend {
     /// What is left of a job of `package` on any worker: work directories, obsbox state,
     /// mounts, cgroups and processes.
     fn leftovers(&self, package: &str) -> Vec<String> {
-        let job = format!("{PROJECT}/{REPOSITORY}/{package}/x86_64").replace([':', '/'], "_");
+        self.leftovers_for("x86_64", package)
+    }
+
+    fn leftovers_for(&self, arch: &str, package: &str) -> Vec<String> {
+        let job = format!("{PROJECT}/{REPOSITORY}/{package}/{arch}").replace([':', '/'], "_");
         self.workers
             .iter()
             .flat_map(|w| {
@@ -780,4 +808,177 @@ fn killed_worker_job_is_built_elsewhere_and_cleaned_up_after() {
         let left = backend.leftovers(package);
         assert!(left.is_empty(), "{left:?}");
     }
+}
+
+/// An aarch64 job: OBS's aarch64 scheduler expands it against the test repository's arm64
+/// packages (downloaded on demand), the dispatcher gives it to the one worker registered
+/// for aarch64 — obsbox-4, an x86_64 machine whose obsbox emulates aarch64 with qemu-user
+/// from its toolbox —, and the package is an AArch64 build. No binfmt entry, mount, cgroup
+/// or process of the job stays.
+#[test]
+fn arm64_job_is_built_emulated_on_the_qemu_worker() {
+    let backend = Backend::start_with(&[("OBS_BACKEND_EMULATED", "aarch64")]);
+    backend.project_for("", &["aarch64"]);
+    backend.commit_debian("hello-arm", |_| {}, &[]);
+    let (code, _) = backend.wait_result(
+        "hello-arm",
+        &["succeeded", "failed"],
+        Duration::from_secs(1500),
+    );
+    let log = backend.log_for("aarch64", "hello-arm");
+    assert_eq!(code, "succeeded", "{log}");
+    // The unit test ran, emulated, in the arm64 buildroot.
+    assert!(log.contains("arm64 target code runs through"), "{log}");
+    assert!(log.contains("all greet checks passed"), "{log}");
+    assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    assert_eq!(
+        backend.jobs_for("aarch64", "hello-arm"),
+        [("succeeded".to_string(), "obsbox-4".to_string())]
+    );
+    // Only the emulating worker was offered the job.
+    let dispatcher = fs::read_to_string(backend.dir.join("log/bs_dispatch")).unwrap();
+    let assigned: Vec<&str> = dispatcher
+        .lines()
+        .filter(|l| l.contains(" assignjob ") && l.contains("::hello-arm-"))
+        .collect();
+    assert!(!assigned.is_empty(), "{dispatcher}");
+    for line in &assigned {
+        assert!(line.ends_with(" -> aarch64:obsbox-4"), "{line}");
+    }
+    let worker_out = backend.worker_output("obsbox-4");
+    assert!(
+        worker_out.contains(&format!(
+            "obsbox hostcheck: {PROJECT}/{REPOSITORY}/hello-arm/aarch64: this worker complies"
+        )),
+        "{worker_out}"
+    );
+
+    // What OBS stores: an arm64 package holding an AArch64 program.
+    let path = backend.path_for("aarch64", "hello-arm");
+    let listing = backend.get(&path);
+    assert!(
+        listing.contains("filename=\"hello-obsbox_1.0_arm64.deb\""),
+        "{listing}"
+    );
+    let deb = backend.dir.join("hello-arm.deb");
+    fs::write(
+        &deb,
+        backend.get_bytes(&format!("{path}/hello-obsbox_1.0_arm64.deb")),
+    )
+    .unwrap();
+    let unpacked = backend.dir.join("hello-arm");
+    let out = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dpkg-deb -x: {}", stderr_of(&out));
+    let out = Command::new("readelf")
+        .arg("-h")
+        .arg(unpacked.join("usr/bin/hello-obsbox"))
+        .output()
+        .unwrap();
+    let header = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        header
+            .lines()
+            .any(|l| l.trim().starts_with("Machine:") && l.contains("AArch64")),
+        "{header}"
+    );
+
+    let left = backend.leftovers_for("aarch64", "hello-arm");
+    assert!(left.is_empty(), "{left:?}");
+    let entries = common::obs::obsbox_binfmt_entries();
+    assert!(entries.is_empty(), "binfmt_misc entries left: {entries:?}");
+}
+
+/// A job obsbox refuses on every worker by a rule of its own — an allocation callback; the
+/// package has no `_constraints`, so OBS's own check finds nothing wrong and the job just
+/// waits — shows obsbox's reason as its details in `_result`, and builds once the rule lets
+/// it. (A job with `_constraints` no worker meets is failed by OBS 2.9.4's dispatcher with
+/// its own message instead: fleet_builds_debian_packages_by_their_constraints.) The worker
+/// that builds it first removes what an old obs-build chroot build left in its root.
+#[test]
+fn obsbox_refusal_reason_is_in_the_result_of_a_waiting_job() {
+    use std::os::unix::fs::PermissionsExt;
+    let backend = Backend::start();
+    // The dispatcher's obsbox reads its configuration on every call: the callback counts
+    // from now on.
+    let callback = backend.dir.join("vm-only");
+    fs::write(
+        &callback,
+        "#!/bin/sh\n\
+         if [ \"$1\" = hello-vm ] && [ ! -e \"$0.allow\" ]; then\n\
+         \techo '{\"accept\": false, \"reason\": \"hello-vm builds in VMs only\"}'\n\
+         else\n\
+         \techo '{\"accept\": true}'\n\
+         fi\n",
+    )
+    .unwrap();
+    fs::set_permissions(&callback, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(
+        backend.dir.join("obsbox-config/callbacks/vm-only.toml"),
+        format!(
+            "description = \"a package that builds in VMs only\"\nhook = \"allocate\"\n\
+             command = [{:?}, \"{{package}}\"]\nenabled = true\n",
+            callback.display().to_string()
+        ),
+    )
+    .unwrap();
+    // What obs-build's chroot build leaves in a worker's root: `--clean` removes it.
+    let old = [
+        "usr/bin/old-tool",
+        ".build/build.data",
+        ".init_b_cache/rpms/x.deb",
+    ];
+    for worker in &backend.workers {
+        for file in old {
+            let path = worker.dir.join("root").join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "old").unwrap();
+        }
+    }
+    backend.project("");
+    backend.commit_debian("hello-vm", |_| {}, &[]);
+
+    let (code, details) = wait_for(
+        "obsbox's reason in _result",
+        Duration::from_secs(300),
+        || {
+            backend
+                .result("hello-vm")
+                .filter(|(_, details)| details.starts_with("obsbox: "))
+        },
+    );
+    assert_eq!(code, "scheduled", "{details}");
+    assert_eq!(
+        details,
+        "obsbox: callback vm-only rejects: hello-vm builds in VMs only \
+         (obsbox-1, obsbox-2, obsbox-3)"
+    );
+    assert!(backend.jobs("hello-vm").is_empty());
+
+    // The rule lets it now: the job is built, and the details go with the wait.
+    fs::write(backend.dir.join("vm-only.allow"), "").unwrap();
+    let (code, details) = backend.wait_result(
+        "hello-vm",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let log = backend.log_of("hello-vm");
+    assert_eq!(code, "succeeded", "{log}");
+    assert!(!details.contains("obsbox:"), "{details}");
+    let jobs = backend.jobs("hello-vm");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(
+        log.contains("--clean: removed 3 entries an earlier build left in"),
+        "{log}"
+    );
+    let root = backend.worker(&jobs[0].1).dir.join("root");
+    for top in ["usr", ".build", ".init_b_cache"] {
+        assert!(!root.join(top).exists(), "{top} left in {}", root.display());
+    }
+    let left = backend.leftovers("hello-vm");
+    assert!(left.is_empty(), "{left:?}");
 }

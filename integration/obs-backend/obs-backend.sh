@@ -36,6 +36,12 @@
 #   obsbox-1  4 GB memory, 20 GB disk
 #   obsbox-2  hostlabel `big`, 16 GB memory, 40 GB disk
 #   obsbox-3  4 GB memory, 20 GB disk
+#   obsbox-4  with OBS_BACKEND_EMULATED=aarch64 only: registered as an aarch64 host
+#             (bs_worker --arch aarch64: 2.9.4's dispatcher gives a worker the arches its
+#             hostarch builds by OBS's arch table, and x86_64 builds no aarch64), obsbox
+#             emulating aarch64 (worker.toml emulated_arches, qemu-user from the toolbox);
+#             4 GB memory, 20 GB disk. Debian:12/main then has aarch64 too (the test
+#             repository's arm64 packages), with a scheduler for it.
 # A chroot-type bs_worker reports no memory or disk unless told (--vm-memory,
 # --vmdisk-rootsize); obsbox's own hostcheck judges the real machine.
 #
@@ -45,7 +51,8 @@
 # OBS_BACKEND_WORKERS (how many workers, 1–3, default 3), OBS_BACKEND_BUILD (what each
 # worker builds with, one word per worker: `obsbox`, the default, or `obs-build`, obs-build's
 # own build script, chroot type), OBS_BACKEND_LABELS (each worker's host label, one word
-# per worker, `-` for none; default `- big -`).
+# per worker, `-` for none; default `- big -`), OBS_BACKEND_EMULATED (`aarch64`: add the
+# emulating worker obsbox-4 and the aarch64 side of the backend).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -55,6 +62,12 @@ srcport=5352
 repport=5252
 debport=8001
 rpmport=8002
+emulated=${OBS_BACKEND_EMULATED:-}
+case $emulated in '' | aarch64) ;; *)
+    echo "obs-backend: OBS_BACKEND_EMULATED: $emulated is not aarch64" >&2
+    exit 2
+    ;;
+esac
 
 usage() {
     echo "usage: $0 run DIR [COMMAND…] | start DIR | stop DIR" >&2
@@ -146,7 +159,7 @@ our \$rundir = '$dir/srv/run';
 our \$logdir = '$dir/log';
 our \$bsuser;
 our \$bsgroup;
-our \$schedulerarchs = [ 'x86_64', 'i586' ];
+our \$schedulerarchs = [ 'x86_64', 'i586'${emulated:+, '$emulated'} ];
 our \$enable_download_on_demand = 1;
 our \$nosharedtrees = 2;
 our \$obsbox = '$obsbox';
@@ -199,7 +212,9 @@ setup_base_projects() {
   <description/>
   <repository name="main">
     <download arch="x86_64" url="http://127.0.0.1:$debport/bookworm/main" repotype="deb"/>
+$([ -z "$emulated" ] || echo "    <download arch=\"$emulated\" url=\"http://127.0.0.1:$debport/bookworm/main\" repotype=\"deb\"/>")
     <arch>x86_64</arch>
+$([ -z "$emulated" ] || echo "    <arch>$emulated</arch>")
   </repository>
 </project>
 EOF
@@ -222,12 +237,18 @@ EOF
 }
 
 # obsbox's runtime configuration for worker N: the shipped one, the toolbox from the
-# loopback Debian repository, the worker's host labels.
+# loopback Debian repository, the worker's host labels and the arches it emulates.
 obsbox_config() {
-    local to=$1 labels=$2
+    local to=$1 labels=$2 emulates=$3
     cp -a "$repo/runtime-config" "$to"
     sed -i "1i repos = [\"http://127.0.0.1:$debport bookworm main\"]" "$to/toolbox.toml"
     sed -i "s/^hostlabels = .*/hostlabels = [$labels]/" "$to/worker.toml"
+    sed -i "s/^emulated_arches = .*/emulated_arches = [$emulates]/" "$to/worker.toml"
+}
+
+# The arch worker N registers as: the emulating worker's, else this machine's.
+worker_arch() {
+    if [ "$1" = 4 ] && [ -n "$emulated" ]; then echo "$emulated"; else echo x86_64; fi
 }
 
 # nth N WORDS DEFAULT: the Nth word of WORDS, DEFAULT when there is none.
@@ -247,7 +268,9 @@ worker_size() {
 
 # start_worker N: bs_worker N with its state, configuration and cache.
 start_worker() {
-    local n=$1 w=$dir/worker$1 build label memory disk
+    local n=$1 w=$dir/worker$1 build label memory disk hostarch emulates=
+    hostarch=$(worker_arch "$n")
+    [ "$hostarch" = x86_64 ] || emulates="\"$hostarch\""
     read -r memory disk <<<"$(worker_size "$n")"
     build=$(nth "$n" "${OBS_BACKEND_BUILD:-}" obsbox)
     label=$(nth "$n" "${OBS_BACKEND_LABELS:-- big -}" -)
@@ -259,18 +282,19 @@ start_worker() {
         "$repo/integration/obs-worker/setup-worker.sh" "$w/state" "$obsbox"
         args+=(--hostcheck "$w/state/hostcheck")
         rm -rf "$w/config"
-        obsbox_config "$w/config" "${label:+\"$label\"}"
+        obsbox_config "$w/config" "${label:+\"$label\"}" "$emulates"
     else
         mkdir -p "$w/state"
         ln -sfn /usr/lib/obs-build "$w/state/build"
     fi
     [ -z "$label" ] || args+=(--hostlabel "$label")
+    [ "$hostarch" = x86_64 ] || args+=(--arch "$hostarch")
     launch "worker$n" env OBSBOX_CONFIG="$w/config" OBSBOX_CACHE="$cache" OBSBOX_ROOT="$w/obsbox-state" \
         "$dir/server/bs_worker" --root "$w/root" --statedir "$w/state" --id "obsbox-$n" \
         --port $((5400 + n)) --nobuildupdate --srcserver "http://127.0.0.1:$srcport" \
         --reposerver "http://127.0.0.1:$repport" --vm-memory "$memory" --vmdisk-rootsize "$disk" \
         --cachedir "$cache/bs_worker" --cachesize 2000000000 --jobs 2 "${args[@]}"
-    echo "worker$n obsbox-$n $((5400 + n)) $w $build" >>"$dir/workers"
+    echo "worker$n obsbox-$n $((5400 + n)) $w $build $hostarch" >>"$dir/workers"
 }
 
 start() {
@@ -305,6 +329,7 @@ start() {
     wait_for "the repository server" 60 answers "http://127.0.0.1:$repport/"
     launch bs_sched-x86_64 "$dir/server/bs_sched" x86_64
     launch bs_sched-i586 "$dir/server/bs_sched" i586
+    [ -z "$emulated" ] || launch "bs_sched-$emulated" "$dir/server/bs_sched" "$emulated"
     launch bs_dispatch "$dir/server/bs_dispatch"
     launch bs_dodup "$dir/server/bs_dodup"
     wait_for "the Debian repository" 10 http_ok "http://127.0.0.1:$debport/dists/bookworm/Release"
@@ -315,14 +340,17 @@ start() {
     for ((n = 1; n <= workers; n++)); do
         start_worker "$n"
     done
+    [ -z "$emulated" ] || start_worker 4
     # Each worker is idle at the repository server once it has registered.
-    local name id port w build
-    while read -r name id port w build; do
-        wait_for "$id to register" 60 test -e "$dir/srv/workers/idle/x86_64:$id"
+    local name id port w build hostarch
+    while read -r name id port w build hostarch; do
+        wait_for "$id to register" 60 test -e "$dir/srv/workers/idle/$hostarch:$id"
     done <"$dir/workers"
     # bs_dodup polls every 10 s; a build before the metadata is in finds nothing.
-    wait_for "the download-on-demand metadata of Debian:12" 120 \
-        test -s "$dir/srv/build/Debian:12/main/x86_64/:full.solv"
+    for hostarch in x86_64 $emulated; do
+        wait_for "the download-on-demand metadata of Debian:12 for $hostarch" 120 \
+            test -s "$dir/srv/build/Debian:12/main/$hostarch/:full.solv"
+    done
     {
         echo "SRCSERVER=http://127.0.0.1:$srcport"
         echo "REPSERVER=http://127.0.0.1:$repport"
@@ -344,13 +372,13 @@ start() {
 stop() {
     [ -d "$dir" ] || return 0
     dir=$(realpath "$dir")
-    local name id port w build pid i left guard
+    local name id port w build hostarch pid i left guard
     guard=$(cat "$dir/guard" 2>/dev/null || true)
     if [ -n "$guard" ] && [ "$guard" != $$ ]; then
         kill -- "-$guard" 2>/dev/null || true
     fi
     if [ -f "$dir/workers" ]; then
-        while read -r name id port w build; do
+        while read -r name id port w build hostarch; do
             [ -x "$w/state/build/build" ] && [ -d "$w/root" ] || continue
             env OBSBOX_CONFIG="$w/config" OBSBOX_ROOT="$w/obsbox-state" \
                 OBSBOX_CACHE="${OBS_BACKEND_CACHES:-$dir/caches}/$name" \
@@ -375,7 +403,7 @@ stop() {
     fi
     # What a killed obsbox left: containers, mounts, cgroups, binfmt entries.
     if [ -f "$dir/workers" ] && [ -n "${obsbox:-}" ]; then
-        while read -r name id port w build; do
+        while read -r name id port w build hostarch; do
             env OBSBOX_ROOT="$w/obsbox-state" "$obsbox" --root "$w/obsbox-state" \
                 --cache "${OBS_BACKEND_CACHES:-$dir/caches}/$name" gc >>"$dir/log/stop" 2>&1 || true
         done <"$dir/workers"
@@ -411,7 +439,7 @@ case $cmd in
         ! group_alive "$pid" || die "worker $n (pid $pid) still runs"
         sed -i "/^worker$n /d" "$dir/workers" "$(pids_file)"
         start_worker "$n"
-        wait_for "obsbox-$n to register" 60 test -e "$dir/srv/workers/idle/x86_64:obsbox-$n"
+        wait_for "obsbox-$n to register" 60 test -e "$dir/srv/workers/idle/$(worker_arch "$n"):obsbox-$n"
         ;;
     guard)
         # guard DIR PID: stop once PID has ended.

@@ -344,7 +344,16 @@ fn read_job(
     job.package = package;
     crate::job::names::check_job(&job)?;
     job.arch = arch;
-    job.hostarch = call.hostarch.clone().unwrap_or_default();
+    // Without --hostarch the buildroot runs on this machine: a bs_worker registered for
+    // an arch this machine does not run (`bs_worker --arch aarch64` on x86_64) hands over
+    // jobs obsbox builds under emulation.
+    job.hostarch = match &call.hostarch {
+        Some(host) => host.clone(),
+        None if crate::binfmt::needs_emulation(std::env::consts::ARCH, &job.arch)? => {
+            std::env::consts::ARCH.to_string()
+        }
+        None => String::new(),
+    };
     job.recipe = file;
     job.sources = sources.to_path_buf();
     job.release = call.release.clone().filter(|r| !r.is_empty());

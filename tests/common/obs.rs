@@ -63,3 +63,15 @@ pub fn job_leftovers(work: &Path, state_root: &Path, job: &str) -> Vec<String> {
     }
     left
 }
+
+/// The host's binfmt_misc entries obsbox registers globally (`obsbox-PID-qemu-…`), when
+/// binfmt_misc is mounted: a finished job leaves none.
+pub fn obsbox_binfmt_entries() -> Vec<String> {
+    fs::read_dir("/proc/sys/fs/binfmt_misc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("obsbox-"))
+        .collect()
+}
