@@ -12,6 +12,7 @@ pub mod config;
 pub mod job;
 pub mod lifecycle;
 pub mod logging;
+pub mod model;
 pub mod mountinfo;
 pub mod names;
 pub mod obsworker;

@@ -32,11 +32,7 @@ use crate::logging::{self, LogFormat};
 
 pub use obs_build::worker_entry;
 
-/// Where container state lives unless `--root` says otherwise.
-pub const DEFAULT_ROOT: &str = "/run/obsbox";
-
-/// Where unpacked packages and assembled roots are kept unless `--cache` says otherwise.
-pub const DEFAULT_CACHE: &str = "/var/cache/obsbox";
+pub use crate::config::{DEFAULT_CACHE, DEFAULT_ROOT};
 
 /// obsbox: an OCI runtime for openSUSE Build Service workers (runc-compatible).
 #[derive(Parser, Debug)]

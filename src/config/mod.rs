@@ -25,6 +25,12 @@ use anyhow::{Context, Result, bail};
 
 pub mod toolbox;
 
+/// Where container state lives unless `--root` says otherwise.
+pub const DEFAULT_ROOT: &str = "/run/obsbox";
+
+/// Where unpacked packages and assembled roots are kept unless `--cache` says otherwise.
+pub const DEFAULT_CACHE: &str = "/var/cache/obsbox";
+
 /// The environment variable of rule 2.
 pub const ENV: &str = "OBSBOX_CONFIG";
 

@@ -50,10 +50,10 @@ impl Settings {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         let state_root = state_root
             .or_else(|| var(ENV_STATE).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_ROOT));
+            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_ROOT));
         let cache = cache
             .or_else(|| var(ENV_CACHE).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_CACHE));
+            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_CACHE));
         let config = crate::config::find(None)?;
         Ok(Settings {
             state_root,

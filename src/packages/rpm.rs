@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
 use super::{Entry, EntryKind, EntryMeta, Sink, compress};
-use crate::repo::{Format, Op, PackageMeta, Relation};
+use crate::model::{Format, Op, PackageMeta, Relation};
 
 const LEAD_SIZE: u64 = 96;
 const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
@@ -1431,7 +1431,7 @@ echo preun
         relations
             .iter()
             .map(|r| match &r.version {
-                Some((op, v)) => format!("{}|{}|{v}", r.name, op.text(crate::repo::Format::Rpm)),
+                Some((op, v)) => format!("{}|{}|{v}", r.name, op.text(crate::model::Format::Rpm)),
                 None => format!("{}||", r.name),
             })
             .collect()

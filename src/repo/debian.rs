@@ -18,6 +18,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
 use crate::packages::compress::Compression;
@@ -322,13 +323,6 @@ pub fn strip_clearsign(text: &str) -> Result<String> {
         out.push('\n');
     }
     bail!("clear-signed text without a signature block")
-}
-
-/// An index file as a `Release` file lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexEntry {
-    pub size: u64,
-    pub checksum: Checksum,
 }
 
 /// The parts of a `Release` file obsbox uses.

@@ -7,32 +7,14 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use sha2::Digest;
 
 use super::Checksum;
 use super::source::Location;
-
-/// The one HTTP agent: connection reuse across all downloads, and timeouts so a stalled
-/// mirror fails the job instead of hanging it.
-pub fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            // Per read, not per body: a large package on a slow link is fine, a silent
-            // server is not.
-            .timeout_per_read(Some(Duration::from_secs(60)))
-            .user_agent(concat!("obsbox/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent()
-    })
-}
 
 /// An incremental checksum over one of the algorithms repositories use.
 pub enum Hasher {

@@ -13,12 +13,19 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::debian::IndexEntry;
+use super::Checksum;
 use super::fetch::Hasher;
 
 /// The cache's directory of indexes below the cache directory `cache`.
 pub fn dir(cache: &Path) -> PathBuf {
     cache.join("indexes")
+}
+
+/// An index file as a `Release` file lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub size: u64,
+    pub checksum: Checksum,
 }
 
 /// Where the index with `entry`'s sum lives, if the sum can name a file.
@@ -58,7 +65,7 @@ pub fn read_kept<T>(
         let _ = fs::remove_file(&path);
         return None;
     }
-    crate::rootfs::store::touch(&path);
+    touch(&path);
     made.ok()
 }
 
@@ -195,6 +202,18 @@ fn temporary(dir: &Path) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     dir.join(format!(".tmp.{}.{n}", std::process::id()))
+}
+
+/// Marks a cache entry (an index, a package, a root) used (its mtime is its last use, for `cache gc`).
+pub(crate) fn touch(path: &Path) {
+    let now = nix::sys::time::TimeSpec::UTIME_NOW;
+    let _ = nix::sys::stat::utimensat(
+        None,
+        path,
+        &now,
+        &now,
+        nix::sys::stat::UtimensatFlags::FollowSymlink,
+    );
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::debian::IndexEntry;
+use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
 

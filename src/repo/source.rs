@@ -18,6 +18,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -175,7 +177,7 @@ impl Location {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e).with_context(|| format!("{}: cannot open", p.display())),
             },
-            Location::Url(u) => match crate::repo::fetch::agent().get(u).call() {
+            Location::Url(u) => match agent().get(u).call() {
                 Ok(resp) => Ok(Some(Box::new(resp.into_body().into_reader()))),
                 Err(ureq::Error::StatusCode(404 | 410)) => Ok(None),
                 Err(ureq::Error::StatusCode(code)) => bail!("GET {u}: HTTP status {code}"),
@@ -207,7 +209,7 @@ impl Location {
     pub fn exists(&self) -> Result<bool> {
         match self {
             Location::Path(p) => Ok(p.is_file()),
-            Location::Url(u) => match crate::repo::fetch::agent().head(u).call() {
+            Location::Url(u) => match agent().head(u).call() {
                 Ok(_) => Ok(true),
                 Err(ureq::Error::StatusCode(404 | 410)) => Ok(false),
                 Err(ureq::Error::StatusCode(code)) => bail!("HEAD {u}: HTTP status {code}"),
@@ -250,6 +252,23 @@ fn percent_decode(s: &str) -> Result<String> {
         }
     }
     String::from_utf8(out).with_context(|| format!("`{s}`: not UTF-8 after unescaping"))
+}
+
+/// The one HTTP agent: connection reuse across all downloads, and timeouts so a stalled
+/// mirror fails the job instead of hanging it.
+pub fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            // Per read, not per body: a large package on a slow link is fine, a silent
+            // server is not.
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .user_agent(concat!("obsbox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent()
+    })
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::packages::{deb, extract};
+use crate::repo::index_cache::touch;
 use crate::repo::{Format, PackageMeta};
 
 /// Bumped when the layout of an entry changes, so old entries are not misread.
@@ -481,7 +482,7 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             // Only leftovers of processes that are gone.
             let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
-            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            if pid.is_some_and(|pid| !crate::proc::alive(pid)) {
                 // An install's overlay a dead process left mounted.
                 super::overlay::unmount_under(&entry.path());
                 // A corrupt root put aside that a job still runs on stays for now.
@@ -498,7 +499,7 @@ impl Store {
                 .strip_prefix(".tmp.")
                 .and_then(|rest| rest.split('.').next())
                 .and_then(|p| p.parse::<i32>().ok());
-            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            if pid.is_some_and(|pid| !crate::proc::alive(pid)) {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -695,18 +696,6 @@ pub fn tree_digest(root: &Path) -> Result<String> {
 fn read_info<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&text).with_context(|| format!("{}: broken cache entry", path.display()))
-}
-
-/// Marks a cache entry used (its mtime is its last use, for `cache gc`).
-pub(crate) fn touch(path: &Path) {
-    let now = nix::sys::time::TimeSpec::UTIME_NOW;
-    let _ = nix::sys::stat::utimensat(
-        None,
-        path,
-        &now,
-        &now,
-        nix::sys::stat::UtimensatFlags::FollowSymlink,
-    );
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
