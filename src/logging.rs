@@ -34,6 +34,26 @@ struct RecordLayer {
     format: LogFormat,
 }
 
+impl LogFormat {
+    /// `--log-format`'s value: `text` (the default) or `json`.
+    pub fn parse(value: Option<&str>) -> Result<LogFormat> {
+        match value {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => {
+                anyhow::bail!("--log-format: unknown format {other:?} (use text or json)")
+            }
+        }
+    }
+}
+
+/// Logging as obsbox's global options ask for it (`--log`, `--log-format`, `--debug`): the
+/// one set-up every command and the worker programs go through.
+pub fn init_from(global: &liboci_cli::GlobalOpts) -> Result<()> {
+    let format = LogFormat::parse(global.log_format.as_deref())?;
+    init(global.log.as_deref(), format, global.debug)
+}
+
 /// Installs the global subscriber. `OBSBOX_LOG` (directives such as `debug` or
 /// `warn,obsbox=trace`) overrides the level chosen by `--debug`.
 pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> Result<()> {

@@ -28,7 +28,7 @@ use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use liboci_cli::{CommonCmd, GlobalOpts, StandardCmd};
 
-use crate::logging::{self, LogFormat};
+use crate::logging;
 
 pub use obs_build::worker_entry;
 
@@ -320,15 +320,7 @@ pub fn main(argv: Vec<OsString>) -> i32 {
 /// on stderr and, with `--log`, recorded in the log (as `{"level":"error","msg":…}` with
 /// `--log-format json`, which podman and containerd show to their users).
 pub fn dispatch(opts: Opts) -> i32 {
-    let format = match opts.global.log_format.as_deref() {
-        None | Some("text") => LogFormat::Text,
-        Some("json") => LogFormat::Json,
-        Some(other) => {
-            eprintln!("obsbox: error: --log-format: unknown format {other:?} (use text or json)");
-            return 1;
-        }
-    };
-    if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
+    if let Err(err) = logging::init_from(&opts.global) {
         eprintln!("obsbox: error: {err:#}");
         return 1;
     }

@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use clap::{Args, Parser};
 
 use super::{GLOBAL_FLAGS_WITH_VALUE, Opts};
-use crate::logging::{self, LogFormat};
+use crate::logging;
 use crate::obsworker::{self, Invocation, Settings, args, hostcheck};
 
 /// The command's arguments, untouched.
@@ -83,11 +83,7 @@ pub fn worker_entry(argv: &[OsString]) -> Option<i32> {
             return Some(UNUSABLE);
         }
     };
-    let format = match opts.global.log_format.as_deref() {
-        Some("json") => LogFormat::Json,
-        _ => LogFormat::Text,
-    };
-    if let Err(err) = logging::init(opts.global.log.as_deref(), format, opts.global.debug) {
+    if let Err(err) = logging::init_from(&opts.global) {
         eprintln!("obsbox: error: {err:#}");
         return Some(UNUSABLE);
     }
