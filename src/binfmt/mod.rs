@@ -303,6 +303,13 @@ impl Emulation {
         Ok(())
     }
 
+    /// Registering this emulation for a container once it is created, as a one-shot run's
+    /// after-create step.
+    pub fn after_create(&self) -> crate::runtime::oneshot::AfterCreate {
+        let emulation = self.clone();
+        std::sync::Arc::new(move |pid| emulation.register_for(pid, None))
+    }
+
     /// Registers qemu for the container whose init process is `pid` (created, not yet
     /// started). Private: into the container's own instance; `rootfs` is its root on the
     /// host, needed while the container has not switched to it yet (createRuntime hooks).

@@ -345,7 +345,7 @@ fn annotate(
     // cross-build builtin does it for the build container).
     let runs_target_code = match &callback.action {
         Action::Command(_) => callback.runs_in != RunsIn::Toolbox,
-        Action::Builtin(name) => name == crate::callbacks::cross::BUILTIN,
+        Action::Builtin(builtin) => builtin.runs_target_code(),
     };
     if let (Some(emulation), true) = (&setup.emulation, runs_target_code) {
         let mut extra = std::collections::HashMap::new();
@@ -355,7 +355,7 @@ fn annotate(
         }
     }
     if let Action::Builtin(name) = &callback.action {
-        put(key::BUILTIN, name.clone());
+        put(key::BUILTIN, name.name().to_string());
         put(
             key::NEW_RESULTS,
             paths.results.to_string_lossy().into_owned(),

@@ -148,11 +148,56 @@ struct ProjectFile {
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Command(Vec<String>),
-    Builtin(String),
+    Builtin(Builtin),
 }
 
-/// The natively implemented callbacks (`builtin = "NAME"`).
-pub const BUILTINS: &[&str] = &["build-compare", "cross-build", "verify-clean"];
+/// The registry of callbacks obsbox implements itself (`builtin = "NAME"`): each one's
+/// name here, its work in [`super::hook`]'s `run_builtin`, and whether it runs target code
+/// (then an emulated job's qemu is registered for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Builtin {
+    /// Whether a rebuild made the same packages as the build before it.
+    BuildCompare,
+    /// The cross-arch work of a job: qemu for an emulated build (see [`super::cross`]).
+    CrossBuild,
+    /// Whether the build left its buildroot as it found it.
+    VerifyClean,
+}
+
+impl Builtin {
+    /// Every builtin, in the order the configuration's errors list them.
+    pub const ALL: [Builtin; 3] = [
+        Builtin::BuildCompare,
+        Builtin::CrossBuild,
+        Builtin::VerifyClean,
+    ];
+
+    /// The name the configuration and the annotations use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::BuildCompare => "build-compare",
+            Builtin::CrossBuild => "cross-build",
+            Builtin::VerifyClean => "verify-clean",
+        }
+    }
+
+    /// The builtin called `name`.
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Whether its work runs the buildroot's (target-arch) code.
+    pub fn runs_target_code(self) -> bool {
+        matches!(self, Builtin::CrossBuild)
+    }
+}
+
+impl std::fmt::Display for Builtin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A callback with every setting decided, and where each came from.
 #[derive(Debug, Clone, Serialize)]
@@ -341,7 +386,7 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
     let mut hook = None;
     let mut runs_in = RunsIn::Toolbox;
     let mut command: Option<Vec<String>> = None;
-    let mut builtin: Option<String> = None;
+    let mut builtin: Option<Builtin> = None;
     let mut args = Vec::new();
     let mut mounts = BTreeMap::new();
     let mut tmpfs: Vec<String> = Vec::new();
@@ -379,16 +424,17 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
             take("command", &from);
         }
         if let Some(v) = layer.builtin {
-            if !BUILTINS.contains(&v.as_str()) {
+            let Some(known) = Builtin::from_name(&v) else {
+                let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
                 bail!(
                     "{}",
                     at(&format!(
                         "unknown builtin {v:?} (known: {})",
-                        BUILTINS.join(", ")
+                        names.join(", ")
                     ))
                 );
-            }
-            builtin = Some(v);
+            };
+            builtin = Some(known);
             command = None;
             take("builtin", &from);
         }

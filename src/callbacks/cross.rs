@@ -22,11 +22,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::annotations as key;
-use super::config::{Action, Callback, HookPoint};
+use super::config::{Action, Builtin, Callback, HookPoint};
 use crate::binfmt::{Emulation, Mode, Target};
-
-/// The callback's builtin name.
-pub const BUILTIN: &str = "cross-build";
 
 /// The default cross sysroot.
 pub const DEFAULT_SYSROOT: &str = "/usr/{triplet}/sys-root";
@@ -84,7 +81,7 @@ impl Settings {
 
 /// Whether `callback` is the cross-build builtin.
 pub fn is_cross_build(callback: &Callback) -> bool {
-    callback.action == Action::Builtin(BUILTIN.to_string())
+    callback.action == Action::Builtin(Builtin::CrossBuild)
 }
 
 /// The enabled cross-build callback among `callbacks`, as a pre-build one.

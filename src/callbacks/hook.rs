@@ -229,7 +229,9 @@ fn run_container(
     let options = RunOptions {
         timeout: Some(info.timeout),
         exit_file: None,
-        emulation,
+        after_create: emulation
+            .as_ref()
+            .map(crate::binfmt::Emulation::after_create),
         ..Default::default()
     };
     let result = oneshot::run_with(bundle, &id, state_root, &options, |line| log.line(line));
@@ -270,11 +272,12 @@ fn run_container(
 }
 
 fn run_builtin(name: &str, info: &Info, log: &mut JobLog) -> (Outcome, Option<i32>, String) {
-    let result = match name {
-        "build-compare" => build_compare(info, log),
-        "verify-clean" => verify_clean(info, log),
-        super::cross::BUILTIN => super::cross::run_hook(&info.annotations),
-        other => Err(anyhow::anyhow!("unknown builtin {other:?}")),
+    use super::config::Builtin;
+    let result = match Builtin::from_name(name) {
+        Some(Builtin::BuildCompare) => build_compare(info, log),
+        Some(Builtin::VerifyClean) => verify_clean(info, log),
+        Some(Builtin::CrossBuild) => super::cross::run_hook(&info.annotations),
+        None => Err(anyhow::anyhow!("unknown builtin {name:?}")),
     };
     match result {
         Ok(done) => done,

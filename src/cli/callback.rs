@@ -82,7 +82,7 @@ fn describe(callbacks: &[config::Callback]) -> String {
                 "command",
                 shorten(&format!("{:?}", c.argv(&Default::default()))),
             ),
-            Action::Builtin(name) => ("builtin", name.clone()),
+            Action::Builtin(name) => ("builtin", name.name().to_string()),
         };
         let mut rows = vec![
             [

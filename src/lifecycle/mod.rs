@@ -470,7 +470,7 @@ fn export_roots(
         .take(200)
         .collect();
         let run_options = crate::runtime::oneshot::RunOptions {
-            emulation: emulation.cloned(),
+            after_create: emulation.map(crate::binfmt::Emulation::after_create),
             ..Default::default()
         };
         let outcome = crate::runtime::oneshot::run_with(
@@ -803,7 +803,12 @@ fn run_phases(
                 // The cross-build callback (createRuntime) registers qemu for the build.
                 run_options.exit_file = prepared.callbacks.as_ref().map(|c| c.build_exit());
             }
-            PhaseKind::Prepare => run_options.emulation = prepared.emulation.clone(),
+            PhaseKind::Prepare => {
+                run_options.after_create = prepared
+                    .emulation
+                    .as_ref()
+                    .map(crate::binfmt::Emulation::after_create)
+            }
             PhaseKind::Check { .. } => {}
         }
         let outcome = crate::runtime::oneshot::run_with(

@@ -792,7 +792,7 @@ fn run_spec(
         .with_context(|| format!("cannot open {}", log.display()))?;
     let id = format!("obsbox-install-{}", std::process::id());
     let options = runtime::oneshot::RunOptions {
-        emulation: emulation.cloned(),
+        after_create: emulation.map(crate::binfmt::Emulation::after_create),
         ..Default::default()
     };
     let outcome = runtime::oneshot::run_with(&bundle, &id, state_root, &options, |line| {

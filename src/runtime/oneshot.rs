@@ -30,20 +30,35 @@ pub struct Outcome {
     pub timed_out: bool,
 }
 
+/// Work on a created container before its process starts, given its init's pid (e.g.
+/// registering qemu for it: [`crate::binfmt::Emulation::after_create`]). A failure ends the
+/// run before the container's process has run.
+pub type AfterCreate = std::sync::Arc<dyn Fn(i32) -> Result<()> + Send + Sync>;
+
 /// What a run may be given beyond the bundle.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Kill the container this long after it started.
     pub timeout: Option<Duration>,
     /// Write the process's exit code here once it has ended, before the container is
     /// deleted: its poststop hooks (post-build callbacks) read it there.
     pub exit_file: Option<PathBuf>,
-    /// The container runs target binaries through qemu: register it once the container
-    /// is created, before its process starts (see [`crate::binfmt`]).
-    pub emulation: Option<crate::binfmt::Emulation>,
+    /// Done once the container is created, before its process starts.
+    pub after_create: Option<AfterCreate>,
     /// How long creating the container (its creation hooks included) may take; by default
     /// [`creator::deadline_for`] the spec.
     pub create_deadline: Option<Duration>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("timeout", &self.timeout)
+            .field("exit_file", &self.exit_file)
+            .field("after_create", &self.after_create.is_some())
+            .field("create_deadline", &self.create_deadline)
+            .finish()
+    }
 }
 
 /// Runs the bundle at `bundle` as container `id` (state under `state_root`), with a time
@@ -71,15 +86,15 @@ pub fn run_with(
         .create_deadline
         .unwrap_or_else(|| creator::deadline_for(&spec));
     let mut created = creator::create(&spec_dir, id, state_root, stdio, deadline)?;
-    if let Some(emulation) = &options.emulation {
-        let registered = created
+    if let Some(after_create) = &options.after_create {
+        let done = created
             .pid()
             .with_context(|| format!("container {id}: no init process"))
-            .and_then(|pid| emulation.register_for(pid.as_raw(), None));
-        if let Err(err) = registered {
+            .and_then(|pid| after_create(pid.as_raw()));
+        if let Err(err) = done {
             let _ = created.kill(Signal::SIGKILL, true);
             let _ = delete::delete(&mut created, true);
-            return Err(err.context(format!("container {id}: cannot set up emulation")));
+            return Err(err.context(format!("container {id}: cannot set it up")));
         }
     }
     // Our copies of the pipe's write end went to the creating process: the reader sees EOF
