@@ -192,6 +192,27 @@ fn an_unresolvable_bdep_is_a_setup_failure() {
     assert!(log.contains("setup failed"), "{log}");
 }
 
+/// The phase templates obsbox ships (`bundles/`), which an operator reads and adjusts, are
+/// runtime-spec configurations as they stand.
+#[test]
+fn shipped_bundle_templates_are_runtime_spec_configs() {
+    let schema = Path::new(CONFIG_SCHEMA);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["build.json", "callback.json", "check.json", "prepare.json"]
+    );
+    for name in names {
+        validate(schema, &dir.join(name));
+    }
+}
+
 #[test]
 fn bundles_validate_and_run_under_runc() {
     testdata();

@@ -165,6 +165,7 @@ pub struct PhaseHooks {
 /// the build phase carries `hooks` (the callbacks). With `emulation` (a foreign-arch
 /// buildroot), the phases in the buildroot get what running its code through qemu needs.
 pub fn write_bundles(
+    templates: &Templates,
     job: &Job,
     paths: &Paths,
     out: &Path,
@@ -192,9 +193,13 @@ pub fn write_bundles(
         let dir = out.join(&name);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut spec = match &kind {
-            PhaseKind::Prepare => prepare_spec(job, &dir)?,
-            PhaseKind::Build => with_hooks(build_spec(job, paths, &dir, &recipe)?, hooks)?,
-            PhaseKind::Check { .. } => check_spec(job, paths, &dir, &job.checks[i - 2].run)?,
+            PhaseKind::Prepare => prepare_spec(templates, job, &dir)?,
+            PhaseKind::Build => {
+                with_hooks(build_spec(templates, job, paths, &dir, &recipe)?, hooks)?
+            }
+            PhaseKind::Check { .. } => {
+                check_spec(templates, job, paths, &dir, &job.checks[i - 2].run)?
+            }
         };
         if let (Some(emulation), PhaseKind::Prepare | PhaseKind::Build) = (emulation, &kind) {
             emulation.adapt_spec(&mut spec)?;
@@ -207,7 +212,7 @@ pub fn write_bundles(
     Ok(written)
 }
 
-fn prepare_spec(job: &Job, dir: &Path) -> Result<Spec> {
+fn prepare_spec(templates: &Templates, job: &Job, dir: &Path) -> Result<Spec> {
     let script = format!(
         "set -e\n\
          grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
@@ -220,35 +225,33 @@ fn prepare_spec(job: &Job, dir: &Path) -> Result<Spec> {
         home = BUILD_HOME,
         topdir = recipe::TOPDIR,
     );
-    let mut spec = base_spec(dir, false)?;
-    spec.set_process(Some(
-        ProcessBuilder::default()
-            .terminal(false)
-            .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
-            .args(vec!["/bin/sh".to_string(), "-c".to_string(), script])
-            .env(env(job, "/root"))
-            .cwd("/")
-            .capabilities(crate::runtime::spec::root_capabilities()?)
-            .no_new_privileges(true)
-            .build()?,
-    ));
-    Ok(spec)
+    Ok(with_process(
+        complete(&templates.prepare, dir)?,
+        vec!["/bin/sh".to_string(), "-c".to_string(), script],
+        env(job, "/root"),
+    ))
 }
 
-fn build_spec(job: &Job, paths: &Paths, dir: &Path, recipe: &Recipe) -> Result<Spec> {
-    let mut spec = base_spec(dir, false)?;
-    let mut mounts = spec.mounts().clone().unwrap_or_default();
-    mounts.push(bind(&paths.sources, "/sources", true)?);
-    mounts.push(bind(&paths.results, "/results", false)?);
-    spec.set_mounts(Some(mounts));
-    spec.set_process(Some(build_user_process(
-        job,
+fn build_spec(
+    templates: &Templates,
+    job: &Job,
+    paths: &Paths,
+    dir: &Path,
+    recipe: &Recipe,
+) -> Result<Spec> {
+    let mut spec = with_process(
+        complete(&templates.build, dir)?,
         vec![
             "/bin/sh".to_string(),
             "-c".to_string(),
             recipe.build_script(&job.rpm_target, &job.rpm_macros),
         ],
-    )?));
+        env(job, BUILD_HOME),
+    );
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(bind(&paths.sources, "/sources", true)?);
+    mounts.push(bind(&paths.results, "/results", false)?);
+    spec.set_mounts(Some(mounts));
     Ok(spec)
 }
 
@@ -267,25 +270,108 @@ fn with_hooks(mut spec: Spec, hooks: &PhaseHooks) -> Result<Spec> {
     Ok(spec)
 }
 
-fn check_spec(job: &Job, paths: &Paths, dir: &Path, run: &[String]) -> Result<Spec> {
-    let mut spec = base_spec(dir, true)?;
+fn check_spec(
+    templates: &Templates,
+    job: &Job,
+    paths: &Paths,
+    dir: &Path,
+    run: &[String],
+) -> Result<Spec> {
+    // The toolbox has no home for the build user: /tmp is its writable place.
+    let mut spec = with_process(
+        complete(&templates.check, dir)?,
+        run.to_vec(),
+        env(job, "/tmp"),
+    );
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(bind(&paths.results, "/results", true)?);
     mounts.push(bind(&paths.buildroot, "/buildroot", true)?);
     mounts.push(tmpfs("/tmp")?);
     spec.set_mounts(Some(mounts));
-    let mut process = build_user_process(job, run.to_vec())?;
-    // The toolbox has no home for the build user: /tmp is its writable place.
-    process.set_env(Some(env(job, "/tmp")));
-    process.set_cwd(PathBuf::from("/"));
-    spec.set_process(Some(process));
     Ok(spec)
 }
 
-/// runc's defaults (namespaces incl. network: no network; masked and read-only paths;
-/// /proc, /dev, /sys mounts) for the bundle in `dir` (absolute), its root `dir/rootfs`.
-pub(crate) fn base_spec(dir: &Path, readonly: bool) -> Result<Spec> {
-    let mut spec = crate::runtime::spec::default_spec(false)?;
+/// The templates of the bundles obsbox writes: what every job's phases share (namespaces,
+/// the standard mounts, masked and read-only paths, devices, the process's user,
+/// capabilities and limits). Shipped in obsbox's sources as `bundles/NAME.json`; an operator's
+/// `CONFIG/bundles/NAME.json` replaces one. obsbox completes a template per job: the root's
+/// path, the process's arguments and environment, the job's bind mounts, hooks,
+/// annotations, hostname, cgroup and memory limit.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    prepare: Spec,
+    build: Spec,
+    check: Spec,
+    callback: Spec,
+}
+
+/// The shipped templates, by name.
+const SHIPPED: [(&str, &str); 4] = [
+    ("prepare", include_str!("../../bundles/prepare.json")),
+    ("build", include_str!("../../bundles/build.json")),
+    ("check", include_str!("../../bundles/check.json")),
+    ("callback", include_str!("../../bundles/callback.json")),
+];
+
+impl Templates {
+    /// The shipped templates, with an operator's replacements from `CONFIG/bundles/`.
+    pub fn load(config: Option<&Path>) -> Result<Templates> {
+        let mut specs = Vec::with_capacity(SHIPPED.len());
+        for (name, shipped) in SHIPPED {
+            let own = config.map(|d| d.join("bundles").join(format!("{name}.json")));
+            let spec = match own.filter(|p| p.exists()) {
+                Some(path) => {
+                    let text = fs::read_to_string(&path)
+                        .with_context(|| format!("{}: cannot read", path.display()))?;
+                    template(&text, &path.display().to_string())?
+                }
+                None => template(shipped, &format!("bundles/{name}.json"))?,
+            };
+            specs.push(spec);
+        }
+        let [prepare, build, check, callback] = <[Spec; 4]>::try_from(specs)
+            .map_err(|_| anyhow::anyhow!("four bundle templates expected"))?;
+        Ok(Templates {
+            prepare,
+            build,
+            check,
+            callback,
+        })
+    }
+
+    /// The template of callback bundles, for the bundle in `dir` (its root is decided by
+    /// the callback's configuration).
+    pub(crate) fn callback(&self, dir: &Path, readonly: bool) -> Result<Spec> {
+        let mut spec = complete(&self.callback, dir)?;
+        if let Some(root) = spec.root_mut() {
+            root.set_readonly(Some(readonly));
+        }
+        Ok(spec)
+    }
+}
+
+/// A template as `file` holds it: a `config.json` whose root is `rootfs`.
+fn template(text: &str, file: &str) -> Result<Spec> {
+    let spec: Spec = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{file}: not a bundle configuration: {e}"))?;
+    let root = spec.root().as_ref().map(|r| r.path().clone());
+    if root.as_deref() != Some(Path::new(ROOTFS)) {
+        bail!("{file}: root.path must be \"{ROOTFS}\" (the bundle's own root)");
+    }
+    if spec.process().is_none() {
+        bail!("{file}: no process (its user, capabilities and limits are the phase's)");
+    }
+    Ok(spec)
+}
+
+/// `template` for the bundle in `dir` (absolute): its root `dir/rootfs`.
+fn complete(template: &Spec, dir: &Path) -> Result<Spec> {
+    let mut spec = template.clone();
+    let readonly = spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false);
     spec.set_root(Some(
         RootBuilder::default()
             .path(dir.join(ROOTFS))
@@ -293,6 +379,15 @@ pub(crate) fn base_spec(dir: &Path, readonly: bool) -> Result<Spec> {
             .build()?,
     ));
     Ok(spec)
+}
+
+/// The template's process with `args` and `env`.
+fn with_process(mut spec: Spec, args: Vec<String>, env: Vec<String>) -> Spec {
+    if let Some(process) = spec.process_mut() {
+        process.set_args(Some(args));
+        process.set_env(Some(env));
+    }
+    spec
 }
 
 pub(crate) fn build_user_process(
@@ -415,4 +510,59 @@ pub(crate) fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> R
     linux.set_cgroups_path(Some(paths.cgroups.of(job, phase)));
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operators_template_replaces_the_shipped_one() {
+        let config = tempfile::tempdir().unwrap();
+        let dir = config.path().join("bundles");
+        fs::create_dir(&dir).unwrap();
+        let mut build: serde_json::Value = serde_json::from_str(SHIPPED[1].1).unwrap();
+        build["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push("/proc/cpuinfo".into());
+        fs::write(dir.join("build.json"), build.to_string()).unwrap();
+        let templates = Templates::load(Some(config.path())).unwrap();
+        let masked = |spec: &Spec| {
+            spec.linux()
+                .as_ref()
+                .and_then(|l| l.masked_paths().clone())
+                .unwrap_or_default()
+        };
+        assert!(masked(&templates.build).contains(&"/proc/cpuinfo".to_string()));
+        assert!(!masked(&templates.check).contains(&"/proc/cpuinfo".to_string()));
+        let spec = complete(&templates.build, Path::new("/w/bundles/build")).unwrap();
+        assert_eq!(
+            spec.root().as_ref().unwrap().path(),
+            Path::new("/w/bundles/build/rootfs")
+        );
+    }
+
+    #[test]
+    fn a_broken_template_is_one_line_naming_the_file() {
+        let config = tempfile::tempdir().unwrap();
+        let dir = config.path().join("bundles");
+        fs::create_dir(&dir).unwrap();
+        let file = dir.join("check.json");
+        let err = |text: &str| {
+            fs::write(&file, text).unwrap();
+            let err = format!("{:#}", Templates::load(Some(config.path())).unwrap_err());
+            assert!(!err.contains('\n'), "{err}");
+            assert!(err.starts_with(&file.display().to_string()), "{err}");
+            err
+        };
+        assert!(err("{").contains("not a bundle configuration"));
+        let mut other_root: serde_json::Value = serde_json::from_str(SHIPPED[2].1).unwrap();
+        other_root["root"]["path"] = "/".into();
+        assert!(err(&other_root.to_string()).contains("root.path must be \"rootfs\""));
+        let mut no_process = other_root.clone();
+        no_process["root"]["path"] = "rootfs".into();
+        no_process.as_object_mut().unwrap().remove("process");
+        assert!(err(&no_process.to_string()).contains("no process"));
+    }
 }

@@ -15,7 +15,7 @@ use oci_spec::runtime::{
 };
 
 use crate::bundle::{
-    BundleRoot, Paths, PhaseHooks, RootOf, base_spec, bind, build_user_process, env, finish,
+    BundleRoot, Paths, PhaseHooks, RootOf, Templates, bind, build_user_process, env, finish,
     sanitize, tmpfs,
 };
 use crate::callbacks::annotations as key;
@@ -57,6 +57,7 @@ impl CallbackSetup {
 /// Writes `out/callback-NAME` for every callback of `setup` and returns the hooks that run
 /// them and the roots the bundles need.
 pub fn write_callback_bundles(
+    templates: &Templates,
     job: &Job,
     paths: &Paths,
     setup: &CallbackSetup,
@@ -80,7 +81,7 @@ pub fn write_callback_bundles(
                 RunsIn::BuildrootCopy => RootOf::Copy,
             },
         });
-        let spec = callback_spec(job, paths, setup, callback, &dir)?;
+        let spec = callback_spec(templates, job, paths, setup, callback, &dir)?;
         let spec = finish(spec, job, paths, &name)?;
         let spec = annotate(spec, job, paths, setup, callback)?;
         spec.save(dir.join("config.json"))
@@ -109,13 +110,14 @@ pub fn write_callback_bundles(
 }
 
 fn callback_spec(
+    templates: &Templates,
     job: &Job,
     paths: &Paths,
     setup: &CallbackSetup,
     callback: &Callback,
     dir: &Path,
 ) -> Result<Spec> {
-    let mut spec = base_spec(dir, callback.runs_in == RunsIn::Toolbox)?;
+    let mut spec = templates.callback(dir, callback.runs_in == RunsIn::Toolbox)?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     let empty_old = setup.work.join("no-old-results");
     for (place, mode) in &callback.mounts {

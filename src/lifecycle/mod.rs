@@ -321,6 +321,8 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         results: fs::canonicalize(&staging)?,
         cgroups: options.cgroups,
     };
+    let templates = bundle::Templates::load(options.config.as_deref())
+        .with_context(|| format!("job {}", job.id))?;
     let bundles = work.join("bundles");
     fs::create_dir_all(&bundles)?;
     let bundles = fs::canonicalize(&bundles)?;
@@ -338,11 +340,19 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             emulation: emulation.clone(),
             binfmt_in_use: global_entry.as_ref().map(|e| e.name()),
         };
-        let (hooks, roots) =
-            crate::callbacks::bundle::write_callback_bundles(job, &paths, &setup, &bundles)?;
+        let (hooks, roots) = crate::callbacks::bundle::write_callback_bundles(
+            &templates, job, &paths, &setup, &bundles,
+        )?;
         (Some(setup), hooks, roots)
     };
-    let mut phases = bundle::write_bundles(job, &paths, &bundles, &hooks, emulation.as_ref())?;
+    let mut phases = bundle::write_bundles(
+        &templates,
+        job,
+        &paths,
+        &bundles,
+        &hooks,
+        emulation.as_ref(),
+    )?;
     roots.extend(phases.iter().map(Phase::root));
     match options.roots {
         Roots::Mounted => give_roots(&roots, &paths, &mut mounts)?,
