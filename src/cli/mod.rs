@@ -241,12 +241,13 @@ pub struct Context {
 
 /// Commands that fork a process into a container and so must run from a sealed copy of the
 /// binary. The others only read state or signal processes, as `runc` (which clones itself
-/// only for its `init`) does.
+/// only for its `init`) does. `rootfs` is not among them: a root from the cache runs nothing,
+/// and an install's containers are made by the creating process
+/// ([`crate::runtime::creator`]), which seals itself before it forks.
 const SEALED_COMMANDS: &[&str] = &[
     "create",
     "run",
     "exec",
-    "rootfs",
     "build",
     "bundle",
     "callback",
@@ -432,6 +433,10 @@ mod tests {
         assert!(!sealed(&["--root", "/run/x", "state", "id"]));
         assert!(!sealed(&["--root", "exec", "state", "id"]));
         assert!(!sealed(&["features"]));
+        assert!(sealed(&["create-for-run", "b", "id"]));
+        assert!(!sealed(&[
+            "--cache", "/c", "rootfs", "create", "--out", "o"
+        ]));
         assert!(!sealed(&[]));
     }
 }
