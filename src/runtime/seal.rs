@@ -92,12 +92,72 @@ fn cstring(s: impl AsRef<[u8]>) -> Result<CString> {
     Ok(CString::new(s.as_ref())?)
 }
 
-/// Opens our binary (O_PATH) through a detached, read-only, lower-only overlay mount.
-fn sealed_overlay_exe() -> Result<OwnedFd> {
+/// A new mount of the file system `fstype`, made with the mount API (`fsopen`, `fsconfig`,
+/// `fsmount`) from the string options `options` (and those of `optional` the kernel takes)
+/// with the mount attributes `attrs`, and detached: nothing sees it until it is moved into
+/// place or opened through.
+pub(crate) fn detached_mount(
+    fstype: &str,
+    options: &[(&str, &str)],
+    optional: &[(&str, &str)],
+    attrs: libc::c_uint,
+) -> Result<OwnedFd> {
     const FSOPEN_CLOEXEC: libc::c_uint = 1;
     const FSCONFIG_SET_STRING: libc::c_uint = 1;
     const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
     const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+
+    let fs_name = cstring(fstype)?;
+    let ctx = check(
+        unsafe { libc::syscall(libc::SYS_fsopen, fs_name.as_ptr(), FSOPEN_CLOEXEC) },
+        &format!("fsopen {fstype}"),
+    )?;
+    let ctx = unsafe { OwnedFd::from_raw_fd(ctx as i32) };
+    let set = |key: &str, value: &str| -> Result<()> {
+        let (c_key, c_value) = (cstring(key)?, cstring(value)?);
+        check(
+            unsafe {
+                libc::syscall(
+                    libc::SYS_fsconfig,
+                    ctx.as_raw_fd(),
+                    FSCONFIG_SET_STRING,
+                    c_key.as_ptr(),
+                    c_value.as_ptr(),
+                    0,
+                )
+            },
+            &format!("fsconfig {fstype} {key}"),
+        )?;
+        Ok(())
+    };
+    for (key, value) in options {
+        set(key, value)?;
+    }
+    for (key, value) in optional {
+        let _ = set(key, value);
+    }
+    check(
+        unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                ctx.as_raw_fd(),
+                FSCONFIG_CMD_CREATE,
+                std::ptr::null::<u8>(),
+                std::ptr::null::<u8>(),
+                0,
+            )
+        },
+        &format!("fsconfig {fstype} create"),
+    )?;
+    let mnt = check(
+        unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) },
+        &format!("fsmount {fstype}"),
+    )?;
+    Ok(unsafe { OwnedFd::from_raw_fd(mnt as i32) })
+}
+
+/// Opens our binary (O_PATH) through a detached, read-only, lower-only overlay mount.
+fn sealed_overlay_exe() -> Result<OwnedFd> {
     const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
     const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
     const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
@@ -115,57 +175,13 @@ fn sealed_overlay_exe() -> Result<OwnedFd> {
     // The binary's directory on top, so nothing in the empty layer can shadow it.
     let lowerdir = format!("{}:{EMPTY_LOWER}", escape_lowerdir(&dir));
 
-    let fs_name = cstring("overlay")?;
-    let ctx = check(
-        unsafe { libc::syscall(libc::SYS_fsopen, fs_name.as_ptr(), FSOPEN_CLOEXEC) },
-        "fsopen overlay",
-    )?;
-    let ctx = unsafe { OwnedFd::from_raw_fd(ctx as i32) };
-    let set = |key: &str, value: &str| -> Result<()> {
-        let (key, value) = (cstring(key)?, cstring(value)?);
-        check(
-            unsafe {
-                libc::syscall(
-                    libc::SYS_fsconfig,
-                    ctx.as_raw_fd(),
-                    FSCONFIG_SET_STRING,
-                    key.as_ptr(),
-                    value.as_ptr(),
-                    0,
-                )
-            },
-            "fsconfig",
-        )?;
-        Ok(())
-    };
-    set("lowerdir", &lowerdir)?;
     // Inode-number remapping is irrelevant here and only logs noise when enabled.
-    let _ = set("xino", "off");
-    check(
-        unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                ctx.as_raw_fd(),
-                FSCONFIG_CMD_CREATE,
-                std::ptr::null::<u8>(),
-                std::ptr::null::<u8>(),
-                0,
-            )
-        },
-        "fsconfig create",
+    let mnt = detached_mount(
+        "overlay",
+        &[("lowerdir", &lowerdir)],
+        &[("xino", "off")],
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
     )?;
-    let mnt = check(
-        unsafe {
-            libc::syscall(
-                libc::SYS_fsmount,
-                ctx.as_raw_fd(),
-                FSMOUNT_CLOEXEC,
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            )
-        },
-        "fsmount",
-    )?;
-    let mnt = unsafe { OwnedFd::from_raw_fd(mnt as i32) };
     let name = cstring(name.as_bytes())?;
     let fd = check(
         unsafe {
