@@ -464,7 +464,17 @@ mod tests {
         assert!(!sealed(&["delete", "--force", "id"]));
         assert!(sealed(&["create-for-run", "--bundle", "b", "id"]));
         assert!(!sealed(&[
-            "--cache", "/c", "rootfs", "create", "--out", "o", "--arch", "amd64", "--repo", "r",
+            "--cache",
+            "/c",
+            "rootfs",
+            "create",
+            "--out",
+            "o",
+            "--arch",
+            "amd64",
+            "--repo",
+            "r",
+            "--install",
             "p"
         ]));
     }
