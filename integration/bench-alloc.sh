@@ -52,16 +52,29 @@ echo "whole command: one job against $workers worker files, $(wc -l <"$tmp/obs.o
 
 decision_us="$("${obsbox[@]}" --format json | sed -n 's/.*"decision_us": \([0-9]*\).*/\1/p')"
 rss_kb="$( { /usr/bin/time -f '%M' "${obsbox[@]}" >/dev/null; } 2>&1 | tail -1)"
-hyperfine --style basic --warmup 1 --runs 10 --export-json "$tmp/obsbox.json" "${obsbox[*]}" >/dev/null
-hyperfine --style basic --runs 3 --export-json "$tmp/obs.json" "${perl[*]}" >/dev/null
-python3 - "$tmp/obsbox.json" "$tmp/obs.json" "$decision_us" "$rss_kb" <<'PY'
-import json, sys
-o = json.load(open(sys.argv[1]))["results"][0]
-p = json.load(open(sys.argv[2]))["results"][0]
-print(f"obsbox allocate: {o['mean']*1000:.0f} ms ± {o['stddev']*1000:.0f} (of which the decision {int(sys.argv[3])/1000:.1f} ms), peak RSS {int(sys.argv[4])/1024:.1f} MB")
-print(f"OBS's Perl matcher: {p['mean']:.2f} s ± {p['stddev']:.2f}")
-print(f"ratio: obsbox is {p['mean']/o['mean']:.0f}× faster in wall time (target ≥ 50×)")
-oc = o["user"] + o["system"]
-pc = p["user"] + p["system"]
+# Alternate the two in rounds (obsbox 3 runs, the Perl 1), so drift of a shared machine hits
+# both alike; medians over the rounds.
+rounds=3
+"${obsbox[@]}" >/dev/null  # warm-up
+for r in $(seq "$rounds"); do
+  hyperfine --style none --runs 3 --export-json "$tmp/obsbox$r.json" "${obsbox[*]}" >/dev/null
+  hyperfine --style none --runs 1 --export-json "$tmp/obs$r.json" "${perl[*]}" >/dev/null
+done
+python3 - "$tmp" "$rounds" "$decision_us" "$rss_kb" <<'PY'
+import json, statistics, sys
+tmp, rounds = sys.argv[1], int(sys.argv[2])
+def runs(name):
+    out = {"times": [], "cpu": []}
+    for r in range(1, rounds + 1):
+        res = json.load(open(f"{tmp}/{name}{r}.json"))["results"][0]
+        out["times"] += res["times"]
+        out["cpu"].append(res["user"] + res["system"])  # the round's mean
+    return out
+o, p = runs("obsbox"), runs("obs")
+om, pm = statistics.median(o["times"]), statistics.median(p["times"])
+print(f"obsbox allocate: median {om*1000:.0f} ms over {len(o['times'])} runs (of which the decision {int(sys.argv[3])/1000:.1f} ms), peak RSS {int(sys.argv[4])/1024:.1f} MB")
+print(f"OBS's Perl matcher: median {pm:.2f} s over {len(p['times'])} runs")
+print(f"ratio: obsbox is {pm/om:.0f}× faster in wall time (target ≥ 50×), alternating in {rounds} rounds")
+oc, pc = statistics.median(o["cpu"]), statistics.median(p["cpu"])
 print(f"CPU time (user + system): obsbox {oc*1000:.0f} ms (on all cores), OBS {pc:.2f} s: {pc/oc:.0f}×")
 PY

@@ -267,15 +267,21 @@ impl Command {
                 | CommonCmd::Events(_)
                 | CommonCmd::Update(_) => false,
             },
-            Command::Rootfs(_)
-            | Command::Build(_)
+            // `rootfs` is not among them: a root from the cache runs nothing, and an
+            // install's containers are made by the creating process
+            // ([`crate::runtime::creator`]), which seals itself before it forks.
+            Command::Build(_)
             | Command::Bundle(_)
             | Command::Callback(_)
             | Command::CreateForRun { .. } => true,
             // The worker programs seal themselves once they know they build
             // (`obs_build::worker_entry`); the clap path only refuses.
             Command::ObsBuild(_) | Command::Hostcheck(_) => false,
-            Command::Cache(_) | Command::Gc | Command::Worker(_) | Command::Allocate(_) => false,
+            Command::Rootfs(_)
+            | Command::Cache(_)
+            | Command::Gc
+            | Command::Worker(_)
+            | Command::Allocate(_) => false,
         }
     }
 
@@ -448,5 +454,20 @@ mod tests {
         assert!(!sealed(&["--root", "exec", "state", "id"]));
         assert!(!sealed(&["features"]));
         assert!(!sealed(&["delete", "--force", "id"]));
+        assert!(sealed(&["create-for-run", "--bundle", "b", "id"]));
+        assert!(!sealed(&[
+            "--cache",
+            "/c",
+            "rootfs",
+            "create",
+            "--out",
+            "o",
+            "--arch",
+            "amd64",
+            "--repo",
+            "r",
+            "--install",
+            "p"
+        ]));
     }
 }

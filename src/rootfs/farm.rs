@@ -5,7 +5,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use anyhow::{Context, Result};
@@ -163,15 +163,8 @@ pub fn link_tree_copying(src: &Path, dst: &Path, copy: &[&str]) -> Result<u64> {
 /// As [`link_tree_copying`], and returns the digest of `src` as
 /// [`super::store::tree_digest`] computes it, from the same walk.
 pub fn link_tree_with_digest(src: &Path, dst: &Path, copy: &[&str]) -> Result<(u64, String)> {
-    let (links, shape) = link_tree_shaped(src, dst, copy, true)?;
-    let mut records = shape.unwrap_or_default();
-    records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    for (_, record) in &records {
-        h.update(record);
-    }
-    Ok((links, hex::encode(h.finalize())))
+    let (links, shapes) = link_tree_shaped(src, dst, copy, true)?;
+    Ok((links, shapes.unwrap_or_default().digest()))
 }
 
 fn link_tree_shaped(
@@ -179,7 +172,7 @@ fn link_tree_shaped(
     dst: &Path,
     copy: &[&str],
     shaped: bool,
-) -> Result<(u64, Option<Vec<Shape>>)> {
+) -> Result<(u64, Option<Shapes>)> {
     let src_root = open_dir(src).with_context(|| format!("cannot open {}", src.display()))?;
     nix::unistd::mkdir(dst, Mode::from_bits_truncate(0o700))
         .with_context(|| format!("cannot create {}", dst.display()))?;
@@ -189,26 +182,12 @@ fn link_tree_shaped(
         src_root,
         dst_root,
         copy: copy.iter().map(|c| c.as_bytes().to_vec()).collect(),
-        queue: Mutex::new(vec![(Vec::new(), 0)]),
-        wake: Condvar::new(),
-        busy: AtomicUsize::new(0),
-        failed: Mutex::new(None),
         done: Mutex::new(Vec::new()),
         links: AtomicU64::new(0),
-        shape: shaped.then(|| Mutex::new(Vec::new())),
+        shape: shaped.then(|| Mutex::new(Shapes::default())),
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| work.run());
-        }
-    });
     let context = || format!("cannot copy {} to {}", src.display(), dst.display());
-    if let Some(err) = work.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        return Err(err).with_context(context);
-    }
+    walk_parallel(|rel, depth| work.copy_dir(rel, depth)).with_context(context)?;
     // The metadata of directories that had to wait, deepest first.
     let mut done = std::mem::take(&mut *work.done.lock().unwrap_or_else(|p| p.into_inner()));
     done.sort_by_key(|(_, depth)| std::cmp::Reverse(*depth));
@@ -223,117 +202,190 @@ fn link_tree_shaped(
     Ok((work.links.load(Ordering::Relaxed), shape))
 }
 
-/// One entry of a tree's shape: the sort key (the path with `/` as NUL, so that sorting
-/// gives a depth-first walk with names in order) and the record hashed for it.
-pub(super) type Shape = (Vec<u8>, Vec<u8>);
-
-/// The record a tree's digest takes for the entry `name` of directory `rel` (relative to
-/// the tree, opened as `src`) whose directory-entry type is `d_type`: its path with its
-/// type, and for regular files and symlinks their size and mtime. Also says whether the
-/// entry is a directory.
-pub(super) fn shape_of(
-    src: impl AsRawFd,
-    rel: &[u8],
-    name: &std::ffi::CStr,
-    d_type: Option<Type>,
-) -> Result<(Shape, bool)> {
-    let mut path = Vec::with_capacity(rel.len() + name.to_bytes().len() + 2);
-    path.push(b'/');
-    path.extend_from_slice(rel);
-    if !rel.is_empty() {
-        path.push(b'/');
-    }
-    path.extend_from_slice(name.to_bytes());
-    let key: Vec<u8> = path
-        .iter()
-        .map(|&b| if b == b'/' { 0 } else { b })
-        .collect();
-    let kind = match d_type {
-        Some(k) if k != Type::File && k != Type::Symlink => k,
-        _ => {
-            let st =
-                nix::sys::stat::fstatat(Some(src.as_raw_fd()), name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
-            let k = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
-            if k == SFlag::S_IFREG || k == SFlag::S_IFLNK {
-                path.extend_from_slice(
-                    format!(
-                        "\0{} {} {}.{}\n",
-                        if k == SFlag::S_IFREG { 'f' } else { 'l' },
-                        st.st_size,
-                        st.st_mtime,
-                        st.st_mtime_nsec
-                    )
-                    .as_bytes(),
-                );
-                return Ok(((key, path), false));
-            }
-            match k {
-                SFlag::S_IFDIR => Type::Directory,
-                SFlag::S_IFCHR => Type::CharacterDevice,
-                SFlag::S_IFBLK => Type::BlockDevice,
-                SFlag::S_IFIFO => Type::Fifo,
-                _ => Type::Socket,
-            }
-        }
-    };
-    path.extend_from_slice(format!("\0{kind:?}\n").as_bytes());
-    Ok(((key, path), kind == Type::Directory))
+/// The records of a tree's digest, gathered in any order (by parallel walkers) and hashed
+/// in the order of their paths with `/` sorting before every other byte, which is a
+/// depth-first walk with names in order. An entry's record is its path (from `/`) and type,
+/// and for regular files and symlinks their size and mtime.
+#[derive(Default)]
+pub(super) struct Shapes {
+    /// Each entry's sort key (its path from `/`, with `/` as NUL) and the rest of its record.
+    bytes: Vec<u8>,
+    /// Per entry: where its key starts, where the key ends and the rest begins, where it ends.
+    spans: Vec<(usize, usize, usize)>,
 }
 
-/// The shared state of a parallel [`link_tree`]. Directories are named by their path
-/// relative to the roots and opened only while being copied, so the number of open
-/// descriptors stays small whatever the tree.
+impl Shapes {
+    /// Adds the entry `name` of directory `rel` (relative to the tree, opened as `dir`) whose
+    /// directory-entry type is `d_type`; says whether it is a directory. Only regular files,
+    /// symlinks and entries of unknown type cost a `stat`.
+    pub(super) fn add(
+        &mut self,
+        dir: impl AsRawFd,
+        rel: &[u8],
+        name: &std::ffi::CStr,
+        d_type: Option<Type>,
+    ) -> Result<bool> {
+        use std::io::Write as _;
+        let start = self.bytes.len();
+        self.bytes.push(0);
+        self.bytes
+            .extend(rel.iter().map(|&b| if b == b'/' { 0 } else { b }));
+        if !rel.is_empty() {
+            self.bytes.push(0);
+        }
+        self.bytes.extend_from_slice(name.to_bytes());
+        let key_end = self.bytes.len();
+        let kind = match d_type {
+            Some(k) if k != Type::File && k != Type::Symlink => k,
+            _ => {
+                let st = match nix::sys::stat::fstatat(
+                    Some(dir.as_raw_fd()),
+                    name,
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                ) {
+                    Ok(st) => st,
+                    Err(e) => {
+                        self.bytes.truncate(start);
+                        return Err(e.into());
+                    }
+                };
+                let k = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+                match k {
+                    SFlag::S_IFREG | SFlag::S_IFLNK => {
+                        let tag = if k == SFlag::S_IFREG { 'f' } else { 'l' };
+                        writeln!(
+                            self.bytes,
+                            "\0{tag} {} {}.{}",
+                            st.st_size, st.st_mtime, st.st_mtime_nsec
+                        )?;
+                        self.spans.push((start, key_end, self.bytes.len()));
+                        return Ok(false);
+                    }
+                    SFlag::S_IFDIR => Type::Directory,
+                    SFlag::S_IFCHR => Type::CharacterDevice,
+                    SFlag::S_IFBLK => Type::BlockDevice,
+                    SFlag::S_IFIFO => Type::Fifo,
+                    _ => Type::Socket,
+                }
+            }
+        };
+        writeln!(self.bytes, "\0{kind:?}")?;
+        self.spans.push((start, key_end, self.bytes.len()));
+        Ok(kind == Type::Directory)
+    }
+
+    /// Takes the records of `other` in.
+    pub(super) fn append(&mut self, other: Shapes) {
+        let offset = self.bytes.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.spans.extend(
+            other
+                .spans
+                .into_iter()
+                .map(|(a, b, c)| (a + offset, b + offset, c + offset)),
+        );
+    }
+
+    /// SHA-256 over the records in path order (hex).
+    pub(super) fn digest(mut self) -> String {
+        use sha2::Digest as _;
+        let bytes = &self.bytes;
+        self.spans
+            .sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
+        let mut h = sha2::Sha256::new();
+        let mut record = Vec::new();
+        for &(start, key_end, end) in &self.spans {
+            record.clear();
+            record.extend(
+                bytes[start..key_end]
+                    .iter()
+                    .map(|&b| if b == 0 { b'/' } else { b }),
+            );
+            record.extend_from_slice(&bytes[key_end..end]);
+            h.update(&record);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// Walks a directory tree on every core: `visit(rel, depth)` handles the directory `rel`
+/// (relative to the top, `""` being the top, at `depth` 0) and returns its subdirectories
+/// with their depths, which are handed out from a shared stack (so the walk stays mostly
+/// depth-first and its memory small). The first error stops the walk and is returned.
+/// `visit` names directories by path, so no descriptor stays open between calls.
+pub(super) fn walk_parallel<F>(visit: F) -> Result<()>
+where
+    F: Fn(&[u8], usize) -> Result<Vec<(Vec<u8>, usize)>> + Sync,
+{
+    struct Queue {
+        jobs: Vec<(Vec<u8>, usize)>,
+        /// Walkers holding a directory (more may be queued from it).
+        busy: usize,
+        failed: Option<anyhow::Error>,
+    }
+    let queue = Mutex::new(Queue {
+        jobs: vec![(Vec::new(), 0)],
+        busy: 0,
+        failed: None,
+    });
+    let wake = Condvar::new();
+    let run = || {
+        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if q.failed.is_some() {
+                q.jobs.clear();
+            }
+            let Some((rel, depth)) = q.jobs.pop() else {
+                if q.busy == 0 {
+                    wake.notify_all();
+                    return;
+                }
+                q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                continue;
+            };
+            q.busy += 1;
+            drop(q);
+            let result = visit(&rel, depth);
+            q = queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.busy -= 1;
+            match result {
+                Ok(more) => q.jobs.extend(more),
+                Err(err) => {
+                    q.failed.get_or_insert(err);
+                }
+            }
+            wake.notify_all();
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(run);
+        }
+        run();
+    });
+    match queue.into_inner().unwrap_or_else(|p| p.into_inner()).failed {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// The shared state of a parallel [`link_tree`] (see [`walk_parallel`]).
 struct Work {
     src_root: OwnedFd,
     dst_root: OwnedFd,
     /// Directories (relative paths) whose files are copied, not linked.
     copy: Vec<Vec<u8>>,
-    /// Directories to copy: (relative path, depth).
-    queue: Mutex<Vec<(Vec<u8>, usize)>>,
-    wake: Condvar,
-    /// Workers holding a directory (more may be queued from it).
-    busy: AtomicUsize,
-    failed: Mutex<Option<anyhow::Error>>,
     /// Directories whose metadata waits for the end (see `copy_dir`): (path, depth).
     done: Mutex<Vec<(Vec<u8>, usize)>>,
     links: AtomicU64,
     /// The source tree's shape, when asked for (see [`link_tree_with_digest`]).
-    shape: Option<Mutex<Vec<Shape>>>,
+    shape: Option<Mutex<Shapes>>,
 }
 
 impl Work {
-    fn run(&self) {
-        loop {
-            let job = {
-                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                loop {
-                    if let Some(job) = queue.pop() {
-                        self.busy.fetch_add(1, Ordering::SeqCst);
-                        break Some(job);
-                    }
-                    if self.busy.load(Ordering::SeqCst) == 0 {
-                        break None;
-                    }
-                    queue = self.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
-                }
-            };
-            let Some((rel, depth)) = job else {
-                self.wake.notify_all();
-                return;
-            };
-            let stop = self.failed.lock().map(|f| f.is_some()).unwrap_or(true);
-            if !stop && let Err(err) = self.copy_dir(&rel, depth) {
-                self.failed
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(err);
-            }
-            let _guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            self.busy.fetch_sub(1, Ordering::SeqCst);
-            self.wake.notify_all();
-        }
-    }
-
     /// Opens directory `rel` under `root` without following any symlink.
     fn open(&self, root: &OwnedFd, rel: &[u8]) -> Result<OwnedFd> {
         if rel.is_empty() {
@@ -344,7 +396,8 @@ impl Work {
             .with_context(|| format!("cannot open {}", String::from_utf8_lossy(rel)))
     }
 
-    fn copy_dir(&self, rel: &[u8], depth: usize) -> Result<()> {
+    /// Copies the entries of directory `rel`; returns its subdirectories, to be copied next.
+    fn copy_dir(&self, rel: &[u8], depth: usize) -> Result<Vec<(Vec<u8>, usize)>> {
         let src = self.open(&self.src_root, rel)?;
         let dst = self.open(&self.dst_root, rel)?;
         let mut d = Dir::openat(
@@ -355,7 +408,7 @@ impl Work {
         )?;
         let mut links = 0;
         let mut jobs = Vec::new();
-        let mut shape = Vec::new();
+        let mut shape = Shapes::default();
         // `""` copies everything.
         let copying = self.copy.iter().any(|c| {
             c.is_empty()
@@ -370,7 +423,7 @@ impl Work {
                 continue;
             }
             if self.shape.is_some() {
-                shape.push(shape_of(src.as_raw_fd(), rel, name, entry.file_type())?.0);
+                shape.add(src.as_raw_fd(), rel, name, entry.file_type())?;
             }
             let is_dir = match entry.file_type() {
                 Some(Type::Directory) => true,
@@ -436,16 +489,9 @@ impl Work {
             set_dir_meta(&dst, &st)?;
         }
         if let Some(all) = &self.shape {
-            all.lock().unwrap_or_else(|p| p.into_inner()).extend(shape);
+            all.lock().unwrap_or_else(|p| p.into_inner()).append(shape);
         }
-        if !jobs.is_empty() {
-            self.queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(jobs);
-            self.wake.notify_all();
-        }
-        Ok(())
+        Ok(jobs)
     }
 }
 

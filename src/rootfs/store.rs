@@ -24,6 +24,18 @@
 //! whose tree differs (a file rewritten, truncated, removed or added; a broken `info.json`)
 //! is reported, removed and made again from the packages. A write that keeps a file's size
 //! and restores its mtime is not seen: that would take reading every file on every use.
+//!
+//! What the check is for: no job can write the store. Whatever runs code on a root gets an
+//! overlay whose lower layers are store trees (see [`super::overlay`]), so a hostile job's
+//! writes, in place or not, land in its own upper directory; that, not the digest, is what
+//! keeps one job from changing what another sees. The digest catches what reaches the cache
+//! outside obsbox's runs (a program or person on the host editing it, a damaged file
+//! system), so that such a root is made again instead of handed out. It is therefore taken
+//! whole on every use, every entry stat'ed: Linux offers no cheaper sign that some inode of a
+//! tree changed (a file's ctime also moves when another root hard-links it, and directory
+//! times do not see writes in place), and a verdict remembered from an earlier use would not
+//! see a change made since. What makes it cheap is the walk: on every core, each directory
+//! opened once and listed once, no file opened.
 
 use std::fs;
 use std::io::Read;
@@ -599,70 +611,55 @@ fn changed(tree: &Path) -> String {
 
 /// SHA-256 over a tree's shape, in name order: each path with its type, and the size and
 /// mtime of regular files and symlinks. Reads directories and inodes, never file data.
-/// Iterative (a stack of directory listings, one directory open at a time, `..` checked
-/// on the way up), and a tree nesting deeper than [`extract::MAX_DEPTH`] directories is
-/// refused: no package makes one.
+/// Directories are walked on every core ([`super::farm::walk_parallel`]), each opened from the
+/// top by its path with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` (so a directory
+/// renamed or replaced by a symlink during the walk cannot lead it out of the tree) and read
+/// once; a tree nesting deeper than [`extract::MAX_DEPTH`] directories is refused: no
+/// package makes one. The digest is that of a sequential walk in name order.
 pub fn tree_digest(root: &Path) -> Result<String> {
-    use nix::dir::{Dir, Type};
-    use nix::fcntl::OFlag;
-    use nix::sys::stat::Mode;
-    use std::os::fd::AsRawFd;
+    use nix::dir::Dir;
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    use std::sync::Mutex;
 
-    /// A directory being walked: its entries in name order, the next one, the length of
-    /// the path above it, and the id of its parent.
-    struct Level {
-        entries: Vec<(Vec<u8>, Option<Type>)>,
-        next: usize,
-        path_len: usize,
-        parent: (u64, u64),
-    }
-    let listing = |dir: &std::os::fd::OwnedFd| -> Result<Vec<(Vec<u8>, Option<Type>)>> {
-        let mut d = Dir::openat(
-            Some(dir.as_raw_fd()),
-            c".",
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .with_context(|| format!("cannot read {}", root.display()))?;
-        let mut entries = Vec::new();
-        for entry in d.iter() {
-            let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
-            let name = entry.file_name().to_bytes();
-            if name != b"." && name != b".." {
-                entries.push((name.to_vec(), entry.file_type()));
-            }
-        }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(entries)
-    };
-
-    let mut dir =
+    let top =
         super::farm::open_dir(root).with_context(|| format!("cannot open {}", root.display()))?;
-    let mut h = Sha256::new();
-    // Relative to the root, without a leading `/`.
-    let mut path: Vec<u8> = Vec::new();
-    let mut stack = vec![Level {
-        entries: listing(&dir)?,
-        next: 0,
-        path_len: 0,
-        parent: (0, 0),
-    }];
-    while let Some(top) = stack.last_mut() {
-        if let Some((name, kind)) = top.entries.get_mut(top.next).map(std::mem::take) {
-            top.next += 1;
-            let cname = std::ffi::CString::new(name).context("NUL in a file name")?;
-            let ((_, record), is_dir) = super::farm::shape_of(dir.as_raw_fd(), &path, &cname, kind)
+    let all = Mutex::new(super::farm::Shapes::default());
+    super::farm::walk_parallel(|rel, depth| {
+        let dir = if rel.is_empty() {
+            top.try_clone()?
+        } else {
+            let path = std::ffi::CString::new(rel).context("NUL in a file name")?;
+            extract::open_dir_beneath(&top, &path).with_context(|| {
+                format!(
+                    "cannot open {} in {}",
+                    crate::text::one_line_bytes(rel),
+                    root.display()
+                )
+            })?
+        };
+        let mut listing = Dir::from_fd(dir.into_raw_fd())
+            .with_context(|| format!("cannot read {}", root.display()))?;
+        let fd = listing.as_raw_fd();
+        let mut shapes = super::farm::Shapes::default();
+        let mut subdirs = Vec::new();
+        for entry in listing.iter() {
+            let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            let is_dir = shapes
+                .add(fd, rel, name, entry.file_type())
                 .with_context(|| format!("cannot stat {}", root.display()))?;
-            h.update(&record);
             if !is_dir {
                 continue;
             }
-            let path_len = path.len();
+            let mut path = rel.to_vec();
             if !path.is_empty() {
                 path.push(b'/');
             }
-            path.extend_from_slice(cname.as_bytes());
-            if stack.len() > extract::MAX_DEPTH {
+            path.extend_from_slice(name.to_bytes());
+            if depth >= extract::MAX_DEPTH {
                 bail!(
                     "{}: {} nests deeper than {} directories",
                     root.display(),
@@ -670,27 +667,12 @@ pub fn tree_digest(root: &Path) -> Result<String> {
                     extract::MAX_DEPTH
                 );
             }
-            let parent = extract::file_id(&dir)?;
-            let sub = extract::open_dir_at(&dir, &cname)
-                .with_context(|| format!("cannot open a directory in {}", root.display()))?;
-            stack.push(Level {
-                entries: listing(&sub)?,
-                next: 0,
-                path_len,
-                parent,
-            });
-            dir = sub;
-            continue;
+            subdirs.push((path, depth + 1));
         }
-        let done = stack.pop().expect("not empty");
-        if stack.is_empty() {
-            break;
-        }
-        path.truncate(done.path_len);
-        dir = extract::open_parent(&dir, done.parent)
-            .with_context(|| format!("cannot walk {}", root.display()))?;
-    }
-    Ok(hex::encode(h.finalize()))
+        all.lock().unwrap_or_else(|p| p.into_inner()).append(shapes);
+        Ok(subdirs)
+    })?;
+    Ok(all.into_inner().unwrap_or_else(|p| p.into_inner()).digest())
 }
 
 fn read_info<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -839,5 +821,104 @@ mod tests {
         let copy = dir.path().join("copy");
         super::super::farm::link_tree(&dir.path().join("ok"), &copy).unwrap();
         assert_eq!(tree_digest(&copy).unwrap(), ok);
+    }
+
+    /// The digest of the parallel walk is the one a plain sequential walk in name order
+    /// takes (so entries recorded by earlier obsbox versions still match), and it sees a file
+    /// rewritten in place with its mtime put back, a file added, removed or renamed, and a
+    /// symlink pointed elsewhere.
+    #[test]
+    fn tree_digest_is_the_sequential_walks_and_sees_changes() {
+        use std::os::unix::fs::MetadataExt;
+        /// The records in name order with `/` first, as the sequential walk hashed them.
+        fn reference(root: &Path) -> String {
+            let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut todo = vec![PathBuf::new()];
+            while let Some(rel) = todo.pop() {
+                for e in fs::read_dir(root.join(&rel)).unwrap() {
+                    let e = e.unwrap();
+                    let path = rel.join(e.file_name());
+                    let text = format!("/{}", path.display());
+                    let md = fs::symlink_metadata(e.path()).unwrap();
+                    let tail = if md.is_dir() {
+                        todo.push(path);
+                        "\0Directory\n".to_string()
+                    } else {
+                        let tag = if md.is_file() { 'f' } else { 'l' };
+                        format!("\0{tag} {} {}.{}\n", md.size(), md.mtime(), md.mtime_nsec())
+                    };
+                    let key = text
+                        .bytes()
+                        .map(|b| if b == b'/' { 0 } else { b })
+                        .collect();
+                    records.push((key, [text.as_bytes(), tail.as_bytes()].concat()));
+                }
+            }
+            records.sort();
+            let mut h = Sha256::new();
+            for (_, r) in records {
+                h.update(r);
+            }
+            hex::encode(h.finalize())
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        for d in [
+            "usr/bin",
+            "usr/lib/x86_64-linux-gnu/perl",
+            "usr/share/doc/a",
+            "usr/share/doc/a-b",
+            "etc",
+        ] {
+            fs::create_dir_all(tree.join(d)).unwrap();
+        }
+        for i in 0..300 {
+            fs::write(tree.join(format!("usr/share/doc/a/f{i}")), vec![b'x'; i]).unwrap();
+        }
+        fs::write(tree.join("usr/bin/gcc"), b"compiler").unwrap();
+        fs::write(tree.join("usr/share/doc/a-b/copyright"), b"text").unwrap();
+        fs::write(tree.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink("usr/bin", tree.join("bin")).unwrap();
+        let digest = tree_digest(&tree).unwrap();
+        assert_eq!(digest, reference(&tree));
+        assert_eq!(tree_digest(&tree).unwrap(), digest, "the same every time");
+
+        let gcc = tree.join("usr/bin/gcc");
+        let mtime = fs::metadata(&gcc).unwrap().modified().unwrap();
+        fs::write(&gcc, b"a compiler of another project").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&gcc)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let rewritten = tree_digest(&tree).unwrap();
+        assert_ne!(rewritten, digest, "a file rewritten in place");
+        assert_eq!(rewritten, reference(&tree));
+
+        fs::write(tree.join("usr/lib/x86_64-linux-gnu/perl/new.pm"), b"1;").unwrap();
+        let added = tree_digest(&tree).unwrap();
+        assert_ne!(added, rewritten, "a file added deep in the tree");
+        fs::rename(
+            tree.join("usr/lib/x86_64-linux-gnu/perl/new.pm"),
+            tree.join("usr/lib/x86_64-linux-gnu/perl/old.pm"),
+        )
+        .unwrap();
+        let renamed = tree_digest(&tree).unwrap();
+        assert_ne!(renamed, added, "a file renamed");
+        fs::remove_file(tree.join("usr/lib/x86_64-linux-gnu/perl/old.pm")).unwrap();
+        assert_eq!(
+            tree_digest(&tree).unwrap(),
+            rewritten,
+            "the file removed again"
+        );
+        fs::remove_file(tree.join("bin")).unwrap();
+        std::os::unix::fs::symlink("usr/sbin", tree.join("bin")).unwrap();
+        assert_ne!(
+            tree_digest(&tree).unwrap(),
+            rewritten,
+            "a symlink pointed elsewhere"
+        );
+        assert_eq!(tree_digest(&tree).unwrap(), reference(&tree));
     }
 }

@@ -19,7 +19,7 @@
 
 use std::fs::{self, File};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
@@ -183,8 +183,39 @@ fn unmount_all(target: &Path) -> Result<()> {
     bail!("umount {}: too many mounts stacked", target.display())
 }
 
-/// In the mount namespace of process `pid`: each hierarchy below `destination` replaced by its
-/// prepared bind (or removed), then the tmpfs at `destination` given the same attributes.
+/// A new, empty tmpfs like the one libcontainer mounts for the hierarchies (mode 0755,
+/// nosuid, nodev, noexec), detached: nothing sees it until it is moved into place.
+fn detached_tmpfs() -> Result<OwnedFd> {
+    super::seal::detached_mount(
+        "tmpfs",
+        &[("source", "tmpfs"), ("mode", "755")],
+        &[],
+        rustix::mount::MountAttrFlags::MOUNT_ATTR_NOSUID
+            | rustix::mount::MountAttrFlags::MOUNT_ATTR_NODEV
+            | rustix::mount::MountAttrFlags::MOUNT_ATTR_NOEXEC,
+    )
+}
+
+/// Moves the detached mount `fd` onto `target` (a path inside the current root).
+fn attach(fd: &OwnedFd, target: &Path) -> Result<()> {
+    rustix::mount::move_mount(
+        fd,
+        "",
+        rustix::fs::CWD,
+        target,
+        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .with_context(|| format!("move_mount onto {}", target.display()))
+}
+
+/// In the mount namespace of process `pid`: the tmpfs at `destination`, with libcontainer's
+/// binds of every hierarchy below it, replaced by a new tmpfs holding the same directories
+/// and symlinks, in which each hierarchy's directory gets its prepared bind (or stays
+/// empty); then the tmpfs gets the same attributes. The old tree goes in one lazy unmount:
+/// every unmount waits for an RCU grace period, which on a busy host takes milliseconds,
+/// so one per hierarchy made this the slowest step of starting a container. The new tree
+/// is assembled where it is (in the container's namespace, before anything of it runs),
+/// since a detached tmpfs cannot take mounts on older kernels.
 /// Runs in a thread of its own, which alone changes namespace and root.
 fn remount(pid: i32, destination: &Path, hierarchies: &[Hierarchy], writable: bool) -> Result<()> {
     let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
@@ -206,6 +237,8 @@ fn remount(pid: i32, destination: &Path, hierarchies: &[Hierarchy], writable: bo
                 }
                 let root = File::open(format!("/proc/{pid}/root"))
                     .with_context(|| format!("cannot open /proc/{pid}/root"))?;
+                // Made before the binds, so it lists before them in mountinfo (by mount id).
+                let tmpfs = detached_tmpfs()?;
                 let binds: Vec<(Option<OwnedFd>, &Path)> = hierarchies
                     .iter()
                     .map(|h| {
@@ -221,21 +254,39 @@ fn remount(pid: i32, destination: &Path, hierarchies: &[Hierarchy], writable: bo
                 nix::unistd::fchdir(root.as_raw_fd()).context("fchdir")?;
                 nix::unistd::chroot(".").context("chroot")?;
                 let top = Path::new("/").join(destination);
+                // What libcontainer made there: a directory per hierarchy, and a symlink per
+                // controller of a co-mounted one (`cpu` -> `cpu,cpuacct`).
+                let mut dirs = Vec::new();
+                let mut links = Vec::new();
+                for entry in
+                    fs::read_dir(&top).with_context(|| format!("cannot read {}", top.display()))?
+                {
+                    let entry = entry?;
+                    let kind = entry.file_type()?;
+                    if kind.is_symlink() {
+                        links.push((entry.file_name(), fs::read_link(entry.path())?));
+                    } else if kind.is_dir() {
+                        dirs.push(entry.file_name());
+                    }
+                }
+                unmount_all(&top)?;
+                attach(&tmpfs, &top)?;
+                for name in &dirs {
+                    fs::DirBuilder::new()
+                        .mode(0o755)
+                        .create(top.join(name))
+                        .with_context(|| format!("cannot create {}", top.join(name).display()))?;
+                }
+                for (name, target) in &links {
+                    std::os::unix::fs::symlink(target, top.join(name))
+                        .with_context(|| format!("cannot create {}", top.join(name).display()))?;
+                }
                 for (fd, name) in &binds {
-                    let target = top.join(name);
-                    if !target.is_dir() {
+                    let Some(fd) = fd else { continue };
+                    if !dirs.iter().any(|d| Path::new(d) == *name) {
                         continue;
                     }
-                    unmount_all(&target)?;
-                    let Some(fd) = fd else { continue };
-                    rustix::mount::move_mount(
-                        fd,
-                        "",
-                        rustix::fs::CWD,
-                        &target,
-                        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-                    )
-                    .with_context(|| format!("move_mount onto {}", target.display()))?;
+                    attach(fd, &top.join(name))?;
                 }
                 crate::sys::mount_setattr(None, &top, 0, set)
             })

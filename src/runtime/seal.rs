@@ -76,12 +76,35 @@ fn running_from_sealed_overlay() -> bool {
     st.f_type == OVERLAYFS_SUPER_MAGIC && vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
 }
 
+/// A new mount of the file system `fstype`, made with the mount API (`fsopen`, `fsconfig`,
+/// `fsmount`) from the string options `options` (and those of `optional` the kernel takes)
+/// with the mount attributes `attrs`, and detached: nothing sees it until it is moved into
+/// place or opened through.
+pub(crate) fn detached_mount(
+    fstype: &str,
+    options: &[(&str, &str)],
+    optional: &[(&str, &str)],
+    attrs: rustix::mount::MountAttrFlags,
+) -> Result<OwnedFd> {
+    use rustix::mount::{
+        FsMountFlags, FsOpenFlags, fsconfig_create, fsconfig_set_string, fsmount, fsopen,
+    };
+    let ctx =
+        fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).with_context(|| format!("fsopen {fstype}"))?;
+    for (key, value) in options {
+        fsconfig_set_string(&ctx, *key, *value)
+            .with_context(|| format!("fsconfig {fstype} {key}"))?;
+    }
+    for (key, value) in optional {
+        let _ = fsconfig_set_string(&ctx, *key, *value);
+    }
+    fsconfig_create(&ctx).with_context(|| format!("fsconfig {fstype} create"))?;
+    fsmount(&ctx, FsMountFlags::FSMOUNT_CLOEXEC, attrs).with_context(|| format!("fsmount {fstype}"))
+}
+
 /// Opens our binary (O_PATH) through a detached, read-only, lower-only overlay mount.
 fn sealed_overlay_exe() -> Result<OwnedFd> {
-    use rustix::mount::{
-        FsMountFlags, FsOpenFlags, MountAttrFlags, fsconfig_create, fsconfig_set_string, fsmount,
-        fsopen,
-    };
+    use rustix::mount::MountAttrFlags;
 
     let exe: PathBuf = fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
     let (dir, name) = match (exe.parent(), exe.file_name()) {
@@ -96,19 +119,15 @@ fn sealed_overlay_exe() -> Result<OwnedFd> {
     // The binary's directory on top, so nothing in the empty layer can shadow it.
     let lowerdir = format!("{}:{EMPTY_LOWER}", escape_lowerdir(&dir));
 
-    let ctx = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen overlay")?;
-    fsconfig_set_string(&ctx, "lowerdir", lowerdir.as_str()).context("fsconfig lowerdir")?;
     // Inode-number remapping is irrelevant here and only logs noise when enabled.
-    let _ = fsconfig_set_string(&ctx, "xino", "off");
-    fsconfig_create(&ctx).context("fsconfig create")?;
-    let mnt = fsmount(
-        &ctx,
-        FsMountFlags::FSMOUNT_CLOEXEC,
+    let mnt = detached_mount(
+        "overlay",
+        &[("lowerdir", &lowerdir)],
+        &[("xino", "off")],
         MountAttrFlags::MOUNT_ATTR_RDONLY
             | MountAttrFlags::MOUNT_ATTR_NOSUID
             | MountAttrFlags::MOUNT_ATTR_NODEV,
-    )
-    .context("fsmount")?;
+    )?;
     rustix::fs::openat(
         &mnt,
         name.as_os_str(),

@@ -234,30 +234,38 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
             Event::Text(t) => {
                 let in_leaf = matches!(stack.last(), Some((At::Leaf(_), _, _)));
                 if in_leaf || stack.is_empty() {
-                    let line = line_of(pos);
                     let s = t.decode().map_err(|e| {
-                        anyhow!("{file}: line {line}: {}", crate::text::one_line_error(e))
+                        anyhow!(
+                            "{file}: line {}: {}",
+                            line_of(pos),
+                            crate::text::one_line_error(e)
+                        )
                     })?;
                     if in_leaf {
                         text.push_str(&s);
                     } else if !s.trim().is_empty() {
-                        bail!("{file}: line {line}: text outside the root element");
+                        bail!(
+                            "{file}: line {}: text outside the root element",
+                            line_of(pos)
+                        );
                     }
                 }
             }
             Event::CData(t) => {
                 if matches!(stack.last(), Some((At::Leaf(_), _, _))) {
-                    let line = line_of(pos);
                     let s = t.decode().map_err(|e| {
-                        anyhow!("{file}: line {line}: {}", crate::text::one_line_error(e))
+                        anyhow!(
+                            "{file}: line {}: {}",
+                            line_of(pos),
+                            crate::text::one_line_error(e)
+                        )
                     })?;
                     text.push_str(&s);
                 }
             }
             Event::GeneralRef(r) => {
                 if matches!(stack.last(), Some((At::Leaf(_), _, _))) {
-                    let line = line_of(pos);
-                    let at = |e: String| anyhow!("{file}: line {line}: {e}");
+                    let at = |e: String| anyhow!("{file}: line {}: {e}", line_of(pos));
                     let c = r
                         .resolve_char_ref()
                         .map_err(|e| at(crate::text::one_line_error(e)))?;
