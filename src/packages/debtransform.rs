@@ -331,6 +331,7 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
         wanted: &wanted,
         found: vec![None; sections.len()],
         members: 0,
+        has: Default::default(),
     };
     let reader = File::open(&orig_path)?;
     read_tar(
@@ -344,6 +345,14 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
         &orig_name,
     )?;
     let found = old.found;
+    for needed in ["control", "changelog"] {
+        let path = format!("debian/{needed}");
+        if !sections.iter().any(|s| s.path == path) && !old.has.contains(&path) {
+            bail!(
+                "{dsc}: no {path}: no debian.{needed} file, no member of a debian archive and none in {tarfile}"
+            );
+        }
+    }
 
     let mut diff = Vec::new();
     for (s, old) in sections.iter().zip(found) {
@@ -800,6 +809,9 @@ struct OldContent<'w> {
     wanted: &'w std::collections::HashMap<String, usize>,
     found: Vec<Option<Vec<Vec<u8>>>>,
     members: usize,
+    /// Which of `debian/control` and `debian/changelog` the tarball has (below its top
+    /// directory, whatever that is named).
+    has: std::collections::HashSet<String>,
 }
 
 impl Sink for OldContent<'_> {
@@ -812,6 +824,13 @@ impl Sink for OldContent<'_> {
             return Ok(());
         };
         let path = entry.path.strip_prefix(b"./").unwrap_or(&entry.path);
+        if let Some(i) = path.iter().position(|&b| b == b'/') {
+            for known in ["debian/control", "debian/changelog"] {
+                if &path[i + 1..] == known.as_bytes() {
+                    self.has.insert(known.to_string());
+                }
+            }
+        }
         let index = std::str::from_utf8(path)
             .ok()
             .and_then(|p| self.wanted.get(p).copied())
