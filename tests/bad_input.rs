@@ -345,3 +345,88 @@ fn cache_gc_refuses_a_size_that_is_not_one() {
         fails(&out, 1, &["--max-size", size, word]);
     }
 }
+
+/// A `.dsc` job in one of OBS's Debian layouts that is broken (a debian archive member
+/// climbing out of `debian/`): the build fails as obs-build's does (exit code 1, "debian
+/// transforming failed") with one line naming the archive and the member, before any root
+/// is assembled, and leaves no work behind.
+#[test]
+fn build_refuses_a_broken_obs_debian_layout() {
+    use std::io::Write;
+    let runtime = Runtime::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources");
+    fs::create_dir_all(&sources).unwrap();
+    let tarball = |name: &str, members: &[(&str, &[u8])]| {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, data) in members {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(1_600_000_000);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+            header.set_cksum();
+            builder.append(&header, *data).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&builder.into_inner().unwrap()).unwrap();
+        fs::write(sources.join(name), gz.finish().unwrap()).unwrap();
+    };
+    tarball("greet-1.0.tar.gz", &[("greet-1.0/greet.c", b"int main;\n")]);
+    tarball(
+        "debian.tar.gz",
+        &[("debian/../../../etc/cron.d/job", b"* * * * * root id\n")],
+    );
+    fs::write(sources.join("debian.control"), "Source: greet\n").unwrap();
+    fs::write(
+        sources.join("greet.dsc"),
+        "Format: 1.0\nSource: greet\nVersion: 1.0-1\nDEBTRANSFORM-TAR: greet-1.0.tar.gz\n",
+    )
+    .unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(&repo).unwrap();
+    let job = dir.path().join("job.toml");
+    fs::write(
+        &job,
+        format!(
+            "package = \"greet\"\narch = \"amd64\"\nrecipe = \"greet.dsc\"\nsources = \"{}\"\n\
+             release = \"4.2\"\nrepos = [\"{}\"]\n",
+            s(&sources),
+            s(&repo)
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let out_dir = dir.path().join("out");
+    let out = runtime.output(&[
+        "--cache",
+        s(&cache),
+        "build",
+        s(&job),
+        "--out",
+        s(&out_dir),
+    ]);
+    fails(
+        &out,
+        1,
+        &[
+            "debian transforming failed",
+            "debian.tar.gz: debian/../../../etc/cron.d/job: a member name outside debian/",
+        ],
+    );
+    let log = fs::read_to_string(out_dir.join("logfile")).unwrap();
+    assert!(
+        log.contains("debian transforming failed: debian.tar.gz"),
+        "{log}"
+    );
+    assert!(!dir.path().join("etc").exists());
+    let jobs: Vec<_> = fs::read_dir(cache.join("jobs"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(jobs.is_empty(), "work left: {jobs:?}");
+    assert!(cache_leftovers(&cache).is_empty());
+    assert!(state_dirs(&runtime).is_empty());
+}
