@@ -401,14 +401,7 @@ fn build_refuses_a_broken_obs_debian_layout() {
     .unwrap();
     let cache = dir.path().join("cache");
     let out_dir = dir.path().join("out");
-    let out = runtime.output(&[
-        "--cache",
-        s(&cache),
-        "build",
-        s(&job),
-        "--out",
-        s(&out_dir),
-    ]);
+    let out = runtime.output(&["--cache", s(&cache), "build", s(&job), "--out", s(&out_dir)]);
     fails(
         &out,
         1,

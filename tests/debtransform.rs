@@ -198,12 +198,12 @@ fn fields(path: &Path) -> Vec<(String, String)> {
         }
         if let Some(rest) = line.strip_prefix(' ') {
             let last = out.last_mut().unwrap();
-            let shown = if ["Files", "Checksums-Sha1", "Checksums-Sha256"].contains(&last.0.as_str())
-            {
-                rest.split(' ').next_back().unwrap().to_string()
-            } else {
-                rest.to_string()
-            };
+            let shown =
+                if ["Files", "Checksums-Sha1", "Checksums-Sha256"].contains(&last.0.as_str()) {
+                    rest.split(' ').next_back().unwrap().to_string()
+                } else {
+                    rest.to_string()
+                };
             last.1.push('\n');
             last.1.push_str(&shown);
         } else {
@@ -223,7 +223,11 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, fs::read(&path).unwrap()));
             }
         }
@@ -253,12 +257,18 @@ fn same_source_package_as_obs_builds_debtransform() {
             // Its helpers (debtransformxz) are found as obs-build's `build` finds them.
             .env(
                 "PATH",
-                format!("/usr/lib/obs-build:{}", std::env::var("PATH").unwrap_or_default()),
+                format!(
+                    "/usr/lib/obs-build:{}",
+                    std::env::var("PATH").unwrap_or_default()
+                ),
             );
         if let Some(r) = release {
             cmd.args(["--release", r]);
         }
-        run(cmd.arg(&theirs_src).arg(theirs_src.join("greet.dsc")).arg(&theirs));
+        run(cmd
+            .arg(&theirs_src)
+            .arg(theirs_src.join("greet.dsc"))
+            .arg(&theirs));
 
         let ours = base.path().join(format!("{label}.ours"));
         let date = {
@@ -371,9 +381,12 @@ fn transform_error(dir: &Path) -> String {
     text
 }
 
+/// What breaks a good layout.
+type Breaker = Box<dyn Fn(&Path)>;
+
 #[test]
 fn broken_layouts_are_one_clear_line() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, Breaker, &str)> = vec![
         (
             "traversal in the debian archive",
             Box::new(|d: &Path| {
@@ -486,7 +499,13 @@ fn release_and_sources_without_layout() {
         obsbox::bundle::recipe::deb_release(Some("12.3%{?dist}")).unwrap(),
         Some("12.3".to_string())
     );
-    assert_eq!(obsbox::bundle::recipe::deb_release(Some("%x")).unwrap(), None);
+    assert_eq!(
+        obsbox::bundle::recipe::deb_release(Some("%x")).unwrap(),
+        None
+    );
     let err = obsbox::bundle::recipe::deb_release(Some("1;rm -rf /")).unwrap_err();
-    assert!(format!("{err}").contains("not usable in a Debian version"), "{err}");
+    assert!(
+        format!("{err}").contains("not usable in a Debian version"),
+        "{err}"
+    );
 }

@@ -791,6 +791,7 @@ fn obs_debian_layout_builds_with_obs_release() {
     let backend = Backend::start();
     backend.project("");
     let work = backend.dir.join("sources").join("hello-layout");
+    fs::create_dir_all(&work).unwrap();
     let tree = work.join("hello-obsbox-1.0");
     copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
     let upload = work.join("upload");

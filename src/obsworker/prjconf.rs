@@ -188,7 +188,10 @@ Substitute: !gone
         assert_eq!(c.macros, "%vendor obsbox test\n%if 1\n%_with_x 1\n");
         assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
         assert_eq!(
-            c.substitute.get("dsc:build_cmd").map(|w| w.join(" ")).as_deref(),
+            c.substitute
+                .get("dsc:build_cmd")
+                .map(|w| w.join(" "))
+                .as_deref(),
             Some("dpkg-buildpackage -us -uc -b")
         );
         assert_eq!(c.substitute.len(), 1, "{:?}", c.substitute);

@@ -69,8 +69,8 @@ pub struct Transformed {
 /// Whether obs-build transforms the sources of a `.dsc` in `sources`: a regular file named
 /// `debian.*` is there.
 pub fn applies(sources: &Path) -> Result<bool> {
-    for entry in std::fs::read_dir(sources)
-        .with_context(|| format!("cannot read {}", sources.display()))?
+    for entry in
+        std::fs::read_dir(sources).with_context(|| format!("cannot read {}", sources.display()))?
     {
         let entry = entry?;
         let name = entry.file_name();
@@ -144,7 +144,10 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
                 [one] => tarfile = Some(one.to_string()),
                 more => bail!(
                     "{dsc}: no DEBTRANSFORM-TAR and more than one file looks like a source tarball: {}",
-                    more.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+                    more.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
             }
         }
@@ -200,7 +203,9 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
         version = format!("{version}+{release}");
     }
     if version != original_version {
-        notes.push(format!("debtransform: version {original_version} becomes {version}"));
+        notes.push(format!(
+            "debtransform: version {original_version} becomes {version}"
+        ));
     }
     fields.set("VERSION", version.clone());
     let upstream_version = match version.rfind('-') {
@@ -215,7 +220,9 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
     } else if tarfile.contains(".tar.xz") {
         (tarfile.replacen(".tar.xz", ".tar.gz", 1), true)
     } else if tarfile.contains(".tar.bz2") || tarfile.contains(".zip") {
-        bail!("{dsc}: {tarfile}: bzip2 and zip source archives are not supported (use .tar.gz or .tar.xz)");
+        bail!(
+            "{dsc}: {tarfile}: bzip2 and zip source archives are not supported (use .tar.gz or .tar.xz)"
+        );
     } else {
         (tarfile.clone(), false)
     };
@@ -237,15 +244,16 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
         .with_context(|| format!("cannot create {}", orig_path.display()))?;
     if converted {
         let mut plain = super::compress::Limited::new(
-            super::compress::decompress(source_tar)
-                .map_err(|e| anyhow!("{tarfile}: {e}"))?,
+            super::compress::decompress(source_tar).map_err(|e| anyhow!("{tarfile}: {e}"))?,
             MAX_EXPANDED,
             "an expanded source tarball",
         );
         let mut gz = flate2::write::GzEncoder::new(&mut orig_out, flate2::Compression::default());
         std::io::copy(&mut plain, &mut gz).map_err(|e| anyhow!("{tarfile}: {e}"))?;
         gz.finish()?;
-        notes.push(format!("debtransform: {tarfile} recompressed as {orig_name}"));
+        notes.push(format!(
+            "debtransform: {tarfile} recompressed as {orig_name}"
+        ));
     } else {
         let mut limited = source_tar.take(MAX_EXPANDED + 1);
         let n = std::io::copy(&mut limited, &mut orig_out)?;
@@ -262,11 +270,15 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
     if let Some(list) = fields.truthy("DEBTRANSFORM-FILES") {
         for file in list.split_whitespace() {
             plain_name(file).map_err(|e| anyhow!("{dsc}: DEBTRANSFORM-FILES {file}: {e}"))?;
-            sections.push(Section::new(&tardir, file, chomped_lines(&dir.read(file, MAX_FILE)?)));
+            sections.push(Section::new(
+                &tardir,
+                file,
+                chomped_lines(&dir.read(file, MAX_FILE)?),
+            ));
         }
     }
     // Members of the debian tarballs; a name in several tarballs comes from the last.
-    let mut members: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+    let mut members: Vec<(String, Vec<Member>)> = Vec::new();
     for debtar in &debtars {
         let listed = read_debian_tarball(&dir, debtar)?;
         for (member, _) in &listed {
@@ -409,7 +421,8 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
     }
     let new_dsc = format!("{name}_{version}.dsc");
     let path = out.join(&new_dsc);
-    std::fs::write(&path, fields.render()).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, fields.render())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     notes.push(format!(
         "debtransform: {dsc} made into {new_dsc} (source archive {tarfile}{})",
         if debtars.is_empty() {
@@ -537,7 +550,13 @@ fn looks_like_tarball(name: &str) -> bool {
 }
 
 fn is_debian_tarball(name: &str) -> bool {
-    ["debian.tar", "debian.tar.gz", "debian.tar.bz2", "debian.tar.xz"].contains(&name)
+    [
+        "debian.tar",
+        "debian.tar.gz",
+        "debian.tar.bz2",
+        "debian.tar.xz",
+    ]
+    .contains(&name)
 }
 
 /// The sources directory; files are opened without following links.
@@ -660,7 +679,9 @@ impl Section {
         if self.lines.is_empty() {
             return;
         }
-        diff.extend_from_slice(format!("--- {}\n+++ {}\n", self.old_name, self.new_name).as_bytes());
+        diff.extend_from_slice(
+            format!("--- {}\n+++ {}\n", self.old_name, self.new_name).as_bytes(),
+        );
         match old {
             Some(old) if !old.is_empty() => {
                 diff.extend_from_slice(
@@ -738,19 +759,22 @@ fn with_version_entry(lines: Vec<Vec<u8>>, version: &str, date: &str) -> Result<
     Ok(out)
 }
 
+/// A member of a debian tarball: its name below `debian/` and its content.
+type Member = (String, Vec<u8>);
+
 /// The members of a debian tarball: regular files, named below `debian/` (a leading `./`
 /// and `debian/` taken off), with their content.
-fn read_debian_tarball(dir: &SourceDir, name: &str) -> Result<Vec<(String, Vec<u8>)>> {
+fn read_debian_tarball(dir: &SourceDir, name: &str) -> Result<Vec<Member>> {
     struct Members<'n> {
         tar: &'n str,
-        out: Vec<(String, Vec<u8>)>,
+        out: Vec<Member>,
     }
     impl Sink for Members<'_> {
         fn entry(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<()> {
             let tar = self.tar;
             let shown = entry.display();
             match entry.kind {
-                EntryKind::Dir => return Ok(()),
+                EntryKind::Dir => Ok(()),
                 EntryKind::File { size } => {
                     if self.out.len() >= MAX_MEMBERS {
                         bail!("{tar}: more than {MAX_MEMBERS} members");
