@@ -352,32 +352,16 @@ fn cache_gc_refuses_a_size_that_is_not_one() {
 /// is assembled, and leaves no work behind.
 #[test]
 fn build_refuses_a_broken_obs_debian_layout() {
-    use std::io::Write;
     let runtime = Runtime::new();
     let dir = tempfile::tempdir().unwrap();
     let sources = dir.path().join("sources");
     fs::create_dir_all(&sources).unwrap();
-    let tarball = |name: &str, members: &[(&str, &[u8])]| {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, data) in members {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o644);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_mtime(1_600_000_000);
-            header.set_entry_type(tar::EntryType::Regular);
-            header.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
-            header.set_cksum();
-            builder.append(&header, *data).unwrap();
-        }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&builder.into_inner().unwrap()).unwrap();
-        fs::write(sources.join(name), gz.finish().unwrap()).unwrap();
-    };
-    tarball("greet-1.0.tar.gz", &[("greet-1.0/greet.c", b"int main;\n")]);
-    tarball(
-        "debian.tar.gz",
+    common::data::tarball(
+        &sources.join("greet-1.0.tar.gz"),
+        &[("greet-1.0/greet.c", b"int main;\n")],
+    );
+    common::data::tarball(
+        &sources.join("debian.tar.gz"),
         &[("debian/../../../etc/cron.d/job", b"* * * * * root id\n")],
     );
     fs::write(sources.join("debian.control"), "Source: greet\n").unwrap();

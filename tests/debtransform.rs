@@ -10,41 +10,12 @@ use std::process::Command;
 
 use obsbox::packages::debtransform::{self, Options};
 
+mod common;
+use common::data::tarball;
+
 const OBS_DEBTRANSFORM: &str = "/usr/lib/obs-build/debtransform";
 /// 2023-11-14 22:13:20 UTC: the changelog entry's date on both sides.
 const EPOCH: &str = "1700000000";
-
-/// A tarball of `(path, content)` regular files, gzip- or xz-compressed by its name.
-fn tarball(path: &Path, files: &[(&str, &[u8])]) {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(1_600_000_000);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        // Set as they are (the tar crate's own setters refuse `..` and absolute names).
-        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_cksum();
-        builder.append(&header, *data).unwrap();
-    }
-    let raw = builder.into_inner().unwrap();
-    let name = path.to_string_lossy();
-    let data = if name.ends_with(".xz") {
-        let mut enc = xz2::write::XzEncoder::new(Vec::new(), 6);
-        enc.write_all(&raw).unwrap();
-        enc.finish().unwrap()
-    } else if name.ends_with(".gz") || name.ends_with(".tgz") {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(&raw).unwrap();
-        enc.finish().unwrap()
-    } else {
-        raw
-    };
-    fs::write(path, data).unwrap();
-}
 
 /// A tarball with one member of another kind (`kind`: symlink or hard link).
 fn tarball_with_link(path: &Path, name: &str, kind: tar::EntryType, target: &str) {

@@ -346,15 +346,12 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
         has: Default::default(),
     };
     let reader = File::open(&orig_path)?;
-    read_tar(
-        super::compress::Limited::new(
-            super::compress::decompress(reader).map_err(|e| anyhow!("{orig_name}: {e}"))?,
-            MAX_EXPANDED,
-            "an expanded source tarball",
-        ),
-        &mut old,
-        Whiteouts::Keep,
+    read_tarball(
+        reader,
         &orig_name,
+        MAX_EXPANDED,
+        "an expanded source tarball",
+        &mut old,
     )?;
     let found = old.found;
     for needed in ["control", "changelog"] {
@@ -759,6 +756,24 @@ fn with_version_entry(lines: Vec<Vec<u8>>, version: &str, date: &str) -> Result<
     Ok(out)
 }
 
+/// Feeds the members of the (compressed) tarball `file`, called `name`, to `sink`, reading
+/// at most `limit` bytes out of it (`what` names the limit).
+fn read_tarball(
+    file: File,
+    name: &str,
+    limit: u64,
+    what: &'static str,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let plain = super::compress::decompress(file).map_err(|e| anyhow!("{name}: {e}"))?;
+    read_tar(
+        super::compress::Limited::new(plain, limit, what),
+        sink,
+        Whiteouts::Keep,
+        name,
+    )
+}
+
 /// A member of a debian tarball: its name below `debian/` and its content.
 type Member = (String, Vec<u8>);
 
@@ -814,16 +829,12 @@ fn read_debian_tarball(dir: &SourceDir, name: &str) -> Result<Vec<Member>> {
         tar: name,
         out: Vec::new(),
     };
-    let total: u64 = MAX_FILE * 4;
-    read_tar(
-        super::compress::Limited::new(
-            super::compress::decompress(file).map_err(|e| anyhow!("{name}: {e}"))?,
-            total,
-            "an expanded debian archive",
-        ),
-        &mut sink,
-        Whiteouts::Keep,
+    read_tarball(
+        file,
         name,
+        MAX_FILE * 4,
+        "an expanded debian archive",
+        &mut sink,
     )?;
     Ok(sink.out)
 }
