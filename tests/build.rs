@@ -131,13 +131,12 @@ fn buildinfo_xml_job_builds() {
     let (out, results) = build_buildinfo(&job, &recipe, &url);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
-    // OBS's release goes into the changelog as Debian's obs-build puts it there for a .dsc
-    // without `OBS-DCH-RELEASE: 1`: appended to the version as it is.
+    // Without `OBS-DCH-RELEASE: 1` OBS's release leaves the version alone.
     assert!(
-        results.join("DEBS/hello-obsbox_1.01_amd64.deb").is_file(),
+        results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file(),
         "{log}"
     );
-    assert!(log.contains("source version 1.01"), "{log}");
+    assert!(log.contains("source version 1.0\n"), "{log}");
 
     // The buildinfo's bdeps are the package set, as obs-build takes them: a Build-Depends
     // of the .dsc that no repository satisfies is not added to the root (which would fail

@@ -132,14 +132,16 @@ dpkg-source -x "$TOPDIR/SOURCES.DEB/"{dsc} "$TOPDIR/BUILD"
             ),
             (Recipe::Spec(_), _) => unreachable!("not a Debian recipe"),
         };
-        // OBS's release in the changelog: an entry of VERSION+RELEASE with the tag
-        // `OBS-DCH-RELEASE: 1` in the .dsc, VERSIONRELEASE without it (Debian's obs-build
-        // adds the entry to every untransformed .dsc build that has a release).
+        // OBS's release in the changelog of a .dsc that asks for it with the tag
+        // `OBS-DCH-RELEASE: 1` and is not transformed: an entry of VERSION+RELEASE, dated
+        // as the entry before it. (Debian's obs-build 20210120 also appends the release,
+        // without `+`, to every other untransformed .dsc; obsbox does as upstream obs-build
+        // and leaves those alone: else every rebuild would be a new version and never
+        // found unchanged.)
         let release = match (self, transformed, deb_release(job.release.as_deref())?) {
             (Recipe::Dsc(dsc), None, Some(release)) => format!(
-                r#"rel={release}
-if grep -Eq '^OBS-DCH-RELEASE: 1' "$TOPDIR/SOURCES/"{dsc}; then rel="+$rel"; fi
-if [ -f BUILD/debian/changelog ]; then
+                r#"if grep -Eq '^OBS-DCH-RELEASE: 1' "$TOPDIR/SOURCES/"{dsc} && [ -f BUILD/debian/changelog ]; then
+  rel=+{release}
   parsed=$(cd BUILD && dpkg-parsechangelog 2>/dev/null || true)
   last_word() {{ printf '%s\n' "$parsed" | grep -E "^$1:" | awk '{{print $NF}}'; }}
   date=$(printf '%s\n' "$parsed" | grep -E '^Date:' | awk '{{$1 = ""; print substr($0, 2)}}')
