@@ -785,3 +785,33 @@ fn build_entry_answers_and_refuses_like_obs_build() {
     assert!(root.join(".build.packages/OTHER").is_dir());
     assert!(!state.join("obs-build").exists());
 }
+
+/// The project config's `Substitute: dsc:build_cmd` is the command of a Debian build, as
+/// obs-build's build-recipe-dsc takes it: run in the unpacked source instead of
+/// `dpkg-buildpackage -us -uc -b`.
+#[test]
+fn justbuild_runs_the_project_configs_dsc_build_cmd() {
+    let site = Site::new();
+    let recipe = site.add_debian("hello-obsbox", |_| {});
+    site.set_project_config(
+        "Substitute: dsc:build_cmd echo obsbox-substituted-in=$(pwd) && dpkg-buildpackage -us -uc -b\n",
+    );
+    let info = site.buildinfo("hello-obsbox", &recipe, &deb_bdeps(), "");
+    let out = site.justbuild(&info, &[]);
+    let log = fs::read_to_string(site.root().join(".build.log")).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{log}", stderr_of(&out));
+    assert!(
+        log.contains("obsbox-substituted-in=/usr/src/packages/BUILD"),
+        "{log}"
+    );
+    let packages = site.root().join(".build.packages");
+    assert!(
+        packages.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file(),
+        "{log}"
+    );
+    assert!(
+        leftovers(&site, "hello-obsbox").is_empty(),
+        "{:?}",
+        leftovers(&site, "hello-obsbox")
+    );
+}
