@@ -345,3 +345,65 @@ fn cache_gc_refuses_a_size_that_is_not_one() {
         fails(&out, 1, &["--max-size", size, word]);
     }
 }
+
+/// A `.dsc` job in one of OBS's Debian layouts that is broken (a debian archive member
+/// climbing out of `debian/`): the build fails as obs-build's does (exit code 1, "debian
+/// transforming failed") with one line naming the archive and the member, before any root
+/// is assembled, and leaves no work behind.
+#[test]
+fn build_refuses_a_broken_obs_debian_layout() {
+    let runtime = Runtime::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources");
+    fs::create_dir_all(&sources).unwrap();
+    common::data::tarball(
+        &sources.join("greet-1.0.tar.gz"),
+        &[("greet-1.0/greet.c", b"int main;\n")],
+    );
+    common::data::tarball(
+        &sources.join("debian.tar.gz"),
+        &[("debian/../../../etc/cron.d/job", b"* * * * * root id\n")],
+    );
+    fs::write(sources.join("debian.control"), "Source: greet\n").unwrap();
+    fs::write(
+        sources.join("greet.dsc"),
+        "Format: 1.0\nSource: greet\nVersion: 1.0-1\nDEBTRANSFORM-TAR: greet-1.0.tar.gz\n",
+    )
+    .unwrap();
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(&repo).unwrap();
+    let job = dir.path().join("job.toml");
+    fs::write(
+        &job,
+        format!(
+            "package = \"greet\"\narch = \"amd64\"\nrecipe = \"greet.dsc\"\nsources = \"{}\"\n\
+             release = \"4.2\"\nrepos = [\"{}\"]\n",
+            s(&sources),
+            s(&repo)
+        ),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let out_dir = dir.path().join("out");
+    let out = runtime.output(&["--cache", s(&cache), "build", s(&job), "--out", s(&out_dir)]);
+    fails(
+        &out,
+        1,
+        &[
+            "debian transforming failed",
+            "debian.tar.gz: debian/../../../etc/cron.d/job: a member name outside debian/",
+        ],
+    );
+    let log = fs::read_to_string(out_dir.join("logfile")).unwrap();
+    assert!(
+        log.contains("debian transforming failed: debian.tar.gz"),
+        "{log}"
+    );
+    assert!(!dir.path().join("etc").exists());
+    let jobs: Vec<_> = fs::read_dir(cache.join("jobs"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(jobs.is_empty(), "work left: {jobs:?}");
+    assert!(cache_leftovers(&cache).is_empty());
+    assert!(state_dirs(&runtime).is_empty());
+}

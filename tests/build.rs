@@ -131,7 +131,12 @@ fn buildinfo_xml_job_builds() {
     let (out, results) = build_buildinfo(&job, &recipe, &url);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
-    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+    // Without `OBS-DCH-RELEASE: 1` OBS's release leaves the version alone.
+    assert!(
+        results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file(),
+        "{log}"
+    );
+    assert!(log.contains("source version 1.0\n"), "{log}");
 
     // The buildinfo's bdeps are the package set, as obs-build takes them: a Build-Depends
     // of the .dsc that no repository satisfies is not added to the root (which would fail
@@ -141,13 +146,20 @@ fn buildinfo_xml_job_builds() {
     let dsc = job.sources().join(&recipe);
     let text = fs::read_to_string(&dsc).unwrap().replace(
         "Build-Depends: build-essential\n",
-        "Build-Depends: build-essential, make (>= 99)\n",
+        "Build-Depends: build-essential, make (>= 99)\nOBS-DCH-RELEASE: 1\n",
     );
     fs::write(&dsc, text).unwrap();
     let (out, results) = build_buildinfo(&job, &recipe, &url);
     let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
-    assert!(results.join("DEBS/hello-obsbox_1.0_amd64.deb").is_file());
+    // With `OBS-DCH-RELEASE: 1` the release follows a `+`, in a changelog entry of OBS's.
+    assert!(
+        results.join("DEBS/hello-obsbox_1.0+1_amd64.deb").is_file(),
+        "{log}"
+    );
+    assert!(log.contains("source version 1.0+1"), "{log}");
+    // The original source goes back, not a remade one.
+    assert!(results.join(format!("OTHER/{recipe}")).is_file());
 }
 
 #[test]

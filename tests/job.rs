@@ -181,6 +181,7 @@ fn buildinfo_debian_every_field() {
         rpm_macros: String::new(),
         expanded: true,
         build_profiles: vec![],
+        dsc_build_cmd: String::new(),
     };
     assert_eq!(job, expected);
 }
@@ -470,6 +471,7 @@ fn job_toml_full() {
         rpm_macros: String::new(),
         expanded: false,
         build_profiles: vec![],
+        dsc_build_cmd: String::new(),
     };
     assert_eq!(job, expected);
 }

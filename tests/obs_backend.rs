@@ -453,6 +453,8 @@ fn fleet_builds_debian_packages_by_their_constraints() {
     assert!(log.contains("exit code 0 for bs_worker"), "{log}");
     let binaries = backend.binaries("hello-obsbox");
     let names: Vec<&str> = binaries.iter().map(|(n, _)| n.as_str()).collect();
+    // Without OBS-DCH-RELEASE the .dsc's version stays as it is (OBS's release is not in
+    // it), so a rebuild can be found unchanged.
     assert_eq!(
         names,
         [
@@ -981,4 +983,89 @@ fn obsbox_refusal_reason_is_in_the_result_of_a_waiting_job() {
     }
     let left = backend.leftovers("hello-vm");
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A Debian package in OBS's own layout — an upstream tarball, `debian.*` files and a
+/// `.dsc` with `DEBTRANSFORM-TAR` and `DEBTRANSFORM-RELEASE` — succeeds on an obsbox
+/// worker: obsbox transforms it as obs-build's debtransform does, the packages carry OBS's
+/// release in their version, and the transformed source package goes back with them. The
+/// project config's `Substitute: dsc:build_cmd` is the build's command, as obs-build's
+/// build-recipe-dsc takes it: run in the unpacked source under /usr/src/packages/BUILD.
+#[test]
+fn obs_debian_layout_builds_with_obs_release() {
+    let backend = Backend::start();
+    backend.project(
+        "Substitute: dsc:build_cmd echo obsbox-substituted-in=$(pwd) && dpkg-buildpackage -us -uc -b\n",
+    );
+    let work = backend.dir.join("sources").join("hello-layout");
+    fs::create_dir_all(&work).unwrap();
+    let tree = work.join("hello-obsbox-1.0");
+    copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
+    let upload = work.join("upload");
+    fs::create_dir_all(&upload).unwrap();
+    for name in ["changelog", "control", "copyright", "rules"] {
+        fs::copy(
+            tree.join("debian").join(name),
+            upload.join(format!("debian.{name}")),
+        )
+        .unwrap();
+    }
+    fs::remove_dir_all(tree.join("debian")).unwrap();
+    let out = Command::new("tar")
+        .args(["-czf", "upload/hello-obsbox-1.0.tar.gz", "hello-obsbox-1.0"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar: {}", stderr_of(&out));
+    fs::write(
+        upload.join("hello-obsbox.dsc"),
+        "Format: 1.0\nSource: hello-obsbox\nBinary: hello-obsbox\nArchitecture: any\n\
+         Version: 1.0\nMaintainer: obsbox developers <obsbox@example.org>\n\
+         Build-Depends: build-essential\nDEBTRANSFORM-TAR: hello-obsbox-1.0.tar.gz\n\
+         DEBTRANSFORM-RELEASE: 1\n",
+    )
+    .unwrap();
+    backend.commit_dir(PROJECT, "hello-layout", &upload, &[]);
+
+    let (code, _) = backend.wait_result(
+        "hello-layout",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let log = backend.log_of("hello-layout");
+    assert_eq!(code, "succeeded", "{log}");
+    assert!(
+        log.contains("debtransform: hello-obsbox.dsc made into hello-obsbox_1.0-1+"),
+        "{log}"
+    );
+    assert!(log.contains("Hello, OBS, from obsbox!"), "{log}");
+    assert!(
+        log.contains("obsbox-substituted-in=/usr/src/packages/BUILD"),
+        "{log}"
+    );
+    let names: Vec<String> = backend
+        .binaries("hello-layout")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let deb = names
+        .iter()
+        .find(|n| n.ends_with("_amd64.deb"))
+        .unwrap_or_else(|| panic!("no .deb: {names:?}"));
+    let release = deb
+        .strip_prefix("hello-obsbox_1.0-1+")
+        .and_then(|r| r.strip_suffix("_amd64.deb"))
+        .unwrap_or_else(|| panic!("{deb}: not of version 1.0-1+RELEASE"));
+    assert!(
+        !release.is_empty() && release.chars().all(|c| c.is_ascii_digit() || c == '.'),
+        "{deb}"
+    );
+    for expected in [
+        format!("hello-obsbox_1.0-1+{release}.dsc"),
+        format!("hello-obsbox_1.0-1+{release}.diff.gz"),
+        "hello-obsbox_1.0.orig.tar.gz".to_string(),
+    ] {
+        assert!(names.contains(&expected), "{expected} missing: {names:?}");
+    }
+    assert!(backend.leftovers("hello-layout").is_empty());
 }

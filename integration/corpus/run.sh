@@ -6,6 +6,15 @@
 #   integration/corpus/run.sh          the CI subset (SET ci)
 #   integration/corpus/run.sh --all    the whole corpus
 #   integration/corpus/run.sh NAME…    these packages
+# An entry NAME@LAYOUT is the source package NAME remade at run time in one of OBS's Debian
+# layouts, which both sides transform (obsbox's own debtransform, obs-build's debtransform
+# script), built with OBS's release RELEASE (below) and a fixed SOURCE_DATE_EPOCH, the date
+# of debtransform's changelog entry on both sides:
+#   debian-tar    the upstream tarball, debian/ as debian.tar.gz, the quilt patches as a
+#                 series, a .dsc with DEBTRANSFORM-TAR, -FILES-TAR, -SERIES and -RELEASE
+#   debian-files  the upstream tarball (found without a tag), debian/'s files as debian.NAME
+#                 files (its subdirectories as debian.tar.gz), the patches as debian.series
+#   dch-release   the source package as it is, its .dsc with OBS-DCH-RELEASE: 1
 # Sources come at run time through apt with a private deb-src configuration made from the
 # machine's own apt sources (the system's configuration is not changed); each package's
 # build dependencies (apt's choice, from an empty dpkg status, plus the Priority: required
@@ -28,8 +37,11 @@ case "${1:-}" in
     *) names=("$@") ;;
 esac
 for name in "${names[@]}"; do
-    [[ $name =~ ^[a-z0-9][a-z0-9+.-]+$ ]] || { echo "not a source package name: $name" >&2; exit 2; }
+    [[ $name =~ ^[a-z0-9][a-z0-9+.-]+(@(debian-tar|debian-files|dch-release))?$ ]] ||
+        { echo "not a source package name (or NAME@LAYOUT): $name" >&2; exit 2; }
 done
+release=7.1
+export SOURCE_DATE_EPOCH=1700000000
 
 work=$(mktemp -d /tmp/obsbox-corpus.XXXXXX)
 cleanup() {
@@ -101,6 +113,75 @@ link_closure() {
     (cd "$repo" && apt-ftparchive packages . > Packages 2>/dev/null)
 }
 
+# The fields of the .dsc $1 (one paragraph, without its signature), less the file lists
+# when $2 is "nofiles".
+dsc_fields() {
+    awk -v nofiles="${2:-}" '
+        /^-----BEGIN PGP SIGNED MESSAGE/ { head = 1; next }
+        head && /^$/ { head = 0; next }
+        head { next }
+        /^-----BEGIN PGP SIGNATURE/ { exit }
+        /^$/ { next }
+        /^[^ \t]/ { drop = nofiles == "nofiles" && $1 ~ /^(Files|Checksums-Sha1|Checksums-Sha256):$/ }
+        !drop { print }' "$1"
+}
+
+# make_layout LAYOUT SRC OUT: the source package in SRC remade in OBS's layout LAYOUT in OUT
+# (see the head of this file); prints the recipe's file name.
+make_layout() {
+    local layout=$1 src=$2 out=$3 dsc base orig upstream ext tree series=""
+    dsc=$(ls "$src"/*.dsc | head -1)
+    base=$(basename "$dsc")
+    rm -rf "$out" "$out.tree" && mkdir -p "$out"
+    if [ "$layout" = dch-release ]; then
+        for f in "$src"/*; do [ "$f" = "$dsc" ] || cp "$f" "$out/"; done
+        { dsc_fields "$dsc"; echo "OBS-DCH-RELEASE: 1"; } > "$out/$base"
+        echo "$base"
+        return 0
+    fi
+    orig=$(ls "$src"/*.orig.tar.* 2>/dev/null | head -1)
+    [ -n "$orig" ] || { echo "$base: a native package has no upstream tarball" >&2; return 1; }
+    upstream=$(basename "$orig"); upstream=${upstream#*_}; upstream=${upstream%%.orig.tar*}
+    ext=.tar${orig##*.orig.tar}
+    tree=$out.tree
+    dpkg-source --no-check -x "$dsc" "$tree" >/dev/null 2>&1 || { echo "$base: dpkg-source -x failed" >&2; return 1; }
+    cp "$orig" "$out/${base%%_*}-$upstream$ext"
+    if [ -f "$tree/debian/patches/series" ]; then
+        series=$( [ "$layout" = debian-tar ] && echo quilt.series || echo debian.series )
+        sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$tree/debian/patches/series" > "$out/$series"
+        while read -r patch rest; do
+            [[ $patch =~ ^[A-Za-z0-9][A-Za-z0-9_.+-]*$ ]] || { echo "$base: patch $patch: not a plain name" >&2; return 1; }
+            cp "$tree/debian/patches/$patch" "$out/$patch"
+        done < "$out/$series"
+    fi
+    rm -rf "$tree/debian/patches" "$tree/debian/source"
+    [ -z "$(find "$tree/debian" ! -type f ! -type d)" ] || { echo "$base: debian/ holds links" >&2; return 1; }
+    local tarflags=(--sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -czf "$out/debian.tar.gz")
+    case $layout in
+    debian-tar)
+        (cd "$tree" && tar "${tarflags[@]}" debian)
+        {
+            dsc_fields "$dsc" nofiles
+            echo "DEBTRANSFORM-TAR: ${base%%_*}-$upstream$ext"
+            echo "DEBTRANSFORM-FILES-TAR: debian.tar.gz"
+            [ -z "$series" ] || echo "DEBTRANSFORM-SERIES: $series"
+            echo "DEBTRANSFORM-RELEASE: 1"
+        } > "$out/$base"
+        ;;
+    debian-files)
+        for f in "$tree"/debian/*; do
+            [ -f "$f" ] && cp -p "$f" "$out/debian.$(basename "$f")"
+        done
+        local nested
+        nested=$(cd "$tree" && find debian -mindepth 2 -type f | sort)
+        [ -z "$nested" ] || (cd "$tree" && tar "${tarflags[@]}" $nested)
+        dsc_fields "$dsc" nofiles > "$out/$base"
+        ;;
+    esac
+    rm -rf "$tree"
+    echo "$base"
+}
+
 # obs-build's project config for Debian 12: the Priority: required set and everything it
 # depends on preinstalled (as debootstrap's base: what a shell and dpkg need; obs-build
 # does not expand Preinstall), base-passwd and base-files' scripts run, build-essential
@@ -133,8 +214,10 @@ link_closure "$work/toolbox/closure.txt" "$work/toolbox/repo"
 serve_dir "$work" >/dev/null
 required=$( (cat "$data/lists/required.txt"; echo build-essential; echo fakeroot) | sed 's/.*/"&"/' | paste -sd, -)
 printf '%-22s %-9s %-9s %7s %7s  %s\n' package obsbox obs-build "obsbox" "obs" "binary packages (identical of all)"
-for name in "${names[@]}"; do
-    dir=$work/$name
+for entry in "${names[@]}"; do
+    name=${entry%@*}
+    layout=""; [ "$entry" = "$name" ] || layout=${entry#*@}
+    dir=$work/$entry
     mkdir -p "$dir/repo"
     src=$corpus/src/$name
     if ! ls "$src"/*.dsc >/dev/null 2>&1; then
@@ -143,6 +226,12 @@ for name in "${names[@]}"; do
             { cat "$dir/apt-source.err" >&2; fail "$name: apt-get source"; continue; }
     fi
     dsc=$(ls "$src"/*.dsc | head -1)
+    sources=$src recipe=$(basename "$dsc") release_args=() release_line=""
+    if [ -n "$layout" ]; then
+        sources=$dir/layout
+        recipe=$(make_layout "$layout" "$src" "$sources") || { fail "$entry: cannot make the $layout layout"; continue; }
+        release_args=(--release "$release") release_line="release = \"$release\""
+    fi
     # The build dependencies as apt resolves them, and the base every build has.
     {
         "${APT[@]}" -s build-dep "$dsc"
@@ -157,10 +246,11 @@ for name in "${names[@]}"; do
     cat > "$dir/job.toml" <<EOF
 package = "$name"
 arch = "amd64"
-recipe = "$(basename "$dsc")"
-sources = "$src"
+recipe = "$recipe"
+sources = "$sources"
+$release_line
 jobs = 2
-repos = ["$SERVE_URL/$name/repo"]
+repos = ["$SERVE_URL/$entry/repo"]
 toolbox_repos = ["$SERVE_URL/toolbox/repo"]
 packages = [$required]
 EOF
@@ -175,7 +265,7 @@ EOF
     # obs-build, from the same repository as a local directory.
     if "$obs_build" --root "$dir/obs-root" --vm-type chroot --dist "$work/debian12.conf" \
             --repo "$dir/repo" --cachedir "$dir/obs-cache" --arch x86_64 --clean \
-            --norootforbuild --jobs 2 --logfile "$dir/obs.log" "$dsc" >/dev/null 2>&1; then
+            --norootforbuild --jobs 2 "${release_args[@]}" --logfile "$dir/obs.log" "$sources/$recipe" >/dev/null 2>&1; then
         obs_status=ok
     else
         obs_status="exit $?"
@@ -200,17 +290,17 @@ EOF
                 detail+=" $deb: control fields differ ($dir/$deb.control.diff);"
         done
     fi
-    printf '%-22s %-9s %-9s %6ss %6ss  %s (%d/%d)\n' "$name" "$obsbox_status" "$obs_status" \
+    printf '%-22s %-9s %-9s %6ss %6ss  %s (%d/%d)\n' "$entry" "$obsbox_status" "$obs_status" \
         $((t1 - t0)) $((t2 - t1)) "${ours_list:-none}" "$identical" "$total"
     if [ "$obsbox_status" != ok ]; then
-        fail "$name: obsbox failed"; tail -n 25 "$dir/obsbox/logfile" 2>/dev/null || cat "$dir/obsbox.out"
+        fail "$entry: obsbox failed"; tail -n 25 "$dir/obsbox/logfile" 2>/dev/null || cat "$dir/obsbox.out"
     fi
     if [ "$obs_status" != ok ]; then
-        fail "$name: obs-build failed"; tail -n 25 "$dir/obs.log" 2>/dev/null
+        fail "$entry: obs-build failed"; tail -n 25 "$dir/obs.log" 2>/dev/null
     fi
     if [ "$obsbox_status" = ok ] && [ "$obs_status" = ok ]; then
-        expect "$name: the same binary packages ($ours_list | $theirs_list)" [ "$ours_list" = "$theirs_list" ]
-        expect "$name: same file lists and control fields${detail:+:$detail}" [ -z "$detail" ]
+        expect "$entry: the same binary packages ($ours_list | $theirs_list)" [ "$ours_list" = "$theirs_list" ]
+        expect "$entry: same file lists and control fields${detail:+:$detail}" [ -z "$detail" ]
     fi
     # obs-build's chroot is large; keep only its results and log.
     "$(dirname "$obs_build")/killchroot" -s 9 "$dir/obs-root" >/dev/null 2>&1 || true

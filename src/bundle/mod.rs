@@ -39,6 +39,9 @@ pub struct Paths {
     pub toolbox: PathBuf,
     /// The recipe and its sources.
     pub sources: PathBuf,
+    /// The source package debtransform made of OBS's Debian layout, and its `.dsc`:
+    /// mounted read-only at `/sources.deb`.
+    pub transformed: Option<(PathBuf, String)>,
     /// Where the build writes its results (OBS layout below it).
     pub results: PathBuf,
     /// Where the phases' cgroups go.
@@ -239,17 +242,21 @@ fn build_spec(
     dir: &Path,
     recipe: &Recipe,
 ) -> Result<Spec> {
+    let transformed = paths.transformed.as_ref().map(|(_, dsc)| dsc.as_str());
     let mut spec = with_process(
         complete(&templates.build, dir)?,
         vec![
             "/bin/sh".to_string(),
             "-c".to_string(),
-            recipe.build_script(&job.rpm_target, &job.rpm_macros),
+            recipe.build_script(job, transformed)?,
         ],
         env(job, BUILD_HOME),
     );
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(bind(&paths.sources, "/sources", true)?);
+    if let Some((dir, _)) = &paths.transformed {
+        mounts.push(bind(dir, "/sources.deb", true)?);
+    }
     mounts.push(bind(&paths.results, "/results", false)?);
     spec.set_mounts(Some(mounts));
     Ok(spec)
@@ -419,14 +426,19 @@ pub(crate) fn build_user_process(
         .build()?)
 }
 
-pub(crate) fn env(job: &Job, home: &str) -> Vec<String> {
-    let jobs = if job.jobs == 0 {
+/// The parallel jobs of the build: the job's, or the number of cores when it gives none.
+pub fn build_jobs(job: &Job) -> u32 {
+    if job.jobs == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1)
     } else {
         job.jobs
-    };
+    }
+}
+
+pub(crate) fn env(job: &Job, home: &str) -> Vec<String> {
+    let jobs = build_jobs(job);
     let mut env = vec![
         format!("PATH={PATH}"),
         format!("HOME={home}"),

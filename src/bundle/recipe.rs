@@ -55,93 +55,169 @@ impl Recipe {
 
     /// The shell script of the build phase: it runs as the build user in the buildroot
     /// with the sources at `/sources` (read-only) and writes results below `/results` in
-    /// OBS's layout.
-    /// The build phase's script; `rpm_target` (may be empty) is `rpmbuild --target`, and
-    /// `rpm_macros` (may be empty) becomes the build user's `~/.rpmmacros`.
-    pub fn build_script(&self, rpm_target: &str, rpm_macros: &str) -> String {
+    /// OBS's layout. `transformed` names the `.dsc` debtransform made (in `/sources.deb`,
+    /// see [`crate::packages::debtransform`]) when the sources are in one of OBS's Debian
+    /// layouts.
+    pub fn build_script(&self, job: &Job, transformed: Option<&str>) -> Result<String> {
         let quote = shell_quote;
-        let target = if rpm_target.is_empty() {
-            String::new()
-        } else {
-            format!(" --target {}", quote(rpm_target))
-        };
-        let macros = if rpm_macros.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "printf '%s\\n' {} > \"$HOME/.rpmmacros\"\n",
-                quote(rpm_macros)
-            )
-        };
-        match self {
-            Recipe::Spec(spec) => format!(
-                "set -e\n\
-                 top=\"$HOME/rpmbuild\"\n\
-                 rm -rf \"$top\" && mkdir -p \"$top/SOURCES\" \"$top/SPECS\"\n\
-                 cp -a /sources/. \"$top/SOURCES/\"\n\
-                 cp /sources/{spec} \"$top/SPECS/\"\n\
-                 {macros}\
-                 # The buildroot was resolved from the recipe's BuildRequires already; on a\n\
-                 # Debian-based root rpm's own database is empty, so rpmbuild must not check.\n\
-                 rpmbuild -ba --nodeps{target} --define \"_topdir $top\" --define \"_smp_mflags -j$OBSBOX_JOBS\" \"$top/SPECS/\"{spec}\n\
-                 mkdir -p /results/RPMS /results/SRPMS\n\
-                 cp -a \"$top/RPMS/.\" /results/RPMS/\n\
-                 cp -a \"$top/SRPMS/.\" /results/SRPMS/\n",
-                spec = quote(spec),
-                target = target,
-                macros = macros,
-            ),
-            Recipe::Dsc(_) | Recipe::Tree(_) => {
-                // As obs-build's build-recipe-dsc: the source unpacked into TOPDIR/BUILD,
-                // `dpkg-buildpackage -us -uc -b` there (or the sources' build.script), the
-                // environment its su_deb_chroot sets; the same path ends up in debug info,
-                // so the same inputs give the same packages.
-                let unpack = match self {
-                    Recipe::Dsc(dsc) => {
-                        format!(r#"dpkg-source -x /sources/{} "$TOPDIR/BUILD""#, quote(dsc))
-                    }
-                    Recipe::Tree(dir) => format!(
-                        r#"mkdir "$TOPDIR/BUILD" && cp -a /sources/{}/. "$TOPDIR/BUILD/""#,
-                        quote(dir)
-                    ),
-                    Recipe::Spec(_) => unreachable!(),
+        let script = match self {
+            Recipe::Spec(spec) => {
+                let target = if job.rpm_target.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --target {}", quote(&job.rpm_target))
                 };
-                // The original source goes back in OTHER/: the .dsc and the files it lists
-                // (plain names only).
-                let source = match self {
-                    Recipe::Dsc(dsc) => format!(
-                        r#"cp /sources/{dsc} /results/OTHER/
-sed -n '/^Files:/,/^[^ ]/p' /sources/{dsc} | while read -r sum size name rest; do
-  case "$name" in ''|*/*|.*) continue ;; esac
-  if [ -f "/sources/$name" ]; then cp "/sources/$name" /results/OTHER/; fi
-done
-"#,
-                        dsc = quote(dsc)
-                    ),
-                    _ => String::new(),
+                let macros = if job.rpm_macros.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "printf '%s\\n' {} > \"$HOME/.rpmmacros\"\n",
+                        quote(&job.rpm_macros)
+                    )
                 };
                 format!(
-                    r#"set -e
-export LC_ALL=C.UTF-8 LANGUAGE=C.UTF-8 LANG=C.UTF-8 TZ=UTC
+                    "set -e\n\
+                     top=\"$HOME/rpmbuild\"\n\
+                     rm -rf \"$top\" && mkdir -p \"$top/SOURCES\" \"$top/SPECS\"\n\
+                     cp -a /sources/. \"$top/SOURCES/\"\n\
+                     cp /sources/{spec} \"$top/SPECS/\"\n\
+                     {macros}\
+                     # The buildroot was resolved from the recipe's BuildRequires already; on a\n\
+                     # Debian-based root rpm's own database is empty, so rpmbuild must not check.\n\
+                     rpmbuild -ba --nodeps{target} --define \"_topdir $top\" --define \"_smp_mflags -j$OBSBOX_JOBS\" \"$top/SPECS/\"{spec}\n\
+                     mkdir -p /results/RPMS /results/SRPMS\n\
+                     cp -a \"$top/RPMS/.\" /results/RPMS/\n\
+                     cp -a \"$top/SRPMS/.\" /results/SRPMS/\n",
+                    spec = quote(spec),
+                )
+            }
+            Recipe::Dsc(_) | Recipe::Tree(_) => self.debian_script(job, transformed)?,
+        };
+        Ok(script)
+    }
+
+    /// A Debian build as obs-build's build-recipe-dsc (Debian's obs-build 20210120) runs
+    /// it: the sources copied to `TOPDIR/SOURCES`, the source package (debtransform's
+    /// when there is one) unpacked into `TOPDIR/BUILD`, OBS's release as a changelog entry
+    /// when the sources were not transformed, then the build command (the sources'
+    /// `build.script`, the project config's `Substitute: dsc:build_cmd` or
+    /// `dpkg-buildpackage -us -uc -b`) in the environment a login shell of the build user
+    /// gets through `su -`, with `DEB_BUILD_OPTIONS=parallel=N`. The same path ends up in
+    /// debug info, so the same inputs give the same packages.
+    fn debian_script(&self, job: &Job, transformed: Option<&str>) -> Result<String> {
+        let quote = shell_quote;
+        let (unpack, source) = match (self, transformed) {
+            (Recipe::Dsc(_), Some(dsc)) => (
+                format!(
+                    r#"for f in /sources.deb/*; do cp -p "$f" SOURCES.DEB/; done
+dpkg-source -x "$TOPDIR/SOURCES.DEB/"{dsc} "$TOPDIR/BUILD"
+"#,
+                    dsc = quote(dsc)
+                ),
+                Some(("SOURCES.DEB", dsc)),
+            ),
+            (Recipe::Dsc(dsc), None) => (
+                format!(
+                    "dpkg-source -x \"$TOPDIR/SOURCES/\"{} \"$TOPDIR/BUILD\"\n",
+                    quote(dsc)
+                ),
+                Some(("SOURCES", dsc.as_str())),
+            ),
+            (Recipe::Tree(dir), _) => (
+                format!(
+                    "mkdir BUILD && cp -a /sources/{}/. \"$TOPDIR/BUILD/\"\n",
+                    quote(dir)
+                ),
+                None,
+            ),
+            (Recipe::Spec(_), _) => unreachable!("not a Debian recipe"),
+        };
+        // OBS's release in the changelog of a .dsc that asks for it with the tag
+        // `OBS-DCH-RELEASE: 1` and is not transformed: an entry of VERSION+RELEASE, dated
+        // as the entry before it. (Debian's obs-build 20210120 also appends the release,
+        // without `+`, to every other untransformed .dsc; obsbox does as upstream obs-build
+        // and leaves those alone: else every rebuild would be a new version and never
+        // found unchanged.)
+        let release = match (self, transformed, deb_release(job.release.as_deref())?) {
+            (Recipe::Dsc(dsc), None, Some(release)) => format!(
+                r#"if grep -Eq '^OBS-DCH-RELEASE: 1' "$TOPDIR/SOURCES/"{dsc} && [ -f BUILD/debian/changelog ]; then
+  rel=+{release}
+  parsed=$(cd BUILD && dpkg-parsechangelog 2>/dev/null || true)
+  last_word() {{ printf '%s\n' "$parsed" | grep -E "^$1:" | awk '{{print $NF}}'; }}
+  date=$(printf '%s\n' "$parsed" | grep -E '^Date:' | awk '{{$1 = ""; print substr($0, 2)}}')
+  {{
+    printf '%s (%s%s) %s; urgency=%s\n\n' "$(last_word Source)" "$(last_word Version)" "$rel" \
+      "$(last_word Distribution)" "$(last_word Urgency)"
+    printf '  * OBS build %s\n\n -- OBS Build <obs@buildd>  %s\n\n' "$rel" "$date"
+    cat BUILD/debian/changelog
+  }} > "$TOPDIR/changelog.obs"
+  mv "$TOPDIR/changelog.obs" BUILD/debian/changelog
+fi
+"#,
+                release = quote(&release),
+                dsc = quote(dsc)
+            ),
+            _ => String::new(),
+        };
+        let command = if job.dsc_build_cmd.is_empty() {
+            "dpkg-buildpackage -us -uc -b"
+        } else {
+            job.dsc_build_cmd.as_str()
+        };
+        let mut options = format!(
+            "export DEB_BUILD_OPTIONS=parallel={}",
+            crate::bundle::build_jobs(job)
+        );
+        if !job.build_profiles.is_empty() {
+            options.push_str(&format!(
+                "; export DEB_BUILD_PROFILES={}",
+                quote(&job.build_profiles.join(" "))
+            ));
+        }
+        // The original source goes back in OTHER/: the .dsc built and the files it lists
+        // (plain names only).
+        let hand_back = match source {
+            Some((dir, dsc)) => format!(
+                r#"cp "$TOPDIR/{dir}/"{dsc} /results/OTHER/
+sed -n '/^Files:/,/^[^ ]/p' "$TOPDIR/{dir}/"{dsc} | while read -r sum size name rest; do
+  case "$name" in ''|*/*|.*) continue ;; esac
+  if [ -f "$TOPDIR/{dir}/$name" ]; then cp "$TOPDIR/{dir}/$name" /results/OTHER/; fi
+done
+"#,
+                dsc = quote(dsc)
+            ),
+            None => String::new(),
+        };
+        Ok(format!(
+            r#"set -e
 umask 022
 TOPDIR={TOPDIR}
 cd "$TOPDIR"
-rm -rf BUILD
-{unpack}
-cd BUILD
-if [ -f /sources/build.script ]; then
-  . /sources/build.script
-else
-  dpkg-buildpackage -us -uc -b
+rm -rf BUILD SOURCES SOURCES.DEB
+mkdir -p SOURCES SOURCES.DEB OTHER DEBS
+for f in /sources/*; do if [ -f "$f" ]; then cp -p "$f" SOURCES/; fi; done
+{unpack}{release}command={command}
+if [ -e SOURCES/build.script ]; then
+  echo "Sourcing build.script to build"
+  chmod +x SOURCES/build.script
+  command="source $TOPDIR/SOURCES/build.script"
 fi
+shell=/bin/bash
+[ -x "$shell" ] || shell=/bin/sh
+# What `su - abuild` gives the build: a login shell's environment, the locale and zone.
+env -i HOME={home} USER={user} LOGNAME={user} SHELL=/bin/bash MAIL=/var/mail/{user} \
+  PATH=/usr/local/bin:/usr/bin:/bin:/usr/games \
+  LC_ALL=C.UTF-8 LANGUAGE=C.UTF-8 LANG=C.UTF-8 TZ=UTC \
+  "$shell" -l -c "{options} ; cd $TOPDIR/BUILD && $command" </dev/null
 cd "$TOPDIR"
 mkdir -p /results/DEBS /results/OTHER
 for f in *.deb *.udeb *.ddeb; do if [ -e "$f" ]; then cp "$f" /results/DEBS/; fi; done
 for f in *.changes *.buildinfo; do if [ -e "$f" ]; then cp "$f" /results/OTHER/; fi; done
-{source}"#,
-                )
-            }
-        }
+{hand_back}"#,
+            command = quote(command),
+            home = crate::bundle::BUILD_HOME,
+            user = crate::bundle::BUILD_USER,
+        ))
     }
 
     /// The build relations the recipe declares, for `ctx` (build arch and profiles): a
@@ -189,6 +265,26 @@ for f in *.changes *.buildinfo; do if [ -e "$f" ]; then cp "$f" /results/OTHER/;
         };
         build_deps::needs(source, &shown, ctx)
     }
+}
+
+/// The release a Debian build takes from the job's (OBS's `--release`, a buildinfo's
+/// `<release>`): what comes before a `%` (rpm macros mean nothing to dpkg), none when that
+/// is empty. It goes into a Debian version, so only a version's characters are allowed.
+pub fn deb_release(release: Option<&str>) -> Result<Option<String>> {
+    let Some(release) = release else {
+        return Ok(None);
+    };
+    let cut = release.split('%').next().unwrap_or("");
+    if cut.is_empty() {
+        return Ok(None);
+    }
+    if !cut
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".+~-".contains(c))
+    {
+        bail!("release {release:?}: not usable in a Debian version (letters, digits, . + ~ -)");
+    }
+    Ok(Some(cut.to_string()))
 }
 
 /// The largest recipe file obsbox reads.

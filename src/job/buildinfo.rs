@@ -324,6 +324,7 @@ impl Root {
             rpm_macros: String::new(),
             expanded: true,
             build_profiles: Vec::new(),
+            dsc_build_cmd: String::new(),
         })
     }
 }

@@ -121,6 +121,11 @@ pub struct Job {
     /// restricted build relations of the recipe apply. None by default.
     #[serde(default)]
     pub build_profiles: Vec<String>,
+    /// The command that builds a Debian source (the project config's `Substitute:
+    /// dsc:build_cmd`, a shell command line run in the unpacked source as the build user).
+    /// Empty: `dpkg-buildpackage -us -uc -b`, as obs-build.
+    #[serde(default)]
+    pub dsc_build_cmd: String,
 }
 
 /// Reads the job in `path`, choosing the reader by what the file is: `*.toml` is a native

@@ -255,6 +255,7 @@ impl JobFile {
             expanded: false,
             build_profiles: crate::repo::build_deps::parse_profiles(&self.build_profiles.join(" "))
                 .context("build_profiles")?,
+            dsc_build_cmd: String::new(),
         })
     }
 }

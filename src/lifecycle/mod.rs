@@ -96,6 +96,50 @@ pub struct Prepared {
     /// The buildroot's and the toolbox's overlays and the bundles' `rootfs` binds of them
     /// ([`Roots::Mounted`]): unmounted when dropped.
     pub mounts: Vec<rootfs::overlay::Mount>,
+    /// What preparing did that the job log should say (debtransform's work).
+    pub notes: Vec<String>,
+}
+
+/// A recipe the build cannot use (a broken OBS Debian layout): the job fails as a failed
+/// build does (exit code 1), as obs-build's "debian transforming failed".
+#[derive(Debug)]
+pub struct BrokenRecipe(pub String);
+
+impl std::fmt::Display for BrokenRecipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BrokenRecipe {}
+
+/// OBS's Debian layout made into a source package in `work/sources.deb`, when the recipe
+/// is a `.dsc` whose sources hold a `debian.*` file (as obs-build decides); the directory
+/// and the `.dsc` made.
+fn debtransform(
+    job: &Job,
+    recipe: &Recipe,
+    work: &Path,
+) -> Result<Option<(PathBuf, crate::packages::debtransform::Transformed)>> {
+    use crate::packages::debtransform;
+    let Recipe::Dsc(dsc) = recipe else {
+        return Ok(None);
+    };
+    if !debtransform::applies(&job.sources)? {
+        return Ok(None);
+    }
+    let broken = |e: anyhow::Error| anyhow::Error::new(BrokenRecipe(format!("{e:#}")));
+    let release = bundle::recipe::deb_release(job.release.as_deref()).map_err(broken)?;
+    let options = debtransform::Options {
+        release,
+        date: debtransform::changelog_date()?,
+    };
+    let out = work.join("sources.deb");
+    if out.exists() {
+        fs::remove_dir_all(&out).with_context(|| format!("cannot remove {}", out.display()))?;
+    }
+    let transformed = debtransform::transform(&job.sources, dsc, &options, &out).map_err(broken)?;
+    Ok(Some((fs::canonicalize(&out)?, transformed)))
 }
 
 /// The packages of the toolbox for `job`: the runtime configuration's list (default and
@@ -129,6 +173,8 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
     if job.repos.is_empty() {
         bail!("job {}: no repositories for the buildroot", job.id);
     }
+    // Before any root is assembled: a broken layout fails the job at once.
+    let transformed = debtransform(job, &recipe, work)?;
     let repo_args = |refs: &[crate::job::RepoRef], what: &str| -> Result<Vec<String>> {
         refs.iter()
             .map(|r| {
@@ -319,6 +365,9 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         sources: fs::canonicalize(&job.sources)
             .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
         results: fs::canonicalize(&staging)?,
+        transformed: transformed
+            .as_ref()
+            .map(|(dir, t)| (dir.clone(), t.dsc.clone())),
         cgroups: options.cgroups,
     };
     let templates = bundle::Templates::load(options.config.as_deref())
@@ -369,6 +418,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         emulation,
         global_entry,
         mounts,
+        notes: transformed.map(|(_, t)| t.notes).unwrap_or_default(),
     })
 }
 
@@ -791,7 +841,20 @@ fn run_phases(
     log: &mut results::Log,
     stats: &mut Vec<PhaseStats>,
 ) -> Result<i32> {
-    let prepared = prepare(job, store, options, work)?;
+    let prepared = match prepare(job, store, options, work) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            if let Some(broken) = err.downcast_ref::<BrokenRecipe>() {
+                log.note(&format!("debian transforming failed: {broken}"));
+                eprintln!("obsbox: error: debian transforming failed: {broken}");
+                return Ok(codes::FAILED);
+            }
+            return Err(err);
+        }
+    };
+    for note in &prepared.notes {
+        log.note(note);
+    }
     log.note(&format!(
         "buildroot and toolbox ready in {:.2} s",
         prepared.assembly.as_secs_f64()

@@ -386,6 +386,9 @@ fn read_job(
             }
             apply_project_config(&mut job, &config, &dirs, log);
             macros.push_str(&config.macros);
+            if let Some(words) = config.substitute.get("dsc:build_cmd") {
+                job.dsc_build_cmd = words.join(" ");
+            }
         } else {
             log.note(&format!(
                 "--dist {}: not a file (a distribution name): no project config",

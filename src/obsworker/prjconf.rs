@@ -1,7 +1,8 @@
 //! What obsbox takes from the project config bs_worker writes to `ROOT/.build.config`
 //! (`--dist`): the `Preinstall:`, `VMinstall:`, `Runscripts:`, `Required:` and
-//! `Support:` package lists (a `!name` word removes a name, as in OBS), and the `Macros:`
-//! section, which becomes the rpm macros of a `.spec` build.
+//! `Support:` package lists (a `!name` word removes a name, as in OBS), the `Macros:`
+//! section, which becomes the rpm macros of a `.spec` build, and the `Substitute:` lines
+//! (`Substitute: dsc:build_cmd …` is the command of a Debian build).
 //!
 //! The conditionals around them are evaluated as far as they can be without OBS's macro
 //! engine: `%ifarch`/`%ifnarch` against the job's arch, `%if` of a number, `%else`,
@@ -19,6 +20,10 @@ pub struct ProjectConfig {
     pub support: Vec<String>,
     /// The `Macros:` … `:Macros` section's lines.
     pub macros: String,
+    /// `Substitute: KEY WORD…` lines as OBS keeps them: the last line of a key wins,
+    /// `Substitute: !KEY` removes it, `Substitute: !*` all; each word once, a trailing
+    /// `=` taken off.
+    pub substitute: std::collections::BTreeMap<String, Vec<String>>,
     /// What could not be evaluated exactly, one line each, for the build log.
     pub notes: Vec<String>,
 }
@@ -85,6 +90,31 @@ pub fn parse(text: &str, arch: &str) -> ProjectConfig {
                 in_macros = true;
                 continue;
             }
+            "substitute" => {
+                let mut words = value.split_whitespace();
+                match words.next() {
+                    None => {}
+                    Some("!*") => config.substitute.clear(),
+                    Some(removed) if removed.starts_with('!') => {
+                        config.substitute.remove(&removed[1..]);
+                    }
+                    Some(key) => {
+                        let mut list: Vec<String> = Vec::new();
+                        for word in words {
+                            if !list.iter().any(|w| w == word) {
+                                list.push(word.to_string());
+                            }
+                        }
+                        for word in &mut list {
+                            if let Some(stripped) = word.strip_suffix('=') {
+                                *word = stripped.to_string();
+                            }
+                        }
+                        config.substitute.insert(key.to_string(), list);
+                    }
+                }
+                continue;
+            }
             "preinstall" => &mut config.preinstall,
             "vminstall" => &mut config.vminstall,
             "runscripts" => &mut config.runscripts,
@@ -145,6 +175,9 @@ Macros:
 :Macros
 VMinstall: util-linux
 Support: !make
+Substitute: dsc:build_cmd dpkg-buildpackage -us -uc -b -us
+Substitute: gone x
+Substitute: !gone
 ";
         let c = parse(text, "x86_64");
         assert_eq!(c.preinstall, ["dash", "coreutils", "libc6"]);
@@ -154,6 +187,14 @@ Support: !make
         assert_eq!(c.vminstall, ["util-linux"]);
         assert_eq!(c.macros, "%vendor obsbox test\n%if 1\n%_with_x 1\n");
         assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert_eq!(
+            c.substitute
+                .get("dsc:build_cmd")
+                .map(|w| w.join(" "))
+                .as_deref(),
+            Some("dpkg-buildpackage -us -uc -b")
+        );
+        assert_eq!(c.substitute.len(), 1, "{:?}", c.substitute);
         assert!(c.notes[0].contains("line 17"), "{:?}", c.notes);
         let arm = parse(text, "aarch64");
         assert_eq!(arm.support, ["qemu", "never"]);

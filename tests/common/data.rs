@@ -52,3 +52,37 @@ pub fn copy_tree(from: &Path, to: &Path) {
         to.display()
     );
 }
+
+/// A tarball of `(name, content)` regular files at `path`, gzip- or xz-compressed as its
+/// name ends (`.gz`/`.tgz`, `.xz`), plain otherwise. Names are stored as given: also the
+/// ones the tar crate's own setters refuse (`..`, absolute), for tests of hostile archives.
+pub fn tarball(path: &Path, members: &[(&str, &[u8])]) {
+    use std::io::Write;
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_600_000_000);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
+    }
+    let raw = builder.into_inner().unwrap();
+    let name = path.to_string_lossy();
+    let data = if name.ends_with(".xz") {
+        let mut enc = xz2::write::XzEncoder::new(Vec::new(), 6);
+        enc.write_all(&raw).unwrap();
+        enc.finish().unwrap()
+    } else if name.ends_with(".gz") || name.ends_with(".tgz") {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw).unwrap();
+        enc.finish().unwrap()
+    } else {
+        raw
+    };
+    fs::write(path, data).unwrap();
+}
