@@ -9,21 +9,14 @@ use super::Context;
 use crate::lifecycle::{self, Options};
 use crate::rootfs::store::Store;
 
-/// Where the runtime configuration is looked for when `--config` is not given.
-
+/// What `build` and `bundle` both take.
 #[derive(Args, Debug)]
-pub struct BuildArgs {
+pub struct JobArgs {
     /// The job: a job.toml, an OBS buildinfo XML or a .build.rpmlist.
     pub job: PathBuf,
-    /// The results directory (OBS layout: RPMS/ SRPMS/ DEBS/ OTHER/ logfile _statistics).
-    #[arg(long)]
-    pub out: PathBuf,
     /// The runtime configuration directory (toolbox.toml, …); default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Keep the work directory (buildroot and phase bundles) for inspection.
-    #[arg(long)]
-    pub keep_work: bool,
     /// The previous results of this job (OBS's old packages): build-compare compares
     /// with them, and an unchanged rebuild exits with 2.
     #[arg(long)]
@@ -31,18 +24,24 @@ pub struct BuildArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub common: JobArgs,
+    /// The results directory (OBS layout: RPMS/ SRPMS/ DEBS/ OTHER/ logfile _statistics).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep the work directory (buildroot and phase bundles) for inspection.
+    #[arg(long)]
+    pub keep_work: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct BundleArgs {
-    /// The job: a job.toml, an OBS buildinfo XML or a .build.rpmlist.
-    pub job: PathBuf,
+    #[command(flatten)]
+    pub common: JobArgs,
     /// Where the phase bundles go (DIR/prepare, DIR/build, DIR/check-NAME, DIR/buildroot).
     #[arg(long)]
     pub out: PathBuf,
-    /// The runtime configuration directory; default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// The previous results of this job, as for `build --old`.
-    #[arg(long)]
-    pub old: Option<PathBuf>,
 }
 
 fn config_dir(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
@@ -51,7 +50,7 @@ fn config_dir(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
 
 /// Returns OBS's exit code; a job that cannot even be read is a setup failure.
 pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
-    let job = match crate::job::load(&args.job) {
+    let job = match crate::job::load(&args.common.job) {
         Ok(job) => job,
         Err(err) => {
             eprintln!("obsbox: error: {err:#}");
@@ -63,9 +62,9 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         results: args.out,
         cache: ctx.cache.clone(),
         state_root: ctx.root.clone(),
-        config: config_dir(args.config)?,
+        config: config_dir(args.common.config)?,
         keep_work: args.keep_work,
-        old_results: args.old,
+        old_results: args.common.old,
         log: None,
         cgroups: crate::bundle::CgroupPlace::owned(),
         roots: crate::lifecycle::Roots::Mounted,
@@ -74,7 +73,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
 }
 
 pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
-    let job = crate::job::load(&args.job)?;
+    let job = crate::job::load(&args.common.job)?;
     if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
         bail!("{}: the output directory is not empty", args.out.display());
     }
@@ -85,9 +84,9 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         results: args.out.join("results"),
         cache: ctx.cache.clone(),
         state_root: ctx.root.clone(),
-        config: config_dir(args.config)?,
+        config: config_dir(args.common.config)?,
         keep_work: true,
-        old_results: args.old,
+        old_results: args.common.old,
         log: None,
         cgroups: crate::bundle::CgroupPlace::Exported,
         roots: crate::lifecycle::Roots::Copied,

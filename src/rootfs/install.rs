@@ -540,18 +540,7 @@ fn toolbox_spec(
             .options(vec!["rbind".to_string(), "rw".to_string()])
             .build()?,
     );
-    mounts.push(
-        oci_spec::runtime::MountBuilder::default()
-            .destination("/tmp")
-            .typ("tmpfs")
-            .source("tmpfs")
-            .options(vec![
-                "nosuid".to_string(),
-                "nodev".to_string(),
-                "mode=1777".to_string(),
-            ])
-            .build()?,
-    );
+    mounts.push(crate::bundle::tmpfs("/tmp")?);
     spec.set_mounts(Some(mounts));
     if let Some(emulation) = emulation {
         emulation.adapt_spec(&mut spec)?;
