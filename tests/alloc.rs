@@ -813,13 +813,19 @@ fn allocation_callback_that_hangs_is_killed_and_rejects() {
         .collect();
     assert_eq!(pids.len(), 4, "{text}");
     for pid in pids {
-        // Gone, or dead and waiting for init to reap it (the orphaned child).
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
-        assert!(
-            stat.is_empty() || state == Some('Z'),
-            "process {pid} is left: {stat}"
-        );
+        // Gone, or dead and waiting for init to reap it (the orphaned child). A process
+        // SIGKILLed a moment ago may still be on its way out on a loaded machine.
+        let gone = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
+            (stat.is_empty() || state == Some('Z'), stat)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !gone().0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (gone, stat) = gone();
+        assert!(gone, "process {pid} is left: {stat}");
     }
 }
 
