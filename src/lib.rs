@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod cli;
 pub mod config_dir;
 pub mod job;
+pub mod joblog;
 pub mod lifecycle;
 pub mod logging;
 pub mod mountinfo;

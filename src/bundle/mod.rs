@@ -85,7 +85,12 @@ impl CgroupPlace {
 pub enum PhaseKind {
     Prepare,
     Build,
-    Check { gating: bool },
+    /// The results' package information for the log (`dpkg-deb --info/--contents`,
+    /// `rpm -qpi/-qplv`), from the toolbox, as obs-build prints it after a build.
+    ResultsInfo,
+    Check {
+        gating: bool,
+    },
 }
 
 /// A written phase bundle.
@@ -104,7 +109,7 @@ impl Phase {
             dir: self.dir.clone(),
             of: match self.kind {
                 PhaseKind::Prepare | PhaseKind::Build => RootOf::Buildroot,
-                PhaseKind::Check { .. } => RootOf::Toolbox,
+                PhaseKind::ResultsInfo | PhaseKind::Check { .. } => RootOf::Toolbox,
             },
         }
     }
@@ -112,6 +117,32 @@ impl Phase {
 
 /// The build phase's bundle name.
 pub const BUILD: &str = "build";
+
+/// The results-info phase's bundle name.
+pub const RESULTS_INFO: &str = "results-info";
+
+/// What the results-info phase runs in the toolbox (busybox's shell; the package tools by
+/// path, since busybox prefers applets of its own): for each package in the results, its
+/// name as a heading, then what obs-build prints of it.
+const RESULTS_INFO_SCRIPT: &str = r#"status=0
+for f in /results/DEBS/*.deb /results/DEBS/*.ddeb /results/DEBS/*.udeb; do
+    [ -f "$f" ] || continue
+    printf '==== %s ====\n\n' "${f##*/}"
+    /usr/bin/dpkg-deb --info "$f" || status=1
+    echo
+    /usr/bin/dpkg-deb --contents "$f" || status=1
+    echo
+done
+for f in /results/RPMS/*/*.rpm /results/SRPMS/*.rpm; do
+    [ -f "$f" ] || continue
+    printf '==== %s ====\n\n' "${f##*/}"
+    /usr/bin/rpm -qpi "$f" || status=1
+    echo
+    /usr/bin/rpm -qplv "$f" || status=1
+    echo
+done
+exit $status
+"#;
 
 /// A bundle's root directory, as the OCI bundle format has it: `rootfs` beside
 /// `config.json` (runtime-tools' validator refuses a root outside the bundle).
@@ -165,9 +196,17 @@ pub fn write_bundles(
     emulation: Option<&crate::binfmt::Emulation>,
 ) -> Result<Vec<Phase>> {
     let recipe = Recipe::of(job)?;
-    let mut phases = vec![
-        ("prepare".to_string(), PhaseKind::Prepare),
-        (BUILD.to_string(), PhaseKind::Build),
+    let results_info = ["busybox", "sh", "-c", RESULTS_INFO_SCRIPT].map(String::from);
+    // Each phase with what it runs from the toolbox (prepare and the build run the
+    // buildroot's own).
+    let mut phases: Vec<(String, PhaseKind, &[String])> = vec![
+        ("prepare".to_string(), PhaseKind::Prepare, &[]),
+        (BUILD.to_string(), PhaseKind::Build, &[]),
+        (
+            RESULTS_INFO.to_string(),
+            PhaseKind::ResultsInfo,
+            &results_info,
+        ),
     ];
     for check in &job.checks {
         if check.run.is_empty() {
@@ -178,16 +217,17 @@ pub fn write_bundles(
             PhaseKind::Check {
                 gating: check.gating,
             },
+            &check.run,
         ));
     }
     let mut written = Vec::new();
-    for (i, (name, kind)) in phases.into_iter().enumerate() {
+    for (name, kind, run) in phases {
         let dir = out.join(&name);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut spec = match &kind {
             PhaseKind::Prepare => prepare_spec(job, &dir)?,
             PhaseKind::Build => with_hooks(build_spec(job, paths, &dir, &recipe)?, hooks)?,
-            PhaseKind::Check { .. } => check_spec(job, paths, &dir, &job.checks[i - 2].run)?,
+            PhaseKind::ResultsInfo | PhaseKind::Check { .. } => check_spec(job, paths, &dir, run)?,
         };
         if let (Some(emulation), PhaseKind::Prepare | PhaseKind::Build) = (emulation, &kind) {
             emulation.adapt_spec(&mut spec)?;
