@@ -133,12 +133,18 @@ for f in /results/DEBS/*.deb /results/DEBS/*.ddeb /results/DEBS/*.udeb; do
     /usr/bin/dpkg-deb --contents "$f" || status=1
     echo
 done
+rpmdb=
 for f in /results/RPMS/*/*.rpm /results/SRPMS/*.rpm; do
     [ -f "$f" ] || continue
+    # rpm wants a database even to query a file: an empty one of its own.
+    if [ -z "$rpmdb" ]; then
+        rpmdb=/tmp/results-info.rpmdb
+        /usr/bin/rpm --dbpath "$rpmdb" --initdb || status=1
+    fi
     printf '==== %s ====\n\n' "${f##*/}"
-    /usr/bin/rpm -qpi "$f" || status=1
+    /usr/bin/rpm --dbpath "$rpmdb" -qpi "$f" || status=1
     echo
-    /usr/bin/rpm -qplv "$f" || status=1
+    /usr/bin/rpm --dbpath "$rpmdb" -qplv "$f" || status=1
     echo
 done
 exit $status
