@@ -56,7 +56,7 @@ fn debian_source_package_builds_into_debs() {
     // The log as OBS users read it: stamped lines, the kernel and the worker, the
     // buildroot's packages as installed, the toolbox's, the built package's information
     // from the toolbox's dpkg-deb (phase results-info).
-    let cold = common::joblog::assert_job_log(&log, &[&deb], &deb_packages(), false);
+    let cold = common::joblog::assert_job_log(&log, &[&deb], &deb_packages(), Some(false));
     assert!(
         stats.contains("<phase name=\"results-info\" exitcode=\"0\">"),
         "{stats}"
@@ -74,7 +74,7 @@ fn debian_source_package_builds_into_debs() {
     // A root from the cache is listed as well: the same packages as installed the first
     // time.
     let deb = results.join("DEBS/hello-obsbox_1.0_amd64.deb");
-    let warm = common::joblog::assert_job_log(&log, &[&deb], &deb_packages(), true);
+    let warm = common::joblog::assert_job_log(&log, &[&deb], &deb_packages(), Some(true));
     let listing = |log: &str| {
         let lines: Vec<&str> = log.lines().collect();
         common::joblog::section(&lines, "Packages in the buildroot")

@@ -456,6 +456,9 @@ fn justbuild_builds_a_debian_package() {
         deb.display()
     );
     assert!(stdout_of(&info).contains("Package: hello-obsbox"));
+    // What bs_worker streams to the web UI: the log as obs-build's, stamped from the start
+    // of obsbox's answer to the call, with the roots' packages and the result's listing.
+    common::joblog::assert_job_log(&log, &[&deb], &common::job::deb_packages(), None);
     for other in [
         "hello-obsbox_1.0.dsc",
         "hello-obsbox_1.0_amd64.changes",

@@ -63,6 +63,6 @@ echo "== bs_worker --build"
 echo "== the results bs_worker reads (ROOT/.build.packages)"
 (cd "$work/root/.build.packages" && find . -type f | sort)
 echo "== the log (ROOT/.build.log)"
-grep -E '^\[obsbox\]' "$work/root/.build.log"
+grep -E '^\[ *[0-9]+s\] \[obsbox\]' "$work/root/.build.log"
 [ -f "$work/root/.build.packages/DEBS/hello-obsbox_1.0_amd64.deb" ] ||
     { echo "no package built" >&2; exit 1; }
