@@ -109,7 +109,9 @@ link_closure() {
 # depends on preinstalled (as debootstrap's base: what a shell and dpkg need; obs-build
 # does not expand Preinstall), base-passwd and base-files' scripts run, build-essential
 # and fakeroot required (as sbuild and OBS's Debian configurations give every build: a
-# package without Rules-Requires-Root: no is built under fakeroot).
+# package without Rules-Requires-Root: no is built under fakeroot); Prefer: where a name
+# is both a package and provided by another, the package itself, as apt takes it
+# (pkg-config, which pkgconf provides too).
 base=$("${APT[@]}" -s install $(cat "$data/lists/required.txt") | sed -n 's/^Inst \([^ ]*\) .*/\1/p' | sort -u | paste -sd' ')
 [ -n "$base" ] || { echo "apt cannot resolve the required set" >&2; exit 1; }
 cat > "$work/debian12.conf" <<EOF
@@ -119,7 +121,7 @@ Binarytype: deb
 Preinstall: $base
 Runscripts: base-passwd base-files
 Required: build-essential fakeroot
-Prefer: make libsystemd0
+Prefer: make libsystemd0 pkg-config
 EOF
 
 # The toolbox (runtime-config/toolbox.toml's default packages, what obsbox's checks run
