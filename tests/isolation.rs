@@ -192,6 +192,22 @@ fn the_build_has_no_network_but_lo() {
     assert_eq!(interfaces, ["lo"], "{out}");
 }
 
+/// Its own loopback is up, as under runc and in obs-build's builds: test suites that serve
+/// on 127.0.0.1 and connect to it work (cpp-httplib's hung with it down).
+#[test]
+fn the_build_serves_and_connects_on_its_own_loopback() {
+    let out = must_succeed(&in_build(&[
+        "/usr/bin/perl",
+        "-MIO::Socket::INET",
+        "-e",
+        "my $l = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1:0') \
+         or die \"listen: $!\\n\"; \
+         IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $l->sockport, Timeout => 5) \
+         or die \"connect: $!\\n\"; $l->accept or die \"accept: $!\\n\"; print \"served\\n\"",
+    ]));
+    assert_eq!(out.trim(), "served", "{out}");
+}
+
 #[test]
 fn the_build_cannot_reach_a_loopback_service_of_the_host() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
