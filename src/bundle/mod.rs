@@ -246,13 +246,19 @@ pub fn write_bundles(
     Ok(written)
 }
 
+/// The prepare phase: the build user and its directories, and, as obs-build's
+/// init_buildsystem, an `/etc/hosts` naming localhost and the build's host name (test
+/// suites connect to them).
 fn prepare_spec(job: &Job, dir: &Path) -> Result<Spec> {
     let script = format!(
         "set -e\n\
          grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
          grep -q '^{user}:' /etc/passwd || echo '{user}:x:{uid}:{gid}:OBS build user:{home}:/bin/sh' >> /etc/passwd\n\
          mkdir -p {home} {topdir}\n\
-         chown {uid}:{gid} {home} {topdir}\n",
+         chown {uid}:{gid} {home} {topdir}\n\
+         [ -e /etc/hosts ] || echo '127.0.0.1 localhost' > /etc/hosts\n\
+         grep -qF '127.0.0.1 {host}' /etc/hosts || echo '127.0.0.1 {host}' >> /etc/hosts\n",
+        host = hostname_of(BUILD),
         user = BUILD_USER,
         uid = BUILD_UID,
         gid = BUILD_GID,
@@ -415,6 +421,11 @@ fn bind(source: &Path, destination: &str, readonly: bool) -> Result<Mount> {
         .build()?)
 }
 
+/// The host name of a phase's container.
+fn hostname_of(phase: &str) -> String {
+    format!("obsbox-{}", sanitize(phase))
+}
+
 /// Annotations, hostname, cgroup and resource limits common to every phase.
 fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec> {
     let hostarch = if job.hostarch.is_empty() {
@@ -434,7 +445,7 @@ fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec>
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     spec.set_annotations(Some(annotations));
-    spec.set_hostname(Some(format!("obsbox-{}", sanitize(phase))));
+    spec.set_hostname(Some(hostname_of(phase)));
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut resources = linux
         .resources()
