@@ -56,7 +56,8 @@ for i in $(seq "$rounds"); do
     ms=$(build arm64 "$i") && arm_ms+=("$ms")
     ms=$(build amd64 "$i") && amd_ms+=("$ms")
 done
-grep -qx "checks run on aarch64" "$work/results-arm64-1/logfile" ||
+# (The log's lines start with their time stamp, `[   12s] `.)
+grep -qE '^\[ *[0-9]+s\] checks run on aarch64$' "$work/results-arm64-1/logfile" ||
     { echo "the arm64 unit test did not run as aarch64" >&2; exit 1; }
 
 # The lint callbacks: cleanup hooks (they run whatever the build did), one per side, with

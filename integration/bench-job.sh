@@ -5,6 +5,12 @@
 # includes assembling the buildroot and the toolbox), and the warm job's overhead: its wall
 # time (to the exit of obsbox, work directory removed) less its build phase. Targets: warm
 # prepare <= 5% of cold, warm overhead <= 0.3 s.
+# Then real corpus packages of different sizes (BENCH_CORPUS, default mbw, a small C
+# program, and fribidi, a library of five binary packages; empty: none) side by side with
+# OBS's own build script: each built by obsbox from an empty cache (cold) and again
+# (warm), and by obs-build (--vm-type chroot) twice on one root, through
+# integration/corpus/run.sh, which also checks that both make the same packages. Prints
+# the wall times and obs-build's time over obsbox's (cold and warm).
 #   integration/bench-job.sh
 source "$(dirname "$0")/lib/common.sh"
 source "$REPO/integration/lib/serve.sh"
@@ -39,4 +45,19 @@ for run in ("warm", "warm2", "warm3"):
     wall = int(open(f"{sys.argv[3]}/{run}.wall").read())
     over.append(wall - phases(f"{sys.argv[3]}/{run}/_statistics")["build"])
 print(f"warm overhead (wall less the build phase) median {statistics.median(over)} ms of 3 runs {over} (target <= 300 ms)")
+PY
+
+corpus=${BENCH_CORPUS-mbw fribidi}
+[ -n "$corpus" ] || exit 0
+: > "$work/corpus-times"
+# shellcheck disable=SC2086 # a list of names
+CORPUS_TIMES=$work/corpus-times "$REPO/integration/corpus/run.sh" $corpus > "$work/corpus.out" 2>&1 ||
+    { cat "$work/corpus.out" >&2; echo "the corpus builds failed" >&2; exit 1; }
+python3 - "$work/corpus-times" <<'PY'
+import sys
+print(f"{'package':<12} {'obsbox cold':>12} {'obs-build cold':>15} {'ratio':>7} {'obsbox warm':>12} {'obs-build warm':>15} {'ratio':>7}")
+for line in open(sys.argv[1]):
+    name, ours_cold, ours_warm, obs_cold, obs_warm = line.split()
+    oc, ow, bc, bw = (int(x) / 1000 for x in (ours_cold, ours_warm, obs_cold, obs_warm))
+    print(f"{name:<12} {oc:>11.1f}s {bc:>14.1f}s {bc / oc:>6.1f}x {ow:>11.1f}s {bw:>14.1f}s {bw / ow:>6.1f}x")
 PY

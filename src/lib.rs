@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod job;
+pub mod joblog;
 pub mod lifecycle;
 pub mod logging;
 pub mod model;

@@ -53,6 +53,14 @@ fn debian_source_package_builds_into_debs() {
         );
     }
     assert!(stats.contains("<memory unit=\"M\">"), "{stats}");
+    // The log as OBS users read it: stamped lines, the kernel and the worker, the
+    // buildroot's packages as installed, the toolbox's, the built package's information
+    // from the toolbox's dpkg-deb (phase results-info).
+    let cold = common::joblog::assert_job_log(&log, &[&deb], &deb_packages(), Some(false));
+    assert!(
+        stats.contains("<phase name=\"results-info\" exitcode=\"0\">"),
+        "{stats}"
+    );
 
     // The same job again, from the cache: nothing the first one ran (the build, the check
     // from the toolbox, the mount points its containers needed) changed a cached root.
@@ -63,6 +71,17 @@ fn debian_source_package_builds_into_debs() {
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
     let said = format!("{}{log}", stderr_of(&out));
     assert!(!said.contains("is corrupt"), "{said}");
+    // A root from the cache is listed as well: the same packages as installed the first
+    // time.
+    let deb = results.join("DEBS/hello-obsbox_1.0_amd64.deb");
+    let warm = common::joblog::assert_job_log(&log, &[&deb], &deb_packages(), Some(true));
+    let listing = |log: &str| {
+        let lines: Vec<&str> = log.lines().collect();
+        common::joblog::section(&lines, "Packages in the buildroot")
+            .map(|(_, p)| p.join("\n"))
+            .unwrap()
+    };
+    assert_eq!(listing(&warm), listing(&cold), "{log}");
 }
 
 #[test]
@@ -92,6 +111,30 @@ fn spec_builds_into_rpms_and_srpms() {
     )
     .unwrap();
     assert_eq!(package.name, "hello-obsbox");
+    // The log shows each rpm as `rpm -qpi` and `rpm -qplv` do (from the toolbox's rpm).
+    let log = common::job::unstamped_log(&results.join("logfile"));
+    for rpm in [
+        "RPMS/x86_64/hello-obsbox-1.0-1.x86_64.rpm",
+        "SRPMS/hello-obsbox-1.0-1.src.rpm",
+    ] {
+        let path = results.join(rpm);
+        let query = |what: &str| {
+            let out = Command::new("rpm").arg(what).arg(&path).output().unwrap();
+            assert!(
+                out.status.success(),
+                "rpm {what} {rpm}: {}",
+                stderr_of(&out)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let want = format!(
+            "==== {name} ====\n\n{}\n{}\n",
+            query("-qpi"),
+            query("-qplv")
+        );
+        assert!(log.contains(&want), "{want}\n{log}");
+    }
 }
 
 /// Writes a buildinfo for `recipe` (whose sources are in `job.sources()`) with every
@@ -320,7 +363,7 @@ fn job_bundles_hold_their_roots() {
     args.push("--keep-work".to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = job.runtime.output(&args);
-    let log = fs::read_to_string(job.results().join("logfile")).unwrap_or_default();
+    let log = common::job::unstamped_log(&job.results().join("logfile"));
     assert_eq!(out.status.code(), Some(0), "{}\n{log}", stderr_of(&out));
     let kept = log
         .lines()

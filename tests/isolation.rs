@@ -192,6 +192,35 @@ fn the_build_has_no_network_but_lo() {
     assert_eq!(interfaces, ["lo"], "{out}");
 }
 
+/// Its own loopback is up, as under runc and in obs-build's builds, and `/etc/hosts` names
+/// localhost and the build's host name, as obs-build's init_buildsystem writes it: test
+/// suites that serve on 127.0.0.1 and connect to it by address or name work (cpp-httplib's
+/// hung without them).
+#[test]
+fn the_build_serves_and_connects_on_its_own_loopback() {
+    let out = must_succeed(&in_build(&[
+        "/usr/bin/perl",
+        "-MIO::Socket::INET",
+        "-MSys::Hostname",
+        "-e",
+        "my $l = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1:0') \
+         or die \"listen: $!\\n\"; \
+         for my $host ('127.0.0.1', 'localhost', hostname) { \
+         IO::Socket::INET->new(PeerAddr => \"$host:\" . $l->sockport, Timeout => 5) \
+         or die \"connect to $host: $!\\n\"; $l->accept or die \"accept: $!\\n\"; \
+         print \"served $host\\n\" }",
+    ]));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "served 127.0.0.1",
+            "served localhost",
+            "served obsbox-build"
+        ],
+        "{out}"
+    );
+}
+
 #[test]
 fn the_build_cannot_reach_a_loopback_service_of_the_host() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

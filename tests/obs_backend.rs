@@ -451,6 +451,15 @@ fn fleet_builds_debian_packages_by_their_constraints() {
     assert!(log.contains("runs this job for bs_worker"), "{log}");
     assert!(log.contains("Hello, OBS, from obsbox!"), "{log}");
     assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    // The log OBS users read is obsbox's job log: stamped as obs-build stamps it, with the
+    // kernel, the worker and the buildroot's packages.
+    let lines: Vec<&str> = log.lines().collect();
+    for title in ["Kernel", "Worker", "Packages in the buildroot, "] {
+        assert!(
+            common::joblog::section(&lines, title).is_some(),
+            "no {title} section: {log}"
+        );
+    }
     let binaries = backend.binaries("hello-obsbox");
     let names: Vec<&str> = binaries.iter().map(|(n, _)| n.as_str()).collect();
     // Without OBS-DCH-RELEASE the .dsc's version stays as it is (OBS's release is not in

@@ -21,6 +21,10 @@
 # set, build-essential and fakeroot) are downloaded with apt into a local repository. Everything
 # fetched is kept in $OBSBOX_TEST_CACHE/corpus. obsbox reads the repository over loopback
 # HTTP, obs-build as a local directory (this obs-build mishandles HTTP repositories).
+# With CORPUS_TIMES=FILE (integration/bench-job.sh), obsbox builds each package from an
+# empty cache (cold) and again (warm), obs-build twice on the same root (its second run
+# has its cache directory), and a line `NAME OBSBOX_COLD OBSBOX_WARM OBS_COLD OBS_WARM`
+# (milliseconds) is appended to FILE.
 source "$(dirname "$0")/../lib/common.sh"
 source "$REPO/integration/lib/serve.sh"
 data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
@@ -186,7 +190,9 @@ make_layout() {
 # depends on preinstalled (as debootstrap's base: what a shell and dpkg need; obs-build
 # does not expand Preinstall), base-passwd and base-files' scripts run, build-essential
 # and fakeroot required (as sbuild and OBS's Debian configurations give every build: a
-# package without Rules-Requires-Root: no is built under fakeroot).
+# package without Rules-Requires-Root: no is built under fakeroot); Prefer: where a name
+# is both a package and provided by another, the package itself, as apt takes it
+# (pkg-config, which pkgconf provides too).
 base=$("${APT[@]}" -s install $(cat "$data/lists/required.txt") | sed -n 's/^Inst \([^ ]*\) .*/\1/p' | sort -u | paste -sd' ')
 [ -n "$base" ] || { echo "apt cannot resolve the required set" >&2; exit 1; }
 cat > "$work/debian12.conf" <<EOF
@@ -196,7 +202,7 @@ Binarytype: deb
 Preinstall: $base
 Runscripts: base-passwd base-files
 Required: build-essential fakeroot
-Prefer: make libsystemd0
+Prefer: make libsystemd0 pkg-config
 EOF
 
 # The toolbox (runtime-config/toolbox.toml's default packages, what obsbox's checks run
@@ -254,23 +260,34 @@ repos = ["$SERVE_URL/$entry/repo"]
 toolbox_repos = ["$SERVE_URL/toolbox/repo"]
 packages = [$required]
 EOF
-    t0=$(date +%s)
-    if "$OBSBOX" --root "$work/state" --cache "$data/corpus/obsbox-cache" build "$dir/job.toml" \
-            --out "$dir/obsbox" >"$dir/obsbox.out" 2>&1; then
-        obsbox_status=ok
-    else
-        obsbox_status="exit $?"
-    fi
-    t1=$(date +%s)
+    obsbox_cache=$data/corpus/obsbox-cache
+    [ -z "${CORPUS_TIMES:-}" ] || obsbox_cache=$dir/obsbox-cold-cache
+    obsbox_build() {
+        "$OBSBOX" --root "$work/state" --cache "$obsbox_cache" build "$dir/job.toml" --out "$1" >"$1.out" 2>&1
+    }
     # obs-build, from the same repository as a local directory.
-    if "$obs_build" --root "$dir/obs-root" --vm-type chroot --dist "$work/debian12.conf" \
+    obs_build_run() {
+        "$obs_build" --root "$dir/obs-root" --vm-type chroot --dist "$work/debian12.conf" \
             --repo "$dir/repo" --cachedir "$dir/obs-cache" --arch x86_64 --clean \
-            --norootforbuild --jobs 2 "${release_args[@]}" --logfile "$dir/obs.log" "$sources/$recipe" >/dev/null 2>&1; then
-        obs_status=ok
-    else
-        obs_status="exit $?"
+            --norootforbuild --jobs 2 "${release_args[@]}" --logfile "$1" "$sources/$recipe" >/dev/null 2>&1
+    }
+    t0=$(date +%s%N)
+    if obsbox_build "$dir/obsbox"; then obsbox_status=ok; else obsbox_status="exit $?"; fi
+    t1=$(date +%s%N)
+    if obs_build_run "$dir/obs.log"; then obs_status=ok; else obs_status="exit $?"; fi
+    t2=$(date +%s%N)
+    if [ -n "${CORPUS_TIMES:-}" ] && [ "$obsbox_status" = ok ] && [ "$obs_status" = ok ]; then
+        # The warm runs, when the results above are kept (obs-build's go into its root).
+        cp -a "$dir/obs-root/usr/src/packages/DEBS" "$dir/obs-debs"
+        t3=$(date +%s%N)
+        obsbox_build "$dir/obsbox-warm" || fail "$name: obsbox's warm build"
+        t4=$(date +%s%N)
+        obs_build_run "$dir/obs-warm.log" || fail "$name: obs-build's warm build"
+        t5=$(date +%s%N)
+        rm -rf "$dir/obs-root/usr/src/packages/DEBS" && mv "$dir/obs-debs" "$dir/obs-root/usr/src/packages/DEBS"
+        rm -rf "$obsbox_cache"
+        echo "$entry $(((t1 - t0) / 1000000)) $(((t4 - t3) / 1000000)) $(((t2 - t1) / 1000000)) $(((t5 - t4) / 1000000))" >> "$CORPUS_TIMES"
     fi
-    t2=$(date +%s)
 
     ours=$dir/obsbox/DEBS
     theirs=$dir/obs-root/usr/src/packages/DEBS
@@ -291,7 +308,7 @@ EOF
         done
     fi
     printf '%-22s %-9s %-9s %6ss %6ss  %s (%d/%d)\n' "$entry" "$obsbox_status" "$obs_status" \
-        $((t1 - t0)) $((t2 - t1)) "${ours_list:-none}" "$identical" "$total"
+        $(((t1 - t0) / 1000000000)) $(((t2 - t1) / 1000000000)) "${ours_list:-none}" "$identical" "$total"
     if [ "$obsbox_status" != ok ]; then
         fail "$entry: obsbox failed"; tail -n 25 "$dir/obsbox/logfile" 2>/dev/null || cat "$dir/obsbox.out"
     fi

@@ -87,7 +87,12 @@ impl CgroupPlace {
 pub enum PhaseKind {
     Prepare,
     Build,
-    Check { gating: bool },
+    /// The results' package information for the log (`dpkg-deb --info/--contents`,
+    /// `rpm -qpi/-qplv`), from the toolbox, as obs-build prints it after a build.
+    ResultsInfo,
+    Check {
+        gating: bool,
+    },
 }
 
 /// A written phase bundle.
@@ -106,7 +111,7 @@ impl Phase {
             dir: self.dir.clone(),
             of: match self.kind {
                 PhaseKind::Prepare | PhaseKind::Build => RootOf::Buildroot,
-                PhaseKind::Check { .. } => RootOf::Toolbox,
+                PhaseKind::ResultsInfo | PhaseKind::Check { .. } => RootOf::Toolbox,
             },
         }
     }
@@ -114,6 +119,38 @@ impl Phase {
 
 /// The build phase's bundle name.
 pub const BUILD: &str = "build";
+
+/// The results-info phase's bundle name.
+pub const RESULTS_INFO: &str = "results-info";
+
+/// What the results-info phase runs in the toolbox (busybox's shell; the package tools by
+/// path, since busybox prefers applets of its own): for each package in the results, its
+/// name as a heading, then what obs-build prints of it.
+const RESULTS_INFO_SCRIPT: &str = r#"status=0
+for f in /results/DEBS/*.deb /results/DEBS/*.ddeb /results/DEBS/*.udeb; do
+    [ -f "$f" ] || continue
+    printf '==== %s ====\n\n' "${f##*/}"
+    /usr/bin/dpkg-deb --info "$f" || status=1
+    echo
+    /usr/bin/dpkg-deb --contents "$f" || status=1
+    echo
+done
+rpmdb=
+for f in /results/RPMS/*/*.rpm /results/SRPMS/*.rpm; do
+    [ -f "$f" ] || continue
+    # rpm wants a database even to query a file: an empty one of its own.
+    if [ -z "$rpmdb" ]; then
+        rpmdb=/tmp/results-info.rpmdb
+        /usr/bin/rpm --dbpath "$rpmdb" --initdb || status=1
+    fi
+    printf '==== %s ====\n\n' "${f##*/}"
+    /usr/bin/rpm --dbpath "$rpmdb" -qpi "$f" || status=1
+    echo
+    /usr/bin/rpm --dbpath "$rpmdb" -qplv "$f" || status=1
+    echo
+done
+exit $status
+"#;
 
 /// A bundle's root directory, as the OCI bundle format has it: `rootfs` beside
 /// `config.json` (runtime-tools' validator refuses a root outside the bundle).
@@ -176,9 +213,17 @@ pub fn write_bundles(
     emulation: Option<&crate::binfmt::Emulation>,
 ) -> Result<Vec<Phase>> {
     let recipe = Recipe::of(job)?;
-    let mut phases = vec![
-        ("prepare".to_string(), PhaseKind::Prepare),
-        (BUILD.to_string(), PhaseKind::Build),
+    let results_info = ["busybox", "sh", "-c", RESULTS_INFO_SCRIPT].map(String::from);
+    // Each phase with what it runs from the toolbox (prepare and the build run the
+    // buildroot's own).
+    let mut phases: Vec<(String, PhaseKind, &[String])> = vec![
+        ("prepare".to_string(), PhaseKind::Prepare, &[]),
+        (BUILD.to_string(), PhaseKind::Build, &[]),
+        (
+            RESULTS_INFO.to_string(),
+            PhaseKind::ResultsInfo,
+            &results_info,
+        ),
     ];
     for check in &job.checks {
         if check.run.is_empty() {
@@ -189,10 +234,11 @@ pub fn write_bundles(
             PhaseKind::Check {
                 gating: check.gating,
             },
+            &check.run,
         ));
     }
     let mut written = Vec::new();
-    for (i, (name, kind)) in phases.into_iter().enumerate() {
+    for (name, kind, run) in phases {
         let dir = out.join(&name);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut spec = match &kind {
@@ -200,8 +246,8 @@ pub fn write_bundles(
             PhaseKind::Build => {
                 with_hooks(build_spec(templates, job, paths, &dir, &recipe)?, hooks)?
             }
-            PhaseKind::Check { .. } => {
-                check_spec(templates, job, paths, &dir, &job.checks[i - 2].run)?
+            PhaseKind::ResultsInfo | PhaseKind::Check { .. } => {
+                check_spec(templates, job, paths, &dir, run)?
             }
         };
         if let (Some(emulation), PhaseKind::Prepare | PhaseKind::Build) = (emulation, &kind) {
@@ -215,13 +261,19 @@ pub fn write_bundles(
     Ok(written)
 }
 
+/// The prepare phase: the build user and its directories, and, as obs-build's
+/// init_buildsystem, an `/etc/hosts` naming localhost and the build's host name (test
+/// suites connect to them).
 fn prepare_spec(templates: &Templates, job: &Job, dir: &Path) -> Result<Spec> {
     let script = format!(
         "set -e\n\
          grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
          grep -q '^{user}:' /etc/passwd || echo '{user}:x:{uid}:{gid}:OBS build user:{home}:/bin/sh' >> /etc/passwd\n\
          mkdir -p {home} {topdir}\n\
-         chown {uid}:{gid} {home} {topdir}\n",
+         chown {uid}:{gid} {home} {topdir}\n\
+         [ -e /etc/hosts ] || echo '127.0.0.1 localhost' > /etc/hosts\n\
+         grep -qF '127.0.0.1 {host}' /etc/hosts || echo '127.0.0.1 {host}' >> /etc/hosts\n",
+        host = hostname_of(BUILD),
         user = BUILD_USER,
         uid = BUILD_UID,
         gid = BUILD_GID,
@@ -486,6 +538,11 @@ pub(crate) fn bind(source: &Path, destination: &str, readonly: bool) -> Result<M
         .build()?)
 }
 
+/// The host name of a phase's container.
+fn hostname_of(phase: &str) -> String {
+    format!("obsbox-{}", sanitize(phase))
+}
+
 /// Annotations, hostname, cgroup and resource limits common to every phase.
 pub(crate) fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec> {
     let hostarch = if job.hostarch.is_empty() {
@@ -505,7 +562,7 @@ pub(crate) fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> R
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     spec.set_annotations(Some(annotations));
-    spec.set_hostname(Some(format!("obsbox-{}", sanitize(phase))));
+    spec.set_hostname(Some(hostname_of(phase)));
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut resources = linux
         .resources()

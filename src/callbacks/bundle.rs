@@ -33,6 +33,8 @@ pub struct CallbackSetup {
     pub status_dir: PathBuf,
     /// The job log the callbacks append to.
     pub log: PathBuf,
+    /// When the job started (epoch seconds): what the callbacks' log lines are stamped from.
+    pub log_start: u64,
     /// The previous results (OBS's old packages), if any.
     pub old_results: Option<PathBuf>,
     /// The assembled buildroot, as cached (for `buildroot-copy`).
@@ -323,6 +325,7 @@ fn annotate(
     );
     put(key::TIMEOUT, callback.timeout.as_secs().to_string());
     put(key::LOG, setup.log.to_string_lossy().into_owned());
+    put(key::LOG_START, setup.log_start.to_string());
     put(
         key::STATUS,
         setup

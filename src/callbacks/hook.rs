@@ -42,6 +42,8 @@ struct Info {
     timeout: Duration,
     builtin: Option<String>,
     log: Option<PathBuf>,
+    /// When the job started (epoch seconds), for the log's stamps.
+    log_start: u64,
     status: Option<PathBuf>,
     annotations: HashMap<String, String>,
 }
@@ -75,6 +77,10 @@ impl Info {
             timeout,
             builtin: get(key::BUILTIN),
             log: get(key::LOG).map(PathBuf::from),
+            // A bundle run on its own counts from now.
+            log_start: get(key::LOG_START)
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or_else(|| crate::joblog::epoch_secs(std::time::SystemTime::now())),
             status: get(key::STATUS).map(PathBuf::from),
             annotations,
         })
@@ -85,27 +91,30 @@ impl Info {
     }
 }
 
-/// The job log, shared with the obsbox that runs the job: lines are appended whole.
+/// The job log, shared with the obsbox that runs the job: lines are appended whole,
+/// stamped as the job's own.
 struct JobLog {
     prefix: String,
     file: Option<File>,
+    start: u64,
 }
 
 impl JobLog {
-    fn open(name: &str, path: Option<&Path>) -> JobLog {
+    fn open(name: &str, path: Option<&Path>, start: u64) -> JobLog {
         let file = path.and_then(|p| OpenOptions::new().append(true).open(p).ok());
         JobLog {
             prefix: format!("[callback {name}]"),
             file,
+            start,
         }
     }
 
     fn line(&mut self, text: &str) {
-        let line = format!("{} {text}\n", self.prefix);
+        let line = format!("{} {text}", self.prefix);
         // Our stdout is discarded by the hook runner; stderr reaches the terminal.
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        let _ = writeln!(std::io::stderr(), "{line}");
         if let Some(file) = &mut self.file {
-            let _ = file.write_all(line.as_bytes());
+            let _ = file.write_all(crate::joblog::stamped(self.start, &line).as_bytes());
         }
     }
 }
@@ -116,7 +125,7 @@ pub fn run(bundle: &Path, state_root: &Path) -> Result<i32> {
     let config = bundle.join("config.json");
     let spec = Spec::load(&config).with_context(|| format!("{}: cannot load", config.display()))?;
     let info = Info::read(&spec, bundle)?;
-    let mut log = JobLog::open(&info.name, info.log.as_deref());
+    let mut log = JobLog::open(&info.name, info.log.as_deref(), info.log_start);
     let started = Instant::now();
     let (outcome, code, message) = match skip_reason(&info) {
         Some(reason) => (Outcome::Skipped, None, reason),

@@ -32,6 +32,8 @@ pub mod annotations {
     pub const BUILTIN: &str = "org.openbuildservice.callback.builtin";
     /// The job's log file, appended to.
     pub const LOG: &str = "org.openbuildservice.callback.log";
+    /// When the job started (seconds since the epoch): the log's stamps count from it.
+    pub const LOG_START: &str = "org.openbuildservice.callback.log-start";
     /// Where the status goes.
     pub const STATUS: &str = "org.openbuildservice.callback.status";
     /// The file holding the build's exit code (post-build callbacks run only after success).

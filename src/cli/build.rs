@@ -66,6 +66,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         keep_work: args.keep_work,
         old_results: args.common.old,
         log: None,
+        log_start: None,
         cgroups: crate::bundle::CgroupPlace::owned(),
         roots: crate::lifecycle::Roots::Mounted,
     };
@@ -88,6 +89,7 @@ pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {
         keep_work: true,
         old_results: args.common.old,
         log: None,
+        log_start: None,
         cgroups: crate::bundle::CgroupPlace::Exported,
         roots: crate::lifecycle::Roots::Copied,
     };

@@ -3,11 +3,12 @@
 //! and answer with OBS's exit codes.
 
 pub mod gc;
+mod report;
 pub mod results;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{SigSet, Signal};
@@ -46,6 +47,9 @@ pub struct Options {
     /// Where the build log goes: `None` is `RESULTS/logfile`, created afresh; a given file
     /// is appended to (its owner started it, e.g. obs-build's `--logfile`).
     pub log: Option<PathBuf>,
+    /// When the job started, what the log's stamps count from: `None` is when
+    /// [`build`] is called (a given `log`'s owner started the job earlier).
+    pub log_start: Option<SystemTime>,
     /// Where the phases' cgroups go.
     pub cgroups: bundle::CgroupPlace,
     /// How the job gets its buildroot and toolbox.
@@ -89,6 +93,11 @@ pub struct Prepared {
     pub callbacks: Option<CallbackSetup>,
     /// How long assembling the buildroot and the toolbox took.
     pub assembly: Duration,
+    /// The buildroot's packages and whether its root came from the cache.
+    pub buildroot_packages: Vec<rootfs::RootPackage>,
+    pub buildroot_cached: bool,
+    /// The toolbox's packages (none: the job has no toolbox).
+    pub toolbox_packages: Vec<rootfs::RootPackage>,
     /// How the buildroot's code runs when it is of a foreign arch.
     pub emulation: Option<crate::binfmt::Emulation>,
     /// The job's entry in the host's binfmt_misc (global mode): removed when dropped.
@@ -242,11 +251,11 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
     toolbox_names.sort();
     toolbox_names.dedup();
     let mut mounts = Vec::new();
-    let toolbox = if toolbox_names.is_empty() {
+    let (toolbox, toolbox_packages) = if toolbox_names.is_empty() {
         // Nothing to run from a toolbox: checks (if any) see an empty root and fail clearly.
         let empty = work.join("toolbox");
         fs::create_dir_all(&empty)?;
-        empty
+        (empty, Vec::new())
     } else {
         let repos = if job.toolbox_repos.is_empty() {
             if repo::deb_arch(&hostarch)? != repo::deb_arch(&job.arch)? {
@@ -262,9 +271,10 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         let request = rootfs::Request::new(Mode::Extract, &hostarch, repos, toolbox_names);
         // Containers run from the toolbox get their mount points made in it: in the job's
         // own layer, so the cached tree stays as its digest recorded it.
-        lay_down(&request, store, options, work, "toolbox", None, &mut mounts)
-            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?
-            .0
+        let (toolbox, built) =
+            lay_down(&request, store, options, work, "toolbox", None, &mut mounts)
+                .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?;
+        (toolbox, built.packages)
     };
     stop_if_interrupted()?;
 
@@ -382,6 +392,7 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
             callbacks,
             status_dir: work.join("callbacks"),
             log: options.log_path(),
+            log_start: crate::joblog::epoch_secs(options.log_start.unwrap_or_else(SystemTime::now)),
             old_results: options.old_results.clone(),
             assembled_buildroot: built.tree.clone(),
             work: fs::canonicalize(work)?,
@@ -415,6 +426,9 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
         paths,
         callbacks,
         assembly: started.elapsed(),
+        buildroot_packages: built.packages,
+        buildroot_cached: built.cache_hit,
+        toolbox_packages,
         emulation,
         global_entry,
         mounts,
@@ -727,9 +741,14 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
     let started = Instant::now();
     let results = &options.results;
     results::create_layout(results)?;
+    let log_start = options.log_start.unwrap_or_else(SystemTime::now);
+    let options = &Options {
+        log_start: Some(log_start),
+        ..options.clone()
+    };
     let mut log = match &options.log {
-        Some(path) => results::Log::append(path)?,
-        None => results::Log::create(&results.join("logfile"))?,
+        Some(path) => results::Log::append(path, log_start)?,
+        None => results::Log::create(&results.join("logfile"), log_start)?,
     };
     log.note(&format!("obsbox build of {} for {}", job.id, job.arch));
     let store = Store::open(&options.cache)?;
@@ -859,6 +878,18 @@ fn run_phases(
         "buildroot and toolbox ready in {:.2} s",
         prepared.assembly.as_secs_f64()
     ));
+    report::system(log, &job.arch);
+    let from = if prepared.buildroot_cached {
+        "from the cache"
+    } else {
+        "installed"
+    };
+    report::packages(
+        log,
+        &format!("Packages in the buildroot, {from}"),
+        &prepared.buildroot_packages,
+    );
+    report::packages(log, "Packages in the toolbox", &prepared.toolbox_packages);
     let mut unchanged = false;
     for phase in &prepared.phases {
         stop_if_interrupted()?;
@@ -869,6 +900,10 @@ fn run_phases(
             std::process::id()
         );
         let id: String = id.chars().take(200).collect();
+        if phase.kind == PhaseKind::ResultsInfo && prepared.toolbox_packages.is_empty() {
+            log.note("no toolbox: the results' package information is not shown");
+            continue;
+        }
         log.note(&format!("phase {} starts", phase.name));
         let mut run_options = crate::runtime::oneshot::RunOptions::default();
         match phase.kind {
@@ -882,7 +917,7 @@ fn run_phases(
                     .as_ref()
                     .map(crate::binfmt::Emulation::after_create)
             }
-            PhaseKind::Check { .. } => {}
+            PhaseKind::ResultsInfo | PhaseKind::Check { .. } => {}
         }
         let outcome = crate::runtime::oneshot::run_with(
             &phase.dir,
@@ -927,6 +962,10 @@ fn run_phases(
             (_, 0) => {}
             (PhaseKind::Prepare, code) => bail!("phase prepare failed with exit code {code}"),
             (PhaseKind::Build, _) => return Ok(codes::FAILED),
+            // As obs-build's listing, it informs and never fails the job.
+            (PhaseKind::ResultsInfo, code) => log.note(&format!(
+                "the results' package information is incomplete (exit code {code})"
+            )),
             (PhaseKind::Check { gating: true }, _) => {
                 log.note(&format!("gating check {} failed", phase.name));
                 return Ok(codes::FAILED);

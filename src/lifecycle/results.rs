@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
@@ -195,32 +195,29 @@ fn copy_sparse(src: &fs::File, dst: &fs::File, size: u64) -> std::io::Result<()>
     dst.set_len(size)
 }
 
-/// The build log: `RESULTS/logfile` gets every line; the terminal gets them prefixed with
-/// the phase.
+/// The build log: `RESULTS/logfile` gets every line, stamped with the seconds since the
+/// job started as obs-build stamps its log (`[   12s] `); the terminal gets them prefixed
+/// with the phase.
 pub struct Log {
     file: fs::File,
     path: PathBuf,
+    /// When the job started (epoch seconds): what the stamps count from.
+    start: u64,
     /// The first write that failed (a full disk): the job cannot hand back a whole log.
     error: Option<std::io::Error>,
 }
 
 impl Log {
-    /// Creates (truncates) the log; it is written in append mode, because callbacks (other
-    /// processes) append their lines to it too.
-    pub fn create(path: &Path) -> Result<Log> {
+    /// Creates (truncates) the log of a job that started at `start`; it is written in
+    /// append mode, because callbacks (other processes) append their lines to it too.
+    pub fn create(path: &Path, start: SystemTime) -> Result<Log> {
         fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Log {
-            file: fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?,
-            path: path.to_path_buf(),
-            error: None,
-        })
+        Log::append(path, start)
     }
 
-    /// Opens an existing log (or creates it) to append to.
-    pub fn append(path: &Path) -> Result<Log> {
+    /// Opens an existing log (or creates it) to append to, for a job that started at
+    /// `start`.
+    pub fn append(path: &Path, start: SystemTime) -> Result<Log> {
         Ok(Log {
             file: fs::OpenOptions::new()
                 .create(true)
@@ -228,6 +225,7 @@ impl Log {
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?,
             path: path.to_path_buf(),
+            start: crate::joblog::epoch_secs(start),
             error: None,
         })
     }
@@ -244,12 +242,26 @@ impl Log {
         self.raw(&format!("[obsbox] {text}"));
     }
 
+    /// Lines for the log only (a listing the terminal does not need), each stamped.
     pub fn raw(&mut self, text: &str) {
-        if let Err(err) = writeln!(self.file, "{text}")
+        let text = crate::joblog::stamped(self.start, text);
+        if let Err(err) = self.file.write_all(text.as_bytes())
             && self.error.is_none()
         {
             self.error = Some(err);
         }
+    }
+
+    /// A titled section as obs-build writes its own (`==== Kernel ====`, a blank line, the
+    /// lines, a blank line), in the log only.
+    pub fn section(&mut self, title: &str, lines: &[String]) {
+        let mut text = format!("==== {title} ====\n");
+        for line in lines {
+            text.push('\n');
+            text.push_str(line);
+        }
+        text.push('\n');
+        self.raw(&text);
     }
 
     /// The first failed write, if any, as an error naming the log.

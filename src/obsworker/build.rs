@@ -87,8 +87,10 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         Some(path) => path.clone(),
         None => root.join(".build.log"),
     };
+    // The log's stamps count from here, as obs-build's from its start.
+    let started = std::time::SystemTime::now();
     // A build root obsbox cannot write to is this host's problem, not the package's.
-    let mut log = match Log::create(&logfile) {
+    let mut log = match Log::create(&logfile, started) {
         Ok(log) => log,
         Err(err) => return refuse(&err),
     };
@@ -138,6 +140,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         keep_work: false,
         old_results,
         log: Some(logfile.clone()),
+        log_start: Some(started),
         cgroups: crate::bundle::CgroupPlace::owned(),
         roots: crate::lifecycle::Roots::Mounted,
     };
@@ -146,13 +149,13 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         Ok(code) => code,
         Err(err) => {
             eprintln!("obsbox: error: {err:#}");
-            if let Ok(mut log) = Log::append(&logfile) {
+            if let Ok(mut log) = Log::append(&logfile, started) {
                 log.note(&format!("{err:#}"));
             }
             codes::FAILED
         }
     };
-    let mut log = Log::append(&logfile).ok();
+    let mut log = Log::append(&logfile, started).ok();
     if let Err(err) = place_results(&results) {
         eprintln!("obsbox: error: {err:#}");
         if let Some(log) = log.as_mut() {

@@ -116,12 +116,31 @@ pub struct Foreign {
     pub emulation: crate::binfmt::Emulation,
 }
 
+/// A package of a root, as a job log lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootPackage {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+}
+
+impl RootPackage {
+    fn of(meta: &PackageMeta) -> RootPackage {
+        RootPackage {
+            name: meta.name.clone(),
+            version: meta.version.clone(),
+            arch: meta.arch.clone(),
+        }
+    }
+}
+
 /// What was built, for the caller to report.
 #[derive(Debug, Clone)]
 pub struct Built {
     /// The cached root (shared, read-only by convention).
     pub tree: PathBuf,
-    pub packages: Vec<String>,
+    /// The root's packages, by name.
+    pub packages: Vec<RootPackage>,
     /// True when the root came from the cache.
     pub cache_hit: bool,
     pub fetched: usize,
@@ -261,7 +280,7 @@ fn build_with(
         if let Some((tree, digest)) = found {
             let built = Built {
                 tree,
-                packages: chosen.iter().map(|p| p.nevra()).collect(),
+                packages: chosen.iter().map(|p| RootPackage::of(p)).collect(),
                 cache_hit: true,
                 fetched: 0,
                 unpacked: 0,
@@ -378,7 +397,7 @@ fn build_with(
         };
         Ok(Built {
             tree,
-            packages: chosen.iter().map(|p| p.nevra()).collect(),
+            packages: chosen.iter().map(|p| RootPackage::of(p)).collect(),
             cache_hit,
             fetched,
             unpacked: todo.len(),

@@ -75,7 +75,8 @@ pub fn default_cgroup_path(id: &str) -> PathBuf {
 
 /// Creates the container that `builder` describes (from a bundle whose `config.json` is
 /// `spec`), then confines its cgroup mounts before anything of it runs (see
-/// [`super::cgroup_mounts`]); a container that cannot be confined is deleted again. The
+/// [`super::cgroup_mounts`]) and brings up the loopback interface of its own network
+/// namespace; a container that cannot be confined is deleted again. The
 /// process must be single-threaded (see [`super::creator`]).
 pub fn create(
     builder: InitContainerBuilder,
@@ -89,13 +90,24 @@ pub fn create(
         .map_err(|err| with_init_cause(err.into()))
         .with_context(|| format!("container {id}: create failed"))?;
     let finished = super::resources::apply_dropped(&container, spec)
-        .and_then(|()| super::cgroup_mounts::confine(&container, spec));
+        .and_then(|()| super::cgroup_mounts::confine(&container, spec))
+        .and_then(|()| loopback_up(&container, spec));
     if let Err(err) = finished {
         let _ = container.kill(nix::sys::signal::Signal::SIGKILL, true);
         let _ = super::delete::delete(&mut container, true);
         return Err(err.context(format!("container {id}: create failed")));
     }
     Ok(container)
+}
+
+/// A container with a network namespace of its own gets its loopback interface up, as
+/// under runc (the thread that enters the namespace has ended when this returns).
+fn loopback_up(container: &Container, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    if !super::loopback::has_own_network(spec) {
+        return Ok(());
+    }
+    let pid = container.pid().context("no init process")?;
+    super::loopback::bring_up(pid.as_raw())
 }
 
 /// `err` (libcontainer's report of a failed create or exec) with the cause the failing

@@ -16,6 +16,7 @@ pub mod features;
 pub mod foreground;
 pub mod hooks;
 pub mod init_cause;
+pub mod loopback;
 pub mod oneshot;
 pub mod resources;
 pub mod seal;

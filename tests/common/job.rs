@@ -118,10 +118,11 @@ impl Job {
         self.config = config;
     }
 
-    /// Runs the job; returns its exit code and its log followed by obsbox's stderr.
+    /// Runs the job; returns its exit code and its log (its lines without their time
+    /// stamps, which `tests/build.rs` checks) followed by obsbox's stderr.
     pub fn run(&self, job: &Path) -> (Option<i32>, String) {
         let (out, results) = self.build(job);
-        let log = fs::read_to_string(results.join("logfile")).unwrap_or_default();
+        let log = unstamped_log(&results.join("logfile"));
         (
             out.status.code(),
             format!("{log}\n-- stderr --\n{}", stderr_of(&out)),
@@ -223,6 +224,18 @@ impl Job {
         }
         child
     }
+}
+
+/// A job log's text with the time stamp taken off each line (`[   12s] `); empty when
+/// there is no log.
+pub fn unstamped_log(path: &Path) -> String {
+    let log = fs::read_to_string(path).unwrap_or_default();
+    let mut out = String::with_capacity(log.len());
+    for line in log.lines() {
+        out.push_str(obsbox::joblog::unstamped(line));
+        out.push('\n');
+    }
+    out
 }
 
 pub fn deb_packages() -> Vec<String> {

@@ -319,6 +319,7 @@ cls(schema, resolver=resolver).validate(json.load(open(sys.argv[2])))
 }
 pub mod data;
 pub mod job;
+pub mod joblog;
 
 /// Checks OCI bundles with opencontainers' runtime-tools validator (the Go `validate`
 /// package of Debian's golang-github-opencontainers-runtime-tools-dev, which setup
