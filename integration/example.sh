@@ -16,7 +16,7 @@ example_job "$work" "$SERVE_URL bookworm main"
 
 echo "== obsbox build $work/job.toml"
 "$OBSBOX" --root "$work/state" build "$work/job.toml" --out "$work/results" --config "$REPO/runtime-config" |
-    grep -E '^\[(obsbox|check-package-info)\]|^\[build\] (dpkg-buildpackage|.*PASS|.*tests? passed)' || true
+    grep -E '^(\[ *[0-9]+s\] )?(\[(obsbox|check-package-info)\]|\[build\] (dpkg-buildpackage|.*PASS|.*tests? passed))' || true
 code=${PIPESTATUS[0]}
 [ "$code" = 0 ] || { echo "build failed with exit code $code; log: $work/results/logfile" >&2; tail -n 30 "$work/results/logfile" >&2; exit 1; }
 echo "== results (OBS layout)"
