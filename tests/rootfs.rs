@@ -369,26 +369,9 @@ fn install_mode_root_runs_gcc_and_dpkg_knows_every_package() {
     let data = testdata();
     let obsbox = Obsbox::new();
     let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("root");
-    let names = work.path().join("names.txt");
     let mut wanted = list("build-essential.txt");
     wanted.extend(list("required.txt"));
-    fs::write(&names, wanted.join("\n")).unwrap();
-    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--mode",
-        "install",
-        "--repo",
-        &repo,
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = install_root(&obsbox, &data, work.path(), &wanted, &[]);
     let bundle = work.path().join("bundle");
     fs::create_dir(&bundle).unwrap();
     obsbox.ok(&["spec", "--bundle", bundle.to_str().unwrap()]);
@@ -618,6 +601,35 @@ fn apt_downloaded(dir_name: &str, packages: &[&str]) -> PathBuf {
     dir
 }
 
+/// An install-mode amd64 root of `wanted` at `work/root`, from the test Debian repository
+/// and the local repositories `extra`.
+fn install_root(
+    obsbox: &Obsbox,
+    data: &Path,
+    work: &Path,
+    wanted: &[String],
+    extra: &[&Path],
+) -> PathBuf {
+    let out = work.join("root");
+    let names = work.join("names.txt");
+    fs::write(&names, wanted.join("\n")).unwrap();
+    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
+    let mut args = vec![
+        "rootfs", "create", "--arch", "amd64", "--mode", "install", "--repo", &repo,
+    ];
+    for dir in extra {
+        args.extend(["--repo", dir.to_str().unwrap()]);
+    }
+    args.extend([
+        "--packages-from",
+        names.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    obsbox.ok(&args);
+    out
+}
+
 /// Maintainer scripts run in dpkg's order: a package's preinst runs before its own files
 /// are unpacked. libklibc-dev's preinst removes /usr/lib/klibc/include/{linux,asm,…} when
 /// they are directories (following symlinks: the ones it ships lead to linux-libc-dev's
@@ -626,31 +638,12 @@ fn apt_downloaded(dir_name: &str, packages: &[&str]) -> PathBuf {
 #[test]
 fn a_preinst_runs_before_its_package_is_unpacked() {
     let data = testdata();
-    let klibc = apt_downloaded("klibc-order", &["libklibc", "libklibc-dev"]);
     let obsbox = Obsbox::new();
     let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("root");
-    let names = work.path().join("names.txt");
+    let klibc = apt_downloaded("klibc-order", &["libklibc", "libklibc-dev"]);
     let mut wanted = list("required.txt");
     wanted.extend(["libklibc-dev".to_string(), "linux-libc-dev".to_string()]);
-    fs::write(&names, wanted.join("\n")).unwrap();
-    let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--mode",
-        "install",
-        "--repo",
-        &repo,
-        "--repo",
-        klibc.to_str().unwrap(),
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = install_root(&obsbox, &data, work.path(), &wanted, &[&klibc]);
     for link in ["linux", "asm", "asm-generic"] {
         let path = out.join("usr/lib/klibc/include").join(link);
         let meta =
