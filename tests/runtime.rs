@@ -404,13 +404,14 @@ fn failing_poststop_is_logged_and_delete_goes_on() {
     );
 }
 
-#[test]
-fn errors_are_one_line_and_a_json_log_record() {
-    let rt = Runtime::new();
-    let bundle = Bundle::new(&["true"]);
-    fs::write(bundle.path().join("config.json"), b"{ not json").unwrap();
+/// `create` of `bundle` as a new container with a JSON log: its output, the log's last record and the container id.
+fn create_with_json_log(
+    rt: &Runtime,
+    bundle: &Bundle,
+    name: &str,
+) -> (std::process::Output, Value, String) {
     let log = bundle.path().join("log.json");
-    let id = uid("badconfig");
+    let id = uid(name);
     let out = rt.output(&[
         "--log",
         log.to_str().unwrap(),
@@ -421,13 +422,26 @@ fn errors_are_one_line_and_a_json_log_record() {
         bundle.path().to_str().unwrap(),
         &id,
     ]);
+    let last = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap();
+    (out, last, id)
+}
+
+#[test]
+fn errors_are_one_line_and_a_json_log_record() {
+    let rt = Runtime::new();
+    let bundle = Bundle::new(&["true"]);
+    fs::write(bundle.path().join("config.json"), b"{ not json").unwrap();
+    let (out, last, id) = create_with_json_log(&rt, &bundle, "badconfig");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("obsbox: error: "), "{err}");
     assert!(err.contains("config.json"), "{err}");
-    let last: Value =
-        serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
     assert!(last["msg"].as_str().unwrap().contains("config.json"));
     assert!(!rt.state_dir(&id).exists());
@@ -968,26 +982,13 @@ fn an_init_failure_names_its_cause() {
     let proc_dir = bundle.rootfs().join("proc");
     let _ = fs::remove_dir_all(&proc_dir);
     std::os::unix::fs::symlink("/tmp", &proc_dir).unwrap();
-    let log = bundle.path().join("log.json");
-    let id = uid("initcause");
-    let out = rt.output(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "create",
-        "--bundle",
-        bundle.path().to_str().unwrap(),
-        &id,
-    ]);
+    let (out, last, id) = create_with_json_log(&rt, &bundle, "initcause");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     let cause = "filesystem proc must be mounted on ordinary directory";
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("obsbox: error: container "), "{err}");
     assert!(err.contains(cause), "{err}");
-    let last: Value =
-        serde_json::from_str(fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
     assert!(last["msg"].as_str().unwrap().contains(cause), "{last}");
     assert!(!rt.state_dir(&id).exists());
