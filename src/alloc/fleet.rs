@@ -98,10 +98,9 @@ pub fn load_fleet(path: &Path) -> Result<Vec<Member>> {
         .chain(["dead"])
         .any(|d| path.join(d).is_dir());
     if !has_states {
-        for w in super::load_workers(path)? {
-            members.push(Member::idle(w, ""));
-        }
+        members = super::load_idle_members(path)?;
     } else {
+        let mut buf = Vec::new();
         let now = SystemTime::now();
         for (state, dir) in STATES {
             let dir = path.join(dir);
@@ -121,9 +120,8 @@ pub fn load_fleet(path: &Path) -> Result<Vec<Member>> {
             for file in files {
                 let name = file.file_name().unwrap_or_default().to_string_lossy();
                 let name = name.strip_suffix(".xml").unwrap_or(&name).to_string();
-                let xml = std::fs::read(&file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let w = worker::from_xml(&xml, &file.display().to_string())?;
+                let xml = worker::read_document(&file, &mut buf)?;
+                let w = worker::from_xml(xml, &file.display().to_string())?;
                 let mut m = Member::idle(w, &name);
                 if members.iter().any(|o: &Member| o.id == m.id) {
                     continue;
@@ -145,6 +143,9 @@ pub fn load_fleet(path: &Path) -> Result<Vec<Member>> {
             );
         }
     }
-    members.sort_by(|a, b| a.id.cmp(&b.id));
+    // Usually sorted already (ids are the file names): no sort's scratch space then.
+    if !members.is_sorted_by(|a, b| a.id <= b.id) {
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     Ok(members)
 }

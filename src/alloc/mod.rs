@@ -646,7 +646,18 @@ pub fn load_workers(path: &Path) -> Result<Vec<Worker>> {
     if !path.is_dir() {
         return Ok(vec![worker::load(path)?]);
     }
-    let mut files = Vec::new();
+    load_dir(path, |w| w)
+}
+
+/// The worker documents of a directory (see [`load_workers`]), as idle fleet members.
+pub fn load_idle_members(path: &Path) -> Result<Vec<fleet::Member>> {
+    load_dir(path, |w| fleet::Member::idle(w, ""))
+}
+
+/// The names of a directory's worker documents, sorted: regular files (or links to them)
+/// whose names do not start with a dot.
+fn worker_names(path: &Path) -> Result<Vec<std::ffi::OsString>> {
+    let mut names = Vec::new();
     for e in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
         let e = e.with_context(|| format!("cannot read {}", path.display()))?;
         // The entry's own type: no stat per file (a symlink is followed).
@@ -656,43 +667,65 @@ pub fn load_workers(path: &Path) -> Result<Vec<Worker>> {
             _ => false,
         };
         let name = e.file_name();
-        if file && !name.to_string_lossy().starts_with('.') {
-            files.push((name, e.path()));
+        if file && !name.as_encoded_bytes().starts_with(b".") {
+            names.push(name);
         }
     }
-    // By name: comparing whole paths component by component is slow for 10,000 files.
-    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let files: Vec<std::path::PathBuf> = files.into_iter().map(|(_, p)| p).collect();
-    if files.is_empty() {
+    names.sort_unstable();
+    if names.is_empty() {
         bail!("{}: no worker documents", path.display());
     }
-    load_parallel(&files)
+    Ok(names)
 }
 
-/// Reads and parses worker documents on every core, keeping their order.
-pub fn load_parallel(files: &[std::path::PathBuf]) -> Result<Vec<Worker>> {
+/// Reads and parses a directory's worker documents on every core, keeping their order, each
+/// turned into what the caller keeps by `wrap`. Files are opened relative to the directory
+/// (no path walk per file), and the calling thread reads the first share straight into the
+/// result, so a fleet's workers are moved once.
+fn load_dir<T: Send>(path: &Path, wrap: impl Fn(Worker) -> T + Sync) -> Result<Vec<T>> {
+    use rustix::fs::{Mode, OFlags};
+    let names = worker_names(path)?;
+    let dir = rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", path.display()))?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len().div_ceil(256))
+        .min(names.len().div_ceil(256))
         .max(1);
-    if threads == 1 {
-        return files.iter().map(|f| worker::load(f)).collect();
-    }
-    let chunk = files.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<Worker>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
+    // Each reader keeps one buffer for its files.
+    let read = |part: &[std::ffi::OsString], out: &mut Vec<T>| -> Result<()> {
+        let mut buf = Vec::new();
+        for name in part {
+            out.push(wrap(worker::load_at(&dir, path, name.as_ref(), &mut buf)?));
+        }
+        Ok(())
+    };
+    let mut out = Vec::with_capacity(names.len());
+    let chunk = names.len().div_ceil(threads);
+    let (first, rest) = names.split_at(chunk);
+    let read = &read;
+    let parts: Vec<Result<Vec<T>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rest
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|f| worker::load(f)).collect()))
+            .map(|part| {
+                s.spawn(move || {
+                    let mut v = Vec::with_capacity(part.len());
+                    read(part, &mut v).map(|()| v)
+                })
+            })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
+        let mine = read(first, &mut out);
+        // The first failing file's error is the one reported, as a serial read would.
+        std::iter::once(mine.map(|()| Vec::new()))
+            .chain(handles.into_iter().map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker reader panicked")))
-            })
+            }))
             .collect()
     });
-    let mut out = Vec::with_capacity(files.len());
     for p in parts {
         out.extend(p?);
     }

@@ -211,9 +211,13 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
             }
         }
     }
-    Ok(match d.outcome {
+    let code = match d.outcome {
         Outcome::Placed => 0,
         Outcome::Waiting => WAITING,
         Outcome::NoCompliant => NOT_PLACED,
-    })
+    };
+    // The process ends with this command: the fleet and the decision (hundreds of thousands
+    // of small allocations for a large fleet) are left to the exit instead of freed one by one.
+    std::mem::forget((fleet, d));
+    Ok(code)
 }

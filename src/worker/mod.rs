@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use detect::{
     Detected, cando, compatible_arches, detect, hostarches, linux_version_flavor, x86_64_levels,
 };
-pub use xml::{from_xml, load, to_xml};
+pub use xml::{from_xml, load, load_at, read_document, to_xml};
 
 /// One worker's capabilities, as the dispatcher sees them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::{Hardware, Linux, Worker};
-use crate::xmltree::{self, escape};
+use crate::xmltree::escape;
 
 /// The document bs_worker would register: attributes first, then the children in order.
 pub fn to_xml(w: &Worker) -> String {
@@ -69,18 +69,98 @@ pub fn to_xml(w: &Worker) -> String {
     s
 }
 
+/// The largest worker document read: OBS's are under a kilobyte.
+const MAX_DOCUMENT: usize = 1 << 20;
+
 /// Reads a worker document from a file; the worker id defaults to the file's stem.
 pub fn load(path: &Path) -> Result<Worker> {
-    // Open and read, without the size query `fs::read` makes: a fleet is 10,000 small files.
-    let mut xml = Vec::with_capacity(8192);
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut xml))
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut w = from_xml(&xml, &path.to_string_lossy())?;
+    load_with(path, &mut Vec::new())
+}
+
+/// [`load`] with a buffer the caller keeps across files.
+fn load_with(path: &Path, buf: &mut Vec<u8>) -> Result<Worker> {
+    let xml = read_document(path, buf)?;
+    parse_file(xml, path)
+}
+
+/// [`load`] of the file `name` in the directory `dir` (opened as `dir_path`): a fleet is
+/// 10,000 small files in one directory, opened without walking its path each time.
+pub fn load_at(
+    dir: &impl std::os::fd::AsFd,
+    dir_path: &Path,
+    name: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<Worker> {
+    let n = open_nonblocking(dir, name)
+        .and_then(|f| read_small(f, buf, true))
+        .with_context(|| format!("cannot read {}", dir_path.join(name).display()))?;
+    match from_xml(&buf[..n], "") {
+        Ok(mut w) => {
+            if w.workerid.is_none() {
+                w.workerid = name.file_stem().map(|s| s.to_string_lossy().into_owned());
+            }
+            Ok(w)
+        }
+        // Parsed again for the error, which names the whole path.
+        Err(_) => parse_file(&buf[..n], &dir_path.join(name)),
+    }
+}
+
+/// Parses a document read from `path`; the worker id defaults to the file's stem.
+fn parse_file(xml: &[u8], path: &Path) -> Result<Worker> {
+    let mut w = from_xml(xml, &path.to_string_lossy())?;
     if w.workerid.is_none() {
         w.workerid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     }
     Ok(w)
+}
+
+/// Reads a worker document's bytes into `buf`, kept across files by the caller.
+pub fn read_document<'a>(path: &Path, buf: &'a mut Vec<u8>) -> Result<&'a [u8]> {
+    let n = open_nonblocking(&rustix::fs::CWD, path)
+        .and_then(|f| read_small(f, buf, false))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(&buf[..n])
+}
+
+/// Opens a file for reading without blocking: a FIFO without a writer reads as empty.
+fn open_nonblocking(dir: &impl std::os::fd::AsFd, path: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Reads a file of at most [`MAX_DOCUMENT`] bytes into `buf` with plain `read` calls, returning
+/// its length. (`read_to_end` on a `File` first asks for its size and position: two more
+/// system calls per file.) For a file its directory listed as regular, a short read is its
+/// end, as POSIX defines reads of regular files: one `read` call for a small document.
+fn read_small(mut f: std::fs::File, buf: &mut Vec<u8>, regular: bool) -> std::io::Result<usize> {
+    use std::io::Read as _;
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize((2 * n).clamp(8192, MAX_DOCUMENT + 1), 0);
+        }
+        let want = buf.len() - n;
+        match f.read(&mut buf[n..]) {
+            Ok(0) => return Ok(n),
+            Ok(k) if regular && k < want => return Ok(n + k),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if n > MAX_DOCUMENT {
+            return Err(std::io::Error::other(format!(
+                "larger than {} KiB: not a worker document",
+                MAX_DOCUMENT >> 10
+            )));
+        }
+    }
 }
 
 /// Where the reader is in a worker document.
@@ -143,79 +223,109 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let line = || line_of(pos);
-                let name_bytes = e.local_name();
-                let name = String::from_utf8_lossy(name_bytes.as_ref());
+                let local = e.local_name();
+                // Matched as bytes; made text only for a message.
+                let name = local.as_ref();
+                let text_of = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
                 let at = match stack.last().map(|(a, _, _)| *a) {
                     None => {
                         if seen_root {
                             bail!("{file}: line {}: a second root element", line());
                         }
                         seen_root = true;
-                        if name != "worker" {
-                            bail!("{file}: the root element is <{name}>, not <worker>");
+                        if name != b"worker" {
+                            bail!(
+                                "{file}: the root element is <{}>, not <worker>",
+                                text_of(name)
+                            );
                         }
                         root_line = line();
-                        for (k, v) in xmltree::attrs(e)
-                            .map_err(|e| anyhow!("{file}: line {root_line}: {e:#}"))?
-                        {
-                            match k.as_str() {
-                                "hostarch" => w.hostarch = v,
-                                "workerid" => w.workerid = Some(v),
+                        // Every attribute is checked (duplicates, escapes); two are kept.
+                        let bad = |e: quick_xml::Error| {
+                            anyhow!(
+                                "{file}: line {root_line}: {}",
+                                crate::text::one_line_error(e)
+                            )
+                        };
+                        for a in e.attributes() {
+                            let a = a.map_err(|e| bad(e.into()))?;
+                            let value = a
+                                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                .map_err(|e| bad(e))?;
+                            match a.key.local_name().as_ref() {
+                                b"hostarch" => w.hostarch = value.into_owned(),
+                                b"workerid" => w.workerid = Some(value.into_owned()),
                                 _ => {}
                             }
                         }
                         At::Worker
                     }
-                    Some(At::Worker) => match name.as_ref() {
-                        "hostarch" => At::Leaf(Leaf::Hostarch),
-                        "buildarch" => At::Leaf(Leaf::Buildarch),
-                        "hostlabel" => At::Leaf(Leaf::Hostlabel),
-                        "sandbox" => At::Leaf(Leaf::Sandbox),
-                        "linux" => {
+                    Some(At::Worker) => match name {
+                        b"hostarch" => At::Leaf(Leaf::Hostarch),
+                        b"buildarch" => At::Leaf(Leaf::Buildarch),
+                        b"hostlabel" => At::Leaf(Leaf::Hostlabel),
+                        b"sandbox" => At::Leaf(Leaf::Sandbox),
+                        b"linux" => {
                             w.linux = Some(Linux::default());
                             At::Linux
                         }
-                        "hardware" => {
+                        b"hardware" => {
                             w.hardware = Some(Hardware::default());
                             At::Hardware
                         }
-                        "ip" | "port" | "uri" | "registerserver" | "workerid" | "owner"
-                        | "tellnojob" | "job" | "arch" | "jobid" | "reposerver" => At::Skipped,
-                        _ => return Err(err(line(), &name, "unknown element in <worker>".into())),
+                        b"ip" | b"port" | b"uri" | b"registerserver" | b"workerid" | b"owner"
+                        | b"tellnojob" | b"job" | b"arch" | b"jobid" | b"reposerver" => At::Skipped,
+                        _ => {
+                            return Err(err(
+                                line(),
+                                &text_of(name),
+                                "unknown element in <worker>".into(),
+                            ));
+                        }
                     },
-                    Some(At::Linux) => match name.as_ref() {
-                        "version" => At::Leaf(Leaf::Version),
-                        "flavor" => At::Leaf(Leaf::Flavor),
-                        _ => return Err(err(line(), &name, "unknown element in <linux>".into())),
+                    Some(At::Linux) => match name {
+                        b"version" => At::Leaf(Leaf::Version),
+                        b"flavor" => At::Leaf(Leaf::Flavor),
+                        _ => {
+                            return Err(err(
+                                line(),
+                                &text_of(name),
+                                "unknown element in <linux>".into(),
+                            ));
+                        }
                     },
                     Some(At::Hardware) => {
                         let hw = w.hardware.get_or_insert_default();
-                        match name.as_ref() {
-                            "cpu" => {
+                        match name {
+                            b"cpu" => {
                                 hw.cpu_flags = Some(Vec::new());
                                 At::Cpu
                             }
-                            "processors" => At::Leaf(Leaf::Processors),
-                            "jobs" => At::Leaf(Leaf::Jobs),
-                            "memory" => At::Leaf(Leaf::Memory),
-                            "swap" => At::Leaf(Leaf::Swap),
-                            "disk" => At::Leaf(Leaf::Disk),
-                            "nativeonly" => {
+                            b"processors" => At::Leaf(Leaf::Processors),
+                            b"jobs" => At::Leaf(Leaf::Jobs),
+                            b"memory" => At::Leaf(Leaf::Memory),
+                            b"swap" => At::Leaf(Leaf::Swap),
+                            b"disk" => At::Leaf(Leaf::Disk),
+                            b"nativeonly" => {
                                 hw.nativeonly = true;
                                 At::Skipped
                             }
                             _ => {
                                 return Err(err(
                                     line(),
-                                    &name,
+                                    &text_of(name),
                                     "unknown element in <hardware>".into(),
                                 ));
                             }
                         }
                     }
                     Some(At::Cpu) => {
-                        if name != "flag" {
-                            return Err(err(line(), &name, "unknown element in <cpu>".into()));
+                        if name != b"flag" {
+                            return Err(err(
+                                line(),
+                                &text_of(name),
+                                "unknown element in <cpu>".into(),
+                            ));
                         }
                         At::Leaf(Leaf::Flag)
                     }
@@ -419,5 +529,48 @@ mod tests {
         assert!(e.contains("no hostarch"), "{e}");
         assert!(from_xml(b"<workers/>", "w.xml").is_err());
         assert!(from_xml(b"<worker hostarch='x'><gpu/></worker>", "w.xml").is_err());
+    }
+
+    #[test]
+    fn fleet_files_are_bounded_and_never_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let doc = b"<worker hostarch='x86_64'>\n  <sandbox>kvm</sandbox>\n</worker>\n";
+        std::fs::write(d.join("small"), doc).unwrap();
+        let big = [
+            &b"<worker hostarch='x86_64'>"[..],
+            &vec![b' '; MAX_DOCUMENT],
+        ]
+        .concat();
+        std::fs::write(d.join("big"), big).unwrap();
+        nix::unistd::mkfifo(&d.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let dirfd = std::fs::File::open(d).unwrap();
+        let mut buf = Vec::new();
+        // Read relative to the directory, with a buffer kept across files.
+        let w = load_at(&dirfd, d, Path::new("small"), &mut buf).unwrap();
+        assert_eq!(w.workerid.as_deref(), Some("small"));
+        assert_eq!(w.sandbox.as_deref(), Some("kvm"));
+        let e = format!(
+            "{:#}",
+            load_at(&dirfd, d, Path::new("big"), &mut buf).unwrap_err()
+        );
+        assert!(
+            e.contains("big") && e.contains("larger than 1024 KiB"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{e}");
+        // A FIFO without a writer is an empty document, not a hang.
+        let e = format!("{:#}", load(&d.join("fifo")).unwrap_err());
+        assert!(e.contains("fifo") && e.contains("no root element"), "{e}");
+        // A broken document read by name is reported by its whole path.
+        std::fs::write(d.join("broken"), b"<worker hostarch='x'><gpu/></worker>").unwrap();
+        let e = format!(
+            "{:#}",
+            load_at(&dirfd, d, Path::new("broken"), &mut buf).unwrap_err()
+        );
+        assert!(
+            e.starts_with(&d.join("broken").display().to_string()),
+            "{e}"
+        );
     }
 }
