@@ -251,7 +251,7 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                             let a = a.map_err(|e| bad(e.into()))?;
                             let value = a
                                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                                .map_err(|e| bad(e))?;
+                                .map_err(&bad)?;
                             match a.key.local_name().as_ref() {
                                 b"hostarch" => w.hostarch = value.into_owned(),
                                 b"workerid" => w.workerid = Some(value.into_owned()),
