@@ -8,11 +8,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::Event;
 
 use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
+// Attributes by local name (`rpm:flags` and `flags` alike), unescaped.
+use crate::xmltree::attrs;
 
 /// Where `repomd.xml` says the primary metadata is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,21 +31,6 @@ pub struct PrimaryRef {
 
 fn xml_err(what: &Location, reader_pos: u64, e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{what}: broken XML near byte {reader_pos}: {e}")
-}
-
-/// Attributes by local name (`rpm:flags` and `flags` alike), unescaped.
-fn attrs(e: &BytesStart<'_>) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for a in e.attributes() {
-        let a = a?;
-        let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
-        out.push((
-            key,
-            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)?
-                .into_owned(),
-        ));
-    }
-    Ok(out)
 }
 
 fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
