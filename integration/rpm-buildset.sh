@@ -18,8 +18,8 @@ cache=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
 base=$cache/rpm-buildset
 template=$here/rpm/debian-repack.spec.in
 # What the build phase runs (src/bundle/recipe.rs: sh, rm, mkdir, cp, rpmbuild) and what
-# rpmbuild's own scripts call.
-wanted=(rpm dash bash coreutils sed grep findutils gzip tar diffutils)
+# rpmbuild's own scripts call (brp-strip finds ELF files with file).
+wanted=(rpm dash bash coreutils sed grep findutils gzip tar diffutils file)
 
 log() { echo "rpm-buildset: $*" >&2; }
 die() {
