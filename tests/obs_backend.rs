@@ -1147,8 +1147,10 @@ fn spec_package_builds_in_an_all_rpm_buildroot() {
         .1;
     assert_eq!(code, "succeeded", "{details}\n{log}");
     assert!(log.contains("hello-script: %check passed"), "{log}");
-    // rpmbuild's scripts found what they call (brp-strip runs file).
+    // rpmbuild's scripts found what they call (brp-strip runs file), and the prepare
+    // phase the account files it adds the build user to.
     assert!(!log.contains("not found"), "{log}");
+    assert!(!log.contains("No such file or directory"), "{log}");
     assert!(log.contains("exit code 0 for bs_worker"), "{log}");
     // The buildroot OBS expanded: RPMs only, rpm among them.
     let lines: Vec<&str> = log.lines().map(obsbox::joblog::unstamped).collect();
