@@ -181,8 +181,11 @@ built=$(find "$work/repo" -name '*.rpm' | wc -l)
 [ "$built" = "$(wc -l <"$work/closure")" ] || die "built $built RPMs for $(wc -l <"$work/closure") packages"
 createrepo_c --quiet "$work/repo"
 cp "$work/closure" "$work/repo/closure.txt"
-# Only the current set stays.
-find "$base" -mindepth 1 -maxdepth 1 ! -name ".work.*" -exec rm -rf {} +
-mv "$work/repo" "$repo"
+# Only the current set stays (and the work of a run still going: a killed run's is old).
+find "$base" -mindepth 1 -maxdepth 1 ! -name ".work.*" ! -name "$key" -exec rm -rf {} +
+find "$base" -mindepth 1 -maxdepth 1 -name ".work.*" -mmin +60 -exec rm -rf {} +
+# A run beside this one may have finished the same set first.
+mv -T "$work/repo" "$repo" 2>/dev/null || [ -f "$repo/repodata/repomd.xml" ] ||
+    die "cannot move the set to $repo"
 log "built in $(($(date +%s) - started)) s"
 echo "$repo"
