@@ -242,20 +242,31 @@ impl Backend {
 
     /// Waits until the package's code is one of `codes`; returns it with the details.
     fn wait_result(&self, package: &str, codes: &[&str], limit: Duration) -> (String, String) {
+        self.wait_result_in(PROJECT, REPOSITORY, package, codes, limit)
+    }
+
+    /// [`Backend::wait_result`] for a package of `project`, built in `repository`.
+    fn wait_result_in(
+        &self,
+        project: &str,
+        repository: &str,
+        package: &str,
+        codes: &[&str],
+        limit: Duration,
+    ) -> (String, String) {
         let mut last = None;
         let deadline = Instant::now() + limit;
         loop {
-            let now = self.result(package);
+            let now = self.result_in(project, package);
             if let Some((code, details)) = &now
                 && codes.contains(&code.as_str())
             {
                 return (code.clone(), details.clone());
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "{package}: still {last:?} after {limit:?}, wanted {codes:?}\n{}",
-                    self.log_of(package)
-                );
+                let log = format!("/build/{project}/{repository}/x86_64/{package}/_log?nostream=1");
+                let log = self.request("GET", &log, None).1;
+                panic!("{package}: still {last:?} after {limit:?}, wanted {codes:?}\n{log}");
             }
             last = now;
             std::thread::sleep(Duration::from_millis(500));
@@ -351,7 +362,12 @@ impl Backend {
     }
 
     fn leftovers_for(&self, arch: &str, package: &str) -> Vec<String> {
-        let job = format!("{PROJECT}/{REPOSITORY}/{package}/{arch}").replace([':', '/'], "_");
+        self.leftovers_of(&format!("{PROJECT}/{REPOSITORY}/{package}/{arch}"))
+    }
+
+    /// What is left of the job `PROJECT/REPOSITORY/PACKAGE/ARCH`.
+    fn leftovers_of(&self, job: &str) -> Vec<String> {
+        let job = job.replace([':', '/'], "_");
         self.workers
             .iter()
             .flat_map(|w| {
@@ -1077,4 +1093,112 @@ fn obs_debian_layout_builds_with_obs_release() {
         assert!(names.contains(&expected), "{expected} missing: {names:?}");
     }
     assert!(backend.leftovers("hello-layout").is_empty());
+}
+
+/// A `.spec` package built in a buildroot of RPMs only. Debian:12:rpm downloads on demand
+/// from an rpm-md repository of Debian 12's rpm and its closure repackaged as RPMs
+/// (integration/rpm-buildset.sh); the project config
+/// (tests/fixtures/obs-backend/rpm-buildset.prjconf) has OBS's scheduler add rpm's
+/// Preinstall, Required and Support sets to the spec's BuildRequires; the obsbox worker
+/// registers the buildroot with the set's own rpm and builds with its rpmbuild, `%check`
+/// included. What OBS stores is a valid rpm of the package.
+#[test]
+fn spec_package_builds_in_an_all_rpm_buildroot() {
+    const RPMROOT: &str = "home:obsbox:rpmroot";
+    const RPMROOT_REPOSITORY: &str = "Debian_12_rpmroot";
+    let fixtures = repo_root().join("tests/fixtures/obs-backend");
+    let out = Command::new(repo_root().join("integration/rpm-buildset.sh"))
+        .env("OBSBOX_TEST_CACHE", testdata())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rpm-buildset.sh: {}", stderr_of(&out));
+    let buildset = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let backend = Backend::start_with(&[
+        ("OBS_BACKEND_RPM_BUILDSET", buildset.as_str()),
+        ("OBS_BACKEND_WORKERS", "1"),
+    ]);
+    backend.put(
+        &format!("/source/{RPMROOT}/_meta"),
+        format!(
+            "<project name=\"{RPMROOT}\"><title/><description/>\
+             <repository name=\"{RPMROOT_REPOSITORY}\">\
+             <path project=\"Debian:12:rpm\" repository=\"main\"/>\
+             <arch>x86_64</arch></repository></project>"
+        )
+        .as_bytes(),
+    );
+    backend.put(
+        &format!("/source/{RPMROOT}/_config"),
+        &fs::read(fixtures.join("rpm-buildset.prjconf")).unwrap(),
+    );
+    backend.commit_dir(RPMROOT, "hello-script", &fixtures.join("hello-script"), &[]);
+
+    let (code, details) = backend.wait_result_in(
+        RPMROOT,
+        RPMROOT_REPOSITORY,
+        "hello-script",
+        &["succeeded", "failed"],
+        Duration::from_secs(600),
+    );
+    let path = format!("/build/{RPMROOT}/{RPMROOT_REPOSITORY}/x86_64/hello-script");
+    // No log when OBS could not expand the build: its details say why.
+    let log = backend
+        .request("GET", &format!("{path}/_log?nostream=1"), None)
+        .1;
+    assert_eq!(code, "succeeded", "{details}\n{log}");
+    assert!(log.contains("hello-script: %check passed"), "{log}");
+    // rpmbuild's scripts found what they call (brp-strip runs file), and the prepare
+    // phase the account files it adds the build user to.
+    assert!(!log.contains("not found"), "{log}");
+    assert!(!log.contains("No such file or directory"), "{log}");
+    assert!(log.contains("exit code 0 for bs_worker"), "{log}");
+    // The buildroot OBS expanded: RPMs only, rpm among them.
+    let lines: Vec<&str> = log.lines().map(obsbox::joblog::unstamped).collect();
+    let (_, packages) = common::joblog::section(&lines, "Packages in the buildroot, ")
+        .unwrap_or_else(|| panic!("no buildroot section: {log}"));
+    assert!(
+        packages.iter().any(|p| p.starts_with("rpm ")),
+        "{packages:?}"
+    );
+    for package in &packages {
+        assert!(
+            package.ends_with(" x86_64") || package.ends_with(" noarch"),
+            "not an rpm: {package}"
+        );
+    }
+
+    let listing = backend.get(&path);
+    for rpm in [
+        "hello-script-1.0-1.noarch.rpm",
+        "hello-script-1.0-1.src.rpm",
+    ] {
+        assert!(
+            listing.contains(&format!("filename=\"{rpm}\"")),
+            "{listing}"
+        );
+    }
+    let rpm_file = backend.dir.join("hello-script.rpm");
+    fs::write(
+        &rpm_file,
+        backend.get_bytes(&format!("{path}/hello-script-1.0-1.noarch.rpm")),
+    )
+    .unwrap();
+    let query = Command::new("rpm")
+        .args([
+            "-qpl",
+            "--qf",
+            "%{NAME} %{VERSION}-%{RELEASE} %{ARCH} %{VENDOR}\\n",
+        ])
+        .arg(&rpm_file)
+        .output()
+        .unwrap();
+    assert!(query.status.success(), "rpm -qp: {}", stderr_of(&query));
+    assert_eq!(
+        String::from_utf8_lossy(&query.stdout),
+        "hello-script 1.0-1 noarch obsbox rpm buildset\n/usr/bin/hello-script\n"
+    );
+    let left = backend.leftovers_of(&format!(
+        "{RPMROOT}/{RPMROOT_REPOSITORY}/hello-script/x86_64"
+    ));
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -22,14 +22,17 @@
 #   srv/         the backend's data ($bsdir), log/ the logs of every program
 #   workerN/     each bs_worker's root, state (obsbox as build and hostcheck), obsbox's
 #                runtime configuration and state
-#   env          SRCSERVER REPSERVER DEB_URL RPM_URL WORKERS (shell assignments)
+#   env          SRCSERVER REPSERVER DEB_URL RPM_URL WORKERS (shell assignments), and
+#                BUILDSET_URL with OBS_BACKEND_RPM_BUILDSET
 #
 # The backend: source server (127.0.0.1:5352), repository server (:5252), schedulers for
 # x86_64 and i586, the dispatcher with obsbox's dispatch_constraint hook
 # (integration/obs/dispatch_constraint.pl), the download-on-demand updater. The base
 # distribution: project Debian:12, repository main, downloading on demand from the test
 # data's Debian repository served on loopback; Fedora:rpm, repository main, from the test
-# RPMs' rpm-md repository.
+# RPMs' rpm-md repository; with OBS_BACKEND_RPM_BUILDSET=DIR (an rpm-md repository, e.g.
+# what integration/rpm-buildset.sh prints) also Debian:12:rpm, repository main, downloading
+# on demand from DIR: an all-rpm base that builds `.spec` packages.
 #
 # The workers (bs_worker, ids obsbox-1 … obsbox-3), each with its own obsbox state and
 # cache and different capabilities, as bs_worker reports them to the dispatcher:
@@ -52,7 +55,8 @@
 # worker builds with, one word per worker: `obsbox`, the default, or `obs-build`, obs-build's
 # own build script, chroot type), OBS_BACKEND_LABELS (each worker's host label, one word
 # per worker, `-` for none; default `- big -`), OBS_BACKEND_EMULATED (`aarch64`: add the
-# emulating worker obsbox-4 and the aarch64 side of the backend).
+# emulating worker obsbox-4 and the aarch64 side of the backend), OBS_BACKEND_RPM_BUILDSET
+# (see above).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -62,6 +66,8 @@ srcport=5352
 repport=5252
 debport=8001
 rpmport=8002
+buildsetport=8003
+buildset=${OBS_BACKEND_RPM_BUILDSET:-}
 emulated=${OBS_BACKEND_EMULATED:-}
 case $emulated in '' | aarch64) ;; *)
     echo "obs-backend: OBS_BACKEND_EMULATED: $emulated is not aarch64" >&2
@@ -234,6 +240,19 @@ EOF
     put /source/Fedora:rpm/_meta "$tmp/meta"
     rpm_prjconf >"$tmp/config"
     put /source/Fedora:rpm/_config "$tmp/config"
+    [ -n "$buildset" ] || return 0
+    cat >"$tmp/meta" <<EOF
+<project name="Debian:12:rpm">
+  <title>Debian 12's rpm and its closure repackaged as RPMs, downloaded on demand</title>
+  <description/>
+  <repository name="main">
+    <download arch="x86_64" url="http://127.0.0.1:$buildsetport/" repotype="rpmmd"/>
+    <arch>x86_64</arch>
+  </repository>
+</project>
+EOF
+    put /source/Debian:12:rpm/_meta "$tmp/meta"
+    put /source/Debian:12:rpm/_config "$tmp/config"
 }
 
 # obsbox's runtime configuration for worker N: the shipped one, the toolbox from the
@@ -320,6 +339,10 @@ start() {
 
     launch serve-deb python3 -m http.server "$debport" --bind 127.0.0.1 --directory "$data/deb-repo"
     launch serve-rpm python3 -m http.server "$rpmport" --bind 127.0.0.1 --directory "$data/rpm-repo"
+    if [ -n "$buildset" ]; then
+        [ -f "$buildset/repodata/repomd.xml" ] || die "OBS_BACKEND_RPM_BUILDSET: $buildset is no rpm-md repository"
+        launch serve-buildset python3 -m http.server "$buildsetport" --bind 127.0.0.1 --directory "$buildset"
+    fi
     # The programs find their modules and BSConfig.pm by their own path.
     local prog
     for prog in bs_srcserver bs_repserver; do
@@ -351,11 +374,14 @@ start() {
         wait_for "the download-on-demand metadata of Debian:12 for $hostarch" 120 \
             test -s "$dir/srv/build/Debian:12/main/$hostarch/:full.solv"
     done
+    [ -z "$buildset" ] || wait_for "the download-on-demand metadata of Debian:12:rpm" 120 \
+        test -s "$dir/srv/build/Debian:12:rpm/main/x86_64/:full.solv"
     {
         echo "SRCSERVER=http://127.0.0.1:$srcport"
         echo "REPSERVER=http://127.0.0.1:$repport"
         echo "DEB_URL=http://127.0.0.1:$debport"
         echo "RPM_URL=http://127.0.0.1:$rpmport"
+        [ -z "$buildset" ] || echo "BUILDSET_URL=http://127.0.0.1:$buildsetport"
         echo "WORKERS=\"$(awk '{print $2 ":" $3 ":" $4}' "$dir/workers" | tr '\n' ' ' | sed 's/ $//')\""
     } >"$dir/env"
     # A caller that may die without calling stop (a test killed at its time limit) names

@@ -261,12 +261,15 @@ pub fn write_bundles(
     Ok(written)
 }
 
-/// The prepare phase: the build user and its directories, and, as obs-build's
-/// init_buildsystem, an `/etc/hosts` naming localhost and the build's host name (test
-/// suites connect to them).
+/// The prepare phase: the build user and its directories (a root without account files,
+/// whose packages ran no script that makes them, gets them with root's entry first), and,
+/// as obs-build's init_buildsystem, an `/etc/hosts` naming localhost and the build's host
+/// name (test suites connect to them).
 fn prepare_spec(templates: &Templates, job: &Job, dir: &Path) -> Result<Spec> {
     let script = format!(
         "set -e\n\
+         [ -e /etc/group ] || echo 'root:x:0:' > /etc/group\n\
+         [ -e /etc/passwd ] || echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd\n\
          grep -q '^{user}:' /etc/group || echo '{user}:x:{gid}:' >> /etc/group\n\
          grep -q '^{user}:' /etc/passwd || echo '{user}:x:{uid}:{gid}:OBS build user:{home}:/bin/sh' >> /etc/passwd\n\
          mkdir -p {home} {topdir}\n\
