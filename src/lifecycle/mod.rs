@@ -14,7 +14,7 @@
 //! | buildroot | `Preparing::buildroot_request` | what the buildroot is made of, and how it is installed |
 //! | sysroot | `Preparing::sysroot` | a sysroot cross build's target packages, assembled |
 //! | buildroot | `Preparing::buildroot` | the buildroot (with the sysroot) laid down at `WORK/buildroot` |
-//! | bundles | `Preparing::bundles` | callback and phase bundles, their roots mounted or exported |
+//! | bundles | `Preparing::bundles`, `Preparing::paths` | callback and phase bundles, their roots mounted or exported |
 //! | report | `Running::report` | the roots' packages in the job log |
 //! | phases | `Running::phases`, `Running::phase` | each phase's container, its statistics, what its code means |
 //! | results | `Running::results` | after the build: results collected, the callbacks' verdict |
@@ -519,9 +519,9 @@ impl<'a> Preparing<'a> {
         Ok(Buildroot { root, built })
     }
 
-    /// Step "bundles": the results' staging directory, the callbacks' bundles and the hooks
-    /// they give the build phase, the phase bundles, and every bundle's root (mounted, or
-    /// exported with the prepare phase run in the copied buildroot).
+    /// Step "bundles": the callbacks' bundles and the hooks they give the build phase, the
+    /// phase bundles, and every bundle's root (mounted, or exported with the prepare phase
+    /// run in the copied buildroot).
     fn bundles(
         &mut self,
         plan: &Plan,
@@ -530,25 +530,7 @@ impl<'a> Preparing<'a> {
         emulated: &Emulated,
     ) -> Result<Bundles> {
         let (job, options, work) = (self.job, self.options, self.work);
-        let staging = work.join("results");
-        fs::create_dir_all(&staging)?;
-        nix::unistd::chown(
-            &staging,
-            Some(bundle::BUILD_UID.into()),
-            Some(bundle::BUILD_GID.into()),
-        )?;
-        let paths = Paths {
-            buildroot: fs::canonicalize(&buildroot.root)?,
-            toolbox: fs::canonicalize(toolbox)?,
-            sources: fs::canonicalize(&job.sources)
-                .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
-            results: fs::canonicalize(&staging)?,
-            transformed: plan
-                .transformed
-                .as_ref()
-                .map(|(dir, t)| (dir.clone(), t.dsc.clone())),
-            cgroups: options.cgroups,
-        };
+        let paths = self.paths(plan, toolbox, buildroot)?;
         let templates = bundle::Templates::load(options.config.as_deref())
             .with_context(|| format!("job {}", job.id))?;
         let dir = work.join("bundles");
@@ -603,6 +585,31 @@ impl<'a> Preparing<'a> {
             phases,
             paths,
             callbacks,
+        })
+    }
+
+    /// The paths the bundles are written with: the roots, the sources, the results'
+    /// staging directory (made, owned by the build user), OBS's Debian layout transformed.
+    fn paths(&self, plan: &Plan, toolbox: &Path, buildroot: &Buildroot) -> Result<Paths> {
+        let (job, options, work) = (self.job, self.options, self.work);
+        let staging = work.join("results");
+        fs::create_dir_all(&staging)?;
+        nix::unistd::chown(
+            &staging,
+            Some(bundle::BUILD_UID.into()),
+            Some(bundle::BUILD_GID.into()),
+        )?;
+        Ok(Paths {
+            buildroot: fs::canonicalize(&buildroot.root)?,
+            toolbox: fs::canonicalize(toolbox)?,
+            sources: fs::canonicalize(&job.sources)
+                .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
+            results: fs::canonicalize(&staging)?,
+            transformed: plan
+                .transformed
+                .as_ref()
+                .map(|(dir, t)| (dir.clone(), t.dsc.clone())),
+            cgroups: options.cgroups,
         })
     }
 
