@@ -1,12 +1,16 @@
 //! One job's constraints against one worker, rule by rule in the order of OBS's dispatcher
 //! oracle (`BSDispatcher::Constraints::oracle`), each failure explained in words.
+//!
+//! `check_rules` is the oracle's order; each constraint is one check: `check_arch`,
+//! `check_hostlabels`, `check_sandboxes`, `check_linux`, `check_hardware` (with
+//! `check_counts`, `check_sizes`, `check_cpu_flags`).
 
 use std::cmp::Ordering;
 
 use serde::Serialize;
 
 use super::constraints::{Constraints, HardwareC, LinuxC, SECURE_SANDBOXES, Size};
-use crate::worker::Worker;
+use crate::worker::{Hardware, Worker};
 
 /// Why a worker cannot take the job: the rule (a constraint path such as
 /// `hardware:memory:size`) and the explanation.
@@ -37,258 +41,314 @@ pub fn all_failures(w: &Worker, c: &Constraints, arch: Option<&str>) -> Vec<Fail
 }
 
 fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec<Failure> {
-    let mut out = Vec::new();
-    macro_rules! push {
-        ($f:expr) => {{
-            out.push($f);
-            if first {
-                return out;
-            }
-        }};
-    }
+    let mut found = Found {
+        failures: Vec::new(),
+        first,
+    };
+    // Stopped or not, what was found is the answer.
+    let _ = check_rules(&mut found, w, c, arch);
+    found.failures
+}
 
-    // OBS's dispatcher offers a job to the workers whose hostarch builds the job's arch by
-    // its arch table (BSCando), never looking at <buildarch>; a <nativeonly/> worker takes
-    // no arch that needs a helper (i586 on x86_64: a personality change). obsbox's
-    // extension: an obsbox worker (sandbox `obsbox`) also builds, emulated, the foreign
-    // arches its <buildarch> lists; no OBS worker document has that sandbox, so OBS's
-    // verdicts stay as they are.
+/// The failures found so far; with `first`, a check stops at the first one.
+struct Found {
+    failures: Vec<Failure>,
+    first: bool,
+}
+
+/// The checks stop: only the first failure was asked for.
+struct Stop;
+
+impl Found {
+    fn push(&mut self, failure: Failure) -> Result<(), Stop> {
+        self.failures.push(failure);
+        if self.first { Err(Stop) } else { Ok(()) }
+    }
+}
+
+/// Every rule, in the order of OBS's oracle.
+fn check_rules(
+    found: &mut Found,
+    w: &Worker,
+    c: &Constraints,
+    arch: Option<&str>,
+) -> Result<(), Stop> {
     if let Some(a) = arch {
-        match crate::worker::arch_mode(w, a) {
-            Some(crate::worker::ArchMode::Helper)
-                if w.hardware.as_ref().is_some_and(|h| h.nativeonly) =>
-            {
-                push!(fail(
-                    "arch",
-                    format!(
-                        "arch {a} needs a helper on a {} worker and the worker is nativeonly",
-                        w.hostarch
-                    )
-                ))
-            }
-            Some(_) => {}
-            None => push!(fail(
+        check_arch(found, w, a)?;
+    }
+    check_hostlabels(found, w, c)?;
+    check_sandboxes(found, w, c)?;
+    if let Some(lc) = &c.linux {
+        check_linux(found, w, lc)?;
+    }
+    if let Some(hc) = &c.hardware {
+        check_hardware(found, w, hc)?;
+    }
+    Ok(())
+}
+
+/// OBS's dispatcher offers a job to the workers whose hostarch builds the job's arch by its
+/// arch table (BSCando), never looking at <buildarch>; a <nativeonly/> worker takes no arch
+/// that needs a helper (i586 on x86_64: a personality change). obsbox's extension: an
+/// obsbox worker (sandbox `obsbox`) also builds, emulated, the foreign arches its
+/// <buildarch> lists; no OBS worker document has that sandbox, so OBS's verdicts stay as
+/// they are.
+fn check_arch(found: &mut Found, w: &Worker, a: &str) -> Result<(), Stop> {
+    match crate::worker::arch_mode(w, a) {
+        Some(crate::worker::ArchMode::Helper)
+            if w.hardware.as_ref().is_some_and(|h| h.nativeonly) =>
+        {
+            found.push(fail(
                 "arch",
                 format!(
-                    "arch {a} is not built by a {} worker (OBS's arch table: {})",
-                    w.hostarch,
-                    crate::worker::cando(&w.hostarch)
-                        .iter()
-                        .map(|(a, _)| *a)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            )),
+                    "arch {a} needs a helper on a {} worker and the worker is nativeonly",
+                    w.hostarch
+                ),
+            ))
         }
+        Some(_) => Ok(()),
+        None => found.push(fail(
+            "arch",
+            format!(
+                "arch {a} is not built by a {} worker (OBS's arch table: {})",
+                w.hostarch,
+                crate::worker::cando(&w.hostarch)
+                    .iter()
+                    .map(|(a, _)| *a)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
+}
 
-    // hostlabel: each label must be on the worker, or, with exclude="true", must not be.
+/// hostlabel: each label must be on the worker, or, with exclude="true", must not be.
+fn check_hostlabels(found: &mut Found, w: &Worker, c: &Constraints) -> Result<(), Stop> {
     for l in &c.hostlabel {
         let has = w.hostlabel.contains(&l.value);
         if l.exclude && has {
-            push!(fail(
+            found.push(fail(
                 "hostlabel",
-                format!("hostlabel {} is excluded and the worker has it", l.value)
-            ));
+                format!("hostlabel {} is excluded and the worker has it", l.value),
+            ))?;
         } else if !l.exclude && !has {
-            push!(fail(
+            found.push(fail(
                 "hostlabel",
-                format!("hostlabel {} is required and the worker lacks it", l.value)
-            ));
+                format!("hostlabel {} is required and the worker lacks it", l.value),
+            ))?;
         }
     }
+    Ok(())
+}
 
-    // sandbox: every sandbox constraint must hold (OBS keeps several since PR 13471): equal
-    // to the worker's (an empty one: the worker reports none); `secure` means one of the
-    // secure sandboxes; with exclude="true" it must differ.
+/// sandbox: every sandbox constraint must hold (OBS keeps several since PR 13471): equal to
+/// the worker's (an empty one: the worker reports none); `secure` means one of the secure
+/// sandboxes; with exclude="true" it must differ.
+fn check_sandboxes(found: &mut Found, w: &Worker, c: &Constraints) -> Result<(), Stop> {
     let ws = w.sandbox.as_deref().unwrap_or("");
     let shown = if ws.is_empty() { "none" } else { ws };
     for sb in &c.sandbox {
         if sb.exclude {
             if sb.value == ws {
-                push!(fail(
+                found.push(fail(
                     "sandbox",
                     format!(
                         "sandbox {} is excluded and the worker has it",
                         or_none(&sb.value)
-                    )
-                ));
+                    ),
+                ))?;
             }
         } else if sb.value == "secure" {
             if !SECURE_SANDBOXES.contains(&ws) {
-                push!(fail(
+                found.push(fail(
                     "sandbox",
                     format!(
                         "sandbox secure ({}) is required, the worker has {shown}",
                         SECURE_SANDBOXES.join(", ")
-                    )
-                ));
+                    ),
+                ))?;
             }
         } else if sb.value != ws {
-            push!(fail(
+            found.push(fail(
                 "sandbox",
                 format!(
                     "sandbox {} is required, the worker has {shown}",
                     or_none(&sb.value)
-                )
-            ));
+                ),
+            ))?;
         }
     }
+    Ok(())
+}
 
-    // linux: the worker must report linux; flavor equal; version within min..max by
-    // obs-build's `Build::Rpm::verscmp` in strict mode (a release on one side counts).
-    if let Some(lc) = &c.linux {
-        match &w.linux {
-            None => push!(fail(
-                "linux",
-                "linux is constrained and the worker reports no linux".into()
-            )),
-            Some(wl) => {
-                if let Some(f) = lc.flavor.as_ref().filter(|f| !f.is_empty()) {
-                    let wf = wl.flavor.as_deref().unwrap_or("");
-                    if f != wf {
-                        push!(fail(
-                            "linux:flavor",
-                            format!(
-                                "linux:flavor {f} is required, the worker has {}",
-                                or_none(wf)
-                            )
-                        ));
-                    }
-                }
-                if lc.version {
-                    match &wl.version {
-                        None => push!(fail(
-                            "linux:version",
-                            "linux:version is constrained and the worker reports none".into()
-                        )),
-                        Some(v) => {
-                            if let Some(min) = lc.min.as_ref().filter(|m| !m.is_empty())
-                                && verscmp(min, v) == Ordering::Greater
-                            {
-                                push!(fail(
-                                    "linux:version:min",
-                                    format!("linux:version:min {min} > {v} on the worker")
-                                ));
-                            }
-                            if let Some(max) = lc.max.as_ref().filter(|m| !m.is_empty())
-                                && verscmp(max, v) == Ordering::Less
-                            {
-                                push!(fail(
-                                    "linux:version:max",
-                                    format!("linux:version:max {max} < {v} on the worker")
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    // hardware: the worker must report hardware; processors, jobs and disk at least the
-    // asked number; memory against memory + swap; memoryperjob times the worker's jobs
-    // (1 if unknown) against memory + swap; physicalmemory against memory alone; cpu flags
-    // present, or absent with exclude="true". A 0 asks for nothing, as in OBS.
-    if let Some(hc) = &c.hardware {
-        let Some(wh) = &w.hardware else {
-            push!(fail(
-                "hardware",
-                "hardware is constrained and the worker reports none".into()
-            ));
-            return out;
-        };
-        if let Some(p) = hc.processors.filter(|&p| p > 0) {
-            let have = wh.processors.unwrap_or(0);
-            if p > have {
-                push!(fail(
-                    "hardware:processors",
-                    format!("hardware:processors {p} > {have} available")
-                ));
-            }
-        }
-        if let Some(j) = hc.jobs.filter(|&j| j > 0) {
-            let have = wh.jobs.unwrap_or(0);
-            if j > have {
-                push!(fail(
-                    "hardware:jobs",
-                    format!("hardware:jobs {j} > {have} available")
-                ));
-            }
-        }
-        let memory = wh.memory.unwrap_or(0);
-        let swap = wh.swap.unwrap_or(0);
-        if let Some(mb) = asked(&hc.disk) {
-            let have = wh.disk.unwrap_or(0);
-            if mb > have as f64 {
-                push!(fail(
-                    "hardware:disk:size",
-                    format!("hardware:disk:size {} MB > {have} MB available", mbs(mb))
-                ));
-            }
-        }
-        if let Some(mb) = asked(&hc.memory)
-            && mb > (memory + swap) as f64
-        {
-            push!(fail(
-                "hardware:memory:size",
+/// linux: the worker must report linux; flavor equal; version within min..max by
+/// obs-build's `Build::Rpm::verscmp` in strict mode (a release on one side counts).
+fn check_linux(found: &mut Found, w: &Worker, lc: &LinuxC) -> Result<(), Stop> {
+    let Some(wl) = &w.linux else {
+        return found.push(fail(
+            "linux",
+            "linux is constrained and the worker reports no linux".into(),
+        ));
+    };
+    if let Some(f) = lc.flavor.as_ref().filter(|f| !f.is_empty()) {
+        let wf = wl.flavor.as_deref().unwrap_or("");
+        if f != wf {
+            found.push(fail(
+                "linux:flavor",
                 format!(
-                    "hardware:memory:size {} MB > {} MB available (memory {memory} + swap {swap})",
+                    "linux:flavor {f} is required, the worker has {}",
+                    or_none(wf)
+                ),
+            ))?;
+        }
+    }
+    if !lc.version {
+        return Ok(());
+    }
+    let Some(v) = &wl.version else {
+        return found.push(fail(
+            "linux:version",
+            "linux:version is constrained and the worker reports none".into(),
+        ));
+    };
+    if let Some(min) = lc.min.as_ref().filter(|m| !m.is_empty())
+        && verscmp(min, v) == Ordering::Greater
+    {
+        found.push(fail(
+            "linux:version:min",
+            format!("linux:version:min {min} > {v} on the worker"),
+        ))?;
+    }
+    if let Some(max) = lc.max.as_ref().filter(|m| !m.is_empty())
+        && verscmp(max, v) == Ordering::Less
+    {
+        found.push(fail(
+            "linux:version:max",
+            format!("linux:version:max {max} < {v} on the worker"),
+        ))?;
+    }
+    Ok(())
+}
+
+/// hardware: the worker must report hardware; then its counts, sizes and cpu flags. A 0
+/// asks for nothing, as in OBS.
+fn check_hardware(found: &mut Found, w: &Worker, hc: &HardwareC) -> Result<(), Stop> {
+    let Some(wh) = &w.hardware else {
+        return found.push(fail(
+            "hardware",
+            "hardware is constrained and the worker reports none".into(),
+        ));
+    };
+    check_counts(found, wh, hc)?;
+    check_sizes(found, wh, hc)?;
+    check_cpu_flags(found, wh, hc)
+}
+
+/// hardware:processors and hardware:jobs: at least the asked number.
+fn check_counts(found: &mut Found, wh: &Hardware, hc: &HardwareC) -> Result<(), Stop> {
+    if let Some(p) = hc.processors.filter(|&p| p > 0) {
+        let have = wh.processors.unwrap_or(0);
+        if p > have {
+            found.push(fail(
+                "hardware:processors",
+                format!("hardware:processors {p} > {have} available"),
+            ))?;
+        }
+    }
+    if let Some(j) = hc.jobs.filter(|&j| j > 0) {
+        let have = wh.jobs.unwrap_or(0);
+        if j > have {
+            found.push(fail(
+                "hardware:jobs",
+                format!("hardware:jobs {j} > {have} available"),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// The sizes: disk at least the asked size; memory against memory + swap; memoryperjob
+/// times the worker's jobs (1 if unknown) against memory + swap; physicalmemory against
+/// memory alone.
+fn check_sizes(found: &mut Found, wh: &Hardware, hc: &HardwareC) -> Result<(), Stop> {
+    let memory = wh.memory.unwrap_or(0);
+    let swap = wh.swap.unwrap_or(0);
+    if let Some(mb) = asked(&hc.disk) {
+        let have = wh.disk.unwrap_or(0);
+        if mb > have as f64 {
+            found.push(fail(
+                "hardware:disk:size",
+                format!("hardware:disk:size {} MB > {have} MB available", mbs(mb)),
+            ))?;
+        }
+    }
+    if let Some(mb) = asked(&hc.memory)
+        && mb > (memory + swap) as f64
+    {
+        found.push(fail(
+            "hardware:memory:size",
+            format!(
+                "hardware:memory:size {} MB > {} MB available (memory {memory} + swap {swap})",
+                mbs(mb),
+                memory + swap
+            ),
+        ))?;
+    }
+    if let Some(mb) = asked(&hc.memoryperjob) {
+        let jobs = wh.jobs.filter(|&j| j > 0).unwrap_or(1);
+        if mb * jobs as f64 > (memory + swap) as f64 {
+            found.push(fail(
+                "hardware:memoryperjob:size",
+                format!(
+                    "hardware:memoryperjob:size {} MB × {jobs} jobs = {} MB > {} MB available (memory {memory} + swap {swap})",
                     mbs(mb),
+                    mbs(mb * jobs as f64),
                     memory + swap
-                )
-            ));
-        }
-        if let Some(mb) = asked(&hc.memoryperjob) {
-            let jobs = wh.jobs.filter(|&j| j > 0).unwrap_or(1);
-            if mb * jobs as f64 > (memory + swap) as f64 {
-                push!(fail(
-                    "hardware:memoryperjob:size",
-                    format!(
-                        "hardware:memoryperjob:size {} MB × {jobs} jobs = {} MB > {} MB available (memory {memory} + swap {swap})",
-                        mbs(mb),
-                        mbs(mb * jobs as f64),
-                        memory + swap
-                    )
-                ));
-            }
-        }
-        if let Some(mb) = asked(&hc.physicalmemory)
-            && mb > memory as f64
-        {
-            push!(fail(
-                "hardware:physicalmemory:size",
-                format!(
-                    "hardware:physicalmemory:size {} MB > {memory} MB available",
-                    mbs(mb)
-                )
-            ));
-        }
-        if let Some(flags) = &hc.cpu {
-            let wf = wh.cpu_flags.as_deref().unwrap_or(&[]);
-            for f in flags {
-                let has = wf.contains(&f.value);
-                if f.exclude && has {
-                    push!(fail(
-                        "hardware:cpu:flag",
-                        format!(
-                            "hardware:cpu:flag {} is excluded and the worker has it",
-                            f.value
-                        )
-                    ));
-                } else if !f.exclude && !has {
-                    push!(fail(
-                        "hardware:cpu:flag",
-                        format!(
-                            "hardware:cpu:flag {} is required and the worker lacks it",
-                            f.value
-                        )
-                    ));
-                }
-            }
+                ),
+            ))?;
         }
     }
-    out
+    if let Some(mb) = asked(&hc.physicalmemory)
+        && mb > memory as f64
+    {
+        found.push(fail(
+            "hardware:physicalmemory:size",
+            format!(
+                "hardware:physicalmemory:size {} MB > {memory} MB available",
+                mbs(mb)
+            ),
+        ))?;
+    }
+    Ok(())
+}
+
+/// hardware:cpu:flag: each flag present, or absent with exclude="true".
+fn check_cpu_flags(found: &mut Found, wh: &Hardware, hc: &HardwareC) -> Result<(), Stop> {
+    let Some(flags) = &hc.cpu else {
+        return Ok(());
+    };
+    let wf = wh.cpu_flags.as_deref().unwrap_or(&[]);
+    for f in flags {
+        let has = wf.contains(&f.value);
+        if f.exclude && has {
+            found.push(fail(
+                "hardware:cpu:flag",
+                format!(
+                    "hardware:cpu:flag {} is excluded and the worker has it",
+                    f.value
+                ),
+            ))?;
+        } else if !f.exclude && !has {
+            found.push(fail(
+                "hardware:cpu:flag",
+                format!(
+                    "hardware:cpu:flag {} is required and the worker lacks it",
+                    f.value
+                ),
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// A size that asks for something (OBS skips a size whose MB value is 0).

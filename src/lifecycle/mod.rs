@@ -1,6 +1,29 @@
 //! The lifecycle of a build job: assemble the buildroot and the toolbox, write the phase
 //! bundles, run them in order with obsbox's runtime, collect the results in OBS's layout
 //! and answer with OBS's exit codes.
+//!
+//! A job is a sequence of named steps, each one function on one context, in this order
+//! (a pending SIGINT/SIGTERM/SIGHUP is taken between them):
+//!
+//! | step | function | what it does |
+//! |---|---|---|
+//! | start | `Running::start` | results layout, job log, what dead runs left removed, work directory |
+//! | plan | `Preparing::plan` | recipe (debtransform), callbacks, native/emulated/sysroot, package sets |
+//! | toolbox | `Preparing::toolbox` | host-arch toolbox laid down at `WORK/toolbox` |
+//! | emulation | `Preparing::emulation` | qemu from the toolbox in binfmt_misc (emulated jobs) |
+//! | buildroot | `Preparing::buildroot_request` | what the buildroot is made of, and how it is installed |
+//! | sysroot | `Preparing::sysroot` | a sysroot cross build's target packages, assembled |
+//! | buildroot | `Preparing::buildroot` | the buildroot (with the sysroot) laid down at `WORK/buildroot` |
+//! | bundles | `Preparing::bundles`, `Preparing::paths` | callback and phase bundles, their roots mounted or exported |
+//! | report | `Running::report` | the roots' packages in the job log |
+//! | phases | `Running::phases`, `Running::phase` | each phase's container, its statistics, what its code means |
+//! | results | `Running::results` | after the build: results collected, the callbacks' verdict |
+//! | exit code | `Running::exit_code` | an error made into OBS's code (interrupted, bad host, setup failed) |
+//! | finish | `Running::finish` | clean-up, `_statistics`, the final log line |
+//!
+//! [`build`] runs them all; [`prepare`] (plan to bundles) is also what `obsbox bundle`
+//! runs. Callbacks hook into the phases as OCI hooks (`bundle::PhaseHooks`), not into
+//! these steps.
 
 pub mod gc;
 mod report;
@@ -176,21 +199,428 @@ pub fn configured_toolbox_repos(config: Option<&Path>) -> Result<Vec<String>> {
 /// its toolbox first, because the toolbox's dpkg installs the foreign buildroot and its
 /// qemu runs the maintainer scripts; a sysroot one (`crossarch`) gets a host-arch
 /// buildroot with the `sysroot` packages unpacked into the cross sysroot.
+///
+/// The steps, in order (see the module doc): `Preparing::plan`, `Preparing::toolbox`,
+/// `Preparing::emulation`, `Preparing::buildroot_request`, `Preparing::sysroot`,
+/// `Preparing::buildroot`, `Preparing::bundles`.
 pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Result<Prepared> {
     let started = Instant::now();
-    let recipe = Recipe::of(job)?;
-    if job.repos.is_empty() {
-        bail!("job {}: no repositories for the buildroot", job.id);
+    let mut preparing = Preparing::new(job, store, options, work);
+    let plan = preparing.plan()?;
+    let toolbox = preparing.toolbox(&plan)?;
+    stop_if_interrupted()?;
+    let emulated = preparing.emulation(&plan, &toolbox.root)?;
+    let request = preparing.buildroot_request(&plan, &toolbox.root, &emulated)?;
+    let sysroot = preparing.sysroot(&plan)?;
+    let buildroot = preparing.buildroot(&request, sysroot)?;
+    stop_if_interrupted()?;
+    let bundles = preparing.bundles(&plan, &toolbox.root, &buildroot, &emulated)?;
+    Ok(Prepared {
+        phases: bundles.phases,
+        paths: bundles.paths,
+        callbacks: bundles.callbacks,
+        assembly: started.elapsed(),
+        buildroot_packages: buildroot.built.packages,
+        buildroot_cached: buildroot.built.cache_hit,
+        toolbox_packages: toolbox.packages,
+        emulation: emulated.emulation,
+        global_entry: emulated.global_entry,
+        mounts: preparing.mounts,
+        notes: plan.transformed.map(|(_, t)| t.notes).unwrap_or_default(),
+    })
+}
+
+/// A job being prepared: what every step of [`prepare`] reads, and the mounts the steps
+/// have made so far (unmounted when dropped, so a failing step leaves none).
+struct Preparing<'a> {
+    job: &'a Job,
+    store: &'a Store,
+    options: &'a Options,
+    work: &'a Path,
+    /// This worker's arch: the job's `hostarch`, or its arch when it names none.
+    hostarch: String,
+    mounts: Vec<rootfs::overlay::Mount>,
+}
+
+/// What a job needs, decided before any root is assembled ([`Preparing::plan`]).
+struct Plan {
+    /// OBS's Debian layout made into a source package: its directory and what was made.
+    transformed: Option<(PathBuf, crate::packages::debtransform::Transformed)>,
+    /// The job's callbacks (none without a runtime configuration).
+    callbacks: Vec<callbacks::Callback>,
+    cross: Cross,
+    /// The buildroot's packages, and the recipe's build relations on top of them.
+    buildroot_names: Vec<String>,
+    needs: repo::build_deps::Needs,
+    /// The toolbox's packages, the callbacks' included.
+    toolbox_names: Vec<String>,
+}
+
+/// The toolbox laid down for the job ([`Preparing::toolbox`]).
+struct Toolbox {
+    root: PathBuf,
+    /// Its packages (none: the job has no toolbox, `root` is an empty directory).
+    packages: Vec<rootfs::RootPackage>,
+}
+
+/// How the buildroot's foreign code runs ([`Preparing::emulation`]); empty for a job
+/// that is not emulated.
+#[derive(Default)]
+struct Emulated {
+    emulation: Option<crate::binfmt::Emulation>,
+    global_entry: Option<crate::binfmt::GlobalEntry>,
+}
+
+/// The buildroot laid down for the job ([`Preparing::buildroot`]).
+struct Buildroot {
+    root: PathBuf,
+    built: rootfs::Built,
+}
+
+/// A sysroot cross build's target packages: their cached tree and the directory
+/// (relative) of the buildroot they go to.
+struct Sysroot {
+    tree: PathBuf,
+    dir: PathBuf,
+}
+
+/// The job's bundles, written and given their roots ([`Preparing::bundles`]).
+struct Bundles {
+    phases: Vec<Phase>,
+    paths: Paths,
+    callbacks: Option<CallbackSetup>,
+}
+
+impl<'a> Preparing<'a> {
+    fn new(job: &'a Job, store: &'a Store, options: &'a Options, work: &'a Path) -> Self {
+        let hostarch = if job.hostarch.is_empty() {
+            job.arch.clone()
+        } else {
+            job.hostarch.clone()
+        };
+        Preparing {
+            job,
+            store,
+            options,
+            work,
+            hostarch,
+            mounts: Vec::new(),
+        }
     }
-    // Before any root is assembled: a broken layout fails the job at once.
-    let transformed = debtransform(job, &recipe, work)?;
-    let repo_args = |refs: &[crate::job::RepoRef], what: &str| -> Result<Vec<String>> {
+
+    /// Step "plan": the recipe (a broken OBS Debian layout fails the job here, before any
+    /// root is assembled), the job's callbacks, native, emulated or sysroot cross build,
+    /// and the package sets of the buildroot and the toolbox.
+    fn plan(&self) -> Result<Plan> {
+        let job = self.job;
+        let recipe = Recipe::of(job)?;
+        if job.repos.is_empty() {
+            bail!("job {}: no repositories for the buildroot", job.id);
+        }
+        let transformed = debtransform(job, &recipe, self.work)?;
+        let mut callbacks: Vec<callbacks::Callback> = match self.options.config.as_deref() {
+            Some(config) => callbacks::config::enabled(config, &callback_selector(job))?
+                .into_iter()
+                .filter(|c| c.hook != HookPoint::Allocate)
+                .collect(),
+            None => Vec::new(),
+        };
+        let cross = cross_plan(job, &self.hostarch, &callbacks)?;
+        if !matches!(cross, Cross::Emulated { .. }) {
+            // Nothing to register: the callback (and the qemu it brings) is not needed.
+            callbacks.retain(|c| !callbacks::cross::is_cross_build(c));
+        }
+        let mut buildroot_names: Vec<String> = job
+            .bdeps
+            .iter()
+            .filter(|b| !b.noinstall && !b.vminstall && !b.sysroot)
+            .map(|b| b.name.clone())
+            .collect();
+        buildroot_names.sort();
+        buildroot_names.dedup();
+        // An OBS job's bdeps are the package set its scheduler expanded (obs-build installs
+        // them as they are); any other job gets the recipe's own build relations on top.
+        let needs = if job.expanded {
+            repo::build_deps::Needs::default()
+        } else {
+            let arch = match &cross {
+                Cross::Sysroot { .. } => self.hostarch.clone(),
+                _ => job.arch.clone(),
+            };
+            let ctx = repo::build_deps::BuildContext {
+                arch: repo::deb_arch(&arch).unwrap_or(arch.as_str()).to_string(),
+                profiles: job.build_profiles.clone(),
+            };
+            recipe
+                .build_needs(&job.sources, &ctx)
+                .with_context(|| format!("job {}", job.id))?
+        };
+        let mut toolbox_names = toolbox_packages(job, self.options.config.as_deref())?;
+        // What the callbacks run comes from the toolbox too.
+        for callback in &callbacks {
+            toolbox_names.extend(callback.packages.iter().cloned());
+        }
+        toolbox_names.sort();
+        toolbox_names.dedup();
+        Ok(Plan {
+            transformed,
+            callbacks,
+            cross,
+            buildroot_names,
+            needs,
+            toolbox_names,
+        })
+    }
+
+    /// Step "toolbox": the host-arch toolbox (extract mode, from the toolbox repositories)
+    /// laid down at `work/toolbox`; an empty directory when the job needs no toolbox.
+    fn toolbox(&mut self, plan: &Plan) -> Result<Toolbox> {
+        let job = self.job;
+        if plan.toolbox_names.is_empty() {
+            // Nothing to run from a toolbox: checks (if any) see an empty root and fail clearly.
+            let empty = self.work.join("toolbox");
+            fs::create_dir_all(&empty)?;
+            return Ok(Toolbox {
+                root: empty,
+                packages: Vec::new(),
+            });
+        }
+        let repos = if job.toolbox_repos.is_empty() {
+            if repo::deb_arch(&self.hostarch)? != repo::deb_arch(&job.arch)? {
+                bail!(
+                    "job {}: the toolbox needs host-arch repositories (toolbox_repos / syspath)",
+                    job.id
+                );
+            }
+            self.repo_urls(&job.repos, "repository")?
+        } else {
+            self.repo_urls(&job.toolbox_repos, "toolbox repository")?
+        };
+        let request = rootfs::Request::new(
+            Mode::Extract,
+            &self.hostarch,
+            repos,
+            plan.toolbox_names.clone(),
+        );
+        // Containers run from the toolbox get their mount points made in it: in the job's
+        // own layer, so the cached tree stays as its digest recorded it.
+        let (root, built) = self
+            .lay_down(&request, "toolbox", None)
+            .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?;
+        Ok(Toolbox {
+            root,
+            packages: built.packages,
+        })
+    }
+
+    /// Step "emulation": for an emulated job, qemu from the toolbox, registered before any
+    /// target code runs (in a private binfmt_misc per container, or one global entry).
+    fn emulation(&self, plan: &Plan, toolbox: &Path) -> Result<Emulated> {
+        let job = self.job;
+        let Cross::Emulated { settings } = &plan.cross else {
+            return Ok(Emulated::default());
+        };
+        let mode = crate::binfmt::Mode::choose(&settings.binfmt)?;
+        let emulation = crate::binfmt::Emulation::from_toolbox(&job.arch, toolbox, mode)
+            .with_context(|| {
+                format!(
+                    "job {}: {} on this {} worker is an emulated build",
+                    job.id, job.arch, self.hostarch
+                )
+            })?;
+        let global_entry = match mode {
+            crate::binfmt::Mode::Global => Some(crate::binfmt::GlobalEntry::register(&emulation)?),
+            crate::binfmt::Mode::Private => None,
+        };
+        tracing::info!(
+            arch = %job.arch,
+            interpreter = %emulation.interpreter.display(),
+            binfmt = mode.name(),
+            "emulated build"
+        );
+        Ok(Emulated {
+            emulation: Some(emulation),
+            global_entry,
+        })
+    }
+
+    /// Step "buildroot", its request: install mode from the job's repositories, for the
+    /// target arch (the host's in a sysroot cross build, whose target is in the sysroot);
+    /// a foreign one installed by the toolbox's package manager, an rpm one registered by
+    /// the toolbox's rpm.
+    fn buildroot_request(
+        &self,
+        plan: &Plan,
+        toolbox: &Path,
+        emulated: &Emulated,
+    ) -> Result<rootfs::Request> {
+        let arch = match &plan.cross {
+            Cross::Sysroot { .. } => &self.hostarch,
+            _ => &self.job.arch,
+        };
+        Ok(rootfs::Request::new(
+            Mode::Install,
+            arch,
+            self.repo_urls(&self.job.repos, "repository")?,
+            plan.buildroot_names.clone(),
+        )
+        .with_needs(plan.needs.clone())
+        .with_foreign(emulated.emulation.clone().map(|emulation| rootfs::Foreign {
+            toolbox: toolbox.to_path_buf(),
+            emulation,
+        }))
+        .with_toolbox(Some(toolbox.to_path_buf())))
+    }
+
+    /// Step "sysroot": a sysroot cross build's target-arch packages, assembled in the cache
+    /// for the buildroot step to lay into the sysroot directory of the host-arch buildroot.
+    fn sysroot(&self, plan: &Plan) -> Result<Option<Sysroot>> {
+        let job = self.job;
+        let Cross::Sysroot { arch, dir } = &plan.cross else {
+            return Ok(None);
+        };
+        let names: Vec<String> = job
+            .bdeps
+            .iter()
+            .filter(|b| b.sysroot && !b.noinstall)
+            .map(|b| b.name.clone())
+            .collect();
+        if names.is_empty() {
+            bail!("job {}: crossarch {arch} but no sysroot packages", job.id);
+        }
+        let request = rootfs::Request::new(
+            Mode::Extract,
+            arch,
+            self.repo_urls(&job.repos, "repository")?,
+            names,
+        );
+        let built = rootfs::build(&request, self.store, &self.options.state_root)
+            .with_context(|| format!("job {}: cannot set up the {arch} sysroot", job.id))?;
+        tracing::info!(arch = %arch, sysroot = %dir.display(), packages = built.packages.len(), "sysroot ready");
+        Ok(Some(Sysroot {
+            tree: built.tree,
+            dir: dir.clone(),
+        }))
+    }
+
+    /// Step "buildroot": the buildroot assembled for `request` and laid down at
+    /// `work/buildroot`, with the sysroot in it.
+    fn buildroot(
+        &mut self,
+        request: &rootfs::Request,
+        sysroot: Option<Sysroot>,
+    ) -> Result<Buildroot> {
+        let sysroot = sysroot
+            .as_ref()
+            .map(|s| (s.tree.as_path(), s.dir.as_path()));
+        let (root, built) = self
+            .lay_down(request, "buildroot", sysroot)
+            .with_context(|| format!("job {}: cannot set up the buildroot", self.job.id))?;
+        Ok(Buildroot { root, built })
+    }
+
+    /// Step "bundles": the callbacks' bundles and the hooks they give the build phase, the
+    /// phase bundles, and every bundle's root (mounted, or exported with the prepare phase
+    /// run in the copied buildroot).
+    fn bundles(
+        &mut self,
+        plan: &Plan,
+        toolbox: &Path,
+        buildroot: &Buildroot,
+        emulated: &Emulated,
+    ) -> Result<Bundles> {
+        let (job, options, work) = (self.job, self.options, self.work);
+        let paths = self.paths(plan, toolbox, buildroot)?;
+        let templates = bundle::Templates::load(options.config.as_deref())
+            .with_context(|| format!("job {}", job.id))?;
+        let dir = work.join("bundles");
+        fs::create_dir_all(&dir)?;
+        let dir = fs::canonicalize(&dir)?;
+        let (callbacks, hooks, mut roots) = if plan.callbacks.is_empty() {
+            (None, PhaseHooks::default(), Vec::new())
+        } else {
+            let setup = CallbackSetup {
+                callbacks: plan.callbacks.clone(),
+                status_dir: work.join("callbacks"),
+                log: options.log_path(),
+                log_start: crate::joblog::epoch_secs(
+                    options.log_start.unwrap_or_else(SystemTime::now),
+                ),
+                old_results: options.old_results.clone(),
+                assembled_buildroot: buildroot.built.tree.clone(),
+                work: fs::canonicalize(work)?,
+                state_root: options.state_root.clone(),
+                emulation: emulated.emulation.clone(),
+                binfmt_in_use: emulated.global_entry.as_ref().map(|e| e.name()),
+            };
+            let (hooks, roots) = crate::callbacks::bundle::write_callback_bundles(
+                &templates, job, &paths, &setup, &dir,
+            )?;
+            (Some(setup), hooks, roots)
+        };
+        let mut phases = bundle::write_bundles(
+            &templates,
+            job,
+            &paths,
+            &dir,
+            &hooks,
+            emulated.emulation.as_ref(),
+        )?;
+        roots.extend(phases.iter().map(Phase::root));
+        match options.roots {
+            Roots::Mounted => give_roots(&roots, &paths, &mut self.mounts)?,
+            Roots::Copied => {
+                export_roots(
+                    job,
+                    options,
+                    &roots,
+                    &paths,
+                    &phases,
+                    emulated.emulation.as_ref(),
+                )?;
+                phases.retain(|p| p.kind != PhaseKind::Prepare);
+            }
+        }
+        Ok(Bundles {
+            phases,
+            paths,
+            callbacks,
+        })
+    }
+
+    /// The paths the bundles are written with: the roots, the sources, the results'
+    /// staging directory (made, owned by the build user), OBS's Debian layout transformed.
+    fn paths(&self, plan: &Plan, toolbox: &Path, buildroot: &Buildroot) -> Result<Paths> {
+        let (job, options, work) = (self.job, self.options, self.work);
+        let staging = work.join("results");
+        fs::create_dir_all(&staging)?;
+        nix::unistd::chown(
+            &staging,
+            Some(bundle::BUILD_UID.into()),
+            Some(bundle::BUILD_GID.into()),
+        )?;
+        Ok(Paths {
+            buildroot: fs::canonicalize(&buildroot.root)?,
+            toolbox: fs::canonicalize(toolbox)?,
+            sources: fs::canonicalize(&job.sources)
+                .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
+            results: fs::canonicalize(&staging)?,
+            transformed: plan
+                .transformed
+                .as_ref()
+                .map(|(dir, t)| (dir.clone(), t.dsc.clone())),
+            cgroups: options.cgroups,
+        })
+    }
+
+    /// The URLs of the job's repositories `refs` (`what` they are, for the error).
+    fn repo_urls(&self, refs: &[crate::job::RepoRef], what: &str) -> Result<Vec<String>> {
         refs.iter()
             .map(|r| {
                 if r.url.is_empty() {
                     bail!(
                         "job {}: {what} {}/{} has no URL (give one in the job or the runtime configuration)",
-                        job.id,
+                        self.job.id,
                         r.project.as_deref().unwrap_or("?"),
                         r.repository.as_deref().unwrap_or("?")
                     );
@@ -198,297 +628,62 @@ pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Resu
                 Ok(r.url.clone())
             })
             .collect()
-    };
-    let hostarch = if job.hostarch.is_empty() {
-        job.arch.clone()
-    } else {
-        job.hostarch.clone()
-    };
-    let mut callbacks: Vec<callbacks::Callback> = match options.config.as_deref() {
-        Some(config) => callbacks::config::enabled(config, &callback_selector(job))?
-            .into_iter()
-            .filter(|c| c.hook != HookPoint::Allocate)
-            .collect(),
-        None => Vec::new(),
-    };
-    let cross = cross_plan(job, &hostarch, &callbacks)?;
-    if !matches!(cross, Cross::Emulated { .. }) {
-        // Nothing to register: the callback (and the qemu it brings) is not needed.
-        callbacks.retain(|c| !callbacks::cross::is_cross_build(c));
     }
 
-    let mut names: Vec<String> = job
-        .bdeps
-        .iter()
-        .filter(|b| !b.noinstall && !b.vminstall && !b.sysroot)
-        .map(|b| b.name.clone())
-        .collect();
-    names.sort();
-    names.dedup();
-    // An OBS job's bdeps are the package set its scheduler expanded (obs-build installs
-    // them as they are); any other job gets the recipe's own build relations on top.
-    let needs = if job.expanded {
-        repo::build_deps::Needs::default()
-    } else {
-        let arch = match &cross {
-            Cross::Sysroot { .. } => hostarch.clone(),
-            _ => job.arch.clone(),
+    /// Lays the root for `request` down at `work/name` as `options.roots` says: an overlay
+    /// over the cached root, or a private copy; with `sysroot` (a cached tree and the
+    /// relative directory it goes to), a sysroot cross build's target packages in it.
+    /// Returns the root's path and what was built.
+    fn lay_down(
+        &mut self,
+        request: &rootfs::Request,
+        name: &str,
+        sysroot: Option<(&Path, &Path)>,
+    ) -> Result<(PathBuf, rootfs::Built)> {
+        let (store, options, work) = (self.store, self.options, self.work);
+        // A private copy of the buildroot is the build bundle's own root (`obsbox bundle`).
+        let target = match (options.roots, name) {
+            (Roots::Copied, "buildroot") => work
+                .join("bundles")
+                .join(bundle::BUILD)
+                .join(bundle::ROOTFS),
+            _ => work.join(name),
         };
-        let ctx = repo::build_deps::BuildContext {
-            arch: repo::deb_arch(&arch).unwrap_or(arch.as_str()).to_string(),
-            profiles: job.build_profiles.clone(),
-        };
-        recipe
-            .build_needs(&job.sources, &ctx)
-            .with_context(|| format!("job {}", job.id))?
-    };
-
-    let mut toolbox_names = toolbox_packages(job, options.config.as_deref())?;
-    // What the callbacks run comes from the toolbox too.
-    for callback in &callbacks {
-        toolbox_names.extend(callback.packages.iter().cloned());
-    }
-    toolbox_names.sort();
-    toolbox_names.dedup();
-    let mut mounts = Vec::new();
-    let (toolbox, toolbox_packages) = if toolbox_names.is_empty() {
-        // Nothing to run from a toolbox: checks (if any) see an empty root and fail clearly.
-        let empty = work.join("toolbox");
-        fs::create_dir_all(&empty)?;
-        (empty, Vec::new())
-    } else {
-        let repos = if job.toolbox_repos.is_empty() {
-            if repo::deb_arch(&hostarch)? != repo::deb_arch(&job.arch)? {
-                bail!(
-                    "job {}: the toolbox needs host-arch repositories (toolbox_repos / syspath)",
-                    job.id
-                );
-            }
-            repo_args(&job.repos, "repository")?
-        } else {
-            repo_args(&job.toolbox_repos, "toolbox repository")?
-        };
-        let request = rootfs::Request::new(Mode::Extract, &hostarch, repos, toolbox_names);
-        // Containers run from the toolbox get their mount points made in it: in the job's
-        // own layer, so the cached tree stays as its digest recorded it.
-        let (toolbox, built) =
-            lay_down(&request, store, options, work, "toolbox", None, &mut mounts)
-                .with_context(|| format!("job {}: cannot set up the toolbox", job.id))?;
-        (toolbox, built.packages)
-    };
-    stop_if_interrupted()?;
-
-    // An emulated job: qemu from the toolbox, registered before any target code runs.
-    let (emulation, global_entry) = match &cross {
-        Cross::Emulated { settings } => {
-            let mode = crate::binfmt::Mode::choose(&settings.binfmt)?;
-            let emulation = crate::binfmt::Emulation::from_toolbox(&job.arch, &toolbox, mode)
-                .with_context(|| {
-                    format!(
-                        "job {}: {} on this {hostarch} worker is an emulated build",
-                        job.id, job.arch
-                    )
-                })?;
-            let global = match mode {
-                crate::binfmt::Mode::Global => {
-                    Some(crate::binfmt::GlobalEntry::register(&emulation)?)
+        let place = |dir: &Path| format!("sysroot /{}", dir.display());
+        match options.roots {
+            Roots::Mounted => {
+                let built = rootfs::build(request, store, &options.state_root)?;
+                let mut lowers = Vec::new();
+                let layer = work.join(format!("{name}.sysroot"));
+                if let Some((tree, dir)) = sysroot {
+                    // A layer of its own above the root, checked against the root first: the
+                    // layer's directories would hide a symlink of the root on the way.
+                    check_place(&built.tree, dir).with_context(|| place(dir))?;
+                    fs::create_dir(&layer)?;
+                    let at = make_dirs_inside(&layer, dir).with_context(|| place(dir))?;
+                    rootfs::farm::link_tree(tree, &at)
+                        .with_context(|| format!("cannot lay down the {}", place(dir)))?;
+                    lowers.push(layer.as_path());
                 }
-                crate::binfmt::Mode::Private => None,
-            };
-            tracing::info!(
-                arch = %job.arch,
-                interpreter = %emulation.interpreter.display(),
-                binfmt = mode.name(),
-                "emulated build"
-            );
-            (Some(emulation), global)
-        }
-        _ => (None, None),
-    };
-
-    // A sysroot cross build runs on the host's arch; the target is in the sysroot.
-    let buildroot_arch = match &cross {
-        Cross::Sysroot { .. } => &hostarch,
-        _ => &job.arch,
-    };
-    let buildroot_request = rootfs::Request::new(
-        Mode::Install,
-        buildroot_arch,
-        repo_args(&job.repos, "repository")?,
-        names,
-    )
-    .with_needs(needs)
-    .with_foreign(emulation.clone().map(|emulation| rootfs::Foreign {
-        toolbox: toolbox.clone(),
-        emulation,
-    }))
-    // An rpm buildroot is registered by the toolbox's rpm.
-    .with_toolbox(Some(toolbox.clone()));
-    // A sysroot cross build: the sysroot packages (of the target arch) go to the sysroot
-    // directory of the host-arch buildroot.
-    let mut sysroot = None;
-    if let Cross::Sysroot { arch, dir } = &cross {
-        let sysroot_names: Vec<String> = job
-            .bdeps
-            .iter()
-            .filter(|b| b.sysroot && !b.noinstall)
-            .map(|b| b.name.clone())
-            .collect();
-        if sysroot_names.is_empty() {
-            bail!("job {}: crossarch {arch} but no sysroot packages", job.id);
-        }
-        let request = rootfs::Request::new(
-            Mode::Extract,
-            arch,
-            repo_args(&job.repos, "repository")?,
-            sysroot_names,
-        );
-        let built = rootfs::build(&request, store, &options.state_root)
-            .with_context(|| format!("job {}: cannot set up the {arch} sysroot", job.id))?;
-        tracing::info!(arch = %arch, sysroot = %dir.display(), packages = built.packages.len(), "sysroot ready");
-        sysroot = Some((built.tree, dir.clone()));
-    }
-    let (buildroot, built) = lay_down(
-        &buildroot_request,
-        store,
-        options,
-        work,
-        "buildroot",
-        sysroot
-            .as_ref()
-            .map(|(tree, dir)| (tree.as_path(), dir.as_path())),
-        &mut mounts,
-    )
-    .with_context(|| format!("job {}: cannot set up the buildroot", job.id))?;
-    stop_if_interrupted()?;
-
-    let staging = work.join("results");
-    fs::create_dir_all(&staging)?;
-    nix::unistd::chown(
-        &staging,
-        Some(bundle::BUILD_UID.into()),
-        Some(bundle::BUILD_GID.into()),
-    )?;
-    let paths = Paths {
-        buildroot: fs::canonicalize(&buildroot)?,
-        toolbox: fs::canonicalize(&toolbox)?,
-        sources: fs::canonicalize(&job.sources)
-            .with_context(|| format!("job {}: sources {}", job.id, job.sources.display()))?,
-        results: fs::canonicalize(&staging)?,
-        transformed: transformed
-            .as_ref()
-            .map(|(dir, t)| (dir.clone(), t.dsc.clone())),
-        cgroups: options.cgroups,
-    };
-    let templates = bundle::Templates::load(options.config.as_deref())
-        .with_context(|| format!("job {}", job.id))?;
-    let bundles = work.join("bundles");
-    fs::create_dir_all(&bundles)?;
-    let bundles = fs::canonicalize(&bundles)?;
-    let (callbacks, hooks, mut roots) = if callbacks.is_empty() {
-        (None, PhaseHooks::default(), Vec::new())
-    } else {
-        let setup = CallbackSetup {
-            callbacks,
-            status_dir: work.join("callbacks"),
-            log: options.log_path(),
-            log_start: crate::joblog::epoch_secs(options.log_start.unwrap_or_else(SystemTime::now)),
-            old_results: options.old_results.clone(),
-            assembled_buildroot: built.tree.clone(),
-            work: fs::canonicalize(work)?,
-            state_root: options.state_root.clone(),
-            emulation: emulation.clone(),
-            binfmt_in_use: global_entry.as_ref().map(|e| e.name()),
-        };
-        let (hooks, roots) = crate::callbacks::bundle::write_callback_bundles(
-            &templates, job, &paths, &setup, &bundles,
-        )?;
-        (Some(setup), hooks, roots)
-    };
-    let mut phases = bundle::write_bundles(
-        &templates,
-        job,
-        &paths,
-        &bundles,
-        &hooks,
-        emulation.as_ref(),
-    )?;
-    roots.extend(phases.iter().map(Phase::root));
-    match options.roots {
-        Roots::Mounted => give_roots(&roots, &paths, &mut mounts)?,
-        Roots::Copied => {
-            export_roots(job, options, &roots, &paths, &phases, emulation.as_ref())?;
-            phases.retain(|p| p.kind != PhaseKind::Prepare);
-        }
-    }
-    Ok(Prepared {
-        phases,
-        paths,
-        callbacks,
-        assembly: started.elapsed(),
-        buildroot_packages: built.packages,
-        buildroot_cached: built.cache_hit,
-        toolbox_packages,
-        emulation,
-        global_entry,
-        mounts,
-        notes: transformed.map(|(_, t)| t.notes).unwrap_or_default(),
-    })
-}
-
-/// Lays the root for `request` down at `work/name` as `options.roots` says: an overlay
-/// over the cached root, or a private copy; with `sysroot` (a cached tree and the relative
-/// directory it goes to), a sysroot cross build's target packages in it. Returns the root's
-/// path and what was built.
-fn lay_down(
-    request: &rootfs::Request,
-    store: &Store,
-    options: &Options,
-    work: &Path,
-    name: &str,
-    sysroot: Option<(&Path, &Path)>,
-    mounts: &mut Vec<rootfs::overlay::Mount>,
-) -> Result<(PathBuf, rootfs::Built)> {
-    // A private copy of the buildroot is the build bundle's own root (`obsbox bundle`).
-    let target = match (options.roots, name) {
-        (Roots::Copied, "buildroot") => work
-            .join("bundles")
-            .join(bundle::BUILD)
-            .join(bundle::ROOTFS),
-        _ => work.join(name),
-    };
-    let place = |dir: &Path| format!("sysroot /{}", dir.display());
-    match options.roots {
-        Roots::Mounted => {
-            let built = rootfs::build(request, store, &options.state_root)?;
-            let mut lowers = Vec::new();
-            let layer = work.join(format!("{name}.sysroot"));
-            if let Some((tree, dir)) = sysroot {
-                // A layer of its own above the root, checked against the root first: the
-                // layer's directories would hide a symlink of the root on the way.
-                check_place(&built.tree, dir).with_context(|| place(dir))?;
-                fs::create_dir(&layer)?;
-                let at = make_dirs_inside(&layer, dir).with_context(|| place(dir))?;
-                rootfs::farm::link_tree(tree, &at)
-                    .with_context(|| format!("cannot lay down the {}", place(dir)))?;
-                lowers.push(layer.as_path());
+                lowers.push(&built.tree);
+                self.mounts
+                    .push(rootfs::overlay::mount_root(&lowers, work, name)?);
+                Ok((target, built))
             }
-            lowers.push(&built.tree);
-            mounts.push(rootfs::overlay::mount_root(&lowers, work, name)?);
-            Ok((target, built))
-        }
-        Roots::Copied => {
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            Roots::Copied => {
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                let built =
+                    rootfs::build_into(request, store, &options.state_root, &target, &[""])?;
+                if let Some((tree, dir)) = sysroot {
+                    let at = make_dirs_inside(&target, dir).with_context(|| place(dir))?;
+                    rootfs::farm::link_tree_copying(tree, &at, &[""])
+                        .with_context(|| format!("cannot lay down the {}", place(dir)))?;
+                }
+                Ok((target, built))
             }
-            let built = rootfs::build_into(request, store, &options.state_root, &target, &[""])?;
-            if let Some((tree, dir)) = sysroot {
-                let at = make_dirs_inside(&target, dir).with_context(|| place(dir))?;
-                rootfs::farm::link_tree_copying(tree, &at, &[""])
-                    .with_context(|| format!("cannot lay down the {}", place(dir)))?;
-            }
-            Ok((target, built))
         }
     }
 }
@@ -736,46 +931,290 @@ fn stop_if_interrupted() -> Result<()> {
 
 /// Runs the whole job and returns OBS's exit code; what happened is in
 /// `RESULTS/logfile` and `RESULTS/_statistics`, and on the terminal.
+///
+/// The steps, in order (see the module doc): `Running::start`, `Running::prepare`,
+/// `Running::report`, `Running::phases` (each by `Running::phase`, the build's
+/// results by `Running::results`), `Running::exit_code`, `Running::finish`.
 pub fn build(job: &Job, options: &Options) -> Result<i32> {
     block_termination()?;
-    let started = Instant::now();
-    let results = &options.results;
-    results::create_layout(results)?;
-    let log_start = options.log_start.unwrap_or_else(SystemTime::now);
-    let options = &Options {
-        log_start: Some(log_start),
-        ..options.clone()
-    };
-    let mut log = match &options.log {
-        Some(path) => results::Log::append(path, log_start)?,
-        None => results::Log::create(&results.join("logfile"), log_start)?,
-    };
-    log.note(&format!("obsbox build of {} for {}", job.id, job.arch));
-    let store = Store::open(&options.cache)?;
-    // What earlier runs on this cache and state that died (SIGKILL, a crash, a power cut)
-    // left behind goes first, as `obsbox gc` would remove it.
-    match gc::gc(&options.state_root, &options.cache) {
-        Ok(collected) if !collected.is_empty() => log.note(&format!(
-            "removed what a run that died left: {}",
-            collected.summary()
-        )),
-        Ok(_) => {}
-        Err(err) => tracing::warn!("cannot collect what earlier runs left: {err:#}"),
-    }
-    let work = options.cache.join("jobs").join(format!(
-        "{}.{}",
-        bundle::sanitize(&job.id),
-        std::process::id()
-    ));
-    rootfs::overlay::unmount_under(&work);
-    let _ = rootfs::store::remove_tree(&work);
-    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let mut running = Running::start(job, options)?;
+    let outcome = running.run();
+    let code = running.exit_code(&outcome);
+    Ok(running.finish(code, outcome.is_ok()))
+}
 
-    let mut stats = Vec::new();
-    let outcome = run_phases(job, &store, options, &work, &mut log, &mut stats);
-    let code = match &outcome {
-        Ok(code) => *code,
-        Err(err) => match err.downcast_ref::<Interrupted>().map(|i| i.0).or_else(|| {
+/// A job being run by [`build`]: what every step reads, the job log and the phases'
+/// statistics so far.
+struct Running<'a> {
+    job: &'a Job,
+    /// The caller's options, with the log's start decided.
+    options: Options,
+    started: Instant,
+    log: results::Log,
+    store: Store,
+    /// `CACHE/jobs/JOB.PID`: the job's roots, bundles and callback statuses.
+    work: PathBuf,
+    stats: Vec<PhaseStats>,
+    /// build-compare found the results the same as the previous ones.
+    unchanged: bool,
+}
+
+impl<'a> Running<'a> {
+    /// Step "start": the results layout, the job log, the store, what dead runs left
+    /// removed, a fresh work directory.
+    fn start(job: &'a Job, options: &Options) -> Result<Self> {
+        let started = Instant::now();
+        results::create_layout(&options.results)?;
+        let log_start = options.log_start.unwrap_or_else(SystemTime::now);
+        let options = Options {
+            log_start: Some(log_start),
+            ..options.clone()
+        };
+        let mut log = match &options.log {
+            Some(path) => results::Log::append(path, log_start)?,
+            None => results::Log::create(&options.results.join("logfile"), log_start)?,
+        };
+        log.note(&format!("obsbox build of {} for {}", job.id, job.arch));
+        let store = Store::open(&options.cache)?;
+        // What earlier runs on this cache and state that died (SIGKILL, a crash, a power cut)
+        // left behind goes first, as `obsbox gc` would remove it.
+        match gc::gc(&options.state_root, &options.cache) {
+            Ok(collected) if !collected.is_empty() => log.note(&format!(
+                "removed what a run that died left: {}",
+                collected.summary()
+            )),
+            Ok(_) => {}
+            Err(err) => tracing::warn!("cannot collect what earlier runs left: {err:#}"),
+        }
+        let work = options.cache.join("jobs").join(format!(
+            "{}.{}",
+            bundle::sanitize(&job.id),
+            std::process::id()
+        ));
+        rootfs::overlay::unmount_under(&work);
+        let _ = rootfs::store::remove_tree(&work);
+        fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+        Ok(Running {
+            job,
+            options,
+            started,
+            log,
+            store,
+            work,
+            stats: Vec::new(),
+            unchanged: false,
+        })
+    }
+
+    /// The job from its roots to its results: OBS's exit code, or what stopped it.
+    fn run(&mut self) -> Result<i32> {
+        let Some(prepared) = self.prepare()? else {
+            return Ok(codes::FAILED);
+        };
+        self.report(&prepared);
+        // The prepared job's mounts and binfmt entry go when it is dropped, here.
+        self.phases(&prepared)
+    }
+
+    /// Step "prepare": [`prepare`] in the work directory; `None` when the recipe is broken,
+    /// which fails the job as a failed build does.
+    fn prepare(&mut self) -> Result<Option<Prepared>> {
+        match prepare(self.job, &self.store, &self.options, &self.work) {
+            Ok(prepared) => Ok(Some(prepared)),
+            Err(err) => {
+                if let Some(broken) = err.downcast_ref::<BrokenRecipe>() {
+                    self.log
+                        .note(&format!("debian transforming failed: {broken}"));
+                    eprintln!("obsbox: error: debian transforming failed: {broken}");
+                    return Ok(None);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Step "report": what preparing did, the system, and the roots' packages, in the log.
+    fn report(&mut self, prepared: &Prepared) {
+        let log = &mut self.log;
+        for note in &prepared.notes {
+            log.note(note);
+        }
+        log.note(&format!(
+            "buildroot and toolbox ready in {:.2} s",
+            prepared.assembly.as_secs_f64()
+        ));
+        report::system(log, &self.job.arch);
+        let from = if prepared.buildroot_cached {
+            "from the cache"
+        } else {
+            "installed"
+        };
+        report::packages(
+            log,
+            &format!("Packages in the buildroot, {from}"),
+            &prepared.buildroot_packages,
+        );
+        report::packages(log, "Packages in the toolbox", &prepared.toolbox_packages);
+    }
+
+    /// Step "phases": every phase in order, until one ends the job; then the job's code.
+    fn phases(&mut self, prepared: &Prepared) -> Result<i32> {
+        for phase in &prepared.phases {
+            stop_if_interrupted()?;
+            if phase.kind == PhaseKind::ResultsInfo && prepared.toolbox_packages.is_empty() {
+                self.log
+                    .note("no toolbox: the results' package information is not shown");
+                continue;
+            }
+            if let Some(code) = self.phase(prepared, phase)? {
+                return Ok(code);
+            }
+            if phase.kind == PhaseKind::Build
+                && let Some(code) = self.results(prepared)?
+            {
+                return Ok(code);
+            }
+        }
+        if self.unchanged {
+            // As obs-build does, for bs_worker.
+            fs::write(self.options.results.join("OTHER/same_result_marker"), b"")?;
+            self.log.note("the results are unchanged: exit code 2");
+            return Ok(codes::UNCHANGED);
+        }
+        Ok(codes::SUCCEEDED)
+    }
+
+    /// One phase: its container run, its line of `_statistics`, and what its exit code
+    /// means for the job (`Some(code)`: the job ends with it).
+    fn phase(&mut self, prepared: &Prepared, phase: &Phase) -> Result<Option<i32>> {
+        self.log.note(&format!("phase {} starts", phase.name));
+        let outcome = match self.run_container(prepared, phase) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                // A gating pre-build callback that failed aborts the build container's
+                // creation: the job ends with that callback's code, not as a setup failure.
+                let statuses = callback_statuses(prepared)?;
+                if let Some(code) =
+                    failed_callback(&statuses, &[HookPoint::PreBuild], &mut self.log)
+                {
+                    return Ok(Some(code));
+                }
+                return Err(err);
+            }
+        };
+        let mut wall = outcome.wall;
+        if phase.kind == PhaseKind::Prepare {
+            // The prepare phase is the roots' assembly plus the container that finishes it.
+            wall += prepared.assembly;
+        }
+        self.stats.push(PhaseStats {
+            name: phase.name.clone(),
+            wall,
+            peak_memory: outcome.peak_memory,
+            code: outcome.code,
+        });
+        self.log.note(&format!(
+            "phase {} exited with {} after {:.2} s",
+            phase.name,
+            outcome.code,
+            outcome.wall.as_secs_f64()
+        ));
+        if let Some(sig) = outcome.interrupted {
+            return Err(Interrupted(sig).into());
+        }
+        self.judge(phase, outcome.code)
+    }
+
+    /// The phase's bundle run as a container of obsbox's runtime, its output in the log.
+    fn run_container(
+        &mut self,
+        prepared: &Prepared,
+        phase: &Phase,
+    ) -> Result<crate::runtime::oneshot::Outcome> {
+        let id = format!(
+            "obsbox-{}-{}-{}",
+            bundle::sanitize(&self.job.id),
+            phase.name,
+            std::process::id()
+        );
+        let id: String = id.chars().take(200).collect();
+        let mut run_options = crate::runtime::oneshot::RunOptions::default();
+        match phase.kind {
+            PhaseKind::Build => {
+                // The cross-build callback (createRuntime) registers qemu for the build.
+                run_options.exit_file = prepared.callbacks.as_ref().map(|c| c.build_exit());
+            }
+            PhaseKind::Prepare => {
+                run_options.after_create = prepared
+                    .emulation
+                    .as_ref()
+                    .map(crate::binfmt::Emulation::after_create)
+            }
+            PhaseKind::ResultsInfo | PhaseKind::Check { .. } => {}
+        }
+        let log = &mut self.log;
+        crate::runtime::oneshot::run_with(
+            &phase.dir,
+            &id,
+            &self.options.state_root,
+            &run_options,
+            |line| log.line(&phase.name, line),
+        )
+    }
+
+    /// What a phase's exit `code` means for the job: `Some(code)` ends it.
+    fn judge(&mut self, phase: &Phase, code: i32) -> Result<Option<i32>> {
+        match (&phase.kind, code) {
+            (_, 0) => {}
+            (PhaseKind::Prepare, code) => bail!("phase prepare failed with exit code {code}"),
+            (PhaseKind::Build, _) => return Ok(Some(codes::FAILED)),
+            // As obs-build's listing, it informs and never fails the job.
+            (PhaseKind::ResultsInfo, code) => self.log.note(&format!(
+                "the results' package information is incomplete (exit code {code})"
+            )),
+            (PhaseKind::Check { gating: true }, _) => {
+                self.log
+                    .note(&format!("gating check {} failed", phase.name));
+                return Ok(Some(codes::FAILED));
+            }
+            (PhaseKind::Check { gating: false }, code) => {
+                self.log.note(&format!(
+                    "advisory check {} failed with {code} (ignored)",
+                    phase.name
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Step "results", after the build phase (whose post-build callbacks ran at its
+    /// poststop): the results handed back in OBS's layout, then the callbacks' verdict
+    /// (`Some(code)`: a gating one failed and ends the job).
+    fn results(&mut self, prepared: &Prepared) -> Result<Option<i32>> {
+        let count = results::collect(&prepared.paths.results, &self.options.results)?;
+        self.log.note(&format!("{count} result files collected"));
+        let points = [
+            HookPoint::PreBuild,
+            HookPoint::PostBuild,
+            HookPoint::Cleanup,
+        ];
+        let statuses = callback_statuses(prepared)?;
+        if let Some(code) = failed_callback(&statuses, &points, &mut self.log) {
+            return Ok(Some(code));
+        }
+        self.unchanged = statuses.iter().any(|s| s.outcome == Outcome::Unchanged);
+        Ok(None)
+    }
+
+    /// Step "exit code": the job's code when the steps failed: interrupted (128 + the
+    /// signal), a full disk (bad host), anything else a failed setup.
+    fn exit_code(&mut self, outcome: &Result<i32>) -> i32 {
+        let err = match outcome {
+            Ok(code) => return *code,
+            Err(err) => err,
+        };
+        let log = &mut self.log;
+        match err.downcast_ref::<Interrupted>().map(|i| i.0).or_else(|| {
             err.downcast_ref::<crate::runtime::creator::Interrupted>()
                 .map(|i| i.0)
         }) {
@@ -798,43 +1237,52 @@ pub fn build(job: &Job, options: &Options) -> Result<i32> {
                 eprintln!("obsbox: error: {err:#}");
                 codes::SETUP_FAILED
             }
-        },
-    };
-    let mut code = code;
-    // Containers of this job an interruption left (a callback whose hook was killed).
-    for id in gc::own_leftovers(&options.state_root) {
-        tracing::warn!("container {id} was left by the interrupted job: removed");
-    }
-    // The roots' overlays went with the prepared job; whatever a container left mounted
-    // below the work directory goes now, and the work directory with it, before the time
-    // is taken: a worker waits for the clean-up too.
-    rootfs::overlay::unmount_under(&work);
-    if options.keep_work {
-        log.note(&format!("work directory kept: {}", work.display()));
-    } else if let Err(err) = rootfs::store::remove_tree(&work) {
-        tracing::warn!("cannot remove {}: {err:#}", work.display());
-    }
-    let written =
-        results::write_statistics(&results.join("_statistics"), &stats, started.elapsed());
-    log.note(&format!(
-        "finished with exit code {code} after {:.1} s",
-        started.elapsed().as_secs_f64()
-    ));
-    // Results that could not be written in full (a full disk) are not handed back as a
-    // result: the worker is at fault.
-    if let Some(err) = written.err().or_else(|| log.take_error()) {
-        // One line: an error already told (the same full disk) is not told twice.
-        if outcome.is_ok() {
-            tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-            eprintln!("obsbox: error: {err:#}");
         }
-        code = if disk_full(&err) {
-            codes::BADHOST
-        } else {
-            codes::SETUP_FAILED
-        };
     }
-    Ok(code)
+
+    /// Step "finish": what the job left removed, `_statistics` written, the final log
+    /// line; the exit code, unless the results could not be written in full. `told_none`:
+    /// no error of the steps was shown yet.
+    fn finish(mut self, mut code: i32, told_none: bool) -> i32 {
+        let (options, work, log) = (&self.options, &self.work, &mut self.log);
+        // Containers of this job an interruption left (a callback whose hook was killed).
+        for id in gc::own_leftovers(&options.state_root) {
+            tracing::warn!("container {id} was left by the interrupted job: removed");
+        }
+        // The roots' overlays went with the prepared job; whatever a container left mounted
+        // below the work directory goes now, and the work directory with it, before the time
+        // is taken: a worker waits for the clean-up too.
+        rootfs::overlay::unmount_under(work);
+        if options.keep_work {
+            log.note(&format!("work directory kept: {}", work.display()));
+        } else if let Err(err) = rootfs::store::remove_tree(work) {
+            tracing::warn!("cannot remove {}: {err:#}", work.display());
+        }
+        let written = results::write_statistics(
+            &options.results.join("_statistics"),
+            &self.stats,
+            self.started.elapsed(),
+        );
+        log.note(&format!(
+            "finished with exit code {code} after {:.1} s",
+            self.started.elapsed().as_secs_f64()
+        ));
+        // Results that could not be written in full (a full disk) are not handed back as a
+        // result: the worker is at fault.
+        if let Some(err) = written.err().or_else(|| log.take_error()) {
+            // One line: an error already told (the same full disk) is not told twice.
+            if told_none {
+                tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
+                eprintln!("obsbox: error: {err:#}");
+            }
+            code = if disk_full(&err) {
+                codes::BADHOST
+            } else {
+                codes::SETUP_FAILED
+            };
+        }
+        code
+    }
 }
 
 /// Whether the error comes from a full file system (or an exhausted quota).
@@ -850,155 +1298,4 @@ fn disk_full(err: &anyhow::Error) -> bool {
             // Causes that were turned into text on the way (from threads, from tools).
             || cause.to_string().contains("No space left on device")
     })
-}
-
-fn run_phases(
-    job: &Job,
-    store: &Store,
-    options: &Options,
-    work: &Path,
-    log: &mut results::Log,
-    stats: &mut Vec<PhaseStats>,
-) -> Result<i32> {
-    let prepared = match prepare(job, store, options, work) {
-        Ok(prepared) => prepared,
-        Err(err) => {
-            if let Some(broken) = err.downcast_ref::<BrokenRecipe>() {
-                log.note(&format!("debian transforming failed: {broken}"));
-                eprintln!("obsbox: error: debian transforming failed: {broken}");
-                return Ok(codes::FAILED);
-            }
-            return Err(err);
-        }
-    };
-    for note in &prepared.notes {
-        log.note(note);
-    }
-    log.note(&format!(
-        "buildroot and toolbox ready in {:.2} s",
-        prepared.assembly.as_secs_f64()
-    ));
-    report::system(log, &job.arch);
-    let from = if prepared.buildroot_cached {
-        "from the cache"
-    } else {
-        "installed"
-    };
-    report::packages(
-        log,
-        &format!("Packages in the buildroot, {from}"),
-        &prepared.buildroot_packages,
-    );
-    report::packages(log, "Packages in the toolbox", &prepared.toolbox_packages);
-    let mut unchanged = false;
-    for phase in &prepared.phases {
-        stop_if_interrupted()?;
-        let id = format!(
-            "obsbox-{}-{}-{}",
-            bundle::sanitize(&job.id),
-            phase.name,
-            std::process::id()
-        );
-        let id: String = id.chars().take(200).collect();
-        if phase.kind == PhaseKind::ResultsInfo && prepared.toolbox_packages.is_empty() {
-            log.note("no toolbox: the results' package information is not shown");
-            continue;
-        }
-        log.note(&format!("phase {} starts", phase.name));
-        let mut run_options = crate::runtime::oneshot::RunOptions::default();
-        match phase.kind {
-            PhaseKind::Build => {
-                // The cross-build callback (createRuntime) registers qemu for the build.
-                run_options.exit_file = prepared.callbacks.as_ref().map(|c| c.build_exit());
-            }
-            PhaseKind::Prepare => {
-                run_options.after_create = prepared
-                    .emulation
-                    .as_ref()
-                    .map(crate::binfmt::Emulation::after_create)
-            }
-            PhaseKind::ResultsInfo | PhaseKind::Check { .. } => {}
-        }
-        let outcome = crate::runtime::oneshot::run_with(
-            &phase.dir,
-            &id,
-            &options.state_root,
-            &run_options,
-            |line| log.line(&phase.name, line),
-        );
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                // A gating pre-build callback that failed aborts the build container's
-                // creation: the job ends with that callback's code, not as a setup failure.
-                let statuses = callback_statuses(&prepared)?;
-                if let Some(code) = failed_callback(&statuses, &[HookPoint::PreBuild], log) {
-                    return Ok(code);
-                }
-                return Err(err);
-            }
-        };
-        let mut wall = outcome.wall;
-        if phase.kind == PhaseKind::Prepare {
-            // The prepare phase is the roots' assembly plus the container that finishes it.
-            wall += prepared.assembly;
-        }
-        stats.push(PhaseStats {
-            name: phase.name.clone(),
-            wall,
-            peak_memory: outcome.peak_memory,
-            code: outcome.code,
-        });
-        log.note(&format!(
-            "phase {} exited with {} after {:.2} s",
-            phase.name,
-            outcome.code,
-            outcome.wall.as_secs_f64()
-        ));
-        if let Some(sig) = outcome.interrupted {
-            return Err(Interrupted(sig).into());
-        }
-        match (&phase.kind, outcome.code) {
-            (_, 0) => {}
-            (PhaseKind::Prepare, code) => bail!("phase prepare failed with exit code {code}"),
-            (PhaseKind::Build, _) => return Ok(codes::FAILED),
-            // As obs-build's listing, it informs and never fails the job.
-            (PhaseKind::ResultsInfo, code) => log.note(&format!(
-                "the results' package information is incomplete (exit code {code})"
-            )),
-            (PhaseKind::Check { gating: true }, _) => {
-                log.note(&format!("gating check {} failed", phase.name));
-                return Ok(codes::FAILED);
-            }
-            (PhaseKind::Check { gating: false }, code) => {
-                log.note(&format!(
-                    "advisory check {} failed with {code} (ignored)",
-                    phase.name
-                ));
-            }
-        }
-        if phase.kind == PhaseKind::Build {
-            // The post-build callbacks ran (poststop) before the results are handed back.
-            let count = results::collect(&prepared.paths.results, &options.results)?;
-            log.note(&format!("{count} result files collected"));
-            let points = [
-                HookPoint::PreBuild,
-                HookPoint::PostBuild,
-                HookPoint::Cleanup,
-            ];
-            let statuses = callback_statuses(&prepared)?;
-            if let Some(code) = failed_callback(&statuses, &points, log) {
-                return Ok(code);
-            }
-            // build-compare found the results the same as the previous ones.
-            unchanged = statuses.iter().any(|s| s.outcome == Outcome::Unchanged);
-        }
-    }
-    if unchanged {
-        // As obs-build does, for bs_worker.
-        fs::write(options.results.join("OTHER/same_result_marker"), b"")?;
-        log.note("the results are unchanged: exit code 2");
-        return Ok(codes::UNCHANGED);
-    }
-    Ok(codes::SUCCEEDED)
 }

@@ -5,6 +5,12 @@
 //! store (and, in `install` mode, registered and configured by its own package manager) →
 //! cached under the set's key → linked into the output directory. A repeated request finds
 //! the cached root and only links it.
+//!
+//! Each of those is a named step of `build_with`, in order: `Available::open` (the
+//! repositories), `Assembly::resolve` (the set, checked against the mode),
+//! `Assembly::in_store` and `Assembly::cached_root` (a cached root for the set ends the
+//! build here), `Assembly::verified`, `Assembly::fetch_plan`, `Assembly::fetch`,
+//! `Assembly::unpack` and `Assembly::lay_down` (into the cache).
 
 pub mod accounts;
 pub mod farm;
@@ -193,6 +199,12 @@ pub fn build_into(
 
 /// [`build`]; with `defer_check`, a root from the cache is returned with the digest it must
 /// have, unchecked.
+///
+/// The steps, in order: [`Available::open`] (the repositories), [`Assembly::resolve`] (the
+/// package set, checked against the mode), [`Assembly::in_store`] and
+/// [`Assembly::cached_root`] (a root cached for this set ends here), [`Assembly::verified`],
+/// [`Assembly::fetch_plan`], then [`Assembly::fetch`], [`Assembly::unpack`] and
+/// [`Assembly::lay_down`] (with the downloads removed after them, whatever happened).
 fn build_with(
     request: &Request,
     store: &Store,
@@ -200,151 +212,264 @@ fn build_with(
     defer_check: bool,
 ) -> Result<(Built, Option<String>)> {
     let started = Instant::now();
-    let mut packages = Vec::new();
-    let mut sources = Vec::new();
-    for (i, spec) in request.repos.iter().enumerate() {
-        let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()))?;
-        packages.extend(repository.packages);
-        sources.push(repository.source);
+    let available = Available::open(request, store)?;
+    let assembly = Assembly::resolve(request, store, state_root, &available, started)?;
+    let known = assembly.in_store();
+    if let Some(cached) = assembly.cached_root(&known, defer_check) {
+        return Ok(cached);
     }
-    if packages.is_empty() {
-        bail!("the repositories have no packages for {}", request.arch);
-    }
-    let relations = request
-        .names
-        .iter()
-        .map(|n| parse_request(n))
-        .collect::<Result<Vec<_>>>()?;
-    let chosen = repo::resolve::resolve_needs(
-        &packages,
-        &relations,
-        &request.needs.depends,
-        &request.needs.conflicts,
-    )?;
-    let mut chosen: Vec<&PackageMeta> = chosen.iter().map(|&i| &packages[i]).collect();
-    chosen.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+    let known = assembly.verified(known);
+    let plan = assembly.fetch_plan(&known)?;
+    let result = assembly
+        .fetch(&plan)
+        .and_then(|()| assembly.unpack(&plan, known))
+        .and_then(|unpacked| assembly.lay_down(&plan, &unpacked));
+    let _ = store::remove_tree(&plan.downloads);
+    let built = result?;
     tracing::info!(
-        packages = chosen.len(),
+        packages = built.packages.len(),
+        fetched = built.fetched,
+        unpacked = built.unpacked,
+        cache_hit = built.cache_hit,
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "resolved"
+        "root ready"
     );
-    let rpm_root = chosen.iter().any(|p| p.format == Format::Rpm);
-    if request.mode == Mode::Install && rpm_root {
-        if chosen.iter().any(|p| p.format != Format::Rpm) {
-            bail!("install mode cannot mix .deb and .rpm packages in one root");
+    Ok((built, None))
+}
+
+/// What the request's repositories offer: their packages, and where each repository is
+/// (a package's `repo` indexes `sources`).
+struct Available {
+    packages: Vec<PackageMeta>,
+    sources: Vec<repo::source::Source>,
+}
+
+impl Available {
+    /// Step "repositories": every repository of the request opened (its index from the
+    /// cache when current).
+    fn open(request: &Request, store: &Store) -> Result<Available> {
+        let mut packages = Vec::new();
+        let mut sources = Vec::new();
+        for (i, spec) in request.repos.iter().enumerate() {
+            let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()))?;
+            packages.extend(repository.packages);
+            sources.push(repository.source);
         }
-        if request.foreign.is_none()
-            && request.toolbox.is_none()
-            && !chosen.iter().any(|p| p.name == "rpm")
+        if packages.is_empty() {
+            bail!("the repositories have no packages for {}", request.arch);
+        }
+        Ok(Available { packages, sources })
+    }
+}
+
+/// One root being assembled: what every step reads, and the package set it is made of.
+struct Assembly<'a> {
+    request: &'a Request,
+    store: &'a Store,
+    state_root: &'a Path,
+    started: Instant,
+    sources: &'a [repo::source::Source],
+    /// The resolved set, by name and version.
+    chosen: Vec<&'a PackageMeta>,
+    /// The set is of rpm packages.
+    rpm_root: bool,
+}
+
+/// The packages to fetch and where every package's file is ([`Assembly::fetch_plan`]).
+struct FetchPlan {
+    /// This build's download directory in the store, removed after it.
+    downloads: PathBuf,
+    /// Per chosen package: its file, `None` when the store has it unpacked.
+    files: Vec<Option<PathBuf>>,
+    items: Vec<fetch::FetchItem>,
+}
+
+impl<'a> Assembly<'a> {
+    /// Step "resolve": the closure of the request's names and build relations, and the
+    /// checks of the set against the mode (an install-mode root is of one format, with an
+    /// rpm to register it, and runs natively unless a foreign toolbox installs it).
+    fn resolve(
+        request: &'a Request,
+        store: &'a Store,
+        state_root: &'a Path,
+        available: &'a Available,
+        started: Instant,
+    ) -> Result<Assembly<'a>> {
+        let packages = &available.packages;
+        let relations = request
+            .names
+            .iter()
+            .map(|n| parse_request(n))
+            .collect::<Result<Vec<_>>>()?;
+        let chosen = repo::resolve::resolve_needs(
+            packages,
+            &relations,
+            &request.needs.depends,
+            &request.needs.conflicts,
+        )?;
+        let mut chosen: Vec<&PackageMeta> = chosen.iter().map(|&i| &packages[i]).collect();
+        chosen.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+        tracing::info!(
+            packages = chosen.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "resolved"
+        );
+        let rpm_root = chosen.iter().any(|p| p.format == Format::Rpm);
+        if request.mode == Mode::Install && rpm_root {
+            if chosen.iter().any(|p| p.format != Format::Rpm) {
+                bail!("install mode cannot mix .deb and .rpm packages in one root");
+            }
+            if request.foreign.is_none()
+                && request.toolbox.is_none()
+                && !chosen.iter().any(|p| p.name == "rpm")
+            {
+                bail!(
+                    "install mode for an rpm root needs rpm to register the packages: put rpm in \
+                     the set, or give a host-arch toolbox that has it (--toolbox DIR)"
+                );
+            }
+        }
+        if request.mode == Mode::Install
+            && request.foreign.is_none()
+            && crate::binfmt::needs_emulation(std::env::consts::ARCH, &request.arch)?
         {
             bail!(
-                "install mode for an rpm root needs rpm to register the packages: put rpm in \
-                 the set, or give a host-arch toolbox that has it (--toolbox DIR)"
+                "install mode for {} on this {} machine runs the root's maintainer scripts through \
+                 qemu from a toolbox: give one (--toolbox DIR), build it as a job (with toolbox_repos), \
+                 or use --mode extract",
+                request.arch,
+                std::env::consts::ARCH
             );
         }
-    }
-    if request.mode == Mode::Install
-        && request.foreign.is_none()
-        && crate::binfmt::needs_emulation(std::env::consts::ARCH, &request.arch)?
-    {
-        bail!(
-            "install mode for {} on this {} machine runs the root's maintainer scripts through \
-             qemu from a toolbox: give one (--toolbox DIR), build it as a job (with toolbox_repos), \
-             or use --mode extract",
-            request.arch,
-            std::env::consts::ARCH
-        );
+        Ok(Assembly {
+            request,
+            store,
+            state_root,
+            started,
+            sources: &available.sources,
+            chosen,
+            rpm_root,
+        })
     }
 
-    // Packages the store already has (by their metadata checksum) need no file at all.
-    let known: Vec<Option<Unpacked>> = chosen
-        .iter()
-        .map(|p| {
-            p.checksum
-                .as_ref()
-                .filter(|c| c.algo == "sha256")
-                .and_then(|c| store.package(&c.hex.to_ascii_lowercase()))
-        })
-        .collect();
-    // A root for exactly this set may be cached already.
-    if known.iter().all(Option::is_some) {
+    /// Step "store": per chosen package, its entry in the store when the store has it (by
+    /// its metadata checksum): such a package needs no file at all.
+    fn in_store(&self) -> Vec<Option<Unpacked>> {
+        self.chosen
+            .iter()
+            .map(|p| {
+                p.checksum
+                    .as_ref()
+                    .filter(|c| c.algo == "sha256")
+                    .and_then(|c| self.store.package(&c.hex.to_ascii_lowercase()))
+            })
+            .collect()
+    }
+
+    /// Step "cache": the root cached for exactly this set, if there is one (and, with
+    /// `defer_check`, the digest it must have).
+    fn cached_root(
+        &self,
+        known: &[Option<Unpacked>],
+        defer_check: bool,
+    ) -> Option<(Built, Option<String>)> {
+        if !known.iter().all(Option::is_some) {
+            return None;
+        }
         let unpacked: Vec<Unpacked> = known.iter().flatten().cloned().collect();
-        let key = Store::rootfs_key(request.mode.cache_key(), &unpacked);
-        let found = if defer_check {
-            store
+        let key = Store::rootfs_key(self.request.mode.cache_key(), &unpacked);
+        let (tree, digest) = if defer_check {
+            self.store
                 .rootfs_unchecked(&key)
                 .map(|(tree, digest)| (tree, Some(digest)))
         } else {
-            store.rootfs(&key).map(|tree| (tree, None))
+            self.store.rootfs(&key).map(|tree| (tree, None))
+        }?;
+        let built = Built {
+            tree,
+            packages: self.packages(),
+            cache_hit: true,
+            fetched: 0,
+            unpacked: 0,
         };
-        if let Some((tree, digest)) = found {
-            let built = Built {
-                tree,
-                packages: chosen.iter().map(|p| RootPackage::of(p)).collect(),
-                cache_hit: true,
-                fetched: 0,
-                unpacked: 0,
-            };
-            return Ok((built, digest));
-        }
+        Some((built, digest))
     }
 
-    // The root is laid down from the store: the entries it takes are checked first, and a
-    // corrupt one is unpacked again like a missing one.
-    let known: Vec<Option<Unpacked>> = known
-        .into_iter()
-        .map(|k| k.and_then(|u| store.verified_package(&u.key)))
-        .collect();
+    /// Step "verify": the store entries the root is laid down from are checked first; a
+    /// corrupt one is unpacked again like a missing one.
+    fn verified(&self, known: Vec<Option<Unpacked>>) -> Vec<Option<Unpacked>> {
+        known
+            .into_iter()
+            .map(|k| k.and_then(|u| self.store.verified_package(&u.key)))
+            .collect()
+    }
 
-    // Fetch what is missing: local repositories are read in place, remote ones downloaded.
-    let downloads = store
-        .dir()
-        .join("tmp")
-        .join(format!("downloads.{}.0", std::process::id()));
-    let mut files: Vec<Option<PathBuf>> = vec![None; chosen.len()];
-    let mut items = Vec::new();
-    for (i, p) in chosen.iter().enumerate() {
-        if known[i].is_some() {
-            continue;
-        }
-        match sources[p.repo].join(&p.location)? {
-            Location::Path(path) => files[i] = Some(path),
-            location => {
-                let name = p
-                    .location
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&p.location)
-                    .to_string();
-                let dest = downloads.join(&name);
-                files[i] = Some(dest.clone());
-                items.push(fetch::FetchItem {
-                    location,
-                    dest,
-                    checksum: p.checksum.clone(),
-                    size: p.size,
-                });
+    /// Step "fetch plan": what is missing from the store; packages of local repositories
+    /// are read in place, remote ones downloaded.
+    fn fetch_plan(&self, known: &[Option<Unpacked>]) -> Result<FetchPlan> {
+        let downloads = self
+            .store
+            .dir()
+            .join("tmp")
+            .join(format!("downloads.{}.0", std::process::id()));
+        let mut files: Vec<Option<PathBuf>> = vec![None; self.chosen.len()];
+        let mut items = Vec::new();
+        for (i, p) in self.chosen.iter().enumerate() {
+            if known[i].is_some() {
+                continue;
+            }
+            match self.sources[p.repo].join(&p.location)? {
+                Location::Path(path) => files[i] = Some(path),
+                location => {
+                    let name = p
+                        .location
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(&p.location)
+                        .to_string();
+                    let dest = downloads.join(&name);
+                    files[i] = Some(dest.clone());
+                    items.push(fetch::FetchItem {
+                        location,
+                        dest,
+                        checksum: p.checksum.clone(),
+                        size: p.size,
+                    });
+                }
             }
         }
+        Ok(FetchPlan {
+            downloads,
+            files,
+            items,
+        })
     }
-    let fetched = items.len();
-    let result = (|| -> Result<Built> {
-        if !items.is_empty() {
-            std::fs::create_dir_all(&downloads)?;
-            fetch::fetch_all(&items, 4)?;
+
+    /// Step "fetch": the downloads, checksums verified.
+    fn fetch(&self, plan: &FetchPlan) -> Result<()> {
+        if !plan.items.is_empty() {
+            std::fs::create_dir_all(&plan.downloads)?;
+            fetch::fetch_all(&plan.items, 4)?;
         }
-        let todo: Vec<(usize, PathBuf)> = files
+        Ok(())
+    }
+
+    /// Step "unpack": every package file into the store (in parallel); returns the store
+    /// entry of every chosen package, in the set's order.
+    fn unpack(&self, plan: &FetchPlan, known: Vec<Option<Unpacked>>) -> Result<Vec<Unpacked>> {
+        let todo: Vec<(usize, PathBuf)> = plan
+            .files
             .iter()
             .enumerate()
             .filter_map(|(i, f)| f.clone().map(|f| (i, f)))
             .collect();
-        let unpacked_now = unpack_all(store, &chosen, &todo)?;
+        let unpacked_now = unpack_all(self.store, &self.chosen, &todo)?;
         tracing::info!(
             packages = todo.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = self.started.elapsed().as_millis() as u64,
             "unpacked into the store"
         );
-        let mut unpacked: Vec<Unpacked> = Vec::with_capacity(chosen.len());
+        let mut unpacked: Vec<Unpacked> = Vec::with_capacity(self.chosen.len());
         for (i, k) in known.into_iter().enumerate() {
             match k {
                 Some(u) => unpacked.push(u),
@@ -357,23 +482,32 @@ fn build_with(
                 ),
             }
         }
-        let key = Store::rootfs_key(request.mode.cache_key(), &unpacked);
-        let (tree, cache_hit) = match store.rootfs(&key) {
+        Ok(unpacked)
+    }
+
+    /// Step "lay down": the root of the set's store entries in the cache, unless another
+    /// build cached it meanwhile: a hard-link farm, in install mode registered and
+    /// configured by its package manager.
+    fn lay_down(&self, plan: &FetchPlan, unpacked: &[Unpacked]) -> Result<Built> {
+        let request = self.request;
+        let key = Store::rootfs_key(request.mode.cache_key(), unpacked);
+        let (tree, cache_hit) = match self.store.rootfs(&key) {
             Some(tree) => (tree, true),
             None => {
-                let logs = store.dir().join("logs");
+                let logs = self.store.dir().join("logs");
                 std::fs::create_dir_all(&logs)?;
                 let log = logs.join(format!("install-{key}.log"));
                 let mode = request.mode;
                 // Debian packages with a preinst (outside the base) are unpacked after it.
-                let deferred = if mode == Mode::Install && !rpm_root {
-                    install::deb_deferred(&unpacked)?
+                let deferred = if mode == Mode::Install && !self.rpm_root {
+                    install::deb_deferred(unpacked)?
                 } else {
                     Vec::new()
                 };
                 let laid: Vec<bool> = deferred.iter().map(|d| !d).collect();
-                let tree =
-                    store.build_rootfs(&key, mode.name(), &unpacked, &laid, |tree| match mode {
+                let tree = self
+                    .store
+                    .build_rootfs(&key, mode.name(), unpacked, &laid, |tree| match mode {
                         // No maintainer scripts run: what base-passwd's would make is copied.
                         Mode::Extract => accounts::write_from_base_passwd(tree).map(|_| ()),
                         // The scripts run on an overlay of the package farm: what they write
@@ -382,14 +516,20 @@ fn build_with(
                             let work = tree.parent().context("root has no parent")?;
                             overlay::run_folded(tree, work, |tree| {
                                 install_into(
-                                    request, tree, &unpacked, &deferred, rpm_root, work,
-                                    state_root, &log,
+                                    request,
+                                    tree,
+                                    unpacked,
+                                    &deferred,
+                                    self.rpm_root,
+                                    work,
+                                    self.state_root,
+                                    &log,
                                 )
                             })
                         }
                     })?;
                 tracing::info!(
-                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    elapsed_ms = self.started.elapsed().as_millis() as u64,
                     "root laid down in the cache"
                 );
                 (tree, false)
@@ -397,23 +537,17 @@ fn build_with(
         };
         Ok(Built {
             tree,
-            packages: chosen.iter().map(|p| RootPackage::of(p)).collect(),
+            packages: self.packages(),
             cache_hit,
-            fetched,
-            unpacked: todo.len(),
+            fetched: plan.items.len(),
+            unpacked: plan.files.iter().flatten().count(),
         })
-    })();
-    let _ = store::remove_tree(&downloads);
-    let built = result?;
-    tracing::info!(
-        packages = built.packages.len(),
-        fetched = built.fetched,
-        unpacked = built.unpacked,
-        cache_hit = built.cache_hit,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "root ready"
-    );
-    Ok((built, None))
+    }
+
+    /// The set as the job log lists it.
+    fn packages(&self) -> Vec<RootPackage> {
+        self.chosen.iter().map(|p| RootPackage::of(p)).collect()
+    }
 }
 
 /// Registers the packages laid down in `tree` and runs their maintainer scripts, with the

@@ -11,7 +11,7 @@ mod xml;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use detect::{
@@ -87,44 +87,74 @@ impl WorkerConfig {
         if !path.exists() {
             return Ok(WorkerConfig::default());
         }
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file}"))?;
-        let table: toml::Table =
-            toml::from_str(&text).with_context(|| format!("{file}: broken TOML"))?;
-        let names = |key: &str| -> Result<Vec<String>> {
-            match table.get(key) {
-                None => Ok(Vec::new()),
-                Some(toml::Value::Array(items)) => items
-                    .iter()
-                    .map(|v| match v.as_str() {
-                        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-                        _ => bail!("{file}: {key}: every entry must be a non-empty string"),
-                    })
-                    .collect(),
-                Some(_) => bail!("{file}: {key} must be a list of strings"),
-            }
+        let file: WorkerFile = crate::config::read_toml(&path)?;
+        file.check(&path.display().to_string())
+    }
+}
+
+/// `worker.toml` as serde reads it. Each value is taken as it is written, of the right type
+/// or not, so that [`WorkerFile::check`] names a wrong one by its key in one line
+/// (`FILE: jobs must be a positive number`); an unknown key is refused by the reader.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerFile {
+    emulated_arches: Option<Value<Vec<String>>>,
+    hostlabels: Option<Value<Vec<String>>>,
+    jobs: Option<Value<u64>>,
+    work_dir: Option<Value<PathBuf>>,
+}
+
+/// A value of `worker.toml`: of the type its key wants, or anything else.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Value<T> {
+    Typed(T),
+    /// Anything else: only that it is not `T` matters.
+    Other(#[allow(dead_code)] serde::de::IgnoredAny),
+}
+
+impl<T> Value<T> {
+    /// The value, or `FILE: KEY must be …`.
+    fn typed(self, file: &str, key: &str, must_be: &str) -> Result<T> {
+        match self {
+            Value::Typed(value) => Ok(value),
+            Value::Other(_) => bail!("{file}: {key} must be {must_be}"),
+        }
+    }
+}
+
+impl WorkerFile {
+    /// The configuration, each value checked.
+    fn check(self, file: &str) -> Result<WorkerConfig> {
+        let names = |value: Option<Value<Vec<String>>>, key: &str| -> Result<Vec<String>> {
+            let Some(value) = value else {
+                return Ok(Vec::new());
+            };
+            value
+                .typed(file, key, "a list of strings")?
+                .into_iter()
+                .map(|s| match s.trim() {
+                    "" => bail!("{file}: {key}: every entry must be a non-empty string"),
+                    s => Ok(s.to_string()),
+                })
+                .collect()
         };
-        let mut config = WorkerConfig {
-            emulated_arches: names("emulated_arches")?,
-            hostlabels: names("hostlabels")?,
-            ..WorkerConfig::default()
+        let jobs = match self.jobs {
+            None => None,
+            Some(value) => match value.typed(file, "jobs", "a positive number")? {
+                0 => bail!("{file}: jobs must be a positive number"),
+                n => Some(n),
+            },
         };
-        match table.get("jobs") {
-            None => {}
-            Some(toml::Value::Integer(n)) if *n > 0 => config.jobs = Some(*n as u64),
-            Some(_) => bail!("{file}: jobs must be a positive number"),
-        }
-        match table.get("work_dir") {
-            None => {}
-            Some(toml::Value::String(s)) => config.work_dir = Some(PathBuf::from(s)),
-            Some(_) => bail!("{file}: work_dir must be a path"),
-        }
-        for key in table.keys() {
-            if !["emulated_arches", "hostlabels", "jobs", "work_dir"].contains(&key.as_str()) {
-                bail!("{file}: unknown key {key:?}");
-            }
-        }
-        Ok(config)
+        Ok(WorkerConfig {
+            emulated_arches: names(self.emulated_arches, "emulated_arches")?,
+            hostlabels: names(self.hostlabels, "hostlabels")?,
+            jobs,
+            work_dir: self
+                .work_dir
+                .map(|value| value.typed(file, "work_dir", "a path"))
+                .transpose()?,
+        })
     }
 }
 
