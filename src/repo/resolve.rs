@@ -1524,6 +1524,91 @@ mod tests {
         );
     }
 
+    /// Resolves `request` with rich dependencies `(text, conflict)` and ignored names.
+    fn solve_rich(
+        packages: &[PackageMeta],
+        request: &str,
+        rich: &[(&str, bool)],
+        ignores: &[&str],
+    ) -> Result<Vec<String>> {
+        let needs = Needs {
+            rich: rich
+                .iter()
+                .map(|(r, c)| {
+                    (
+                        Rich::parse(r).unwrap(),
+                        *c,
+                        "BuildRequires of x.spec".into(),
+                    )
+                })
+                .collect(),
+            ignores: ignores.iter().map(|s| s.to_string()).collect(),
+            ..Needs::default()
+        };
+        let picked = resolve_with(packages, &list(request), &needs)?;
+        Ok(picked.iter().map(|&i| packages[i].name.clone()).collect())
+    }
+
+    #[test]
+    fn rich_dependencies_as_obs_build_expands_them() {
+        let repo = rpm(&[
+            "a 1-1",
+            "b 1-1",
+            "c 1-1",
+            "d 1-1",
+            "e 1-1",
+            "needs-d 1-1; d",
+            "ab 1-1;; a-cap, b-cap",
+            "ao 1-1;; a-cap",
+            "app 1-1; ignored-dep",
+        ]);
+        let ok = |request: &str, rich: &[(&str, bool)]| {
+            solve_rich(&repo, request, rich, &[])
+                .unwrap_or_else(|e| panic!("{request} {rich:?}: {e:#}"))
+        };
+        assert_eq!(ok("", &[("(a or b)", false)]), ["a"]);
+        assert_eq!(ok("", &[("(missing or b)", false)]), ["b"]);
+        assert_eq!(ok("", &[("(a and b)", false)]), ["a", "b"]);
+        // `if`: needed once the condition is in the root, whoever brought it.
+        assert!(ok("", &[("(c if d)", false)]).is_empty());
+        assert_eq!(ok("d", &[("(c if d)", false)]), ["c", "d"]);
+        assert_eq!(ok("needs-d", &[("(c if d)", false)]), ["c", "d", "needs-d"]);
+        assert_eq!(ok("", &[("(c if d else e)", false)]), ["e"]);
+        assert_eq!(ok("d", &[("(c if d else e)", false)]), ["c", "d"]);
+        // `unless`: the first, and not the second.
+        assert_eq!(ok("", &[("(a unless b)", false)]), ["a"]);
+        assert!(solve_rich(&repo, "b", &[("(a unless b)", false)], &[]).is_err());
+        assert_eq!(ok("", &[("(a unless b else c)", false)]), ["a"]);
+        // `with`/`without`: one package satisfying both sides, or the first and not the
+        // second.
+        assert_eq!(ok("", &[("(a-cap with b-cap)", false)]), ["ab"]);
+        assert_eq!(ok("", &[("(a-cap without b-cap)", false)]), ["ao"]);
+        // A rich conflict keeps out what would make it true.
+        assert_eq!(ok("c", &[("(a or b)", true)]), ["c"]);
+        let e = format!(
+            "{:#}",
+            solve_rich(&repo, "b", &[("(a or b)", true)], &[]).unwrap_err()
+        );
+        assert!(e.contains("BuildRequires of x.spec"), "{e}");
+        assert_eq!(ok("d", &[("(c if d)", true)]), ["d"]);
+        assert!(solve_rich(&repo, "c, d", &[("(c if d)", true)], &[]).is_err());
+        // Nothing provides it: one line naming it.
+        let e = format!(
+            "{:#}",
+            solve_rich(&repo, "", &[("(x or y)", false)], &[]).unwrap_err()
+        );
+        assert_eq!(
+            e,
+            "BuildRequires of x.spec needs (x or y), which no repository provides"
+        );
+        // An ignored name is not followed when a package of the root requires it.
+        assert!(solve_rich(&repo, "app", &[], &[]).is_err());
+        assert_eq!(
+            solve_rich(&repo, "app", &[], &["ignored-dep"]).unwrap(),
+            ["app"]
+        );
+    }
+
     #[test]
     fn rpm_file_requires_and_rpmlib() {
         let mut repo = rpm(&[
