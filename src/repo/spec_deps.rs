@@ -1377,6 +1377,130 @@ mod tests {
         assert!(e.contains("more than"), "{e}");
     }
 
+    /// Specs put together at random from the constructs obsbox reads (a fixed seed, so a
+    /// failure repeats), each read by obs-build's parser and by obsbox.
+    #[test]
+    fn generated_specs_read_as_obs_build_reads_them() {
+        let mut seed: u64 = 0x5eed_0b5b_0c5e_c0de;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        const LINES: &[&str] = &[
+            "%define m@ 1",
+            "%define m@ 0",
+            "%define m@ foo",
+            "%define m@ %{m#}-x",
+            "%global m@ %{?m#:yes}%{!?m#:no}",
+            "%undefine m@",
+            "%bcond_without b@",
+            "%bcond_with b@",
+            "%if 0%{?m@}",
+            "%if %{?m@}0 > 5",
+            "%if \"%{?m@}\" == \"foo\"",
+            "%if %{with b@}",
+            "%if %{without b#} || 0%{?m@}",
+            "%if !%{defined m@}",
+            "%ifarch x86_64 %ix86",
+            "%ifnarch aarch64",
+            "%ifarch %arm64",
+            "%ifos linux",
+            "%ifnos linux",
+            "%elif %{defined m@}",
+            "%elifarch x86_64",
+            "%else",
+            "%endif",
+            "%endif",
+            "BuildRequires: a@ b# >= 1.@",
+            "BuildRequires: %{m@}-devel, %{?m#:opt-%{m#}}",
+            "BuildRequires: (c@ or d#) (e@ if f#) (g@ if h# else i@)",
+            "BuildRequires: pkg@ [x86_64] q# [!x86_64] r@ [i586 aarch64]",
+            "BuildRequires: %{name}-@ %{?version}",
+            "BuildPreReq: pre@",
+            "BuildConflicts: x@ (y@ or z#)",
+            "#!BuildIgnore: ign@",
+            "#!BuildRequires: hash@",
+            "# BuildRequires: comment@",
+            "Requires(pre): notbuild@",
+            "%package sub@",
+            "%description",
+            "%prep",
+            "Version: 1.@",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let mut specs = Vec::new();
+        for i in 0..300 {
+            let mut text = String::from("Name: gen\n");
+            for _ in 0..(5 + next(25)) {
+                let line = LINES[next(LINES.len())]
+                    .replace('@', &next(4).to_string())
+                    .replace('#', &next(4).to_string());
+                text.push_str(&line);
+                text.push('\n');
+            }
+            let arch = ["x86_64", "aarch64", "i586"][next(3)];
+            let path = dir.path().join(format!("{i}.spec"));
+            std::fs::write(&path, &text).unwrap();
+            specs.push((path, arch, text));
+        }
+        let mut wrong = Vec::new();
+        let mut with_deps = 0;
+        for arch in ["x86_64", "aarch64", "i586"] {
+            let chosen: Vec<&(std::path::PathBuf, &str, String)> =
+                specs.iter().filter(|s| s.1 == arch).collect();
+            let out = std::process::Command::new("perl")
+                .arg(format!("-I{OBS_BUILD}"))
+                .arg("-MBuild")
+                .arg("-e")
+                .arg(
+                    r#"$Build::Rpm::conflictdeps = 1;
+                       my $c = Build::read_config(shift @ARGV);
+                       for my $f (@ARGV) {
+                         my $d = Build::Rpm::parse($c, $f);
+                         print "== $f\n";
+                         print "$_\n" for @{$d->{deps}};
+                       }"#,
+                )
+                .arg(arch)
+                .args(chosen.iter().map(|s| &s.0))
+                .output()
+                .expect("perl runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let theirs: Vec<Vec<String>> = stdout
+                .split("== ")
+                .skip(1)
+                .map(|block| block.lines().skip(1).map(str::to_string).collect())
+                .collect();
+            assert_eq!(theirs.len(), chosen.len());
+            for ((_, _, text), theirs) in chosen.iter().zip(theirs) {
+                with_deps += usize::from(!theirs.is_empty());
+                let got = ours(text, arch, "");
+                if got != theirs {
+                    wrong.push(format!(
+                        "{arch}: obsbox {got:?}, obs-build {theirs:?} on\n{text}"
+                    ));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} of 300 differ:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+        assert!(
+            with_deps > 100,
+            "only {with_deps} of 300 specs have dependencies"
+        );
+    }
+
     #[test]
     fn reads_specs_as_obs_build_does() {
         let mut wrong = Vec::new();
