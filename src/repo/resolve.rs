@@ -428,26 +428,28 @@ impl<'a> Pool<'a> {
             }
             Rich::And(a, b) => Formula::And(f(a, positive), f(b, positive)),
             Rich::Or(a, b) => Formula::Or(f(a, positive), f(b, positive)),
-            Rich::If(a, b, None) => {
-                Formula::Or(f(a, positive), Box::new(Formula::Not(f(b, !positive))))
+            // `a if b` is a or not b; `a unless b` is a and not b; an `else` c adds
+            // (c or b), resp. is the alternative (c and b).
+            Rich::If(a, b, c) => {
+                let first = Formula::Or(f(a, positive), Box::new(Formula::Not(f(b, !positive))));
+                match c {
+                    None => first,
+                    Some(c) => Formula::And(
+                        Box::new(first),
+                        Box::new(Formula::Or(f(c, positive), f(b, positive))),
+                    ),
+                }
             }
-            Rich::If(a, b, Some(c)) => Formula::And(
-                Box::new(Formula::Or(
-                    f(a, positive),
-                    Box::new(Formula::Not(f(b, !positive))),
-                )),
-                Box::new(Formula::Or(f(c, positive), f(b, positive))),
-            ),
-            Rich::Unless(a, b, None) => {
-                Formula::And(f(a, positive), Box::new(Formula::Not(f(b, !positive))))
+            Rich::Unless(a, b, c) => {
+                let first = Formula::And(f(a, positive), Box::new(Formula::Not(f(b, !positive))));
+                match c {
+                    None => first,
+                    Some(c) => Formula::Or(
+                        Box::new(first),
+                        Box::new(Formula::And(f(c, positive), f(b, positive))),
+                    ),
+                }
             }
-            Rich::Unless(a, b, Some(c)) => Formula::Or(
-                Box::new(Formula::And(
-                    f(a, positive),
-                    Box::new(Formula::Not(f(b, !positive))),
-                )),
-                Box::new(Formula::And(f(c, positive), f(b, positive))),
-            ),
             Rich::With(a, b) | Rich::Without(a, b) => {
                 // Only between plain sets of packages, as obs-build allows it.
                 let (Some(x), Some(y)) = (self.solvables(a), self.solvables(b)) else {

@@ -654,6 +654,18 @@ impl Expander {
         (v, expr)
     }
 
+    /// The text of a `"…"` or `v"…"` up to its closing quote (macros in it expanded
+    /// with `xp`), and what follows the quote.
+    fn quoted<'e>(&mut self, s: &'e str, xp: Xp) -> Option<(String, &'e str)> {
+        let (text, rest) = if xp != Xp::None {
+            self.expr_expand("", s, xp, |c| c != '%' && c != '"')
+        } else {
+            let end = s.find('"')?;
+            (s[..end].to_string(), &s[end..])
+        };
+        Some((text, rest.strip_prefix('"').unwrap_or(rest)))
+    }
+
     /// obs-build's `expr`: parses `expr` at precedence level `lev` and returns the value
     /// and the rest; `None` where obs-build gives up.
     fn expr<'e>(&mut self, expr: &'e str, lev: u8, xp: Xp, depth: usize) -> Option<(Val, &'e str)> {
@@ -689,22 +701,12 @@ impl Expander {
                 Val::Num(n)
             }
         } else if let Some(s) = expr.strip_prefix("v\"") {
-            let (text, rest) = if xp != Xp::None {
-                self.expr_expand("", s, xp, |c| c != '%' && c != '"')
-            } else {
-                let end = s.find('"')?;
-                (s[..end].to_string(), &s[end..])
-            };
-            expr = rest.strip_prefix('"').unwrap_or(rest);
+            let (text, rest) = self.quoted(s, xp)?;
+            expr = rest;
             Val::Ver(text)
         } else if let Some(s) = expr.strip_prefix('"') {
-            let (text, rest) = if xp != Xp::None {
-                self.expr_expand("", s, xp, |c| c != '%' && c != '"')
-            } else {
-                let end = s.find('"')?;
-                (s[..end].to_string(), &s[end..])
-            };
-            expr = rest.strip_prefix('"').unwrap_or(rest);
+            let (text, rest) = self.quoted(s, xp)?;
+            expr = rest;
             Val::Str(text)
         } else if first.is_ascii_alphabetic() {
             let len = expr
@@ -955,6 +957,15 @@ fn is_hash_field(line: &str) -> bool {
         })
 }
 
+/// Name, ` op evr` (or empty) and ` [qualifiers]` of one dependency word.
+fn dep_parts(c: &regex::Captures) -> (String, String, Option<String>) {
+    (
+        c[1].to_string(),
+        c.get(2).map_or(String::new(), |m| m.as_str().to_string()),
+        c.get(3).map(|m| m.as_str().to_string()),
+    )
+}
+
 /// The entries of one dependency field, with `[qualifier]` lists applied.
 fn split_deps(deps: &str, x: &Expander) -> Vec<String> {
     let mut parts: Vec<(String, String, Option<String>)> = Vec::new();
@@ -980,22 +991,14 @@ fn split_deps(deps: &str, x: &Expander) -> Vec<String> {
                 let Some(c) = DEP_WORD.captures(&d) else {
                     break;
                 };
-                let whole = c.get(0).expect("match");
-                parts.push((
-                    c[1].to_string(),
-                    c.get(2).map_or(String::new(), |m| m.as_str().to_string()),
-                    c.get(3).map(|m| m.as_str().to_string()),
-                ));
-                d.replace_range(whole.range(), "");
+                let whole = c.get(0).expect("match").range();
+                parts.push(dep_parts(&c));
+                d.replace_range(whole, "");
             }
         }
     } else {
         for c in DEP_WORD.captures_iter(deps) {
-            parts.push((
-                c[1].to_string(),
-                c.get(2).map_or(String::new(), |m| m.as_str().to_string()),
-                c.get(3).map(|m| m.as_str().to_string()),
-            ));
+            parts.push(dep_parts(&c));
         }
     }
     let arch = x.body("_target_cpu").unwrap_or("").to_string();
