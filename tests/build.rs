@@ -622,7 +622,7 @@ fn spec_conditionals_rich_dependencies_and_conflicts_pick_the_rpm_buildroot() {
                 BuildRequires:  (obsbox-test-legacy or obsbox-test-data)\n\
                 BuildConflicts: obsbox-test-legacy\n\
                 %description\nx\n%prep\n";
-    let run = |spec: &str| {
+    let run = |spec: &str, extra: &str| {
         let job = Job::new(shared_cache());
         fs::create_dir_all(job.sources()).unwrap();
         fs::write(job.sources().join("pick.spec"), spec).unwrap();
@@ -631,7 +631,7 @@ fn spec_conditionals_rich_dependencies_and_conflicts_pick_the_rpm_buildroot() {
             &toml,
             format!(
                 "package = \"pick\"\narch = \"x86_64\"\nrecipe = \"pick.spec\"\nsources = \"sources\"\n\
-                 repos = [{:?}]\ntoolbox_repos = [{:?}]\ntoolbox = [\"rpm\", \"coreutils\", \"dash\"]\n",
+                 repos = [{:?}]\ntoolbox_repos = [{:?}]\ntoolbox = [\"rpm\", \"coreutils\", \"dash\"]\n{extra}",
                 server.url(""),
                 common::job::file_deb_repo()
             ),
@@ -646,7 +646,7 @@ fn spec_conditionals_rich_dependencies_and_conflicts_pick_the_rpm_buildroot() {
             .unwrap_or_else(|| panic!("no buildroot listing:\n{log}"))
     };
 
-    let (code, log) = run(spec);
+    let (code, log) = run(spec, "");
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("rpmbuild: not found"), "{log}");
     assert_eq!(
@@ -662,18 +662,40 @@ fn spec_conditionals_rich_dependencies_and_conflicts_pick_the_rpm_buildroot() {
 
     // Without the conflict the `or` takes its first alternative, and the `if` has nothing
     // to follow.
-    let (_, log) = run(&spec.replace("BuildConflicts: obsbox-test-legacy\n", ""));
+    let (_, log) = run(
+        &spec.replace("BuildConflicts: obsbox-test-legacy\n", ""),
+        "",
+    );
     assert_eq!(
         buildroot(&log),
         ["obsbox-test-legacy 1.0-1 noarch"],
         "{log}"
     );
 
+    // The job's rpm macros (a project config's `Macros:`) decide a `%if`: here the
+    // conflict moves to the other alternative.
+    let gated = spec.replace(
+        "BuildConflicts: obsbox-test-legacy\n",
+        "%if 0%{?pick_legacy}\nBuildConflicts: obsbox-test-data\n%else\n\
+         BuildConflicts: obsbox-test-legacy\n%endif\n",
+    );
+    let (_, log) = run(&gated, "rpm_macros = \"%pick_legacy 1\\n\"\n");
+    assert_eq!(
+        buildroot(&log),
+        ["obsbox-test-legacy 1.0-1 noarch"],
+        "{log}"
+    );
+    let (_, log) = run(&gated, "");
+    assert_eq!(buildroot(&log).len(), 4, "{log}");
+
     // A requirement the conflict forbids: one line naming the spec's field.
-    let (code, log) = run(&spec.replace(
-        "BuildConflicts:",
-        "BuildRequires:  obsbox-test-legacy\nBuildConflicts:",
-    ));
+    let (code, log) = run(
+        &spec.replace(
+            "BuildConflicts:",
+            "BuildRequires:  obsbox-test-legacy\nBuildConflicts:",
+        ),
+        "",
+    );
     assert_ne!(code, Some(0), "{log}");
     let stderr = log.split("-- stderr --\n").nth(1).unwrap_or_default();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
