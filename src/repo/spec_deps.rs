@@ -20,7 +20,8 @@
 //!   dependency `(a or b)`, `(a if b else c)`, `(a and b)`, `(a unless b)`, `(a with b)`.
 //!
 //! Everything is bounded: line count, macro expansion steps (obs-build's 1000 per line),
-//! the size of an expansion and of all macro bodies, expression depth.
+//! the size of an expansion and of all macro bodies, how deeply expansions and expressions
+//! nest.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -41,6 +42,8 @@ const MAX_STEPS: usize = 1000;
 const MAX_EXPANSION: usize = 256 << 10;
 /// The most bytes all macro bodies together may hold.
 const MAX_MACRO_BYTES: usize = 16 << 20;
+/// The deepest expansions nest inside one another.
+const MAX_NESTING: usize = 64;
 /// The deepest an `%if` expression nests.
 const MAX_EXPR_DEPTH: usize = 128;
 
@@ -100,6 +103,8 @@ struct Expander {
     steps: usize,
     /// Why the last line could not be expanded (it then holds `MACRO`).
     unexpandable: Option<&'static str>,
+    /// How deeply expansions nest (`%global`, `%{expr:}`, `%[…]` expand inside one).
+    depth: usize,
 }
 
 /// What the expansion stack remembers.
@@ -157,6 +162,7 @@ impl Expander {
             bytes: 0,
             steps: 0,
             unexpandable: None,
+            depth: 0,
         };
         let mut lines: Vec<String> = STD_MACROS.lines().map(str::to_string).collect();
         lines.push(format!("%define _target_cpu {}", ctx.target_cpu));
@@ -217,6 +223,17 @@ impl Expander {
     /// obs-build's `expandmacros`: scans for the next macro, expands it, and goes on
     /// with the rest; a body holding `%` is scanned in turn (the rest waits on a stack).
     fn expand(&mut self, line: &str) -> Result<String> {
+        if self.depth >= MAX_NESTING {
+            self.unexpandable = Some("macros nested too deeply");
+            return Ok("MACRO".to_string());
+        }
+        self.depth += 1;
+        let expanded = self.expand_nested(line);
+        self.depth -= 1;
+        expanded
+    }
+
+    fn expand_nested(&mut self, line: &str) -> Result<String> {
         let mut line = line.to_string();
         let mut done = String::new();
         let mut stack: Vec<Frame> = Vec::new();
@@ -1369,6 +1386,12 @@ mod tests {
             e.contains("line 3: BuildRequires: cannot be evaluated"),
             "{e}"
         );
+        // Expansions nested inside expansions, on one line.
+        let parens = format!("%[{}", "(".repeat(MAX_EXPR_DEPTH - 2));
+        for nested in ["%global a ", "%[ ", "%{expr:", parens.as_str()] {
+            let spec = format!("Name: x\nBuildRequires: {}x\n", nested.repeat(5000));
+            let _ = needs(&spec, "x.spec", &ctx);
+        }
         // Deep expressions and rich dependencies.
         let spec = format!(
             "Name: x\n%if {}1\nBuildRequires: a\n%endif\n",
