@@ -700,7 +700,8 @@ fn spec_conditionals_rich_dependencies_and_conflicts_pick_the_rpm_buildroot() {
     let stderr = log.split("-- stderr --\n").nth(1).unwrap_or_default();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("BuildConflicts of pick.spec") && stderr.contains("obsbox-test-legacy"),
+        stderr.contains("BuildConflicts of pick.spec (line 13)")
+            && stderr.contains("obsbox-test-legacy"),
         "{stderr}"
     );
 }

@@ -1064,7 +1064,7 @@ pub fn needs(text: &str, shown: &str, ctx: &SpecContext) -> Result<Needs> {
     let entries = entries(text, ctx).with_context(|| shown.to_string())?;
     let mut needs = Needs::default();
     for e in entries {
-        let origin = format!("{} of {shown}", e.field);
+        let origin = format!("{} of {shown} (line {})", e.field, e.line);
         let fail = |what: &str| anyhow::anyhow!("{shown}: line {}: {}: {what}", e.line, e.field);
         if let Some(why) = e.unexpandable
             && e.text.trim_start_matches(['!', '-']) == "MACRO"
@@ -1315,7 +1315,7 @@ mod tests {
                     name: "a".into(),
                     version: Some((Op::Ge, "1".into()))
                 }],
-                "BuildRequires of x.spec".to_string()
+                "BuildRequires of x.spec (line 2)".to_string()
             )]
         );
         let rich: Vec<(String, bool)> = needs
@@ -1332,7 +1332,7 @@ mod tests {
         );
         assert_eq!(needs.conflicts.len(), 1);
         assert_eq!(needs.conflicts[0].0.name, "d");
-        assert_eq!(needs.conflicts[0].1, "BuildConflicts of x.spec");
+        assert_eq!(needs.conflicts[0].1, "BuildConflicts of x.spec (line 3)");
         assert_eq!(needs.ignores, ["g"]);
 
         for (spec, error) in [
