@@ -602,3 +602,106 @@ fn unsatisfiable_build_relations_name_the_dsc_field() {
         "{err}"
     );
 }
+
+/// A spec's build dependencies, read as obs-build reads them, decide an rpm buildroot from
+/// the test rpm repository: `%ifarch` takes the branch of the job's arch, a rich `or`
+/// takes its first alternative that `BuildConflicts` leaves in, and `(a if b)` follows
+/// whether `b` ends up in the root. (The root has no rpmbuild, so the build phase itself
+/// fails; the buildroot is what is checked.)
+#[test]
+fn spec_conditionals_rich_dependencies_and_conflicts_pick_the_rpm_buildroot() {
+    let data = testdata();
+    let server = Server::serve(&data.join("rpm-repo"));
+    let spec = "Name:           pick\nVersion:        1\nRelease:        1\nSummary:        x\n\
+                License:        MIT\n\
+                %ifarch x86_64\n\
+                BuildRequires:  (obsbox-test-tools if obsbox-test-data)\n\
+                %else\n\
+                BuildRequires:  obsbox-test-not-on-x86_64\n\
+                %endif\n\
+                BuildRequires:  (obsbox-test-legacy or obsbox-test-data)\n\
+                BuildConflicts: obsbox-test-legacy\n\
+                %description\nx\n%prep\n";
+    let run = |spec: &str, extra: &str| {
+        let job = Job::new(shared_cache());
+        fs::create_dir_all(job.sources()).unwrap();
+        fs::write(job.sources().join("pick.spec"), spec).unwrap();
+        let toml = job.dir.path().join("job.toml");
+        fs::write(
+            &toml,
+            format!(
+                "package = \"pick\"\narch = \"x86_64\"\nrecipe = \"pick.spec\"\nsources = \"sources\"\n\
+                 repos = [{:?}]\ntoolbox_repos = [{:?}]\ntoolbox = [\"rpm\", \"coreutils\", \"dash\"]\n{extra}",
+                server.url(""),
+                common::job::file_deb_repo()
+            ),
+        )
+        .unwrap();
+        job.run(&toml)
+    };
+    let buildroot = |log: &str| {
+        let lines: Vec<&str> = log.lines().collect();
+        common::joblog::section(&lines, "Packages in the buildroot")
+            .map(|(_, p)| p.iter().map(|l| l.to_string()).collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("no buildroot listing:\n{log}"))
+    };
+
+    let (code, log) = run(spec, "");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("rpmbuild: not found"), "{log}");
+    assert_eq!(
+        buildroot(&log),
+        [
+            "obsbox-test-base 2:1.4-3 x86_64",
+            "obsbox-test-data 0.9-2 noarch",
+            "obsbox-test-shell 1.35.0-1 x86_64",
+            "obsbox-test-tools 1.0-1 x86_64",
+        ],
+        "{log}"
+    );
+
+    // Without the conflict the `or` takes its first alternative, and the `if` has nothing
+    // to follow.
+    let (_, log) = run(
+        &spec.replace("BuildConflicts: obsbox-test-legacy\n", ""),
+        "",
+    );
+    assert_eq!(
+        buildroot(&log),
+        ["obsbox-test-legacy 1.0-1 noarch"],
+        "{log}"
+    );
+
+    // The job's rpm macros (a project config's `Macros:`) decide a `%if`: here the
+    // conflict moves to the other alternative.
+    let gated = spec.replace(
+        "BuildConflicts: obsbox-test-legacy\n",
+        "%if 0%{?pick_legacy}\nBuildConflicts: obsbox-test-data\n%else\n\
+         BuildConflicts: obsbox-test-legacy\n%endif\n",
+    );
+    let (_, log) = run(&gated, "rpm_macros = \"%pick_legacy 1\\n\"\n");
+    assert_eq!(
+        buildroot(&log),
+        ["obsbox-test-legacy 1.0-1 noarch"],
+        "{log}"
+    );
+    let (_, log) = run(&gated, "");
+    assert_eq!(buildroot(&log).len(), 4, "{log}");
+
+    // A requirement the conflict forbids: one line naming the spec's field.
+    let (code, log) = run(
+        &spec.replace(
+            "BuildConflicts:",
+            "BuildRequires:  obsbox-test-legacy\nBuildConflicts:",
+        ),
+        "",
+    );
+    assert_ne!(code, Some(0), "{log}");
+    let stderr = log.split("-- stderr --\n").nth(1).unwrap_or_default();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("BuildConflicts of pick.spec (line 13)")
+            && stderr.contains("obsbox-test-legacy"),
+        "{stderr}"
+    );
+}

@@ -7,7 +7,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::job::Job;
 use crate::repo::build_deps::{self, Needs};
-use crate::repo::{Relation, debian};
+use crate::repo::debian;
+use crate::repo::spec_deps;
 
 /// Where a Debian source is built, as obs-build's build-recipe-dsc has it: unpacked into
 /// `TOPDIR/BUILD`, the packages written to `TOPDIR`.
@@ -220,25 +221,22 @@ for f in *.changes *.buildinfo; do if [ -e "$f" ]; then cp "$f" /results/OTHER/;
         ))
     }
 
-    /// The build relations the recipe declares, for `ctx` (build arch and profiles): a
-    /// `.dsc` or `debian/control` read as dpkg reads it (see [`build_deps`]), a spec's
-    /// `BuildRequires`. Added to the buildroot of a job whose bdeps are not OBS's expanded
+    /// The build relations the recipe declares, for `ctx` (build arch and profiles) or, for
+    /// a spec, `spec` (target cpu, project config macros): a `.dsc` or `debian/control` read
+    /// as dpkg reads it (see [`build_deps`]), a spec as obs-build reads it (see
+    /// [`spec_deps`]). Added to the buildroot of a job whose bdeps are not OBS's expanded
     /// set.
-    pub fn build_needs(&self, sources: &Path, ctx: &build_deps::BuildContext) -> Result<Needs> {
+    pub fn build_needs(
+        &self,
+        sources: &Path,
+        ctx: &build_deps::BuildContext,
+        spec: &spec_deps::SpecContext,
+    ) -> Result<Needs> {
         let (path, text) = match self {
-            Recipe::Spec(spec) => {
-                let path = sources.join(spec);
+            Recipe::Spec(name) => {
+                let path = sources.join(name);
                 let text = read_recipe(&path)?;
-                let origin = format!("BuildRequires of {spec}");
-                let depends = spec_build_requires(&text)
-                    .with_context(|| format!("{}", path.display()))?
-                    .into_iter()
-                    .map(|r| (vec![r], origin.clone()))
-                    .collect();
-                return Ok(Needs {
-                    depends,
-                    conflicts: Vec::new(),
-                });
+                return spec_deps::needs(&text, name, spec);
             }
             Recipe::Dsc(dsc) => {
                 let path = sources.join(dsc);
@@ -309,55 +307,6 @@ fn strip_signature(text: &str) -> String {
     debian::strip_clearsign(text).unwrap_or_else(|_| text.to_string())
 }
 
-/// `BuildRequires:` lines of a spec: names with optional `op version`, separated by
-/// commas or spaces. Macros are not expanded: a requirement naming one is an error.
-fn spec_build_requires(text: &str) -> Result<Vec<Relation>> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        if !key.trim().eq_ignore_ascii_case("BuildRequires") {
-            continue;
-        }
-        let tokens: Vec<&str> = value
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|t| !t.is_empty())
-            .collect();
-        let mut i = 0;
-        while i < tokens.len() {
-            let name = tokens[i];
-            if name.contains('%') {
-                bail!(
-                    "line {}: BuildRequires with a macro ({name}) is not supported",
-                    n + 1
-                );
-            }
-            let op = tokens
-                .get(i + 1)
-                .and_then(|t| crate::repo::Op::parse_rpm(t));
-            match (op, tokens.get(i + 2)) {
-                (Some(op), Some(version)) => {
-                    out.push(Relation {
-                        name: name.to_string(),
-                        version: Some((op, version.to_string())),
-                    });
-                    i += 3;
-                }
-                (Some(_), None) => bail!("line {}: {name}: operator without a version", n + 1),
-                _ => {
-                    out.push(Relation {
-                        name: name.to_string(),
-                        version: None,
-                    });
-                    i += 1;
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Single-quotes a word for sh.
 pub fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
@@ -366,22 +315,6 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spec_build_requires_with_versions() {
-        let deps = spec_build_requires(
-            "Name: x\nBuildRequires: gcc, make >= 4.0\nBuildRequires:  pkgconfig(zlib) zlib-devel\n",
-        )
-        .unwrap();
-        let names: Vec<&str> = deps.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["gcc", "make", "pkgconfig(zlib)", "zlib-devel"]);
-        assert_eq!(
-            deps[1].version,
-            Some((crate::repo::Op::Ge, "4.0".to_string()))
-        );
-        assert!(spec_build_requires("BuildRequires: %{foo}\n").is_err());
-        assert!(spec_build_requires("BuildRequires: make >=\n").is_err());
-    }
 
     #[test]
     fn debian_build_needs_keep_every_alternative_and_conflict() {
@@ -398,7 +331,7 @@ mod tests {
             profiles: vec!["nocheck".into()],
         };
         let needs = Recipe::Dsc("x_1.dsc".into())
-            .build_needs(dir.path(), &ctx)
+            .build_needs(dir.path(), &ctx, &Default::default())
             .unwrap();
         let depends: Vec<(Vec<&str>, &str)> = needs
             .depends
@@ -423,7 +356,7 @@ mod tests {
         let e = format!(
             "{:#}",
             Recipe::Dsc("y_1.dsc".into())
-                .build_needs(dir.path(), &ctx)
+                .build_needs(dir.path(), &ctx, &Default::default())
                 .unwrap_err()
         );
         assert!(

@@ -97,6 +97,9 @@ struct JobFile {
     #[serde(default)]
     check: Vec<CheckFile>,
     rpm_target: Option<String>,
+    /// rpm macro lines (`%name value`, as a project config's `Macros:` section): for
+    /// rpmbuild and for reading the spec's build dependencies.
+    rpm_macros: Option<String>,
     /// Constraint lines (prjconf `Constraint:` syntax) for `obsbox allocate --job`.
     #[serde(default)]
     constraints: Vec<String>,
@@ -251,7 +254,7 @@ impl JobFile {
                 .map(|t| non_empty(t, "rpm_target"))
                 .transpose()?
                 .unwrap_or_default(),
-            rpm_macros: String::new(),
+            rpm_macros: self.rpm_macros.unwrap_or_default(),
             expanded: false,
             build_profiles: crate::repo::build_deps::parse_profiles(&self.build_profiles.join(" "))
                 .context("build_profiles")?,

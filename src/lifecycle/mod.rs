@@ -351,8 +351,18 @@ impl<'a> Preparing<'a> {
                 arch: repo::deb_arch(&arch).unwrap_or(arch.as_str()).to_string(),
                 profiles: job.build_profiles.clone(),
             };
+            // obs-build's `%_target_cpu`: the cpu of `--target` when there is one.
+            let target_cpu = match job.rpm_target.split('-').next() {
+                Some(cpu) if !cpu.is_empty() => cpu.to_string(),
+                _ => arch.clone(),
+            };
+            let spec = repo::spec_deps::SpecContext {
+                target_cpu,
+                macros: job.rpm_macros.clone(),
+                project: job.project.clone(),
+            };
             recipe
-                .build_needs(&job.sources, &ctx)
+                .build_needs(&job.sources, &ctx, &spec)
                 .with_context(|| format!("job {}", job.id))?
         };
         let mut toolbox_names = toolbox_packages(job, self.options.config.as_deref())?;

@@ -2,6 +2,7 @@
 //! reader and resolver sees them, and how versions compare. It depends on nothing else of
 //! obsbox; `repo`, `packages`, `rootfs` and `callbacks` build on it.
 
+pub mod rich;
 pub mod version;
 
 use serde::{Deserialize, Serialize};

@@ -309,6 +309,11 @@ pub struct Needs {
     pub depends: Vec<(Vec<Relation>, String)>,
     /// Relations no package of the root may satisfy, with their origin.
     pub conflicts: Vec<(Relation, String)>,
+    /// RPM rich dependencies (`(a if b)`, …), each a requirement or (`true`) a conflict,
+    /// with its origin; see [`crate::repo::resolve`] for how they are solved.
+    pub rich: Vec<(crate::model::rich::Rich, bool, String)>,
+    /// Names a package's requirement on which is not followed (a spec's `#!BuildIgnore`).
+    pub ignores: Vec<String>,
 }
 
 /// Reads the build relations of the source paragraph of a `.dsc` or `debian/control`

@@ -11,6 +11,7 @@ pub mod index_cache;
 pub mod resolve;
 pub mod rpmmd;
 pub mod source;
+pub mod spec_deps;
 
 use std::path::Path;
 

@@ -23,12 +23,14 @@ use anyhow::{Result, bail};
 use resolvo::conflict::{ConflictCause, ConflictEdge, ConflictGraph, ConflictNode};
 use resolvo::{
     Candidates, Condition, ConditionId, ConditionalRequirement, Dependencies, DependencyProvider,
-    Interner, KnownDependencies, NameId, Problem, Requirement, SolvableId, Solver, SolverCache,
-    StringId, UnsolvableOrCancelled, VersionSetId, VersionSetUnionId,
+    Interner, KnownDependencies, LogicalOperator, NameId, Problem, Requirement, SolvableId, Solver,
+    SolverCache, StringId, UnsolvableOrCancelled, VersionSetId, VersionSetUnionId,
 };
 
+use super::build_deps::Needs;
 use super::version::satisfies;
 use super::{Format, Op, PackageMeta, Relation};
+use crate::model::rich::Rich;
 
 /// Resolves `request` against `packages` and returns the full closure as indices into
 /// `packages`, sorted by package name, then version.
@@ -51,6 +53,29 @@ pub fn resolve_needs(
     groups: &[(Vec<Relation>, String)],
     conflicts: &[(Relation, String)],
 ) -> Result<Vec<usize>> {
+    let needs = Needs {
+        depends: groups.to_vec(),
+        conflicts: conflicts.to_vec(),
+        ..Needs::default()
+    };
+    resolve_with(packages, request, &needs)
+}
+
+/// [`resolve`] with everything a recipe asks ([`Needs`]): OR-groups and conflicts as in
+/// [`resolve_needs`]; rich dependencies, solved as obs-build's expander reads them (a
+/// leaf is any package satisfying its relation; `(a if b)` requires `a` once a package
+/// satisfying `b` is in the root, `(a unless b)` is `a` and not `b`, `(a with b)` a package
+/// satisfying both; a rich conflict keeps out whatever would make it true), turned into
+/// clauses of resolvo's conditional requirements and constraints; and ignored names, whose
+/// requirement by a package of the root is not followed (nor one any of whose providers is
+/// ignored).
+pub fn resolve_with(
+    packages: &[PackageMeta],
+    request: &[Relation],
+    needs: &Needs,
+) -> Result<Vec<usize>> {
+    let groups = &needs.depends;
+    let conflicts = &needs.conflicts;
     let format = packages.first().map_or(Format::Deb, |p| p.format);
     if let Some(other) = packages.iter().find(|p| p.format != format) {
         bail!(
@@ -61,7 +86,8 @@ pub fn resolve_needs(
             other.format
         );
     }
-    let pool = Pool::new(format, packages);
+    let mut pool = Pool::new(format, packages);
+    pool.ignores = needs.ignores.iter().cloned().collect();
     let mut requirements: Vec<ConditionalRequirement> = request
         .iter()
         .filter(|r| !pool.ignored(r))
@@ -92,6 +118,9 @@ pub fn resolve_needs(
                 .or_insert_with(|| origin.clone());
             constraints.push(vs);
         }
+    }
+    for (rich, conflict, origin) in &needs.rich {
+        pool.add_rich(rich, *conflict, origin, &mut requirements, &mut constraints)?;
     }
     let mut solver = Solver::new(pool);
     match solver.solve(
@@ -152,6 +181,8 @@ struct Pool<'a> {
     provides: MultiMap<'a, (SolvableId, u32)>,
     /// File path → packages shipping it, in solvable order.
     files: MultiMap<'a, SolvableId>,
+    /// Names whose requirement by a package is not followed.
+    ignores: HashSet<String>,
     lazy: RefCell<Lazy<'a>>,
 }
 
@@ -170,6 +201,8 @@ struct Lazy<'a> {
     origins: HashMap<Requirement, String>,
     /// Where a conflict of the request came from.
     conflict_origins: HashMap<VersionSetId, String>,
+    /// Conditions of conditional requirements, by `ConditionId`.
+    conditions: Vec<Condition>,
 }
 
 /// A string-keyed multimap in two flat vectors: building it for a whole distribution costs
@@ -316,6 +349,7 @@ impl<'a> Pool<'a> {
             candidates,
             provides,
             files,
+            ignores: HashSet::new(),
             lazy: RefCell::default(),
         }
     }
@@ -357,6 +391,198 @@ impl<'a> Pool<'a> {
     /// Relations that the package manager itself satisfies, never a package.
     fn ignored(&self, r: &Relation) -> bool {
         self.format == Format::Rpm && r.name.starts_with("rpmlib(")
+    }
+
+    /// Whether a package's requirement `group` is not followed because the request ignores
+    /// its name or a package satisfying it, as obs-build's expander skips it.
+    fn ignored_by_request(&self, group: &[&Relation]) -> bool {
+        !self.ignores.is_empty()
+            && group.iter().any(|r| {
+                self.ignores.contains(relation_name(self.format, &r.name))
+                    || self
+                        .expand(r, None)
+                        .iter()
+                        .any(|(name, _)| self.ignores.contains(&self.name_str(*name)))
+            })
+    }
+
+    /// The formula of a rich dependency over version sets; a leaf is the union of what
+    /// satisfies its relation. `positive` says whether the leaf counts for the root (an
+    /// ignored name then holds trivially, as obs-build has it) or is a condition.
+    fn formula(&self, rich: &Rich, positive: bool) -> Formula {
+        let f = |r: &Rich, p: bool| Box::new(self.formula(r, p));
+        match rich {
+            Rich::Leaf(rel) => {
+                if positive && self.ignores.contains(&rel.name) {
+                    return Formula::True;
+                }
+                let label = relation_text(self.format, rel);
+                Formula::Any(
+                    self.expand(rel, None)
+                        .into_iter()
+                        .map(|(name, members)| {
+                            self.version_set(name, members, false, label.clone())
+                        })
+                        .collect(),
+                )
+            }
+            Rich::And(a, b) => Formula::And(f(a, positive), f(b, positive)),
+            Rich::Or(a, b) => Formula::Or(f(a, positive), f(b, positive)),
+            // `a if b` is a or not b; `a unless b` is a and not b; an `else` c adds
+            // (c or b), resp. is the alternative (c and b).
+            Rich::If(a, b, c) => {
+                let first = Formula::Or(f(a, positive), Box::new(Formula::Not(f(b, !positive))));
+                match c {
+                    None => first,
+                    Some(c) => Formula::And(
+                        Box::new(first),
+                        Box::new(Formula::Or(f(c, positive), f(b, positive))),
+                    ),
+                }
+            }
+            Rich::Unless(a, b, c) => {
+                let first = Formula::And(f(a, positive), Box::new(Formula::Not(f(b, !positive))));
+                match c {
+                    None => first,
+                    Some(c) => Formula::Or(
+                        Box::new(first),
+                        Box::new(Formula::And(f(c, positive), f(b, positive))),
+                    ),
+                }
+            }
+            Rich::With(a, b) | Rich::Without(a, b) => {
+                // Only between plain sets of packages, as obs-build allows it.
+                let (Some(x), Some(y)) = (self.solvables(a), self.solvables(b)) else {
+                    return Formula::Any(Vec::new());
+                };
+                let with = matches!(rich, Rich::With(..));
+                let kept: Vec<SolvableId> =
+                    x.into_iter().filter(|s| y.contains(s) == with).collect();
+                let label = rich.to_string();
+                let mut by_name: Vec<(NameId, Vec<SolvableId>)> = Vec::new();
+                for s in kept {
+                    let n = self.solvable_name[s.0 as usize];
+                    match by_name.iter_mut().find(|(m, _)| *m == n) {
+                        Some((_, members)) => members.push(s),
+                        None => by_name.push((n, vec![s])),
+                    }
+                }
+                Formula::Any(
+                    by_name
+                        .into_iter()
+                        .map(|(n, mut members)| {
+                            members.sort_unstable();
+                            self.version_set(n, members, false, label.clone())
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// The packages satisfying a plain side of `with`/`without`: a relation or an `or` of
+    /// relations.
+    fn solvables(&self, rich: &Rich) -> Option<Vec<SolvableId>> {
+        match rich {
+            Rich::Leaf(rel) => Some(
+                self.expand(rel, None)
+                    .into_iter()
+                    .flat_map(|(_, members)| members)
+                    .collect(),
+            ),
+            Rich::Or(a, b) => {
+                let mut all = self.solvables(a)?;
+                all.extend(self.solvables(b)?);
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds a rich dependency of the request (or, with `conflict`, its negation) as
+    /// clauses: a clause's positive sets are a requirement, its negative ones the condition
+    /// under which it holds; a clause of one negative set alone is a constraint.
+    fn add_rich(
+        &self,
+        rich: &Rich,
+        conflict: bool,
+        origin: &str,
+        requirements: &mut Vec<ConditionalRequirement>,
+        constraints: &mut Vec<VersionSetId>,
+    ) -> Result<()> {
+        let formula = self.formula(rich, !conflict);
+        let clauses = cnf(&formula, conflict).ok_or_else(|| {
+            anyhow::anyhow!("{origin}: {rich} is too complex (more than {MAX_CLAUSES} clauses)")
+        })?;
+        let text = if conflict {
+            format!("(conflicts with {rich})")
+        } else {
+            rich.to_string()
+        };
+        for clause in clauses {
+            let pos: Vec<VersionSetId> = clause.iter().filter(|l| !l.0).map(|l| l.1).collect();
+            let neg: Vec<VersionSetId> = clause.iter().filter(|l| l.0).map(|l| l.1).collect();
+            if pos.is_empty() && neg.is_empty() {
+                if conflict {
+                    bail!("{origin}: conflicts with {rich}, which always holds");
+                }
+                bail!("{origin} needs {rich}, which no repository provides");
+            }
+            if pos.is_empty() && neg.len() == 1 {
+                let (name, members, label) = {
+                    let lazy = self.lazy.borrow();
+                    let vs = &lazy.version_sets[neg[0].0 as usize];
+                    (vs.name, vs.members.clone(), vs.label.clone())
+                };
+                let vs = self.version_set(name, members, true, label);
+                self.lazy
+                    .borrow_mut()
+                    .conflict_origins
+                    .entry(vs)
+                    .or_insert_with(|| origin.to_string());
+                constraints.push(vs);
+                continue;
+            }
+            let requirement = if pos.is_empty() {
+                // Nothing can be chosen: the condition must not hold.
+                let name = self.version_set_name(neg[0]);
+                Requirement::Single(self.version_set(name, Vec::new(), false, text.clone()))
+            } else if pos.len() == 1 {
+                Requirement::Single(pos[0])
+            } else {
+                let mut lazy = self.lazy.borrow_mut();
+                let id = VersionSetUnionId(lazy.unions.len() as u32);
+                lazy.unions.push(pos.into());
+                Requirement::Union(id)
+            };
+            let condition = neg.into_iter().fold(None, |acc, vs| {
+                let mut lazy = self.lazy.borrow_mut();
+                lazy.conditions.push(Condition::Requirement(vs));
+                let leaf = ConditionId::new(lazy.conditions.len() as u32 - 1);
+                Some(match acc {
+                    None => leaf,
+                    Some(prev) => {
+                        lazy.conditions
+                            .push(Condition::Binary(LogicalOperator::And, prev, leaf));
+                        ConditionId::new(lazy.conditions.len() as u32 - 1)
+                    }
+                })
+            });
+            {
+                let mut lazy = self.lazy.borrow_mut();
+                lazy.requirement_labels
+                    .entry(requirement)
+                    .or_insert_with(|| text.clone());
+                lazy.origins
+                    .entry(requirement)
+                    .or_insert_with(|| origin.to_string());
+            }
+            requirements.push(ConditionalRequirement {
+                condition,
+                requirement,
+            });
+        }
+        Ok(())
     }
 
     /// Whether provide `p` satisfies `wanted`. Debian: a versioned relation needs a versioned
@@ -537,6 +763,64 @@ impl<'a> Pool<'a> {
     }
 }
 
+/// The most clauses a rich dependency may turn into.
+const MAX_CLAUSES: usize = 4096;
+
+/// A rich dependency as a formula over version sets.
+enum Formula {
+    True,
+    /// Some package of one of these sets (none: false).
+    Any(Vec<VersionSetId>),
+    And(Box<Formula>, Box<Formula>),
+    Or(Box<Formula>, Box<Formula>),
+    Not(Box<Formula>),
+}
+
+/// A literal: (negated, version set).
+type Literal = (bool, VersionSetId);
+
+/// The conjunctive normal form of `f` (negated with `negate`): clauses of literals, none
+/// for true, an empty clause for false. Tautological clauses are dropped. `None` when it
+/// would exceed [`MAX_CLAUSES`].
+fn cnf(f: &Formula, negate: bool) -> Option<Vec<Vec<Literal>>> {
+    Some(match (f, negate) {
+        (Formula::True, false) => Vec::new(),
+        (Formula::True, true) => vec![Vec::new()],
+        (Formula::Any(sets), false) => vec![sets.iter().map(|&s| (false, s)).collect()],
+        (Formula::Any(sets), true) => sets.iter().map(|&s| vec![(true, s)]).collect(),
+        (Formula::Not(x), n) => cnf(x, !n)?,
+        (Formula::And(a, b), false) | (Formula::Or(a, b), true) => {
+            let mut out = cnf(a, negate)?;
+            out.extend(cnf(b, negate)?);
+            if out.len() > MAX_CLAUSES {
+                return None;
+            }
+            out
+        }
+        (Formula::Or(a, b), false) | (Formula::And(a, b), true) => {
+            let (x, y) = (cnf(a, negate)?, cnf(b, negate)?);
+            if x.len().saturating_mul(y.len()) > MAX_CLAUSES {
+                return None;
+            }
+            let mut out = Vec::new();
+            for p in &x {
+                for q in &y {
+                    let mut c = p.clone();
+                    for l in q {
+                        if !c.contains(l) {
+                            c.push(*l);
+                        }
+                    }
+                    if !c.iter().any(|&(n, s)| c.contains(&(!n, s))) {
+                        out.push(c);
+                    }
+                }
+            }
+            out
+        }
+    })
+}
+
 fn rel_key(r: &Relation) -> RelKey<'_> {
     (&r.name, r.version.as_ref().map(|(op, v)| (*op, v.as_str())))
 }
@@ -620,8 +904,8 @@ impl Interner for Pool<'_> {
         (0..sets.len()).map(move |i| sets[i])
     }
 
-    fn resolve_condition(&self, _condition: ConditionId) -> Condition {
-        unreachable!("obsbox builds no conditional requirements")
+    fn resolve_condition(&self, condition: ConditionId) -> Condition {
+        self.lazy.borrow().conditions[condition.as_u32() as usize].clone()
     }
 }
 
@@ -661,7 +945,7 @@ impl DependencyProvider for Pool<'_> {
         for alternatives in &pkg.depends {
             group.clear();
             group.extend(alternatives.iter().filter(|r| !self.ignored(r)));
-            if group.is_empty() {
+            if group.is_empty() || self.ignored_by_request(&group) {
                 continue;
             }
             let req: ConditionalRequirement = self.requirement(&group).into();
@@ -1239,6 +1523,91 @@ mod tests {
         assert!(
             e.contains("1 (needed by x → lib)") && e.contains("2 (needed by y → lib)"),
             "{e}"
+        );
+    }
+
+    /// Resolves `request` with rich dependencies `(text, conflict)` and ignored names.
+    fn solve_rich(
+        packages: &[PackageMeta],
+        request: &str,
+        rich: &[(&str, bool)],
+        ignores: &[&str],
+    ) -> Result<Vec<String>> {
+        let needs = Needs {
+            rich: rich
+                .iter()
+                .map(|(r, c)| {
+                    (
+                        Rich::parse(r).unwrap(),
+                        *c,
+                        "BuildRequires of x.spec".into(),
+                    )
+                })
+                .collect(),
+            ignores: ignores.iter().map(|s| s.to_string()).collect(),
+            ..Needs::default()
+        };
+        let picked = resolve_with(packages, &list(request), &needs)?;
+        Ok(picked.iter().map(|&i| packages[i].name.clone()).collect())
+    }
+
+    #[test]
+    fn rich_dependencies_as_obs_build_expands_them() {
+        let repo = rpm(&[
+            "a 1-1",
+            "b 1-1",
+            "c 1-1",
+            "d 1-1",
+            "e 1-1",
+            "needs-d 1-1; d",
+            "ab 1-1;; a-cap, b-cap",
+            "ao 1-1;; a-cap",
+            "app 1-1; ignored-dep",
+        ]);
+        let ok = |request: &str, rich: &[(&str, bool)]| {
+            solve_rich(&repo, request, rich, &[])
+                .unwrap_or_else(|e| panic!("{request} {rich:?}: {e:#}"))
+        };
+        assert_eq!(ok("", &[("(a or b)", false)]), ["a"]);
+        assert_eq!(ok("", &[("(missing or b)", false)]), ["b"]);
+        assert_eq!(ok("", &[("(a and b)", false)]), ["a", "b"]);
+        // `if`: needed once the condition is in the root, whoever brought it.
+        assert!(ok("", &[("(c if d)", false)]).is_empty());
+        assert_eq!(ok("d", &[("(c if d)", false)]), ["c", "d"]);
+        assert_eq!(ok("needs-d", &[("(c if d)", false)]), ["c", "d", "needs-d"]);
+        assert_eq!(ok("", &[("(c if d else e)", false)]), ["e"]);
+        assert_eq!(ok("d", &[("(c if d else e)", false)]), ["c", "d"]);
+        // `unless`: the first, and not the second.
+        assert_eq!(ok("", &[("(a unless b)", false)]), ["a"]);
+        assert!(solve_rich(&repo, "b", &[("(a unless b)", false)], &[]).is_err());
+        assert_eq!(ok("", &[("(a unless b else c)", false)]), ["a"]);
+        // `with`/`without`: one package satisfying both sides, or the first and not the
+        // second.
+        assert_eq!(ok("", &[("(a-cap with b-cap)", false)]), ["ab"]);
+        assert_eq!(ok("", &[("(a-cap without b-cap)", false)]), ["ao"]);
+        // A rich conflict keeps out what would make it true.
+        assert_eq!(ok("c", &[("(a or b)", true)]), ["c"]);
+        let e = format!(
+            "{:#}",
+            solve_rich(&repo, "b", &[("(a or b)", true)], &[]).unwrap_err()
+        );
+        assert!(e.contains("BuildRequires of x.spec"), "{e}");
+        assert_eq!(ok("d", &[("(c if d)", true)]), ["d"]);
+        assert!(solve_rich(&repo, "c, d", &[("(c if d)", true)], &[]).is_err());
+        // Nothing provides it: one line naming it.
+        let e = format!(
+            "{:#}",
+            solve_rich(&repo, "", &[("(x or y)", false)], &[]).unwrap_err()
+        );
+        assert_eq!(
+            e,
+            "BuildRequires of x.spec needs (x or y), which no repository provides"
+        );
+        // An ignored name is not followed when a package of the root requires it.
+        assert!(solve_rich(&repo, "app", &[], &[]).is_err());
+        assert_eq!(
+            solve_rich(&repo, "app", &[], &["ignored-dep"]).unwrap(),
+            ["app"]
         );
     }
 

@@ -301,12 +301,7 @@ impl<'a> Assembly<'a> {
             .iter()
             .map(|n| parse_request(n))
             .collect::<Result<Vec<_>>>()?;
-        let chosen = repo::resolve::resolve_needs(
-            packages,
-            &relations,
-            &request.needs.depends,
-            &request.needs.conflicts,
-        )?;
+        let chosen = repo::resolve::resolve_with(packages, &relations, &request.needs)?;
         let mut chosen: Vec<&PackageMeta> = chosen.iter().map(|&i| &packages[i]).collect();
         chosen.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
         tracing::info!(
