@@ -100,7 +100,7 @@ pub fn load_fleet(path: &Path) -> Result<Vec<Member>> {
     if !has_states {
         members = super::load_idle_members(path)?;
     } else {
-        let mut buf = Vec::new();
+        let mut reader = worker::Reader::default();
         let now = SystemTime::now();
         for (state, dir) in STATES {
             let dir = path.join(dir);
@@ -120,8 +120,7 @@ pub fn load_fleet(path: &Path) -> Result<Vec<Member>> {
             for file in files {
                 let name = file.file_name().unwrap_or_default().to_string_lossy();
                 let name = name.strip_suffix(".xml").unwrap_or(&name).to_string();
-                let xml = worker::read_document(&file, &mut buf)?;
-                let w = worker::from_xml(xml, &file.display().to_string())?;
+                let w = reader.load_exact(&file)?;
                 let mut m = Member::idle(w, &name);
                 if members.iter().any(|o: &Member| o.id == m.id) {
                     continue;

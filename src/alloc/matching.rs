@@ -329,7 +329,7 @@ fn check_cpu_flags(found: &mut Found, wh: &Hardware, hc: &HardwareC) -> Result<(
     };
     let wf = wh.cpu_flags.as_deref().unwrap_or(&[]);
     for f in flags {
-        let has = wf.contains(&f.value);
+        let has = wf.iter().any(|w| **w == *f.value);
         if f.exclude && has {
             found.push(fail(
                 "hardware:cpu:flag",

@@ -695,11 +695,11 @@ fn load_dir<T: Send>(path: &Path, wrap: impl Fn(Worker) -> T + Sync) -> Result<V
         .map_or(1, |n| n.get())
         .min(names.len().div_ceil(256))
         .max(1);
-    // Each reader keeps one buffer for its files.
+    // Each thread keeps one reader (a buffer and the flag names) for its files.
     let read = |part: &[std::ffi::OsString], out: &mut Vec<T>| -> Result<()> {
-        let mut buf = Vec::new();
+        let mut reader = worker::Reader::default();
         for name in part {
-            out.push(wrap(worker::load_at(&dir, path, name.as_ref(), &mut buf)?));
+            out.push(wrap(reader.load_at(&dir, path, name.as_ref())?));
         }
         Ok(())
     };

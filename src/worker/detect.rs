@@ -74,7 +74,7 @@ pub fn detect(config: &WorkerConfig) -> Result<Detected> {
         sandbox: Some("obsbox".into()),
         linux,
         hardware: Some(Hardware {
-            cpu_flags: Some(flags),
+            cpu_flags: Some(flags.into_iter().map(Into::into).collect()),
             processors: Some(processors),
             jobs: Some(config.jobs.unwrap_or(processors)),
             nativeonly: false,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use detect::{
     Detected, cando, compatible_arches, detect, hostarches, linux_version_flavor, x86_64_levels,
 };
-pub use xml::{from_xml, load, load_at, read_document, to_xml};
+pub use xml::{Reader, from_xml, load, to_xml};
 
 /// One worker's capabilities, as the dispatcher sees them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ pub struct Linux {
 pub struct Hardware {
     /// `None` when the document has no `<cpu>` element (OBS tells that from an empty one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_flags: Option<Vec<String>>,
+    pub cpu_flags: Option<Vec<std::sync::Arc<str>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processors: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

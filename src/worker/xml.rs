@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
@@ -74,53 +75,93 @@ const MAX_DOCUMENT: usize = 1 << 20;
 
 /// Reads a worker document from a file; the worker id defaults to the file's stem.
 pub fn load(path: &Path) -> Result<Worker> {
-    load_with(path, &mut Vec::new())
-}
-
-/// [`load`] with a buffer the caller keeps across files.
-fn load_with(path: &Path, buf: &mut Vec<u8>) -> Result<Worker> {
-    let xml = read_document(path, buf)?;
-    parse_file(xml, path)
-}
-
-/// [`load`] of the file `name` in the directory `dir` (opened as `dir_path`): a fleet is
-/// 10,000 small files in one directory, opened without walking its path each time.
-pub fn load_at(
-    dir: &impl std::os::fd::AsFd,
-    dir_path: &Path,
-    name: &Path,
-    buf: &mut Vec<u8>,
-) -> Result<Worker> {
-    let n = open_nonblocking(dir, name)
-        .and_then(|f| read_small(f, buf, true))
-        .with_context(|| format!("cannot read {}", dir_path.join(name).display()))?;
-    match from_xml(&buf[..n], "") {
-        Ok(mut w) => {
-            if w.workerid.is_none() {
-                w.workerid = name.file_stem().map(|s| s.to_string_lossy().into_owned());
-            }
-            Ok(w)
-        }
-        // Parsed again for the error, which names the whole path.
-        Err(_) => parse_file(&buf[..n], &dir_path.join(name)),
-    }
-}
-
-/// Parses a document read from `path`; the worker id defaults to the file's stem.
-fn parse_file(xml: &[u8], path: &Path) -> Result<Worker> {
-    let mut w = from_xml(xml, &path.to_string_lossy())?;
-    if w.workerid.is_none() {
-        w.workerid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    }
-    Ok(w)
-}
-
-/// Reads a worker document's bytes into `buf`, kept across files by the caller.
-pub fn read_document<'a>(path: &Path, buf: &'a mut Vec<u8>) -> Result<&'a [u8]> {
-    let n = open_nonblocking(&rustix::fs::CWD, path)
-        .and_then(|f| read_small(f, buf, false))
+    let mut reader = Reader::default();
+    let n = reader
+        .read(&rustix::fs::CWD, path, false)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(&buf[..n])
+    reader.parse(n, path, true)
+}
+
+/// Reads many worker documents: one buffer for their bytes, and their CPU flag names shared
+/// (a fleet's workers repeat the same few dozen flags: each is allocated once, up to
+/// [`MAX_SHARED`] distinct names).
+#[derive(Default)]
+pub struct Reader {
+    buf: Vec<u8>,
+    names: Names,
+}
+
+/// The most flag names a [`Reader`] shares; further ones are allocated per worker.
+const MAX_SHARED: usize = 4096;
+
+/// Flag names shared between the documents of one [`Reader`].
+#[derive(Default)]
+struct Names(std::collections::HashSet<Arc<str>, foldhash::fast::FixedState>);
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return shared.clone();
+        }
+        let new: Arc<str> = Arc::from(name);
+        if self.0.len() < MAX_SHARED {
+            self.0.insert(new.clone());
+        }
+        new
+    }
+}
+
+impl Reader {
+    /// [`load`] of the file `name` in the directory `dir` (opened as `dir_path`): a fleet is
+    /// 10,000 small files in one directory, opened without walking its path each time.
+    pub fn load_at(
+        &mut self,
+        dir: &impl std::os::fd::AsFd,
+        dir_path: &Path,
+        name: &Path,
+    ) -> Result<Worker> {
+        let n = self
+            .read(dir, name, true)
+            .with_context(|| format!("cannot read {}", dir_path.join(name).display()))?;
+        match from_xml_with(&self.buf[..n], "", &mut self.names) {
+            Ok(mut w) => {
+                if w.workerid.is_none() {
+                    w.workerid = name.file_stem().map(|s| s.to_string_lossy().into_owned());
+                }
+                Ok(w)
+            }
+            // Parsed again for the error, which names the whole path.
+            Err(_) => self.parse(n, &dir_path.join(name), true),
+        }
+    }
+
+    /// A document read from `path`, its worker id only from the document.
+    pub fn load_exact(&mut self, path: &Path) -> Result<Worker> {
+        let n = self
+            .read(&rustix::fs::CWD, path, false)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        self.parse(n, path, false)
+    }
+
+    /// Parses the first `n` bytes of the buffer, read from `path`; with `stem_id`, the worker
+    /// id defaults to the file's stem.
+    fn parse(&mut self, n: usize, path: &Path, stem_id: bool) -> Result<Worker> {
+        let mut w = from_xml_with(&self.buf[..n], &path.to_string_lossy(), &mut self.names)?;
+        if stem_id && w.workerid.is_none() {
+            w.workerid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(w)
+    }
+
+    /// Reads the file `path` (relative to `dir`) into the buffer; its length.
+    fn read(
+        &mut self,
+        dir: &impl std::os::fd::AsFd,
+        path: &Path,
+        regular: bool,
+    ) -> std::io::Result<usize> {
+        open_nonblocking(dir, path).and_then(|f| read_small(f, &mut self.buf, regular))
+    }
 }
 
 /// Opens a file for reading without blocking: a FIFO without a writer reads as empty.
@@ -196,6 +237,11 @@ enum Leaf {
 /// is 10,000 of them). Elements OBS's worker has but allocation does not use (`ip`, `job`,
 /// `owner`, …) are skipped; unknown ones are an error, as is a malformed number.
 pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
+    from_xml_with(xml, file, &mut Names::default())
+}
+
+/// [`from_xml`] with flag names shared through `names`.
+fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
     use quick_xml::events::Event;
     // A line number is only needed for an error: counted then.
     let line_of = |pos: u64| {
@@ -336,7 +382,7 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                 }
                 let name = static_name(at);
                 if matches!(ev, Event::Empty(_)) {
-                    close(&mut w, at, pos, "", &|p, m| err(line_of(p), name, m))?;
+                    close(&mut w, names, at, pos, "", &|p, m| err(line_of(p), name, m))?;
                 } else {
                     stack.push((at, pos, name));
                 }
@@ -400,7 +446,7 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
                 let Some((at, start, name)) = stack.pop() else {
                     bail!("{file}: line {}: an end tag without a start", line_of(pos));
                 };
-                close(&mut w, at, start, text.trim(), &|p, m| {
+                close(&mut w, names, at, start, text.trim(), &|p, m| {
                     err(line_of(p), name, m)
                 })?;
             }
@@ -448,6 +494,7 @@ fn static_name(at: At) -> &'static str {
 /// element's start position.
 fn close(
     w: &mut Worker,
+    names: &mut Names,
     at: At,
     start: u64,
     text: &str,
@@ -473,7 +520,7 @@ fn close(
             .get_or_insert_default()
             .cpu_flags
             .get_or_insert_default()
-            .push(text.to_string()),
+            .push(names.get(text)),
         Leaf::Processors => w.hardware.get_or_insert_default().processors = number()?,
         Leaf::Jobs => w.hardware.get_or_insert_default().jobs = number()?,
         Leaf::Memory => w.hardware.get_or_insert_default().memory = number()?,
@@ -545,14 +592,14 @@ mod tests {
         std::fs::write(d.join("big"), big).unwrap();
         nix::unistd::mkfifo(&d.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
         let dirfd = std::fs::File::open(d).unwrap();
-        let mut buf = Vec::new();
+        let mut reader = Reader::default();
         // Read relative to the directory, with a buffer kept across files.
-        let w = load_at(&dirfd, d, Path::new("small"), &mut buf).unwrap();
+        let w = reader.load_at(&dirfd, d, Path::new("small")).unwrap();
         assert_eq!(w.workerid.as_deref(), Some("small"));
         assert_eq!(w.sandbox.as_deref(), Some("kvm"));
         let e = format!(
             "{:#}",
-            load_at(&dirfd, d, Path::new("big"), &mut buf).unwrap_err()
+            reader.load_at(&dirfd, d, Path::new("big")).unwrap_err()
         );
         assert!(
             e.contains("big") && e.contains("larger than 1024 KiB"),
@@ -566,7 +613,7 @@ mod tests {
         std::fs::write(d.join("broken"), b"<worker hostarch='x'><gpu/></worker>").unwrap();
         let e = format!(
             "{:#}",
-            load_at(&dirfd, d, Path::new("broken"), &mut buf).unwrap_err()
+            reader.load_at(&dirfd, d, Path::new("broken")).unwrap_err()
         );
         assert!(
             e.starts_with(&d.join("broken").display().to_string()),

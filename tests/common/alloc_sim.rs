@@ -143,7 +143,7 @@ pub fn fleet(n: usize, seed: u64) -> Vec<Member> {
                 ),
             }),
             hardware: Some(Hardware {
-                cpu_flags: Some(flags),
+                cpu_flags: Some(flags.into_iter().map(Into::into).collect()),
                 processors: Some(processors),
                 jobs: Some((processors / r.pick(&[1u64, 2, 4])).max(1)),
                 nativeonly: r.chance(2),
