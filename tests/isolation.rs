@@ -270,6 +270,25 @@ fn the_build_runs_as_abuild_without_privileges() {
     assert_eq!(field("NoNewPrivs"), "1");
 }
 
+/// The build starts with every signal at its default action and none blocked, as in
+/// obs-build's builds and under runc (obsbox itself ignores SIGPIPE, and an ignored signal
+/// stays ignored across exec): a writer into a pipe whose reader has gone dies of SIGPIPE
+/// instead of failing with EPIPE.
+#[test]
+fn the_build_starts_with_default_signal_dispositions() {
+    let out = must_succeed(&sh("grep -E '^Sig(Blk|Ign):' /proc/self/status; \
+         { (yes; echo \"writer status $?\" >&3) | head -n1 >/dev/null; } 3>&1"));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "SigBlk:\t0000000000000000",
+            "SigIgn:\t0000000000000000",
+            "writer status 141"
+        ],
+        "{out}"
+    );
+}
+
 #[test]
 fn sources_are_read_only_and_results_writable() {
     let p = phases();

@@ -4,6 +4,13 @@
 //! It differs from libcontainer's default in one runc-compatible way: a process environment
 //! without `PATH` (containerd's `ctr run --rootfs` sets none) is looked up in the usual
 //! default search path instead of being refused.
+//!
+//!
+//! And the process starts with every signal at its default action, as under runc (whose
+//! runtime catches the signals, and execve resets caught ones): an ignored signal stays
+//! ignored across execve, and obsbox ignores SIGPIPE (the Rust runtime does), as its own
+//! callers may ignore others. Without this every process of a build would get EPIPE where it
+//! should die of SIGPIPE (`producer | head` pipelines), as it does in obs-build's builds.
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -50,6 +57,38 @@ fn is_executable_file(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Sets every signal but SIGKILL and SIGSTOP to its default action, the real-time ones and
+/// those the C library reserves for itself included (its `sigaction` refuses these, hence
+/// the system call).
+fn default_signal_actions() -> Result<(), String> {
+    // The kernel's sigaction: handler, flags, restorer (where the architecture has one) and
+    // mask; all zero is SIG_DFL with no flags and an empty mask on every architecture.
+    let action = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `action` outlives the call and is at least as large as the kernel's
+        // struct; no old action is asked for; 8 is the size of the kernel's signal set.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                action.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+        if rc != 0 {
+            return Err(format!(
+                "cannot restore the default action of signal {sig}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Executor for ObsboxExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         let args = process_args(spec).ok_or(ExecutorError::InvalidArg)?;
@@ -63,6 +102,7 @@ impl Executor for ObsboxExecutor {
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| ExecutorError::InvalidArg)?;
+        default_signal_actions().map_err(ExecutorError::Other)?;
         // The environment was already set from the spec by `setup_envs`.
         let err = unistd::execv(&program, &argv).unwrap_err();
         Err(ExecutorError::Other(format!(
