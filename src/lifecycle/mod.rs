@@ -737,6 +737,12 @@ fn export_roots(
             root.set_path(paths.buildroot.clone());
             spec.set_root(Some(root));
         }
+        // This run is obsbox's own: a cgroup of this process, not the exported bundles'
+        // shared place, where a concurrent `obsbox bundle` of the same job stopping its own
+        // prepare would kill this one.
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_cgroups_path(Some(bundle::CgroupPlace::owned().of(job, "prepare")));
+        }
         let run_dir = prepare.dir.with_file_name(".prepare-run");
         fs::create_dir_all(&run_dir)?;
         spec.save(run_dir.join("config.json"))?;
