@@ -209,6 +209,22 @@ put() {
     curl -sf -X PUT -T "$2" "http://127.0.0.1:$srcport$1" >/dev/null || die "PUT $1 failed"
 }
 
+# rpmmd_project NAME TITLE PORT: a project whose x86_64 repository `main` is the rpm-md
+# repository served on PORT, downloaded on demand.
+rpmmd_project() {
+    cat >"$dir/tmp/meta" <<EOF
+<project name="$1">
+  <title>$2</title>
+  <description/>
+  <repository name="main">
+    <download arch="x86_64" url="http://127.0.0.1:$3/" repotype="rpmmd"/>
+    <arch>x86_64</arch>
+  </repository>
+</project>
+EOF
+    put "/source/$1/_meta" "$dir/tmp/meta"
+}
+
 setup_base_projects() {
     local tmp=$dir/tmp
     mkdir -p "$tmp"
@@ -227,31 +243,11 @@ EOF
     put /source/Debian:12/_meta "$tmp/meta"
     debian_prjconf >"$tmp/config"
     put /source/Debian:12/_config "$tmp/config"
-    cat >"$tmp/meta" <<EOF
-<project name="Fedora:rpm">
-  <title>The test RPMs, downloaded on demand</title>
-  <description/>
-  <repository name="main">
-    <download arch="x86_64" url="http://127.0.0.1:$rpmport/" repotype="rpmmd"/>
-    <arch>x86_64</arch>
-  </repository>
-</project>
-EOF
-    put /source/Fedora:rpm/_meta "$tmp/meta"
+    rpmmd_project Fedora:rpm "The test RPMs, downloaded on demand" "$rpmport"
     rpm_prjconf >"$tmp/config"
     put /source/Fedora:rpm/_config "$tmp/config"
     [ -n "$buildset" ] || return 0
-    cat >"$tmp/meta" <<EOF
-<project name="Debian:12:rpm">
-  <title>Debian 12's rpm and its closure repackaged as RPMs, downloaded on demand</title>
-  <description/>
-  <repository name="main">
-    <download arch="x86_64" url="http://127.0.0.1:$buildsetport/" repotype="rpmmd"/>
-    <arch>x86_64</arch>
-  </repository>
-</project>
-EOF
-    put /source/Debian:12:rpm/_meta "$tmp/meta"
+    rpmmd_project Debian:12:rpm "Debian 12's rpm and its closure repackaged as RPMs, downloaded on demand" "$buildsetport"
     put /source/Debian:12:rpm/_config "$tmp/config"
 }
 
