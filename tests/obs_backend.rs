@@ -153,6 +153,21 @@ impl Backend {
         answer
     }
 
+    /// Asserts that the binaries of `path` (`/build/PRJ/REPO/ARCH/PKG`) list every one of
+    /// `names`, and downloads the first to `file` in the backend's directory.
+    fn binary(&self, path: &str, names: &[&str], file: &str) -> PathBuf {
+        let listing = self.get(path);
+        for name in names {
+            assert!(
+                listing.contains(&format!("filename=\"{name}\"")),
+                "{listing}"
+            );
+        }
+        let to = self.dir.join(file);
+        fs::write(&to, self.get_bytes(&format!("{path}/{}", names[0]))).unwrap();
+        to
+    }
+
     fn get_bytes(&self, path: &str) -> Vec<u8> {
         let url = format!("{}{path}", self.src);
         let resp = agent()
@@ -601,22 +616,14 @@ fn fleet_builds_debian_packages_by_their_constraints() {
     let log = backend.get(&format!("{rpm_path}/_log?nostream=1"));
     assert_eq!(code, "succeeded", "{log}");
     assert!(log.contains("exit code 0 for bs_worker"), "{log}");
-    let listing = backend.get(&rpm_path);
-    for rpm in [
-        "hello-obsbox-1.0-1.x86_64.rpm",
-        "hello-obsbox-1.0-1.src.rpm",
-    ] {
-        assert!(
-            listing.contains(&format!("filename=\"{rpm}\"")),
-            "{listing}"
-        );
-    }
-    let rpm_file = backend.dir.join("hello.rpm");
-    fs::write(
-        &rpm_file,
-        backend.get_bytes(&format!("{rpm_path}/hello-obsbox-1.0-1.x86_64.rpm")),
-    )
-    .unwrap();
+    let rpm_file = backend.binary(
+        &rpm_path,
+        &[
+            "hello-obsbox-1.0-1.x86_64.rpm",
+            "hello-obsbox-1.0-1.src.rpm",
+        ],
+        "hello.rpm",
+    );
     let query = Command::new("rpm")
         .args(["-qp", "--qf", "%{NAME} %{VENDOR}"])
         .arg(&rpm_file)
@@ -1167,22 +1174,14 @@ fn spec_package_builds_in_an_all_rpm_buildroot() {
         );
     }
 
-    let listing = backend.get(&path);
-    for rpm in [
-        "hello-script-1.0-1.noarch.rpm",
-        "hello-script-1.0-1.src.rpm",
-    ] {
-        assert!(
-            listing.contains(&format!("filename=\"{rpm}\"")),
-            "{listing}"
-        );
-    }
-    let rpm_file = backend.dir.join("hello-script.rpm");
-    fs::write(
-        &rpm_file,
-        backend.get_bytes(&format!("{path}/hello-script-1.0-1.noarch.rpm")),
-    )
-    .unwrap();
+    let rpm_file = backend.binary(
+        &path,
+        &[
+            "hello-script-1.0-1.noarch.rpm",
+            "hello-script-1.0-1.src.rpm",
+        ],
+        "hello-script.rpm",
+    );
     let query = Command::new("rpm")
         .args([
             "-qpl",
