@@ -6,10 +6,11 @@
 # runtime code scattered over the 6 MB of code makes `obsbox run` map most of it; laid out
 # together it maps a fraction (peak RSS, integration/bench-runtime.sh).
 #   integration/code-order.sh      (then cargo build --release again)
-# Single-stepping is slow on this kind of machine (≈ 25 minutes for the commands below).
-# Run it after larger changes to the runtime path or its dependencies: names that no longer
-# exist are skipped by the linker, new code lands after the ordered code, so a stale file
-# costs memory, never correctness.
+# The tracer stops once at each function's first call (a breakpoint per function), so the
+# whole trace takes seconds. Run it on the final binary after changes to the runtime path or
+# its dependencies (symbol names carry hashes that change with the code and the toolchain):
+# names that no longer exist are skipped by the linker, new code lands after the ordered
+# code, so a stale file costs memory, never correctness.
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO"
 cargo build --release --locked --example code-trace
@@ -21,20 +22,24 @@ busybox_bundle "$work/bundle"
 bundle_args "$work/bundle" /bin/true
 trace=$work/trace
 root=$work/state
+# The functions' start addresses (offsets from the load base of the position-independent
+# binary), where the tracer sets its breakpoints.
+funcs=$work/functions
+nm -nS --defined-only "$OBSBOX" | awk 'NF == 4 && $3 ~ /^[tTwW]$/ && $2 !~ /^0+$/ {print $1}' > "$funcs"
 cd "$work/bundle"
 # The paths podman, containerd and a plain `run` take: every command once.
 # `run` with the processes it forks: libcontainer's intermediate and init processes, the
 # latter the biggest part of a start (and the process with the highest peak RSS).
-"$tracer" --follow-forks "$trace" "$OBSBOX" --root "$root" run t1
-"$tracer" "$trace" "$OBSBOX" --root "$root" --log "$work/log" --log-format json create --pid-file "$work/pid" t2
-"$tracer" "$trace" "$OBSBOX" --root "$root" state t2 >/dev/null
-"$tracer" "$trace" "$OBSBOX" --root "$root" start t2
-"$tracer" "$trace" "$OBSBOX" --root "$root" delete --force t2
+"$tracer" --follow-forks "$trace" "$funcs" "$OBSBOX" --root "$root" run t1
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" --log "$work/log" --log-format json create --pid-file "$work/pid" t2
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" state t2 >/dev/null
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" start t2
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" delete --force t2
 bundle_args "$work/bundle" /bin/sleep 100000
 "$OBSBOX" --root "$root" run -d t3
-"$tracer" "$trace" "$OBSBOX" --root "$root" exec t3 /bin/true
-"$tracer" "$trace" "$OBSBOX" --root "$root" list >/dev/null
-"$tracer" "$trace" "$OBSBOX" --root "$root" kill t3 9
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" exec t3 /bin/true
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" list >/dev/null
+"$tracer" "$trace" "$funcs" "$OBSBOX" --root "$root" kill t3 9
 "$OBSBOX" --root "$root" delete --force t3
 
 nm -nS --defined-only "$OBSBOX" > "$work/symbols"
