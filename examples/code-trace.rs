@@ -19,6 +19,7 @@
 //! original code back and is let go at once. Either way a process that executes another
 //! program (the container's, a hook) is let go.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs;
@@ -255,14 +256,14 @@ fn main() -> Result<()> {
         stops += 1;
         let stop = libc::WSTOPSIG(status);
         let event = status >> 16;
-        if !traced.contains_key(&pid) {
+        if let Entry::Vacant(entry) = traced.entry(pid) {
             // A new thread or process, stopped before its first instruction: a copy of its
             // parent's image, breakpoints included.
             let texts = text_ranges(pid, &name).or_else(|_| text_ranges(pid, "obsbox"));
             let shared = parent_of(pid).is_some_and(|p| same_memory(pid, p));
             match texts {
                 Ok(texts) if follow_forks || shared => {
-                    traced.insert(pid, texts);
+                    entry.insert(texts);
                 }
                 Ok(texts) => {
                     bps.disarm(pid, &texts)?;
