@@ -306,20 +306,76 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     if let Some(code) = worker_entry(&argv) {
         return code;
     }
+    if seals_early(&argv) {
+        if let Err(code) = seal() {
+            return code;
+        }
+    }
     let opts = parse(argv);
     if opts.command.needs_seal() {
-        // These commands put processes into cgroups: start the kernel's wait for that now,
-        // once (not again in the sealed re-execution).
-        if !crate::runtime::seal::is_sealed() {
-            // SAFETY: nothing has started a thread yet: clap parses on this thread.
-            unsafe { crate::runtime::attach_warmup::start() };
-        }
-        if let Err(err) = crate::runtime::seal::ensure_sealed() {
-            eprintln!("obsbox: error: {err:#}");
-            return 1;
+        if let Err(code) = seal() {
+            return code;
         }
     }
     dispatch(opts)
+}
+
+/// Runs on from a sealed copy of the binary (re-executing it when not yet), or returns the
+/// exit code of the failure, reported.
+fn seal() -> Result<(), i32> {
+    if crate::runtime::seal::is_sealed() {
+        return Ok(());
+    }
+    // These commands put processes into cgroups: start the kernel's wait for that now,
+    // once (not again in the sealed re-execution).
+    // SAFETY: nothing has started a thread yet: this runs before or right after clap parses,
+    // on this thread.
+    unsafe { crate::runtime::attach_warmup::start() };
+    crate::runtime::seal::ensure_sealed().map_err(|err| {
+        eprintln!("obsbox: error: {err:#}");
+        1
+    })
+}
+
+/// The runtime commands that enter a container, by their command word: sealed before clap
+/// parses, as building clap's parser for every command costs about as much as the sealed
+/// re-execution spends parsing again. Only a shortcut: a command that enters a container
+/// and is missing here is sealed after parsing ([`Command::needs_seal`] decides), and a
+/// test checks that every word here names a command that needs it.
+const SEALED_BEFORE_PARSING: &[&str] = &["create", "run", "exec"];
+
+/// Whether `argv` names one of [`SEALED_BEFORE_PARSING`] and asks for no help or version
+/// (which clap answers without sealing) anywhere, and the binary is not sealed yet.
+fn seals_early(argv: &[OsString]) -> bool {
+    let Some((_, args)) = argv.split_first() else {
+        return false;
+    };
+    let informational = |a: &OsString| {
+        ["-h", "--help", "-V", "--version"]
+            .map(OsString::from)
+            .contains(a)
+    };
+    command_word(args).is_some_and(|(_, word)| SEALED_BEFORE_PARSING.contains(&word))
+        && !args.iter().any(informational)
+        && !crate::runtime::seal::is_sealed()
+}
+
+/// The command word of `args` (the arguments after the program's name) and its index: the
+/// first argument that is neither a global option nor the value of one. `None` when there
+/// is none or an argument before it is not text.
+pub(crate) fn command_word(args: &[OsString]) -> Option<(usize, &str)> {
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_str()?;
+        if GLOBAL_FLAGS_WITH_VALUE.contains(&arg) {
+            i += 2;
+        } else if arg.starts_with('-') {
+            i += 1;
+        } else {
+            return Some((i, arg));
+        }
+    }
+    None
 }
 
 /// Runs the parsed command and returns the process exit code. Errors are printed as one line
@@ -434,6 +490,31 @@ mod tests {
             .unwrap()
             .command
             .needs_seal()
+    }
+
+    #[test]
+    fn the_words_sealed_before_parsing_name_commands_that_need_sealing() {
+        for word in SEALED_BEFORE_PARSING {
+            let argv = match *word {
+                "exec" => vec!["obsbox", "exec", "id", "true"],
+                other => vec!["obsbox", other, "id"],
+            };
+            assert!(sealed(&argv[1..]), "{word}");
+        }
+        let os = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            command_word(&os(&[
+                "--root",
+                "/r",
+                "--log-format=json",
+                "-l",
+                "f",
+                "run",
+                "x"
+            ])),
+            Some((5, "run"))
+        );
+        assert_eq!(command_word(&os(&["--debug"])), None);
     }
 
     #[test]

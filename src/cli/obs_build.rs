@@ -10,7 +10,7 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser};
 
-use super::{GLOBAL_FLAGS_WITH_VALUE, Opts};
+use super::Opts;
 use crate::logging;
 use crate::obsworker::{self, Invocation, Settings, args, hostcheck};
 
@@ -148,25 +148,13 @@ fn split(argv: &[OsString]) -> Option<(Invocation, &[OsString], &[OsString])> {
     if let Some(invocation) = obsworker::invoked_as(argv0) {
         return Some((invocation, &[], args));
     }
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].to_str()?;
-        if GLOBAL_FLAGS_WITH_VALUE.contains(&arg) {
-            i += 2;
-            continue;
-        }
-        if arg.starts_with('-') {
-            i += 1;
-            continue;
-        }
-        let invocation = match arg {
-            "obs-build" => Invocation::Build,
-            "hostcheck" => Invocation::Hostcheck,
-            _ => return None,
-        };
-        return Some((invocation, &args[..i], &args[i + 1..]));
-    }
-    None
+    let (i, word) = super::command_word(args)?;
+    let invocation = match word {
+        "obs-build" => Invocation::Build,
+        "hostcheck" => Invocation::Hostcheck,
+        _ => return None,
+    };
+    Some((invocation, &args[..i], &args[i + 1..]))
 }
 
 #[cfg(test)]
