@@ -48,6 +48,58 @@ pub fn one_line_error(err: impl std::fmt::Display) -> String {
     one_line(&format!("{err:#}"))
 }
 
+/// A string as a Perl number: leading white space, then the longest decimal number at the
+/// start (`4G` is 4, `3.5` is 3.5, `1e3` is 1000), `inf`/`nan`, else 0.
+pub fn perl_num(s: &str) -> f64 {
+    let t = s.trim_start();
+    let b = t.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let lower = t[i..].to_ascii_lowercase();
+    let sign = if t.starts_with('-') { -1.0 } else { 1.0 };
+    if lower.starts_with("inf") {
+        return sign * f64::INFINITY;
+    }
+    if lower.starts_with("nan") {
+        return f64::NAN;
+    }
+    let digits_from = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut any = i > digits_from;
+    if i < b.len() && b[i] == b'.' {
+        let j = i + 1;
+        let mut k = j;
+        while k < b.len() && b[k].is_ascii_digit() {
+            k += 1;
+        }
+        if any || k > j {
+            any = true;
+            i = k;
+        }
+    }
+    if !any {
+        return 0.0;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        let mut k = i + 1;
+        if k < b.len() && (b[k] == b'+' || b[k] == b'-') {
+            k += 1;
+        }
+        let e = k;
+        while k < b.len() && b[k].is_ascii_digit() {
+            k += 1;
+        }
+        if k > e {
+            i = k;
+        }
+    }
+    t[..i].parse().unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1255,3 +1255,43 @@ fn indexed_placement_decides_as_the_rule_by_rule_checker_on_a_simulated_fleet() 
         assert_index_agrees(&fleet, req, &format!("simulated job {n}"));
     }
 }
+
+/// A project config whose macros double at every definition (2^40 bytes when expanded in
+/// full): `allocate` read it without bound and ran out of memory. Read as obs-build reads it,
+/// the expansion stops at obs-build's budget and the job is refused on the label.
+#[test]
+fn a_macro_bomb_in_the_project_config_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conf = String::from("%define a0 xx\n");
+    for i in 1..=40 {
+        conf.push_str(&format!("%define a{i} %{{a{}}}%{{a{}}}\n", i - 1, i - 1));
+    }
+    conf.push_str("Constraint: hostlabel %{a40}\n");
+    let file = dir.path().join("project.prjconf");
+    std::fs::write(&file, conf).unwrap();
+    let workers = fixtures().join("workers");
+    let started = std::time::Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kb %M"])
+        .arg(env!("CARGO_BIN_EXE_obsbox"))
+        .arg("allocate")
+        .arg("--constraints")
+        .arg(&file)
+        .args(["--arch", "x86_64", "--workers"])
+        .arg(&workers)
+        .arg("--config")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.contains("hostlabel excludes"), "{stdout}");
+    let rss: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-rss-kb "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("time -f reports the peak RSS");
+    assert!(rss < 200 * 1024, "peak RSS {rss} kB");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -133,62 +133,10 @@ impl Size {
     }
 }
 
-/// A string as a Perl number: leading white space, then the longest decimal number at the
-/// start (`4G` is 4, `3.5` is 3.5, `1e3` is 1000), `inf`/`nan`, else 0.
-pub fn perl_num(s: &str) -> f64 {
-    let t = s.trim_start();
-    let b = t.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
-    }
-    let lower = t[i..].to_ascii_lowercase();
-    let sign = if t.starts_with('-') { -1.0 } else { 1.0 };
-    if lower.starts_with("inf") {
-        return sign * f64::INFINITY;
-    }
-    if lower.starts_with("nan") {
-        return f64::NAN;
-    }
-    let digits_from = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let mut any = i > digits_from;
-    if i < b.len() && b[i] == b'.' {
-        let j = i + 1;
-        let mut k = j;
-        while k < b.len() && b[k].is_ascii_digit() {
-            k += 1;
-        }
-        if any || k > j {
-            any = true;
-            i = k;
-        }
-    }
-    if !any {
-        return 0.0;
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        let mut k = i + 1;
-        if k < b.len() && (b[k] == b'+' || b[k] == b'-') {
-            k += 1;
-        }
-        let e = k;
-        while k < b.len() && b[k].is_ascii_digit() {
-            k += 1;
-        }
-        if k > e {
-            i = k;
-        }
-    }
-    t[..i].parse().unwrap_or(0.0)
-}
-
 /// The least whole number a worker's count must exceed to fail `n > count`... put simply:
 /// a worker's whole `count` fails `n > count` exactly when it fails `ceil(n) > count`.
 fn count(s: &str) -> u64 {
-    let n = perl_num(s);
+    let n = crate::text::perl_num(s);
     if n.is_nan() || n <= 0.0 {
         0
     } else {
@@ -249,7 +197,7 @@ impl Constraints {
                     value: size
                         .and_then(|z| z.get("_content"))
                         .and_then(Val::str)
-                        .map_or(0.0, perl_num),
+                        .map_or(0.0, crate::text::perl_num),
                     unit: size
                         .and_then(|z| z.get("unit"))
                         .and_then(Val::str)
@@ -394,7 +342,9 @@ fn prefer_comment(text: &str, origin: &str, out: &mut Sources) -> Result<()> {
 /// `Constraint: !*` drops the ones before), and obsbox's `#!ObsboxPrefer:` comments.
 pub fn from_prjconf(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> {
     let mut out = Sources::default();
-    for (n, line) in super::prjconf::preprocess(text, arch.unwrap_or("noarch")) {
+    for (n, line) in crate::repo::spec_deps::config_lines(text, arch.unwrap_or("noarch"))
+        .with_context(|| file.to_string())?
+    {
         let origin = format!("{file}: line {n}");
         if let Some(rest) = line.strip_prefix(PREFER_COMMENT) {
             prefer_comment(rest, &origin, &mut out)?;
@@ -422,7 +372,9 @@ pub fn from_prjconf(text: &str, file: &str, arch: Option<&str>) -> Result<Source
 /// comments, conditionals evaluated for `arch`.
 pub fn from_spec(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> {
     let mut out = Sources::default();
-    for (n, line) in super::prjconf::preprocess(text, arch.unwrap_or("noarch")) {
+    for (n, line) in crate::repo::spec_deps::config_lines(text, arch.unwrap_or("noarch"))
+        .with_context(|| file.to_string())?
+    {
         let origin = format!("{file}: line {n}");
         if let Some(rest) = line.strip_prefix(PREFER_COMMENT) {
             prefer_comment(rest, &origin, &mut out)?;

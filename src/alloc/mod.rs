@@ -22,7 +22,6 @@ pub mod index;
 pub mod k8s;
 pub mod matching;
 pub mod obsdata;
-pub mod prjconf;
 pub mod settings;
 
 use std::path::Path;

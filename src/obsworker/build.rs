@@ -383,10 +383,8 @@ fn read_job(
         if dist.is_file() {
             let text = fs::read_to_string(dist)
                 .with_context(|| format!("{}: cannot read", dist.display()))?;
-            let config = prjconf::parse(&text, &job.arch);
-            for note in &config.notes {
-                log.note(&format!("{}: {note}", dist.display()));
-            }
+            let config = prjconf::parse(&text, &job.arch)
+                .with_context(|| format!("{}: project config", dist.display()))?;
             apply_project_config(&mut job, &config, &dirs, log);
             macros.push_str(&config.macros);
             if let Some(words) = config.substitute.get("dsc:build_cmd") {

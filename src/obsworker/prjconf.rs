@@ -1,15 +1,17 @@
 //! What obsbox takes from the project config bs_worker writes to `ROOT/.build.config`
 //! (`--dist`): the `Preinstall:`, `VMinstall:`, `Runscripts:`, `Required:` and
-//! `Support:` package lists (a `!name` word removes a name, as in OBS), the `Macros:`
-//! section, which becomes the rpm macros of a `.spec` build, and the `Substitute:` lines
-//! (`Substitute: dsc:build_cmd …` is the command of a Debian build).
+//! `Support:` package lists (a `!name` word removes a name, `!*` all of them, as in OBS),
+//! the `Macros:` section, which becomes the rpm macros of a `.spec` build, and the
+//! `Substitute:` lines (`Substitute: dsc:build_cmd …` is the command of a Debian build).
 //!
-//! The conditionals around them are evaluated as far as they can be without OBS's macro
-//! engine: `%ifarch`/`%ifnarch` against the job's arch, `%if` of a number, `%else`,
-//! `%endif`. Another `%if` expression counts as true and is reported, so that nothing is
-//! dropped silently. The `Macros:` section is taken verbatim, as OBS hands it to rpm.
+//! The config is read as obs-build's `Build::read_config` reads it, through the one reader
+//! of obs-build's spec syntax ([`crate::repo::spec_deps::config_lines`]): conditionals and
+//! macros evaluated for the job's arch, `Macros:` blocks taken verbatim (a block starting
+//! with a `!` line replaces those before it).
 
-use crate::repo;
+use anyhow::Result;
+
+use crate::repo::spec_deps;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectConfig {
@@ -18,101 +20,35 @@ pub struct ProjectConfig {
     pub runscripts: Vec<String>,
     pub required: Vec<String>,
     pub support: Vec<String>,
-    /// The `Macros:` … `:Macros` section's lines.
+    /// The `Macros:` … `:Macros` sections' lines.
     pub macros: String,
     /// `Substitute: KEY WORD…` lines as OBS keeps them: the last line of a key wins,
     /// `Substitute: !KEY` removes it, `Substitute: !*` all; each word once, a trailing
     /// `=` taken off.
     pub substitute: std::collections::BTreeMap<String, Vec<String>>,
-    /// What could not be evaluated exactly, one line each, for the build log.
-    pub notes: Vec<String>,
 }
 
-/// Reads a project config for a job of `arch`.
-pub fn parse(text: &str, arch: &str) -> ProjectConfig {
+/// Reads a project config for a job of `arch` (OBS's name: `x86_64`, `aarch64`). Errors
+/// (a config beyond the reader's bounds) name the line.
+pub fn parse(text: &str, arch: &str) -> Result<ProjectConfig> {
     let mut config = ProjectConfig::default();
-    // One entry per open conditional: whether its current branch is taken.
-    let mut branches: Vec<bool> = Vec::new();
-    let mut in_macros = false;
-    for (i, raw) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = raw.trim();
-        if in_macros {
-            if line.eq_ignore_ascii_case(":macros") {
-                in_macros = false;
-            } else if branches.iter().all(|b| *b) {
-                config.macros.push_str(raw);
-                config.macros.push('\n');
+    for (_, line) in spec_deps::config_lines(text, arch)? {
+        if let Some(block) = line.strip_prefix("Macros:\n") {
+            match block.strip_prefix("!\n") {
+                Some(replacing) => config.macros = replacing.to_string(),
+                None => config.macros.push_str(block),
             }
             continue;
         }
-        let word = line.split_whitespace().next().unwrap_or("");
-        let rest = line[word.len()..].trim();
-        match word {
-            "%ifarch" | "%ifnarch" => {
-                let listed = rest.split_whitespace().any(|a| same_arch(a, arch));
-                branches.push(listed == (word == "%ifarch"));
-                continue;
-            }
-            "%if" => {
-                let taken = match rest.parse::<i64>() {
-                    Ok(v) => v != 0,
-                    Err(_) => {
-                        config.notes.push(format!(
-                            "project config line {n}: `%if {rest}` cannot be evaluated here; taken as true"
-                        ));
-                        true
-                    }
-                };
-                branches.push(taken);
-                continue;
-            }
-            "%else" => {
-                if let Some(top) = branches.last_mut() {
-                    *top = !*top;
-                }
-                continue;
-            }
-            "%endif" => {
-                branches.pop();
-                continue;
-            }
-            _ => {}
-        }
-        if !branches.iter().all(|b| *b) || line.starts_with('#') {
+        if line.trim_start().starts_with('#') {
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
         let list = match key.trim().to_ascii_lowercase().as_str() {
-            "macros" => {
-                in_macros = true;
-                continue;
-            }
             "substitute" => {
-                let mut words = value.split_whitespace();
-                match words.next() {
-                    None => {}
-                    Some("!*") => config.substitute.clear(),
-                    Some(removed) if removed.starts_with('!') => {
-                        config.substitute.remove(&removed[1..]);
-                    }
-                    Some(key) => {
-                        let mut list: Vec<String> = Vec::new();
-                        for word in words {
-                            if !list.iter().any(|w| w == word) {
-                                list.push(word.to_string());
-                            }
-                        }
-                        for word in &mut list {
-                            if let Some(stripped) = word.strip_suffix('=') {
-                                *word = stripped.to_string();
-                            }
-                        }
-                        config.substitute.insert(key.to_string(), list);
-                    }
-                }
+                substitute(&mut config, value);
                 continue;
             }
             "preinstall" => &mut config.preinstall,
@@ -124,22 +60,40 @@ pub fn parse(text: &str, arch: &str) -> ProjectConfig {
         };
         for name in value.split_whitespace() {
             match name.strip_prefix('!') {
+                Some("*") => list.clear(),
                 Some(removed) => list.retain(|n| n != removed),
                 None if !list.iter().any(|n| n == name) => list.push(name.to_string()),
                 None => {}
             }
         }
     }
-    config
+    Ok(config)
 }
 
-/// Whether two arch names mean the same architecture (`x86_64` and `amd64` do).
-fn same_arch(a: &str, b: &str) -> bool {
-    a == b
-        || matches!(
-            (repo::deb_arch(a), repo::deb_arch(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
+/// One `Substitute:` line's words.
+fn substitute(config: &mut ProjectConfig, value: &str) {
+    let mut words = value.split_whitespace();
+    match words.next() {
+        None => {}
+        Some("!*") => config.substitute.clear(),
+        Some(removed) if removed.starts_with('!') => {
+            config.substitute.remove(&removed[1..]);
+        }
+        Some(key) => {
+            let mut list: Vec<String> = Vec::new();
+            for word in words {
+                if !list.iter().any(|w| w == word) {
+                    list.push(word.to_string());
+                }
+            }
+            for word in &mut list {
+                if let Some(stripped) = word.strip_suffix('=') {
+                    *word = stripped.to_string();
+                }
+            }
+            config.substitute.insert(key.to_string(), list);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,14 +133,15 @@ Substitute: dsc:build_cmd dpkg-buildpackage -us -uc -b -us
 Substitute: gone x
 Substitute: !gone
 ";
-        let c = parse(text, "x86_64");
+        let c = parse(text, "x86_64").unwrap();
         assert_eq!(c.preinstall, ["dash", "coreutils", "libc6"]);
         assert_eq!(c.required, ["gcc"]);
-        assert_eq!(c.support, ["hostonly"]);
-        assert_eq!(c.runscripts, ["base-passwd"]);
+        // As obs-build reads it: `%ifnarch amd64` holds on x86_64, and `%_repository`
+        // is no macro of the worker's config reader.
+        assert_eq!(c.support, ["hostonly", "never"]);
+        assert!(c.runscripts.is_empty());
         assert_eq!(c.vminstall, ["util-linux"]);
         assert_eq!(c.macros, "%vendor obsbox test\n%if 1\n%_with_x 1\n");
-        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
         assert_eq!(
             c.substitute
                 .get("dsc:build_cmd")
@@ -195,8 +150,7 @@ Substitute: !gone
             Some("dpkg-buildpackage -us -uc -b")
         );
         assert_eq!(c.substitute.len(), 1, "{:?}", c.substitute);
-        assert!(c.notes[0].contains("line 17"), "{:?}", c.notes);
-        let arm = parse(text, "aarch64");
+        let arm = parse(text, "aarch64").unwrap();
         assert_eq!(arm.support, ["qemu", "never"]);
     }
 }

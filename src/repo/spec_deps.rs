@@ -32,7 +32,7 @@ use regex::Regex;
 use super::build_deps::Needs;
 use super::{Op, Relation};
 use crate::model::rich::Rich;
-use crate::text::one_line;
+use crate::text::{one_line, perl_num};
 
 /// The most lines a spec may have.
 const MAX_LINES: usize = 200_000;
@@ -839,31 +839,56 @@ impl Expander {
     }
 }
 
-/// A string as Perl reads it as a number: its leading digits (with sign and fraction).
-fn perl_num(s: &str) -> f64 {
-    let s = s.trim_start();
-    let end = s
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+'))))
-        .map_or(s.len(), |(i, _)| i);
-    s[..end].parse().unwrap_or(0.0)
+/// What text obs-build's parser reads, which decides what becomes of comment lines and of
+/// `Macros:` blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// A spec: comments are dropped, except the `#!BuildRequires:`, `#!BuildConflicts:` and
+    /// `#!BuildIgnore:` fields, which are read (and expanded) as lines.
+    Spec,
+    /// A project config (obs-build's `read_config`) or a recipe read for its comment fields
+    /// (`#!BuildConstraint:`): comments are handed on as written; a `Macros:` … `:Macros`
+    /// block is one verbatim line (`Macros:` and its lines), never expanded.
+    Config,
 }
 
-/// Reads the dependency entries of `text` as obs-build's parser does. Errors say the line.
-pub fn entries(text: &str, ctx: &SpecContext) -> Result<Vec<Entry>> {
-    let mut x = Expander::new(ctx)?;
-    let mut out = Vec::new();
+/// Walks `text` as obs-build's `Build::Rpm::parse` does: macros expanded line by line,
+/// `%if`/`%ifarch`/`%ifos` chains with `%elif…`, `%else` and `%endif` evaluated, and calls
+/// `keep` with each line that survives them (its number, its expanded text). Errors name
+/// the line.
+fn walk(
+    text: &str,
+    x: &mut Expander,
+    reading: Reading,
+    mut keep: impl FnMut(&mut Expander, usize, String) -> Result<()>,
+) -> Result<()> {
     let mut skip: u32 = 0;
-    let mut preamble = true;
-    let mut main_preamble = true;
-    for (i, raw) in text.lines().enumerate() {
+    let mut lines = text.lines().enumerate();
+    while let Some((i, raw)) = lines.next() {
         let n = i + 1;
         if n > MAX_LINES {
             bail!("more than {MAX_LINES} lines");
         }
         let mut line = raw.to_string();
         let trimmed = line.trim_start();
-        if trimmed.starts_with('#') && !is_hash_field(&line) {
+        if reading == Reading::Config && trimmed.trim_end().eq_ignore_ascii_case("macros:") {
+            let mut block = String::from("Macros:\n");
+            for (_, l) in lines.by_ref() {
+                if l.trim().eq_ignore_ascii_case(":macros") {
+                    break;
+                }
+                block.push_str(l);
+                block.push('\n');
+            }
+            if skip == 0 {
+                keep(x, n, block)?;
+            }
+            continue;
+        }
+        if trimmed.starts_with('#') && (reading == Reading::Config || !is_hash_field(&line)) {
+            if reading == Reading::Config && skip == 0 {
+                keep(x, n, line)?;
+            }
             continue;
         }
         if skip == 0 && line.contains('%') {
@@ -921,6 +946,37 @@ pub fn entries(text: &str, ctx: &SpecContext) -> Result<Vec<Entry>> {
             }
             continue;
         }
+        keep(x, n, line)?;
+    }
+    Ok(())
+}
+
+/// The lines of a project config (or a recipe's comment fields) for `arch` as obs-build's
+/// config reader leaves them: the conditionals evaluated and each surviving line expanded,
+/// comment lines as written, a `Macros:` block as one line holding the block (see
+/// [`Reading::Config`]). Errors name the line.
+pub fn config_lines(text: &str, arch: &str) -> Result<Vec<(usize, String)>> {
+    let mut x = Expander::new(&SpecContext {
+        target_cpu: arch.to_string(),
+        ..SpecContext::default()
+    })?;
+    let mut out = Vec::new();
+    walk(text, &mut x, Reading::Config, |_, n, line| {
+        if !line.trim().is_empty() {
+            out.push((n, line));
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads the dependency entries of `text` as obs-build's parser does. Errors say the line.
+pub fn entries(text: &str, ctx: &SpecContext) -> Result<Vec<Entry>> {
+    let mut x = Expander::new(ctx)?;
+    let mut out = Vec::new();
+    let mut preamble = true;
+    let mut main_preamble = true;
+    walk(text, &mut x, Reading::Spec, |x, n, line| {
         if main_preamble && let Some(c) = PREAMBLE_TAG.captures(&line) {
             let key = c[1].to_ascii_lowercase();
             x.define(&key, None, c[2].to_string())?;
@@ -931,13 +987,13 @@ pub fn entries(text: &str, ctx: &SpecContext) -> Result<Vec<Entry>> {
             x.define("url", None, c[2].to_string())?;
         }
         if PREREQ.is_match(&line) {
-            continue;
+            return Ok(());
         }
         if preamble && let Some(c) = DEP_FIELD.captures(&line) {
             let field = c[1].to_string();
             let kind = field.to_ascii_lowercase();
             let deps = c[2].to_string();
-            for entry in split_deps(&deps, &x) {
+            for entry in split_deps(&deps, x) {
                 let text = match kind.as_str() {
                     "buildrequires" | "buildprereq" | "#!buildrequires" => entry,
                     "buildconflicts" | "#!buildconflicts" => format!("!{entry}"),
@@ -950,7 +1006,7 @@ pub fn entries(text: &str, ctx: &SpecContext) -> Result<Vec<Entry>> {
                     unexpandable: x.unexpandable,
                 });
             }
-            continue;
+            return Ok(());
         }
         if PACKAGE.is_match(&line) {
             preamble = true;
@@ -960,7 +1016,8 @@ pub fn entries(text: &str, ctx: &SpecContext) -> Result<Vec<Entry>> {
             preamble = false;
             main_preamble = false;
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -1141,27 +1198,15 @@ mod tests {
     /// Where Debian's obs-build keeps its Perl modules.
     const OBS_BUILD: &str = "/usr/lib/obs-build";
 
-    /// What obs-build's own parser gives for `spec` on `arch` with the project config
-    /// `Macros:` lines `macros`, as OBS's servers run it (`BuildConflicts` as conflicts).
-    fn obs_build(spec: &str, arch: &str, macros: &str) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let spec_path = dir.path().join("x.spec");
-        let conf_path = dir.path().join("prjconf");
-        std::fs::write(&spec_path, spec).unwrap();
-        std::fs::write(&conf_path, format!("Macros:\n{macros}:Macros\n")).unwrap();
+    /// The lines obs-build's Perl `script` prints when run with `args` (obs-build's modules
+    /// loaded).
+    fn perl_obs_build(script: &str, args: &[&std::path::Path]) -> Vec<String> {
         let out = std::process::Command::new("perl")
             .arg(format!("-I{OBS_BUILD}"))
             .arg("-MBuild")
             .arg("-e")
-            .arg(
-                r#"$Build::Rpm::conflictdeps = 1;
-                   my $c = Build::read_config($ARGV[0], $ARGV[1]) or die "config\n";
-                   my $d = Build::Rpm::parse($c, $ARGV[2]);
-                   print "$_\n" for @{$d->{deps}};"#,
-            )
-            .arg(arch)
-            .arg(&conf_path)
-            .arg(&spec_path)
+            .arg(script)
+            .args(args)
             .output()
             .expect("perl runs (obs-build's parser is the reference)");
         assert!(
@@ -1174,6 +1219,23 @@ mod tests {
             .lines()
             .map(str::to_string)
             .collect()
+    }
+
+    /// What obs-build's own parser gives for `spec` on `arch` with the project config
+    /// `Macros:` lines `macros`, as OBS's servers run it (`BuildConflicts` as conflicts).
+    fn obs_build(spec: &str, arch: &str, macros: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let spec_path = dir.path().join("x.spec");
+        let conf_path = dir.path().join("prjconf");
+        std::fs::write(&spec_path, spec).unwrap();
+        std::fs::write(&conf_path, format!("Macros:\n{macros}:Macros\n")).unwrap();
+        perl_obs_build(
+            r#"$Build::Rpm::conflictdeps = 1;
+               my $c = Build::read_config($ARGV[0], $ARGV[1]) or die "config\n";
+               my $d = Build::Rpm::parse($c, $ARGV[2]);
+               print "$_\n" for @{$d->{deps}};"#,
+            &[std::path::Path::new(arch), &conf_path, &spec_path],
+        )
     }
 
     fn ours(spec: &str, arch: &str, macros: &str) -> Vec<String> {
@@ -1401,6 +1463,107 @@ mod tests {
         let spec = "x\n".repeat(MAX_LINES + 1);
         let e = format!("{:#}", needs(&spec, "x.spec", &ctx).unwrap_err());
         assert!(e.contains("more than"), "{e}");
+    }
+
+    /// The `Constraint:`, `Support:` and `Macros:` of a project config for `arch` as
+    /// obs-build's `read_config` gives them.
+    fn obs_build_config(config: &str, arch: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let conf_path = dir.path().join("prjconf");
+        std::fs::write(&conf_path, config).unwrap();
+        perl_obs_build(
+            r#"my $c = Build::read_config($ARGV[0], $ARGV[1]) or die "config\n";
+               print "Constraint: $_\n" for @{$c->{constraint}};
+               print "Support: $_\n" for @{$c->{support}};
+               print "Macros: $_\n" for split("\n", $c->{rawmacros});"#,
+            &[std::path::Path::new(arch), &conf_path],
+        )
+    }
+
+    /// The same from [`config_lines`].
+    fn ours_config(config: &str, arch: &str) -> Vec<String> {
+        let mut constraints = Vec::new();
+        let mut support = Vec::new();
+        let mut macros = Vec::new();
+        for (_, line) in config_lines(config, arch).unwrap() {
+            if let Some(block) = line.strip_prefix("Macros:\n") {
+                macros.extend(block.lines().map(|l| format!("Macros: {l}")));
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            match words.next().map(str::to_ascii_lowercase).as_deref() {
+                Some("constraint:") => constraints.push(format!(
+                    "Constraint: {}",
+                    words.collect::<Vec<_>>().join(" ")
+                )),
+                Some("support:") => support.extend(words.map(|w| format!("Support: {w}"))),
+                _ => {}
+            }
+        }
+        constraints
+            .into_iter()
+            .chain(support)
+            .chain(macros)
+            .collect()
+    }
+
+    #[test]
+    fn project_configs_read_as_obs_build_reads_them() {
+        let conf = "%ifarch ppc64le\nConstraint: hardware:cpu:flag power8\n%endif\n\
+                    %ifarch %ix86 x86_64\nConstraint: hostlabel X86\n%else\nConstraint: hostlabel OTHER\n%endif\n\
+                    %define big 1\n%if %{big} && \"%_target_cpu\" == \"aarch64\"\nConstraint: hardware:processors 8\n\
+                    %if 0\nConstraint: hostlabel NEVER\n%endif\n%elif 1\nConstraint: hostlabel ELIF\n%endif\n\
+                    %define tools make %{?with_x:x}\nSupport: %tools %{?nothing} %{!?nothing:fallback}\n\
+                    # Support: commented\n\
+                    Macros:\nConstraint: hostlabel IN_MACROS\n%if 1\n%vendor %{big}\n:Macros\n\
+                    %if \"%_repository\" == \"Debian_12\"\nSupport: repo-only\n%endif\n\
+                    %ifnarch amd64\nSupport: not-amd64\n%endif\n";
+        for arch in ["x86_64", "i586", "aarch64", "ppc64le", "s390x"] {
+            assert_eq!(
+                ours_config(conf, arch),
+                obs_build_config(conf, arch),
+                "{arch}"
+            );
+        }
+        assert_eq!(
+            ours_config(conf, "x86_64"),
+            [
+                "Constraint: hostlabel X86",
+                "Constraint: hostlabel ELIF",
+                "Support: make",
+                "Support: fallback",
+                "Support: not-amd64",
+                "Macros: Constraint: hostlabel IN_MACROS",
+                "Macros: %if 1",
+                "Macros: %vendor %{big}",
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_project_configs_are_bounded() {
+        // Each %define doubles the last: 2^40 bytes unless bounded.
+        let mut conf = String::from("%define a0 xx\n");
+        for i in 1..=40 {
+            conf.push_str(&format!("%define a{i} %{{a{}}}%{{a{}}}\n", i - 1, i - 1));
+        }
+        conf.push_str("Constraint: hostlabel %{a40}\n");
+        // Before this reader, `obsbox allocate` with this config ran out of memory.
+        // obs-build's budget of expansions per line runs out first: what is left of the
+        // line stays `MACRO`.
+        let lines = config_lines(&conf, "x86_64").unwrap();
+        assert_eq!(lines.len(), 1);
+        let (n, line) = &lines[0];
+        assert_eq!(*n, 42);
+        assert!(line.starts_with("Constraint: hostlabel xx") && line.ends_with("MACRO"));
+        assert!(line.len() < 16 << 10, "{} bytes", line.len());
+        // A %global expands at once: past the size bound, an error naming the line.
+        let conf = conf.replace("%define", "%global");
+        let e = format!("{:#}", config_lines(&conf, "x86_64").unwrap_err());
+        assert!(
+            e.starts_with("line ") && e.contains("expands to more than"),
+            "{e}"
+        );
     }
 
     /// Specs put together at random from the constructs obsbox reads (a fixed seed, so a
