@@ -341,45 +341,51 @@ fn prefer_comment(text: &str, origin: &str, out: &mut Sources) -> Result<()> {
 /// conditionals and macros evaluated for the arch, `Constraint:` lines (key case-insensitive;
 /// `Constraint: !*` drops the ones before), and obsbox's `#!ObsboxPrefer:` comments.
 pub fn from_prjconf(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> {
-    let mut out = Sources::default();
-    for (n, line) in crate::repo::spec_deps::config_lines(text, arch.unwrap_or("noarch"))
-        .with_context(|| file.to_string())?
-    {
-        let origin = format!("{file}: line {n}");
-        if let Some(rest) = line.strip_prefix(PREFER_COMMENT) {
-            prefer_comment(rest, &origin, &mut out)?;
-            continue;
-        }
-        let trimmed = line.trim_start();
-        let Some((key, rest)) = trimmed.split_once(':') else {
-            continue;
+    read_lines(text, file, arch, |line, origin, out| {
+        let Some((key, rest)) = line.trim_start().split_once(':') else {
+            return Ok(());
         };
         if key.contains(char::is_whitespace) || !key.eq_ignore_ascii_case("constraint") {
-            continue;
+            return Ok(());
         }
         let words = rest.split_whitespace().collect::<Vec<_>>().join(" ");
         if words == "!*" {
             out.lines.clear();
         } else if !words.is_empty() {
-            obs_line(&words, origin, &mut out, "Constraint:")?;
+            obs_line(&words, origin, out, "Constraint:")?;
         }
-    }
-    out.validate()?;
-    Ok(out)
+        Ok(())
+    })
 }
 
 /// A recipe's `#!BuildConstraint:` lines (spec, Dockerfile, kiwi…) and `#!ObsboxPrefer:`
 /// comments, conditionals evaluated for `arch`.
 pub fn from_spec(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> {
+    read_lines(text, file, arch, |line, origin, out| {
+        if let Some(rest) = strip_prefix_ci(line.trim_start(), "#!BuildConstraint:") {
+            obs_line(rest, origin, out, "#!BuildConstraint:")?;
+        }
+        Ok(())
+    })
+}
+
+/// The constraints of `text` (named `file` in errors) for `arch`: its lines as obs-build's
+/// reader leaves them, `#!ObsboxPrefer:` comments taken here, every other line given to
+/// `each` with its origin.
+fn read_lines(
+    text: &str,
+    file: &str,
+    arch: Option<&str>,
+    mut each: impl FnMut(&str, String, &mut Sources) -> Result<()>,
+) -> Result<Sources> {
     let mut out = Sources::default();
     for (n, line) in crate::repo::spec_deps::config_lines(text, arch.unwrap_or("noarch"))
         .with_context(|| file.to_string())?
     {
         let origin = format!("{file}: line {n}");
-        if let Some(rest) = line.strip_prefix(PREFER_COMMENT) {
-            prefer_comment(rest, &origin, &mut out)?;
-        } else if let Some(rest) = strip_prefix_ci(line.trim_start(), "#!BuildConstraint:") {
-            obs_line(rest, origin, &mut out, "#!BuildConstraint:")?;
+        match line.strip_prefix(PREFER_COMMENT) {
+            Some(rest) => prefer_comment(rest, &origin, &mut out)?,
+            None => each(&line, origin, &mut out)?,
         }
     }
     out.validate()?;
