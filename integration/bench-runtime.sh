@@ -22,6 +22,11 @@ bare_cmd="$bare_bin $work/bare-root bench-bare $work/bundle"
 $obsbox_cmd && $runc_cmd && $bare_cmd || { echo "a runtime cannot run the bundle" >&2; exit 1; }
 
 echo "obsbox: $("$OBSBOX" --version)   runc: $(runc --version | head -n1)"
+# The layout the peak RSS depends on: how much of link/code-order.txt the binary still has
+# (renamed or new runtime code falls outside it: run integration/code-order.sh, rebuild).
+ordered=$(grep -c . "$REPO/link/code-order.txt")
+present=$(nm --defined-only "$OBSBOX" | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$REPO/link/code-order.txt") | wc -l)
+echo "code order: $present of $ordered ordered functions are in the binary"
 # Alternate the three in rounds of 5 runs each, so drift of the machine hits all alike.
 rounds=$(( (runs + 4) / 5 ))
 for r in $(seq "$rounds"); do
