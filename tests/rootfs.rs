@@ -272,6 +272,79 @@ fn debian_root_over_http_then_from_the_cache() {
     assert!(first.join("usr/bin/make").exists());
 }
 
+/// A warm root skips the repository's index when its `Release` is the same as last time
+/// (the resolution is remembered); a changed suite is read and resolved again.
+#[test]
+fn a_changed_suite_is_resolved_again() {
+    use sha2::Digest as _;
+    let data = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let repo_dir = work.path().join("repo");
+    let index_dir = repo_dir.join("dists/bookworm/main/binary-amd64");
+    fs::create_dir_all(&index_dir).unwrap();
+    std::os::unix::fs::symlink(data.join("deb-repo/pool"), repo_dir.join("pool")).unwrap();
+    let packages =
+        fs::read_to_string(data.join("deb-repo/dists/bookworm/main/binary-amd64/Packages"))
+            .unwrap();
+    // The suite with `index` as its only Packages index, and a Release naming it.
+    let publish = |index: &str| {
+        fs::write(index_dir.join("Packages"), index).unwrap();
+        let release = format!(
+            "Suite: bookworm\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages\n",
+            hex::encode(sha2::Sha256::digest(index.as_bytes())),
+            index.len()
+        );
+        fs::write(repo_dir.join("dists/bookworm/Release"), release).unwrap();
+    };
+    publish(&packages);
+    let obsbox = Obsbox::new();
+    let repo = format!("file://{} bookworm main", repo_dir.display());
+    let mut mounted = Vec::new();
+    let mut create = |n: usize| {
+        let out = work.path().join(format!("root{n}"));
+        let result = obsbox.output(&[
+            "rootfs",
+            "create",
+            "--arch",
+            "amd64",
+            "--repo",
+            &repo,
+            "--install",
+            "libc6",
+            "--out",
+            out.to_str().unwrap(),
+            "--mount",
+        ]);
+        if result.status.success() {
+            mounted.push(out.clone());
+        }
+        (result.status.success(), stderr_of(&result), out)
+    };
+    let (ok, err, _) = create(1);
+    assert!(ok && err.contains("built"), "{err}");
+    let (ok, err, out) = create(2);
+    assert!(ok && err.contains("from the cache"), "{err}");
+    assert!(out.join("lib/x86_64-linux-gnu/libc.so.6").exists());
+    // The suite no longer offers libc6: the request fails instead of getting the root
+    // resolved before.
+    let without: String = packages
+        .split("\n\n")
+        .filter(|p| !p.starts_with("Package: libc6\n"))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    assert_ne!(without.len(), packages.len());
+    publish(&without);
+    let (ok, err, _) = create(3);
+    assert!(!ok && err.contains("libc6"), "{err}");
+    // Back as it was: the cached root again.
+    publish(&packages);
+    let (ok, err, _) = create(4);
+    assert!(ok && err.contains("from the cache"), "{err}");
+    for out in mounted {
+        nix::mount::umount2(&out, nix::mount::MntFlags::empty()).unwrap();
+    }
+}
+
 #[test]
 fn rpm_md_root_over_http() {
     let data = testdata();

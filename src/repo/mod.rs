@@ -90,6 +90,29 @@ pub fn open_cached(
     })
 }
 
+/// What a repository's index is, as the file that names every other index by its sum
+/// certifies it: the SHA-256 of a Debian suite's `Release` (or `InRelease`), or of an rpm-md
+/// repository's `repomd.xml`. `None` for repositories without such a file (flat ones,
+/// directories of packages) or without it now: a resolution cannot be remembered for them.
+pub fn index_identity(spec: &str) -> Result<Option<String>> {
+    use sha2::Digest as _;
+    let source = Source::parse(spec)?;
+    let candidates = match (detect(&source)?, &source.suite) {
+        (RepoKind::Debian, Some(suite)) => {
+            let dist = source.join(&format!("dists/{suite}"))?;
+            vec![dist.join("Release")?, dist.join("InRelease")?]
+        }
+        (RepoKind::RpmMd, _) => vec![source.join("repodata/repomd.xml")?],
+        _ => return Ok(None),
+    };
+    for top in candidates {
+        if let Some(data) = top.read_optional()? {
+            return Ok(Some(hex::encode(sha2::Sha256::digest(&data))));
+        }
+    }
+    Ok(None)
+}
+
 fn detect(source: &Source) -> Result<RepoKind> {
     if let Some(suite) = &source.suite {
         // sources.list writes a flat repository as `URL ./` (a suite ending in `/`).

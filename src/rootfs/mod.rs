@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod farm;
 pub mod install;
 pub mod overlay;
+mod remembered;
 pub mod rootdir;
 pub mod store;
 
@@ -157,7 +158,12 @@ pub struct Built {
 /// the cached tree. `state_root` is the runtime state directory (install mode runs a
 /// container).
 pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Built> {
-    build_with(request, store, state_root, false).map(|(built, _)| built)
+    if let Some(built) = remembered::lookup(request, store) {
+        return Ok(built);
+    }
+    let (built, _) = build_with(request, store, state_root, false)?;
+    remembered::remember(request, store, &built);
+    Ok(built)
 }
 
 /// Builds the root and copies it into `out` (which must not exist) as a hard-link farm

@@ -557,6 +557,7 @@ impl Store {
             remove_tree(&entry.path)?;
             removed.push(entry);
         }
+        super::remembered::prune(self);
         Ok(removed)
     }
 }
