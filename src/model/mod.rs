@@ -2,8 +2,11 @@
 //! reader and resolver sees them, and how versions compare. It depends on nothing else of
 //! obsbox; `repo`, `packages`, `rootfs` and `callbacks` build on it.
 
+pub mod arch;
 pub mod rich;
 pub mod version;
+
+pub use arch::Arch;
 
 use serde::{Deserialize, Serialize};
 

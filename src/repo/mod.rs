@@ -17,7 +17,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-pub use crate::model::{Checksum, Format, Op, PackageMeta, Relation, version};
+pub use crate::model::arch::{deb_arch, rpm_arch};
+pub use crate::model::{Arch, Checksum, Format, Op, PackageMeta, Relation, version};
 pub use source::{Location, Source};
 
 /// What layout a repository has.
@@ -163,72 +164,4 @@ fn local_rpm(path: &Path, location: String, index: usize) -> Result<PackageMeta>
     let package = crate::packages::rpm::RpmPackage::open(path)?;
     crate::names::rpm_package(&package.name).with_context(|| format!("{}", path.display()))?;
     Ok(package.meta(&location, index))
-}
-
-/// Architecture names as Debian (left) and RPM (right) write them.
-const ARCHES: &[(&str, &str)] = &[
-    ("amd64", "x86_64"),
-    ("arm64", "aarch64"),
-    ("armhf", "armv7hl"),
-    ("ppc64el", "ppc64le"),
-    ("s390x", "s390x"),
-    ("riscv64", "riscv64"),
-    ("i386", "i686"),
-    ("all", "noarch"),
-];
-
-fn unknown_arch(arch: &str) -> anyhow::Error {
-    let known: Vec<String> = ARCHES
-        .iter()
-        .map(|(d, r)| format!("{d}/{r}"))
-        .chain(["i586".to_string()])
-        .collect();
-    anyhow::anyhow!(
-        "unknown architecture `{arch}` (known: {})",
-        known.join(", ")
-    )
-}
-
-/// The Debian name of `arch` (given in either naming): `x86_64` → `amd64`.
-pub fn deb_arch(arch: &str) -> Result<&'static str> {
-    if arch == "i586" {
-        return Ok("i386");
-    }
-    ARCHES
-        .iter()
-        .find(|(d, r)| *d == arch || *r == arch)
-        .map(|(d, _)| *d)
-        .ok_or_else(|| unknown_arch(arch))
-}
-
-/// The RPM name of `arch` (given in either naming): `amd64` → `x86_64`. `i586` stays
-/// `i586` (openSUSE's 32-bit x86), `i386` becomes `i686`.
-pub fn rpm_arch(arch: &str) -> Result<&'static str> {
-    if arch == "i586" {
-        return Ok("i586");
-    }
-    ARCHES
-        .iter()
-        .find(|(d, r)| *d == arch || *r == arch)
-        .map(|(_, r)| *r)
-        .ok_or_else(|| unknown_arch(arch))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arch_names() {
-        assert_eq!(deb_arch("x86_64").unwrap(), "amd64");
-        assert_eq!(deb_arch("amd64").unwrap(), "amd64");
-        assert_eq!(deb_arch("ppc64le").unwrap(), "ppc64el");
-        assert_eq!(deb_arch("i586").unwrap(), "i386");
-        assert_eq!(rpm_arch("arm64").unwrap(), "aarch64");
-        assert_eq!(rpm_arch("armhf").unwrap(), "armv7hl");
-        assert_eq!(rpm_arch("i386").unwrap(), "i686");
-        assert_eq!(rpm_arch("s390x").unwrap(), "s390x");
-        let e = rpm_arch("vax").unwrap_err().to_string();
-        assert!(e.contains("unknown architecture `vax`"), "{e}");
-    }
 }
