@@ -9,6 +9,7 @@
 //! `%endif`. Another `%if` expression counts as true and is reported, so that nothing is
 //! dropped silently. The `Macros:` section is taken verbatim, as OBS hands it to rpm.
 
+use crate::model::Arch;
 use crate::repo;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct ProjectConfig {
 }
 
 /// Reads a project config for a job of `arch`.
-pub fn parse(text: &str, arch: &str) -> ProjectConfig {
+pub fn parse(text: &str, arch: &Arch) -> ProjectConfig {
     let mut config = ProjectConfig::default();
     // One entry per open conditional: whether its current branch is taken.
     let mut branches: Vec<bool> = Vec::new();
@@ -133,11 +134,11 @@ pub fn parse(text: &str, arch: &str) -> ProjectConfig {
     config
 }
 
-/// Whether two arch names mean the same architecture (`x86_64` and `amd64` do).
-fn same_arch(a: &str, b: &str) -> bool {
-    a == b
+/// Whether an arch name of the config means `arch` (`x86_64` and `amd64` do).
+fn same_arch(a: &str, arch: &Arch) -> bool {
+    a == arch
         || matches!(
-            (repo::deb_arch(a), repo::deb_arch(b)),
+            (repo::deb_arch(a), arch.deb()),
             (Ok(x), Ok(y)) if x == y
         )
 }
@@ -179,7 +180,7 @@ Substitute: dsc:build_cmd dpkg-buildpackage -us -uc -b -us
 Substitute: gone x
 Substitute: !gone
 ";
-        let c = parse(text, "x86_64");
+        let c = parse(text, &"x86_64".parse().unwrap());
         assert_eq!(c.preinstall, ["dash", "coreutils", "libc6"]);
         assert_eq!(c.required, ["gcc"]);
         assert_eq!(c.support, ["hostonly"]);
@@ -196,7 +197,7 @@ Substitute: !gone
         );
         assert_eq!(c.substitute.len(), 1, "{:?}", c.substitute);
         assert!(c.notes[0].contains("line 17"), "{:?}", c.notes);
-        let arm = parse(text, "aarch64");
+        let arm = parse(text, &"aarch64".parse().unwrap());
         assert_eq!(arm.support, ["qemu", "never"]);
     }
 }
