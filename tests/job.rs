@@ -491,7 +491,7 @@ fn job_toml_minimal_source_tree() {
     assert_eq!(job.id, "local/local/hello/x86_64");
     assert_eq!(job.sources, dir.path());
     assert_eq!(job.recipe, "hello");
-    let host = obsbox::repo::deb_arch(std::env::consts::ARCH).unwrap();
+    let host = obsbox::model::arch::deb_arch(std::env::consts::ARCH).unwrap();
     assert_eq!(job.hostarch.unwrap(), host);
     if host == "amd64" {
         assert_eq!(job.toolbox_repos, job.repos);

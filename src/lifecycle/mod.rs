@@ -341,7 +341,7 @@ impl<'a> Preparing<'a> {
                 _ => &job.arch,
             };
             let ctx = repo::build_deps::BuildContext {
-                arch: arch.deb().unwrap_or(arch.as_str()).to_string(),
+                arch: arch.to_deb().unwrap_or_else(|_| arch.clone()),
                 profiles: job.build_profiles.clone(),
             };
             // obs-build's `%_target_cpu`: the cpu of `--target` when there is one.

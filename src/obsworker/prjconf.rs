@@ -10,7 +10,7 @@
 //! dropped silently. The `Macros:` section is taken verbatim, as OBS hands it to rpm.
 
 use crate::model::Arch;
-use crate::repo;
+use crate::model::arch::deb_arch;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectConfig {
@@ -138,7 +138,7 @@ pub fn parse(text: &str, arch: &Arch) -> ProjectConfig {
 fn same_arch(a: &str, arch: &Arch) -> bool {
     a == arch
         || matches!(
-            (repo::deb_arch(a), arch.deb()),
+            (deb_arch(a), arch.deb()),
             (Ok(x), Ok(y)) if x == y
         )
 }

@@ -17,7 +17,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-pub use crate::model::arch::{deb_arch, rpm_arch};
 pub use crate::model::{Arch, Checksum, Format, Op, PackageMeta, Relation, version};
 pub use source::{Location, Source};
 
@@ -47,7 +46,7 @@ pub struct Repository {
 /// package's `repo`. The kind is detected: a suite means a Debian archive; otherwise
 /// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
 /// repository, and a local directory without either a directory of package files.
-pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
+pub fn open(spec: &str, arch: &Arch, index: usize) -> Result<Repository> {
     open_cached(spec, arch, index, None)
 }
 
@@ -55,12 +54,12 @@ pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
 /// `cache` (see [`index_cache`]).
 pub fn open_cached(
     spec: &str,
-    arch: &str,
+    arch: &Arch,
     index: usize,
     cache: Option<&Path>,
 ) -> Result<Repository> {
     // A typo in the arch should fail before any network round trip.
-    deb_arch(arch)?;
+    arch.deb()?;
     let source = Source::parse(spec)?;
     let kind = detect(&source)?;
     let packages = match kind {
@@ -119,9 +118,9 @@ fn detect(source: &Source) -> Result<RepoKind> {
 /// Reads a local directory of `.deb`/`.rpm` files (not recursive), each from its own
 /// header. Packages of other architectures are left out; the checksum is computed when the
 /// package is unpacked (nothing to compare it with here).
-pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMeta>> {
-    let deb = deb_arch(arch)?;
-    let rpm = rpm_arch(arch)?;
+pub fn open_local(dir: &Path, arch: &Arch, index: usize) -> Result<Vec<PackageMeta>> {
+    let deb = arch.deb()?;
+    let rpm = arch.rpm()?;
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("repository {}: cannot read the directory", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

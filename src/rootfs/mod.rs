@@ -252,7 +252,7 @@ impl Available {
         let mut packages = Vec::new();
         let mut sources = Vec::new();
         for (i, spec) in request.repos.iter().enumerate() {
-            let repository = repo::open_cached(spec, request.arch.as_str(), i, Some(store.dir()))?;
+            let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()))?;
             packages.extend(repository.packages);
             sources.push(repository.source);
         }
