@@ -38,7 +38,7 @@ fn bdep(name: &str, evr: (Option<&str>, &str, &str), arch: &str, prp: (&str, &st
         epoch: evr.0.map(Into::into),
         version: Some(evr.1.into()),
         release: Some(evr.2.into()),
-        arch: Some(arch.into()),
+        arch: Some(arch.parse().unwrap()),
         project: Some(prp.0.into()),
         repository: Some(prp.1.into()),
         ..Bdep::default()

@@ -254,7 +254,12 @@ impl Root {
                 "epoch" => bdep.epoch = opt(),
                 "version" => bdep.version = opt(),
                 "release" => bdep.release = opt(),
-                "arch" => bdep.arch = opt(),
+                "arch" => {
+                    bdep.arch = opt()
+                        .map(|a| a.parse())
+                        .transpose()
+                        .with_context(|| format!("{}: attribute arch", what()))?
+                }
                 "project" => bdep.project = opt(),
                 "repository" => bdep.repository = opt(),
                 "preinstall" => bdep.preinstall = flag()?,
@@ -432,6 +437,10 @@ mod tests {
         for (bad, element) in [
             ("<hostarch>x y</hostarch>", "element <hostarch>"),
             ("<crossarch>../up</crossarch>", "element <crossarch>"),
+            (
+                "<bdep name=\"a\" arch=\"a:b\"/>",
+                "<bdep name=\"a\">: attribute arch",
+            ),
         ] {
             let e = format!("{:#}", with(bad).unwrap_err());
             assert!(

@@ -24,7 +24,7 @@ pub struct Bdep {
     pub epoch: Option<String>,
     pub version: Option<String>,
     pub release: Option<String>,
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     /// Unpacked first, natively (the base the rest installs into).
     pub preinstall: bool,
     /// Installed into the VM image only (not the buildroot), OBS `vminstall`.
