@@ -90,20 +90,10 @@ pub fn rpm_version(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// An architecture (Debian's `amd64`, rpm's `x86_64`, `noarch`, `all`): letters, digits,
-/// `_` and `-`.
+/// An architecture (Debian's `amd64`, rpm's `x86_64`, `noarch`, `all`): the rule of
+/// [`crate::model::Arch`], for arches that stay text (a package index's).
 pub fn arch(value: &str) -> Result<()> {
-    common("Architecture", value)?;
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        bail!(
-            "Architecture {:?} is not an architecture name",
-            one_line(value)
-        );
-    }
-    Ok(())
+    value.parse::<crate::model::Arch>().map(drop)
 }
 
 fn bad_char(c: char) -> bool {

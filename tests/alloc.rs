@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use obsbox::alloc::{self, JobInfo};
+use obsbox::model::Arch;
 use obsbox::worker;
 use serde::Deserialize;
 
@@ -25,7 +26,7 @@ struct Cases {
 struct Case {
     name: String,
     sources: Vec<String>,
-    arch: Option<String>,
+    arch: Option<Arch>,
     package: Option<String>,
     placed: Option<String>,
     hint: Option<String>,
@@ -55,7 +56,7 @@ fn constraints_corpus() {
     for case in &cases.case {
         let paths: Vec<_> = case.sources.iter().map(|s| dir.join(s)).collect();
         let merged =
-            alloc::load_job_constraints(&paths, case.arch.as_deref(), case.package.as_deref())
+            alloc::load_job_constraints(&paths, case.arch.as_ref(), case.package.as_deref())
                 .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
         let job = JobInfo {
             arch: case.arch.clone(),
@@ -916,7 +917,7 @@ fn k8s_pod_affinity_matches_the_constraints_on_every_corpus_case() {
     for case in &cases.case {
         let paths: Vec<_> = case.sources.iter().map(|s| dir.join(s)).collect();
         let merged =
-            alloc::load_job_constraints(&paths, case.arch.as_deref(), case.package.as_deref())
+            alloc::load_job_constraints(&paths, case.arch.as_ref(), case.package.as_deref())
                 .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
         let req = alloc::Request::new(
             merged.clone(),
@@ -1233,7 +1234,7 @@ fn indexed_placement_decides_as_the_rule_by_rule_checker_on_the_corpus() {
         for case in &cases.case {
             let paths: Vec<_> = case.sources.iter().map(|s| dir.join(s)).collect();
             let merged =
-                alloc::load_job_constraints(&paths, case.arch.as_deref(), case.package.as_deref())
+                alloc::load_job_constraints(&paths, case.arch.as_ref(), case.package.as_deref())
                     .unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
             let req = alloc::Request::new(
                 merged.clone(),

@@ -12,7 +12,13 @@ use std::path::Path;
 use std::process::Command;
 
 use obsbox::alloc::{self, Sources, constraints};
+use obsbox::model::Arch;
 use obsbox::worker;
+
+/// An arch name of a test (valid).
+fn a(name: &str) -> Arch {
+    name.parse().unwrap()
+}
 
 /// A worker document as bs_worker registers it: attributes ip/port/workerid, no
 /// <buildarch>, a chroot or VM sandbox.
@@ -554,8 +560,8 @@ fn obs_rules_table() {
                     .unwrap_or_else(|e| panic!("{}: {e:#}", c.rule)),
             );
         }
-        let con = s.combine(Some(c.arch), Some(c.package)).unwrap();
-        let got = alloc::check(&w, &con, Some(c.arch));
+        let con = s.combine(Some(&a(c.arch)), Some(c.package)).unwrap();
+        let got = alloc::check(&w, &con, Some(&a(c.arch)));
         if got.is_ok() != c.obs {
             wrong.push(format!(
                 "{}: OBS says {}, obsbox {:?}",
@@ -625,7 +631,7 @@ fn refuses_what_obs_refuses() {
     let e = constraints::from_prjconf(
         "Constraint: prefer:hostlabel ssd\n",
         "_config",
-        Some("x86_64"),
+        Some(&a("x86_64")),
     )
     .unwrap_err()
     .to_string();
@@ -633,7 +639,7 @@ fn refuses_what_obs_refuses() {
     let ok = constraints::from_prjconf(
         "#!ObsboxPrefer: hostlabel weight=3 ssd\n",
         "_config",
-        Some("x86_64"),
+        Some(&a("x86_64")),
     )
     .unwrap();
     assert_eq!(ok.prefer[0].weight, 3);
@@ -652,16 +658,16 @@ fn project_config_is_read_for_the_jobs_arch() {
         Constraint: sandbox kvm\n";
     let w = bs_worker("x86_64", STD);
     let of = |arch: &str| {
-        constraints::from_prjconf(conf, "_config", Some(arch))
+        constraints::from_prjconf(conf, "_config", Some(&a(arch)))
             .unwrap()
-            .combine(Some(arch), None)
+            .combine(Some(&a(arch)), None)
             .unwrap()
     };
     let c = of("x86_64");
     assert_eq!(c.hostlabel.len(), 1);
     assert_eq!(c.hostlabel[0].value, "big");
     assert!(c.hardware.is_none(), "{c:?}");
-    assert!(alloc::check(&w, &c, Some("x86_64")).is_ok());
+    assert!(alloc::check(&w, &c, Some(&a("x86_64"))).is_ok());
     let c = of("ppc64le");
     let flags = c.hardware.unwrap().cpu.unwrap();
     assert_eq!(flags[0].value, "power8");
@@ -671,10 +677,10 @@ fn project_config_is_read_for_the_jobs_arch() {
     let c = constraints::from_prjconf(
         "Constraint: hostlabel a\nConstraint: !*\nConstraint: hostlabel b\n",
         "_config",
-        Some("x86_64"),
+        Some(&a("x86_64")),
     )
     .unwrap()
-    .combine(Some("x86_64"), None)
+    .combine(Some(&a("x86_64")), None)
     .unwrap();
     assert_eq!(
         c.hostlabel
@@ -971,12 +977,12 @@ fn agrees_with_obs_perl_matcher_where_2_9_4_agrees_with_upstream() {
             l.add(s);
             s = l;
         }
-        let con = s.combine(Some(&arch), Some("pkg")).unwrap();
+        let con = s.combine(Some(&a(&arch)), Some("pkg")).unwrap();
         for (i, w) in workers.iter().enumerate() {
             let name = format!("h{i}");
             std::fs::write(case.join("workers").join(&name), w).unwrap();
             let worker = worker::from_xml(w.as_bytes(), &name).unwrap();
-            let ok = alloc::check(&worker, &con, Some(&arch)).is_ok();
+            let ok = alloc::check(&worker, &con, Some(&a(&arch))).is_ok();
             mine.insert(
                 format!("{} {name}", case.display()),
                 (ok, xml.clone(), lines.clone(), w.clone(), arch.clone()),
@@ -1057,8 +1063,9 @@ fn obs_build_distribution_config_per_arch() {
         "{} is missing: integration/setup.sh installs obs-build",
         conf.display()
     );
-    let of =
-        |arch: &str| alloc::load_job_constraints(&[conf.to_path_buf()], Some(arch), None).unwrap();
+    let of = |arch: &str| {
+        alloc::load_job_constraints(&[conf.to_path_buf()], Some(&a(arch)), None).unwrap()
+    };
     assert_eq!(of("x86_64"), alloc::Constraints::default());
     let ppc = of("ppc64le");
     let flags = ppc.hardware.unwrap().cpu.unwrap();

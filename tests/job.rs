@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use obsbox::job::{self, Bdep, Check, Job, RepoRef};
+use obsbox::model::Arch;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -37,7 +38,7 @@ fn bdep(name: &str, evr: (Option<&str>, &str, &str), arch: &str, prp: (&str, &st
         epoch: evr.0.map(Into::into),
         version: Some(evr.1.into()),
         release: Some(evr.2.into()),
-        arch: Some(arch.into()),
+        arch: Some(arch.parse().unwrap()),
         project: Some(prp.0.into()),
         repository: Some(prp.1.into()),
         ..Bdep::default()
@@ -99,9 +100,9 @@ fn buildinfo_debian_every_field() {
         project: "home:alice:obsbox".into(),
         repository: "Debian_12".into(),
         package: "hello-obsbox".into(),
-        arch: "x86_64".into(),
-        hostarch: String::new(),
-        crossarch: String::new(),
+        arch: "x86_64".parse().unwrap(),
+        hostarch: None,
+        crossarch: None,
         recipe: "hello-obsbox_1.0-1.dsc".into(),
         sources: dir.path().to_path_buf(),
         release: Some("1.3".into()),
@@ -221,8 +222,8 @@ fn buildinfo_rpm_cross() {
     assert_eq!(
         (
             job.arch.as_str(),
-            job.hostarch.as_str(),
-            job.crossarch.as_str()
+            job.hostarch.as_ref().map_or("", Arch::as_str),
+            job.crossarch.as_ref().map_or("", Arch::as_str)
         ),
         ("aarch64", "x86_64", "riscv64")
     );
@@ -327,7 +328,8 @@ fn rpmlist_with_every_tag() {
     let path = write(dir.path(), ".build.rpmlist", &text);
     let job = job::load(&path).unwrap();
     assert_eq!(job.id, path.display().to_string());
-    assert!(job.arch.is_empty() && job.recipe.is_empty() && job.repos.is_empty());
+    // The arch is the caller's to set (from obs-build's --arch): this machine's until then.
+    assert!(job.arch == Arch::native() && job.recipe.is_empty() && job.repos.is_empty());
     assert_eq!(job.toolbox, ["rpmlint-mini"]);
     let b = |name: &str, sysroot: bool| {
         job.bdeps
@@ -433,9 +435,9 @@ fn job_toml_full() {
         project: "home:example".into(),
         repository: "debian_12".into(),
         package: "hello-obsbox".into(),
-        arch: "arm64".into(),
-        hostarch: "amd64".into(),
-        crossarch: String::new(),
+        arch: "arm64".parse().unwrap(),
+        hostarch: Some("amd64".parse().unwrap()),
+        crossarch: None,
         recipe: "hello-obsbox_1.0.dsc".into(),
         sources: dir.path().join("src"),
         release: Some("7".into()),
@@ -489,8 +491,8 @@ fn job_toml_minimal_source_tree() {
     assert_eq!(job.id, "local/local/hello/x86_64");
     assert_eq!(job.sources, dir.path());
     assert_eq!(job.recipe, "hello");
-    let host = obsbox::repo::deb_arch(std::env::consts::ARCH).unwrap();
-    assert_eq!(job.hostarch, host);
+    let host = obsbox::model::arch::deb_arch(std::env::consts::ARCH).unwrap();
+    assert_eq!(job.hostarch.unwrap(), host);
     if host == "amd64" {
         assert_eq!(job.toolbox_repos, job.repos);
     }
@@ -550,7 +552,7 @@ fn job_toml_sysroot_cross_build() {
         &format!("{base}crossarch = \"arm64\"\nsysroot = [\"libc6\", \"libgcc-s1\"]\n"),
     );
     let job = job::load(&path).unwrap();
-    assert_eq!(job.crossarch, "arm64");
+    assert_eq!(job.crossarch.unwrap(), "arm64");
     assert_eq!(job.toolbox_repos, job.repos);
     let listed: Vec<(&str, bool)> = job
         .bdeps

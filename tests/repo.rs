@@ -10,8 +10,13 @@ mod common;
 
 use common::serve::Server;
 use obsbox::repo::fetch::{FetchItem, fetch_all};
-use obsbox::repo::{self, Checksum, Location, Op, RepoKind};
+use obsbox::repo::{self, Arch, Checksum, Location, Op, RepoKind};
 use sha2::{Digest, Sha256};
+
+/// An arch name of a test (valid).
+fn a(name: &str) -> Arch {
+    name.parse().unwrap()
+}
 
 fn sha256(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -146,11 +151,11 @@ fn debian_archive_by_path_file_url_and_http() {
     .iter()
     .enumerate()
     {
-        let r = repo::open(spec, "x86_64", i).unwrap();
+        let r = repo::open(spec, &a("x86_64"), i).unwrap();
         assert_eq!(r.kind, RepoKind::Debian);
         check_debian_packages(&r.packages, i);
     }
-    let r = repo::open(&format!("{} bookworm", server.url("")), "arm64", 0).unwrap();
+    let r = repo::open(&format!("{} bookworm", server.url("")), &a("arm64"), 0).unwrap();
     assert_eq!(r.packages.len(), 2);
     assert!(r.packages.iter().any(|p| p.arch == "arm64"));
 
@@ -184,7 +189,7 @@ fn remote_index_kept_in_the_cache_until_the_archive_changes() {
     let server = Server::serve(archive.path());
     let spec = format!("{} bookworm main", server.url(""));
     let cache = tempfile::tempdir().unwrap();
-    let open = || repo::open_cached(&spec, "x86_64", 0, Some(cache.path()));
+    let open = || repo::open_cached(&spec, &a("x86_64"), 0, Some(cache.path()));
     check_debian_packages(&open().unwrap().packages, 0);
     let index = archive
         .path()
@@ -199,7 +204,7 @@ fn remote_index_kept_in_the_cache_until_the_archive_changes() {
 
     fs::remove_file(index.with_extension("xz")).unwrap();
     check_debian_packages(&open().unwrap().packages, 0);
-    let e = err(repo::open(&spec, "x86_64", 0));
+    let e = err(repo::open(&spec, &a("x86_64"), 0));
     assert!(e.contains("Packages.xz"), "{e}");
 
     let changed = format!(
@@ -227,10 +232,10 @@ fn local_mirror_without_the_uncompressed_index_it_lists() {
         .path()
         .join("dists/bookworm/main/binary-amd64/Packages");
     fs::remove_file(&index).unwrap();
-    let r = repo::open(&format!("{root} bookworm main"), "x86_64", 0).unwrap();
+    let r = repo::open(&format!("{root} bookworm main"), &a("x86_64"), 0).unwrap();
     check_debian_packages(&r.packages, 0);
     fs::remove_file(index.with_extension("xz")).unwrap();
-    let r = repo::open(&format!("file://{root} bookworm main"), "x86_64", 0).unwrap();
+    let r = repo::open(&format!("file://{root} bookworm main"), &a("x86_64"), 0).unwrap();
     check_debian_packages(&r.packages, 0);
 }
 
@@ -239,7 +244,7 @@ fn debian_arch_not_in_release() {
     let archive = debian_archive();
     let e = err(repo::open(
         &format!("{} bookworm", archive.path().display()),
-        "riscv64",
+        &a("riscv64"),
         0,
     ));
     assert!(
@@ -248,7 +253,7 @@ fn debian_arch_not_in_release() {
     );
     let e = err(repo::open(
         &format!("{} trixie", archive.path().display()),
-        "amd64",
+        &a("amd64"),
         0,
     ));
     assert!(e.contains("dists/trixie/Release: not found"), "{e}");
@@ -268,7 +273,7 @@ fn debian_packages_checksum_mismatch() {
     fs::write(&index, &data).unwrap();
     let e = err(repo::open(
         &format!("{} bookworm", server.url("")),
-        "amd64",
+        &a("amd64"),
         0,
     ));
     let url = server.url("dists/bookworm/main/binary-amd64/Packages.xz");
@@ -283,7 +288,7 @@ fn debian_packages_checksum_mismatch() {
     fs::write(&index, b"short").unwrap();
     let e = err(repo::open(
         &format!("{} bookworm", server.url("")),
-        "amd64",
+        &a("amd64"),
         0,
     ));
     assert!(e.contains(&format!("{url}: size mismatch")), "{e}");
@@ -301,7 +306,7 @@ fn debian_missing_packages_names_the_url() {
     .unwrap();
     let e = err(repo::open(
         &format!("{} bookworm", server.url("")),
-        "amd64",
+        &a("amd64"),
         0,
     ));
     assert_eq!(
@@ -314,7 +319,7 @@ fn debian_missing_packages_names_the_url() {
     // A component the Release does not list.
     let e = err(repo::open(
         &format!("{} bookworm contrib", server.url("")),
-        "amd64",
+        &a("amd64"),
         0,
     ));
     assert!(
@@ -336,7 +341,7 @@ fn inrelease_is_read_unsigned() {
     fs::write(dist.join("InRelease"), signed).unwrap();
     let r = repo::open(
         &format!("{} bookworm", archive.path().display()),
-        "amd64",
+        &a("amd64"),
         0,
     )
     .unwrap();
@@ -349,11 +354,11 @@ fn flat_debian_repository() {
     let packages = write_pool(dir.path());
     write(&dir.path().join("Packages.gz"), &gz(packages.as_bytes()));
     let server = Server::serve(dir.path());
-    let r = repo::open(&server.url(""), "amd64", 4).unwrap();
+    let r = repo::open(&server.url(""), &a("amd64"), 4).unwrap();
     assert_eq!(r.kind, RepoKind::DebianFlat);
     check_debian_packages(&r.packages, 4);
     // sources.list's `URL ./` form.
-    let r = repo::open(&format!("{} ./", dir.path().display()), "amd64", 4).unwrap();
+    let r = repo::open(&format!("{} ./", dir.path().display()), &a("amd64"), 4).unwrap();
     assert_eq!(r.kind, RepoKind::DebianFlat);
     check_debian_packages(&r.packages, 4);
 
@@ -361,10 +366,10 @@ fn flat_debian_repository() {
     let index = gz(packages.as_bytes());
     let release = format!("SHA256:\n {} {} Packages.gz\n", sha256(&index), index.len());
     write(&dir.path().join("Release"), release.as_bytes());
-    let r = repo::open(&server.url(""), "amd64", 4).unwrap();
+    let r = repo::open(&server.url(""), &a("amd64"), 4).unwrap();
     check_debian_packages(&r.packages, 4);
     write(&dir.path().join("Packages.gz"), &gz(b"Package: evil\n"));
-    let e = err(repo::open(&server.url(""), "amd64", 4));
+    let e = err(repo::open(&server.url(""), &a("amd64"), 4));
     assert!(
         e.starts_with(&format!("{}: size mismatch", server.url("Packages.gz"))),
         "{e}"
@@ -376,7 +381,7 @@ fn flat_debian_repository() {
         &dir.path().join("Packages.gz"),
         &gz(format!("{packages}Package: broken\nVersion: 1\nFilename: b.deb\n").as_bytes()),
     );
-    let e = err(repo::open(&server.url(""), "amd64", 4));
+    let e = err(repo::open(&server.url(""), &a("amd64"), 4));
     assert!(e.starts_with(&server.url("Packages.gz")), "{e}");
     assert!(
         e.contains("package `broken`") && e.contains("`Architecture`"),
@@ -559,7 +564,7 @@ fn rpmmd_by_path_and_http() {
         for spec in [r.path().display().to_string(), server.url("")] {
             // Debian and RPM arch names alike.
             for arch in ["x86_64", "amd64"] {
-                let repo = repo::open(&spec, arch, 2).unwrap();
+                let repo = repo::open(&spec, &a(arch), 2).unwrap();
                 assert_eq!(repo.kind, RepoKind::RpmMd);
                 let names: Vec<_> = repo.packages.iter().map(|p| p.nevra()).collect();
                 assert_eq!(
@@ -573,7 +578,7 @@ fn rpmmd_by_path_and_http() {
                 assert_eq!(hello.size, 120);
             }
         }
-        let a = repo::open(&r.path().display().to_string(), "aarch64", 0).unwrap();
+        let a = repo::open(&r.path().display().to_string(), &a("aarch64"), 0).unwrap();
         assert_eq!(a.packages[0].arch, "aarch64");
     }
 }
@@ -586,7 +591,7 @@ fn rpmmd_remote_primary_kept_in_the_cache() {
     let r = rpmmd_repo(PRIMARY.as_bytes(), "zst");
     let server = Server::serve(r.path());
     let cache = tempfile::tempdir().unwrap();
-    let open = || repo::open_cached(&server.url(""), "x86_64", 0, Some(cache.path()));
+    let open = || repo::open_cached(&server.url(""), &a("x86_64"), 0, Some(cache.path()));
     let names = |repo: repo::Repository| -> Vec<String> {
         repo.packages.iter().map(|p| p.nevra()).collect()
     };
@@ -604,7 +609,7 @@ fn rpmmd_remote_primary_kept_in_the_cache() {
         }
     }
     assert_eq!(names(open().unwrap()), expected);
-    let e = err(repo::open(&server.url(""), "x86_64", 0));
+    let e = err(repo::open(&server.url(""), &a("x86_64"), 0));
     assert!(e.contains("-primary.xml.zst"), "{e}");
 
     // A damaged copy is not used: the repository is read again (here it has no primary).
@@ -632,7 +637,7 @@ fn rpmmd_broken_xml_names_the_file() {
     let broken = PRIMARY.replace("</name><arch>x86_64", "</nam><arch>x86_64");
     let r = rpmmd_repo(broken.as_bytes(), "gz");
     let server = Server::serve(r.path());
-    let e = err(repo::open(&server.url(""), "x86_64", 0));
+    let e = err(repo::open(&server.url(""), &a("x86_64"), 0));
     let href = fs::read_dir(r.path().join("repodata"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -648,10 +653,10 @@ fn rpmmd_broken_xml_names_the_file() {
 
     // A truncated primary, and a broken repomd.xml.
     let r = rpmmd_repo(&PRIMARY.as_bytes()[..PRIMARY.len() / 2], "zst");
-    let e = err(repo::open(&r.path().display().to_string(), "x86_64", 0));
+    let e = err(repo::open(&r.path().display().to_string(), &a("x86_64"), 0));
     assert!(e.contains("primary.xml.zst: broken XML"), "{e}");
     fs::write(r.path().join("repodata/repomd.xml"), "<repomd><data type=").unwrap();
-    let e = err(repo::open(&r.path().display().to_string(), "x86_64", 0));
+    let e = err(repo::open(&r.path().display().to_string(), &a("x86_64"), 0));
     assert!(
         e.starts_with(&format!(
             "{}: broken XML",
@@ -672,7 +677,7 @@ fn rpmmd_primary_checksum_mismatch() {
     let mut data = fs::read(&primary).unwrap();
     data[0] = b' ';
     fs::write(&primary, &data).unwrap();
-    let e = err(repo::open(&r.path().display().to_string(), "x86_64", 0));
+    let e = err(repo::open(&r.path().display().to_string(), &a("x86_64"), 0));
     assert!(
         e.starts_with(&format!("{}: sha256 checksum mismatch", primary.display())),
         "{e}"
@@ -682,21 +687,25 @@ fn rpmmd_primary_checksum_mismatch() {
 #[test]
 fn unrecognised_sources() {
     let dir = tempfile::tempdir().unwrap();
-    let e = err(repo::open(&dir.path().display().to_string(), "x86_64", 0));
+    let e = err(repo::open(
+        &dir.path().display().to_string(),
+        &a("x86_64"),
+        0,
+    ));
     assert!(e.contains("no .deb or .rpm files"), "{e}");
-    let e = err(repo::open("/nonexistent/obsbox-repo", "x86_64", 0));
+    let e = err(repo::open("/nonexistent/obsbox-repo", &a("x86_64"), 0));
     assert_eq!(e, "repository /nonexistent/obsbox-repo: no such directory");
     let server = Server::serve(dir.path());
-    let e = err(repo::open(&server.url("sub"), "x86_64", 0));
+    let e = err(repo::open(&server.url("sub"), &a("x86_64"), 0));
     assert!(
         e.contains("no repodata/repomd.xml and no Packages index"),
         "{e}"
     );
-    let e = err(repo::open(&server.url(""), "m68k", 0));
+    let e = err(repo::open(&server.url(""), &a("m68k"), 0));
     assert!(e.contains("unknown architecture `m68k`"), "{e}");
     // Nothing listening: the error names the URL.
     drop(server);
-    let e = err(repo::open("http://127.0.0.1:9/r bookworm", "amd64", 0));
+    let e = err(repo::open("http://127.0.0.1:9/r bookworm", &a("amd64"), 0));
     assert!(
         e.starts_with("GET http://127.0.0.1:9/r/dists/bookworm/Release"),
         "{e}"
@@ -717,7 +726,7 @@ fn local_directory_of_packages() {
         }
     }
     let spec = dir.path().display().to_string();
-    let arm = repo::open(&spec, "arm64", 0).unwrap();
+    let arm = repo::open(&spec, &a("arm64"), 0).unwrap();
     assert_eq!(arm.kind, RepoKind::Local);
     assert!(
         arm.packages
@@ -732,7 +741,7 @@ fn local_directory_of_packages() {
         "{:?}",
         arm.packages
     );
-    let x86 = repo::open(&spec, "x86_64", 0).unwrap();
+    let x86 = repo::open(&spec, &a("x86_64"), 0).unwrap();
     let tools = x86
         .packages
         .iter()

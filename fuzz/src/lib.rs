@@ -92,8 +92,9 @@ pub fn run(target: &str, arena: &Arena, data: &[u8]) -> Vec<anyhow::Error> {
             use obsbox::alloc::constraints;
             note(constraints::from_xml(data, "_constraints").map(drop));
             if let Ok(text) = std::str::from_utf8(data) {
-                note(constraints::from_prjconf(text, "_config", Some("x86_64")).map(drop));
-                note(constraints::from_spec(text, "hello.spec", Some("x86_64")).map(drop));
+                let arch: obsbox::model::Arch = "x86_64".parse().expect("a valid arch");
+                note(constraints::from_prjconf(text, "_config", Some(&arch)).map(drop));
+                note(constraints::from_spec(text, "hello.spec", Some(&arch)).map(drop));
             }
         }
         "config_json" => {

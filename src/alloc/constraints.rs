@@ -15,6 +15,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
 
 use super::obsdata::{self, Map, Val, truthy};
+use crate::model::Arch;
 use crate::xmltree;
 
 /// One job's constraints. Empty means "not constrained".
@@ -260,7 +261,7 @@ impl Sources {
     /// The constraints OBS's dispatcher checks a worker against, for a job of `arch` and
     /// `package` (the `<overwrite>` conditions): the package's constraints with their
     /// overwrites, merged over the constraint lines built into one structure.
-    pub fn combine(&self, arch: Option<&str>, package: Option<&str>) -> Result<Constraints> {
+    pub fn combine(&self, arch: Option<&Arch>, package: Option<&str>) -> Result<Constraints> {
         let pkg = self
             .package
             .as_ref()
@@ -340,7 +341,7 @@ fn prefer_comment(text: &str, origin: &str, out: &mut Sources) -> Result<()> {
 /// A project config's constraints for a job of `arch`, as OBS's config reader gives them:
 /// conditionals and macros evaluated for the arch, `Constraint:` lines (key case-insensitive;
 /// `Constraint: !*` drops the ones before), and obsbox's `#!ObsboxPrefer:` comments.
-pub fn from_prjconf(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> {
+pub fn from_prjconf(text: &str, file: &str, arch: Option<&Arch>) -> Result<Sources> {
     read_lines(text, file, arch, |line, origin, out| {
         let Some((key, rest)) = line.trim_start().split_once(':') else {
             return Ok(());
@@ -360,7 +361,7 @@ pub fn from_prjconf(text: &str, file: &str, arch: Option<&str>) -> Result<Source
 
 /// A recipe's `#!BuildConstraint:` lines (spec, Dockerfile, kiwi…) and `#!ObsboxPrefer:`
 /// comments, conditionals evaluated for `arch`.
-pub fn from_spec(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> {
+pub fn from_spec(text: &str, file: &str, arch: Option<&Arch>) -> Result<Sources> {
     read_lines(text, file, arch, |line, origin, out| {
         if let Some(rest) = strip_prefix_ci(line.trim_start(), "#!BuildConstraint:") {
             obs_line(rest, origin, out, "#!BuildConstraint:")?;
@@ -375,11 +376,11 @@ pub fn from_spec(text: &str, file: &str, arch: Option<&str>) -> Result<Sources> 
 fn read_lines(
     text: &str,
     file: &str,
-    arch: Option<&str>,
+    arch: Option<&Arch>,
     mut each: impl FnMut(&str, String, &mut Sources) -> Result<()>,
 ) -> Result<Sources> {
     let mut out = Sources::default();
-    for (n, line) in crate::repo::spec_deps::config_lines(text, arch.unwrap_or("noarch"))
+    for (n, line) in crate::repo::spec_deps::config_lines(text, arch.map_or("noarch", Arch::as_str))
         .with_context(|| file.to_string())?
     {
         let origin = format!("{file}: line {n}");
@@ -451,7 +452,7 @@ pub const SECURE_SANDBOXES: [&str; 3] = ["xen", "kvm", "zvm"];
 /// `#!BuildConstraint:` lines, a project config (`_config`, `prjconf`, `*.prjconf`,
 /// `*.conf`) as OBS reads it for `arch`, an XML document (starting with `<`) as
 /// `_constraints`, anything else as bare constraint lines.
-pub fn load(path: &std::path::Path, arch: Option<&str>) -> Result<Sources> {
+pub fn load(path: &std::path::Path, arch: Option<&Arch>) -> Result<Sources> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {file}"))?;
     let name = path

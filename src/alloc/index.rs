@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::constraints::{Constraints, SECURE_SANDBOXES, Size};
 use super::matching::verscmp;
 use super::{Candidate, Choice, Gathered, Member, Request, Settings, State, decide_gathered};
+use crate::model::Arch;
 use crate::worker::runs_natively;
 
 /// A set of worker positions.
@@ -101,7 +102,7 @@ pub struct Index {
     n: usize,
     all: BitSet,
     buildarch: HashMap<String, BitSet>,
-    hostarch: HashMap<String, BitSet>,
+    hostarch: HashMap<Arch, BitSet>,
     nativeonly: BitSet,
     labels: HashMap<String, BitSet>,
     sandbox: HashMap<String, BitSet>,
@@ -155,7 +156,10 @@ impl Index {
             for a in w.build_arches() {
                 add(&mut x.buildarch, a, n, i);
             }
-            add(&mut x.hostarch, &w.hostarch, n, i);
+            x.hostarch
+                .entry(w.hostarch.clone())
+                .or_insert_with(|| BitSet::empty(n))
+                .insert(i);
             for l in &w.hostlabel {
                 add(&mut x.labels, l, n, i);
             }
@@ -201,7 +205,7 @@ impl Index {
     }
 
     /// The workers for whose CPU `arch` is native (its hostarch or a compatible one).
-    pub fn natives(&self, arch: &str) -> BitSet {
+    pub fn natives(&self, arch: &Arch) -> BitSet {
         let mut s = BitSet::empty(self.n);
         for (h, set) in &self.hostarch {
             if runs_natively(h, arch) {
@@ -212,14 +216,14 @@ impl Index {
     }
 
     /// The workers that meet `c` for a job of `arch`, as [`check`](super::check) decides.
-    pub fn compliant(&self, c: &Constraints, arch: Option<&str>) -> BitSet {
+    pub fn compliant(&self, c: &Constraints, arch: Option<&Arch>) -> BitSet {
         let mut s = self.all.clone();
         let require = |s: &mut BitSet, set: Option<&BitSet>| match set {
             Some(set) => s.and(set),
             None => s.clear(),
         };
         if let Some(a) = arch {
-            require(&mut s, self.get(&self.buildarch, a));
+            require(&mut s, self.get(&self.buildarch, a.as_str()));
             // nativeonly workers whose hostarch needs a helper for this arch.
             let mut helped = BitSet::empty(self.n);
             for (h, set) in &self.hostarch {

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::constraints::Constraints;
 use super::{Member, Request, Settings};
+use crate::model::Arch;
 use crate::worker::{K8S_PREFIX, k8s_label_key, k8s_label_value};
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,14 +152,14 @@ fn at_least(key: &str, n: u64) -> Requirement {
 }
 
 /// The clauses (all must hold) for hard constraints `c` and the job's arch.
-fn clauses(c: &Constraints, arch: Option<&str>, fleet: &[Member]) -> Result<Vec<Clause>> {
+fn clauses(c: &Constraints, arch: Option<&Arch>, fleet: &[Member]) -> Result<Vec<Clause>> {
     let mut out: Vec<Clause> = Vec::new();
     if let Some(a) = arch {
         out.push(one(req(&key(&format!("buildarch.{a}"))?, "In", &["true"])));
         // A nativeonly node builds only its own hostarch.
         out.push(vec![
             vec![req("nativeonly", "DoesNotExist", &[])],
-            vec![req("hostarch", "In", &[value(a).as_str()])],
+            vec![req("hostarch", "In", &[value(a.as_str()).as_str()])],
         ]);
     }
     for l in &c.hostlabel {
@@ -336,11 +337,11 @@ fn terms(clauses: Vec<Clause>) -> Vec<Term> {
 }
 
 /// The hostarches that build `arch` by OBS's arch table (the arch itself first).
-fn native_hostarches(arch: &str) -> Vec<String> {
-    let mut out = vec![arch.to_string()];
+fn native_hostarches(arch: &Arch) -> Vec<Arch> {
+    let mut out = vec![arch.clone()];
     for h in crate::worker::hostarches() {
-        if crate::worker::runs_natively(h, arch) && !out.iter().any(|o| o == h) {
-            out.push(h.to_string());
+        if crate::worker::runs_natively(&h, arch) && !out.contains(&h) {
+            out.push(h);
         }
     }
     out
@@ -369,7 +370,7 @@ pub fn pod(req: &Request, fleet: &[Member], settings: &Settings, image: &str) ->
     let mut preferred = Vec::new();
     if let Some(a) = arch {
         let natives = native_hostarches(a);
-        let refs: Vec<&str> = natives.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = natives.iter().map(Arch::as_str).collect();
         preferred.push(PreferredTerm {
             weight: 100,
             preference: Term {
@@ -401,19 +402,19 @@ pub fn pod(req: &Request, fleet: &[Member], settings: &Settings, image: &str) ->
         }
     }
     let mut annotations = BTreeMap::new();
-    let mut put = |k: &str, v: &Option<String>| {
+    let mut put = |k: &str, v: Option<&str>| {
         if let Some(v) = v {
-            annotations.insert(format!("org.openbuildservice.{k}"), v.clone());
+            annotations.insert(format!("org.openbuildservice.{k}"), v.to_string());
         }
     };
-    put("job", &req.id);
-    put("project", &req.project);
-    put("package", &req.package);
-    put("arch", &req.arch);
+    put("job", req.id.as_deref());
+    put("project", req.project.as_deref());
+    put("package", req.package.as_deref());
+    put("arch", req.arch.as_ref().map(Arch::as_str));
     let name = dns_label(&format!(
         "obsbox-{}-{}",
         req.package.as_deref().unwrap_or("job"),
-        arch.unwrap_or("any")
+        arch.map_or("any", Arch::as_str)
     ));
     Ok(Pod {
         api_version: "v1".into(),

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::constraints::{Constraints, HardwareC, LinuxC, SECURE_SANDBOXES, Size};
+use crate::model::Arch;
 use crate::worker::{Hardware, Worker};
 
 /// Why a worker cannot take the job: the rule (a constraint path such as
@@ -28,7 +29,7 @@ fn fail(rule: &str, explanation: String) -> Failure {
 }
 
 /// The first failing rule, or `Ok`.
-pub fn check(w: &Worker, c: &Constraints, arch: Option<&str>) -> Result<(), Failure> {
+pub fn check(w: &Worker, c: &Constraints, arch: Option<&Arch>) -> Result<(), Failure> {
     match failures(w, c, arch, true).into_iter().next() {
         Some(f) => Err(f),
         None => Ok(()),
@@ -36,11 +37,11 @@ pub fn check(w: &Worker, c: &Constraints, arch: Option<&str>) -> Result<(), Fail
 }
 
 /// Every failing rule, in OBS's order (for "which constraint excludes the most workers").
-pub fn all_failures(w: &Worker, c: &Constraints, arch: Option<&str>) -> Vec<Failure> {
+pub fn all_failures(w: &Worker, c: &Constraints, arch: Option<&Arch>) -> Vec<Failure> {
     failures(w, c, arch, false)
 }
 
-fn failures(w: &Worker, c: &Constraints, arch: Option<&str>, first: bool) -> Vec<Failure> {
+fn failures(w: &Worker, c: &Constraints, arch: Option<&Arch>, first: bool) -> Vec<Failure> {
     let mut found = Found {
         failures: Vec::new(),
         first,
@@ -71,7 +72,7 @@ fn check_rules(
     found: &mut Found,
     w: &Worker,
     c: &Constraints,
-    arch: Option<&str>,
+    arch: Option<&Arch>,
 ) -> Result<(), Stop> {
     if let Some(a) = arch {
         check_arch(found, w, a)?;
@@ -93,7 +94,7 @@ fn check_rules(
 /// obsbox worker (sandbox `obsbox`) also builds, emulated, the foreign arches its
 /// <buildarch> lists; no OBS worker document has that sandbox, so OBS's verdicts stay as
 /// they are.
-fn check_arch(found: &mut Found, w: &Worker, a: &str) -> Result<(), Stop> {
+fn check_arch(found: &mut Found, w: &Worker, a: &Arch) -> Result<(), Stop> {
     match crate::worker::arch_mode(w, a) {
         Some(crate::worker::ArchMode::Helper)
             if w.hardware.as_ref().is_some_and(|h| h.nativeonly) =>
@@ -374,7 +375,7 @@ fn or_none(s: &str) -> &str {
 /// and linux the sub-parts that no worker meets on their own (`hardware:memory`), or the
 /// part itself when each sub-part alone is met. `None` when every part is met by some
 /// worker (only their combination excludes everyone).
-pub fn obs_hint(workers: &[&Worker], c: &Constraints, arch: Option<&str>) -> Option<String> {
+pub fn obs_hint(workers: &[&Worker], c: &Constraints, arch: Option<&Arch>) -> Option<String> {
     let eligible: Vec<&Worker> = workers
         .iter()
         .copied()

@@ -35,12 +35,13 @@ pub use fleet::{Member, State, load_fleet};
 pub use matching::{Failure, check};
 pub use settings::Settings;
 
+use crate::model::Arch;
 use crate::worker::{self, Worker};
 
 /// The job as far as allocation is concerned.
 #[derive(Debug, Clone, Default)]
 pub struct JobInfo {
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     pub package: Option<String>,
 }
 
@@ -58,11 +59,11 @@ pub struct Request {
     pub package: Option<String>,
     /// The job's arch (OBS name); selects `<overwrite>` conditions.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     /// The arch the worker must build: OBS's `hostarch || arch` (a cross build runs on a
     /// worker of its hostarch). `None` means `arch`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker_arch: Option<String>,
+    pub worker_arch: Option<Arch>,
     #[serde(skip)]
     pub constraints: Constraints,
 }
@@ -78,8 +79,8 @@ impl Request {
     }
 
     /// The arch workers are matched for.
-    pub fn build_arch(&self) -> Option<&str> {
-        self.worker_arch.as_deref().or(self.arch.as_deref())
+    pub fn build_arch(&self) -> Option<&Arch> {
+        self.worker_arch.as_ref().or(self.arch.as_ref())
     }
 
     /// The constraints the workers are checked against.
@@ -97,11 +98,7 @@ impl Request {
     pub fn from_job(path: &Path, extra: &[std::path::PathBuf]) -> Result<Request> {
         let job = crate::job::load(path)?;
         let file = path.display().to_string();
-        let obs = |a: &str| {
-            crate::repo::rpm_arch(a)
-                .map(str::to_string)
-                .unwrap_or_else(|_| a.to_string())
-        };
+        let obs = |a: &Arch| a.to_rpm().unwrap_or_else(|_| a.clone());
         let arch = obs(&job.arch);
         let mut sources = constraints::from_list(&job.constraints, &file)?;
         let recipe = job.sources.join(&job.recipe);
@@ -118,7 +115,7 @@ impl Request {
         // job.toml's hostarch is where obsbox itself runs the job (it emulates when it
         // differs); OBS's hostarch is the worker a cross build needs.
         let native = path.extension().is_some_and(|e| e == "toml");
-        let worker_arch = (!native && !job.hostarch.is_empty()).then(|| obs(&job.hostarch));
+        let worker_arch = job.hostarch.as_ref().filter(|_| !native).map(obs);
         let constraints = sources.combine(Some(&arch), Some(&job.package))?;
         Ok(Request {
             id: Some(job.id.clone()),
@@ -568,8 +565,8 @@ fn run_callbacks(
         })
         .collect();
     let values = crate::callbacks::config::Placeholders {
-        arch: req.arch.clone().unwrap_or_default(),
-        hostarch: String::new(),
+        arch: req.arch.clone(),
+        hostarch: None,
         project: req.project.clone().unwrap_or_default(),
         package: req.package.clone().unwrap_or_default(),
     };
@@ -603,7 +600,7 @@ fn hint(
     members: &[&Member],
     verdicts: &[Verdict],
     effective: &Constraints,
-    arch: Option<&str>,
+    arch: Option<&Arch>,
 ) -> Option<Hint> {
     let mut counts: Vec<(String, usize, String)> = Vec::new();
     for (m, v) in members.iter().zip(verdicts) {
@@ -732,7 +729,7 @@ fn load_dir<T: Send>(path: &Path, wrap: impl Fn(Worker) -> T + Sync) -> Result<V
 }
 
 /// Reads a constraints file by its kind, for a job of `arch` (see [`constraints::load`]).
-pub fn load_constraints(path: &Path, arch: Option<&str>) -> Result<Sources> {
+pub fn load_constraints(path: &Path, arch: Option<&Arch>) -> Result<Sources> {
     constraints::load(path, arch)
 }
 
@@ -741,7 +738,7 @@ pub fn load_constraints(path: &Path, arch: Option<&str>) -> Result<Sources> {
 /// first, then recipes, `_constraints` merged over those.
 pub fn load_job_constraints(
     paths: &[std::path::PathBuf],
-    arch: Option<&str>,
+    arch: Option<&Arch>,
     package: Option<&str>,
 ) -> Result<Constraints> {
     let mut paths = paths.to_vec();

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
 
+use crate::model::Arch;
 use crate::xmltree::Element;
 
 /// A Perl value of a parsed constraints document.
@@ -533,7 +534,7 @@ fn overwrite(dst: &mut Map, src: &Map) {
 /// OBS's `overwriteconstraints`: each `<overwrite>` with `<conditions>` whose `<arch>` list
 /// (when given) names the job's arch and whose `<package>` list (when given) names the
 /// package or its name up to the first `.` is overwritten into the constraints, in order.
-pub fn apply_overwrites(con: &Map, arch: Option<&str>, package: Option<&str>) -> Map {
+pub fn apply_overwrites(con: &Map, arch: Option<&Arch>, package: Option<&str>) -> Map {
     let mut out = con.clone();
     for o in con.get("overwrite").map(Val::list).unwrap_or(&[]) {
         let Some(o) = o.hash() else { continue };
@@ -541,7 +542,7 @@ pub fn apply_overwrites(con: &Map, arch: Option<&str>, package: Option<&str>) ->
             continue;
         };
         // An unknown arch or package compares as Perl's undef: equal to "".
-        let arch = arch.unwrap_or("");
+        let arch = arch.map_or("", Arch::as_str);
         if let Some(archs) = cond.get("arch")
             && !archs.list().iter().any(|a| a.str() == Some(arch))
         {

@@ -23,6 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::model::Arch;
 use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 
@@ -38,7 +39,7 @@ const BINFMTFS_MAGIC: i64 = 0x4249_4e4d;
 /// An architecture qemu-user can run, with what identifies its ELF executables.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Target {
-    /// The Debian architecture name (see [`crate::repo::deb_arch`]).
+    /// The Debian architecture name (see [`Arch::deb`]).
     pub deb: &'static str,
     /// qemu's name: `qemu-NAME-static`.
     pub qemu: &'static str,
@@ -114,8 +115,8 @@ pub const TARGETS: &[Target] = &[
 
 impl Target {
     /// The target of `arch` (Debian or RPM name).
-    pub fn of(arch: &str) -> Result<&'static Target> {
-        let deb = crate::repo::deb_arch(arch)?;
+    pub fn of(arch: &Arch) -> Result<&'static Target> {
+        let deb = arch.deb()?;
         TARGETS.iter().find(|t| t.deb == deb).with_context(|| {
             format!("architecture {arch} cannot be emulated (no qemu-user target for it)")
         })
@@ -167,9 +168,9 @@ impl Target {
 
 /// Whether a `host` machine needs emulation to run `target` binaries: not for the same
 /// arch, nor for i386 on amd64 (the CPU runs 32-bit x86 code itself).
-pub fn needs_emulation(host: &str, target: &str) -> Result<bool> {
-    let host = crate::repo::deb_arch(host)?;
-    let target = crate::repo::deb_arch(target)?;
+pub fn needs_emulation(host: &Arch, target: &Arch) -> Result<bool> {
+    let host = host.deb()?;
+    let target = target.deb()?;
     Ok(host != target && !(host == "amd64" && target == "i386"))
 }
 
@@ -219,7 +220,7 @@ pub struct Emulation {
 impl Emulation {
     /// The emulation of `arch` with qemu from `toolbox`; fails with a clear message when the
     /// toolbox has no qemu for it.
-    pub fn from_toolbox(arch: &str, toolbox: &Path, mode: Mode) -> Result<Emulation> {
+    pub fn from_toolbox(arch: &Arch, toolbox: &Path, mode: Mode) -> Result<Emulation> {
         let target = Target::of(arch)?;
         let interpreter = target.interpreter_in(toolbox);
         let meta = fs::metadata(&interpreter);
@@ -581,9 +582,13 @@ fn probe_private() -> Result<bool> {
 mod tests {
     use super::*;
 
+    fn a(name: &str) -> Arch {
+        name.parse().unwrap()
+    }
+
     #[test]
     fn aarch64_magic_and_mask_match_elf_headers() {
-        let t = Target::of("aarch64").unwrap();
+        let t = Target::of(&a("aarch64")).unwrap();
         assert_eq!(t.qemu, "aarch64");
         // The first 20 bytes of a real arm64 PIE (ET_DYN) and of a static executable.
         let pie = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\xb7\x00";
@@ -602,20 +607,23 @@ mod tests {
 
     #[test]
     fn big_endian_and_32_bit_targets() {
-        let s390x = Target::of("s390x").unwrap();
+        let s390x = Target::of(&a("s390x")).unwrap();
         assert_eq!(&s390x.magic()[4..7], &[2, 2, 1]);
         assert_eq!(&s390x.magic()[16..], &[0, 2, 0, 22]);
         assert_eq!(&s390x.mask()[16..], &[0xff, 0xfe, 0xff, 0xff]);
-        let arm = Target::of("armhf").unwrap();
+        let arm = Target::of(&a("armhf")).unwrap();
         assert_eq!((arm.qemu, arm.magic()[4], arm.magic()[18]), ("arm", 1, 40));
-        assert_eq!(Target::of("ppc64le").unwrap().qemu, "ppc64le");
-        assert_eq!(Target::of("riscv64").unwrap().triplet, "riscv64-linux-gnu");
-        assert!(Target::of("vax").is_err());
+        assert_eq!(Target::of(&a("ppc64le")).unwrap().qemu, "ppc64le");
+        assert_eq!(
+            Target::of(&a("riscv64")).unwrap().triplet,
+            "riscv64-linux-gnu"
+        );
+        assert!(Target::of(&a("vax")).is_err());
     }
 
     #[test]
     fn register_line_escapes_every_byte() {
-        let t = Target::of("arm64").unwrap();
+        let t = Target::of(&a("arm64")).unwrap();
         let line = register_line(
             "qemu-aarch64",
             t,
@@ -633,10 +641,10 @@ mod tests {
 
     #[test]
     fn emulation_needed_only_for_foreign_code() {
-        assert!(!needs_emulation("x86_64", "amd64").unwrap());
-        assert!(!needs_emulation("amd64", "i586").unwrap());
-        assert!(needs_emulation("amd64", "aarch64").unwrap());
-        assert!(needs_emulation("arm64", "amd64").unwrap());
+        assert!(!needs_emulation(&a("x86_64"), &a("amd64")).unwrap());
+        assert!(!needs_emulation(&a("amd64"), &a("i586")).unwrap());
+        assert!(needs_emulation(&a("amd64"), &a("aarch64")).unwrap());
+        assert!(needs_emulation(&a("arm64"), &a("amd64")).unwrap());
     }
 
     #[test]

@@ -548,16 +548,11 @@ fn hostname_of(phase: &str) -> String {
 
 /// Annotations, hostname, cgroup and resource limits common to every phase.
 pub(crate) fn finish(mut spec: Spec, job: &Job, paths: &Paths, phase: &str) -> Result<Spec> {
-    let hostarch = if job.hostarch.is_empty() {
-        &job.arch
-    } else {
-        &job.hostarch
-    };
     let annotations: HashMap<String, String> = [
         ("org.openbuildservice.job", job.id.as_str()),
         ("org.openbuildservice.phase", phase),
         ("org.openbuildservice.arch", job.arch.as_str()),
-        ("org.openbuildservice.hostarch", hostarch.as_str()),
+        ("org.openbuildservice.hostarch", job.host_arch().as_str()),
         ("org.openbuildservice.project", job.project.as_str()),
         ("org.openbuildservice.package", job.package.as_str()),
     ]

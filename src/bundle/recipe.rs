@@ -327,7 +327,7 @@ mod tests {
         )
         .unwrap();
         let ctx = build_deps::BuildContext {
-            arch: "amd64".into(),
+            arch: "amd64".parse().unwrap(),
             profiles: vec!["nocheck".into()],
         };
         let needs = Recipe::Dsc("x_1.dsc".into())

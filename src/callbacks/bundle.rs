@@ -185,12 +185,8 @@ fn callback_spec(
     spec.set_mounts(Some(mounts));
 
     let values = Placeholders {
-        arch: job.arch.clone(),
-        hostarch: if job.hostarch.is_empty() {
-            job.arch.clone()
-        } else {
-            job.hostarch.clone()
-        },
+        arch: Some(job.arch.clone()),
+        hostarch: Some(job.host_arch().clone()),
         project: job.project.clone(),
         package: job.package.clone(),
     };
@@ -203,8 +199,8 @@ fn callback_spec(
     let mut environment = env(job, "/tmp");
     environment.extend([
         format!("OBSBOX_CALLBACK={}", callback.name),
-        format!("OBSBOX_ARCH={}", values.arch),
-        format!("OBSBOX_HOSTARCH={}", values.hostarch),
+        format!("OBSBOX_ARCH={}", job.arch),
+        format!("OBSBOX_HOSTARCH={}", job.host_arch()),
         format!("OBSBOX_PROJECT={}", values.project),
         format!("OBSBOX_PACKAGE={}", values.package),
         // OBS's build counter, when the job has one (imaging names its images by it).

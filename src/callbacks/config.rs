@@ -20,6 +20,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Arch;
+
 /// When a callback runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -129,7 +131,7 @@ struct PackageScope {
     #[serde(default)]
     callback: BTreeMap<String, Layer>,
     #[serde(default)]
-    arch: BTreeMap<String, Scope>,
+    arch: BTreeMap<Arch, Scope>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,7 +140,7 @@ struct ProjectFile {
     #[serde(default)]
     callback: BTreeMap<String, Layer>,
     #[serde(default)]
-    arch: BTreeMap<String, Scope>,
+    arch: BTreeMap<Arch, Scope>,
     #[serde(default)]
     package: BTreeMap<String, PackageScope>,
 }
@@ -247,7 +249,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct Selector {
     pub project: String,
     pub package: String,
-    pub arch: String,
+    /// `None`: the job's arch is not known (no per-arch settings apply).
+    pub arch: Option<Arch>,
 }
 
 /// Every callback known for `selector`, enabled or not, in run order (hook point, order,
@@ -302,7 +305,7 @@ pub fn resolve(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
         };
         add(String::new(), project.callback);
         let mut arches = project.arch;
-        if let Some(key) = matching_arch(&arches, &selector.arch) {
+        if let Some(key) = matching_arch(&arches, selector.arch.as_ref()) {
             let scope = arches.remove(&key).unwrap_or_default();
             add(format!("arch.{key}."), scope.callback);
         }
@@ -310,7 +313,7 @@ pub fn resolve(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
         if let Some(mut scope) = packages.remove(&selector.package) {
             let package = &selector.package;
             add(format!("package.{package}."), scope.callback);
-            if let Some(key) = matching_arch(&scope.arch, &selector.arch) {
+            if let Some(key) = matching_arch(&scope.arch, selector.arch.as_ref()) {
                 let arch_scope = scope.arch.remove(&key).unwrap_or_default();
                 add(
                     format!("package.{package}.arch.{key}."),
@@ -337,17 +340,15 @@ pub fn enabled(config: &Path, selector: &Selector) -> Result<Vec<Callback>> {
 
 /// The arch key of `tables` that names `arch`: the same name, or the same arch under
 /// Debian's or RPM's name (`amd64` and `x86_64`).
-fn matching_arch<T>(tables: &BTreeMap<String, T>, arch: &str) -> Option<String> {
-    if arch.is_empty() {
-        return None;
-    }
+fn matching_arch<T>(tables: &BTreeMap<Arch, T>, arch: Option<&Arch>) -> Option<Arch> {
+    let arch = arch?;
     if tables.contains_key(arch) {
-        return Some(arch.to_string());
+        return Some(arch.clone());
     }
-    let wanted = crate::repo::deb_arch(arch).ok()?;
+    let wanted = arch.deb().ok()?;
     tables
         .keys()
-        .find(|k| crate::repo::deb_arch(k).ok() == Some(wanted))
+        .find(|k| k.deb().ok() == Some(wanted))
         .cloned()
 }
 
@@ -570,8 +571,9 @@ fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
 /// The values the placeholders of a command stand for.
 #[derive(Debug, Clone, Default)]
 pub struct Placeholders {
-    pub arch: String,
-    pub hostarch: String,
+    /// `None` (an empty `{arch}`): not known, as for an allocation by constraints alone.
+    pub arch: Option<Arch>,
+    pub hostarch: Option<Arch>,
     pub project: String,
     pub package: String,
 }
@@ -605,8 +607,11 @@ impl Callback {
             .replace("{sources}", "/sources")
             .replace("{results}", "/results")
             .replace("{oldresults}", "/oldresults")
-            .replace("{arch}", &values.arch)
-            .replace("{hostarch}", &values.hostarch)
+            .replace("{arch}", values.arch.as_ref().map_or("", Arch::as_str))
+            .replace(
+                "{hostarch}",
+                values.hostarch.as_ref().map_or("", Arch::as_str),
+            )
             .replace("{project}", &values.project)
             .replace("{package}", &values.package)
     }
@@ -650,7 +655,7 @@ mod tests {
         let selector = Selector {
             project: project.into(),
             package: package.into(),
-            arch: arch.into(),
+            arch: (!arch.is_empty()).then(|| arch.parse().unwrap()),
         };
         let mut all = resolve(dir, &selector).unwrap();
         assert_eq!(all.len(), 1);

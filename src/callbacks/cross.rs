@@ -24,6 +24,7 @@ use anyhow::{Context, Result, bail};
 use super::annotations as key;
 use super::config::{Action, Builtin, Callback, HookPoint};
 use crate::binfmt::{Emulation, Mode, Target};
+use crate::model::Arch;
 
 /// The default cross sysroot.
 pub const DEFAULT_SYSROOT: &str = "/usr/{triplet}/sys-root";
@@ -72,7 +73,7 @@ impl Settings {
     }
 
     /// The sysroot directory for `arch`, relative to the buildroot.
-    pub fn sysroot_for(&self, arch: &str) -> Result<PathBuf> {
+    pub fn sysroot_for(&self, arch: &Arch) -> Result<PathBuf> {
         let target = Target::of(arch)?;
         let path = self.sysroot.replace("{triplet}", target.triplet);
         Ok(PathBuf::from(path.trim_start_matches('/')))
@@ -118,6 +119,9 @@ pub fn from_annotations(annotations: &HashMap<String, String>) -> Result<Option<
     let Some(arch) = annotations.get(key::EMULATE_ARCH) else {
         return Ok(None);
     };
+    let arch: Arch = arch
+        .parse()
+        .with_context(|| format!("annotation {}", key::EMULATE_ARCH))?;
     let interpreter = annotations
         .get(key::EMULATE_INTERPRETER)
         .context("no interpreter annotation")?;
@@ -130,7 +134,7 @@ pub fn from_annotations(annotations: &HashMap<String, String>) -> Result<Option<
         .and_then(|o| o.parse().ok())
         .context("no owner annotation")?;
     Ok(Some(Emulation {
-        target: Target::of(arch)?,
+        target: Target::of(&arch)?,
         interpreter: PathBuf::from(interpreter),
         mode,
         owner,
@@ -214,14 +218,14 @@ mod tests {
         let s = Settings::from_args(&[]).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(
-            s.sysroot_for("aarch64").unwrap(),
+            s.sysroot_for(&"aarch64".parse().unwrap()).unwrap(),
             PathBuf::from("usr/aarch64-linux-gnu/sys-root")
         );
         let s = Settings::from_args(&["binfmt=global".into(), "sysroot=/opt/{triplet}".into()])
             .unwrap();
         assert_eq!(s.binfmt, "global");
         assert_eq!(
-            s.sysroot_for("armhf").unwrap(),
+            s.sysroot_for(&"armhf".parse().unwrap()).unwrap(),
             PathBuf::from("opt/arm-linux-gnueabihf")
         );
         for bad in [

@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 
 use crate::alloc::{self, JobInfo, Options, Outcome, Request, Settings};
 use crate::callbacks::config::{Action, Callback, HookPoint, Selector};
+use crate::model::Arch;
 
 /// Exit code when no worker complies.
 pub const NOT_PLACED: i32 = 1;
@@ -35,7 +36,7 @@ pub struct AllocateArgs {
     pub constraints: Vec<PathBuf>,
     /// The job's build arch (selects `<overwrite>` conditions and workers by buildarch).
     #[arg(long, conflicts_with = "job")]
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     /// The job's package name (selects `<overwrite>` conditions).
     #[arg(long, conflicts_with = "job")]
     pub package: Option<String>,
@@ -87,7 +88,7 @@ fn allocation_callbacks(config: &Path, request: &Request) -> Result<Vec<Callback
     let selector = Selector {
         project: request.project.clone().unwrap_or_default(),
         package: request.package.clone().unwrap_or_default(),
-        arch: request.arch.clone().unwrap_or_default(),
+        arch: request.arch.clone(),
     };
     let callbacks: Vec<Callback> = crate::callbacks::config::enabled(config, &selector)?
         .into_iter()
@@ -113,12 +114,12 @@ pub fn allocate(args: AllocateArgs) -> Result<i32> {
         None => {
             let mut sources = alloc::Sources::default();
             for p in &paths {
-                sources.add(alloc::load_constraints(p, args.arch.as_deref())?);
+                sources.add(alloc::load_constraints(p, args.arch.as_ref())?);
             }
             Request {
                 project: args.project.clone(),
                 ..Request::new(
-                    sources.combine(args.arch.as_deref(), args.package.as_deref())?,
+                    sources.combine(args.arch.as_ref(), args.package.as_deref())?,
                     &JobInfo {
                         arch: args.arch.clone(),
                         package: args.package.clone(),

@@ -8,6 +8,7 @@ use clap::{Subcommand, ValueEnum};
 
 use super::Context;
 use crate::callbacks::config::{self, Action, Selector};
+use crate::model::Arch;
 
 #[derive(Subcommand, Debug)]
 pub enum CallbackCmd {
@@ -17,8 +18,8 @@ pub enum CallbackCmd {
         project: String,
         #[arg(long, default_value = "")]
         package: String,
-        #[arg(long, default_value = "")]
-        arch: String,
+        #[arg(long)]
+        arch: Option<Arch>,
         /// The runtime configuration directory (callbacks/, projects/); default: OBSBOX_CONFIG, else /etc/obsbox, else the sources' runtime-config/
         #[arg(long)]
         config: Option<PathBuf>,

@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::Context;
+use crate::model::Arch;
 use crate::rootfs::{self, Mode, store::Store};
 
 #[derive(Subcommand, Debug)]
@@ -18,7 +19,7 @@ pub enum RootfsCmd {
 pub struct CreateArgs {
     /// Target architecture (Debian or RPM name: amd64/x86_64, arm64/aarch64, …).
     #[arg(long)]
-    pub arch: String,
+    pub arch: Arch,
     /// A repository: PATH, file://… or http://…, for a Debian archive followed by the suite
     /// and components ("http://host/debian bookworm main"). Repeatable.
     #[arg(long = "repo", required = true)]
@@ -101,7 +102,7 @@ fn create(args: CreateArgs, ctx: &Context) -> Result<()> {
     let foreign = match &toolbox {
         Some(toolbox)
             if mode == Mode::Install
-                && crate::binfmt::needs_emulation(std::env::consts::ARCH, &args.arch)? =>
+                && crate::binfmt::needs_emulation(&Arch::native(), &args.arch)? =>
         {
             let binfmt = crate::binfmt::Mode::choose("auto")?;
             let emulation = crate::binfmt::Emulation::from_toolbox(&args.arch, toolbox, binfmt)

@@ -13,6 +13,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::{Bdep, Job, RepoRef, base_dir, job_id};
+use crate::model::Arch;
 use crate::text::{escape, one_line, one_line_bytes};
 use crate::xmltree::{attrs, xml_error};
 
@@ -253,7 +254,12 @@ impl Root {
                 "epoch" => bdep.epoch = opt(),
                 "version" => bdep.version = opt(),
                 "release" => bdep.release = opt(),
-                "arch" => bdep.arch = opt(),
+                "arch" => {
+                    bdep.arch = opt()
+                        .map(|a| a.parse())
+                        .transpose()
+                        .with_context(|| format!("{}: attribute arch", what()))?
+                }
                 "project" => bdep.project = opt(),
                 "repository" => bdep.repository = opt(),
                 "preinstall" => bdep.preinstall = flag()?,
@@ -299,7 +305,18 @@ impl Root {
         let project = required(self.project, "<buildinfo project=…> attribute")?;
         let repository = required(self.repository, "<buildinfo repository=…> attribute")?;
         let package = required(self.package, "<buildinfo package=…> attribute")?;
-        let arch = required(self.arch, "element <arch>")?;
+        let arch: Arch = required(self.arch, "element <arch>")?
+            .parse()
+            .context("element <arch>")?;
+        // An empty <hostarch> or <crossarch> is none, as OBS writes them.
+        let optional = |v: Option<String>, what: &str| -> Result<Option<Arch>> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => v.parse().map(Some).context(what.to_string()),
+            }
+        };
+        let hostarch = optional(self.hostarch, "element <hostarch>")?;
+        let crossarch = optional(self.crossarch, "element <crossarch>")?;
         let recipe = required(self.file, "element <file>")?;
         Ok(Job {
             id: job_id(&project, &repository, &package, &arch),
@@ -307,8 +324,8 @@ impl Root {
             repository,
             package,
             arch,
-            hostarch: self.hostarch.unwrap_or_default(),
-            crossarch: self.crossarch.unwrap_or_default(),
+            hostarch,
+            crossarch,
             recipe,
             sources: base_dir(path),
             release: self.release.filter(|r| !r.is_empty()),
@@ -379,7 +396,7 @@ mod tests {
         assert_eq!(job.id, "p/r/k/x86_64");
         assert_eq!(job.recipe, "k.spec");
         assert_eq!(job.sources, Path::new("/jobs/x"));
-        assert!(job.hostarch.is_empty() && job.bdeps.is_empty() && job.release.is_none());
+        assert!(job.hostarch.is_none() && job.bdeps.is_empty() && job.release.is_none());
     }
 
     #[test]
@@ -409,6 +426,36 @@ mod tests {
         // A <path> nested in an unknown element is not a job repository.
         assert!(job.repos.is_empty());
         assert_eq!(job.constraints, ["hardware:disk:size unit=G 10"]);
+    }
+
+    #[test]
+    fn arches_are_checked_names() {
+        let with = |extra: &str| parse_str(&MINIMAL.replace("</file>", &format!("</file>{extra}")));
+        let job = with("<hostarch>aarch64</hostarch><crossarch></crossarch>").unwrap();
+        assert_eq!(job.hostarch.unwrap(), "aarch64");
+        assert!(job.crossarch.is_none());
+        for (bad, element) in [
+            ("<hostarch>x y</hostarch>", "element <hostarch>"),
+            ("<crossarch>../up</crossarch>", "element <crossarch>"),
+            (
+                "<bdep name=\"a\" arch=\"a:b\"/>",
+                "<bdep name=\"a\">: attribute arch",
+            ),
+        ] {
+            let e = format!("{:#}", with(bad).unwrap_err());
+            assert!(
+                e.contains(&format!("{element}: Architecture")) && !e.contains('\n'),
+                "{e}"
+            );
+        }
+        let e = format!(
+            "{:#}",
+            parse_str(&MINIMAL.replace(">x86_64<", ">x86/64<")).unwrap_err()
+        );
+        assert!(
+            e.contains("element <arch>: Architecture \"x86/64\" is not an architecture name"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Arch;
+
 pub mod buildinfo;
 pub mod names;
 pub mod native;
@@ -22,7 +24,7 @@ pub struct Bdep {
     pub epoch: Option<String>,
     pub version: Option<String>,
     pub release: Option<String>,
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     /// Unpacked first, natively (the base the rest installs into).
     pub preinstall: bool,
     /// Installed into the VM image only (not the buildroot), OBS `vminstall`.
@@ -67,7 +69,7 @@ pub struct Check {
 }
 
 /// A build job.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// A name for containers, logs and annotations: `project/repository/package/arch`
     /// when known, else the job file's name.
@@ -76,11 +78,11 @@ pub struct Job {
     pub repository: String,
     pub package: String,
     /// Target arch (OBS `arch`), as written in the job (`x86_64`, `amd64`, `aarch64`, …).
-    pub arch: String,
-    /// The worker's arch (OBS `hostarch`); empty means the same as `arch`.
-    pub hostarch: String,
-    /// OBS `crossarch` (sysroot cross builds); empty when not cross.
-    pub crossarch: String,
+    pub arch: Arch,
+    /// The worker's arch (OBS `hostarch`); `None` means the same as `arch`.
+    pub hostarch: Option<Arch>,
+    /// OBS `crossarch` (sysroot cross builds); `None` when not cross.
+    pub crossarch: Option<Arch>,
     /// The recipe file name (OBS `file`): `NAME.spec`, `NAME.dsc`, or a directory holding
     /// `debian/` for a source tree.
     pub recipe: String,
@@ -126,6 +128,14 @@ pub struct Job {
     /// Empty: `dpkg-buildpackage -us -uc -b`, as obs-build.
     #[serde(default)]
     pub dsc_build_cmd: String,
+}
+
+impl Job {
+    /// The arch of the machine the job runs on: its `hostarch`, or its arch when it names
+    /// none.
+    pub fn host_arch(&self) -> &Arch {
+        self.hostarch.as_ref().unwrap_or(&self.arch)
+    }
 }
 
 /// Reads the job in `path`, choosing the reader by what the file is: `*.toml` is a native
@@ -187,7 +197,7 @@ fn base_dir(path: &Path) -> PathBuf {
 }
 
 /// `project/repository/package/arch`, the id of a job whose origin names all four.
-fn job_id(project: &str, repository: &str, package: &str, arch: &str) -> String {
+fn job_id(project: &str, repository: &str, package: &str, arch: &Arch) -> String {
     format!("{project}/{repository}/{package}/{arch}")
 }
 

@@ -28,6 +28,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 
 use super::{Bdep, Check, Job, RepoRef, base_dir, job_id};
+use crate::model::Arch;
 use crate::repo::source::Source;
 
 /// Reads the job file at `path`.
@@ -72,8 +73,8 @@ struct JobFile {
     project: Option<String>,
     repository: Option<String>,
     package: String,
-    arch: String,
-    hostarch: Option<String>,
+    arch: Arch,
+    hostarch: Option<Arch>,
     recipe: String,
     sources: Option<PathBuf>,
     release: Option<String>,
@@ -91,7 +92,7 @@ struct JobFile {
     toolbox: Vec<String>,
     /// A sysroot cross build (OBS `crossarch`): the buildroot is of `hostarch`, and the
     /// `sysroot` packages, of this arch, are unpacked into its cross sysroot.
-    crossarch: Option<String>,
+    crossarch: Option<Arch>,
     #[serde(default)]
     sysroot: Vec<String>,
     #[serde(default)]
@@ -129,28 +130,28 @@ impl JobFile {
         let project = name(self.project, "project")?;
         let repository = name(self.repository, "repository")?;
         let package = non_empty(self.package, "package")?;
-        let arch = non_empty(self.arch, "arch")?;
-        let target = crate::repo::deb_arch(&arch).context("arch")?;
+        let arch = self.arch;
+        let target = arch.deb().context("arch")?;
         let hostarch = match self.hostarch {
-            Some(h) => non_empty(h, "hostarch")?,
-            None => crate::repo::deb_arch(std::env::consts::ARCH)
+            Some(h) => h,
+            None => Arch::native()
+                .deb()
                 .context("hostarch: this machine's architecture")?
-                .to_string(),
+                .parse()?,
         };
-        let host = crate::repo::deb_arch(&hostarch).context("hostarch")?;
+        let host = hostarch.deb().context("hostarch")?;
         let crossarch = match self.crossarch {
             Some(c) => {
-                let c = non_empty(c, "crossarch")?;
-                crate::repo::deb_arch(&c).context("crossarch")?;
+                c.deb().context("crossarch")?;
                 if self.sysroot.is_empty() {
                     bail!("crossarch {c} without sysroot packages: list them in sysroot");
                 }
-                c
+                Some(c)
             }
             None if !self.sysroot.is_empty() => {
                 bail!("sysroot packages without crossarch: say which arch they are of")
             }
-            None => String::new(),
+            None => None,
         };
         let recipe = non_empty(self.recipe, "recipe")?;
         let sources = match self.sources {
@@ -169,7 +170,7 @@ impl JobFile {
             // The toolbox runs natively: the buildroot's repositories serve it only when
             // they hold packages of the host's arch (as they do for a sysroot build, whose
             // buildroot is of the host's arch).
-            None if host == target || !crossarch.is_empty() => repos.clone(),
+            None if host == target || crossarch.is_some() => repos.clone(),
             None => bail!(
                 "toolbox_repos is missing: the target arch {arch} is not the host arch \
                  {hostarch}, so the toolbox needs repositories of {hostarch}"
@@ -232,7 +233,7 @@ impl JobFile {
             repository,
             package,
             arch,
-            hostarch,
+            hostarch: Some(hostarch),
             crossarch,
             recipe,
             sources,
@@ -414,6 +415,28 @@ repos = ["http://127.0.0.1:8000/deb bookworm main", "local-debs"]
         // Same arch (in either naming): the toolbox shares the buildroot's repositories.
         assert_eq!(job.toolbox_repos, job.repos);
         assert_eq!((job.jobs, job.memory), (0, 0));
+    }
+
+    #[test]
+    fn arches_are_checked_names() {
+        let e = format!(
+            "{:#}",
+            parse_str(&MINIMAL.replace("\"amd64\"", "\"amd 64\"")).unwrap_err()
+        );
+        assert!(
+            e.contains("line 3: Architecture \"amd 64\" is not an architecture name"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            parse_str(&MINIMAL.replace("\"x86_64\"", "\"\"")).unwrap_err()
+        );
+        assert!(e.contains("line 4: Architecture is empty"), "{e}");
+        let e = format!(
+            "{:#}",
+            parse_str(&format!("{MINIMAL}crossarch = \"/arm64\"\n")).unwrap_err()
+        );
+        assert!(e.contains("line 7: Architecture \"/arm64\""), "{e}");
     }
 
     #[test]

@@ -18,22 +18,42 @@
 //! skipped with a warning, as obs-build's init_buildsystem does.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
 use super::{Bdep, Job, base_dir};
+use crate::model::Arch;
 
 /// The rpmlist at `path` as a job: bdeps (and callback packages as toolbox packages) only.
-/// The caller fills in arch, recipe and the rest from obs-build's command line.
+/// The arch is this machine's (obs-build's default); the caller fills in arch, recipe and
+/// the rest from obs-build's command line.
 pub fn load(path: &Path) -> Result<Job> {
     let list = read(path)?;
     let job = Job {
         id: path.display().to_string(),
+        project: String::new(),
+        repository: String::new(),
+        package: String::new(),
+        arch: Arch::native(),
+        hostarch: None,
+        crossarch: None,
+        recipe: String::new(),
+        sources: PathBuf::new(),
+        release: None,
         bdeps: list.bdeps,
+        repos: Vec::new(),
+        toolbox_repos: Vec::new(),
         toolbox: list.toolbox,
+        constraints: Vec::new(),
+        jobs: 0,
+        memory: 0,
+        checks: Vec::new(),
+        rpm_target: String::new(),
+        rpm_macros: String::new(),
         expanded: true,
-        ..Job::default()
+        build_profiles: Vec::new(),
+        dsc_build_cmd: String::new(),
     };
     super::names::check_job(&job).with_context(|| path.display().to_string())?;
     Ok(job)

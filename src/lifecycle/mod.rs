@@ -41,6 +41,7 @@ use crate::bundle::{self, Paths, Phase, PhaseKind, RootOf, recipe::Recipe};
 use crate::callbacks::bundle::CallbackSetup;
 use crate::callbacks::{self, HookPoint, Outcome, config::OnFailure};
 use crate::job::Job;
+use crate::model::Arch;
 use crate::repo;
 use crate::rootfs::{self, Mode, store::Store};
 
@@ -237,8 +238,6 @@ struct Preparing<'a> {
     store: &'a Store,
     options: &'a Options,
     work: &'a Path,
-    /// This worker's arch: the job's `hostarch`, or its arch when it names none.
-    hostarch: String,
     mounts: Vec<rootfs::overlay::Mount>,
 }
 
@@ -293,17 +292,11 @@ struct Bundles {
 
 impl<'a> Preparing<'a> {
     fn new(job: &'a Job, store: &'a Store, options: &'a Options, work: &'a Path) -> Self {
-        let hostarch = if job.hostarch.is_empty() {
-            job.arch.clone()
-        } else {
-            job.hostarch.clone()
-        };
         Preparing {
             job,
             store,
             options,
             work,
-            hostarch,
             mounts: Vec::new(),
         }
     }
@@ -325,7 +318,7 @@ impl<'a> Preparing<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        let cross = cross_plan(job, &self.hostarch, &callbacks)?;
+        let cross = cross_plan(job, &callbacks)?;
         if !matches!(cross, Cross::Emulated { .. }) {
             // Nothing to register: the callback (and the qemu it brings) is not needed.
             callbacks.retain(|c| !callbacks::cross::is_cross_build(c));
@@ -344,17 +337,17 @@ impl<'a> Preparing<'a> {
             repo::build_deps::Needs::default()
         } else {
             let arch = match &cross {
-                Cross::Sysroot { .. } => self.hostarch.clone(),
-                _ => job.arch.clone(),
+                Cross::Sysroot { .. } => job.host_arch(),
+                _ => &job.arch,
             };
             let ctx = repo::build_deps::BuildContext {
-                arch: repo::deb_arch(&arch).unwrap_or(arch.as_str()).to_string(),
+                arch: arch.to_deb().unwrap_or_else(|_| arch.clone()),
                 profiles: job.build_profiles.clone(),
             };
             // obs-build's `%_target_cpu`: the cpu of `--target` when there is one.
             let target_cpu = match job.rpm_target.split('-').next() {
                 Some(cpu) if !cpu.is_empty() => cpu.to_string(),
-                _ => arch.clone(),
+                _ => arch.to_string(),
             };
             let spec = repo::spec_deps::SpecContext {
                 target_cpu,
@@ -396,7 +389,7 @@ impl<'a> Preparing<'a> {
             });
         }
         let repos = if job.toolbox_repos.is_empty() {
-            if repo::deb_arch(&self.hostarch)? != repo::deb_arch(&job.arch)? {
+            if !job.host_arch().same_as(&job.arch)? {
                 bail!(
                     "job {}: the toolbox needs host-arch repositories (toolbox_repos / syspath)",
                     job.id
@@ -408,7 +401,7 @@ impl<'a> Preparing<'a> {
         };
         let request = rootfs::Request::new(
             Mode::Extract,
-            &self.hostarch,
+            job.host_arch(),
             repos,
             plan.toolbox_names.clone(),
         );
@@ -435,7 +428,9 @@ impl<'a> Preparing<'a> {
             .with_context(|| {
                 format!(
                     "job {}: {} on this {} worker is an emulated build",
-                    job.id, job.arch, self.hostarch
+                    job.id,
+                    job.arch,
+                    job.host_arch()
                 )
             })?;
         let global_entry = match mode {
@@ -465,7 +460,7 @@ impl<'a> Preparing<'a> {
         emulated: &Emulated,
     ) -> Result<rootfs::Request> {
         let arch = match &plan.cross {
-            Cross::Sysroot { .. } => &self.hostarch,
+            Cross::Sysroot { .. } => self.job.host_arch(),
             _ => &self.job.arch,
         };
         Ok(rootfs::Request::new(
@@ -801,20 +796,21 @@ enum Cross {
         settings: callbacks::cross::Settings,
     },
     /// A host-arch buildroot with `arch` packages unpacked at `dir` (relative).
-    Sysroot { arch: String, dir: PathBuf },
+    Sysroot { arch: Arch, dir: PathBuf },
 }
 
-fn cross_plan(job: &Job, hostarch: &str, callbacks: &[callbacks::Callback]) -> Result<Cross> {
+fn cross_plan(job: &Job, callbacks: &[callbacks::Callback]) -> Result<Cross> {
+    let hostarch = job.host_arch();
     let callback = callbacks::cross::find(callbacks)?;
     let settings = match callback {
         Some(c) => callbacks::cross::Settings::from_args(&c.args)
             .with_context(|| format!("callback {} (from {})", c.name, origin_of(c, "args")))?,
         None => callbacks::cross::Settings::default(),
     };
-    if !job.crossarch.is_empty() {
-        let dir = settings.sysroot_for(&job.crossarch)?;
+    if let Some(crossarch) = &job.crossarch {
+        let dir = settings.sysroot_for(crossarch)?;
         return Ok(Cross::Sysroot {
-            arch: job.crossarch.clone(),
+            arch: crossarch.clone(),
             dir,
         });
     }
@@ -882,7 +878,7 @@ pub fn callback_selector(job: &Job) -> callbacks::config::Selector {
     callbacks::config::Selector {
         project: job.project.clone(),
         package: job.package.clone(),
-        arch: job.arch.clone(),
+        arch: Some(job.arch.clone()),
     }
 }
 

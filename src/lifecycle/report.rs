@@ -3,10 +3,11 @@
 //! run: a root from the cache has the same packages as the one first installed).
 
 use super::results::Log;
+use crate::model::Arch;
 use crate::rootfs::RootPackage;
 
 /// The kernel (as `uname -a` names it) and the worker: host name, machine, the job's arch.
-pub fn system(log: &mut Log, job_arch: &str) {
+pub fn system(log: &mut Log, job_arch: &Arch) {
     match nix::sys::utsname::uname() {
         Ok(uts) => {
             let field = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();

@@ -1,9 +1,13 @@
 //! The shared data model: packages and their relations as every repository format, package
-//! reader and resolver sees them, and how versions compare. It depends on nothing else of
-//! obsbox; `repo`, `packages`, `rootfs` and `callbacks` build on it.
+//! reader and resolver sees them, how versions compare, and architecture names ([`Arch`]).
+//! It depends on nothing else of obsbox but `text` (untrusted names quoted in messages);
+//! `repo`, `packages`, `rootfs` and `callbacks` build on it.
 
+pub mod arch;
 pub mod rich;
 pub mod version;
+
+pub use arch::Arch;
 
 use serde::{Deserialize, Serialize};
 

@@ -19,6 +19,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::model::Arch;
 use anyhow::{Context as _, Result, bail};
 
 /// What bs_worker asks for.
@@ -58,8 +59,8 @@ pub struct BuildCall {
     pub rpmlist: Option<PathBuf>,
     pub logfile: Option<PathBuf>,
     pub release: Option<String>,
-    pub arch: Option<String>,
-    pub hostarch: Option<String>,
+    pub arch: Option<Arch>,
+    pub hostarch: Option<Arch>,
     pub jobs: Option<u32>,
     pub reason: Option<String>,
     pub disturl: Option<String>,
@@ -189,8 +190,10 @@ pub fn parse(args: &[OsString]) -> Result<BuildCall> {
             "rpmlist" => call.rpmlist = Some(PathBuf::from(value()?)),
             "logfile" => call.logfile = Some(PathBuf::from(value()?)),
             "release" => call.release = Some(value()?),
-            "arch" => call.arch = Some(value()?),
-            "hostarch" | "host-arch" => call.hostarch = Some(value()?),
+            "arch" => call.arch = Some(value()?.parse().context(written.to_string())?),
+            "hostarch" | "host-arch" => {
+                call.hostarch = Some(value()?.parse().context(written.to_string())?)
+            }
             "jobs" => {
                 let v = value()?;
                 call.jobs = Some(
@@ -342,7 +345,7 @@ mod tests {
         );
         assert_eq!(call.release.as_deref(), Some("1.1"));
         assert_eq!(call.jobs, Some(4));
-        assert_eq!(call.arch.as_deref(), Some("x86_64"));
+        assert_eq!(call.arch.as_ref().map(Arch::as_str), Some("x86_64"));
         assert_eq!(call.obspackage.as_deref(), Some("hello"));
         assert_eq!(call.buildflavor.as_deref(), Some("docs"));
         assert_eq!(

@@ -29,7 +29,7 @@ use super::args::{Action, BuildCall};
 use super::prjconf;
 use crate::job::{Bdep, Job, RepoRef, rpmlist};
 use crate::lifecycle::{self, Options, codes, results::Log};
-use crate::repo;
+use crate::model::Arch;
 
 /// What bs_worker makes of `build`'s exit code: 0, 1, 2 and 3 as they are; anything else
 /// (obsbox's 4 for a job that could not be set up, 128 + N after a signal) is a failed
@@ -333,13 +333,10 @@ fn read_job(
     };
     let mut job = rpmlist::load(&rpmlist_path)?;
     let (project, repository, package) = job_names(call, &file);
-    let arch = call
-        .arch
-        .clone()
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    repo::deb_arch(&arch).with_context(|| format!("--arch {arch}"))?;
+    let arch = call.arch.clone().unwrap_or_else(Arch::native);
+    arch.deb().with_context(|| format!("--arch {arch}"))?;
     if let Some(host) = &call.hostarch {
-        repo::deb_arch(host).with_context(|| format!("--hostarch {host}"))?;
+        host.deb().with_context(|| format!("--hostarch {host}"))?;
     }
     job.id = format!("{project}/{repository}/{package}/{arch}");
     job.project = project;
@@ -351,11 +348,9 @@ fn read_job(
     // an arch this machine does not run (`bs_worker --arch aarch64` on x86_64) hands over
     // jobs obsbox builds under emulation.
     job.hostarch = match &call.hostarch {
-        Some(host) => host.clone(),
-        None if crate::binfmt::needs_emulation(std::env::consts::ARCH, &job.arch)? => {
-            std::env::consts::ARCH.to_string()
-        }
-        None => String::new(),
+        Some(host) => Some(host.clone()),
+        None if crate::binfmt::needs_emulation(&Arch::native(), &job.arch)? => Some(Arch::native()),
+        None => None,
     };
     job.recipe = file;
     job.sources = sources.to_path_buf();

@@ -158,10 +158,10 @@ fn precheck(call: &Call, settings: &Settings) -> Verdict {
             return verdict(CANNOT_BUILD_ANYTHING, format!("{err:#}"));
         }
     }
-    if let Err(err) = crate::repo::deb_arch(&job.arch) {
+    if let Err(err) = job.arch.deb() {
         return verdict(CANNOT_BUILD_REPOSITORY, format!("{err:#}"));
     }
-    let arch = Some(job.arch.as_str());
+    let arch = Some(&job.arch);
     let package = Some(job.package.as_str());
 
     let project = match alloc::constraints::from_list(&job.constraints, "buildinfo") {

@@ -11,6 +11,7 @@
 
 use anyhow::Result;
 
+use crate::model::Arch;
 use crate::repo::spec_deps;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,9 +31,9 @@ pub struct ProjectConfig {
 
 /// Reads a project config for a job of `arch` (OBS's name: `x86_64`, `aarch64`). Errors
 /// (a config beyond the reader's bounds) name the line.
-pub fn parse(text: &str, arch: &str) -> Result<ProjectConfig> {
+pub fn parse(text: &str, arch: &Arch) -> Result<ProjectConfig> {
     let mut config = ProjectConfig::default();
-    for (_, line) in spec_deps::config_lines(text, arch)? {
+    for (_, line) in spec_deps::config_lines(text, arch.as_str())? {
         if let Some(block) = line.strip_prefix("Macros:\n") {
             match block.strip_prefix("!\n") {
                 Some(replacing) => config.macros = replacing.to_string(),
@@ -133,7 +134,7 @@ Substitute: dsc:build_cmd dpkg-buildpackage -us -uc -b -us
 Substitute: gone x
 Substitute: !gone
 ";
-        let c = parse(text, "x86_64").unwrap();
+        let c = parse(text, &"x86_64".parse().unwrap()).unwrap();
         assert_eq!(c.preinstall, ["dash", "coreutils", "libc6"]);
         assert_eq!(c.required, ["gcc"]);
         // As obs-build reads it: `%ifnarch amd64` holds on x86_64, and `%_repository`
@@ -150,7 +151,7 @@ Substitute: !gone
             Some("dpkg-buildpackage -us -uc -b")
         );
         assert_eq!(c.substitute.len(), 1, "{:?}", c.substitute);
-        let arm = parse(text, "aarch64").unwrap();
+        let arm = parse(text, &"aarch64".parse().unwrap()).unwrap();
         assert_eq!(arm.support, ["qemu", "never"]);
     }
 }

@@ -15,7 +15,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use super::{Op, Relation};
+use super::{Arch, Op, Relation};
 use crate::text::one_line;
 
 /// The dependency fields a binary-only build (`dpkg-buildpackage -b`) reads, in order.
@@ -49,7 +49,8 @@ pub struct BuildRelation {
 /// What a build is: its Debian architecture and the active build profiles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildContext {
-    pub arch: String,
+    /// In Debian's naming (`amd64`): the terms of the restriction lists are.
+    pub arch: Arch,
     pub profiles: Vec<String>,
 }
 
@@ -57,7 +58,7 @@ impl BuildContext {
     /// Whether `rel` applies to this build: its architecture list takes the build arch and
     /// its profile formula holds.
     pub fn applies(&self, rel: &BuildRelation) -> bool {
-        arch_concerned(&self.arch, &rel.archs)
+        arch_concerned(self.arch.as_str(), &rel.archs)
             && (rel.profiles.is_empty()
                 || rel.profiles.iter().any(|list| {
                     list.iter()
@@ -336,7 +337,7 @@ pub fn needs(
                 let kept: Vec<Relation> = group
                     .iter()
                     .filter(|r| ctx.applies(r))
-                    .map(|r| plain(r, &ctx.arch))
+                    .map(|r| plain(r, ctx.arch.as_str()))
                     .collect::<Result<_>>()
                     .with_context(|| format!("{what}: field {field}"))?;
                 if kept.is_empty() {
@@ -395,7 +396,7 @@ mod tests {
 
     fn ctx(arch: &str, profiles: &[&str]) -> BuildContext {
         BuildContext {
-            arch: arch.to_string(),
+            arch: arch.parse().unwrap(),
             profiles: profiles.iter().map(|p| p.to_string()).collect(),
         }
     }
@@ -635,7 +636,7 @@ mod tests {
             let (depends, conflicts) = (depends.join(", "), conflicts.join(", "));
 
             let c = BuildContext {
-                arch: arch.to_string(),
+                arch: arch.parse().unwrap(),
                 profiles: active.clone(),
             };
             let show = |r: &BuildRelation| match &r.version {

@@ -450,11 +450,11 @@ fn read_index(
 /// `indexes`: the cache's directory of decompressed indexes (see [`super::index_cache`]).
 pub fn read_suite(
     source: &Source,
-    arch: &str,
+    arch: &super::Arch,
     repo: usize,
     indexes: Option<&Path>,
 ) -> Result<Vec<PackageMeta>> {
-    let arch = super::deb_arch(arch)?;
+    let arch = arch.deb()?;
     let Some(suite) = &source.suite else {
         bail!("repository `{}`: no suite given", source.spec);
     };
@@ -527,8 +527,8 @@ pub fn is_flat(source: &Source) -> Result<bool> {
 }
 
 /// Reads a flat repository. `Filename:` paths are relative to the base, as apt has them.
-pub fn read_flat(source: &Source, arch: &str, repo: usize) -> Result<Vec<PackageMeta>> {
-    let arch = super::deb_arch(arch)?;
+pub fn read_flat(source: &Source, arch: &super::Arch, repo: usize) -> Result<Vec<PackageMeta>> {
+    let arch = arch.deb()?;
     let dir = flat_dir(source)?;
     let release = fetch_release(&dir)?;
     if release.is_none() {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-pub use crate::model::{Checksum, Format, Op, PackageMeta, Relation, version};
+pub use crate::model::{Arch, Checksum, Format, Op, PackageMeta, Relation, version};
 pub use source::{Location, Source};
 
 /// What layout a repository has.
@@ -46,7 +46,7 @@ pub struct Repository {
 /// package's `repo`. The kind is detected: a suite means a Debian archive; otherwise
 /// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
 /// repository, and a local directory without either a directory of package files.
-pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
+pub fn open(spec: &str, arch: &Arch, index: usize) -> Result<Repository> {
     open_cached(spec, arch, index, None)
 }
 
@@ -54,12 +54,12 @@ pub fn open(spec: &str, arch: &str, index: usize) -> Result<Repository> {
 /// `cache` (see [`index_cache`]).
 pub fn open_cached(
     spec: &str,
-    arch: &str,
+    arch: &Arch,
     index: usize,
     cache: Option<&Path>,
 ) -> Result<Repository> {
     // A typo in the arch should fail before any network round trip.
-    deb_arch(arch)?;
+    arch.deb()?;
     let source = Source::parse(spec)?;
     let kind = detect(&source)?;
     let packages = match kind {
@@ -141,9 +141,9 @@ fn detect(source: &Source) -> Result<RepoKind> {
 /// Reads a local directory of `.deb`/`.rpm` files (not recursive), each from its own
 /// header. Packages of other architectures are left out; the checksum is computed when the
 /// package is unpacked (nothing to compare it with here).
-pub fn open_local(dir: &Path, arch: &str, index: usize) -> Result<Vec<PackageMeta>> {
-    let deb = deb_arch(arch)?;
-    let rpm = rpm_arch(arch)?;
+pub fn open_local(dir: &Path, arch: &Arch, index: usize) -> Result<Vec<PackageMeta>> {
+    let deb = arch.deb()?;
+    let rpm = arch.rpm()?;
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("repository {}: cannot read the directory", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -186,72 +186,4 @@ fn local_rpm(path: &Path, location: String, index: usize) -> Result<PackageMeta>
     let package = crate::packages::rpm::RpmPackage::open(path)?;
     crate::names::rpm_package(&package.name).with_context(|| format!("{}", path.display()))?;
     Ok(package.meta(&location, index))
-}
-
-/// Architecture names as Debian (left) and RPM (right) write them.
-const ARCHES: &[(&str, &str)] = &[
-    ("amd64", "x86_64"),
-    ("arm64", "aarch64"),
-    ("armhf", "armv7hl"),
-    ("ppc64el", "ppc64le"),
-    ("s390x", "s390x"),
-    ("riscv64", "riscv64"),
-    ("i386", "i686"),
-    ("all", "noarch"),
-];
-
-fn unknown_arch(arch: &str) -> anyhow::Error {
-    let known: Vec<String> = ARCHES
-        .iter()
-        .map(|(d, r)| format!("{d}/{r}"))
-        .chain(["i586".to_string()])
-        .collect();
-    anyhow::anyhow!(
-        "unknown architecture `{arch}` (known: {})",
-        known.join(", ")
-    )
-}
-
-/// The Debian name of `arch` (given in either naming): `x86_64` → `amd64`.
-pub fn deb_arch(arch: &str) -> Result<&'static str> {
-    if arch == "i586" {
-        return Ok("i386");
-    }
-    ARCHES
-        .iter()
-        .find(|(d, r)| *d == arch || *r == arch)
-        .map(|(d, _)| *d)
-        .ok_or_else(|| unknown_arch(arch))
-}
-
-/// The RPM name of `arch` (given in either naming): `amd64` → `x86_64`. `i586` stays
-/// `i586` (openSUSE's 32-bit x86), `i386` becomes `i686`.
-pub fn rpm_arch(arch: &str) -> Result<&'static str> {
-    if arch == "i586" {
-        return Ok("i586");
-    }
-    ARCHES
-        .iter()
-        .find(|(d, r)| *d == arch || *r == arch)
-        .map(|(_, r)| *r)
-        .ok_or_else(|| unknown_arch(arch))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arch_names() {
-        assert_eq!(deb_arch("x86_64").unwrap(), "amd64");
-        assert_eq!(deb_arch("amd64").unwrap(), "amd64");
-        assert_eq!(deb_arch("ppc64le").unwrap(), "ppc64el");
-        assert_eq!(deb_arch("i586").unwrap(), "i386");
-        assert_eq!(rpm_arch("arm64").unwrap(), "aarch64");
-        assert_eq!(rpm_arch("armhf").unwrap(), "armv7hl");
-        assert_eq!(rpm_arch("i386").unwrap(), "i686");
-        assert_eq!(rpm_arch("s390x").unwrap(), "s390x");
-        let e = rpm_arch("vax").unwrap_err().to_string();
-        assert!(e.contains("unknown architecture `vax`"), "{e}");
-    }
 }

@@ -448,11 +448,11 @@ pub fn parse_primary<R: std::io::BufRead>(
 /// remote repository's primary is kept under its `open-checksum`.
 pub fn read_rpmmd(
     source: &Source,
-    arch: &str,
+    arch: &super::Arch,
     repo: usize,
     indexes: Option<&Path>,
 ) -> Result<Vec<PackageMeta>> {
-    let arch = super::rpm_arch(arch)?;
+    let arch = arch.rpm()?;
     let repomd_loc = source.join("repodata/repomd.xml")?;
     let repomd = repomd_loc.read()?;
     let primary = parse_repomd(&repomd, &repomd_loc)?;

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::model::Arch;
 use crate::repo::{self, Format, PackageMeta, Relation, fetch, source::Location};
 use store::{Store, Unpacked};
 
@@ -64,7 +65,7 @@ impl Mode {
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub arch: String,
+    pub arch: Arch,
     /// Repository arguments, see [`repo::source`].
     pub repos: Vec<String>,
     /// Package names (or `name (>= version)` relations) the root must contain.
@@ -84,9 +85,9 @@ pub struct Request {
 impl Request {
     /// A root of `names` for `arch` from `repos`, assembled in `mode`; no recipe relations,
     /// native, no toolbox (see the `with_*` methods).
-    pub fn new(mode: Mode, arch: &str, repos: Vec<String>, names: Vec<String>) -> Request {
+    pub fn new(mode: Mode, arch: &Arch, repos: Vec<String>, names: Vec<String>) -> Request {
         Request {
-            arch: arch.to_string(),
+            arch: arch.clone(),
             repos,
             names,
             needs: Default::default(),
@@ -332,7 +333,7 @@ impl<'a> Assembly<'a> {
         }
         if request.mode == Mode::Install
             && request.foreign.is_none()
-            && crate::binfmt::needs_emulation(std::env::consts::ARCH, &request.arch)?
+            && crate::binfmt::needs_emulation(&Arch::native(), &request.arch)?
         {
             bail!(
                 "install mode for {} on this {} machine runs the root's maintainer scripts through \

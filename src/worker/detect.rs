@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::{Hardware, Linux, Worker, WorkerConfig};
+use crate::model::Arch;
 
 /// Where the worker's `disk` is measured unless the configuration names another directory.
 pub const DEFAULT_WORK_DIR: &str = "/var/cache/obsbox";
@@ -20,14 +21,13 @@ pub struct Detected {
 /// Detects this machine's capabilities.
 pub fn detect(config: &WorkerConfig) -> Result<Detected> {
     let mut notes = Vec::new();
-    let hostarch = obs_arch(std::env::consts::ARCH).to_string();
+    let hostarch = Arch::native();
 
     // Native first, then what the CPU runs natively in a compatible mode (OBS builds i586
     // and i686 on x86_64 workers), then what the configured qemu emulates.
     let mut buildarch = vec![hostarch.clone()];
     for a in compatible_arches(&hostarch)
-        .iter()
-        .map(|s| s.to_string())
+        .into_iter()
         .chain(config.emulated_arches.iter().cloned())
     {
         if !buildarch.contains(&a) {
@@ -84,19 +84,6 @@ pub fn detect(config: &WorkerConfig) -> Result<Detected> {
         }),
     };
     Ok(Detected { worker, notes })
-}
-
-/// Rust's architecture names to OBS's.
-fn obs_arch(rust: &str) -> &str {
-    match rust {
-        "x86" => "i586",
-        "arm" => "armv7l",
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        "powerpc64" => "ppc64",
-        "powerpc" => "ppc",
-        "loongarch64" => "loongarch64",
-        other => other,
-    }
 }
 
 /// OBS's arch table (BSCando): the arches each hostarch builds, with the helper a build
@@ -191,24 +178,24 @@ static CANDO: &[(&str, &[(&str, &str)])] = &[
 
 /// The arches a `hostarch` worker builds by OBS's arch table, each with the helper it needs
 /// (`""` for none); empty for an arch OBS does not know.
-pub fn cando(hostarch: &str) -> &'static [(&'static str, &'static str)] {
+pub fn cando(hostarch: &Arch) -> &'static [(&'static str, &'static str)] {
     CANDO
         .iter()
-        .find(|(h, _)| *h == hostarch)
+        .find(|(h, _)| hostarch == h)
         .map_or(&[], |(_, l)| l)
 }
 
 /// Every hostarch OBS's arch table knows.
-pub fn hostarches() -> impl Iterator<Item = &'static str> {
-    CANDO.iter().map(|(h, _)| *h)
+pub fn hostarches() -> impl Iterator<Item = Arch> {
+    CANDO.iter().map(|(h, _)| Arch::known(h))
 }
 
 /// Architectures a host runs without emulation besides its own (OBS's arch table).
-pub fn compatible_arches(hostarch: &str) -> Vec<&'static str> {
+pub fn compatible_arches(hostarch: &Arch) -> Vec<Arch> {
     cando(hostarch)
         .iter()
-        .map(|(a, _)| *a)
-        .filter(|a| *a != hostarch)
+        .filter(|(a, _)| hostarch != a)
+        .map(|(a, _)| Arch::known(a))
         .collect()
 }
 

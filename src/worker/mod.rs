@@ -11,8 +11,10 @@ mod xml;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
+
+use crate::model::Arch;
 
 pub use detect::{
     Detected, cando, compatible_arches, detect, hostarches, linux_version_flavor, x86_64_levels,
@@ -20,15 +22,15 @@ pub use detect::{
 pub use xml::{Reader, from_xml, load, to_xml};
 
 /// One worker's capabilities, as the dispatcher sees them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Worker {
     /// The worker's id (`host:slot` in OBS); here the file name or the host name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workerid: Option<String>,
-    pub hostarch: String,
+    pub hostarch: Arch,
     /// Every architecture the worker builds for: native, compatible, emulated.
     #[serde(default)]
-    pub buildarch: Vec<String>,
+    pub buildarch: Vec<Arch>,
     #[serde(default)]
     pub hostlabel: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +73,7 @@ pub struct Hardware {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfig {
     /// Foreign architectures the toolbox's qemu runs (OBS names).
-    pub emulated_arches: Vec<String>,
+    pub emulated_arches: Vec<Arch>,
     /// Labels the admin gives this host (matched by `<hostlabel>` constraints).
     pub hostlabels: Vec<String>,
     /// Parallel jobs per build; default the number of processors.
@@ -147,7 +149,13 @@ impl WorkerFile {
             },
         };
         Ok(WorkerConfig {
-            emulated_arches: names(self.emulated_arches, "emulated_arches")?,
+            emulated_arches: names(self.emulated_arches, "emulated_arches")?
+                .into_iter()
+                .map(|a| {
+                    a.parse()
+                        .map_err(|e| anyhow!("{file}: emulated_arches: {e}"))
+                })
+                .collect::<Result<_>>()?,
             hostlabels: names(self.hostlabels, "hostlabels")?,
             jobs,
             work_dir: self
@@ -175,15 +183,15 @@ pub const OBSBOX_SANDBOX: &str = "obsbox";
 /// Whether and how `w` builds `arch`: by OBS's arch table from its hostarch (its
 /// `<buildarch>` list plays no part, as in OBS's dispatcher), or, for an obsbox worker
 /// (sandbox `obsbox`), emulated when its `<buildarch>` lists a foreign arch.
-pub fn arch_mode(w: &Worker, arch: &str) -> Option<ArchMode> {
-    if let Some((_, helper)) = cando(&w.hostarch).iter().find(|(a, _)| *a == arch) {
+pub fn arch_mode(w: &Worker, arch: &Arch) -> Option<ArchMode> {
+    if let Some((_, helper)) = cando(&w.hostarch).iter().find(|(a, _)| arch == a) {
         return Some(if helper.is_empty() {
             ArchMode::Native
         } else {
             ArchMode::Helper
         });
     }
-    (w.sandbox.as_deref() == Some(OBSBOX_SANDBOX) && w.buildarch.iter().any(|a| a == arch))
+    (w.sandbox.as_deref() == Some(OBSBOX_SANDBOX) && w.buildarch.contains(arch))
         .then_some(ArchMode::Emulated)
 }
 
@@ -195,7 +203,7 @@ impl Worker {
         if self.sandbox.as_deref() == Some(OBSBOX_SANDBOX) {
             for a in &self.buildarch {
                 if !out.contains(&a.as_str()) {
-                    out.push(a);
+                    out.push(a.as_str());
                 }
             }
         }
@@ -203,14 +211,14 @@ impl Worker {
     }
 
     /// Whether the worker builds `arch` under emulation (qemu-user).
-    pub fn emulates(&self, arch: &str) -> bool {
+    pub fn emulates(&self, arch: &Arch) -> bool {
         arch_mode(self, arch) == Some(ArchMode::Emulated)
     }
 }
 
 /// Whether a `hostarch` CPU runs `arch` code without emulation.
-pub fn runs_natively(hostarch: &str, arch: &str) -> bool {
-    cando(hostarch).iter().any(|(a, _)| *a == arch)
+pub fn runs_natively(hostarch: &Arch, arch: &Arch) -> bool {
+    cando(hostarch).iter().any(|(a, _)| arch == a)
 }
 
 /// Prefix of every Kubernetes node label obsbox sets.
@@ -227,7 +235,7 @@ impl Worker {
                 out.push(format!("{k}={v}"));
             }
         };
-        push("hostarch".into(), &self.hostarch);
+        push("hostarch".into(), self.hostarch.as_str());
         // What the dispatcher registers the worker for: its hostarch when it lists none.
         for a in self.build_arches() {
             push(format!("buildarch.{a}"), "true");
@@ -316,8 +324,9 @@ mod tests {
     #[test]
     fn k8s_labels_are_valid() {
         let w = Worker {
-            hostarch: "x86_64".into(),
-            buildarch: vec!["x86_64".into(), "i586".into()],
+            workerid: None,
+            hostarch: "x86_64".parse().unwrap(),
+            buildarch: vec!["x86_64".parse().unwrap(), "i586".parse().unwrap()],
             hostlabel: vec!["SLOW DISK!".into(), "???".into()],
             sandbox: Some("obsbox".into()),
             hardware: Some(Hardware {
@@ -325,7 +334,7 @@ mod tests {
                 cpu_flags: Some(vec!["sse4_1".into()]),
                 ..Hardware::default()
             }),
-            ..Worker::default()
+            linux: None,
         };
         let labels = w.k8s_labels();
         assert!(labels.contains(&format!("{K8S_PREFIX}hostlabel.SLOW-DISK=true")));

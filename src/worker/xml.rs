@@ -7,13 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::{Hardware, Linux, Worker};
+use crate::model::Arch;
 use crate::xmltree::escape;
 
 /// The document bs_worker would register: attributes first, then the children in order.
 pub fn to_xml(w: &Worker) -> String {
     let mut s = String::new();
     s.push_str("<worker");
-    let _ = write!(s, " hostarch=\"{}\"", escape(&w.hostarch));
+    let _ = write!(s, " hostarch=\"{}\"", escape(w.hostarch.as_str()));
     if let Some(id) = &w.workerid {
         let _ = write!(s, " workerid=\"{}\"", escape(id));
     }
@@ -22,7 +23,7 @@ pub fn to_xml(w: &Worker) -> String {
         let _ = writeln!(s, "{indent}<{name}>{}</{name}>", escape(value));
     };
     for a in &w.buildarch {
-        leaf(&mut s, "  ", "buildarch", a);
+        leaf(&mut s, "  ", "buildarch", a.as_str());
     }
     for l in &w.hostlabel {
         leaf(&mut s, "  ", "hostlabel", l);
@@ -240,6 +241,19 @@ pub fn from_xml(xml: &[u8], file: &str) -> Result<Worker> {
     from_xml_with(xml, file, &mut Names::default())
 }
 
+/// A worker document as far as it has been read: a [`Worker`] whose hostarch may still be
+/// missing.
+#[derive(Default)]
+struct Draft {
+    workerid: Option<String>,
+    hostarch: Option<Arch>,
+    buildarch: Vec<Arch>,
+    hostlabel: Vec<String>,
+    sandbox: Option<String>,
+    linux: Option<Linux>,
+    hardware: Option<Hardware>,
+}
+
 /// [`from_xml`] with flag names shared through `names`.
 fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
     use quick_xml::events::Event;
@@ -251,7 +265,7 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
     let err =
         |line: usize, name: &str, msg: String| anyhow!("{file}: line {line}: <{name}>: {msg}");
     let mut reader = quick_xml::reader::Reader::from_reader(xml);
-    let mut w = Worker::default();
+    let mut w = Draft::default();
     let mut stack: Vec<(At, u64, &'static str)> = Vec::new();
     let mut text = String::new();
     let mut root_line = 0;
@@ -299,7 +313,11 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
                                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                 .map_err(&bad)?;
                             match a.key.local_name().as_ref() {
-                                b"hostarch" => w.hostarch = value.into_owned(),
+                                b"hostarch" if !value.is_empty() => {
+                                    w.hostarch = Some(value.parse().map_err(|e| {
+                                        anyhow!("{file}: line {root_line}: hostarch: {e}")
+                                    })?)
+                                }
                                 b"workerid" => w.workerid = Some(value.into_owned()),
                                 _ => {}
                             }
@@ -460,10 +478,18 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
     if !seen_root {
         bail!("{file}: no root element");
     }
-    if w.hostarch.is_empty() {
+    let Some(hostarch) = w.hostarch else {
         bail!("{file}: line {root_line}: <worker> has no hostarch");
-    }
-    Ok(w)
+    };
+    Ok(Worker {
+        workerid: w.workerid,
+        hostarch,
+        buildarch: w.buildarch,
+        hostlabel: w.hostlabel,
+        sandbox: w.sandbox,
+        linux: w.linux,
+        hardware: w.hardware,
+    })
 }
 
 /// The name of an element obsbox reads (for messages); the root's for the others.
@@ -493,7 +519,7 @@ fn static_name(at: At) -> &'static str {
 /// An element's end: a leaf's text goes to its field; `err` makes an error at the
 /// element's start position.
 fn close(
-    w: &mut Worker,
+    w: &mut Draft,
     names: &mut Names,
     at: At,
     start: u64,
@@ -503,14 +529,15 @@ fn close(
     let At::Leaf(leaf) = at else {
         return Ok(());
     };
+    let arch = || -> Result<Arch> { text.parse().map_err(|e| err(start, format!("{e}"))) };
     let number = || -> Result<Option<u64>> {
         text.parse::<u64>()
             .map(Some)
             .map_err(|_| err(start, format!("not a number: {text:?}")))
     };
     match leaf {
-        Leaf::Hostarch => w.hostarch = text.to_string(),
-        Leaf::Buildarch => w.buildarch.push(text.to_string()),
+        Leaf::Hostarch => w.hostarch = Some(arch()?),
+        Leaf::Buildarch => w.buildarch.push(arch()?),
         Leaf::Hostlabel => w.hostlabel.push(text.to_string()),
         Leaf::Sandbox => w.sandbox = Some(text.to_string()),
         Leaf::Version => w.linux.get_or_insert_default().version = Some(text.to_string()),
@@ -538,8 +565,8 @@ mod tests {
     fn round_trip() {
         let w = Worker {
             workerid: Some("w1".into()),
-            hostarch: "x86_64".into(),
-            buildarch: vec!["x86_64".into(), "i586".into()],
+            hostarch: "x86_64".parse().unwrap(),
+            buildarch: vec!["x86_64".parse().unwrap(), "i586".parse().unwrap()],
             hostlabel: vec!["a&b".into()],
             sandbox: Some("kvm".into()),
             linux: Some(Linux {
@@ -559,6 +586,31 @@ mod tests {
         let xml = to_xml(&w);
         assert!(xml.starts_with("<worker hostarch=\"x86_64\" workerid=\"w1\">"));
         assert_eq!(from_xml(xml.as_bytes(), "t").unwrap(), w);
+    }
+
+    #[test]
+    fn arches_are_checked_names() {
+        let e = from_xml(b"<worker hostarch='x/y'/>", "w.xml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "w.xml: line 1: hostarch: Architecture \"x/y\" is not an architecture name"
+        );
+        let e = from_xml(
+            b"<worker hostarch='x86_64'>\n<buildarch>.x86</buildarch></worker>",
+            "w.xml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "w.xml: line 2: <buildarch>: Architecture \".x86\" is not an architecture name"
+        );
+        let e = from_xml(b"<worker hostarch=''/>", "w.xml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no hostarch"), "{e}");
     }
 
     #[test]

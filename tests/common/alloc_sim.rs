@@ -5,7 +5,13 @@
 
 use obsbox::alloc::constraints::{self, Constraints};
 use obsbox::alloc::{Member, Request};
+use obsbox::model::Arch;
 use obsbox::worker::{Hardware, Linux, Worker};
+
+/// An arch name of the simulation (all valid).
+fn arch(name: &str) -> Arch {
+    name.parse().expect("a valid arch name")
+}
 
 /// A small xorshift generator: enough for test data, no dependency.
 #[derive(Debug, Clone)]
@@ -92,11 +98,11 @@ pub fn fleet(n: usize, seed: u64) -> Vec<Member> {
             92..=96 => "riscv64",
             _ => "i586",
         };
-        let mut buildarch = vec![hostarch.to_string()];
+        let mut buildarch = vec![arch(hostarch)];
         if hostarch == "x86_64" {
-            buildarch.extend(["i586".into(), "i686".into()]);
+            buildarch.extend([arch("i586"), arch("i686")]);
             if r.chance(15) {
-                buildarch.extend(["aarch64".into(), "riscv64".into()]);
+                buildarch.extend([arch("aarch64"), arch("riscv64")]);
             }
         }
         let mut hostlabel = Vec::new();
@@ -131,7 +137,7 @@ pub fn fleet(n: usize, seed: u64) -> Vec<Member> {
         let memory = processors * *r.pick(&[1024u64, 2048, 4096, 8192]);
         let worker = Worker {
             workerid: None,
-            hostarch: hostarch.to_string(),
+            hostarch: arch(hostarch),
             buildarch,
             hostlabel,
             sandbox: Some(sandbox.to_string()),
@@ -234,13 +240,13 @@ pub fn jobs(n: usize, seed: u64) -> Vec<Request> {
             }
         }
         let c: Constraints = constraints::from_list(&lines, "simulated job")
-            .and_then(|s| s.combine(Some(arch), None))
+            .and_then(|s| s.combine(Some(&self::arch(arch)), None))
             .expect("valid simulated lines");
         out.push(Request {
             id: Some(format!("home:sim/standard/pkg{i}/{arch}")),
             project: Some("home:sim".into()),
             package: Some(format!("pkg{i}")),
-            arch: Some(arch.to_string()),
+            arch: Some(self::arch(arch)),
             worker_arch: None,
             constraints: c,
         });
