@@ -147,6 +147,25 @@ impl Job {
         out_dir
     }
 
+    /// `obsbox --cache CACHE bundle JOB --out OUT` run in the job directory, `cache` and
+    /// `out` as given (relative ones as a user types them there); returns the output
+    /// directory's absolute path.
+    pub fn bundle_at(&self, job: &Path, cache: &str, out: &str) -> PathBuf {
+        let mut command = self.runtime.command(&["--cache", cache, "bundle"]);
+        command
+            .arg(job)
+            .args(["--out", out, "--config"])
+            .arg(&self.config)
+            .current_dir(self.dir.path());
+        let output = super::output_of(command);
+        assert!(
+            output.status.success(),
+            "obsbox bundle --out {out}: {}",
+            stderr_of(&output)
+        );
+        self.dir.path().join(out)
+    }
+
     /// Nothing of a finished job is left: no container state, no mount under the cache,
     /// no work directory.
     pub fn assert_nothing_left(&self) {
