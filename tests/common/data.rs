@@ -25,14 +25,9 @@ pub fn testdata() -> PathBuf {
 /// The all-rpm build set `integration/rpm-buildset.sh` makes in the test data (Debian's
 /// rpm and its closure repackaged as RPMs, an rpm-md repository): its directory.
 pub fn rpm_buildset() -> PathBuf {
-    let out = Command::new(repo_root().join("integration/rpm-buildset.sh"))
-        .env("OBSBOX_TEST_CACHE", testdata())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "integration/rpm-buildset.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = super::run_ok(
+        Command::new(repo_root().join("integration/rpm-buildset.sh"))
+            .env("OBSBOX_TEST_CACHE", testdata()),
     );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }

@@ -60,15 +60,10 @@ impl Job {
         copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
         edit(&tree);
         fs::create_dir_all(self.sources()).unwrap();
-        let status = Command::new("dpkg-source")
-            .args(["-b", "hello-obsbox"])
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "dpkg-source -b: {}",
-            stderr_of(&status)
+        super::run_ok(
+            Command::new("dpkg-source")
+                .args(["-b", "hello-obsbox"])
+                .current_dir(self.dir.path()),
         );
         for entry in fs::read_dir(self.dir.path()).unwrap() {
             let path = entry.unwrap().path();

@@ -1,7 +1,12 @@
 //! Shared fixtures for the integration tests: a busybox bundle built from Debian's real
-//! `busybox-static` package and an obsbox runtime with a private state directory.
+//! `busybox-static` package and an obsbox runtime with a private state directory; running
+//! a command that must succeed (`run_ok`), a bundle under runc (`runc_run`), and checks of
+//! written bundles (`assert_complete_bundles`, `validate_bundles`). The submodules: `data`
+//! (the test data), `job` (a build job in a directory), `rootfs` (`obsbox rootfs create`
+//! with a cache of its own, its arguments built up), `serve`, `tree`, `joblog`, `obs`.
 //!
-//! These tests start real containers and so need root; they fail (not skip) without it.
+//! These tests start real containers and so need root; they fail (not skip) without it,
+//! and a missing input (test data, a tool) fails with a message naming it.
 #![allow(dead_code)]
 
 use std::fs;
@@ -282,6 +287,21 @@ pub fn output_of(mut command: Command) -> Output {
     }
 }
 
+/// Runs `command` to its end, its output captured, and requires success: a failure names
+/// the command line, its exit status and its stderr. Returns the output.
+pub fn run_ok(command: &mut Command) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed ({}): {}",
+        out.status,
+        stderr_of(&out)
+    );
+    out
+}
+
 pub fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -336,19 +356,15 @@ pub fn validate_bundles(bundles: &[PathBuf]) {
     let tool = TOOL.get_or_init(|| {
         let dir = process_tempdir("obsbox-oci-validate-");
         let tool = dir.join("oci-validate");
-        let out = std::process::Command::new("go")
-            .args(["build", "-o"])
-            .arg(&tool)
-            .arg(data::repo_root().join("integration/oci-validate/main.go"))
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GO111MODULE", "off")
-            .env("GOCACHE", dir.join("go-cache"))
-            .output()
-            .expect("go (integration/setup.sh installs golang-go)");
-        assert!(
-            out.status.success(),
-            "cannot build integration/oci-validate: {}",
-            stderr_of(&out)
+        // go comes from integration/setup.sh (golang-go).
+        run_ok(
+            std::process::Command::new("go")
+                .args(["build", "-o"])
+                .arg(&tool)
+                .arg(data::repo_root().join("integration/oci-validate/main.go"))
+                .env("GOPATH", "/usr/share/gocode")
+                .env("GO111MODULE", "off")
+                .env("GOCACHE", dir.join("go-cache")),
         );
         tool
     });
@@ -448,3 +464,4 @@ pub fn runc_run(runc_root: &Path, bundle: &Path, id: &str) -> Output {
 }
 
 pub mod obs;
+pub mod rootfs;
