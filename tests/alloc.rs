@@ -1,6 +1,7 @@
 //! Allocation over the fleet fixture (tests/fixtures/workers) with the constraints corpus
 //! (tests/fixtures/constraints/cases.toml), and `worker describe` on this machine.
 
+mod common;
 #[path = "common/alloc_sim.rs"]
 mod sim;
 
@@ -137,15 +138,10 @@ fn describe_xml_round_trips() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_obsbox"))
-        .args(["worker", "describe", "--format", "xml", "--config"])
-        .arg(cfg.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_obsbox"))
+            .args(["worker", "describe", "--format", "xml", "--config"])
+            .arg(cfg.path()),
     );
     let w = worker::from_xml(&out.stdout, "describe").unwrap();
     assert_eq!(worker::to_xml(&w).as_bytes(), out.stdout.as_slice());

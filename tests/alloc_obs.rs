@@ -5,6 +5,7 @@
 //! test against OBS's Perl matcher as installed (Debian's obs-server 2.9.4) on generated
 //! cases where 2.9.4 and current OBS decide alike.
 
+mod common;
 #[path = "common/alloc_sim.rs"]
 mod sim;
 
@@ -991,16 +992,11 @@ fn agrees_with_obs_perl_matcher_where_2_9_4_agrees_with_upstream() {
         list += &format!("{}\n", case.display());
     }
     std::fs::write(dir.path().join("cases"), list).unwrap();
-    let out = Command::new("perl")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/obs/obs-matcher.pl"))
-        .arg("--cases")
-        .arg(dir.path().join("cases"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        Command::new("perl")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/obs/obs-matcher.pl"))
+            .arg("--cases")
+            .arg(dir.path().join("cases")),
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let (mut yes, mut no, mut wrong) = (0, 0, Vec::new());

@@ -10,7 +10,7 @@ use std::process::Command;
 use common::data::{copy_tree, list, repo_root, testdata};
 use common::job::{Job, deb_packages};
 use common::serve::Server;
-use common::{CONFIG_SCHEMA, stderr_of, validate};
+use common::{CONFIG_SCHEMA, stderr_of, stdout_of, validate};
 
 /// One cache for the tests of this file: the buildroot is installed once.
 fn shared_cache() -> &'static Path {
@@ -327,20 +327,10 @@ fn bundles_validate_and_run_under_runc() {
     // runc runs them as they are: the build, then the check from its own toolbox copy.
     let runc_root = job.dir.path().join("runc");
     for phase in ["build", "check-list"] {
-        let out = Command::new("runc")
-            .arg("--root")
-            .arg(&runc_root)
-            .args(["run", "--bundle"])
-            .arg(bundles.join("bundles").join(phase))
-            .arg(format!("obsbox-test-runc-{phase}-{}", std::process::id()))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "runc run {phase}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr_of(&out)
+        common::runc_run(
+            &runc_root,
+            &bundles.join("bundles").join(phase),
+            &format!("obsbox-test-runc-{phase}-{}", std::process::id()),
         );
     }
     assert!(
@@ -348,6 +338,117 @@ fn bundles_validate_and_run_under_runc() {
             .join("results/DEBS/hello-obsbox_1.0_amd64.deb")
             .is_file()
     );
+}
+
+/// `obsbox bundle` of spec jobs whose buildroots are installed from rpm-md repositories,
+/// run in the job's directory with a relative `--cache` and `--out`, as a user types them:
+/// the test data's RPMs registered by the toolbox's rpm, and the all-rpm build set
+/// (integration/rpm-buildset.sh) by its own. Every written bundle is complete where it
+/// lies (paths that only resolve from obsbox's directory fail here), the prepare phase
+/// obsbox ran gave the build its user, and runc runs the build set's bundles: the build
+/// with its callbacks' hooks, then the results' information.
+#[test]
+fn rpm_buildroot_bundles_are_complete_and_run_under_runc() {
+    let data = testdata();
+    let toolbox = format!(
+        "toolbox_repos = [{:?}]\ntoolbox = [\"rpm\", \"coreutils\", \"dash\"]\n",
+        common::job::file_deb_repo()
+    );
+    let bundle = |job: &Job, toml: &str| {
+        let path = job.dir.path().join("job.toml");
+        fs::write(&path, toml).unwrap();
+        // Each job has a fresh cache, so the buildroot is installed (not taken from the
+        // cache) while its paths are relative.
+        let out = job.bundle_at(Path::new("job.toml"), "cache", "out");
+        let written = common::assert_complete_bundles(&out);
+        assert!(!out.join("bundles/prepare").exists(), "{written:?}");
+        let passwd = fs::read_to_string(out.join("bundles/build/rootfs/etc/passwd")).unwrap();
+        assert!(
+            passwd.contains("abuild:x:399:399:"),
+            "prepare ran: {passwd}"
+        );
+        out
+    };
+
+    // The test data's RPMs carry no rpm: the toolbox's registers them.
+    let job = Job::new(shared_cache());
+    fs::create_dir_all(job.sources()).unwrap();
+    fs::write(
+        job.sources().join("pick.spec"),
+        "Name: pick\nVersion: 1\nRelease: 1\nSummary: x\nLicense: MIT\n\
+         BuildRequires: obsbox-test-tools\n%description\nx\n%prep\n",
+    )
+    .unwrap();
+    bundle(
+        &job,
+        &format!(
+            "package = \"pick\"\narch = \"x86_64\"\nrecipe = \"pick.spec\"\nsources = \"sources\"\n\
+             repos = [\"file://{}\"]\n{toolbox}",
+            data.join("rpm-repo").display()
+        ),
+    );
+
+    // The build set has its own rpm and rpmbuild: its bundles build the package.
+    let job = Job::new(shared_cache());
+    copy_tree(
+        &repo_root().join("tests/fixtures/obs-backend/hello-script"),
+        &job.sources(),
+    );
+    let packages: Vec<String> = [
+        "dash",
+        "rpm",
+        "bash",
+        "coreutils",
+        "sed",
+        "grep",
+        "findutils",
+        "gzip",
+        "tar",
+        "diffutils",
+        "mawk",
+        "file",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = bundle(
+        &job,
+        &format!(
+            "package = \"hello-script\"\narch = \"x86_64\"\nrecipe = \"hello-script.spec\"\n\
+             sources = \"sources\"\nrepos = [\"file://{}\"]\npackages = {}\n{toolbox}",
+            common::data::rpm_buildset().display(),
+            common::job::toml_list(&packages)
+        ),
+    );
+    let runc_root = job.dir.path().join("runc");
+    for phase in ["build", "results-info"] {
+        let ran = common::runc_run(
+            &runc_root,
+            &out.join("bundles").join(phase),
+            &format!("obsbox-test-runc-rpm-{phase}-{}", std::process::id()),
+        );
+        // runc reports a failing poststop hook as a warning, not in its exit code.
+        assert!(
+            !stderr_of(&ran).contains("error running hook"),
+            "{phase}: {}",
+            stderr_of(&ran)
+        );
+        if phase == "build" {
+            assert!(
+                stdout_of(&ran).contains("hello-script: %check passed"),
+                "{}",
+                stdout_of(&ran)
+            );
+        }
+    }
+    assert!(
+        out.join("results/RPMS/noarch/hello-script-1.0-1.noarch.rpm")
+            .is_file()
+    );
+    // The build's poststop hooks (the callbacks) wrote their statuses.
+    for callback in ["build-compare", "verify-clean"] {
+        let status = out.join("callbacks").join(format!("{callback}.json"));
+        assert!(status.is_file(), "no {}", status.display());
+    }
 }
 
 /// A job's phase bundles as `obsbox build` runs them: each a complete OCI bundle whose

@@ -29,15 +29,7 @@ fn assert_differences(old: &Path, new: &Path, expected: &[&str]) {
 
 fn run(command: &mut Command) {
     // Either would clamp or replace the timestamps the tests vary.
-    command.env_remove("SOURCE_DATE_EPOCH");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::run_ok(command.env_remove("SOURCE_DATE_EPOCH"));
 }
 
 /// Sets the mtime of everything below `dir` (symlinks themselves, not their targets).

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::data::{list, testdata};
 use common::job::{Job, toml_list};
+use common::rootfs::{Create, Obsbox, rpm_toolbox};
 use common::serve::Server;
 use common::{CONFIG_SCHEMA, require_root, stderr_of, stdout_of, validate};
 
@@ -196,18 +197,7 @@ fn arm64_and_s390x_jobs_at_once_under_emulation() {
     assert!(line(&arm_log, "all greet checks passed"), "{arm_log}");
     let deb = arm.results().join("DEBS/hello-obsbox_1.0_arm64.deb");
     let unpacked = arm.dir.path().join("unpacked");
-    let out = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(&unpacked)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "dpkg-deb -x {}: {}",
-        deb.display(),
-        stderr_of(&out)
-    );
+    common::run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked));
     assert_eq!(
         elf_machine(&unpacked.join("usr/bin/hello-obsbox")),
         "AArch64"
@@ -550,61 +540,25 @@ fn foreign_rpm_root_installed_by_the_toolbox_rpm() {
     let (_server, repo) = serve_repo();
     let rpm_server = Server::serve(&data.join("rpm-repo-aarch64"));
     let work = tempfile::tempdir().unwrap();
-    let cache = work.path().join("cache");
-    let state = work.path().join("state");
-    let obsbox = |args: &[&str]| {
-        Command::new(common::obsbox_bin())
-            .arg("--cache")
-            .arg(&cache)
-            .arg("--root")
-            .arg(&state)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let obsbox = Obsbox::new();
     let toolbox = work.path().join("toolbox");
-    let made = obsbox(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--install",
-        "rpm",
-        "--install",
-        "coreutils",
-        "--install",
-        "dash",
-        "--install",
-        "qemu-user-static",
-        "--out",
-        toolbox.to_str().unwrap(),
-    ]);
+    let made = obsbox.create(&rpm_toolbox(&repo, &["qemu-user-static"], &toolbox));
     assert!(made.status.success(), "toolbox: {}", stderr_of(&made));
     let before = host_binfmt();
 
     let root = work.path().join("root");
     // rootfs create of the aarch64 set at OUT, with the toolbox or without.
     let create = |out: &Path, with_toolbox: bool| {
-        let mut args = vec![
-            "rootfs",
-            "create",
-            "--arch",
-            "aarch64",
-            "--mode",
-            "install",
-            "--install",
-            "obsbox-test-base",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        let url = rpm_server.url("");
-        args.extend(["--repo", &url]);
-        if with_toolbox {
-            args.extend(["--toolbox", toolbox.to_str().unwrap()]);
-        }
-        obsbox(&args)
+        let create = Create::new("aarch64")
+            .mode("install")
+            .install(&["obsbox-test-base"])
+            .out(out)
+            .repo(rpm_server.url(""));
+        obsbox.create(&if with_toolbox {
+            create.toolbox(&toolbox)
+        } else {
+            create
+        })
     };
     let done = create(&root, true);
     assert!(done.status.success(), "{}", stderr_of(&done));

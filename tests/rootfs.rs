@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::data::{list, testdata};
+use common::rootfs::{Create, Obsbox, rpm_toolbox};
 use common::serve::Server;
-use common::{Runtime, stderr_of, stdout_of, tree};
+use common::{stderr_of, stdout_of, tree};
 use obsbox::packages::{deb, extract::Extractor, extract::Options, rpm::RpmPackage};
 
 fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -24,38 +25,6 @@ fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// Runs the obsbox binary with a private cache and runtime root.
-struct Obsbox {
-    runtime: Runtime,
-    cache: tempfile::TempDir,
-}
-
-impl Obsbox {
-    fn new() -> Obsbox {
-        Obsbox {
-            runtime: Runtime::new(),
-            cache: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn output(&self, args: &[&str]) -> std::process::Output {
-        let mut all = vec!["--cache", self.cache.path().to_str().unwrap()];
-        all.extend_from_slice(args);
-        self.runtime.output(&all)
-    }
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let out = self.output(args);
-        assert!(
-            out.status.success(),
-            "obsbox {args:?} failed: {}",
-            stderr_of(&out)
-        );
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr_of(&out),
-        )
-    }
 }
 
 #[test]
@@ -196,18 +165,11 @@ fn debian_root_over_http_then_from_the_cache() {
     let first = work.path().join("first");
     // The build-essential list from the loopback repository into `out`.
     let create = |out: &Path| {
-        obsbox.ok(&[
-            "rootfs",
-            "create",
-            "--arch",
-            "amd64",
-            "--repo",
-            &repo,
-            "--packages-from",
-            names.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        obsbox.ok(&Create::new("amd64")
+            .repo(&repo)
+            .packages_from(&names)
+            .out(out)
+            .args())
     };
     let (_, err) = create(&first);
     assert!(err.contains("built"), "{err}");
@@ -241,19 +203,12 @@ fn debian_root_over_http_then_from_the_cache() {
     // A root a job runs on (an overlay over the cached root) outlives a gc that takes
     // its packages: the root goes with the next gc once nothing runs on it.
     let mounted = work.path().join("mounted");
-    obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        mounted.to_str().unwrap(),
-        "--mount",
-    ]);
+    obsbox.ok(&Create::new("amd64")
+        .repo(&repo)
+        .packages_from(&names)
+        .out(&mounted)
+        .flag("--mount")
+        .args());
     let make = fs::read(first.join("usr/bin/make")).unwrap();
     let (gc, _) = obsbox.ok(&["cache", "gc", "--max-size", "0"]);
     assert!(gc.starts_with("removed "), "{gc}");
@@ -358,18 +313,11 @@ fn rpm_md_root_over_http() {
         .map(|l| l.split_whitespace().next().unwrap().to_string())
         .find(|n| n.ends_with("-tools"))
         .expect("a tools package among the test RPMs");
-    let (_, err) = obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "x86_64",
-        "--repo",
-        &server.url(""),
-        "--install",
-        &top,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (_, err) = obsbox.ok(&Create::new("x86_64")
+        .repo(server.url(""))
+        .install(&[&top])
+        .out(&out)
+        .args());
     assert!(err.contains("built"), "{err}");
     // The root holds more than the one package: its requirements came along.
     let packages: Vec<String> = fs::read_dir(obsbox.cache.path().join("store"))
@@ -393,46 +341,22 @@ fn unresolvable_and_broken_requests_are_one_clear_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
         err
     };
-    let err = run(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--install",
-        "no-such-package",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let create = || Create::new("amd64");
+    let err = run(&create()
+        .repo(&repo)
+        .install(&["no-such-package"])
+        .out(&out)
+        .args());
     assert!(err.contains("no-such-package"), "{err}");
-    let err = run(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        "/nonexistent/repo",
-        "--install",
-        "make",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = run(&create()
+        .repo("/nonexistent/repo")
+        .install(&["make"])
+        .out(&out)
+        .args());
     assert!(err.contains("/nonexistent/repo"), "{err}");
     let list = work.path().join("names.txt");
     fs::write(&list, "make\nthis has spaces\n").unwrap();
-    let err = run(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--packages-from",
-        list.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = run(&create().repo(&repo).packages_from(&list).out(&out).args());
     assert!(err.contains("names.txt:2"), "{err}");
     assert!(!out.exists(), "nothing written on failure");
 }
@@ -505,20 +429,12 @@ fn extract_root_gets_passwd_and_group_from_base_passwd() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("root");
     let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &repo,
-        "--install",
-        "base-passwd",
-        "--mode",
-        "extract",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    obsbox.ok(&Create::new("amd64")
+        .repo(&repo)
+        .install(&["base-passwd"])
+        .mode("extract")
+        .out(&out)
+        .args());
     let master = out.join("usr/share/base-passwd/passwd.master");
     let passwd = fs::read_to_string(out.join("etc/passwd")).unwrap();
     assert_eq!(passwd, fs::read_to_string(&master).unwrap());
@@ -541,43 +457,17 @@ fn rpm_install_mode_registers_the_set_and_runs_scriptlets() {
     let obsbox = Obsbox::new();
     let work = tempfile::tempdir().unwrap();
     let toolbox = work.path().join("toolbox");
-    let deb_repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    obsbox.ok(&[
-        "rootfs",
-        "create",
-        "--arch",
-        "amd64",
-        "--repo",
-        &deb_repo,
-        "--install",
-        "rpm",
-        "--install",
-        "coreutils",
-        "--install",
-        "dash",
-        "--out",
-        toolbox.to_str().unwrap(),
-    ]);
+    obsbox.ok(&rpm_toolbox(&common::job::file_deb_repo(), &[], &toolbox).args());
     let create = |out: &Path, toolbox: Option<&Path>| {
-        let mut args = vec![
-            "rootfs".to_string(),
-            "create".into(),
-            "--arch".into(),
-            "x86_64".into(),
-            "--mode".into(),
-            "install".into(),
-            "--repo".into(),
-            server.url(""),
-            "--install".into(),
-            "obsbox-test-base".into(),
-            "--out".into(),
-            out.to_str().unwrap().into(),
-        ];
-        if let Some(t) = toolbox {
-            args.extend(["--toolbox".to_string(), t.to_str().unwrap().to_string()]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        obsbox.output(&args)
+        let create = Create::new("x86_64")
+            .mode("install")
+            .repo(server.url(""))
+            .install(&["obsbox-test-base"])
+            .out(out);
+        obsbox.create(&match toolbox {
+            Some(toolbox) => create.toolbox(toolbox),
+            None => create,
+        })
     };
 
     // Without rpm in the set or a toolbox there is nothing to register the packages with.
@@ -659,16 +549,11 @@ fn apt_downloaded(dir_name: &str, packages: &[&str]) -> PathBuf {
     };
     let missing: Vec<&str> = packages.iter().copied().filter(|p| !have(p)).collect();
     if !missing.is_empty() {
-        let out = Command::new("apt-get")
-            .arg("download")
-            .args(&missing)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "apt-get download {missing:?}: {}",
-            stderr_of(&out)
+        common::run_ok(
+            Command::new("apt-get")
+                .arg("download")
+                .args(&missing)
+                .current_dir(&dir),
         );
     }
     dir
@@ -687,19 +572,9 @@ fn install_root(
     let names = work.join("names.txt");
     fs::write(&names, wanted.join("\n")).unwrap();
     let repo = format!("file://{} bookworm main", data.join("deb-repo").display());
-    let mut args = vec![
-        "rootfs", "create", "--arch", "amd64", "--mode", "install", "--repo", &repo,
-    ];
-    for dir in extra {
-        args.extend(["--repo", dir.to_str().unwrap()]);
-    }
-    args.extend([
-        "--packages-from",
-        names.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    obsbox.ok(&args);
+    let create = Create::new("amd64").mode("install").repo(&repo);
+    let create = extra.iter().fold(create, |c, dir| c.repo(dir));
+    obsbox.ok(&create.packages_from(&names).out(&out).args());
     out
 }
 

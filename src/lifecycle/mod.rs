@@ -206,7 +206,13 @@ pub fn configured_toolbox_repos(config: Option<&Path>) -> Result<Vec<String>> {
 /// `Preparing::buildroot`, `Preparing::bundles`.
 pub fn prepare(job: &Job, store: &Store, options: &Options, work: &Path) -> Result<Prepared> {
     let started = Instant::now();
-    let mut preparing = Preparing::new(job, store, options, work);
+    // The roots, the bundles and the callbacks' statuses are paths below `work`, written
+    // into the configs of containers (a toolbox's install container, the phases, their
+    // hooks) that resolve a relative path against their own bundle: a relative work
+    // directory (`obsbox bundle JOB --out DIR`) is made absolute here, once.
+    let work = std::path::absolute(work)
+        .with_context(|| format!("job {}: work directory {}", job.id, work.display()))?;
+    let mut preparing = Preparing::new(job, store, options, &work);
     let plan = preparing.plan()?;
     let toolbox = preparing.toolbox(&plan)?;
     stop_if_interrupted()?;

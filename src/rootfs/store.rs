@@ -108,8 +108,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating) the cache directory.
+    /// Opens (creating) the cache directory. Its path is kept absolute: the cached trees
+    /// become the roots and mount sources of install containers, which would resolve a
+    /// relative path (`--cache DIR`) against their own bundle.
     pub fn open(dir: &Path) -> Result<Store> {
+        let dir = &std::path::absolute(dir)
+            .with_context(|| format!("cache directory {}", dir.display()))?;
         for sub in ["store", "rootfs", "tmp"] {
             fs::create_dir_all(dir.join(sub)).with_context(|| {
                 format!("cannot create cache directory {}", dir.join(sub).display())

@@ -22,6 +22,16 @@ pub fn testdata() -> PathBuf {
     dir
 }
 
+/// The all-rpm build set `integration/rpm-buildset.sh` makes in the test data (Debian's
+/// rpm and its closure repackaged as RPMs, an rpm-md repository): its directory.
+pub fn rpm_buildset() -> PathBuf {
+    let out = super::run_ok(
+        Command::new(repo_root().join("integration/rpm-buildset.sh"))
+            .env("OBSBOX_TEST_CACHE", testdata()),
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
 /// A name list of the test data (`lists/NAME`), one entry per line.
 pub fn list(name: &str) -> Vec<String> {
     fs::read_to_string(testdata().join("lists").join(name))

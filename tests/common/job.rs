@@ -60,15 +60,10 @@ impl Job {
         copy_tree(&repo_root().join("integration/pkgs/hello-obsbox"), &tree);
         edit(&tree);
         fs::create_dir_all(self.sources()).unwrap();
-        let status = Command::new("dpkg-source")
-            .args(["-b", "hello-obsbox"])
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "dpkg-source -b: {}",
-            stderr_of(&status)
+        super::run_ok(
+            Command::new("dpkg-source")
+                .args(["-b", "hello-obsbox"])
+                .current_dir(self.dir.path()),
         );
         for entry in fs::read_dir(self.dir.path()).unwrap() {
             let path = entry.unwrap().path();
@@ -145,6 +140,25 @@ impl Job {
         ]);
         assert!(out.status.success(), "{}", stderr_of(&out));
         out_dir
+    }
+
+    /// `obsbox --cache CACHE bundle JOB --out OUT` run in the job directory, `cache` and
+    /// `out` as given (relative ones as a user types them there); returns the output
+    /// directory's absolute path.
+    pub fn bundle_at(&self, job: &Path, cache: &str, out: &str) -> PathBuf {
+        let mut command = self.runtime.command(&["--cache", cache, "bundle"]);
+        command
+            .arg(job)
+            .args(["--out", out, "--config"])
+            .arg(&self.config)
+            .current_dir(self.dir.path());
+        let output = super::output_of(command);
+        assert!(
+            output.status.success(),
+            "obsbox bundle --out {out}: {}",
+            stderr_of(&output)
+        );
+        self.dir.path().join(out)
     }
 
     /// Nothing of a finished job is left: no container state, no mount under the cache,

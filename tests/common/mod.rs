@@ -1,7 +1,12 @@
 //! Shared fixtures for the integration tests: a busybox bundle built from Debian's real
-//! `busybox-static` package and an obsbox runtime with a private state directory.
+//! `busybox-static` package and an obsbox runtime with a private state directory; running
+//! a command that must succeed (`run_ok`), a bundle under runc (`runc_run`), and checks of
+//! written bundles (`assert_complete_bundles`, `validate_bundles`). The submodules: `data`
+//! (the test data), `job` (a build job in a directory), `rootfs` (`obsbox rootfs create`
+//! with a cache of its own, its arguments built up), `serve`, `tree`, `joblog`, `obs`.
 //!
-//! These tests start real containers and so need root; they fail (not skip) without it.
+//! These tests start real containers and so need root; they fail (not skip) without it,
+//! and a missing input (test data, a tool) fails with a message naming it.
 #![allow(dead_code)]
 
 use std::fs;
@@ -152,20 +157,7 @@ impl Runtime {
     /// Runs obsbox to completion with stdin closed. Output goes through files, not pipes:
     /// a created container inherits obsbox's stdio and would hold a pipe open until it ends.
     pub fn output(&self, args: &[&str]) -> Output {
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let status = self
-            .command(args)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .expect("run obsbox");
-        Output {
-            status,
-            stdout: read_all(out),
-            stderr: read_all(err),
-        }
+        output_of(self.command(args))
     }
 
     /// Runs obsbox and requires success; returns stdout.
@@ -277,6 +269,39 @@ fn read_all(mut file: fs::File) -> Vec<u8> {
     data
 }
 
+/// Runs `command` (obsbox, or runc) to completion with stdin closed, its output through
+/// files: a container it creates inherits its stdio and would hold a pipe open.
+pub fn output_of(mut command: Command) -> Output {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", command.get_program()));
+    Output {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
+}
+
+/// Runs `command` to its end, its output captured, and requires success: a failure names
+/// the command line, its exit status and its stderr. Returns the output.
+pub fn run_ok(command: &mut Command) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed ({}): {}",
+        out.status,
+        stderr_of(&out)
+    );
+    out
+}
+
 pub fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -331,19 +356,15 @@ pub fn validate_bundles(bundles: &[PathBuf]) {
     let tool = TOOL.get_or_init(|| {
         let dir = process_tempdir("obsbox-oci-validate-");
         let tool = dir.join("oci-validate");
-        let out = std::process::Command::new("go")
-            .args(["build", "-o"])
-            .arg(&tool)
-            .arg(data::repo_root().join("integration/oci-validate/main.go"))
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GO111MODULE", "off")
-            .env("GOCACHE", dir.join("go-cache"))
-            .output()
-            .expect("go (integration/setup.sh installs golang-go)");
-        assert!(
-            out.status.success(),
-            "cannot build integration/oci-validate: {}",
-            stderr_of(&out)
+        // go comes from integration/setup.sh (golang-go).
+        run_ok(
+            std::process::Command::new("go")
+                .args(["build", "-o"])
+                .arg(&tool)
+                .arg(data::repo_root().join("integration/oci-validate/main.go"))
+                .env("GOPATH", "/usr/share/gocode")
+                .env("GO111MODULE", "off")
+                .env("GOCACHE", dir.join("go-cache")),
         );
         tool
     });
@@ -358,4 +379,89 @@ pub fn validate_bundles(bundles: &[PathBuf]) {
         stdout_of(&out)
     );
 }
+/// The bundles `obsbox bundle` wrote in `out/bundles` are complete where they lie: each
+/// `config.json` parses, its `root.path` (relative ones taken from the bundle) is inside
+/// the bundle's directory and exists, and so does every bind mount's source and every
+/// hook's program; then runtime-tools' validator checks them ([`validate_bundles`]).
+/// Returns the bundles' directories.
+pub fn assert_complete_bundles(out: &Path) -> Vec<PathBuf> {
+    let mut bundles: Vec<PathBuf> = fs::read_dir(out.join("bundles"))
+        .unwrap_or_else(|e| panic!("{}: {e}", out.join("bundles").display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    bundles.sort();
+    for bundle in &bundles {
+        let file = bundle.join("config.json");
+        let config: Value = serde_json::from_slice(
+            &fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let root = bundle.join(
+            config["root"]["path"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: no root.path", file.display())),
+        );
+        assert!(
+            root.starts_with(bundle) && root.is_dir(),
+            "{}: root {} is not a directory inside the bundle",
+            file.display(),
+            root.display()
+        );
+        let mounts = config["mounts"].as_array().cloned().unwrap_or_default();
+        for mount in &mounts {
+            let options = mount["options"].as_array().cloned().unwrap_or_default();
+            let bind =
+                mount["type"] == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+            if !bind {
+                continue;
+            }
+            let source = Path::new(mount["source"].as_str().unwrap());
+            assert!(
+                source.is_absolute() && source.exists(),
+                "{}: the source of the bind mount at {} is not an absolute path that exists: {}",
+                file.display(),
+                mount["destination"],
+                source.display()
+            );
+        }
+        let hooks = config["hooks"].as_object().cloned().unwrap_or_default();
+        for hook in hooks
+            .values()
+            .flat_map(|h| h.as_array().cloned().unwrap_or_default())
+        {
+            let program = Path::new(hook["path"].as_str().unwrap());
+            assert!(
+                program.is_absolute() && program.is_file(),
+                "{}: hook {} is not an absolute path that exists",
+                file.display(),
+                program.display()
+            );
+        }
+    }
+    validate_bundles(&bundles);
+    bundles
+}
+
+/// `runc --root RUNC_ROOT run --bundle BUNDLE ID`: a bundle run as any OCI tool runs it;
+/// asserts success and returns runc's output.
+pub fn runc_run(runc_root: &Path, bundle: &Path, id: &str) -> Output {
+    let mut command = Command::new("runc");
+    command
+        .arg("--root")
+        .arg(runc_root)
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(id);
+    let out = output_of(command);
+    assert!(
+        out.status.success(),
+        "runc run {}: {}\n{}",
+        bundle.display(),
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    out
+}
+
 pub mod obs;
+pub mod rootfs;
