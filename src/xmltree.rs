@@ -30,6 +30,11 @@ impl Element {
     }
 }
 
+/// The deepest nesting [`parse`] accepts. OBS's documents are a few levels deep; the tree is
+/// dropped, cloned and compared recursively, so a document nested a hundred thousand deep
+/// would overflow the stack.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses a whole document; errors name `file` and the line.
 pub fn parse(xml: &[u8], file: &str) -> Result<Element> {
     // Lines are counted incrementally from the last position asked for: events come in
@@ -75,6 +80,11 @@ pub fn parse(xml: &[u8], file: &str) -> Result<Element> {
                 };
                 if matches!(ev, Event::Empty(_)) {
                     close(&mut stack, &mut root, el);
+                } else if stack.len() == MAX_DEPTH {
+                    return Err(at(anyhow!(
+                        "<{}>: elements nested deeper than {MAX_DEPTH}",
+                        crate::text::one_line(&el.name)
+                    )));
                 } else {
                     stack.push(el);
                 }
@@ -181,5 +191,22 @@ mod tests {
         );
         assert!(parse(b"<a/><b/>", "f").is_err());
         assert!(parse(b"", "f").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_one_error_line_not_a_stack_overflow() {
+        let n = 1_000_000;
+        let doc = format!("<c>\n{}{}</c>", "<a>".repeat(n), "</a>".repeat(n));
+        let err = parse(doc.as_bytes(), "deep.xml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("deep.xml: line 2: <a>: elements nested deeper than {MAX_DEPTH}")
+        );
+        let ok = format!(
+            "<c>{}{}</c>",
+            "<a>".repeat(MAX_DEPTH - 1),
+            "</a>".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse(ok.as_bytes(), "ok.xml").is_ok());
     }
 }

@@ -1292,3 +1292,37 @@ fn a_macro_bomb_in_the_project_config_is_bounded() {
     assert!(rss < 200 * 1024, "peak RSS {rss} kB");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// A `_constraints` nested a million deep is one error line naming the file and line, not a
+/// stack overflow (it aborted with "fatal runtime error: stack overflow" at 575 MB).
+#[test]
+fn a_deeply_nested_constraints_file_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("_constraints");
+    let n = 1_000_000;
+    std::fs::write(
+        &file,
+        format!(
+            "<constraints>\n{}{}</constraints>\n",
+            "<hardware>".repeat(n),
+            "</hardware>".repeat(n)
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = obsbox_allocate(&[
+        "--constraints",
+        file.to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "--workers",
+        fixtures().join("workers").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "obsbox: error: {}: line 2: <hardware>: elements nested deeper than 64",
+            file.display()
+        )
+    );
+}

@@ -368,14 +368,25 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let n: u64 = number
         .parse()
         .with_context(|| format!("{text:?} is not a duration (e.g. 90s, 15m, 2h)"))?;
-    let seconds = match unit.trim() {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    let scale = match unit.trim() {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => bail!("{text:?} is not a duration (e.g. 90s, 15m, 2h)"),
     };
-    Ok(Duration::from_secs(seconds))
+    // Bounded: the duration is added to clocks and written as a hook's i64 timeout, where
+    // an hour count near u64::MAX wrapped to a wrong timeout or overflowed an `Instant`.
+    match n.checked_mul(scale) {
+        Some(seconds) if seconds <= MAX_DURATION_SECS => Ok(Duration::from_secs(seconds)),
+        _ => bail!(
+            "{text:?} is longer than {} days",
+            MAX_DURATION_SECS / 86_400
+        ),
+    }
 }
+
+/// The longest duration [`parse_duration`] accepts: 30 days.
+pub const MAX_DURATION_SECS: u64 = 30 * 86_400;
 
 /// Folds the layers of one callback, lowest first, into its effective settings.
 fn merge(name: &str, layers: Vec<(String, Layer)>) -> Result<Callback> {
@@ -791,5 +802,15 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("5d").is_err());
+        assert_eq!(
+            parse_duration("720h").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
+        for huge in ["721h", "18446744073709551615h", "18446744073709551615"] {
+            assert_eq!(
+                parse_duration(huge).unwrap_err().to_string(),
+                format!("{huge:?} is longer than 30 days")
+            );
+        }
     }
 }

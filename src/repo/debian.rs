@@ -64,46 +64,84 @@ impl Paragraph<'_> {
 /// Parses deb822 text into paragraphs. Blank lines separate paragraphs, lines starting
 /// with whitespace continue the previous field, lines starting with `#` are comments.
 pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph<'_>>> {
-    let mut out = Vec::new();
-    let mut cur = Paragraph::default();
-    for (i, line) in text.lines().enumerate() {
-        let lineno = i + 1;
-        if line.trim().is_empty() {
-            if !cur.fields.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
+    paragraphs(text).collect()
+}
+
+/// The paragraphs of deb822 text one at a time, as [`parse_paragraphs`] reads them: an
+/// index is read without holding a paragraph for each of its entries (two million tiny
+/// paragraphs took 450 MB before the first was looked at). Ends after the first error.
+pub fn paragraphs(text: &str) -> Paragraphs<'_> {
+    Paragraphs {
+        lines: text.lines().enumerate(),
+        failed: false,
+    }
+}
+
+/// The iterator of [`paragraphs`].
+pub struct Paragraphs<'a> {
+    lines: std::iter::Enumerate<std::str::Lines<'a>>,
+    failed: bool,
+}
+
+impl<'a> Iterator for Paragraphs<'a> {
+    type Item = Result<Paragraph<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
         }
-        if line.starts_with('#') {
-            continue;
-        }
-        if line.starts_with([' ', '\t']) {
-            let Some((_, value)) = cur.fields.last_mut() else {
-                bail!("line {lineno}: continuation line without a field before it");
+        let mut cur = Paragraph::default();
+        let result = loop {
+            let Some((i, line)) = self.lines.next() else {
+                break Ok(());
             };
-            let value = value.to_mut();
-            value.push('\n');
-            value.push_str(line.trim());
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            bail!(
-                "line {lineno}: expected `Field: value`, got `{}`",
-                clip(line)
-            );
+            let lineno = i + 1;
+            if line.trim().is_empty() {
+                if !cur.fields.is_empty() {
+                    break Ok(());
+                }
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                let Some((_, value)) = cur.fields.last_mut() else {
+                    break Err(anyhow::anyhow!(
+                        "line {lineno}: continuation line without a field before it"
+                    ));
+                };
+                let value = value.to_mut();
+                value.push('\n');
+                value.push_str(line.trim());
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                break Err(anyhow::anyhow!(
+                    "line {lineno}: expected `Field: value`, got `{}`",
+                    clip(line)
+                ));
+            };
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                break Err(anyhow::anyhow!(
+                    "line {lineno}: bad field name `{}`",
+                    clip(name)
+                ));
+            }
+            if cur.fields.is_empty() {
+                cur.line = lineno;
+            }
+            cur.fields.push((name, Cow::Borrowed(value.trim())));
         };
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            bail!("line {lineno}: bad field name `{}`", clip(name));
+        match result {
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+            Ok(()) if cur.fields.is_empty() => None,
+            Ok(()) => Some(Ok(cur)),
         }
-        if cur.fields.is_empty() {
-            cur.line = lineno;
-        }
-        cur.fields.push((name, Cow::Borrowed(value.trim())));
     }
-    if !cur.fields.is_empty() {
-        out.push(cur);
-    }
-    Ok(out)
 }
 
 fn clip(s: &str) -> String {
@@ -261,9 +299,9 @@ pub fn parse_packages(
     arch: &str,
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
-    let paragraphs = parse_paragraphs(text).with_context(|| what.to_string())?;
-    let mut out = Vec::with_capacity(paragraphs.len());
-    for p in &paragraphs {
+    let mut out = Vec::new();
+    for p in paragraphs(text) {
+        let p = &p.with_context(|| what.to_string())?;
         // A paragraph without Architecture is not skipped: meta_from_control names it.
         match p.get("Architecture") {
             Some(a) if a != arch && a != "all" => continue,
@@ -620,6 +658,30 @@ mod tests {
         let e = parse_paragraphs("Package: a\nno colon here\n").unwrap_err();
         assert!(format!("{e}").contains("line 2"), "{e}");
         assert!(parse_paragraphs(" cont\n").is_err());
+    }
+
+    #[test]
+    fn a_packages_index_is_read_one_paragraph_at_a_time() {
+        // Two million tiny paragraphs took 450 MB when all were parsed before the first
+        // was looked at: now each is read when its turn comes, and the first error stops.
+        let text = format!(
+            "Package: aa\nVersion: 1\nArchitecture: amd64\n\n{}no colon here\n",
+            "Architecture: i386\n\n".repeat(1000)
+        );
+        let mut ps = super::paragraphs(&text);
+        assert_eq!(ps.next().unwrap().unwrap().get("Package"), Some("aa"));
+        assert_eq!(ps.by_ref().take(1000).filter(|p| p.is_ok()).count(), 1000);
+        assert!(format!("{}", ps.next().unwrap().unwrap_err()).contains("line 2005"));
+        assert!(ps.next().is_none());
+        let what = Location::Path("/r/Packages".into());
+        let e = format!(
+            "{:#}",
+            parse_packages(&text, &what, "amd64", 0).unwrap_err()
+        );
+        assert!(
+            e.starts_with("/r/Packages: package `aa` (line 1): no `Filename`"),
+            "{e}"
+        );
     }
 
     #[test]

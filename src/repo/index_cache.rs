@@ -79,6 +79,20 @@ pub fn read_keeping<T>(
     reader: impl Read,
     read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    read_keeping_up_to(keep, reader, MAX_INDEX, read)
+}
+
+/// The most bytes a compressed repository index may expand to: a distribution's largest
+/// are a few hundred MB, and a 7 MB `Packages.gz` of zeros took 1.6 GB.
+pub const MAX_INDEX: u64 = 1 << 30;
+
+fn read_keeping_up_to<T>(
+    keep: Option<(&IndexEntry, &Path)>,
+    reader: impl Read,
+    limit: u64,
+    read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let reader = crate::packages::compress::Limited::new(reader, limit, "a repository index");
     let mut keeper = keep.and_then(|(entry, dir)| Keeper::new(dir, entry));
     let made = match &mut keeper {
         Some(k) => read(&mut BufReader::new(k.tee(reader)))?,
@@ -220,6 +234,26 @@ pub(crate) fn touch(path: &Path) {
 mod tests {
     use super::*;
     use crate::repo::Checksum;
+
+    #[test]
+    fn an_index_expanding_past_the_limit_is_refused() {
+        let read = |r: &mut dyn BufRead| -> anyhow::Result<usize> {
+            let mut text = String::new();
+            r.read_to_string(&mut text)?;
+            Ok(text.len())
+        };
+        let data = vec![b'a'; 100_000];
+        assert_eq!(
+            read_keeping_up_to(None, &data[..], 100_000, read).unwrap(),
+            100_000
+        );
+        let e = read_keeping_up_to(None, &data[..], 99_999, read).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "expands to more than 99999 bytes, the limit for a repository index \
+             (decompression bomb?)"
+        );
+    }
 
     fn entry_for(data: &[u8]) -> IndexEntry {
         let mut h = Hasher::new("sha256").unwrap();

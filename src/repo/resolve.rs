@@ -456,15 +456,20 @@ impl<'a> Pool<'a> {
                     return Formula::Any(Vec::new());
                 };
                 let with = matches!(rich, Rich::With(..));
-                let kept: Vec<SolvableId> =
-                    x.into_iter().filter(|s| y.contains(s) == with).collect();
+                // Sets and an index, not scans: both sides may be 100,000 providers.
+                let y: HashSet<SolvableId> = y.into_iter().collect();
+                let kept = x.into_iter().filter(|s| y.contains(s) == with);
                 let label = rich.to_string();
                 let mut by_name: Vec<(NameId, Vec<SolvableId>)> = Vec::new();
+                let mut slot: HashMap<NameId, usize> = HashMap::new();
                 for s in kept {
                     let n = self.solvable_name[s.0 as usize];
-                    match by_name.iter_mut().find(|(m, _)| *m == n) {
-                        Some((_, members)) => members.push(s),
-                        None => by_name.push((n, vec![s])),
+                    match slot.get(&n) {
+                        Some(&i) => by_name[i].1.push(s),
+                        None => {
+                            slot.insert(n, by_name.len());
+                            by_name.push((n, vec![s]));
+                        }
                     }
                 }
                 Formula::Any(
@@ -512,7 +517,7 @@ impl<'a> Pool<'a> {
     ) -> Result<()> {
         let formula = self.formula(rich, !conflict);
         let clauses = cnf(&formula, conflict).ok_or_else(|| {
-            anyhow::anyhow!("{origin}: {rich} is too complex (more than {MAX_CLAUSES} clauses)")
+            anyhow::anyhow!("{origin}: {rich} is too complex (more than {MAX_CLAUSES} clauses or {MAX_LITERALS} alternatives)")
         })?;
         let text = if conflict {
             format!("(conflicts with {rich})")
@@ -766,6 +771,14 @@ impl<'a> Pool<'a> {
 /// The most clauses a rich dependency may turn into.
 const MAX_CLAUSES: usize = 4096;
 
+/// The most literals its clauses may hold together: a leaf is one literal per providing
+/// name, so 4096 clauses over virtuals of 100,000 providers would be gigabytes.
+const MAX_LITERALS: usize = 1 << 20;
+
+fn literals(clauses: &[Vec<Literal>]) -> usize {
+    clauses.iter().map(Vec::len).sum()
+}
+
 /// A rich dependency as a formula over version sets.
 enum Formula {
     True,
@@ -792,7 +805,7 @@ fn cnf(f: &Formula, negate: bool) -> Option<Vec<Vec<Literal>>> {
         (Formula::And(a, b), false) | (Formula::Or(a, b), true) => {
             let mut out = cnf(a, negate)?;
             out.extend(cnf(b, negate)?);
-            if out.len() > MAX_CLAUSES {
+            if out.len() > MAX_CLAUSES || literals(&out) > MAX_LITERALS {
                 return None;
             }
             out
@@ -803,15 +816,23 @@ fn cnf(f: &Formula, negate: bool) -> Option<Vec<Vec<Literal>>> {
                 return None;
             }
             let mut out = Vec::new();
+            let mut total = 0usize;
             for p in &x {
                 for q in &y {
+                    // A clause is as long as its leaves have providers (100,000 of a
+                    // virtual): membership by a set, not by scanning the clause.
                     let mut c = p.clone();
-                    for l in q {
-                        if !c.contains(l) {
-                            c.push(*l);
+                    let mut seen: HashSet<Literal> = p.iter().copied().collect();
+                    for &l in q {
+                        if seen.insert(l) {
+                            c.push(l);
                         }
                     }
-                    if !c.iter().any(|&(n, s)| c.contains(&(!n, s))) {
+                    if !c.iter().any(|&(n, s)| seen.contains(&(!n, s))) {
+                        total += c.len();
+                        if total > MAX_LITERALS {
+                            return None;
+                        }
                         out.push(c);
                     }
                 }
@@ -1549,6 +1570,35 @@ mod tests {
         };
         let picked = resolve_with(packages, &list(request), &needs)?;
         Ok(picked.iter().map(|&i| packages[i].name.clone()).collect())
+    }
+
+    #[test]
+    fn a_rich_dependency_over_many_providers_is_bounded() {
+        // 12 pairs of virtuals or'ed together are 4096 clauses of 12 leaves; each leaf is
+        // one literal per providing package: 30 providers of each make 1.5 million literals.
+        let specs: Vec<String> = (0..24)
+            .flat_map(|v| (0..30).map(move |i| format!("p{v}-{i} 1-1;;v{v}")))
+            .collect();
+        let repo = rpm(&specs.iter().map(String::as_str).collect::<Vec<_>>());
+        let pairs: Vec<String> = (0..12)
+            .map(|i| format!("(v{} and v{})", 2 * i, 2 * i + 1))
+            .collect();
+        let rich = format!("({})", pairs.join(" or "));
+        let e = solve_rich(&repo, "", &[(&rich, false)], &[]).unwrap_err();
+        assert!(
+            e.to_string().ends_with(&format!(
+                "is too complex (more than {MAX_CLAUSES} clauses or {MAX_LITERALS} alternatives)"
+            )),
+            "{e}"
+        );
+        // Within the bound, `without` and `or` over their 30 providers still resolve.
+        for rich in ["(v0 without v1)", "(v0 or v1)"] {
+            assert_eq!(
+                solve_rich(&repo, "", &[(rich, false)], &[]).unwrap().len(),
+                1,
+                "{rich}"
+            );
+        }
     }
 
     #[test]
