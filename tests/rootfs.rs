@@ -254,7 +254,16 @@ fn a_changed_suite_is_resolved_again() {
     publish(&packages);
     let obsbox = Obsbox::new();
     let repo = format!("file://{} bookworm main", repo_dir.display());
-    let mut mounted = Vec::new();
+    /// The roots mounted so far, unmounted however the test ends.
+    struct Mounted(Vec<PathBuf>);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            for out in &self.0 {
+                let _ = nix::mount::umount2(out, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+    let mut mounted = Mounted(Vec::new());
     let mut create = |n: usize| {
         let out = work.path().join(format!("root{n}"));
         let result = obsbox.output(&[
@@ -271,7 +280,7 @@ fn a_changed_suite_is_resolved_again() {
             "--mount",
         ]);
         if result.status.success() {
-            mounted.push(out.clone());
+            mounted.0.push(out.clone());
         }
         (result.status.success(), stderr_of(&result), out)
     };
@@ -295,7 +304,7 @@ fn a_changed_suite_is_resolved_again() {
     publish(&packages);
     let (ok, err, _) = create(4);
     assert!(ok && err.contains("from the cache"), "{err}");
-    for out in mounted {
+    for out in std::mem::take(&mut mounted.0) {
         nix::mount::umount2(&out, nix::mount::MntFlags::empty()).unwrap();
     }
 }

@@ -193,6 +193,7 @@ pub fn build_into(
             }
         };
         if digest == expected {
+            remembered::remember(request, store, &built);
             return Ok(built);
         }
         store::remove_tree(out)?;
