@@ -448,13 +448,27 @@ pub fn from_bare_lines(text: &str, file: &str) -> Result<Sources> {
 /// accepts.
 pub const SECURE_SANDBOXES: [&str; 3] = ["xen", "kvm", "zvm"];
 
+/// The largest constraints source read: OBS's `_constraints` are a few kilobytes, project
+/// configs and specs rarely a megabyte; a 4 MiB XML document is read into at most ≈ 150 MB.
+const MAX_SOURCE: u64 = 4 << 20;
+
 /// Reads a constraints file by its kind: `*.spec` and `Dockerfile` by their
 /// `#!BuildConstraint:` lines, a project config (`_config`, `prjconf`, `*.prjconf`,
 /// `*.conf`) as OBS reads it for `arch`, an XML document (starting with `<`) as
 /// `_constraints`, anything else as bare constraint lines.
 pub fn load(path: &std::path::Path, arch: Option<&Arch>) -> Result<Sources> {
+    use std::io::Read as _;
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {file}"))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SOURCE + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {file}"))?;
+    if bytes.len() as u64 > MAX_SOURCE {
+        bail!(
+            "{file}: larger than {} MiB (no constraints source is nearly as large)",
+            MAX_SOURCE >> 20
+        );
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -473,5 +487,19 @@ pub fn load(path: &std::path::Path, arch: Option<&Arch>) -> Result<Sources> {
         from_xml(&bytes, &file)
     } else {
         from_bare_lines(&text()?, &file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constraints_source_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("_constraints");
+        std::fs::write(&path, "<a/>".repeat(2 << 20)).unwrap();
+        let e = format!("{:#}", load(&path, None).unwrap_err());
+        assert!(e.contains("_constraints: larger than 4 MiB"), "{e}");
     }
 }
