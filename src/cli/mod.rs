@@ -389,10 +389,13 @@ pub fn dispatch(opts: Opts) -> i32 {
     tracing::debug!(args = ?std::env::args().collect::<Vec<_>>(), "obsbox started");
 
     let ctx = Context {
+        // Absolute: the state directory also reaches hooks' command lines (`obsbox --root
+        // STATE callback hook …`), which run from the bundle's directory.
         root: opts
             .global
             .root
             .clone()
+            .map(|root| std::path::absolute(&root).unwrap_or(root))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
         systemd_cgroup: opts.global.systemd_cgroup,
         cache: opts.cache.clone(),
