@@ -48,6 +48,18 @@ pub fn one_line_error(err: impl std::fmt::Display) -> String {
     one_line(&format!("{err:#}"))
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary), the cut said at its end.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} … ({} bytes more)", &text[..end], text.len() - end)
+}
+
 /// A string as a Perl number: leading white space, then the longest decimal number at the
 /// start (`4G` is 4, `3.5` is 3.5, `1e3` is 1000), `inf`/`nan`, else 0.
 pub fn perl_num(s: &str) -> f64 {
@@ -102,6 +114,13 @@ pub fn perl_num(s: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clip_cuts_at_a_character_and_says_so() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("aaaaéb", 5), "aaaa … (3 bytes more)");
+    }
+
     use super::*;
 
     #[test]

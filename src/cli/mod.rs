@@ -405,13 +405,17 @@ pub fn dispatch(opts: Opts) -> i32 {
     match run_command(opts.command, &ctx) {
         Ok(code) => code,
         Err(err) => {
-            let line = format!("{err:#}");
+            let line = crate::text::clip(&format!("{err:#}"), MAX_ERROR_LINE);
             tracing::error!(target: crate::logging::ERROR_TARGET, "{line}");
             eprintln!("obsbox: error: {line}");
             failure_code
         }
     }
 }
+
+/// The longest error line printed: an error quoting hostile input (a dependency with 100,000
+/// alternatives) says where it is and stops.
+const MAX_ERROR_LINE: usize = 8 << 10;
 
 /// Runs the command; its exit code, or the error that ends it (see [`Command::failure_code`]).
 fn run_command(command: Command, ctx: &Context) -> Result<i32> {
