@@ -48,6 +48,15 @@ pub fn one_line_error(err: impl std::fmt::Display) -> String {
     one_line(&format!("{err:#}"))
 }
 
+/// `text` cut to its first `max` characters, a `…` marking the cut (for names and values
+/// quoted in messages and tables).
+pub fn ellipsis(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// `text` cut to at most `max` bytes (at a character boundary), the cut said at its end.
 pub fn clip(text: &str, max: usize) -> String {
     if text.len() <= max {

@@ -130,12 +130,7 @@ fn name_of<T: serde::Serialize>(value: &T) -> String {
 
 /// Long values (inline scripts) are cut for the table; `--format json` has them whole.
 fn shorten(text: &str) -> String {
-    const MAX: usize = 90;
-    if text.chars().count() <= MAX {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(MAX).collect();
-    format!("{cut}…")
+    crate::text::ellipsis(text, 90)
 }
 
 fn row(c: &config::Callback, field: &str, value: String) -> [String; 4] {

@@ -306,13 +306,14 @@ pub fn main(argv: Vec<OsString>) -> i32 {
     if let Some(code) = worker_entry(&argv) {
         return code;
     }
-    if seals_early(&argv) {
+    let early = seals_early(&argv);
+    if early {
         if let Err(code) = seal() {
             return code;
         }
     }
     let opts = parse(argv);
-    if opts.command.needs_seal() {
+    if !early && opts.command.needs_seal() {
         if let Err(code) = seal() {
             return code;
         }
@@ -345,19 +346,15 @@ fn seal() -> Result<(), i32> {
 const SEALED_BEFORE_PARSING: &[&str] = &["create", "run", "exec"];
 
 /// Whether `argv` names one of [`SEALED_BEFORE_PARSING`] and asks for no help or version
-/// (which clap answers without sealing) anywhere, and the binary is not sealed yet.
+/// (which clap answers without sealing) anywhere.
 fn seals_early(argv: &[OsString]) -> bool {
     let Some((_, args)) = argv.split_first() else {
         return false;
     };
-    let informational = |a: &OsString| {
-        ["-h", "--help", "-V", "--version"]
-            .map(OsString::from)
-            .contains(a)
-    };
+    let informational =
+        |a: &OsString| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version"));
     command_word(args).is_some_and(|(_, word)| SEALED_BEFORE_PARSING.contains(&word))
         && !args.iter().any(informational)
-        && !crate::runtime::seal::is_sealed()
 }
 
 /// The command word of `args` (the arguments after the program's name) and its index: the

@@ -144,12 +144,9 @@ impl<'a> Iterator for Paragraphs<'a> {
     }
 }
 
+/// A quoted line, name or value of an index, cut for an error line.
 fn clip(s: &str) -> String {
-    const MAX: usize = 60;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
+    crate::text::ellipsis(s, 60)
 }
 
 /// Parses a relation field (`Depends`, `Provides`, …): comma-separated groups of

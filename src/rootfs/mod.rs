@@ -159,11 +159,17 @@ pub struct Built {
 /// the cached tree. `state_root` is the runtime state directory (install mode runs a
 /// container).
 pub fn build(request: &Request, store: &Store, state_root: &Path) -> Result<Built> {
-    if let Some(built) = remembered::lookup(request, store) {
+    let memo = remembered::path(request, store);
+    if let Some(built) = memo
+        .as_deref()
+        .and_then(|file| remembered::lookup(file, store))
+    {
         return Ok(built);
     }
     let (built, _) = build_with(request, store, state_root, false)?;
-    remembered::remember(request, store, &built);
+    if let Some(file) = &memo {
+        remembered::remember(file, store, &built);
+    }
     Ok(built)
 }
 
@@ -193,7 +199,9 @@ pub fn build_into(
             }
         };
         if digest == expected {
-            remembered::remember(request, store, &built);
+            if let Some(file) = remembered::path(request, store) {
+                remembered::remember(&file, store, &built);
+            }
             return Ok(built);
         }
         store::remove_tree(out)?;

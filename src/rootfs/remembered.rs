@@ -14,7 +14,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -34,8 +34,9 @@ struct Remembered {
 }
 
 /// Where the resolution of `request` with its repositories as they are now is remembered,
-/// when it can be.
-fn path(request: &Request, store: &Store) -> Option<PathBuf> {
+/// when it can be. Computed once per root (it reads each repository's `Release`), for
+/// [`lookup`] and then [`remember`].
+pub(super) fn path(request: &Request, store: &Store) -> Option<PathBuf> {
     let binary = crate::runtime::seal::binary_path().ok()?;
     let meta = fs::metadata(binary).ok()?;
     let mtime = meta
@@ -62,13 +63,11 @@ fn path(request: &Request, store: &Store) -> Option<PathBuf> {
     Some(store.dir().join(DIR).join(hex::encode(h.finalize())))
 }
 
-/// The root `request` resolved to before, when its repositories are unchanged and the root
-/// is still cached and intact.
-pub(super) fn lookup(request: &Request, store: &Store) -> Option<Built> {
-    let file = path(request, store)?;
-    let text = fs::read(&file).ok()?;
+/// The root remembered at `file` (from [`path`]), when it is still cached and intact.
+pub(super) fn lookup(file: &Path, store: &Store) -> Option<Built> {
+    let text = fs::read(file).ok()?;
     let Ok(remembered) = serde_json::from_slice::<Remembered>(&text) else {
-        let _ = fs::remove_file(&file);
+        let _ = fs::remove_file(file);
         return None;
     };
     let tree = store.rootfs(&remembered.rootfs)?;
@@ -90,12 +89,9 @@ pub(super) fn lookup(request: &Request, store: &Store) -> Option<Built> {
     })
 }
 
-/// Remembers that `request` resolved to `built` (best effort: a resolution not remembered
-/// is made again next time).
-pub(super) fn remember(request: &Request, store: &Store, built: &Built) {
-    let Some(file) = path(request, store) else {
-        return;
-    };
+/// Remembers at `file` (from [`path`]) that the request resolved to `built` (best effort:
+/// a resolution not remembered is made again next time).
+pub(super) fn remember(file: &Path, store: &Store, built: &Built) {
     let Some(key) = built
         .tree
         .parent()
@@ -122,7 +118,7 @@ pub(super) fn remember(request: &Request, store: &Store, built: &Built) {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&text)?;
         drop(f);
-        fs::rename(&tmp, &file)
+        fs::rename(&tmp, file)
     };
     if let Err(err) = write() {
         let _ = fs::remove_file(&tmp);
