@@ -321,12 +321,11 @@ impl Root {
         let hostarch = optional(self.hostarch, "element <hostarch>")?;
         let crossarch = optional(self.crossarch, "element <crossarch>")?;
         let recipe = required(self.file, "element <file>")?;
+        let id = job_id(&project, &repository, &package, &arch);
         Ok(Job {
-            id: job_id(&project, &repository, &package, &arch),
             project,
             repository,
             package,
-            arch,
             hostarch,
             crossarch,
             recipe,
@@ -338,13 +337,8 @@ impl Root {
             toolbox: self.toolbox,
             constraints: self.constraints,
             jobs: self.jobs.unwrap_or(0),
-            memory: 0,
-            checks: Vec::new(),
-            rpm_target: String::new(),
-            rpm_macros: String::new(),
             expanded: true,
-            build_profiles: Vec::new(),
-            dsc_build_cmd: String::new(),
+            ..Job::named(id, arch)
         })
     }
 }

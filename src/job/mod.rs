@@ -131,6 +131,36 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job named `id` for `arch` with nothing else set (no sources, packages or
+    /// repositories, limits left to the worker): each reader fills in what its file says.
+    pub fn named(id: String, arch: Arch) -> Job {
+        Job {
+            id,
+            project: String::new(),
+            repository: String::new(),
+            package: String::new(),
+            arch,
+            hostarch: None,
+            crossarch: None,
+            recipe: String::new(),
+            sources: PathBuf::new(),
+            release: None,
+            bdeps: Vec::new(),
+            repos: Vec::new(),
+            toolbox_repos: Vec::new(),
+            toolbox: Vec::new(),
+            constraints: Vec::new(),
+            jobs: 0,
+            memory: 0,
+            checks: Vec::new(),
+            rpm_target: String::new(),
+            rpm_macros: String::new(),
+            expanded: false,
+            build_profiles: Vec::new(),
+            dsc_build_cmd: String::new(),
+        }
+    }
+
     /// The arch of the machine the job runs on: its `hostarch`, or its arch when it names
     /// none.
     pub fn host_arch(&self) -> &Arch {

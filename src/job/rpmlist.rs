@@ -18,7 +18,7 @@
 //! skipped with a warning, as obs-build's init_buildsystem does.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
@@ -31,29 +31,10 @@ use crate::model::Arch;
 pub fn load(path: &Path) -> Result<Job> {
     let list = read(path)?;
     let job = Job {
-        id: path.display().to_string(),
-        project: String::new(),
-        repository: String::new(),
-        package: String::new(),
-        arch: Arch::native(),
-        hostarch: None,
-        crossarch: None,
-        recipe: String::new(),
-        sources: PathBuf::new(),
-        release: None,
         bdeps: list.bdeps,
-        repos: Vec::new(),
-        toolbox_repos: Vec::new(),
         toolbox: list.toolbox,
-        constraints: Vec::new(),
-        jobs: 0,
-        memory: 0,
-        checks: Vec::new(),
-        rpm_target: String::new(),
-        rpm_macros: String::new(),
         expanded: true,
-        build_profiles: Vec::new(),
-        dsc_build_cmd: String::new(),
+        ..Job::named(path.display().to_string(), Arch::native())
     };
     super::names::check_job(&job).with_context(|| path.display().to_string())?;
     Ok(job)

@@ -213,6 +213,17 @@ fn run_deb_steps(
 /// Registers `packages` (already laid down in `tree`) and runs their maintainer scripts.
 /// `work` is a scratch directory for the bundle; `state_root` the runtime's state dir;
 /// the scripts' output goes to `log`.
+///
+/// A root of this machine's arch (`foreign` is `None`) does it itself: dpkg and the scripts
+/// run in a container of the root. A root of an arch this machine does not run is done from
+/// the toolbox: a container of the read-only toolbox, the root mounted at `/buildroot`,
+/// where the toolbox's host-arch `dpkg --root` runs natively and chroots into the root only
+/// for the scripts, which qemu runs (the preinst scripts run the same way, through the
+/// toolbox's `chroot`). The host's dpkg reads the unqualified dependencies of an
+/// `Architecture: all` package as ones on packages of its own (host) arch, which a foreign
+/// root does not have: it would leave every such package unconfigured. obsbox's resolver
+/// has already checked the set, so `--force-depends` (with `--force-architecture`) lets
+/// dpkg go on; it still configures a package's dependencies first wherever it can tell them.
 pub fn install_deb(
     tree: &Path,
     packages: &[Unpacked],
@@ -220,85 +231,59 @@ pub fn install_deb(
     work: &Path,
     state_root: &Path,
     log: &Path,
+    foreign: Option<&super::Foreign>,
 ) -> Result<()> {
     let order = write_dpkg_database(&RootDir::open(tree)?, packages)?;
-    fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let code = run_deb_steps(
-        tree,
-        packages,
-        deferred,
-        &order,
-        |names, configure| deb_script_args("", "", "dpkg", names, configure),
-        |args| {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_in_root(tree, &args, work, state_root, log)
-        },
-    )?;
-    if code != 0 {
-        bail!(
-            "installing into the root failed: the maintainer scripts exited with {code} (log: {})",
-            log.display()
-        );
+    if let Some(foreign) = foreign {
+        require_tools(
+            &foreign.toolbox,
+            &["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"],
+            "installing a foreign root needs (packages dash, dpkg and coreutils)",
+        )?;
     }
-    Ok(())
-}
-
-/// Registers `packages` (laid down in `tree`, a root of an arch this machine does not run)
-/// and runs their maintainer scripts with the toolbox's host-arch dpkg: a container of the
-/// read-only toolbox, the root mounted at `/buildroot`, where `dpkg --root` runs natively
-/// and chroots into the root only for the scripts, which qemu runs. The preinst scripts
-/// run the same way, through the toolbox's `chroot`.
-///
-/// The host's dpkg reads the unqualified dependencies of an `Architecture: all` package as
-/// ones on packages of its own (host) arch, which a foreign root does not have: it would
-/// leave every such package unconfigured. obsbox's resolver has already checked the set,
-/// so `--force-depends` (with `--force-architecture`) lets dpkg go on; it still configures
-/// a package's dependencies first wherever it can tell them.
-pub fn install_deb_foreign(
-    tree: &Path,
-    packages: &[Unpacked],
-    deferred: &[bool],
-    work: &Path,
-    state_root: &Path,
-    log: &Path,
-    foreign: &super::Foreign,
-) -> Result<()> {
-    let order = write_dpkg_database(&RootDir::open(tree)?, packages)?;
-    require_tools(
-        &foreign.toolbox,
-        &["bin/sh", "usr/bin/dpkg", "usr/sbin/chroot"],
-        "installing a foreign root needs (packages dash, dpkg and coreutils)",
-    )?;
     fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let code = run_deb_steps(
         tree,
         packages,
         deferred,
         &order,
-        |names, configure| {
-            deb_script_args(
+        |names, configure| match foreign {
+            None => deb_script_args("", "", "dpkg", names, configure),
+            Some(_) => deb_script_args(
                 "/buildroot",
                 "chroot /buildroot",
                 "dpkg --root=/buildroot --force-architecture --force-depends --force-bad-path",
                 names,
                 configure,
-            )
+            ),
         },
-        |args| {
-            let spec = toolbox_spec(&foreign.toolbox, tree, args, Some(&foreign.emulation))?;
-            run_spec(spec, work, state_root, log, Some(&foreign.emulation))
+        |args| match foreign {
+            None => {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run_in_root(tree, &args, work, state_root, log)
+            }
+            Some(foreign) => {
+                let spec = toolbox_spec(&foreign.toolbox, tree, args, Some(&foreign.emulation))?;
+                run_spec(spec, work, state_root, log, Some(&foreign.emulation))
+            }
         },
     )?;
-    if code != 0 {
-        bail!(
+    if code == 0 {
+        return Ok(());
+    }
+    match foreign {
+        None => bail!(
+            "installing into the root failed: the maintainer scripts exited with {code} (log: {})",
+            log.display()
+        ),
+        Some(foreign) => bail!(
             "installing into the {} root failed: dpkg or the maintainer scripts (through {}) \
              exited with {code} (log: {})",
             foreign.emulation.target.deb,
             foreign.emulation.interpreter.display(),
             log.display()
-        );
+        ),
     }
-    Ok(())
 }
 
 /// Which rpm registers an rpm root, and where its scriptlets run.

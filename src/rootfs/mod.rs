@@ -590,12 +590,8 @@ fn install_into(
         };
         return install::install_rpm(tree, unpacked, work, state_root, log, via);
     }
-    match &request.foreign {
-        None => install::install_deb(tree, unpacked, deferred, work, state_root, log),
-        Some(foreign) => {
-            install::install_deb_foreign(tree, unpacked, deferred, work, state_root, log, foreign)
-        }
-    }
+    let foreign = request.foreign.as_ref();
+    install::install_deb(tree, unpacked, deferred, work, state_root, log, foreign)
 }
 
 /// How [`create`] hands a root out. Neither way shares a writable inode with the cache.

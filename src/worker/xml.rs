@@ -264,6 +264,13 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
     };
     let err =
         |line: usize, name: &str, msg: String| anyhow!("{file}: line {line}: <{name}>: {msg}");
+    let undecodable = |pos: u64, e: quick_xml::encoding::EncodingError| {
+        anyhow!(
+            "{file}: line {}: {}",
+            line_of(pos),
+            crate::text::one_line_error(e)
+        )
+    };
     let mut reader = quick_xml::reader::Reader::from_reader(xml);
     let mut w = Draft::default();
     let mut stack: Vec<(At, u64, &'static str)> = Vec::new();
@@ -287,6 +294,13 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
                 // Matched as bytes; made text only for a message.
                 let name = local.as_ref();
                 let text_of = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
+                let unknown = |parent: &str| {
+                    err(
+                        line(),
+                        &text_of(name),
+                        format!("unknown element in <{parent}>"),
+                    )
+                };
                 let at = match stack.last().map(|(a, _, _)| *a) {
                     None => {
                         if seen_root {
@@ -340,22 +354,14 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
                         b"ip" | b"port" | b"uri" | b"registerserver" | b"workerid" | b"owner"
                         | b"tellnojob" | b"job" | b"arch" | b"jobid" | b"reposerver" => At::Skipped,
                         _ => {
-                            return Err(err(
-                                line(),
-                                &text_of(name),
-                                "unknown element in <worker>".into(),
-                            ));
+                            return Err(unknown("worker"));
                         }
                     },
                     Some(At::Linux) => match name {
                         b"version" => At::Leaf(Leaf::Version),
                         b"flavor" => At::Leaf(Leaf::Flavor),
                         _ => {
-                            return Err(err(
-                                line(),
-                                &text_of(name),
-                                "unknown element in <linux>".into(),
-                            ));
+                            return Err(unknown("linux"));
                         }
                     },
                     Some(At::Hardware) => {
@@ -375,21 +381,13 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
                                 At::Skipped
                             }
                             _ => {
-                                return Err(err(
-                                    line(),
-                                    &text_of(name),
-                                    "unknown element in <hardware>".into(),
-                                ));
+                                return Err(unknown("hardware"));
                             }
                         }
                     }
                     Some(At::Cpu) => {
                         if name != b"flag" {
-                            return Err(err(
-                                line(),
-                                &text_of(name),
-                                "unknown element in <cpu>".into(),
-                            ));
+                            return Err(unknown("cpu"));
                         }
                         At::Leaf(Leaf::Flag)
                     }
@@ -408,13 +406,7 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
             Event::Text(t) => {
                 let in_leaf = matches!(stack.last(), Some((At::Leaf(_), _, _)));
                 if in_leaf || stack.is_empty() {
-                    let s = t.decode().map_err(|e| {
-                        anyhow!(
-                            "{file}: line {}: {}",
-                            line_of(pos),
-                            crate::text::one_line_error(e)
-                        )
-                    })?;
+                    let s = t.decode().map_err(|e| undecodable(pos, e))?;
                     if in_leaf {
                         text.push_str(&s);
                     } else if !s.trim().is_empty() {
@@ -427,13 +419,7 @@ fn from_xml_with(xml: &[u8], file: &str, names: &mut Names) -> Result<Worker> {
             }
             Event::CData(t) => {
                 if matches!(stack.last(), Some((At::Leaf(_), _, _))) {
-                    let s = t.decode().map_err(|e| {
-                        anyhow!(
-                            "{file}: line {}: {}",
-                            line_of(pos),
-                            crate::text::one_line_error(e)
-                        )
-                    })?;
+                    let s = t.decode().map_err(|e| undecodable(pos, e))?;
                     text.push_str(&s);
                 }
             }
