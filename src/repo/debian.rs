@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -71,8 +71,15 @@ pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph<'_>>> {
 /// index is read without holding a paragraph for each of its entries (two million tiny
 /// paragraphs took 450 MB before the first was looked at). Ends after the first error.
 pub fn paragraphs(text: &str) -> Paragraphs<'_> {
+    paragraphs_after(text, 0)
+}
+
+/// [`paragraphs`] of a part of a longer text that starts after its line `lines_before`, for
+/// line numbers in errors.
+fn paragraphs_after(text: &str, lines_before: usize) -> Paragraphs<'_> {
     Paragraphs {
         lines: text.lines().enumerate(),
+        lines_before,
         failed: false,
     }
 }
@@ -80,6 +87,7 @@ pub fn paragraphs(text: &str) -> Paragraphs<'_> {
 /// The iterator of [`paragraphs`].
 pub struct Paragraphs<'a> {
     lines: std::iter::Enumerate<std::str::Lines<'a>>,
+    lines_before: usize,
     failed: bool,
 }
 
@@ -95,7 +103,7 @@ impl<'a> Iterator for Paragraphs<'a> {
             let Some((i, line)) = self.lines.next() else {
                 break Ok(());
             };
-            let lineno = i + 1;
+            let lineno = self.lines_before + i + 1;
             if line.trim().is_empty() {
                 if !cur.fields.is_empty() {
                     break Ok(());
@@ -296,42 +304,90 @@ pub fn parse_packages(
     arch: &str,
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
+    parse_packages_from(&mut text.as_bytes(), what, arch, repo)
+}
+
+/// The longest paragraph an index may hold. Debian's largest (a package providing
+/// thousands of names) are a few hundred KB.
+const MAX_PARAGRAPH: usize = 16 << 20;
+
+/// [`parse_packages`] over an index read from `reader` a paragraph at a time: only one
+/// paragraph's text is held, not the index's (50 MB for Debian's main).
+pub fn parse_packages_from(
+    reader: &mut dyn BufRead,
+    what: &Location,
+    arch: &str,
+    repo: usize,
+) -> Result<Vec<PackageMeta>> {
     let mut out = Vec::new();
-    for p in paragraphs(text) {
-        let p = &p.with_context(|| what.to_string())?;
-        // A paragraph without Architecture is not skipped: meta_from_control names it.
-        match p.get("Architecture") {
-            Some(a) if a != arch && a != "all" => continue,
-            _ => {}
+    let mut chunk = Vec::new();
+    // Lines before the paragraph in `chunk`, and lines in it.
+    let (mut before, mut lines) = (0, 0);
+    loop {
+        let start = chunk.len();
+        let room = (MAX_PARAGRAPH + 1 - start) as u64;
+        let n = std::io::Read::take(&mut *reader, room)
+            .read_until(b'\n', &mut chunk)
+            .with_context(|| format!("{what}: cannot read"))?;
+        if n > 0 {
+            lines += 1;
         }
-        let file = || -> Result<(String, Option<Checksum>, u64)> {
-            let filename = p.require("Filename")?;
-            let size = match p.get("Size") {
-                Some(s) => s
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("bad `Size: {s}`"))?,
-                None => 0,
-            };
-            let checksum = p.get("SHA256").map(|h| Checksum {
-                algo: "sha256".into(),
-                hex: h.trim().to_ascii_lowercase(),
-            });
-            Ok((
-                filename.trim_start_matches("./").to_string(),
-                checksum,
-                size,
-            ))
-        };
-        let meta = file()
-            .with_context(|| p.describe())
-            .and_then(|(location, checksum, size)| {
-                meta_from_control(p, location, checksum, size, repo)
-            })
-            .with_context(|| what.to_string())?;
-        out.push(meta);
+        if chunk.len() > MAX_PARAGRAPH {
+            bail!(
+                "{what}: line {}: a paragraph longer than {} MiB",
+                before + 1,
+                MAX_PARAGRAPH >> 20
+            );
+        }
+        let ends = n == 0 || chunk[start..].iter().all(u8::is_ascii_whitespace);
+        if !ends {
+            continue;
+        }
+        let text = std::str::from_utf8(&chunk)
+            .map_err(|_| anyhow::anyhow!("{what}: line {}: not UTF-8", before + 1))?;
+        for p in paragraphs_after(text, before) {
+            let p = &p.with_context(|| what.to_string())?;
+            if let Some(meta) = package_of(p, repo, arch).with_context(|| what.to_string())? {
+                out.push(meta);
+            }
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        before += lines;
+        lines = 0;
+        chunk.clear();
     }
-    Ok(out)
+}
+
+/// The package a paragraph of a `Packages` index describes, if it is of `arch` (or `all`).
+fn package_of(p: &Paragraph, repo: usize, arch: &str) -> Result<Option<PackageMeta>> {
+    // A paragraph without Architecture is not skipped: meta_from_control names it.
+    match p.get("Architecture") {
+        Some(a) if a != arch && a != "all" => return Ok(None),
+        _ => {}
+    }
+    let file = || -> Result<(String, Option<Checksum>, u64)> {
+        let filename = p.require("Filename")?;
+        let size = match p.get("Size") {
+            Some(s) => s
+                .trim()
+                .parse()
+                .with_context(|| format!("bad `Size: {s}`"))?,
+            None => 0,
+        };
+        let checksum = p.get("SHA256").map(|h| Checksum {
+            algo: "sha256".into(),
+            hex: h.trim().to_ascii_lowercase(),
+        });
+        Ok((
+            filename.trim_start_matches("./").to_string(),
+            checksum,
+            size,
+        ))
+    };
+    let (location, checksum, size) = file().with_context(|| p.describe())?;
+    meta_from_control(p, location, checksum, size, repo).map(Some)
 }
 
 /// Removes an OpenPGP clear-signature wrapper (as in `InRelease`), returning the signed
@@ -454,30 +510,37 @@ fn read_index(
     arch: &str,
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
-    let read_text = |r: &mut dyn BufRead| -> Result<String> {
-        let mut text = String::new();
-        r.read_to_string(&mut text)?;
-        Ok(text)
-    };
+    let parse = |r: &mut dyn BufRead| parse_packages_from(r, loc, arch, repo);
     if let Some((plain, dir)) = keep
-        && let Some(text) = super::index_cache::read_kept(dir, plain, read_text)
+        && let Some(packages) = super::index_cache::read_kept(dir, plain, parse)
     {
         tracing::debug!(index = %loc, "repository index kept in the cache");
-        return parse_packages(&text, loc, arch, repo);
+        return Ok(packages);
     }
-    let data = loc.read()?;
-    if let Some(e) = entry {
-        fetch::verify(&data, Some(&e.checksum), e.size, loc)?;
-    }
-    let text = if keep.is_none() && Compression::sniff(&data) == Compression::None {
-        String::from_utf8(data).with_context(|| format!("{loc}: not UTF-8"))?
+    // Read as it streams in, checked at its end: a sum that does not match is reported
+    // rather than whatever reading the damaged index found.
+    let raw = loc
+        .open_optional()?
+        .with_context(|| format!("{loc}: not found"))?;
+    let mut checked = fetch::Verifying::new(raw, entry.map(|e| &e.checksum))?;
+    let mut buffered = BufReader::with_capacity(256 * 1024, &mut checked);
+    let plain = Compression::sniff(
+        buffered
+            .fill_buf()
+            .with_context(|| format!("{loc}: cannot read"))?,
+    ) == Compression::None;
+    let packages = if keep.is_none() && plain {
+        let limit = super::index_cache::MAX_INDEX;
+        let limited =
+            crate::packages::compress::Limited::new(buffered, limit, "a repository index");
+        parse(&mut BufReader::new(limited))
     } else {
-        let reader = crate::packages::compress::decompress(&data[..])
-            .with_context(|| format!("{loc}: cannot decompress"))?;
-        super::index_cache::read_keeping(keep, reader, read_text)
-            .with_context(|| format!("{loc}: cannot decompress or not UTF-8"))?
+        crate::packages::compress::decompress(buffered)
+            .with_context(|| format!("{loc}: cannot decompress"))
+            .and_then(|reader| super::index_cache::read_keeping(keep, reader, parse))
     };
-    parse_packages(&text, loc, arch, repo)
+    checked.verify(entry.map_or(0, |e| e.size), loc)?;
+    packages
 }
 
 /// Reads an archive with suites: `dists/SUITE/Release`, then each component's
@@ -679,6 +742,42 @@ mod tests {
             e.starts_with("/r/Packages: package `aa` (line 1): no `Filename`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_streamed_index_holds_one_paragraph_and_counts_lines_across_them() {
+        let what = Location::Path("/r/Packages".into());
+        let good = "Package: aa\nVersion: 1\nArchitecture: amd64\nFilename: pool/a.deb\n\n\
+                    Package: bb\nVersion: 1\nArchitecture: i386\nFilename: pool/b.deb\n\n";
+        let text = format!("{good}{good}Package: cc\nno colon here\n");
+        let e = format!(
+            "{:#}",
+            parse_packages_from(&mut text.as_bytes(), &what, "amd64", 0).unwrap_err()
+        );
+        assert!(e.contains("line 22:"), "{e}");
+        let pkgs = parse_packages_from(&mut good.repeat(3).as_bytes(), &what, "amd64", 0).unwrap();
+        assert_eq!(
+            pkgs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["aa"; 3]
+        );
+
+        // One paragraph (no empty line) beyond the bound is refused in one line, without
+        // reading it all.
+        let long = format!(
+            "Package: xx\nVersion: 1\nArchitecture: amd64\nFilename: x.deb\n{}",
+            "Provides: yy\n".repeat(MAX_PARAGRAPH / 10)
+        );
+        let e = format!(
+            "{:#}",
+            parse_packages_from(&mut long.as_bytes(), &what, "amd64", 0).unwrap_err()
+        );
+        assert_eq!(e, "/r/Packages: line 1: a paragraph longer than 16 MiB");
+        let bad = b"Package: aa\nVersion: \xff\n\n";
+        let e = format!(
+            "{:#}",
+            parse_packages_from(&mut &bad[..], &what, "amd64", 0).unwrap_err()
+        );
+        assert_eq!(e, "/r/Packages: line 1: not UTF-8");
     }
 
     #[test]

@@ -65,6 +65,55 @@ pub fn verify(data: &[u8], expected: Option<&Checksum>, size: u64, what: &Locati
     Ok(())
 }
 
+/// Passes reads through, counting and hashing them, so that a file can be used while it
+/// streams and checked at its end ([`Verifying::verify`]).
+pub struct Verifying<'a, R> {
+    inner: R,
+    expected: Option<&'a Checksum>,
+    hasher: Option<Hasher>,
+    len: u64,
+}
+
+impl<'a, R: Read> Verifying<'a, R> {
+    /// A reader of `inner` that checks it against `expected` (when given).
+    pub fn new(inner: R, expected: Option<&'a Checksum>) -> Result<Self> {
+        let hasher = expected.map(|e| Hasher::new(&e.algo)).transpose()?;
+        Ok(Verifying {
+            inner,
+            expected,
+            hasher,
+            len: 0,
+        })
+    }
+
+    /// Reads what is left and checks the whole against `size` (when not 0) and the sum.
+    pub fn verify(mut self, size: u64, what: &Location) -> Result<()> {
+        std::io::copy(&mut self, &mut std::io::sink())
+            .with_context(|| format!("{what}: cannot read"))?;
+        if size > 0 && self.len != size {
+            bail!(
+                "{what}: size mismatch: expected {size} bytes, got {}",
+                self.len
+            );
+        }
+        match (self.expected, self.hasher) {
+            (Some(expected), Some(h)) => check_digest(expected, h.finish(), what),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<R: Read> Read for Verifying<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
 fn check_digest(expected: &Checksum, actual: String, what: &Location) -> Result<()> {
     if !actual.eq_ignore_ascii_case(&expected.hex) {
         bail!(

@@ -49,17 +49,11 @@ pub fn read_kept<T>(
 ) -> Option<T> {
     let path = path(dir, entry)?;
     let file = fs::File::open(&path).ok()?;
-    let mut hashed = Hashing {
-        inner: file,
-        hasher: Hasher::new(&entry.checksum.algo).ok()?,
-        len: 0,
-    };
-    let made = read(&mut BufReader::with_capacity(256 * 1024, &mut hashed));
-    let drained = std::io::copy(&mut hashed, &mut std::io::sink());
-    let Hashing { hasher, len, .. } = hashed;
-    let intact = drained.is_ok()
-        && (entry.size == 0 || len == entry.size)
-        && hasher.finish().eq_ignore_ascii_case(&entry.checksum.hex);
+    let mut checked = super::fetch::Verifying::new(file, Some(&entry.checksum)).ok()?;
+    let made = read(&mut BufReader::with_capacity(256 * 1024, &mut checked));
+    let intact = checked
+        .verify(entry.size, &super::source::Location::Path(path.clone()))
+        .is_ok();
     if !intact {
         tracing::warn!(path = %path.display(), "kept repository index damaged: removed");
         let _ = fs::remove_file(&path);
@@ -102,22 +96,6 @@ fn read_keeping_up_to<T>(
         k.finish();
     }
     Ok(made)
-}
-
-/// Passes reads through, hashing them.
-struct Hashing<R> {
-    inner: R,
-    hasher: Hasher,
-    len: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
 }
 
 /// Keeps an index while it streams past (see [`Keeper::tee`]): written to a temporary file

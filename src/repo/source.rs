@@ -17,6 +17,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -166,11 +167,22 @@ impl Location {
     /// Opens the file for streaming; `None` when it does not exist (HTTP 404 or ENOENT).
     pub fn open_optional(&self) -> Result<Option<Box<dyn Read + Send>>> {
         match self {
-            Location::Path(p) => match File::open(p) {
+            // Opened without blocking (a FIFO would wait for a writer forever), then
+            // refused unless it is a regular file.
+            Location::Path(p) => match File::options()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(p)
+            {
                 Ok(f) => {
-                    // Reading a directory fails late and obscurely; say it here.
-                    if f.metadata().is_ok_and(|m| m.is_dir()) {
+                    let meta = f
+                        .metadata()
+                        .with_context(|| format!("{}: cannot stat", p.display()))?;
+                    if meta.is_dir() {
                         bail!("{}: is a directory, expected a file", p.display());
+                    }
+                    if !meta.is_file() {
+                        bail!("{}: not a regular file", p.display());
                     }
                     Ok(Some(Box::new(f)))
                 }
@@ -194,14 +206,20 @@ impl Location {
         }
     }
 
-    /// Reads the whole file into memory; `None` when it does not exist.
+    /// Reads the whole file into memory; `None` when it does not exist. At most
+    /// [`MAX_INDEX`](super::index_cache::MAX_INDEX) bytes: a larger one is refused.
     pub fn read_optional(&self) -> Result<Option<Vec<u8>>> {
-        let Some(mut r) = self.open_optional()? else {
+        let Some(r) = self.open_optional()? else {
             return Ok(None);
         };
+        let limit = super::index_cache::MAX_INDEX;
         let mut data = Vec::new();
-        r.read_to_end(&mut data)
+        r.take(limit + 1)
+            .read_to_end(&mut data)
             .with_context(|| format!("{self}: read failed"))?;
+        if data.len() as u64 > limit {
+            bail!("{self}: larger than {} MiB", limit >> 20);
+        }
         Ok(Some(data))
     }
 
@@ -274,6 +292,29 @@ pub fn agent() -> &'static ureq::Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_file_must_be_regular_and_is_read_up_to_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("Release");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // Opening a FIFO for reading waits for a writer: it must be refused instead.
+        let e = format!(
+            "{:#}",
+            Location::Path(fifo.clone()).read_optional().unwrap_err()
+        );
+        assert_eq!(e, format!("{}: not a regular file", fifo.display()));
+        let file = dir.path().join("InRelease");
+        std::fs::write(&file, b"Suite: x\n").unwrap();
+        let data = Location::Path(file).read_optional().unwrap().unwrap();
+        assert_eq!(data, b"Suite: x\n");
+        assert!(
+            Location::Path(dir.path().join("none"))
+                .read_optional()
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn parses_specs() {
