@@ -13,15 +13,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
-use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
-use crate::packages::compress::Compression;
+use super::{Checksum, Format, Op, PackageMeta, Relation};
 
 /// One deb822 paragraph: fields in file order, names compared case-insensitively. Names
 /// and one-line values borrow from the parsed text; only a value with continuation lines
@@ -517,30 +516,8 @@ fn read_index(
         tracing::debug!(index = %loc, "repository index kept in the cache");
         return Ok(packages);
     }
-    // Read as it streams in, checked at its end: a sum that does not match is reported
-    // rather than whatever reading the damaged index found.
-    let raw = loc
-        .open_optional()?
-        .with_context(|| format!("{loc}: not found"))?;
-    let mut checked = fetch::Verifying::new(raw, entry.map(|e| &e.checksum))?;
-    let mut buffered = BufReader::with_capacity(256 * 1024, &mut checked);
-    let plain = Compression::sniff(
-        buffered
-            .fill_buf()
-            .with_context(|| format!("{loc}: cannot read"))?,
-    ) == Compression::None;
-    let packages = if keep.is_none() && plain {
-        let limit = super::index_cache::MAX_INDEX;
-        let limited =
-            crate::packages::compress::Limited::new(buffered, limit, "a repository index");
-        parse(&mut BufReader::new(limited))
-    } else {
-        crate::packages::compress::decompress(buffered)
-            .with_context(|| format!("{loc}: cannot decompress"))
-            .and_then(|reader| super::index_cache::read_keeping(keep, reader, parse))
-    };
-    checked.verify(entry.map_or(0, |e| e.size), loc)?;
-    packages
+    let (sum, size) = entry.map_or((None, 0), |e| (Some(&e.checksum), e.size));
+    super::index_cache::read_streamed(loc, sum, size, keep, parse)
 }
 
 /// Reads an archive with suites: `dists/SUITE/Release`, then each component's

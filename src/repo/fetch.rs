@@ -48,23 +48,6 @@ impl Hasher {
     }
 }
 
-/// Checks in-memory data (metadata files) against the size and checksum a parent index
-/// gave for it. `what` names the file in the error.
-pub fn verify(data: &[u8], expected: Option<&Checksum>, size: u64, what: &Location) -> Result<()> {
-    if size > 0 && data.len() as u64 != size {
-        bail!(
-            "{what}: size mismatch: expected {size} bytes, got {}",
-            data.len()
-        );
-    }
-    if let Some(expected) = expected {
-        let mut h = Hasher::new(&expected.algo).with_context(|| what.to_string())?;
-        h.update(data);
-        check_digest(expected, h.finish(), what)?;
-    }
-    Ok(())
-}
-
 /// Passes reads through, counting and hashing them, so that a file can be used while it
 /// streams and checked at its end ([`Verifying::verify`]).
 pub struct Verifying<'a, R> {

@@ -63,6 +63,29 @@ pub fn read_kept<T>(
     made.ok()
 }
 
+/// Reads the index at `loc` as it streams in: decompressed when it is compressed, kept
+/// (see [`read_keeping`]) and taken by `read`, then checked against `expected` and `size`
+/// (when not 0) at its end. A sum that does not match is reported rather than whatever
+/// `read` found in the damaged index; nothing but a buffer of it is held.
+pub fn read_streamed<T>(
+    loc: &super::source::Location,
+    expected: Option<&super::Checksum>,
+    size: u64,
+    keep: Option<(&IndexEntry, &Path)>,
+    read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use anyhow::Context as _;
+    let raw = loc
+        .open_optional()?
+        .with_context(|| format!("{loc}: not found"))?;
+    let mut checked = super::fetch::Verifying::new(raw, expected)?;
+    let made = crate::packages::compress::decompress(&mut checked)
+        .with_context(|| format!("{loc}: cannot decompress"))
+        .and_then(|reader| read_keeping(keep, reader, read));
+    checked.verify(size, loc)?;
+    made
+}
+
 /// Runs `read` over `reader` (an index just downloaded, verified and being decompressed)
 /// and, with `keep` (its uncompressed sum and the cache's index directory), keeps what
 /// passes through for the next read: renamed into place only when `read` took all of it

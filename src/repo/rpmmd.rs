@@ -12,7 +12,7 @@ use quick_xml::events::Event;
 
 use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
-use super::{Checksum, Format, Op, PackageMeta, Relation, fetch};
+use super::{Checksum, Format, Op, PackageMeta, Relation};
 // Attributes by local name (`rpm:flags` and `flags` alike), unescaped.
 use crate::xmltree::attrs;
 
@@ -469,11 +469,9 @@ pub fn read_rpmmd(
         tracing::debug!(index = %loc, "repository index kept in the cache");
         return Ok(packages);
     }
-    let data = loc.read()?;
-    fetch::verify(&data, Some(&primary.checksum), primary.size, &loc)?;
-    let reader = crate::packages::compress::decompress(&data[..])
-        .with_context(|| format!("{loc}: cannot decompress"))?;
-    super::index_cache::read_keeping(keep, reader, |r| parse_primary(r, &loc, &arches, repo))
+    super::index_cache::read_streamed(&loc, Some(&primary.checksum), primary.size, keep, |r| {
+        parse_primary(r, &loc, &arches, repo)
+    })
 }
 
 #[cfg(test)]
