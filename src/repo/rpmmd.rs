@@ -269,10 +269,11 @@ impl Pkg {
                 self.arch
             },
             name,
-            depends: self.depends,
-            provides: self.provides,
-            conflicts: self.conflicts,
-            files: self.files,
+            // Held for the whole resolution: without the room their growth left.
+            depends: exact(self.depends),
+            provides: exact(self.provides),
+            conflicts: exact(self.conflicts),
+            files: exact(self.files),
             essential: false,
             priority: String::new(),
             multi_arch: String::new(),
@@ -441,6 +442,12 @@ pub fn parse_primary<R: std::io::BufRead>(
         bail!("{what}: broken XML: file ends inside an element");
     }
     Ok(out)
+}
+
+/// `v` without spare capacity.
+fn exact<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 /// Reads an rpm-md repository for `arch` (RPM or Debian name) plus `noarch`. `indexes`:
