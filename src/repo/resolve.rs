@@ -2155,6 +2155,20 @@ mod tests {
         );
         assert_eq!(again.len(), found.len());
 
+        // The bound on a closure leaves a wide margin over the largest real ones.
+        let t = Instant::now();
+        let found = resolve(
+            &repo,
+            &list("task-gnome-desktop, task-kde-desktop, texlive-full, libreoffice"),
+        )
+        .unwrap();
+        println!(
+            "GNOME, KDE, texlive-full and LibreOffice: {} packages in {:?}",
+            found.len(),
+            t.elapsed()
+        );
+        assert!(found.len() * 5 < MAX_CLOSURE, "{}", found.len());
+
         let t = Instant::now();
         let e = resolve(&repo, &list("build-essential, gcc-12 (<< 12)")).unwrap_err();
         println!("unresolvable request failed in {:?}:\n{e:#}", t.elapsed());
