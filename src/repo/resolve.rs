@@ -479,7 +479,7 @@ impl<'a> Pool<'a> {
     }
 
     /// The first of `roots` whose forced closure takes the names counted past `max`: a
-    /// breadth-first walk from each relation satisfied by one package name only, through
+    /// walk from each relation satisfied by one package name only, through
     /// that name's dependencies when it has one candidate, following only dependencies
     /// without alternatives that again only one name satisfies. Every name it reaches is in
     /// any solution, so the count never exceeds the real closure; a chain of single
