@@ -5,8 +5,8 @@
 //! (`<bdep …/>`, all data in attributes), repositories (`<path …/>`, `<syspath …/>`) and
 //! constraint lines (`<constraint>`, `<prjconfconstraint>`). OBS adds fields over time, so
 //! elements and attributes obsbox does not use are skipped; what it does use is checked.
-//! The file is read in one pass over its events, never as a tree (a buildinfo of 31 MB
-//! made a tree of 449 MB), and is at most [`super::MAX_JOB_FILE`] long.
+//! The file is read in one pass over its events, never as a tree (the host check's tree of
+//! a 33 MB buildinfo took 368 MB), and is at most [`super::MAX_JOB_FILE`] long.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -286,7 +286,7 @@ impl Root {
             }
             Field::Constraint if !value.is_empty() => self.constraints.push(value.to_string()),
             Field::Constraint => {}
-            // Only the host check reads these, and only the first of each, as OBS does.
+            // Only the host check reads these: the first of each counts.
             Field::Srcmd5 if !std::mem::replace(&mut self.saw_srcmd5, true) => {
                 self.source.srcmd5 = Some(value.to_string()).filter(|v| !v.is_empty());
             }
