@@ -336,6 +336,74 @@ fn hostcheck_refuses_jobs_this_worker_cannot_build() {
     assert!(stderr_of(&out).contains("No space left on device"));
 }
 
+/// Runs `cmd` to its end; returns its exit code and its peak resident memory in KiB, from
+/// the kernel's account of the child (wait4's rusage).
+fn exit_and_peak_rss(cmd: &mut Command) -> (Option<i32>, i64) {
+    // Reaped by wait4 below, not by the Child (which only has its pid then).
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+        .id() as i32;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills; the child is ours and not waited yet.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child, "wait4");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss)
+}
+
+#[test]
+fn hostcheck_reads_a_huge_buildinfo_in_bounded_memory() {
+    // A buildinfo of 31 MB: the host check read it a second time as an element tree for
+    // the _constraints fields, which took 449 MB. One streaming pass keeps far below that.
+    let site = Site::new();
+    site.add_source(
+        "hello-big",
+        "_constraints",
+        "<constraints><hardware><memory><size unit=\"T\">64</size></memory></hardware></constraints>\n",
+    );
+    site.add_source(
+        "hello-obsbox",
+        "_constraints",
+        "<constraints><hardware><memory><size unit=\"M\">1</size></memory></hardware></constraints>\n",
+    );
+    let bdeps: String = (0..240_000)
+        .map(|i| {
+            format!(
+                "  <bdep name=\"libgenerated-package-{i:06}\" version=\"1.2.{i}\" release=\"4.5\" \
+                 arch=\"x86_64\" project=\"Debian:12\" repository=\"main\"/>\n"
+            )
+        })
+        .collect();
+    let extra =
+        format!("  <constraintsmd5>5f2b0e7c9d1a3e4b6c8d0f1a2b3c4d5e</constraintsmd5>\n{bdeps}");
+    let hostcheck = |package: &str| {
+        let job = site.path(&format!("{package}.xml"));
+        fs::write(&job, site.buildinfo(package, &extra)).unwrap();
+        assert!(fs::metadata(&job).unwrap().len() > 30 << 20);
+        let mut cmd = Command::new(site.path("state/hostcheck"));
+        site.with_env(&mut cmd)
+            .arg(&job)
+            .args(["precheck", site.root().to_str().unwrap()]);
+        exit_and_peak_rss(&mut cmd)
+    };
+    // The package's _constraints are found from the streamed fields (srcserver, srcmd5,
+    // constraintsmd5): a worker without 64 TiB cannot build it, any worker the other.
+    for (package, want) in [("hello-obsbox", 0), ("hello-big", 1)] {
+        let (code, peak_kib) = hostcheck(package);
+        assert_eq!(code, Some(want), "{package}");
+        assert!(
+            peak_kib < 100 << 10,
+            "{package}: the host check peaked at {} MiB",
+            peak_kib >> 10
+        );
+    }
+}
+
 #[test]
 fn build_entry_answers_and_refuses_like_obs_build() {
     require_root();

@@ -450,7 +450,7 @@ pub const SECURE_SANDBOXES: [&str; 3] = ["xen", "kvm", "zvm"];
 
 /// The largest constraints source read: OBS's `_constraints` are a few kilobytes, project
 /// configs and specs rarely a megabyte; a 4 MiB XML document is read into at most ≈ 150 MB.
-const MAX_SOURCE: u64 = 4 << 20;
+pub const MAX_SOURCE: u64 = 4 << 20;
 
 /// Reads a constraints file by its kind: `*.spec` and `Dockerfile` by their
 /// `#!BuildConstraint:` lines, a project config (`_config`, `prjconf`, `*.prjconf`,

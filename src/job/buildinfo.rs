@@ -5,6 +5,8 @@
 //! (`<bdep …/>`, all data in attributes), repositories (`<path …/>`, `<syspath …/>`) and
 //! constraint lines (`<constraint>`, `<prjconfconstraint>`). OBS adds fields over time, so
 //! elements and attributes obsbox does not use are skipped; what it does use is checked.
+//! The file is read in one pass over its events, never as a tree (the host check's tree of
+//! a 33 MB buildinfo took 368 MB), and is at most [`super::MAX_JOB_FILE`] long.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -18,15 +20,44 @@ use crate::model::Arch;
 use crate::text::{escape, one_line, one_line_bytes};
 use crate::xmltree::{attrs, xml_error};
 
+/// Where a job's sources are on OBS's source server, as its buildinfo says: what the host
+/// check needs to fetch a package's `_constraints` as OBS's dispatcher does. Each field is
+/// the first of its kind, `None` when missing or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceRef {
+    /// The root's `srcserver` attribute.
+    pub srcserver: Option<String>,
+    /// `<srcmd5>`: the revision of the package's sources.
+    pub srcmd5: Option<String>,
+    /// `<constraintsmd5>`: present when the package has a `_constraints`.
+    pub constraintsmd5: Option<String>,
+}
+
 /// Reads the buildinfo file at `path`.
 pub fn load(path: &Path) -> Result<Job> {
-    let data = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    parse(&data, path)
+    parse(&super::read_job_file(path)?, path)
+}
+
+/// Reads the buildinfo file at `path` as far as the host check needs it: the job without
+/// its build dependencies (each is checked as it is read, none is kept: a buildinfo of
+/// 250,000 bdeps holds 100 MB of them), and where its sources are.
+pub fn load_summary(path: &Path) -> Result<(Job, SourceRef)> {
+    parse_inner(&super::read_job_file(path)?, path, false)
 }
 
 /// Parses buildinfo `xml`; `path` names the file in errors, and its directory is the job's
 /// `sources` (bs_worker keeps the sources next to the job).
 pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
+    parse_with_source(xml, path).map(|(job, _)| job)
+}
+
+/// [`parse`], with where the job's sources are.
+pub fn parse_with_source(xml: &[u8], path: &Path) -> Result<(Job, SourceRef)> {
+    parse_inner(xml, path, true)
+}
+
+/// [`parse_with_source`], keeping the bdeps or only checking them.
+fn parse_inner(xml: &[u8], path: &Path, keep_bdeps: bool) -> Result<(Job, SourceRef)> {
     let file = path.display().to_string();
     let line_of = |pos: u64| {
         let end = usize::try_from(pos).unwrap_or(usize::MAX).min(xml.len());
@@ -36,7 +67,10 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
     let mut buf = Vec::new();
     let mut depth = 0usize;
     let mut saw_root = false;
-    let mut root = Root::default();
+    let mut root = Root {
+        keep_bdeps,
+        ..Root::default()
+    };
     // The child of the root being read when it is a text field obsbox uses.
     let mut text_field: Option<Field> = None;
     let mut text = String::new();
@@ -79,7 +113,14 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
                             text_field = Field::from_name(name);
                             text.clear();
                         }
-                        _ => {}
+                        // An empty source field is there, and the first of its kind.
+                        name => {
+                            if let Some(field @ (Field::Srcmd5 | Field::Constraintsmd5)) =
+                                Field::from_name(name)
+                            {
+                                root.set(field, "").map_err(at)?;
+                            }
+                        }
                     }
                 }
                 if !empty {
@@ -121,9 +162,10 @@ pub fn parse(xml: &[u8], path: &Path) -> Result<Job> {
     if depth > 0 {
         bail!("{file}: broken XML: the file ends inside an element");
     }
+    let source = root.source.clone();
     let job = root.into_job(path).with_context(|| file.clone())?;
     super::names::check_job(&job).with_context(|| file.clone())?;
-    Ok(job)
+    Ok((job, source))
 }
 
 /// The child elements of `<buildinfo>` whose text obsbox uses.
@@ -137,6 +179,8 @@ enum Field {
     Jobs,
     Error,
     Constraint,
+    Srcmd5,
+    Constraintsmd5,
 }
 
 impl Field {
@@ -152,6 +196,8 @@ impl Field {
             // Recipe constraints and the prjconf's `Constraint:` lines share one syntax and
             // both decide where the job may run.
             b"constraint" | b"prjconfconstraint" => Field::Constraint,
+            b"srcmd5" => Field::Srcmd5,
+            b"constraintsmd5" => Field::Constraintsmd5,
             _ => return None,
         })
     }
@@ -166,6 +212,8 @@ impl Field {
             Field::Jobs => "jobs",
             Field::Error => "error",
             Field::Constraint => "constraint",
+            Field::Srcmd5 => "srcmd5",
+            Field::Constraintsmd5 => "constraintsmd5",
         }
     }
 }
@@ -190,6 +238,12 @@ struct Root {
     toolbox_names: HashSet<String>,
     paths: Vec<RepoRef>,
     syspaths: Vec<RepoRef>,
+    source: SourceRef,
+    /// Whether bdeps are kept (or only checked).
+    keep_bdeps: bool,
+    /// Whether `<srcmd5>` and `<constraintsmd5>` have been seen (the first counts).
+    saw_srcmd5: bool,
+    saw_constraintsmd5: bool,
 }
 
 impl Root {
@@ -199,6 +253,7 @@ impl Root {
                 "project" => self.project = Some(value),
                 "repository" => self.repository = Some(value),
                 "package" => self.package = Some(value),
+                "srcserver" => self.source.srcserver = Some(value).filter(|v| !v.is_empty()),
                 _ => {}
             }
         }
@@ -231,6 +286,14 @@ impl Root {
             }
             Field::Constraint if !value.is_empty() => self.constraints.push(value.to_string()),
             Field::Constraint => {}
+            // Only the host check reads these: the first of each counts.
+            Field::Srcmd5 if !std::mem::replace(&mut self.saw_srcmd5, true) => {
+                self.source.srcmd5 = Some(value.to_string()).filter(|v| !v.is_empty());
+            }
+            Field::Constraintsmd5 if !std::mem::replace(&mut self.saw_constraintsmd5, true) => {
+                self.source.constraintsmd5 = Some(value.to_string()).filter(|v| !v.is_empty());
+            }
+            Field::Srcmd5 | Field::Constraintsmd5 => {}
         }
         Ok(())
     }
@@ -288,7 +351,9 @@ impl Root {
                 _ => {}
             }
         }
-        if for_build {
+        if !self.keep_bdeps {
+            super::names::check_bdep(&bdep)?;
+        } else if for_build {
             self.bdeps.push(bdep);
         }
         Ok(())
@@ -401,6 +466,93 @@ mod tests {
         assert_eq!(job.toolbox.len(), 60_000);
         assert_eq!(job.toolbox[59_999], "p59999");
         assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    }
+
+    #[test]
+    fn where_the_sources_are() {
+        let (_, source) = parse_with_source(MINIMAL.as_bytes(), Path::new("b")).unwrap();
+        assert_eq!(source, SourceRef::default());
+        let xml = MINIMAL
+            .replace(
+                "package=\"k\"",
+                "package=\"k\" srcserver=\"http://src:5352\"",
+            )
+            .replace(
+                "</file>",
+                "</file><srcmd5> 0123 </srcmd5><constraintsmd5>abc</constraintsmd5>\
+                 <srcmd5>second</srcmd5><x><srcmd5>nested</srcmd5></x>",
+            );
+        let (job, source) = parse_with_source(xml.as_bytes(), Path::new("b")).unwrap();
+        assert_eq!(job.id, "p/r/k/x86_64");
+        assert_eq!(
+            source,
+            SourceRef {
+                srcserver: Some("http://src:5352".into()),
+                srcmd5: Some("0123".into()),
+                constraintsmd5: Some("abc".into()),
+            }
+        );
+        // The host check's summary: the same, with bdeps checked but not kept.
+        let path = tempfile::NamedTempFile::new().unwrap();
+        let with_bdep = |bdep: &str| {
+            std::fs::write(
+                path.path(),
+                xml.replace("</file>", &format!("</file>{bdep}")),
+            )
+            .unwrap();
+            load_summary(path.path())
+        };
+        let (job, summary) = with_bdep("<bdep name=\"a\" project=\"Debian:12\"/>").unwrap();
+        assert_eq!((job.id.as_str(), job.bdeps.len()), ("p/r/k/x86_64", 0));
+        assert_eq!(summary, source);
+        for (bad, want) in [
+            (
+                "<bdep name=\"a\" project=\"../x\"/>",
+                "line 3: bdep a project",
+            ),
+            (
+                "<bdep name=\"a\" preinstall=\"2\"/>",
+                "line 3: <bdep name=\"a\">: attribute preinstall",
+            ),
+        ] {
+            let e = format!("{:#}", with_bdep(bad).unwrap_err());
+            assert!(e.contains(want) && !e.contains('\n'), "{e}");
+        }
+        // The first counts, as an empty one.
+        let xml = MINIMAL.replace(
+            "</file>",
+            "</file><constraintsmd5/><constraintsmd5>abc</constraintsmd5>",
+        );
+        let (_, source) = parse_with_source(xml.as_bytes(), Path::new("b")).unwrap();
+        assert_eq!(source.constraintsmd5, None);
+    }
+
+    #[test]
+    fn a_job_file_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("buildinfo");
+        let mut xml = MINIMAL.replace("</buildinfo>", "");
+        xml.push_str(&" ".repeat((super::super::MAX_JOB_FILE as usize) - xml.len()));
+        xml.push_str("</buildinfo>");
+        std::fs::write(&path, &xml).unwrap();
+        let e = format!("{:#}", load(&path).unwrap_err());
+        assert_eq!(
+            e,
+            format!(
+                "{}: larger than {} MiB (no job file is nearly as large); refused",
+                path.display(),
+                super::super::MAX_JOB_FILE >> 20
+            )
+        );
+        assert_eq!(
+            format!("{:#}", crate::job::load(&path).unwrap_err()),
+            e,
+            "job::load"
+        );
+        // At the bound it is read.
+        xml.replace_range(MINIMAL.len()..MINIMAL.len() + 12, "");
+        std::fs::write(&path, &xml).unwrap();
+        assert_eq!(load(&path).unwrap().id, "p/r/k/x86_64");
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub fn load(path: &Path) -> Result<Job> {
     {
         return rpmlist::load(path);
     }
-    let data = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let data = read_job_file(path)?;
     if is_buildinfo(&data) {
         return buildinfo::parse(&data, path);
     }
@@ -191,6 +191,40 @@ pub fn load(path: &Path) -> Result<Job> {
          or a .build.rpmlist",
         path.display()
     )
+}
+
+/// The largest job file read (buildinfo, `.build.rpmlist`, job.toml): OBS's buildinfos are
+/// rarely above a few megabytes, even for thousands of build dependencies. A buildinfo of
+/// 32 MiB is 250,000 bdeps, read into about 140 MB; twice that would pass the 200 MB a
+/// worker gives obsbox.
+pub const MAX_JOB_FILE: u64 = 32 << 20;
+
+/// The bytes of job file `path`, refused past [`MAX_JOB_FILE`] before more is read.
+fn read_job_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_JOB_FILE + 1).read_to_end(&mut data))
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    if data.len() as u64 > MAX_JOB_FILE {
+        bail!(
+            "{}: larger than {} MiB (no job file is nearly as large); refused",
+            path.display(),
+            MAX_JOB_FILE >> 20
+        );
+    }
+    Ok(data)
+}
+
+/// [`read_job_file`] as text.
+fn read_job_text(path: &Path) -> Result<String> {
+    String::from_utf8(read_job_file(path)?).map_err(|_| {
+        anyhow::Error::new(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+        .context(format!("{}: cannot read", path.display()))
+    })
 }
 
 /// Whether `data` is an XML document whose root is `<buildinfo>`: only the prolog (BOM,

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::Job;
+use super::{Bdep, Job};
 use crate::names::obs::{package, project, repository};
 
 /// Checks every OBS name a job carries: its project, repository and package (each when
@@ -28,13 +28,17 @@ pub fn check_job(job: &Job) -> Result<()> {
             }
         }
     }
-    for bdep in &job.bdeps {
-        if let Some(p) = &bdep.project {
-            project(&format!("bdep {} project", bdep.name), p)?;
-        }
-        if let Some(r) = &bdep.repository {
-            repository(&format!("bdep {} repository", bdep.name), r)?;
-        }
+    job.bdeps.iter().try_for_each(check_bdep)
+}
+
+/// Checks the OBS names of one bdep (a reader that does not keep its bdeps checks them
+/// as it reads them).
+pub fn check_bdep(bdep: &Bdep) -> Result<()> {
+    if let Some(p) = &bdep.project {
+        project(&format!("bdep {} project", bdep.name), p)?;
+    }
+    if let Some(r) = &bdep.repository {
+        repository(&format!("bdep {} repository", bdep.name), r)?;
     }
     Ok(())
 }

@@ -34,9 +34,7 @@ use crate::repo::source::Source;
 
 /// Reads the job file at `path`.
 pub fn load(path: &Path) -> Result<Job> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    parse(&text, path)
+    parse(&super::read_job_text(path)?, path)
 }
 
 /// Parses job.toml `text`; `path` names the file in errors and anchors relative paths.

@@ -49,9 +49,7 @@ pub struct RpmList {
 }
 
 fn read(path: &Path) -> Result<RpmList> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    parse(&text, path)
+    parse(&super::read_job_text(path)?, path)
 }
 
 /// Parses rpmlist `text`; `path` names the file in errors, and its directory is what

@@ -34,9 +34,9 @@ use anyhow::{Context as _, Result, bail};
 
 use super::Settings;
 use crate::alloc;
+use crate::job::buildinfo::SourceRef;
 use crate::job::{self, Job};
 use crate::worker::{self, Worker, WorkerConfig};
-use crate::xmltree;
 
 pub const OK: i32 = 0;
 pub const CANNOT_BUILD_PACKAGE: i32 = 1;
@@ -148,8 +148,8 @@ fn precheck(call: &Call, settings: &Settings) -> Verdict {
         Ok(w) => w,
         Err(err) => return verdict(CANNOT_BUILD_ANYTHING, format!("{err:#}")),
     };
-    let job = match job::buildinfo::load(&call.jobfile) {
-        Ok(job) => job,
+    let (job, source) = match job::buildinfo::load_summary(&call.jobfile) {
+        Ok(read) => read,
         Err(err) => return verdict(CANNOT_BUILD_PACKAGE, format!("{err:#}")),
     };
     if let Some(config) = &settings.config {
@@ -188,7 +188,7 @@ fn precheck(call: &Call, settings: &Settings) -> Verdict {
         );
     }
 
-    let package_constraints = match package_constraints(call, &job) {
+    let package_constraints = match package_constraints(call, &job, &source) {
         Ok(c) => c,
         Err(err) => {
             tracing::warn!("{err:#}; the package's _constraints are not checked");
@@ -217,25 +217,23 @@ fn precheck(call: &Call, settings: &Settings) -> Verdict {
 }
 
 /// The package's `_constraints` when the buildinfo says it has one.
-fn package_constraints(call: &Call, job: &Job) -> Result<Option<alloc::Sources>> {
-    let data = std::fs::read(&call.jobfile)
-        .with_context(|| format!("{}: cannot read", call.jobfile.display()))?;
-    let file = call.jobfile.display().to_string();
-    let info = xmltree::parse(&data, &file)?;
-    let text = |name: &str| {
-        info.child(name)
-            .map(|e| e.text.clone())
-            .filter(|t| !t.is_empty())
-    };
-    if text("constraintsmd5").is_none() {
+fn package_constraints(
+    call: &Call,
+    job: &Job,
+    source: &SourceRef,
+) -> Result<Option<alloc::Sources>> {
+    if source.constraintsmd5.is_none() {
         return Ok(None);
     }
-    let server = info
-        .attr("srcserver")
-        .map(str::to_string)
+    let server = source
+        .srcserver
+        .clone()
         .or_else(|| call.srcserver.clone())
         .context("the job has _constraints but no source server is known (--srcserver)")?;
-    let srcmd5 = text("srcmd5").context("the job has _constraints but no <srcmd5>")?;
+    let srcmd5 = source
+        .srcmd5
+        .as_deref()
+        .context("the job has _constraints but no <srcmd5>")?;
     let url = format!(
         "{}/source/{}/{}/_constraints?expand=1&rev={srcmd5}",
         server.trim_end_matches('/'),
@@ -254,6 +252,8 @@ fn package_constraints(call: &Call, job: &Job) -> Result<Option<alloc::Sources>>
         .call()
         .map_err(said)?
         .into_body()
+        .with_config()
+        .limit(alloc::constraints::MAX_SOURCE)
         .read_to_vec()
         .map_err(said)?;
     Ok(Some(alloc::constraints::from_xml(&body, &url)?))

@@ -12,12 +12,20 @@
 //!
 //! Version sets are built lazily, when resolvo asks for a package's dependencies, so only the
 //! part of a large repository that the request reaches costs anything.
+//!
+//! A resolution is bounded ([`MAX_CLOSURE`]): resolvo's decisions cost time quadratic in the
+//! packages chosen (a chain of 100,000 packages, each depending on the next, took minutes).
+//! The names a request forces (single dependencies of single candidates, followed from the
+//! request) are counted before solving, which refuses a long chain at once; resolvo's own
+//! exploration is counted while solving, which refuses what alternatives hide from that count.
 
-use std::cell::RefCell;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use resolvo::conflict::{ConflictCause, ConflictEdge, ConflictGraph, ConflictNode};
@@ -74,6 +82,49 @@ pub fn resolve_with(
     request: &[Relation],
     needs: &Needs,
 ) -> Result<Vec<usize>> {
+    resolve_bounded(
+        packages,
+        request,
+        needs,
+        Bounds {
+            packages: MAX_CLOSURE,
+            time: MAX_SOLVE_TIME,
+        },
+    )
+}
+
+/// The most packages a resolution may pull in. Real build roots are far smaller: Debian
+/// bookworm's build-essential is 75 packages, GNOME, KDE, texlive-full and LibreOffice
+/// together 1,806, and a build root of big build dependencies stays below 3,000. resolvo's
+/// time grows with the square of what it explores: 10,000 packages behind alternatives
+/// take about 5 s, 20,000 over 30 s.
+pub const MAX_CLOSURE: usize = 10_000;
+
+/// How long resolvo may search: real resolutions take a second or two; a small but hard
+/// set of conflicts could otherwise keep it backtracking for hours.
+pub const MAX_SOLVE_TIME: Duration = Duration::from_secs(120);
+
+/// The bounds of one resolution.
+#[derive(Clone, Copy)]
+struct Bounds {
+    packages: usize,
+    time: Duration,
+}
+
+/// Why resolvo was stopped.
+enum Stop {
+    Packages,
+    Time,
+}
+
+/// [`resolve_with`] refusing a request that pulls in more than `bounds.packages` packages
+/// or searches longer than `bounds.time`.
+fn resolve_bounded(
+    packages: &[PackageMeta],
+    request: &[Relation],
+    needs: &Needs,
+    bounds: Bounds,
+) -> Result<Vec<usize>> {
     let groups = &needs.depends;
     let conflicts = &needs.conflicts;
     let format = packages.first().map_or(Format::Deb, |p| p.format);
@@ -88,6 +139,19 @@ pub fn resolve_with(
     }
     let mut pool = Pool::new(format, packages);
     pool.ignores = needs.ignores.iter().cloned().collect();
+    let roots = request.iter().chain(
+        groups
+            .iter()
+            .filter(|(g, _)| g.len() == 1)
+            .map(|(g, _)| &g[0]),
+    );
+    if let Some(root) = pool.forced_closure_exceeds(roots, bounds.packages) {
+        bail!(
+            "{}",
+            too_many(bounds.packages, &relation_text(format, root))
+        );
+    }
+    pool.bounds = bounds;
     let mut requirements: Vec<ConditionalRequirement> = request
         .iter()
         .filter(|r| !pool.ignored(r))
@@ -131,6 +195,11 @@ pub fn resolve_with(
         Ok(solvables) => {
             // A name's ids follow version order, so (name, id) is (name, version).
             let pool = solver.provider();
+            tracing::debug!(
+                explored = pool.explored.get(),
+                chosen = solvables.len(),
+                "resolved"
+            );
             let mut ids: Vec<u32> = solvables.into_iter().map(|s| s.0).collect();
             ids.sort_unstable_by_key(|&s| {
                 (pool.names[pool.solvable_name[s as usize].0 as usize], s)
@@ -148,8 +217,52 @@ pub fn resolve_with(
             let graph = conflict.graph(&solver);
             bail!("{}", explain(solver.provider(), &graph))
         }
-        Err(UnsolvableOrCancelled::Cancelled(_)) => bail!("dependency resolution was cancelled"),
+        Err(UnsolvableOrCancelled::Cancelled(why)) => match why.downcast_ref::<Stop>() {
+            Some(Stop::Packages) => bail!(
+                "{}",
+                too_many(bounds.packages, &request_text(format, request, needs))
+            ),
+            Some(Stop::Time) => bail!(
+                "dependency resolution of {} took more than {} s; refused",
+                request_text(format, request, needs),
+                bounds.time.as_secs()
+            ),
+            None => bail!("dependency resolution was cancelled"),
+        },
     }
+}
+
+fn too_many(max_closure: usize, what: &str) -> String {
+    format!(
+        "the request pulls in more than {max_closure} packages (the closure of {what}); refused"
+    )
+}
+
+/// The request for a message: its first relations, and how many more there are.
+fn request_text(format: Format, request: &[Relation], needs: &Needs) -> String {
+    let all: Vec<String> = request
+        .iter()
+        .map(|r| relation_text(format, r))
+        .chain(needs.depends.iter().map(|(group, _)| {
+            group
+                .iter()
+                .map(|r| relation_text(format, r))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }))
+        .chain(
+            needs
+                .rich
+                .iter()
+                .filter(|(_, conflict, _)| !conflict)
+                .map(|(rich, _, _)| rich.to_string()),
+        )
+        .collect();
+    let mut text = all.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if all.len() > 3 {
+        write!(text, " and {} more", all.len() - 3).expect("to a string");
+    }
+    text
 }
 
 /// A relation's identity for caching: name, operator, version.
@@ -184,6 +297,11 @@ struct Pool<'a> {
     /// Names whose requirement by a package is not followed.
     ignores: HashSet<String>,
     lazy: RefCell<Lazy<'a>>,
+    /// Solvables whose dependencies resolvo asked for, since when, and how many and how
+    /// long it may ask.
+    explored: Cell<usize>,
+    started: Instant,
+    bounds: Bounds,
 }
 
 #[derive(Default)]
@@ -351,7 +469,72 @@ impl<'a> Pool<'a> {
             files,
             ignores: HashSet::new(),
             lazy: RefCell::default(),
+            explored: Cell::new(0),
+            started: Instant::now(),
+            bounds: Bounds {
+                packages: usize::MAX,
+                time: Duration::MAX,
+            },
         }
+    }
+
+    /// The first of `roots` whose forced closure takes the names counted past `max`: a
+    /// walk from each relation satisfied by one package name only, through
+    /// that name's dependencies when it has one candidate, following only dependencies
+    /// without alternatives that again only one name satisfies. Every name it reaches is in
+    /// any solution, so the count never exceeds the real closure; a chain of single
+    /// dependencies is counted in one pass over it, without building the solver's problem.
+    fn forced_closure_exceeds<'r>(
+        &self,
+        roots: impl Iterator<Item = &'r Relation>,
+        max: usize,
+    ) -> Option<&'r Relation> {
+        let mut seen: HashSet<NameId> = HashSet::new();
+        let mut queue: Vec<SolvableId> = Vec::new();
+        let mut group: Vec<&Relation> = Vec::new();
+        // The one solvable a relation forces, when it names one package with one candidate.
+        let forced = |rel: &Relation, seen: &mut HashSet<NameId>| -> Option<Option<SolvableId>> {
+            if self.ignored(rel) {
+                return None;
+            }
+            let mut names = self.expand(rel, None);
+            if names.len() != 1 {
+                return None;
+            }
+            let (name, members) = names.pop()?;
+            if !seen.insert(name) {
+                return None;
+            }
+            // A forced name with several candidates counts, but its dependencies may differ.
+            Some((members.len() == 1).then(|| members[0]))
+        };
+        for root in roots {
+            if let Some(first) = forced(root, &mut seen) {
+                queue.extend(first);
+            }
+            while let Some(s) = queue.pop() {
+                if seen.len() > max {
+                    return Some(root);
+                }
+                for alternatives in &self.package(s).depends {
+                    let [rel] = alternatives.as_slice() else {
+                        continue;
+                    };
+                    group.clear();
+                    group.push(rel);
+                    if self.ignored_by_request(&group) {
+                        continue;
+                    }
+                    if let Some(next) = forced(rel, &mut seen) {
+                        queue.extend(next);
+                    }
+                }
+            }
+            if seen.len() > max {
+                return Some(root);
+            }
+        }
+        None
     }
 
     /// Solvable ids of a real package name; none for names no package has.
@@ -959,7 +1142,19 @@ impl DependencyProvider for Pool<'_> {
         solvables.sort_unstable_by(|a, b| b.cmp(a));
     }
 
+    fn should_cancel_with_value(&self) -> Option<Box<dyn Any>> {
+        if self.explored.get() > self.bounds.packages {
+            return Some(Box::new(Stop::Packages));
+        }
+        if self.started.elapsed() > self.bounds.time {
+            return Some(Box::new(Stop::Time));
+        }
+        None
+    }
+
     async fn get_dependencies(&self, solvable: SolvableId) -> Dependencies {
+        // resolvo asks once per solvable it decides to install (or tries to).
+        self.explored.set(self.explored.get() + 1);
         let pkg = self.package(solvable);
         let mut requirements: Vec<ConditionalRequirement> = Vec::with_capacity(pkg.depends.len());
         let mut group = Vec::new();
@@ -1601,6 +1796,103 @@ mod tests {
         }
     }
 
+    /// `n` packages `p0 … p{n-1}`, each depending on the next through `dep(i + 1)`.
+    fn chain(n: usize, dep: impl Fn(usize) -> String) -> Vec<PackageMeta> {
+        (0..n)
+            .map(|i| {
+                let depends = if i + 1 < n { dep(i + 1) } else { String::new() };
+                p(Format::Deb, &format!("p{i} 1; {depends}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_chain_is_refused_before_solving() {
+        // resolvo took over two minutes on this; the forced names are counted first.
+        let repo = chain(100_000, |i| format!("p{i}"));
+        let t = Instant::now();
+        let e = err(&repo, "p0");
+        assert_eq!(
+            e,
+            format!(
+                "the request pulls in more than {MAX_CLOSURE} packages (the closure of p0); refused"
+            )
+        );
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+        // Through a virtual package and a versioned dependency too, named from the request.
+        let mut repo = chain(30_000, |i| {
+            if i % 2 == 0 {
+                format!("v{i}")
+            } else {
+                format!("p{i} (>= 1)")
+            }
+        });
+        for (i, pkg) in repo.iter_mut().enumerate() {
+            pkg.provides = list(&format!("v{i}"));
+        }
+        repo.push(p(Format::Deb, "q 1"));
+        let e = err(&repo, "q, p0 (= 1)");
+        assert!(e.ends_with("(the closure of p0 (= 1)); refused"), "{e}");
+    }
+
+    #[test]
+    fn a_chain_behind_alternatives_is_refused_while_solving() {
+        // Alternatives (and several versions) hide the chain from the forced count; resolvo
+        // counts what it explores. A small bound keeps the test quick.
+        let needs = Needs::default();
+        let small = |packages| Bounds {
+            packages,
+            time: MAX_SOLVE_TIME,
+        };
+        let bounded = |repo: &[PackageMeta], max: usize| {
+            resolve_bounded(repo, &list("p0"), &needs, small(max)).map(|found| found.len())
+        };
+        let alternatives = chain(2_000, |i| format!("p{i} | q{i}"));
+        let e = bounded(&alternatives, 500).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the request pulls in more than 500 packages (the closure of p0); refused"
+        );
+        let within = chain(400, |i| format!("p{i} | q{i}"));
+        assert_eq!(bounded(&within, 500).unwrap(), 400);
+        let mut versions = chain(2_000, |i| format!("p{i}"));
+        versions.extend(
+            chain(2_000, |i| format!("p{i}"))
+                .into_iter()
+                .map(|mut pkg| {
+                    pkg.version = "2".into();
+                    pkg
+                }),
+        );
+        let e = bounded(&versions, 500).unwrap_err().to_string();
+        assert!(
+            e.starts_with("the request pulls in more than 500 packages"),
+            "{e}"
+        );
+        // A request of many relations is named by its first ones.
+        let e = resolve_bounded(
+            &alternatives,
+            &list("p0, p1, p2, p3, p4"),
+            &needs,
+            small(500),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.ends_with("(the closure of p0, p1, p2 and 2 more); refused"),
+            "{e}"
+        );
+        // The search time is bounded too (here to nothing).
+        let no_time = Bounds {
+            packages: MAX_CLOSURE,
+            time: Duration::ZERO,
+        };
+        let e = resolve_bounded(&within, &list("p0"), &needs, no_time)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "dependency resolution of p0 took more than 0 s; refused");
+    }
+
     #[test]
     fn rich_dependencies_as_obs_build_expands_them() {
         let repo = rpm(&[
@@ -1862,6 +2154,20 @@ mod tests {
             t.elapsed()
         );
         assert_eq!(again.len(), found.len());
+
+        // The bound on a closure leaves a wide margin over the largest real ones.
+        let t = Instant::now();
+        let found = resolve(
+            &repo,
+            &list("task-gnome-desktop, task-kde-desktop, texlive-full, libreoffice"),
+        )
+        .unwrap();
+        println!(
+            "GNOME, KDE, texlive-full and LibreOffice: {} packages in {:?}",
+            found.len(),
+            t.elapsed()
+        );
+        assert!(found.len() * 5 < MAX_CLOSURE, "{}", found.len());
 
         let t = Instant::now();
         let e = resolve(&repo, &list("build-essential, gcc-12 (<< 12)")).unwrap_err();
