@@ -17,6 +17,7 @@ pub mod model;
 pub mod mountinfo;
 pub mod names;
 pub mod obsworker;
+pub mod oserror;
 pub mod packages;
 pub mod proc;
 pub mod progress;

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result};
 
 /// `MOUNT_ATTR_*` bits of `mount_setattr(2)`.
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -54,11 +54,8 @@ pub fn mount_setattr(
         )
     };
     if ret < 0 {
-        bail!(
-            "mount_setattr {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("mount_setattr {}", path.display()));
     }
     Ok(())
 }

@@ -1303,17 +1303,33 @@ impl<'a> Running<'a> {
     }
 }
 
-/// Whether the error comes from a full file system (or an exhausted quota).
+/// Whether the error comes from a full file system (or an exhausted quota): told by the
+/// OS error its causes carry (see [`crate::oserror`]), never by their text.
 fn disk_full(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-            .is_some_and(|code| code == libc::ENOSPC || code == libc::EDQUOT)
-            || cause
-                .downcast_ref::<nix::errno::Errno>()
-                .is_some_and(|e| matches!(e, nix::errno::Errno::ENOSPC | nix::errno::Errno::EDQUOT))
-            // Causes that were turned into text on the way (from threads, from tools).
-            || cause.to_string().contains("No space left on device")
-    })
+    crate::oserror::errno_in(err).is_some_and(crate::oserror::is_disk_full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_by_its_errno_not_its_text() {
+        let full: Result<()> = Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
+        assert!(disk_full(
+            &full.context("cannot write RESULTS/x").unwrap_err()
+        ));
+        let quota = anyhow::Error::new(nix::errno::Errno::EDQUOT).context("cannot create");
+        assert!(disk_full(&quota));
+        let relayed = anyhow::Error::new(crate::oserror::Relayed {
+            text: "container x: create failed: No space left on device".into(),
+            errno: Some(nix::errno::Errno::ENOSPC),
+        });
+        assert!(disk_full(&relayed));
+        // A build's own words about a full disk are the package's business.
+        assert!(!disk_full(&anyhow::anyhow!(
+            "phase build: cc1: No space left on device"
+        )));
+        assert!(!disk_full(&anyhow::Error::new(nix::errno::Errno::EIO)));
+    }
 }

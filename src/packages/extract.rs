@@ -192,12 +192,28 @@ impl Extractor {
 
     /// An error naming the archive and the entry (as the archive spells it).
     fn fail(&self, path: &[u8], err: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("{}: {err}", self.entry(path))
+    }
+
+    /// `err` (a failed system call: its errno stays in the chain, see [`crate::oserror`])
+    /// in an error naming the archive, the entry and `what` was being done.
+    fn fail_with(&self, path: &[u8], what: &str, err: impl Into<anyhow::Error>) -> anyhow::Error {
+        let entry = self.entry(path);
+        if what.is_empty() {
+            err.into().context(entry)
+        } else {
+            err.into().context(format!("{entry}: {what}"))
+        }
+    }
+
+    /// `LABEL: entry NAME`, the entry as the archive spells it.
+    fn entry(&self, path: &[u8]) -> String {
         let name = if self.current.is_empty() {
             path
         } else {
             &self.current
         };
-        anyhow::anyhow!("{}: entry {}: {err}", self.label, one_line_bytes(name))
+        format!("{}: entry {}", self.label, one_line_bytes(name))
     }
 
     /// Makes an archive name relative and checks it: `None` for the root itself.
@@ -281,7 +297,7 @@ impl Extractor {
         match openat2_in_root(&self.root, dir) {
             Ok(fd) => return Ok(fd),
             Err(Errno::ENOENT) => {}
-            Err(e) => return Err(self.fail(dir, format!("cannot open directory: {e}"))),
+            Err(e) => return Err(self.fail_with(dir, "cannot open directory", e)),
         }
         // Create the missing components one by one, each resolved inside the root.
         let mut current = self.root.try_clone()?;
@@ -293,7 +309,7 @@ impl Extractor {
                 Mode::from_bits_truncate(0o755),
             ) {
                 Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(self.fail(dir, format!("cannot create directory: {e}"))),
+                Err(e) => return Err(self.fail_with(dir, "cannot create directory", e)),
             }
             current = match open_dir_at(&current, &name) {
                 Ok(fd) => fd,
@@ -304,9 +320,9 @@ impl Extractor {
                         start + component.len()
                     };
                     openat2_in_root(&self.root, &dir[..prefix_len])
-                        .map_err(|e| self.fail(dir, format!("cannot open directory: {e}")))?
+                        .map_err(|e| self.fail_with(dir, "cannot open directory", e))?
                 }
-                Err(e) => return Err(self.fail(dir, format!("cannot open directory: {e}"))),
+                Err(e) => return Err(self.fail_with(dir, "cannot open directory", e)),
             };
         }
         Ok(current)
@@ -457,12 +473,12 @@ impl Extractor {
         let fd = match create() {
             Err(Errno::EEXIST) => {
                 self.clear_slot(&parent, &name, None)
-                    .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+                    .map_err(|e| self.fail_with(path, "cannot replace existing entry", e))?;
                 create()
             }
             other => other,
         }
-        .map_err(|e| self.fail(path, format!("cannot create file: {e}")))?;
+        .map_err(|e| self.fail_with(path, "cannot create file", e))?;
         let setgid_parent = self.parent_setgid();
         // SAFETY: a fresh descriptor from openat.
         let mut file = unsafe { File::from_raw_fd(fd) };
@@ -478,16 +494,16 @@ impl Extractor {
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.fail(path, format!("cannot read content: {e}"))),
+                Err(e) => return Err(self.fail_with(path, "cannot read content", e)),
             };
             file.write_all(&self.buffer[..n])
-                .map_err(|e| self.fail(path, format!("cannot write: {e}")))?;
+                .map_err(|e| self.fail_with(path, "cannot write", e))?;
             left -= n as u64;
         }
         self.written += size;
         let fd: OwnedFd = file.into();
         self.apply_meta(&fd, meta, true, (!setgid_parent).then_some(mode))
-            .map_err(|e| self.fail(path, format!("{e:#}")))?;
+            .map_err(|e| self.fail_with(path, "", e))?;
         Ok(())
     }
 
@@ -505,13 +521,12 @@ impl Extractor {
             Err(Errno::EEXIST) => {
                 let exists = self
                     .clear_slot(&parent, &name, Some(path))
-                    .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+                    .map_err(|e| self.fail_with(path, "cannot replace existing entry", e))?;
                 if !exists {
-                    mkdir()
-                        .map_err(|e| self.fail(path, format!("cannot create directory: {e}")))?;
+                    mkdir().map_err(|e| self.fail_with(path, "cannot create directory", e))?;
                 }
             }
-            Err(e) => return Err(self.fail(path, format!("cannot create directory: {e}"))),
+            Err(e) => return Err(self.fail_with(path, "cannot create directory", e)),
         }
         self.dirs.push((path.to_vec(), meta.clone()));
         Ok(())
@@ -523,13 +538,13 @@ impl Extractor {
         }
         let (parent, name) = self.parent_of(path)?;
         self.clear_slot(&parent, &name, None)
-            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+            .map_err(|e| self.fail_with(path, "cannot replace existing entry", e))?;
         nix::unistd::symlinkat(
             OsStr::from_bytes(target),
             Some(parent.as_raw_fd()),
             name.as_c_str(),
         )
-        .map_err(|e| self.fail(path, format!("cannot create symlink: {e}")))?;
+        .map_err(|e| self.fail_with(path, "cannot create symlink", e))?;
         if self.options.set_owner {
             nix::unistd::fchownat(
                 Some(parent.as_raw_fd()),
@@ -538,10 +553,10 @@ impl Extractor {
                 Some(meta.gid.into()),
                 AtFlags::AT_SYMLINK_NOFOLLOW,
             )
-            .map_err(|e| self.fail(path, format!("chown: {e}")))?;
+            .map_err(|e| self.fail_with(path, "chown", e))?;
         }
         set_mtime_at(&parent, &name, meta.mtime)
-            .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
+            .map_err(|e| self.fail_with(path, "setting mtime", e))?;
         self.own_symlinks.insert(path.to_vec());
         Ok(())
     }
@@ -557,20 +572,18 @@ impl Extractor {
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .map_err(|e| {
-            self.fail(
-                path,
-                format!(
-                    "hard link target {} is not in the root: {e}",
-                    one_line_bytes(&target)
-                ),
-            )
+            let what = format!(
+                "hard link target {} is not in the root",
+                one_line_bytes(&target)
+            );
+            self.fail_with(path, &what, e)
         })?;
         if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
             return Err(self.fail(path, "hard link to a directory"));
         }
         let (parent, name) = self.parent_of(path)?;
         self.clear_slot(&parent, &name, None)
-            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+            .map_err(|e| self.fail_with(path, "cannot replace existing entry", e))?;
         nix::unistd::linkat(
             Some(target_parent.as_raw_fd()),
             target_name.as_c_str(),
@@ -578,7 +591,7 @@ impl Extractor {
             name.as_c_str(),
             AtFlags::empty(),
         )
-        .map_err(|e| self.fail(path, format!("cannot create hard link: {e}")))?;
+        .map_err(|e| self.fail_with(path, "cannot create hard link", e))?;
         Ok(())
     }
 
@@ -588,7 +601,7 @@ impl Extractor {
         }
         let (parent, name) = self.parent_of(path)?;
         self.clear_slot(&parent, &name, None)
-            .map_err(|e| self.fail(path, format!("cannot replace existing entry: {e}")))?;
+            .map_err(|e| self.fail_with(path, "cannot replace existing entry", e))?;
         nix::sys::stat::mknodat(
             Some(parent.as_raw_fd()),
             name.as_c_str(),
@@ -596,19 +609,19 @@ impl Extractor {
             Mode::from_bits_truncate(0o600),
             dev,
         )
-        .map_err(|e| self.fail(path, format!("cannot create node: {e}")))?;
+        .map_err(|e| self.fail_with(path, "cannot create node", e))?;
         let fd = nix::fcntl::openat(
             Some(parent.as_raw_fd()),
             name.as_c_str(),
             OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| self.fail(path, format!("cannot open node: {e}")))?;
+        .map_err(|e| self.fail_with(path, "cannot open node", e))?;
         // SAFETY: fresh descriptor (O_PATH: enough for fchownat with AT_EMPTY_PATH).
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         if self.options.set_owner {
             fchownat_empty(&fd, meta.uid, meta.gid)
-                .map_err(|e| self.fail(path, format!("chown: {e}")))?;
+                .map_err(|e| self.fail_with(path, "chown", e))?;
         }
         nix::sys::stat::fchmodat(
             Some(parent.as_raw_fd()),
@@ -616,9 +629,9 @@ impl Extractor {
             Mode::from_bits_truncate(meta.mode & 0o7777),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
-        .map_err(|e| self.fail(path, format!("chmod: {e}")))?;
+        .map_err(|e| self.fail_with(path, "chmod", e))?;
         set_mtime_at(&parent, &name, meta.mtime)
-            .map_err(|e| self.fail(path, format!("setting mtime: {e}")))?;
+            .map_err(|e| self.fail_with(path, "setting mtime", e))?;
         Ok(())
     }
 
@@ -654,12 +667,12 @@ impl Extractor {
         match link() {
             Err(Errno::EEXIST) => {
                 self.clear_slot(&parent, &name, None)
-                    .map_err(|e| self.fail(&path, format!("cannot replace existing entry: {e}")))?;
+                    .map_err(|e| self.fail_with(&path, "cannot replace existing entry", e))?;
                 link()
             }
             other => other,
         }
-        .map_err(|e| self.fail(&path, format!("cannot link from the store: {e}")))?;
+        .map_err(|e| self.fail_with(&path, "cannot link from the store", e))?;
         self.paths.push(path);
         Ok(())
     }
@@ -667,7 +680,7 @@ impl Extractor {
     /// Removes `path` (and everything below it) from the root: an OCI layer whiteout.
     fn remove(&mut self, path: &[u8]) -> Result<()> {
         let (parent, name) = self.parent_of(path)?;
-        remove_tree_at(&parent, &name).map_err(|e| self.fail(path, format!("cannot remove: {e}")))
+        remove_tree_at(&parent, &name).map_err(|e| self.fail_with(path, "cannot remove", e))
     }
 
     /// Empties directory `path` (keeping it): an OCI opaque-directory marker.
@@ -679,12 +692,11 @@ impl Extractor {
             match open_dir_at(&parent, &name) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) => return Ok(()),
-                Err(e) => return Err(self.fail(path, format!("cannot open directory: {e}"))),
+                Err(e) => return Err(self.fail_with(path, "cannot open directory", e)),
             }
         };
-        for name in list_dir(&dir).map_err(|e| self.fail(path, format!("cannot list: {e}")))? {
-            remove_tree_at(&dir, &name)
-                .map_err(|e| self.fail(path, format!("cannot remove: {e}")))?;
+        for name in list_dir(&dir).map_err(|e| self.fail_with(path, "cannot list", e))? {
+            remove_tree_at(&dir, &name).map_err(|e| self.fail_with(path, "cannot remove", e))?;
         }
         self.parent_cache = None;
         Ok(())

@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use libcontainer::container::Container;
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use oci_spec::runtime::Spec;
 
 use super::{container, delete};
+use crate::oserror::Relayed;
 
 /// The name of the hidden command the creating process runs.
 pub const COMMAND: &str = "create-for-run";
@@ -164,11 +166,14 @@ pub fn create(
         Ok(status) if status.success() => container::load(state_root, id)
             .with_context(|| format!("container {id}: create failed")),
         Ok(status) => {
-            let report = report.trim();
-            if report.is_empty() {
+            let text = report.text.trim();
+            if text.is_empty() {
                 bail!("container {id}: create failed (the creating process ended: {status})");
             }
-            bail!("{report}")
+            Err(anyhow::Error::new(Relayed {
+                text: text.to_string(),
+                errno: report.errno,
+            }))
         }
         Err(stop) => {
             // Whatever the creating process started goes with it (the container's init is
@@ -195,17 +200,56 @@ pub fn create(
     }
 }
 
+/// What the creating process reports of its failure: the error's text and the OS error
+/// number of its cause. On the pipe: the number in decimal (0: none), a newline, the text.
+struct Report {
+    text: String,
+    errno: Option<Errno>,
+}
+
+impl Report {
+    fn of(err: &anyhow::Error) -> Report {
+        Report {
+            text: format!("{err:#}"),
+            errno: crate::oserror::errno_in(err),
+        }
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let number = self.errno.map_or(0, |e| e as i32);
+        format!("{number}\n{}", self.text).into_bytes()
+    }
+
+    fn parse(bytes: &[u8]) -> Report {
+        let text = String::from_utf8_lossy(bytes);
+        match text.split_once('\n') {
+            Some((number, rest)) if number.parse::<i32>().is_ok() => Report {
+                text: rest.to_string(),
+                errno: number
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| *n != 0)
+                    .map(Errno::from_raw),
+            },
+            _ => Report {
+                text: text.into_owned(),
+                errno: None,
+            },
+        }
+    }
+}
+
 /// What the creating process wrote on its report pipe before it ended. Read without
 /// waiting for the pipe's end: the container's processes, forked before they close their
 /// descriptors, may still hold its write end.
-fn read_report(pipe: OwnedFd) -> String {
+fn read_report(pipe: OwnedFd) -> Report {
     // SAFETY: sets a status flag on a descriptor we own.
     unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     let mut bytes = Vec::new();
     let _ = File::from(pipe)
         .take(REPORT_MAX as u64)
         .read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
+    Report::parse(&bytes)
 }
 
 enum Stop {
@@ -324,7 +368,7 @@ pub fn serve(state_root: &Path, bundle: &Path, id: &str) -> i32 {
     match created {
         Ok(()) => 0,
         Err(err) => {
-            let _ = report.write_all(format!("{err:#}").as_bytes());
+            let _ = report.write_all(&Report::of(&err).to_bytes());
             1
         }
     }
@@ -347,4 +391,28 @@ pub fn ensure_single_threaded() -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The creating process's report keeps the OS error of the failure's cause beside its
+    /// text, so that a full disk there is still told by its number.
+    #[test]
+    fn a_report_carries_the_errno_across() {
+        let err = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOSPC))
+            .context("cannot write state.json");
+        let got = Report::parse(&Report::of(&err).to_bytes());
+        assert_eq!(got.errno, Some(Errno::ENOSPC));
+        assert_eq!(got.text, format!("{err:#}"));
+        let plain = Report::parse(&Report::of(&anyhow::anyhow!("bad\nspec: 12")).to_bytes());
+        assert_eq!((plain.errno, plain.text.as_str()), (None, "bad\nspec: 12"));
+        // Text without the number (a creating process of another version) stays text.
+        let old = Report::parse(b"container x: create failed");
+        assert_eq!(
+            (old.errno, old.text.as_str()),
+            (None, "container x: create failed")
+        );
+    }
 }
