@@ -3,6 +3,9 @@
 //! The library holds everything; `src/main.rs` only parses and dispatches. See the README for
 //! what each command does.
 
+// Every `unsafe` says why it is sound, in a `// SAFETY:` comment right above it.
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod alloc;
 pub mod binfmt;
 pub mod bundle;
@@ -17,6 +20,7 @@ pub mod model;
 pub mod mountinfo;
 pub mod names;
 pub mod obsworker;
+pub mod oserror;
 pub mod packages;
 pub mod proc;
 pub mod progress;

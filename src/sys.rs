@@ -1,13 +1,73 @@
-//! System calls that neither nix nor rustix wrap yet, each behind a safe function. Other
-//! `unsafe` in obsbox is where a process is forked or a raw descriptor taken over (each with
-//! its SAFETY note); everything else goes through nix and rustix.
+//! System calls that neither nix nor rustix wrap yet, each behind a safe function, and
+//! nix's `open`/`openat` with the new descriptor owned (nix 0.29 returns a raw one; rustix
+//! makes the call). Other `unsafe` in obsbox is where a process is forked or a raw
+//! descriptor taken over (each with its SAFETY note); everything else goes through nix and
+//! rustix.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+/// `openat(2)` of `path` relative to `dir`, as `nix::fcntl::openat` takes it, returning the
+/// descriptor owned.
+pub fn openat<P: rustix::path::Arg>(
+    dir: impl AsFd,
+    path: P,
+    flags: OFlag,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat(
+        dir,
+        path,
+        oflags(flags),
+        rustix::fs::Mode::from_raw_mode(mode.bits()),
+    )
+    .map_err(errno)
+}
+
+/// `openat2(2)` of `path` below `dir` (mode 0), as `nix::fcntl::openat2` takes it, returning
+/// the descriptor owned.
+pub fn openat2<P: rustix::path::Arg>(
+    dir: impl AsFd,
+    path: P,
+    flags: OFlag,
+    resolve: nix::fcntl::ResolveFlag,
+) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat2(
+        dir,
+        path,
+        oflags(flags),
+        rustix::fs::Mode::empty(),
+        rustix::fs::ResolveFlags::from_bits_retain(resolve.bits()),
+    )
+    .map_err(errno)
+}
+
+/// `open(2)`, as `nix::fcntl::open` takes it, returning the descriptor owned.
+pub fn open<P: rustix::path::Arg>(path: P, flags: OFlag, mode: Mode) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(
+        path,
+        oflags(flags),
+        rustix::fs::Mode::from_raw_mode(mode.bits()),
+    )
+    .map_err(errno)
+}
+
+/// nix's open flags as rustix's (both are the kernel's `O_*` bits).
+fn oflags(flags: OFlag) -> rustix::fs::OFlags {
+    rustix::fs::OFlags::from_bits_retain(flags.bits() as u32)
+}
+
+/// rustix's errno as nix's.
+fn errno(err: rustix::io::Errno) -> Errno {
+    Errno::from_raw(err.raw_os_error())
+}
 
 /// `MOUNT_ATTR_*` bits of `mount_setattr(2)`.
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -54,11 +114,8 @@ pub fn mount_setattr(
         )
     };
     if ret < 0 {
-        bail!(
-            "mount_setattr {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("mount_setattr {}", path.display()));
     }
     Ok(())
 }

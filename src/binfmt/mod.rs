@@ -543,6 +543,9 @@ fn probe_private() -> Result<bool> {
     // SAFETY: the child only makes raw system calls on memory prepared before the fork,
     // then _exits.
     let child = match unsafe { nix::unistd::fork() }? {
+        // SAFETY: the forked child of the probe: unshare, write, read, mount, access and
+        // _exit are async-signal-safe system calls on descriptors and NUL-terminated strings
+        // made before the fork; nothing allocates or takes a lock, and it never returns.
         nix::unistd::ForkResult::Child => unsafe {
             let mut ok = libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) == 0;
             let byte = [ok as u8];

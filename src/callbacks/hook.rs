@@ -25,9 +25,7 @@ use crate::runtime::oneshot::{self, RunOptions};
 /// running on for up to its timeout. A job already gone means stop now.
 fn follow_the_job() {
     let parent = nix::unistd::getppid();
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and changes only this
-    // process's attributes.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     if nix::unistd::getppid() != parent {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
     }

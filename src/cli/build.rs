@@ -55,7 +55,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         Err(err) => {
             eprintln!("obsbox: error: {err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-            return Ok(lifecycle::codes::SETUP_FAILED);
+            return Ok(lifecycle::Outcome::SetupFailed.exit_code());
         }
     };
     let options = Options {
@@ -70,7 +70,7 @@ pub fn build(args: BuildArgs, ctx: &Context) -> Result<i32> {
         cgroups: crate::bundle::CgroupPlace::owned(),
         roots: crate::lifecycle::Roots::Mounted,
     };
-    lifecycle::build(&job, &options)
+    Ok(lifecycle::build(&job, &options)?.exit_code())
 }
 
 pub fn bundle(args: BundleArgs, ctx: &Context) -> Result<()> {

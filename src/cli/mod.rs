@@ -291,7 +291,7 @@ impl Command {
     pub fn failure_code(&self) -> i32 {
         match self {
             Command::Common(cmd) if matches!(**cmd, CommonCmd::Exec(_)) => 255,
-            Command::Build(_) => crate::lifecycle::codes::SETUP_FAILED,
+            Command::Build(_) => crate::lifecycle::Outcome::SetupFailed.exit_code(),
             Command::Allocate(_) => allocate::BAD_INPUT,
             Command::ObsBuild(_) | Command::Hostcheck(_) => obs_build::UNUSABLE,
             _ => 1,

@@ -39,21 +39,44 @@ use nix::sys::signal::{SigSet, Signal};
 use crate::bundle::PhaseHooks;
 use crate::bundle::{self, Paths, Phase, PhaseKind, RootOf, recipe::Recipe};
 use crate::callbacks::bundle::CallbackSetup;
-use crate::callbacks::{self, HookPoint, Outcome, config::OnFailure};
+use crate::callbacks::{self, HookPoint, config::OnFailure};
 use crate::job::Job;
 use crate::model::Arch;
 use crate::repo;
 use crate::rootfs::{self, Mode, store::Store};
 
-/// OBS's exit codes of a build, as bs_worker reads them.
-pub mod codes {
-    pub const SUCCEEDED: i32 = 0;
-    pub const FAILED: i32 = 1;
-    pub const UNCHANGED: i32 = 2;
-    pub const BADHOST: i32 = 3;
+/// How a build job ended; [`Outcome::exit_code`] is OBS's exit code for it, as bs_worker
+/// reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// The build (or a gating check or callback) failed: the package's fault.
+    Failed,
+    /// build-compare found the results the same as the previous ones.
+    Unchanged,
+    /// The worker cannot do this job (a full disk, a callback's `badhost`): OBS gives it to
+    /// another worker.
+    BadHost,
     /// The job could not be set up (unresolvable dependencies, broken repositories, a
     /// failing prepare phase): OBS marks such jobs "dead"/"failed setup".
-    pub const SETUP_FAILED: i32 = 4;
+    SetupFailed,
+    /// SIGINT, SIGTERM or SIGHUP stopped the job.
+    Interrupted(Signal),
+}
+
+impl Outcome {
+    /// OBS's exit code: 0 succeeded, 1 failed, 2 unchanged, 3 bad host, 4 setup failed;
+    /// 128 + the signal's number after an interruption, as a shell reports it.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Succeeded => 0,
+            Outcome::Failed => 1,
+            Outcome::Unchanged => 2,
+            Outcome::BadHost => 3,
+            Outcome::SetupFailed => 4,
+            Outcome::Interrupted(sig) => 128 + sig as i32,
+        }
+    }
 }
 
 /// Where a job's work happens and where its results go.
@@ -896,26 +919,27 @@ fn callback_statuses(prepared: &Prepared) -> Result<Vec<callbacks::Status>> {
     }
 }
 
-/// The exit code a failed gating callback of `points` gives the job, if one failed.
+/// How a failed gating callback of `points` ends the job, if one failed.
 fn failed_callback(
     statuses: &[callbacks::Status],
     points: &[HookPoint],
     log: &mut results::Log,
-) -> Option<i32> {
+) -> Option<Outcome> {
     let failed = statuses
         .iter()
         .find(|s| s.gating && s.outcome.is_failure() && points.contains(&s.hook))?;
-    let code = match failed.on_failure {
-        OnFailure::Failed => codes::FAILED,
-        OnFailure::Badhost => codes::BADHOST,
+    let outcome = match failed.on_failure {
+        OnFailure::Failed => Outcome::Failed,
+        OnFailure::Badhost => Outcome::BadHost,
     };
     log.note(&format!(
-        "gating {} callback {} failed: {}; exit code {code}",
+        "gating {} callback {} failed: {}; exit code {}",
         failed.hook.as_str(),
         failed.name,
-        failed.message
+        failed.message,
+        outcome.exit_code()
     ));
-    Some(code)
+    Some(outcome)
 }
 
 /// SIGINT, SIGTERM and SIGHUP are blocked for the whole job and taken when it suits:
@@ -947,18 +971,18 @@ fn stop_if_interrupted() -> Result<()> {
     }
 }
 
-/// Runs the whole job and returns OBS's exit code; what happened is in
+/// Runs the whole job and returns how it ended (OBS's exit code: [`Outcome::exit_code`]); what happened is in
 /// `RESULTS/logfile` and `RESULTS/_statistics`, and on the terminal.
 ///
 /// The steps, in order (see the module doc): `Running::start`, `Running::prepare`,
 /// `Running::report`, `Running::phases` (each by `Running::phase`, the build's
 /// results by `Running::results`), `Running::exit_code`, `Running::finish`.
-pub fn build(job: &Job, options: &Options) -> Result<i32> {
+pub fn build(job: &Job, options: &Options) -> Result<Outcome> {
     block_termination()?;
     let mut running = Running::start(job, options)?;
-    let outcome = running.run();
-    let code = running.exit_code(&outcome);
-    Ok(running.finish(code, outcome.is_ok()))
+    let ran = running.run();
+    let outcome = running.exit_code(&ran);
+    Ok(running.finish(outcome, ran.is_ok()))
 }
 
 /// A job being run by [`build`]: what every step reads, the job log and the phases'
@@ -1024,10 +1048,10 @@ impl<'a> Running<'a> {
         })
     }
 
-    /// The job from its roots to its results: OBS's exit code, or what stopped it.
-    fn run(&mut self) -> Result<i32> {
+    /// The job from its roots to its results: how it ended, or what stopped it.
+    fn run(&mut self) -> Result<Outcome> {
         let Some(prepared) = self.prepare()? else {
-            return Ok(codes::FAILED);
+            return Ok(Outcome::Failed);
         };
         self.report(&prepared);
         // The prepared job's mounts and binfmt entry go when it is dropped, here.
@@ -1075,8 +1099,8 @@ impl<'a> Running<'a> {
         report::packages(log, "Packages in the toolbox", &prepared.toolbox_packages);
     }
 
-    /// Step "phases": every phase in order, until one ends the job; then the job's code.
-    fn phases(&mut self, prepared: &Prepared) -> Result<i32> {
+    /// Step "phases": every phase in order, until one ends the job; then how it ended.
+    fn phases(&mut self, prepared: &Prepared) -> Result<Outcome> {
         for phase in &prepared.phases {
             stop_if_interrupted()?;
             if phase.kind == PhaseKind::ResultsInfo && prepared.toolbox_packages.is_empty() {
@@ -1084,43 +1108,43 @@ impl<'a> Running<'a> {
                     .note("no toolbox: the results' package information is not shown");
                 continue;
             }
-            if let Some(code) = self.phase(prepared, phase)? {
-                return Ok(code);
+            if let Some(outcome) = self.phase(prepared, phase)? {
+                return Ok(outcome);
             }
             if phase.kind == PhaseKind::Build
-                && let Some(code) = self.results(prepared)?
+                && let Some(outcome) = self.results(prepared)?
             {
-                return Ok(code);
+                return Ok(outcome);
             }
         }
         if self.unchanged {
             // As obs-build does, for bs_worker.
             fs::write(self.options.results.join("OTHER/same_result_marker"), b"")?;
             self.log.note("the results are unchanged: exit code 2");
-            return Ok(codes::UNCHANGED);
+            return Ok(Outcome::Unchanged);
         }
-        Ok(codes::SUCCEEDED)
+        Ok(Outcome::Succeeded)
     }
 
     /// One phase: its container run, its line of `_statistics`, and what its exit code
-    /// means for the job (`Some(code)`: the job ends with it).
-    fn phase(&mut self, prepared: &Prepared, phase: &Phase) -> Result<Option<i32>> {
+    /// means for the job (`Some(outcome)`: the job ends so).
+    fn phase(&mut self, prepared: &Prepared, phase: &Phase) -> Result<Option<Outcome>> {
         self.log.note(&format!("phase {} starts", phase.name));
-        let outcome = match self.run_container(prepared, phase) {
-            Ok(outcome) => outcome,
+        let ran = match self.run_container(prepared, phase) {
+            Ok(ran) => ran,
             Err(err) => {
                 // A gating pre-build callback that failed aborts the build container's
-                // creation: the job ends with that callback's code, not as a setup failure.
+                // creation: the job ends as that callback says, not as a setup failure.
                 let statuses = callback_statuses(prepared)?;
-                if let Some(code) =
+                if let Some(outcome) =
                     failed_callback(&statuses, &[HookPoint::PreBuild], &mut self.log)
                 {
-                    return Ok(Some(code));
+                    return Ok(Some(outcome));
                 }
                 return Err(err);
             }
         };
-        let mut wall = outcome.wall;
+        let mut wall = ran.wall;
         if phase.kind == PhaseKind::Prepare {
             // The prepare phase is the roots' assembly plus the container that finishes it.
             wall += prepared.assembly;
@@ -1128,19 +1152,19 @@ impl<'a> Running<'a> {
         self.stats.push(PhaseStats {
             name: phase.name.clone(),
             wall,
-            peak_memory: outcome.peak_memory,
-            code: outcome.code,
+            peak_memory: ran.peak_memory,
+            code: ran.code,
         });
         self.log.note(&format!(
             "phase {} exited with {} after {:.2} s",
             phase.name,
-            outcome.code,
-            outcome.wall.as_secs_f64()
+            ran.code,
+            ran.wall.as_secs_f64()
         ));
-        if let Some(sig) = outcome.interrupted {
+        if let Some(sig) = ran.interrupted {
             return Err(Interrupted(sig).into());
         }
-        self.judge(phase, outcome.code)
+        self.judge(phase, ran.code)
     }
 
     /// The phase's bundle run as a container of obsbox's runtime, its output in the log.
@@ -1180,12 +1204,12 @@ impl<'a> Running<'a> {
         )
     }
 
-    /// What a phase's exit `code` means for the job: `Some(code)` ends it.
-    fn judge(&mut self, phase: &Phase, code: i32) -> Result<Option<i32>> {
+    /// What a phase's exit `code` means for the job: `Some(outcome)` ends it.
+    fn judge(&mut self, phase: &Phase, code: i32) -> Result<Option<Outcome>> {
         match (&phase.kind, code) {
             (_, 0) => {}
             (PhaseKind::Prepare, code) => bail!("phase prepare failed with exit code {code}"),
-            (PhaseKind::Build, _) => return Ok(Some(codes::FAILED)),
+            (PhaseKind::Build, _) => return Ok(Some(Outcome::Failed)),
             // As obs-build's listing, it informs and never fails the job.
             (PhaseKind::ResultsInfo, code) => self.log.note(&format!(
                 "the results' package information is incomplete (exit code {code})"
@@ -1193,7 +1217,7 @@ impl<'a> Running<'a> {
             (PhaseKind::Check { gating: true }, _) => {
                 self.log
                     .note(&format!("gating check {} failed", phase.name));
-                return Ok(Some(codes::FAILED));
+                return Ok(Some(Outcome::Failed));
             }
             (PhaseKind::Check { gating: false }, code) => {
                 self.log.note(&format!(
@@ -1207,8 +1231,8 @@ impl<'a> Running<'a> {
 
     /// Step "results", after the build phase (whose post-build callbacks ran at its
     /// poststop): the results handed back in OBS's layout, then the callbacks' verdict
-    /// (`Some(code)`: a gating one failed and ends the job).
-    fn results(&mut self, prepared: &Prepared) -> Result<Option<i32>> {
+    /// (`Some(outcome)`: a gating one failed and ends the job).
+    fn results(&mut self, prepared: &Prepared) -> Result<Option<Outcome>> {
         let count = results::collect(&prepared.paths.results, &self.options.results)?;
         self.log.note(&format!("{count} result files collected"));
         let points = [
@@ -1217,18 +1241,20 @@ impl<'a> Running<'a> {
             HookPoint::Cleanup,
         ];
         let statuses = callback_statuses(prepared)?;
-        if let Some(code) = failed_callback(&statuses, &points, &mut self.log) {
-            return Ok(Some(code));
+        if let Some(outcome) = failed_callback(&statuses, &points, &mut self.log) {
+            return Ok(Some(outcome));
         }
-        self.unchanged = statuses.iter().any(|s| s.outcome == Outcome::Unchanged);
+        self.unchanged = statuses
+            .iter()
+            .any(|s| s.outcome == callbacks::Outcome::Unchanged);
         Ok(None)
     }
 
-    /// Step "exit code": the job's code when the steps failed: interrupted (128 + the
-    /// signal), a full disk (bad host), anything else a failed setup.
-    fn exit_code(&mut self, outcome: &Result<i32>) -> i32 {
-        let err = match outcome {
-            Ok(code) => return *code,
+    /// Step "exit code": how the job ended when the steps failed: interrupted, a full
+    /// disk (bad host), anything else a failed setup.
+    fn exit_code(&mut self, ran: &Result<Outcome>) -> Outcome {
+        let err = match ran {
+            Ok(outcome) => return *outcome,
             Err(err) => err,
         };
         let log = &mut self.log;
@@ -1240,28 +1266,28 @@ impl<'a> Running<'a> {
                 log.note(&format!(
                     "build interrupted by {sig}; finished phases are kept"
                 ));
-                128 + sig as i32
+                Outcome::Interrupted(sig)
             }
             None if disk_full(err) => {
                 // Not the job's fault: OBS gives it to another worker.
                 log.note(&format!("the worker's disk is full: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
                 eprintln!("obsbox: error: {err:#}");
-                codes::BADHOST
+                Outcome::BadHost
             }
             None => {
                 log.note(&format!("setup failed: {err:#}"));
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
                 eprintln!("obsbox: error: {err:#}");
-                codes::SETUP_FAILED
+                Outcome::SetupFailed
             }
         }
     }
 
     /// Step "finish": what the job left removed, `_statistics` written, the final log
-    /// line; the exit code, unless the results could not be written in full. `told_none`:
-    /// no error of the steps was shown yet.
-    fn finish(mut self, mut code: i32, told_none: bool) -> i32 {
+    /// line; how the job ended, unless the results could not be written in full.
+    /// `told_none`: no error of the steps was shown yet.
+    fn finish(mut self, mut outcome: Outcome, told_none: bool) -> Outcome {
         let (options, work, log) = (&self.options, &self.work, &mut self.log);
         // Containers of this job an interruption left (a callback whose hook was killed).
         for id in gc::own_leftovers(&options.state_root) {
@@ -1282,7 +1308,8 @@ impl<'a> Running<'a> {
             self.started.elapsed(),
         );
         log.note(&format!(
-            "finished with exit code {code} after {:.1} s",
+            "finished with exit code {} after {:.1} s",
+            outcome.exit_code(),
             self.started.elapsed().as_secs_f64()
         ));
         // Results that could not be written in full (a full disk) are not handed back as a
@@ -1293,27 +1320,60 @@ impl<'a> Running<'a> {
                 tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
                 eprintln!("obsbox: error: {err:#}");
             }
-            code = if disk_full(&err) {
-                codes::BADHOST
+            outcome = if disk_full(&err) {
+                Outcome::BadHost
             } else {
-                codes::SETUP_FAILED
+                Outcome::SetupFailed
             };
         }
-        code
+        outcome
     }
 }
 
-/// Whether the error comes from a full file system (or an exhausted quota).
+/// Whether the error comes from a full file system (or an exhausted quota): told by the
+/// OS error its causes carry (see [`crate::oserror`]), never by their text.
 fn disk_full(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-            .is_some_and(|code| code == libc::ENOSPC || code == libc::EDQUOT)
-            || cause
-                .downcast_ref::<nix::errno::Errno>()
-                .is_some_and(|e| matches!(e, nix::errno::Errno::ENOSPC | nix::errno::Errno::EDQUOT))
-            // Causes that were turned into text on the way (from threads, from tools).
-            || cause.to_string().contains("No space left on device")
-    })
+    crate::oserror::errno_in(err).is_some_and(crate::oserror::is_disk_full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_obs_exit_codes() {
+        let codes = [
+            (Outcome::Succeeded, 0),
+            (Outcome::Failed, 1),
+            (Outcome::Unchanged, 2),
+            (Outcome::BadHost, 3),
+            (Outcome::SetupFailed, 4),
+            (Outcome::Interrupted(Signal::SIGINT), 130),
+            (Outcome::Interrupted(Signal::SIGTERM), 143),
+            (Outcome::Interrupted(Signal::SIGHUP), 129),
+        ];
+        for (outcome, code) in codes {
+            assert_eq!(outcome.exit_code(), code, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_told_by_its_errno_not_its_text() {
+        let full: Result<()> = Err(std::io::Error::from_raw_os_error(libc::ENOSPC).into());
+        assert!(disk_full(
+            &full.context("cannot write RESULTS/x").unwrap_err()
+        ));
+        let quota = anyhow::Error::new(nix::errno::Errno::EDQUOT).context("cannot create");
+        assert!(disk_full(&quota));
+        let relayed = anyhow::Error::new(crate::oserror::Relayed {
+            text: "container x: create failed: No space left on device".into(),
+            errno: Some(nix::errno::Errno::ENOSPC),
+        });
+        assert!(disk_full(&relayed));
+        // A build's own words about a full disk are the package's business.
+        assert!(!disk_full(&anyhow::anyhow!(
+            "phase build: cc1: No space left on device"
+        )));
+        assert!(!disk_full(&anyhow::Error::new(nix::errno::Errno::EIO)));
+    }
 }

@@ -28,16 +28,16 @@ use super::Settings;
 use super::args::{Action, BuildCall};
 use super::prjconf;
 use crate::job::{Bdep, Job, RepoRef, rpmlist};
-use crate::lifecycle::{self, Options, codes, results::Log};
+use crate::lifecycle::{self, Options, Outcome, results::Log};
 use crate::model::Arch;
 
-/// What bs_worker makes of `build`'s exit code: 0, 1, 2 and 3 as they are; anything else
-/// (obsbox's 4 for a job that could not be set up, 128 + N after a signal) is a failed
+/// What bs_worker makes of how a job ended: its codes 0, 1, 2 and 3 as they are; anything
+/// else (obsbox's 4 for a job that could not be set up, 128 + N after a signal) is a failed
 /// build.
-pub fn obs_code(code: i32) -> i32 {
-    match code {
-        codes::SUCCEEDED | codes::FAILED | codes::UNCHANGED | codes::BADHOST => code,
-        _ => codes::FAILED,
+pub fn obs_outcome(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Succeeded | Outcome::Failed | Outcome::Unchanged | Outcome::BadHost => outcome,
+        Outcome::SetupFailed | Outcome::Interrupted(_) => Outcome::Failed,
     }
 }
 
@@ -48,7 +48,7 @@ const KILL_GRACE: Duration = Duration::from_secs(20);
 /// Runs one call of `build` and returns the exit code for bs_worker.
 pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
     let result = match &call.action {
-        Action::Build(recipe) => return build(call, recipe, settings),
+        Action::Build(recipe) => return build(call, recipe, settings).exit_code(),
         Action::Kill => kill(&call.root, settings),
         Action::Wipe => wipe(&call.root, settings),
         Action::Help => {
@@ -57,20 +57,22 @@ pub fn run(call: &BuildCall, settings: &Settings) -> i32 {
         }
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => Outcome::Succeeded,
         Err(err) => {
             eprintln!("obsbox: error: {err:#}");
             tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-            codes::FAILED
+            Outcome::Failed
         }
     }
+    .exit_code()
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("{}: not a usable path", path.display()))
 }
 
-fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
+/// The job bs_worker prepared in `call`'s root, run; how it ended, as bs_worker reads it.
+fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> Outcome {
     // SIGTERM (from --kill) and friends are taken by the lifecycle when it suits; blocked
     // from the start, one that comes early stops the job at its first step.
     let mut set = SigSet::empty();
@@ -124,7 +126,7 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
             eprintln!("obsbox: error: {err:#}");
             let _ = fresh_results(&results);
             log.note("exit code 1 for bs_worker");
-            return codes::FAILED;
+            return Outcome::Failed;
         }
     };
     if let Err(err) = fresh_results(&results) {
@@ -145,14 +147,14 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         roots: crate::lifecycle::Roots::Mounted,
     };
     drop(log);
-    let code = match lifecycle::build(&job, &options) {
-        Ok(code) => code,
+    let outcome = match lifecycle::build(&job, &options) {
+        Ok(outcome) => outcome,
         Err(err) => {
             eprintln!("obsbox: error: {err:#}");
             if let Ok(mut log) = Log::append(&logfile, started) {
                 log.note(&format!("{err:#}"));
             }
-            codes::FAILED
+            Outcome::Failed
         }
     };
     let mut log = Log::append(&logfile, started).ok();
@@ -161,11 +163,11 @@ fn build(call: &BuildCall, recipe: &Path, settings: &Settings) -> i32 {
         if let Some(log) = log.as_mut() {
             log.note(&format!("{err:#}"));
         }
-        return codes::FAILED;
+        return Outcome::Failed;
     }
-    let obs = obs_code(code);
+    let obs = obs_outcome(outcome);
     if let Some(log) = log.as_mut() {
-        log.note(&format!("exit code {obs} for bs_worker"));
+        log.note(&format!("exit code {} for bs_worker", obs.exit_code()));
     }
     obs
 }
@@ -237,10 +239,10 @@ fn clean_root(root: &Path, log: &mut Log) {
 
 /// A call obsbox cannot serve on this host (its build root or state cannot be written, it
 /// is busy): bs_worker's "bad host", so that OBS gives the job to another worker.
-fn refuse(err: &anyhow::Error) -> i32 {
+fn refuse(err: &anyhow::Error) -> Outcome {
     eprintln!("obsbox: error: {err:#}");
     tracing::error!(target: crate::logging::ERROR_TARGET, "{err:#}");
-    codes::BADHOST
+    Outcome::BadHost
 }
 
 /// `ROOT/.build.packages` emptied, with the directories bs_worker looks into.
@@ -673,11 +675,13 @@ mod tests {
 
     #[test]
     fn exit_codes_for_bs_worker() {
-        assert_eq!(obs_code(0), 0);
-        assert_eq!(obs_code(2), 2);
-        assert_eq!(obs_code(3), 3);
-        assert_eq!(obs_code(codes::SETUP_FAILED), 1);
-        assert_eq!(obs_code(143), 1);
+        let obs_code = |outcome| obs_outcome(outcome).exit_code();
+        assert_eq!(obs_code(Outcome::Succeeded), 0);
+        assert_eq!(obs_code(Outcome::Failed), 1);
+        assert_eq!(obs_code(Outcome::Unchanged), 2);
+        assert_eq!(obs_code(Outcome::BadHost), 3);
+        assert_eq!(obs_code(Outcome::SetupFailed), 1);
+        assert_eq!(obs_code(Outcome::Interrupted(Signal::SIGTERM)), 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::ffi::CStr;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -56,8 +56,8 @@ pub fn write_from_base_passwd(tree: &Path) -> Result<Vec<&'static str>> {
             continue;
         };
         // O_EXCL: an existing file (or a symlink, even a dangling one) is left alone.
-        let fd = match nix::fcntl::openat(
-            Some(etc.as_raw_fd()),
+        let fd = match crate::sys::openat(
+            &etc,
             *file,
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
@@ -68,8 +68,7 @@ pub fn write_from_base_passwd(tree: &Path) -> Result<Vec<&'static str>> {
                 return Err(err).with_context(|| format!("cannot create {path}"));
             }
         };
-        // SAFETY: a fresh descriptor we own.
-        let mut out = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut out = std::fs::File::from(fd);
         out.write_all(&content)
             .with_context(|| format!("cannot write {path}"))?;
         // The umask may have narrowed the mode given at creation.
@@ -81,8 +80,8 @@ pub fn write_from_base_passwd(tree: &Path) -> Result<Vec<&'static str>> {
 
 /// The content of regular file `name` in `dir`, or None when there is none.
 fn read_at(dir: &OwnedFd, name: &CStr) -> Result<Option<Vec<u8>>> {
-    let fd = match nix::fcntl::openat(
-        Some(dir.as_raw_fd()),
+    let fd = match crate::sys::openat(
+        dir,
         name,
         OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
         Mode::empty(),
@@ -93,8 +92,7 @@ fn read_at(dir: &OwnedFd, name: &CStr) -> Result<Option<Vec<u8>>> {
             return Err(err).with_context(|| format!("cannot open {}", name.to_string_lossy()));
         }
     };
-    // SAFETY: a fresh descriptor we own.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut file = std::fs::File::from(fd);
     if !file.metadata()?.is_file() {
         return Ok(None);
     }

@@ -2,7 +2,7 @@
 //! whose files are links to the same inodes.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,14 +121,12 @@ fn merge_dir(
             };
             extractor.entry(&entry, &mut std::io::empty())?;
         } else if copy && kind == SFlag::S_IFREG {
-            let fd = nix::fcntl::openat(
-                Some(dir.as_raw_fd()),
+            let mut file = std::fs::File::from(crate::sys::openat(
+                &dir,
                 name.as_c_str(),
                 OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
-            )?;
-            // SAFETY: a fresh descriptor that nothing else owns.
-            let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+            )?);
             let entry = Entry {
                 path: prefix.clone(),
                 kind: EntryKind::File {
@@ -530,23 +528,19 @@ fn copy_entry(src: &OwnedFd, dst: &OwnedFd, name: &std::ffi::CStr) -> Result<()>
 
 /// Copies regular file `name` from `src` to `dst` with its owner, mode and mtime.
 fn copy_file(src: &OwnedFd, dst: &OwnedFd, name: &std::ffi::CStr) -> Result<()> {
-    let from = nix::fcntl::openat(
-        Some(src.as_raw_fd()),
+    let mut from = std::fs::File::from(crate::sys::openat(
+        src,
         name,
         OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
-    )?;
-    // SAFETY: fresh descriptor.
-    let mut from = unsafe { std::fs::File::from_raw_fd(from) };
+    )?);
     let st = nix::sys::stat::fstat(from.as_raw_fd())?;
-    let to = nix::fcntl::openat(
-        Some(dst.as_raw_fd()),
+    let mut to = std::fs::File::from(crate::sys::openat(
+        dst,
         name,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o600),
-    )?;
-    // SAFETY: fresh descriptor.
-    let mut to = unsafe { std::fs::File::from_raw_fd(to) };
+    )?);
     std::io::copy(&mut from, &mut to)?;
     nix::unistd::fchown(
         to.as_raw_fd(),
@@ -594,13 +588,11 @@ fn names(dir: &OwnedFd) -> Result<Vec<CString>> {
 }
 
 pub fn open_dir(path: &Path) -> Result<OwnedFd> {
-    let fd = nix::fcntl::open(
+    Ok(crate::sys::open(
         path,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
-    )?;
-    // SAFETY: a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    )?)
 }
 
 #[cfg(test)]
@@ -659,24 +651,17 @@ mod tests {
     /// just deleted next to it); the source is left as it was.
     #[test]
     fn copy_is_marked_as_a_top_directory_on_ext4() {
-        const EXT4_SUPER_MAGIC: libc::c_long = 0xef53;
-        const FS_TOPDIR_FL: libc::c_int = 0x0002_0000;
-        let flags = |path: &Path| {
+        const EXT4_SUPER_MAGIC: i64 = 0xef53;
+        let top = |path: &Path| {
             let dir = open_dir(path).unwrap();
-            let mut flags: libc::c_int = 0;
-            // SAFETY: reads one int into a valid address.
-            assert_eq!(
-                unsafe { libc::ioctl(dir.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) },
-                0
-            );
-            flags
+            rustix::fs::ioctl_getflags(&dir)
+                .unwrap()
+                .contains(rustix::fs::IFlags::TOPDIR)
         };
         let dir = tempfile::tempdir().unwrap();
-        // SAFETY: fstatfs fills the zeroed struct on a descriptor we hold.
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
         let fd = open_dir(dir.path()).unwrap();
-        assert_eq!(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) }, 0);
-        if st.f_type != EXT4_SUPER_MAGIC {
+        let st = rustix::fs::fstatfs(&fd).unwrap();
+        if st.f_type as i64 != EXT4_SUPER_MAGIC {
             eprintln!("skipped: {} is not on ext4", dir.path().display());
             return;
         }
@@ -684,13 +669,9 @@ mod tests {
         std::fs::create_dir_all(src.join("usr/bin")).unwrap();
         let out = dir.path().join("out");
         link_tree(&src, &out).unwrap();
-        assert_ne!(flags(&out) & FS_TOPDIR_FL, 0, "the copy is not marked");
-        assert_eq!(flags(&src) & FS_TOPDIR_FL, 0, "the source was marked");
-        assert_eq!(
-            flags(&out.join("usr")) & FS_TOPDIR_FL,
-            0,
-            "a subdirectory was marked"
-        );
+        assert!(top(&out), "the copy is not marked");
+        assert!(!top(&src), "the source was marked");
+        assert!(!top(&out.join("usr")), "a subdirectory was marked");
     }
 
     /// The digest taken while copying is the one the store records (names sorted as a

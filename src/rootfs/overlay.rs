@@ -13,13 +13,13 @@
 //! store.
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{FileStat, Mode, SFlag};
 
@@ -233,11 +233,6 @@ pub struct Folded {
     pub dropped: Vec<String>,
 }
 
-fn owned(fd: i32) -> OwnedFd {
-    // SAFETY: a descriptor the kernel just returned to us.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
 /// The directory at `rel` below `tree`, which [`fold`] made of real directories only.
 fn tree_dir(tree: &OwnedFd, rel: &[u8]) -> Result<OwnedFd> {
     let path = if rel.is_empty() {
@@ -245,12 +240,15 @@ fn tree_dir(tree: &OwnedFd, rel: &[u8]) -> Result<OwnedFd> {
     } else {
         CString::new(rel).context("NUL in a path")?
     };
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-    nix::fcntl::openat2(tree.as_raw_fd(), path.as_c_str(), how)
-        .map(owned)
-        .with_context(|| format!("cannot open {} in the root", String::from_utf8_lossy(rel)))
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    rustix::fs::openat2(
+        tree,
+        path.as_c_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+    )
+    .with_context(|| format!("cannot open {} in the root", String::from_utf8_lossy(rel)))
 }
 
 /// Removes every `trusted.overlay.*` attribute of `name` in `dir` (not following it).
@@ -259,21 +257,16 @@ fn strip_overlay_xattrs(dir: &OwnedFd, name: &CStr) -> Result<()> {
     path.extend_from_slice(name.to_bytes());
     let path = CString::new(path).context("NUL in a path")?;
     let mut buf = vec![0u8; 4096];
-    // SAFETY: `path` is NUL-terminated and `buf` is writable for its length.
-    let n = unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return match Errno::last() {
-            Errno::ENOTSUP | Errno::ERANGE => Ok(()),
-            err => Err(err).context("cannot list extended attributes"),
-        };
-    }
-    for attr in buf[..n as usize].split(|b| *b == 0) {
+    let n = match rustix::fs::llistxattr(path.as_c_str(), &mut buf[..]) {
+        Ok(n) => n,
+        Err(rustix::io::Errno::NOTSUP | rustix::io::Errno::RANGE) => return Ok(()),
+        Err(err) => return Err(err).context("cannot list extended attributes"),
+    };
+    for attr in buf[..n].split(|b| *b == 0) {
         if attr.starts_with(b"trusted.overlay.") {
             let attr = CString::new(attr).context("NUL in an attribute")?;
-            // SAFETY: both strings are NUL-terminated.
-            if unsafe { libc::lremovexattr(path.as_ptr(), attr.as_ptr()) } < 0 {
-                return Err(Errno::last()).context("cannot remove an overlay attribute");
-            }
+            rustix::fs::lremovexattr(path.as_c_str(), attr.as_c_str())
+                .context("cannot remove an overlay attribute")?;
         }
     }
     Ok(())
@@ -285,19 +278,9 @@ fn xattr(dir: &OwnedFd, name: &CStr, attr: &CStr) -> Option<Vec<u8>> {
     path.extend_from_slice(name.to_bytes());
     let path = CString::new(path).ok()?;
     let mut value = vec![0u8; 4096];
-    // SAFETY: NUL-terminated strings, a writable buffer of the given length.
-    let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            attr.as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    (n >= 0).then(|| {
-        value.truncate(n as usize);
-        value
-    })
+    let n = rustix::fs::lgetxattr(path.as_c_str(), attr, &mut value[..]).ok()?;
+    value.truncate(n);
+    Some(value)
 }
 
 fn is_opaque(dir: &OwnedFd, name: &CStr) -> bool {
@@ -316,12 +299,11 @@ fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
 /// The directories of `upper` that are renamed lower directories (redirects), each with the
 /// path of the lower directory it shows, both relative to the layer's top.
 fn redirects(upper: &Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let top = nix::fcntl::open(
+    let top = crate::sys::open(
         upper,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map(owned)
     .with_context(|| format!("cannot open {}", upper.display()))?;
     // The lower path each upper directory shows (its own path unless redirected).
     let mut origin: std::collections::HashMap<Vec<u8>, Vec<u8>> = Default::default();

@@ -13,14 +13,14 @@
 
 use std::ffi::{CStr, CString};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{AtFlags, OFlag, ResolveFlag};
 use nix::sys::stat::{FileStat, Mode, SFlag};
 
 /// A root directory, held open.
@@ -55,11 +55,6 @@ fn in_root() -> ResolveFlag {
     ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS
 }
 
-fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: called only with a descriptor just returned by the kernel to us.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
 /// `rel` as a relative path of plain components; `/x` is taken as `x`. `..` and empty paths
 /// are refused: obsbox names the paths it touches, and none of them climbs.
 fn split(rel: &Path) -> Result<(PathBuf, CString)> {
@@ -90,14 +85,14 @@ fn temporary_name() -> CString {
 impl RootDir {
     /// Opens the root at `path` (a path the host chose; it is followed).
     pub fn open(path: &Path) -> Result<RootDir> {
-        let fd = nix::fcntl::open(
+        let fd = crate::sys::open(
             path,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .with_context(|| format!("cannot open the root {}", path.display()))?;
         Ok(RootDir {
-            fd: owned(fd),
+            fd,
             path: path.to_path_buf(),
         })
     }
@@ -118,10 +113,7 @@ impl RootDir {
         } else {
             rel
         };
-        let how = OpenHow::new()
-            .flags(flags | OFlag::O_CLOEXEC)
-            .resolve(in_root());
-        nix::fcntl::openat2(self.fd.as_raw_fd(), rel, how).map(owned)
+        crate::sys::openat2(&self.fd, rel, flags | OFlag::O_CLOEXEC, in_root())
     }
 
     /// The directory `rel` (symlinks on the way resolved inside the root).
@@ -219,14 +211,14 @@ impl RootDir {
     pub fn write_from(&self, rel: &Path, from: &mut dyn Read, mode: u32) -> Result<()> {
         let (dir, last) = self.parent(rel)?;
         let tmp = temporary_name();
-        let fd = nix::fcntl::openat(
-            Some(dir.as_raw_fd()),
+        let fd = crate::sys::openat(
+            &dir,
             tmp.as_c_str(),
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         )
         .with_context(|| format!("cannot create a file in {}", self.show(rel)))?;
-        let mut file = std::fs::File::from(owned(fd));
+        let mut file = std::fs::File::from(fd);
         let written = (|| -> Result<()> {
             std::io::copy(from, &mut file)?;
             file.flush()?;
@@ -254,8 +246,8 @@ impl RootDir {
     /// is there already, even a dangling symlink.
     pub fn create_new(&self, rel: &Path, content: &[u8], mode: u32) -> Result<bool> {
         let (dir, last) = self.parent(rel)?;
-        let fd = match nix::fcntl::openat(
-            Some(dir.as_raw_fd()),
+        let fd = match crate::sys::openat(
+            &dir,
             last.as_c_str(),
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
@@ -266,7 +258,7 @@ impl RootDir {
                 return Err(err).with_context(|| format!("cannot create {}", self.show(rel)));
             }
         };
-        let mut file = std::fs::File::from(owned(fd));
+        let mut file = std::fs::File::from(fd);
         file.write_all(content)
             .with_context(|| format!("cannot write {}", self.show(rel)))?;
         nix::sys::stat::fchmod(file.as_raw_fd(), Mode::from_bits_truncate(mode & 0o7777))?;
@@ -285,8 +277,8 @@ impl RootDir {
                 return Err(err).with_context(|| format!("cannot open {}", self.show(&parent)));
             }
         };
-        let fd = match nix::fcntl::openat(
-            Some(dir.as_raw_fd()),
+        let fd = match crate::sys::openat(
+            &dir,
             last.as_c_str(),
             OFlag::O_RDONLY
                 | OFlag::O_NOFOLLOW
@@ -295,7 +287,7 @@ impl RootDir {
                 | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
-            Ok(fd) => owned(fd),
+            Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(None),
             Err(Errno::ELOOP) => bail!("{} is a symlink, not a file", self.show(rel)),
             Err(err) => return Err(err).with_context(|| format!("cannot open {}", self.show(rel))),
@@ -424,14 +416,14 @@ pub fn depth_first(
 
 /// Opens the directory `name` in `dir` for reading, never following a symlink.
 pub fn open_subdir(dir: &OwnedFd, name: &CStr) -> Result<OwnedFd> {
-    let fd = nix::fcntl::openat(
-        Some(dir.as_raw_fd()),
+    let fd = crate::sys::openat(
+        dir,
         name,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .with_context(|| format!("cannot open the directory {}", name.to_string_lossy()))?;
-    Ok(owned(fd))
+    Ok(fd)
 }
 
 /// Removes `name` in `dir` and everything below it, iteratively, never following a
@@ -535,14 +527,12 @@ mod tests {
             deep.push("d");
         }
         // Deeper than PATH_MAX: made one level at a time through descriptors.
-        let mut dir = owned(
-            nix::fcntl::open(
-                root.path(),
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY,
-                Mode::empty(),
-            )
-            .unwrap(),
-        );
+        let mut dir = crate::sys::open(
+            root.path(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            Mode::empty(),
+        )
+        .unwrap();
         nix::sys::stat::mkdirat(
             Some(dir.as_raw_fd()),
             "top",

@@ -733,36 +733,32 @@ pub fn remove_tree(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
 
     /// A chain of `depth` directories `d/d/…` below `top`, made one level at a time from the
     /// last one's descriptor (so no path is ever longer than one name), a file at the bottom.
     fn chain(top: &Path, depth: usize) {
-        use nix::fcntl::{OFlag, openat};
+        use nix::fcntl::OFlag;
         use nix::sys::stat::{Mode, mkdirat};
         fs::create_dir_all(top).unwrap();
         let mut dir = super::super::farm::open_dir(top).unwrap();
         for _ in 0..depth {
             mkdirat(Some(dir.as_raw_fd()), c"d", Mode::from_bits_truncate(0o755)).unwrap();
-            let fd = openat(
-                Some(dir.as_raw_fd()),
+            dir = crate::sys::openat(
+                &dir,
                 c"d",
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
             .unwrap();
-            // SAFETY: a fresh descriptor.
-            dir = unsafe { OwnedFd::from_raw_fd(fd) };
         }
-        let fd = openat(
-            Some(dir.as_raw_fd()),
+        crate::sys::openat(
+            &dir,
             c"file",
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )
         .unwrap();
-        // SAFETY: a fresh descriptor.
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
     }
 
     /// A tree 100,000 directories deep (as a maintainer script may leave in a root) is

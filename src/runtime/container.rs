@@ -9,8 +9,10 @@ use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::init_builder::InitContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
+use nix::errno::Errno;
 
 use super::executor::ObsboxExecutor;
+use crate::oserror::Relayed;
 
 /// Loads the container `id` from the state directory `root`, with an error that names it.
 pub fn load(root: &Path, id: &str) -> Result<Container> {
@@ -111,7 +113,8 @@ fn loopback_up(container: &Container, spec: &oci_spec::runtime::Spec) -> Result<
 }
 
 /// `err` (libcontainer's report of a failed create or exec) with the cause the failing
-/// init process logged, when it logged one that the report does not already name.
+/// init process logged, when it logged one that the report does not already name. The
+/// OS error of `err`'s chain is kept beside the joined text ([`Relayed`]).
 pub fn with_init_cause(err: anyhow::Error) -> anyhow::Error {
     match super::init_cause::take() {
         Some(cause) => {
@@ -124,10 +127,27 @@ pub fn with_init_cause(err: anyhow::Error) -> anyhow::Error {
                 _ if text.contains(&cause) => return err,
                 _ => &cause,
             };
-            anyhow::anyhow!("{text}: {cause}")
+            let errno = crate::oserror::errno_in(&err).or_else(|| full_disk_in_text(cause));
+            anyhow::Error::new(Relayed {
+                text: format!("{text}: {cause}"),
+                errno,
+            })
         }
         _ => err,
     }
+}
+
+/// ENOSPC or EDQUOT when an init's `cause` says so. The one place where a full disk is read
+/// from text: the cause is what libcontainer's forked process logged (a `Debug` rendering
+/// in a tracing record, see [`super::init_cause`]), the only form in which it leaves that
+/// process.
+fn full_disk_in_text(cause: &str) -> Option<Errno> {
+    [Errno::ENOSPC, Errno::EDQUOT].into_iter().find(|e| {
+        // As nix shows it (`ENOSPC: …`), or as the C library does (an `io::Error`).
+        let libc_text = std::io::Error::from_raw_os_error(*e as i32).to_string();
+        let libc_text = libc_text.split(" (os error").next().unwrap_or_default();
+        cause.contains(&format!("{e:?}")) || cause.contains(e.desc()) || cause.contains(libc_text)
+    })
 }
 
 /// For a spec without `linux.cgroupsPath`: makes libcontainer, which reads
@@ -232,5 +252,22 @@ mod tests {
         for good in ["abc", "4f2a-b_c.1", "podman+1"] {
             check_id(good).unwrap();
         }
+    }
+
+    #[test]
+    fn an_inits_full_disk_is_read_from_its_text_only() {
+        assert_eq!(
+            full_disk_in_text("failed to prepare rootfs: No space left on device"),
+            Some(Errno::ENOSPC)
+        );
+        assert_eq!(
+            full_disk_in_text("x: EDQUOT: Quota exceeded"),
+            Some(Errno::EDQUOT)
+        );
+        assert_eq!(
+            full_disk_in_text("cannot write y: Disk quota exceeded (os error 122)"),
+            Some(Errno::EDQUOT)
+        );
+        assert_eq!(full_disk_in_text("failed to prepare rootfs: EPERM"), None);
     }
 }

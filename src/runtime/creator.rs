@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,10 +27,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use libcontainer::container::Container;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use oci_spec::runtime::Spec;
 
 use super::{container, delete};
+use crate::oserror::Relayed;
 
 /// The name of the hidden command the creating process runs.
 pub const COMMAND: &str = "create-for-run";
@@ -164,11 +167,14 @@ pub fn create(
         Ok(status) if status.success() => container::load(state_root, id)
             .with_context(|| format!("container {id}: create failed")),
         Ok(status) => {
-            let report = report.trim();
-            if report.is_empty() {
+            let text = report.text.trim();
+            if text.is_empty() {
                 bail!("container {id}: create failed (the creating process ended: {status})");
             }
-            bail!("{report}")
+            Err(anyhow::Error::new(Relayed {
+                text: text.to_string(),
+                errno: report.errno,
+            }))
         }
         Err(stop) => {
             // Whatever the creating process started goes with it (the container's init is
@@ -195,17 +201,55 @@ pub fn create(
     }
 }
 
+/// What the creating process reports of its failure: the error's text and the OS error
+/// number of its cause. On the pipe: the number in decimal (0: none), a newline, the text.
+struct Report {
+    text: String,
+    errno: Option<Errno>,
+}
+
+impl Report {
+    fn of(err: &anyhow::Error) -> Report {
+        Report {
+            text: format!("{err:#}"),
+            errno: crate::oserror::errno_in(err),
+        }
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let number = self.errno.map_or(0, |e| e as i32);
+        format!("{number}\n{}", self.text).into_bytes()
+    }
+
+    fn parse(bytes: &[u8]) -> Report {
+        let text = String::from_utf8_lossy(bytes);
+        match text.split_once('\n') {
+            Some((number, rest)) if number.parse::<i32>().is_ok() => Report {
+                text: rest.to_string(),
+                errno: number
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| *n != 0)
+                    .map(Errno::from_raw),
+            },
+            _ => Report {
+                text: text.into_owned(),
+                errno: None,
+            },
+        }
+    }
+}
+
 /// What the creating process wrote on its report pipe before it ended. Read without
 /// waiting for the pipe's end: the container's processes, forked before they close their
 /// descriptors, may still hold its write end.
-fn read_report(pipe: OwnedFd) -> String {
-    // SAFETY: sets a status flag on a descriptor we own.
-    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+fn read_report(pipe: OwnedFd) -> Report {
+    let _ = rustix::fs::fcntl_setfl(&pipe, rustix::fs::OFlags::NONBLOCK);
     let mut bytes = Vec::new();
     let _ = File::from(pipe)
         .take(REPORT_MAX as u64)
         .read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
+    Report::parse(&bytes)
 }
 
 enum Stop {
@@ -227,13 +271,8 @@ fn wait(child: &mut std::process::Child, until: Instant) -> Result<std::process:
         }
         // Short enough that a signal is seen soon; a pidfd is readable once the process ended.
         let slice = (until - now).min(Duration::from_millis(100));
-        let mut fds = [libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, slice.as_millis() as libc::c_int) };
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(slice.as_millis() as u16)).unwrap_or(0);
         if ready > 0 {
             return child
                 .wait()
@@ -244,19 +283,16 @@ fn wait(child: &mut std::process::Child, until: Instant) -> Result<std::process:
 }
 
 fn pidfd_open(pid: i32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags; the result is a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("pidfd_open");
-    }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    let pid = rustix::process::Pid::from_raw(pid).context("pidfd_open: no such pid")?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).context("pidfd_open")
 }
 
 /// SIGINT, SIGTERM or SIGHUP pending (blocked) in this process or thread; left pending.
 pub fn pending_termination() -> Option<Signal> {
-    // SAFETY: sigpending fills the set we own.
+    // nix 0.29 has no sigpending; the set is libc's own type, filled by the call.
+    // SAFETY: sigset_t is plain data (a bit array), for which all zeroes is a valid value.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live sigset_t that sigpending writes and keeps no pointer to.
     if unsafe { libc::sigpending(&mut set) } != 0 {
         return None;
     }
@@ -268,13 +304,7 @@ pub fn pending_termination() -> Option<Signal> {
 
 /// A copy of `fd` numbered above the descriptors the creating process is given.
 fn high(fd: OwnedFd) -> Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor or -1.
-    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
-    if copy < 0 {
-        return Err(std::io::Error::last_os_error()).context("cannot duplicate a descriptor");
-    }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+    rustix::io::fcntl_dupfd_cloexec(&fd, 10).context("cannot duplicate a descriptor")
 }
 
 static PROGRAM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -300,13 +330,15 @@ fn program() -> Result<PathBuf> {
 /// The creating process's side (the hidden command): creates the container with fds 4–6
 /// as its stdio and reports a failure on fd 3. Returns the exit code.
 pub fn serve(state_root: &Path, bundle: &Path, id: &str) -> i32 {
-    // SAFETY: the parent placed these descriptors for us; nothing else owns them.
+    // SAFETY: the parent placed these descriptors for us (`create` dups them to these
+    // numbers before exec); nothing else in this process owns them, and each is taken over
+    // once, here.
     let mut report = unsafe { File::from_raw_fd(REPORT_FD) };
+    // SAFETY: as the report pipe's, above.
     let [stdin, stdout, stderr] = STDIO_FDS.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     // Hooks must not inherit the report pipe (its reader waits for our exit, not EOF, but
     // a hook left running must not hold it either).
-    // SAFETY: sets a flag on a descriptor we own.
-    unsafe { libc::fcntl(REPORT_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
+    let _ = rustix::io::fcntl_setfd(&report, rustix::io::FdFlags::CLOEXEC);
     let created = (|| -> Result<()> {
         ensure_single_threaded()?;
         let (spec_dir, spec) = container::open_bundle(bundle)?;
@@ -324,7 +356,7 @@ pub fn serve(state_root: &Path, bundle: &Path, id: &str) -> i32 {
     match created {
         Ok(()) => 0,
         Err(err) => {
-            let _ = report.write_all(format!("{err:#}").as_bytes());
+            let _ = report.write_all(&Report::of(&err).to_bytes());
             1
         }
     }
@@ -347,4 +379,28 @@ pub fn ensure_single_threaded() -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The creating process's report keeps the OS error of the failure's cause beside its
+    /// text, so that a full disk there is still told by its number.
+    #[test]
+    fn a_report_carries_the_errno_across() {
+        let err = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOSPC))
+            .context("cannot write state.json");
+        let got = Report::parse(&Report::of(&err).to_bytes());
+        assert_eq!(got.errno, Some(Errno::ENOSPC));
+        assert_eq!(got.text, format!("{err:#}"));
+        let plain = Report::parse(&Report::of(&anyhow::anyhow!("bad\nspec: 12")).to_bytes());
+        assert_eq!((plain.errno, plain.text.as_str()), (None, "bad\nspec: 12"));
+        // Text without the number (a creating process of another version) stays text.
+        let old = Report::parse(b"container x: create failed");
+        assert_eq!(
+            (old.errno, old.text.as_str()),
+            (None, "container x: create failed")
+        );
+    }
 }

@@ -20,8 +20,12 @@ struct Slot {
     owner: u32,
 }
 
-// SAFETY: the page lives as long as the process and is written through one atomic length.
+// SAFETY: the pointer is to a shared mapping that is never unmapped (it lives as long as the
+// process), so any thread may hold it.
 unsafe impl Send for Slot {}
+// SAFETY: threads share the page only through `len`, an atomic: the text is written before
+// the length is stored (SeqCst) and read only after a non-zero length is taken by `take`'s
+// swap, and `record` writes only while no length is stored.
 unsafe impl Sync for Slot {}
 
 static SLOT: OnceLock<Option<Slot>> = OnceLock::new();
