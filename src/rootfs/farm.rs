@@ -319,11 +319,14 @@ where
         jobs: Vec<(Vec<u8>, usize)>,
         /// Walkers holding a directory (more may be queued from it).
         busy: usize,
+        /// Walkers waiting for a directory: woken only when there are some.
+        waiting: usize,
         failed: Option<anyhow::Error>,
     }
     let queue = Mutex::new(Queue {
         jobs: vec![(Vec::new(), 0)],
         busy: 0,
+        waiting: 0,
         failed: None,
     });
     let wake = Condvar::new();
@@ -338,7 +341,9 @@ where
                     wake.notify_all();
                     return;
                 }
+                q.waiting += 1;
                 q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                q.waiting -= 1;
                 continue;
             };
             q.busy += 1;
@@ -352,7 +357,9 @@ where
                     q.failed.get_or_insert(err);
                 }
             }
-            wake.notify_all();
+            if q.waiting > 0 {
+                wake.notify_all();
+            }
         }
     };
     let threads = std::thread::available_parallelism()
