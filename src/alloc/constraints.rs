@@ -457,18 +457,16 @@ pub const MAX_SOURCE: u64 = 4 << 20;
 /// `*.conf`) as OBS reads it for `arch`, an XML document (starting with `<`) as
 /// `_constraints`, anything else as bare constraint lines.
 pub fn load(path: &std::path::Path, arch: Option<&Arch>) -> Result<Sources> {
-    use std::io::Read as _;
     let file = path.display().to_string();
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SOURCE + 1).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read {file}"))?;
-    if bytes.len() as u64 > MAX_SOURCE {
+    let Some(bytes) = std::fs::File::open(path)
+        .and_then(|f| crate::packages::compress::read_at_most(f, MAX_SOURCE))
+        .with_context(|| format!("cannot read {file}"))?
+    else {
         bail!(
             "{file}: larger than {} MiB (no constraints source is nearly as large)",
             MAX_SOURCE >> 20
         );
-    }
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -201,19 +201,16 @@ pub const MAX_JOB_FILE: u64 = 32 << 20;
 
 /// The bytes of job file `path`, refused past [`MAX_JOB_FILE`] before more is read.
 fn read_job_file(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut data = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_JOB_FILE + 1).read_to_end(&mut data))
+    let data = std::fs::File::open(path)
+        .and_then(|f| crate::packages::compress::read_at_most(f, MAX_JOB_FILE))
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    if data.len() as u64 > MAX_JOB_FILE {
-        bail!(
+    data.with_context(|| {
+        format!(
             "{}: larger than {} MiB (no job file is nearly as large); refused",
             path.display(),
             MAX_JOB_FILE >> 20
-        );
-    }
-    Ok(data)
+        )
+    })
 }
 
 /// [`read_job_file`] as text.

@@ -70,9 +70,22 @@ impl<'a, R: Read> Verifying<'a, R> {
     }
 
     /// Reads what is left and checks the whole against `size` (when not 0) and the sum.
+    /// What is left is read up to one byte past `size`, or past an index's bound when the
+    /// size is not known: an endless stream ends here too.
     pub fn verify(mut self, size: u64, what: &Location) -> Result<()> {
-        std::io::copy(&mut self, &mut std::io::sink())
+        let bound = match size {
+            0 => super::index_cache::MAX_INDEX,
+            size => size,
+        };
+        let left = (bound + 1).saturating_sub(self.len);
+        std::io::copy(&mut (&mut self).take(left), &mut std::io::sink())
             .with_context(|| format!("{what}: cannot read"))?;
+        if self.len > bound && size == 0 {
+            bail!(
+                "{what}: larger than {} MiB",
+                super::index_cache::MAX_INDEX >> 20
+            );
+        }
         if size > 0 && self.len != size {
             bail!(
                 "{what}: size mismatch: expected {size} bytes, got {}",
@@ -329,5 +342,24 @@ impl Progress {
                 "downloads finished"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is left of a stream is read to its size and no further: an endless one ends.
+    #[test]
+    fn an_endless_stream_is_verified_to_its_bound() {
+        let what = Location::Path("/r/Packages".into());
+        let sized = Verifying::new(std::io::repeat(b'x'), None).unwrap();
+        let e = format!("{:#}", sized.verify(10, &what).unwrap_err());
+        assert_eq!(e, "/r/Packages: size mismatch: expected 10 bytes, got 11");
+        let unbounded = Verifying::new(std::io::repeat(b'x'), None).unwrap();
+        let e = format!("{:#}", unbounded.verify(0, &what).unwrap_err());
+        assert_eq!(e, "/r/Packages: larger than 1024 MiB");
+        let whole = Verifying::new(&b"0123456789"[..], None).unwrap();
+        whole.verify(10, &what).unwrap();
     }
 }

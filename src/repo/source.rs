@@ -213,14 +213,10 @@ impl Location {
             return Ok(None);
         };
         let limit = super::index_cache::MAX_INDEX;
-        let mut data = Vec::new();
-        r.take(limit + 1)
-            .read_to_end(&mut data)
+        let data = crate::packages::compress::read_at_most(r, limit)
             .with_context(|| format!("{self}: read failed"))?;
-        if data.len() as u64 > limit {
-            bail!("{self}: larger than {} MiB", limit >> 20);
-        }
-        Ok(Some(data))
+        data.map(Some)
+            .with_context(|| format!("{self}: larger than {} MiB", limit >> 20))
     }
 
     /// Whether the file exists. For HTTP this is a HEAD request.

@@ -223,19 +223,17 @@ impl Report {
 
     fn parse(bytes: &[u8]) -> Report {
         let text = String::from_utf8_lossy(bytes);
-        match text.split_once('\n') {
-            Some((number, rest)) if number.parse::<i32>().is_ok() => Report {
+        if let Some((number, rest)) = text.split_once('\n')
+            && let Ok(number) = number.parse::<i32>()
+        {
+            return Report {
                 text: rest.to_string(),
-                errno: number
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|n| *n != 0)
-                    .map(Errno::from_raw),
-            },
-            _ => Report {
-                text: text.into_owned(),
-                errno: None,
-            },
+                errno: (number != 0).then(|| Errno::from_raw(number)),
+            };
+        }
+        Report {
+            text: text.into_owned(),
+            errno: None,
         }
     }
 }
