@@ -185,7 +185,8 @@ fn link_tree_shaped(
         shape: shaped.then(|| Mutex::new(Shapes::default())),
     };
     let context = || format!("cannot copy {} to {}", src.display(), dst.display());
-    walk_parallel(|rel, depth| work.copy_dir(rel, depth)).with_context(context)?;
+    walk_parallel((Vec::new(), 0), |(rel, depth)| work.copy_dir(&rel, depth))
+        .with_context(context)?;
     // The metadata of directories that had to wait, deepest first.
     let mut done = std::mem::take(&mut *work.done.lock().unwrap_or_else(|p| p.into_inner()));
     done.sort_by_key(|(_, depth)| std::cmp::Reverse(*depth));
@@ -200,39 +201,30 @@ fn link_tree_shaped(
     Ok((work.links.load(Ordering::Relaxed), shape))
 }
 
-/// The records of a tree's digest, gathered in any order (by parallel walkers) and hashed
-/// in the order of their paths with `/` sorting before every other byte, which is a
-/// depth-first walk with names in order. An entry's record is its path (from `/`) and type,
-/// and for regular files and symlinks their size and mtime.
+/// The records of one directory's entries for a tree's digest (see [`Shapes`]): each
+/// entry's name and the rest of its record, sorted by name once the directory is read.
 #[derive(Default)]
-pub(super) struct Shapes {
-    /// Each entry's sort key (its path from `/`, with `/` as NUL) and the rest of its record.
+pub(super) struct DirShape {
+    /// Each entry's name followed by the rest of its record.
     bytes: Vec<u8>,
-    /// Per entry: where its key starts, where the key ends and the rest begins, where it ends.
-    spans: Vec<(usize, usize, usize)>,
+    /// Per entry: where its name starts, where the name ends and the rest begins, where
+    /// it ends, and whether it is a directory.
+    spans: Vec<(u32, u32, u32, bool)>,
 }
 
-impl Shapes {
-    /// Adds the entry `name` of directory `rel` (relative to the tree, opened as `dir`) whose
-    /// directory-entry type is `d_type`; says whether it is a directory. Only regular files,
-    /// symlinks and entries of unknown type cost a `stat`.
+impl DirShape {
+    /// Adds the entry `name` of the directory open as `dir` whose directory-entry type is
+    /// `d_type`; says whether it is a directory. Only regular files, symlinks and entries
+    /// of unknown type cost a `stat`.
     pub(super) fn add(
         &mut self,
         dir: impl AsRawFd,
-        rel: &[u8],
         name: &std::ffi::CStr,
         d_type: Option<Type>,
     ) -> Result<bool> {
-        use std::io::Write as _;
         let start = self.bytes.len();
-        self.bytes.push(0);
-        self.bytes
-            .extend(rel.iter().map(|&b| if b == b'/' { 0 } else { b }));
-        if !rel.is_empty() {
-            self.bytes.push(0);
-        }
         self.bytes.extend_from_slice(name.to_bytes());
-        let key_end = self.bytes.len();
+        let name_end = self.bytes.len();
         let kind = match d_type {
             Some(k) if k != Type::File && k != Type::Symlink => k,
             _ => {
@@ -250,13 +242,22 @@ impl Shapes {
                 let k = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
                 match k {
                     SFlag::S_IFREG | SFlag::S_IFLNK => {
-                        let tag = if k == SFlag::S_IFREG { 'f' } else { 'l' };
-                        writeln!(
-                            self.bytes,
-                            "\0{tag} {} {}.{}",
-                            st.st_size, st.st_mtime, st.st_mtime_nsec
-                        )?;
-                        self.spans.push((start, key_end, self.bytes.len()));
+                        let mut number = itoa::Buffer::new();
+                        self.bytes.extend_from_slice(if k == SFlag::S_IFREG {
+                            b"\0f "
+                        } else {
+                            b"\0l "
+                        });
+                        self.bytes
+                            .extend_from_slice(number.format(st.st_size).as_bytes());
+                        self.bytes.push(b' ');
+                        self.bytes
+                            .extend_from_slice(number.format(st.st_mtime).as_bytes());
+                        self.bytes.push(b'.');
+                        self.bytes
+                            .extend_from_slice(number.format(st.st_mtime_nsec).as_bytes());
+                        self.bytes.push(b'\n');
+                        self.push_span(start, name_end, false)?;
                         return Ok(false);
                     }
                     SFlag::S_IFDIR => Type::Directory,
@@ -267,56 +268,95 @@ impl Shapes {
                 }
             }
         };
-        writeln!(self.bytes, "\0{kind:?}")?;
-        self.spans.push((start, key_end, self.bytes.len()));
-        Ok(kind == Type::Directory)
+        self.bytes.push(0);
+        self.bytes.extend_from_slice(match kind {
+            Type::Directory => b"Directory\n".as_slice(),
+            Type::CharacterDevice => b"CharacterDevice\n",
+            Type::BlockDevice => b"BlockDevice\n",
+            Type::Fifo => b"Fifo\n",
+            Type::Socket => b"Socket\n",
+            Type::File => b"File\n",
+            Type::Symlink => b"Symlink\n",
+        });
+        let is_dir = kind == Type::Directory;
+        self.push_span(start, name_end, is_dir)?;
+        Ok(is_dir)
     }
 
-    /// Takes the records of `other` in.
-    pub(super) fn append(&mut self, other: Shapes) {
-        let offset = self.bytes.len();
-        self.bytes.extend_from_slice(&other.bytes);
-        self.spans.extend(
-            other
-                .spans
-                .into_iter()
-                .map(|(a, b, c)| (a + offset, b + offset, c + offset)),
-        );
+    fn push_span(&mut self, start: usize, name_end: usize, is_dir: bool) -> Result<()> {
+        let offset = |at: usize| u32::try_from(at).context("a directory's listing over 4 GiB");
+        self.spans.push((
+            offset(start)?,
+            offset(name_end)?,
+            offset(self.bytes.len())?,
+            is_dir,
+        ));
+        Ok(())
+    }
+}
+
+/// The records of a tree's digest, gathered a directory at a time in any order (by
+/// parallel walkers) and hashed in the order of their paths with `/` sorting before every
+/// other byte: a depth-first walk with each directory's names in order. An entry's record
+/// is its path (from `/`) and type, and for regular files and symlinks their size and
+/// mtime.
+#[derive(Default)]
+pub(super) struct Shapes {
+    /// Each directory's records, by its path relative to the top (`""` the top).
+    dirs: std::collections::HashMap<Vec<u8>, DirShape>,
+}
+
+impl Shapes {
+    /// Takes in the records of directory `rel`, sorting them by name.
+    pub(super) fn insert(&mut self, rel: &[u8], mut dir: DirShape) {
+        let bytes = &dir.bytes;
+        dir.spans.sort_unstable_by(|a, b| {
+            bytes[a.0 as usize..a.1 as usize].cmp(&bytes[b.0 as usize..b.1 as usize])
+        });
+        self.dirs.insert(rel.to_vec(), dir);
     }
 
-    /// SHA-256 over the records in path order (hex).
-    pub(super) fn digest(mut self) -> String {
+    /// SHA-256 over the records in path order (hex), walked without recursion.
+    pub(super) fn digest(self) -> String {
         use sha2::Digest as _;
-        let bytes = &self.bytes;
-        self.spans
-            .sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
         let mut h = sha2::Sha256::new();
-        let mut record = Vec::new();
-        for &(start, key_end, end) in &self.spans {
-            record.clear();
-            record.extend(
-                bytes[start..key_end]
-                    .iter()
-                    .map(|&b| if b == 0 { b'/' } else { b }),
-            );
-            record.extend_from_slice(&bytes[key_end..end]);
-            h.update(&record);
+        // The path being hashed (`/a/b`), and per open directory: its records, the next
+        // one to hash, and the length of its own path.
+        let mut path = Vec::new();
+        let mut open: Vec<(&DirShape, usize, usize)> = Vec::new();
+        if let Some(top) = self.dirs.get(b"".as_slice()) {
+            open.push((top, 0, 0));
+        }
+        while let Some((dir, next, len)) = open.last_mut() {
+            let Some(&(start, name_end, end, is_dir)) = dir.spans.get(*next) else {
+                open.pop();
+                continue;
+            };
+            *next += 1;
+            path.truncate(*len);
+            path.push(b'/');
+            path.extend_from_slice(&dir.bytes[start as usize..name_end as usize]);
+            h.update(&path);
+            h.update(&dir.bytes[name_end as usize..end as usize]);
+            if is_dir && let Some(sub) = self.dirs.get(&path[1..]) {
+                open.push((sub, 0, path.len()));
+            }
         }
         hex::encode(h.finalize())
     }
 }
 
-/// Walks a directory tree on every core: `visit(rel, depth)` handles the directory `rel`
-/// (relative to the top, `""` being the top, at `depth` 0) and returns its subdirectories
-/// with their depths, which are handed out from a shared stack (so the walk stays mostly
-/// depth-first and its memory small). The first error stops the walk and is returned.
-/// `visit` names directories by path, so no descriptor stays open between calls.
-pub(super) fn walk_parallel<F>(visit: F) -> Result<()>
+/// Walks a directory tree on every core: `visit(job)` handles one directory (`first` being
+/// the top) and returns the jobs of its subdirectories, which are handed out from a shared
+/// stack (so the walk stays mostly depth-first and its memory small). The first error stops
+/// the walk and is returned.
+pub(super) fn walk_parallel<J, F>(first: J, visit: F) -> Result<()>
 where
-    F: Fn(&[u8], usize) -> Result<Vec<(Vec<u8>, usize)>> + Sync,
+    J: Send,
+    F: Fn(J) -> Result<Vec<J>> + Sync,
 {
-    struct Queue {
-        jobs: Vec<(Vec<u8>, usize)>,
+    struct Queue<J> {
+        jobs: Vec<J>,
         /// Walkers holding a directory (more may be queued from it).
         busy: usize,
         /// Walkers waiting for a directory: woken only when there are some.
@@ -324,7 +364,7 @@ where
         failed: Option<anyhow::Error>,
     }
     let queue = Mutex::new(Queue {
-        jobs: vec![(Vec::new(), 0)],
+        jobs: vec![first],
         busy: 0,
         waiting: 0,
         failed: None,
@@ -336,7 +376,7 @@ where
             if q.failed.is_some() {
                 q.jobs.clear();
             }
-            let Some((rel, depth)) = q.jobs.pop() else {
+            let Some(job) = q.jobs.pop() else {
                 if q.busy == 0 {
                     wake.notify_all();
                     return;
@@ -348,7 +388,7 @@ where
             };
             q.busy += 1;
             drop(q);
-            let result = visit(&rel, depth);
+            let result = visit(job);
             q = queue.lock().unwrap_or_else(|p| p.into_inner());
             q.busy -= 1;
             match result {
@@ -413,7 +453,7 @@ impl Work {
         )?;
         let mut links = 0;
         let mut jobs = Vec::new();
-        let mut shape = Shapes::default();
+        let mut shape = DirShape::default();
         // `""` copies everything.
         let copying = self.copy.iter().any(|c| {
             c.is_empty()
@@ -428,7 +468,7 @@ impl Work {
                 continue;
             }
             if self.shape.is_some() {
-                shape.add(src.as_raw_fd(), rel, name, entry.file_type())?;
+                shape.add(src.as_raw_fd(), name, entry.file_type())?;
             }
             let is_dir = match entry.file_type() {
                 Some(Type::Directory) => true,
@@ -494,7 +534,9 @@ impl Work {
             set_dir_meta(&dst, &st)?;
         }
         if let Some(all) = &self.shape {
-            all.lock().unwrap_or_else(|p| p.into_inner()).append(shape);
+            all.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(rel, shape);
         }
         Ok(jobs)
     }

@@ -616,69 +616,115 @@ fn changed(tree: &Path) -> String {
 
 /// SHA-256 over a tree's shape, in name order: each path with its type, and the size and
 /// mtime of regular files and symlinks. Reads directories and inodes, never file data.
-/// Directories are walked on every core ([`super::farm::walk_parallel`]), each opened from the
-/// top by its path with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` (so a directory
-/// renamed or replaced by a symlink during the walk cannot lead it out of the tree) and read
-/// once; a tree nesting deeper than [`extract::MAX_DEPTH`] directories is refused: no
-/// package makes one. The digest is that of a sequential walk in name order.
+/// Directories are walked on every core ([`super::farm::walk_parallel`]) and read once,
+/// each opened with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`: by its name in its
+/// parent (kept open until its subdirectories are opened) down to [`OPEN_BY_PARENT`] levels,
+/// and by its path from the top below that, so the descriptors a walk holds stay few
+/// however deep or wide the tree is. A directory renamed or replaced by a symlink during
+/// the walk cannot lead it out of the tree. A tree nesting deeper than
+/// [`extract::MAX_DEPTH`] directories is refused: no package makes one. The digest is that
+/// of a sequential walk in name order.
 pub fn tree_digest(root: &Path) -> Result<String> {
-    use std::os::fd::AsRawFd;
-    use std::sync::Mutex;
+    use std::cell::RefCell;
+    use std::mem::MaybeUninit;
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::sync::{Arc, Mutex};
 
-    let top =
-        super::farm::open_dir(root).with_context(|| format!("cannot open {}", root.display()))?;
+    /// A directory to list: opened from `parent` by its last name, or from the top by its
+    /// path when `parent` is `None`.
+    struct Job {
+        parent: Option<Arc<OwnedFd>>,
+        rel: Vec<u8>,
+        depth: usize,
+    }
+    thread_local! {
+        /// The `getdents64` buffer of each walker, kept across directories.
+        static LISTING: RefCell<Vec<MaybeUninit<u8>>> =
+            RefCell::new(vec![MaybeUninit::uninit(); 32 * 1024]);
+    }
+    let top = Arc::new(
+        super::farm::open_dir(root).with_context(|| format!("cannot open {}", root.display()))?,
+    );
     let all = Mutex::new(super::farm::Shapes::default());
-    super::farm::walk_parallel(|rel, depth| {
-        let dir = if rel.is_empty() {
-            top.try_clone()?
-        } else {
-            let path = std::ffi::CString::new(rel).context("NUL in a file name")?;
-            extract::open_dir_beneath(&top, &path).with_context(|| {
-                format!(
-                    "cannot open {} in {}",
-                    crate::text::one_line_bytes(rel),
-                    root.display()
-                )
-            })?
+    let first = Job {
+        parent: None,
+        rel: Vec::new(),
+        depth: 0,
+    };
+    super::farm::walk_parallel(first, |job: Job| {
+        let opened = match (&job.parent, job.rel.iter().rposition(|&b| b == b'/')) {
+            _ if job.rel.is_empty() => top.try_clone().map_err(Into::into),
+            (Some(parent), slash) => {
+                let name = &job.rel[slash.map_or(0, |at| at + 1)..];
+                std::ffi::CString::new(name)
+                    .context("NUL in a file name")
+                    .and_then(|name| Ok(extract::open_dir_beneath(parent, &name)?))
+            }
+            (None, _) => std::ffi::CString::new(job.rel.as_slice())
+                .context("NUL in a file name")
+                .and_then(|path| Ok(extract::open_dir_beneath(&top, &path)?)),
         };
-        // getdents64 straight into a buffer: no `fdopendir` (its stat, fcntls and seek
-        // cost four system calls a directory) and no copy of each entry.
-        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
-        let mut listing = rustix::fs::RawDir::new(&dir, &mut buf);
-        let mut shapes = super::farm::Shapes::default();
+        let dir = opened.with_context(|| {
+            format!(
+                "cannot open {} in {}",
+                crate::text::one_line_bytes(&job.rel),
+                root.display()
+            )
+        })?;
+        drop(job.parent);
+        let dir = Arc::new(dir);
+        let mut shapes = super::farm::DirShape::default();
         let mut subdirs = Vec::new();
-        while let Some(entry) = listing.next() {
-            let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
-            let name = entry.file_name();
-            if name.to_bytes() == b"." || name.to_bytes() == b".." {
-                continue;
+        LISTING.with_borrow_mut(|buf| -> Result<()> {
+            // getdents64 straight into a buffer: no `fdopendir` (its stat, fcntls and seek
+            // cost four system calls a directory) and no copy of each entry.
+            let mut listing = rustix::fs::RawDir::new(&*dir, buf);
+            while let Some(entry) = listing.next() {
+                let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
+                let name = entry.file_name();
+                if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                    continue;
+                }
+                let is_dir = shapes
+                    .add(dir.as_raw_fd(), name, d_type(entry.file_type()))
+                    .with_context(|| format!("cannot stat {}", root.display()))?;
+                if !is_dir {
+                    continue;
+                }
+                let mut path = Vec::with_capacity(job.rel.len() + 1 + name.to_bytes().len());
+                path.extend_from_slice(&job.rel);
+                if !path.is_empty() {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(name.to_bytes());
+                if job.depth >= extract::MAX_DEPTH {
+                    bail!(
+                        "{}: {} nests deeper than {} directories",
+                        root.display(),
+                        crate::text::one_line_bytes(&path),
+                        extract::MAX_DEPTH
+                    );
+                }
+                subdirs.push(Job {
+                    parent: (job.depth < OPEN_BY_PARENT).then(|| Arc::clone(&dir)),
+                    rel: path,
+                    depth: job.depth + 1,
+                });
             }
-            let is_dir = shapes
-                .add(dir.as_raw_fd(), rel, name, d_type(entry.file_type()))
-                .with_context(|| format!("cannot stat {}", root.display()))?;
-            if !is_dir {
-                continue;
-            }
-            let mut path = rel.to_vec();
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(name.to_bytes());
-            if depth >= extract::MAX_DEPTH {
-                bail!(
-                    "{}: {} nests deeper than {} directories",
-                    root.display(),
-                    crate::text::one_line_bytes(&path),
-                    extract::MAX_DEPTH
-                );
-            }
-            subdirs.push((path, depth + 1));
-        }
-        all.lock().unwrap_or_else(|p| p.into_inner()).append(shapes);
+            Ok(())
+        })?;
+        all.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(&job.rel, shapes);
         Ok(subdirs)
     })?;
     Ok(all.into_inner().unwrap_or_else(|p| p.into_inner()).digest())
 }
+
+/// How many levels down [`tree_digest`] opens a directory by its name in its parent, which
+/// keeps the parent's descriptor open while its subdirectories wait: at most this many per
+/// walker then. Real roots are at most a dozen or so directories deep.
+const OPEN_BY_PARENT: usize = 32;
 
 /// A directory entry's type as rustix reads it, as nix names it (`None`: not told).
 fn d_type(kind: rustix::fs::FileType) -> Option<nix::dir::Type> {
