@@ -7,6 +7,7 @@
 #   integration/bench-rootfs.sh [ROUNDS]   (default 3)
 source "$(dirname "$0")/lib/common.sh"
 rounds=${1:-3}
+(cd "$REPO" && cargo build --release --locked --example walk-floor -q)
 data=${OBSBOX_TEST_CACHE:-/var/cache/obsbox-test}
 "$REPO/integration/testdata.sh" >/dev/null
 
@@ -81,6 +82,9 @@ fresh; cache=$FRESH; fresh
 /usr/bin/time -o "$work/cold.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$FRESH" >/dev/null 2>&1
 fresh
 /usr/bin/time -o "$work/warm.rss" -f %M "$OBSBOX" --root "$work/state" --cache "$cache" rootfs create --arch amd64 --repo "$repo" --packages-from "$names" --out "$FRESH" --mount >/dev/null 2>&1
+# The warm check's floor: the cached root listed and every inode looked at, nothing else,
+# alternating with obsbox's digest of it.
+"$REPO/target/release/examples/walk-floor" "$(ls -d "$cache"/rootfs/*/tree)" $((rounds * 10)) | sed 's/^/cached root check: /'
 python3 - "$work/times" "$(cat "$work/cold.rss")" "$(cat "$work/warm.rss")" <<'PY'
 import statistics, sys
 times = {}
