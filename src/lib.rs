@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+pub mod io;
 pub mod job;
 pub mod joblog;
 pub mod lifecycle;
