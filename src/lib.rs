@@ -3,7 +3,9 @@
 //! The library holds everything; `src/main.rs` only parses and dispatches. See the README for
 //! what each command does.
 
-// Every `unsafe` says why it is sound, in a `// SAFETY:` comment right above it.
+// `unsafe` lives in `sys` only, and every use there says why it is sound, in a
+// `// SAFETY:` comment right above it.
+#![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod alloc;
@@ -12,6 +14,7 @@ pub mod bundle;
 pub mod callbacks;
 pub mod cli;
 pub mod config;
+pub mod io;
 pub mod job;
 pub mod joblog;
 pub mod lifecycle;
@@ -27,6 +30,7 @@ pub mod progress;
 pub mod repo;
 pub mod rootfs;
 pub mod runtime;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod text;
 pub mod worker;

@@ -459,7 +459,7 @@ pub const MAX_SOURCE: u64 = 4 << 20;
 pub fn load(path: &std::path::Path, arch: Option<&Arch>) -> Result<Sources> {
     let file = path.display().to_string();
     let Some(bytes) = std::fs::File::open(path)
-        .and_then(|f| crate::packages::compress::read_at_most(f, MAX_SOURCE))
+        .and_then(|f| crate::io::read_at_most(f, MAX_SOURCE))
         .with_context(|| format!("cannot read {file}"))?
     else {
         bail!(

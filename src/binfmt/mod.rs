@@ -532,7 +532,7 @@ pub fn private_supported() -> bool {
 /// mounts binfmt_misc on a scratch directory: success means a private instance works.
 fn probe_private() -> Result<bool> {
     use std::ffi::CString;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
     let dir = std::env::temp_dir().join(format!(".obsbox-binfmt-probe-{}", std::process::id()));
     fs::create_dir_all(&dir)?;
     let c_dir = CString::new(dir.as_os_str().as_encoded_bytes())?;
@@ -540,31 +540,13 @@ fn probe_private() -> Result<bool> {
     let c_type = CString::new("binfmt_misc")?;
     let (ready_r, ready_w) = nix::unistd::pipe()?;
     let (go_r, go_w) = nix::unistd::pipe()?;
-    // SAFETY: the child only makes raw system calls on memory prepared before the fork,
-    // then _exits.
-    let child = match unsafe { nix::unistd::fork() }? {
-        // SAFETY: the forked child of the probe: unshare, write, read, mount, access and
-        // _exit are async-signal-safe system calls on descriptors and NUL-terminated strings
-        // made before the fork; nothing allocates or takes a lock, and it never returns.
-        nix::unistd::ForkResult::Child => unsafe {
-            let mut ok = libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) == 0;
-            let byte = [ok as u8];
-            libc::write(ready_w.as_raw_fd(), byte.as_ptr().cast(), 1);
-            let mut go = [0u8];
-            ok = ok && libc::read(go_r.as_raw_fd(), go.as_mut_ptr().cast(), 1) == 1 && go[0] == 1;
-            ok = ok
-                && libc::mount(
-                    c_type.as_ptr(),
-                    c_dir.as_ptr(),
-                    c_type.as_ptr(),
-                    0,
-                    std::ptr::null(),
-                ) == 0;
-            ok = ok && libc::access(c_register.as_ptr(), libc::F_OK) == 0;
-            libc::_exit(if ok { 0 } else { 1 });
-        },
-        nix::unistd::ForkResult::Parent { child } => child,
-    };
+    let child = crate::sys::process::fork_mount_probe(
+        ready_w.as_fd(),
+        go_r.as_fd(),
+        &c_type,
+        &c_dir,
+        &c_register,
+    )?;
     drop(ready_w);
     drop(go_r);
     let mut byte = [0u8];

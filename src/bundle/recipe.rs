@@ -289,17 +289,12 @@ pub fn deb_release(release: Option<&str>) -> Result<Option<String>> {
 const MAX_RECIPE: u64 = 4 << 20;
 
 fn read_recipe(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut text = String::new();
-    file.take(MAX_RECIPE + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if text.len() as u64 > MAX_RECIPE {
+    let cannot_read = || format!("cannot read {}", path.display());
+    let file = std::fs::File::open(path).with_context(cannot_read)?;
+    let Some(bytes) = crate::io::read_at_most(file, MAX_RECIPE).with_context(cannot_read)? else {
         bail!("{}: larger than {MAX_RECIPE} bytes", path.display());
-    }
-    Ok(text)
+    };
+    crate::io::into_text(bytes).with_context(cannot_read)
 }
 
 /// A .dsc may be clear-signed; the fields are inside the armor.

@@ -329,9 +329,7 @@ fn seal() -> Result<(), i32> {
     }
     // These commands put processes into cgroups: start the kernel's wait for that now,
     // once (not again in the sealed re-execution).
-    // SAFETY: nothing has started a thread yet: this runs before or right after clap parses,
-    // on this thread.
-    unsafe { crate::runtime::attach_warmup::start() };
+    crate::runtime::attach_warmup::start();
     crate::runtime::seal::ensure_sealed().map_err(|err| {
         eprintln!("obsbox: error: {err:#}");
         1

@@ -202,7 +202,7 @@ pub const MAX_JOB_FILE: u64 = 32 << 20;
 /// The bytes of job file `path`, refused past [`MAX_JOB_FILE`] before more is read.
 fn read_job_file(path: &Path) -> Result<Vec<u8>> {
     let data = std::fs::File::open(path)
-        .and_then(|f| crate::packages::compress::read_at_most(f, MAX_JOB_FILE))
+        .and_then(|f| crate::io::read_at_most(f, MAX_JOB_FILE))
         .with_context(|| format!("{}: cannot read", path.display()))?;
     data.with_context(|| {
         format!(
@@ -215,13 +215,8 @@ fn read_job_file(path: &Path) -> Result<Vec<u8>> {
 
 /// [`read_job_file`] as text.
 fn read_job_text(path: &Path) -> Result<String> {
-    String::from_utf8(read_job_file(path)?).map_err(|_| {
-        anyhow::Error::new(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
-        .context(format!("{}: cannot read", path.display()))
-    })
+    crate::io::into_text(read_job_file(path)?)
+        .with_context(|| format!("{}: cannot read", path.display()))
 }
 
 /// Whether `data` is an XML document whose root is `<buildinfo>`: only the prolog (BOM,

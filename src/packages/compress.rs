@@ -135,14 +135,6 @@ pub fn finish(stream: &mut dyn Read) -> Result<()> {
     }
 }
 
-/// All of `reader` when it holds at most `limit` bytes; `None`, after reading one byte more,
-/// when it holds more (the caller names the file in its refusal).
-pub fn read_at_most(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let mut data = Vec::new();
-    reader.take(limit + 1).read_to_end(&mut data)?;
-    Ok((data.len() as u64 <= limit).then_some(data))
-}
-
 /// A reader that fails once more than `limit` bytes came through it: the expansion of a
 /// compressed member that holds only small files. `what` names the limit in the error.
 pub struct Limited<R> {

@@ -605,12 +605,10 @@ impl<'a> SourceDir<'a> {
     }
 
     fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
-        let mut data = Vec::new();
-        self.open(name)?.take(limit + 1).read_to_end(&mut data)?;
-        if data.len() as u64 > limit {
-            bail!("{name}: larger than {limit} bytes");
+        match crate::io::read_at_most(self.open(name)?, limit)? {
+            Some(data) => Ok(data),
+            None => bail!("{name}: larger than {limit} bytes"),
         }
-        Ok(data)
     }
 }
 

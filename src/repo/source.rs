@@ -213,8 +213,8 @@ impl Location {
             return Ok(None);
         };
         let limit = super::index_cache::MAX_INDEX;
-        let data = crate::packages::compress::read_at_most(r, limit)
-            .with_context(|| format!("{self}: read failed"))?;
+        let data =
+            crate::io::read_at_most(r, limit).with_context(|| format!("{self}: read failed"))?;
         data.map(Some)
             .with_context(|| format!("{self}: larger than {} MiB", limit >> 20))
     }

@@ -137,15 +137,10 @@ fn dependency_names(control: &str) -> Vec<String> {
 
 /// The text of a file of the store, at most `limit` bytes.
 fn read_bounded(path: &Path, limit: u64) -> Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    fs::File::open(path)?
-        .take(limit + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > limit {
+    let Some(bytes) = crate::io::read_at_most(fs::File::open(path)?, limit)? else {
         bail!("{} is larger than {limit} bytes", path.display());
-    }
-    Ok(text)
+    };
+    Ok(crate::io::into_text(bytes)?)
 }
 
 /// One step of a Debian install, in dpkg's order.

@@ -296,14 +296,11 @@ impl RootDir {
         if kind_of(&st) != Kind::File {
             bail!("{} is not a regular file", self.show(rel));
         }
-        let mut content = Vec::new();
-        std::fs::File::from(fd)
-            .take(limit + 1)
-            .read_to_end(&mut content)
-            .with_context(|| format!("cannot read {}", self.show(rel)))?;
-        if content.len() as u64 > limit {
+        let Some(content) = crate::io::read_at_most(std::fs::File::from(fd), limit)
+            .with_context(|| format!("cannot read {}", self.show(rel)))?
+        else {
             bail!("{} is larger than {limit} bytes", self.show(rel));
-        }
+        };
         Ok(Some(content))
     }
 

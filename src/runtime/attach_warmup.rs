@@ -16,34 +16,23 @@
 //! must outlive the re-execution that seals obsbox (a thread in that wait would hold the
 //! `execve` up), and it receives none of the signals a foreground `run` passes on.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Starts the grace period in the background. Best effort: when no cgroup file can be
 /// opened or no child forked, nothing happens and containers start as they would have.
 /// The child exits once the kernel let it through; whoever reaps this process's children
 /// (a foreground `run`, or the subreaper that inherits them) reaps it.
-///
-/// # Safety
-/// The process must be single-threaded (call it first thing in `main`).
-pub unsafe fn start() {
-    let Some(mut file) = candidates()
+pub fn start() {
+    let Some(file) = candidates()
         .iter()
         .find_map(|path| std::fs::OpenOptions::new().write(true).open(path).ok())
     else {
         return;
     };
-    // SAFETY: the caller guarantees a single thread, so the child may run any code.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => {
-            // A failed move (e.g. EBUSY in a cgroup v2 inner node) has still taken the lock,
-            // which is all this is for.
-            let _ = file.write_all(std::process::id().to_string().as_bytes());
-            // SAFETY: ends the child without running the parent's exit handlers.
-            unsafe { libc::_exit(0) }
-        }
-        Ok(nix::unistd::ForkResult::Parent { .. }) => {}
-        Err(err) => tracing::debug!("no attach warm-up child: {err}"),
+    // A failed move (e.g. EBUSY in a cgroup v2 inner node) has still taken the lock, which
+    // is all this is for.
+    if let Err(err) = crate::sys::process::fork_writing_own_pid(&file) {
+        tracing::debug!("no attach warm-up child: {err}");
     }
 }
 

@@ -3,14 +3,13 @@
 //! its own stdin and stdout (stdin in raw mode while it is a terminal).
 
 use std::fs::File;
-use std::io::{self, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use anyhow::{Context as _, Result, bail};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use nix::sys::termios::{self, SetArg, Termios};
 
 /// A console socket we listen on ourselves; libcontainer sends the pty master to it. The
@@ -91,24 +90,8 @@ fn raw_stdin() -> Option<Termios> {
 
 fn receive_master(listener: &UnixListener) -> Result<OwnedFd> {
     let (stream, _) = listener.accept().context("console socket: accept")?;
-    let mut buf = [0u8; 4096];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .context("console socket: recvmsg")?;
-    for cmsg in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            if let Some(&fd) = fds.first() {
-                // SAFETY: SCM_RIGHTS gave this process a new descriptor that nothing else
-                // owns; it is taken over exactly once.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-        }
+    if let Some(fd) = crate::sys::net::recv_fd(stream.as_fd(), "console socket")? {
+        return Ok(fd);
     }
     bail!("console socket: no pty master received")
 }

@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsFd as _, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -133,28 +133,17 @@ pub fn create(
         .arg(bundle)
         .arg(id)
         .stdin(Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            // Killed with the thread that waits for it.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // A group of its own: a deadline kills the hooks it runs too.
-            if libc::setpgid(0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for (src, dst) in raw
-                .iter()
-                .zip([REPORT_FD, STDIO_FDS[0], STDIO_FDS[1], STDIO_FDS[2]])
-            {
-                if libc::dup2(*src, dst) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    // Killed with the thread that waits for it; a group of its own, so that a deadline
+    // kills the hooks it runs too; the pipe and streams at the numbers `serve` takes.
+    crate::sys::process::die_with_parent_in_own_group(
+        &mut command,
+        [
+            (raw[0], REPORT_FD),
+            (raw[1], STDIO_FDS[0]),
+            (raw[2], STDIO_FDS[1]),
+            (raw[3], STDIO_FDS[2]),
+        ],
+    );
     let started = Instant::now();
     let mut child = command
         .spawn()
@@ -287,17 +276,7 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 
 /// SIGINT, SIGTERM or SIGHUP pending (blocked) in this process or thread; left pending.
 pub fn pending_termination() -> Option<Signal> {
-    // nix 0.29 has no sigpending; the set is libc's own type, filled by the call.
-    // SAFETY: sigset_t is plain data (a bit array), for which all zeroes is a valid value.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a live sigset_t that sigpending writes and keeps no pointer to.
-    if unsafe { libc::sigpending(&mut set) } != 0 {
-        return None;
-    }
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-        .into_iter()
-        // SAFETY: `set` was filled by sigpending.
-        .find(|s| unsafe { libc::sigismember(&set, *s as i32) } == 1)
+    crate::sys::signal::first_pending(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP])
 }
 
 /// A copy of `fd` numbered above the descriptors the creating process is given.
@@ -328,12 +307,18 @@ fn program() -> Result<PathBuf> {
 /// The creating process's side (the hidden command): creates the container with fds 4–6
 /// as its stdio and reports a failure on fd 3. Returns the exit code.
 pub fn serve(state_root: &Path, bundle: &Path, id: &str) -> i32 {
-    // SAFETY: the parent placed these descriptors for us (`create` dups them to these
-    // numbers before exec); nothing else in this process owns them, and each is taken over
-    // once, here.
-    let mut report = unsafe { File::from_raw_fd(REPORT_FD) };
-    // SAFETY: as the report pipe's, above.
-    let [stdin, stdout, stderr] = STDIO_FDS.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    // The parent placed these descriptors for us (`create` dups them to these numbers
+    // before exec); this is the one place that takes them over.
+    let Some([report, stdin, stdout, stderr]) = crate::sys::process::take_inherited_fds([
+        REPORT_FD,
+        STDIO_FDS[0],
+        STDIO_FDS[1],
+        STDIO_FDS[2],
+    ]) else {
+        eprintln!("obsbox: error: internal error: the inherited descriptors were taken before");
+        return 1;
+    };
+    let mut report = File::from(report);
     // Hooks must not inherit the report pipe (its reader waits for our exit, not EOF, but
     // a hook left running must not hold it either).
     let _ = rustix::io::fcntl_setfd(&report, rustix::io::FdFlags::CLOEXEC);

@@ -61,30 +61,12 @@ fn is_executable_file(path: &Path) -> bool {
 /// those the C library reserves for itself included (its `sigaction` refuses these, hence
 /// the system call).
 fn default_signal_actions() -> Result<(), String> {
-    // The kernel's sigaction: handler, flags, restorer (where the architecture has one) and
-    // mask; all zero is SIG_DFL with no flags and an empty mask on every architecture.
-    let action = [0u64; 4];
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: `action` outlives the call and is at least as large as the kernel's
-        // struct; no old action is asked for; 8 is the size of the kernel's signal set.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                action.as_ptr(),
-                std::ptr::null_mut::<u64>(),
-                8usize,
-            )
-        };
-        if rc != 0 {
-            return Err(format!(
-                "cannot restore the default action of signal {sig}: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        crate::sys::signal::set_default_action(sig)
+            .map_err(|err| format!("cannot restore the default action of signal {sig}: {err}"))?;
     }
     Ok(())
 }

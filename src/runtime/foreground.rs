@@ -141,19 +141,11 @@ fn forward_until_exit(
 fn wait_until(set: &SigSet, at: Instant) -> Result<Option<Signal>> {
     loop {
         let left = at.saturating_duration_since(Instant::now());
-        let timeout = libc::timespec {
-            tv_sec: left.as_secs() as libc::time_t,
-            tv_nsec: left.subsec_nanos() as libc::c_long,
-        };
-        // SAFETY: valid set and timeout; no siginfo wanted.
-        let ret = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
-        if ret >= 0 {
-            return Ok(Some(Signal::try_from(ret).unwrap_or(Signal::SIGURG)));
-        }
-        match nix::errno::Errno::last() {
-            nix::errno::Errno::EAGAIN => return Ok(None),
-            nix::errno::Errno::EINTR => continue,
-            e => return Err(e).context("sigtimedwait"),
+        match crate::sys::signal::sigtimedwait(set, left) {
+            Ok(sig) => return Ok(Some(Signal::try_from(sig).unwrap_or(Signal::SIGURG))),
+            Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("sigtimedwait"),
         }
     }
 }

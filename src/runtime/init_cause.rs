@@ -8,44 +8,22 @@
 //! process finds it once libcontainer has reported the failure.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-const PAGE: usize = 4096;
-/// Bytes of the page that hold text; the first four hold its length (0: nothing recorded).
-const TEXT: usize = PAGE - 4;
+use crate::sys::SharedText;
 
 struct Slot {
-    base: *mut u8,
+    page: SharedText,
     /// The process that made the slot: its own records are not an init's.
     owner: u32,
 }
-
-// SAFETY: the pointer is to a shared mapping that is never unmapped (it lives as long as the
-// process), so any thread may hold it.
-unsafe impl Send for Slot {}
-// SAFETY: threads share the page only through `len`, an atomic: the text is written before
-// the length is stored (SeqCst) and read only after a non-zero length is taken by `take`'s
-// swap, and `record` writes only while no length is stored.
-unsafe impl Sync for Slot {}
 
 static SLOT: OnceLock<Option<Slot>> = OnceLock::new();
 
 /// Maps the shared page; must run before the fork (logging's set-up calls it).
 pub fn prepare() {
     SLOT.get_or_init(|| {
-        // SAFETY: a fresh anonymous shared mapping of one page, never unmapped.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        (base != libc::MAP_FAILED).then(|| Slot {
-            base: base as *mut u8,
+        SharedText::map().map(|page| Slot {
+            page,
             owner: std::process::id(),
         })
     });
@@ -55,15 +33,10 @@ fn slot() -> Option<&'static Slot> {
     SLOT.get().and_then(Option::as_ref)
 }
 
-fn len(slot: &Slot) -> &AtomicU32 {
-    // SAFETY: the page is aligned and its first four bytes are only used as this atomic.
-    unsafe { &*(slot.base as *const AtomicU32) }
-}
-
 /// Forgets an earlier cause (before a new creation).
 pub fn clear() {
     if let Some(slot) = slot() {
-        len(slot).store(0, Ordering::SeqCst);
+        slot.page.clear();
     }
 }
 
@@ -73,25 +46,15 @@ pub fn record(text: &str) {
     let Some(slot) = slot() else {
         return;
     };
-    if std::process::id() == slot.owner || len(slot).load(Ordering::SeqCst) != 0 {
+    if std::process::id() == slot.owner {
         return;
     }
-    let bytes = &text.as_bytes()[..text.len().min(TEXT)];
-    // SAFETY: the text area is TEXT bytes long behind the length.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), slot.base.add(4), bytes.len()) };
-    len(slot).store(bytes.len() as u32, Ordering::SeqCst);
+    slot.page.put(text.as_bytes());
 }
 
 /// The recorded cause, if any.
 pub fn take() -> Option<String> {
-    let slot = slot()?;
-    let n = len(slot).swap(0, Ordering::SeqCst) as usize;
-    if n == 0 {
-        return None;
-    }
-    // SAFETY: n ≤ TEXT bytes were written behind the length.
-    let bytes = unsafe { std::slice::from_raw_parts(slot.base.add(4), n.min(TEXT)) };
-    Some(String::from_utf8_lossy(bytes).into_owned())
+    slot()?.page.take()
 }
 
 /// Makes a cause readable from a libcontainer error record: its message and, from the

@@ -4,7 +4,7 @@
 //! in obs-build's chroot and VM builds.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd as _;
 
 use anyhow::{Context, Result, bail};
 use nix::sched::{CloneFlags, setns};
@@ -41,21 +41,7 @@ pub fn bring_up(pid: i32) -> Result<()> {
                     None,
                 )
                 .context("socket")?;
-                // SAFETY: ifreq is plain data; the name is NUL-terminated within its array.
-                let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-                for (to, from) in request.ifr_name.iter_mut().zip(b"lo\0") {
-                    *to = *from as libc::c_char;
-                }
-                // SAFETY: a valid socket and a valid ifreq for both calls.
-                unsafe {
-                    if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
-                        bail!("SIOCGIFFLAGS lo: {}", std::io::Error::last_os_error());
-                    }
-                    request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-                    if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
-                        bail!("SIOCSIFFLAGS lo: {}", std::io::Error::last_os_error());
-                    }
-                }
+                crate::sys::net::set_loopback_up(sock.as_fd())?;
                 Ok(())
             })
             .join()

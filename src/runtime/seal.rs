@@ -43,21 +43,44 @@ pub fn ensure_sealed() -> Result<()> {
         return Ok(());
     }
     // Once sealed, /proc/self/exe no longer names a file on the host; hooks that call
-    // obsbox again (callbacks) need that path, so it travels in the environment.
-    if std::env::var_os(BINARY_ENV).is_none() {
-        if let Ok(exe) = std::env::current_exe() {
-            // SAFETY: main calls this first, before any other thread exists.
-            unsafe { std::env::set_var(BINARY_ENV, exe) };
-        }
-    }
+    // obsbox again (callbacks) need that path, so it travels in the environment of the
+    // re-execution (set there, not here: changing this process's environment is unsound
+    // once a thread may read it).
+    let binary = match std::env::var_os(BINARY_ENV) {
+        Some(_) => None,
+        None => std::env::current_exe().ok(),
+    };
     match sealed_overlay_exe() {
         Ok(exe) => {
-            let err = reexec(&exe);
+            let err = reexec(&exe, binary.as_deref());
             tracing::debug!("re-exec through the sealed overlay failed: {err:#}");
         }
         Err(err) => tracing::debug!("no sealed overlay: {err:#}"),
     }
-    pentacle::ensure_sealed().context("cannot seal /proc/self/exe")
+    Err(reexec_sealed_copy(binary.as_deref())).context("cannot seal /proc/self/exe")
+}
+
+/// Executes a sealed memfd copy of our binary (pentacle's) with our arguments and
+/// environment, plus `binary` as [`BINARY_ENV`]; returns only on failure.
+fn reexec_sealed_copy(binary: Option<&Path>) -> std::io::Error {
+    use std::os::unix::process::CommandExt as _;
+    let mut exe = match fs::File::open("/proc/self/exe") {
+        Ok(exe) => exe,
+        Err(err) => return err,
+    };
+    let mut command = match pentacle::SealedCommand::new(&mut exe) {
+        Ok(command) => command,
+        Err(err) => return err,
+    };
+    let mut args = std::env::args_os();
+    if let Some(arg0) = args.next() {
+        command.arg0(arg0);
+    }
+    command.args(args);
+    if let Some(binary) = binary {
+        command.env(BINARY_ENV, binary);
+    }
+    command.exec()
 }
 
 /// Whether this process runs from a sealed binary already.
@@ -144,8 +167,9 @@ fn escape_lowerdir(dir: &Path) -> String {
         .replace(':', "\\:")
 }
 
-/// Executes `exe` with our arguments and environment; returns only on failure.
-fn reexec(exe: &OwnedFd) -> anyhow::Error {
+/// Executes `exe` with our arguments and environment, plus `binary` as [`BINARY_ENV`];
+/// returns only on failure.
+fn reexec(exe: &OwnedFd, binary: Option<&Path>) -> anyhow::Error {
     let to_c = |items: Vec<OsString>| -> Result<Vec<CString>> {
         items
             .iter()
@@ -156,8 +180,10 @@ fn reexec(exe: &OwnedFd) -> anyhow::Error {
         Ok(args) => args,
         Err(err) => return err,
     };
+    let extra = binary.map(|binary| (OsString::from(BINARY_ENV), binary.as_os_str().to_owned()));
     let env = match to_c(
         std::env::vars_os()
+            .chain(extra)
             .map(|(k, v)| {
                 let mut kv = k;
                 kv.push("=");

@@ -1,8 +1,21 @@
-//! System calls that neither nix nor rustix wrap yet, each behind a safe function, and
-//! nix's `open`/`openat` with the new descriptor owned (nix 0.29 returns a raw one; rustix
-//! makes the call). Other `unsafe` in obsbox is where a process is forked or a raw
-//! descriptor taken over (each with its SAFETY note); everything else goes through nix and
-//! rustix.
+//! Everything in obsbox that needs `unsafe`, each use behind a small safe function with a
+//! `// SAFETY:` note; the rest of obsbox reaches the system through nix and rustix only
+//! (the crate denies `unsafe` outside this module).
+//!
+//! - here: nix's `open`/`openat`/`openat2` with the new descriptor owned (nix 0.29 returns
+//!   a raw one; rustix makes the call), and `mount_setattr`, which neither wraps;
+//! - [`process`]: forks whose child runs only async-signal-safe code, a spawned child's
+//!   set-up between fork and exec, descriptors inherited at fixed numbers;
+//! - [`signal`]: the pending set, a timed wait, the kernel's `rt_sigaction`;
+//! - [`net`]: a descriptor received over a socket, the loopback interface's flags;
+//! - [`shared`]: a page of memory shared with forked processes.
+
+pub mod net;
+pub mod process;
+pub mod shared;
+pub mod signal;
+
+pub use shared::SharedText;
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
