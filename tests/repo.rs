@@ -189,7 +189,15 @@ fn remote_index_kept_in_the_cache_until_the_archive_changes() {
     let server = Server::serve(archive.path());
     let spec = format!("{} bookworm main", server.url(""));
     let cache = tempfile::tempdir().unwrap();
-    let open = || repo::open_cached(&spec, &a("x86_64"), 0, Some(cache.path()));
+    let open = || {
+        repo::open_cached(
+            &spec,
+            &a("x86_64"),
+            0,
+            Some(cache.path()),
+            &repo::IndexBudget::default(),
+        )
+    };
     check_debian_packages(&open().unwrap().packages, 0);
     let index = archive
         .path()
@@ -591,7 +599,15 @@ fn rpmmd_remote_primary_kept_in_the_cache() {
     let r = rpmmd_repo(PRIMARY.as_bytes(), "zst");
     let server = Server::serve(r.path());
     let cache = tempfile::tempdir().unwrap();
-    let open = || repo::open_cached(&server.url(""), &a("x86_64"), 0, Some(cache.path()));
+    let open = || {
+        repo::open_cached(
+            &server.url(""),
+            &a("x86_64"),
+            0,
+            Some(cache.path()),
+            &repo::IndexBudget::default(),
+        )
+    };
     let names = |repo: repo::Repository| -> Vec<String> {
         repo.packages.iter().map(|p| p.nevra()).collect()
     };
