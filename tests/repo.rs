@@ -120,8 +120,8 @@ fn check_debian_packages(pkgs: &[repo::PackageMeta], index: usize) {
     let base = pkgs.iter().find(|p| p.name == "base-files").unwrap();
     assert!(base.essential);
     assert_eq!(base.priority, "required");
-    assert_eq!(base.conflicts[0].name, "initscripts");
-    assert_eq!(base.depends[0][0].name, "awk");
+    assert_eq!(&*base.conflicts[0].name, "initscripts");
+    assert_eq!(&*base.depends[0][0].name, "awk");
 }
 
 /// The one-line error a user would see.
@@ -769,7 +769,7 @@ fn local_directory_of_packages() {
             .depends
             .iter()
             .flatten()
-            .any(|r| r.name == "obsbox-test-base")
+            .any(|r| &*r.name == "obsbox-test-base")
     );
     assert!(copied > x86.packages.len());
 }

@@ -217,8 +217,8 @@ fn parse_relation(text: &str) -> Result<Relation> {
         rest = rest[stop + 1..].trim_start();
     }
     Ok(Relation {
-        name: name.to_string(),
-        version,
+        name: name.into(),
+        version: version.map(|(op, v)| (op, v.into())),
     })
 }
 

@@ -620,7 +620,7 @@ impl<'a> Pool<'a> {
         let f = |r: &Rich, p: bool| Box::new(self.formula(r, p));
         match rich {
             Rich::Leaf(rel) => {
-                if positive && self.ignores.contains(&rel.name) {
+                if positive && self.ignores.contains(&*rel.name) {
                     return Formula::True;
                 }
                 let label = relation_text(self.format, rel);
@@ -1050,7 +1050,7 @@ fn cnf(f: &Formula, negate: bool) -> Option<Vec<Vec<Literal>>> {
 }
 
 fn rel_key(r: &Relation) -> RelKey<'_> {
-    (&r.name, r.version.as_ref().map(|(op, v)| (*op, v.as_str())))
+    (&r.name, r.version.as_ref().map(|(op, v)| (*op, &**v)))
 }
 
 /// The package a relation names: Debian's `:any`/`:native`/`:amd64` qualifiers do not change
@@ -1086,7 +1086,7 @@ fn version_label(format: Format, r: &Relation) -> String {
 /// A relation as its format writes it: `libc6 (>= 2.36)`, `glibc >= 2.38`.
 fn relation_text(format: Format, r: &Relation) -> String {
     match &r.version {
-        None => r.name.clone(),
+        None => r.name.to_string(),
         Some(_) => format!("{} {}", r.name, version_label(format, r)),
     }
 }
@@ -1458,10 +1458,10 @@ mod tests {
                 .filter(|_| !matches!(op, "<" | ">"))
                 .or_else(|| Op::parse_rpm(op))
                 .unwrap_or_else(|| panic!("operator {op}"));
-            (op, v.trim().to_owned())
+            (op, v.trim().into())
         });
         Relation {
-            name: name.to_owned(),
+            name: name.into(),
             version,
         }
     }
@@ -2179,7 +2179,7 @@ mod tests {
             .iter()
             .filter(|p| p.essential || p.priority == "required")
             .map(|p| Relation {
-                name: p.name.clone(),
+                name: p.name.as_str().into(),
                 version: None,
             })
             .collect();

@@ -200,8 +200,8 @@ fn entry_relation(a: &[(String, String)]) -> Result<Relation> {
         }
     };
     Ok(Relation {
-        name: name.to_string(),
-        version,
+        name: name.into(),
+        version: version.map(|(op, v)| (op, v.into())),
     })
 }
 

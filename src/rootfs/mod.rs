@@ -668,8 +668,8 @@ fn parse_request(text: &str) -> Result<Relation> {
         && !name.contains(['(', ' '])
     {
         return Ok(Relation {
-            name: name.to_string(),
-            version: Some((repo::Op::Eq, version.to_string())),
+            name: name.into(),
+            version: Some((repo::Op::Eq, version.into())),
         });
     }
     let parsed = repo::debian::parse_relations(text)
