@@ -380,6 +380,9 @@ pub fn parse_primary_within<R: std::io::BufRead>(
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut cur: Option<Pkg> = None;
+    // What was charged before the current package: a package of another arch is dropped,
+    // and what it was charged with it.
+    let mut charged_before = budget.saved();
     let mut text_field = TextField::None;
     let mut rel_field = RelField::None;
     let mut text = String::new();
@@ -410,6 +413,7 @@ pub fn parse_primary_within<R: std::io::BufRead>(
                     let a = attrs(&e).map_err(bad)?;
                     // Only binary rpms; other types (if any) are skipped whole.
                     cur = (attr(&a, "type").unwrap_or("rpm") == "rpm").then(Pkg::default);
+                    charged_before = budget.saved();
                     continue;
                 }
                 let Some(pkg) = cur.as_mut() else {
@@ -511,6 +515,8 @@ pub fn parse_primary_within<R: std::io::BufRead>(
                             let m = pkg.finish(repo).map_err(bad)?;
                             if arches.contains(&m.arch.as_str()) {
                                 out.push(m);
+                            } else {
+                                budget.restore(charged_before);
                             }
                         }
                     }
@@ -678,7 +684,12 @@ mod tests {
         let budget = IndexBudget::new(8 << 20);
         let p = parse_primary_within(PRIMARY.as_bytes(), &what, &["x86_64"], 0, &budget).unwrap();
         assert_eq!(p.len(), 1);
-        assert!(budget.used() > 1000, "{}", budget.used());
+        let used = budget.used();
+        assert!(used > 1000, "{used}");
+        // Packages of other arches are dropped, and so is what they were charged.
+        let other = IndexBudget::new(8 << 20);
+        parse_primary_within(PRIMARY.as_bytes(), &what, &["s390x"], 0, &other).unwrap();
+        assert_eq!(other.used(), 0);
         // One package of 200,000 provides: refused while its entries are read.
         let entries = "<rpm:entry name=\"a\"/>".repeat(200_000);
         let hostile = format!(
