@@ -883,7 +883,7 @@ mod tests {
         assert!(
             e.starts_with("repository index /r/Packages holds more than")
                 && e.contains("2 packages and 100000 relations")
-                && e.ends_with("over the bound of 4 MB); refusing it"),
+                && e.ends_with("over the bound of 4 MiB); refusing it"),
             "{e}"
         );
         // Packages of other architectures are not kept, so not charged.

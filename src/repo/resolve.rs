@@ -108,8 +108,8 @@ pub const MAX_SOLVE_TIME: Duration = Duration::from_secs(120);
 /// The most dependencies and conflicts of the packages a resolution explores it may follow:
 /// resolvo holds about a kilobyte for each, and one package of a hostile index may have a
 /// million. Real resolutions follow far fewer: Debian bookworm's build-essential and
-/// debhelper about 1,500, GNOME, KDE, texlive-full and LibreOffice together about 25,000.
-pub const MAX_RELATIONS: usize = 40_000;
+/// debhelper 667, GNOME, KDE, texlive-full and LibreOffice together (2,142 packages) 19,515.
+pub const MAX_RELATIONS: usize = 30_000;
 
 /// The bounds of one resolution.
 #[derive(Clone, Copy)]
