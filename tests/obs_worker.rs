@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::data::{copy_tree, repo_root, testdata};
 use common::obs::agent;
 use common::serve::Server;
-use common::{obsbox_bin, require_root, stderr_of};
+use common::{exit_and_peak_rss, obsbox_bin, require_root, stderr_of};
 
 const BS_WORKER: &str = "/usr/lib/obs/server/bs_worker";
 const PROJECT: &str = "home:obsbox";
@@ -336,26 +336,6 @@ fn hostcheck_refuses_jobs_this_worker_cannot_build() {
     assert!(stderr_of(&out).contains("No space left on device"));
 }
 
-/// Runs `cmd` to its end; returns its exit code and its peak resident memory in KiB, from
-/// the kernel's account of the child (wait4's rusage).
-fn exit_and_peak_rss(cmd: &mut Command) -> (Option<i32>, i64) {
-    // Reaped by wait4 below, not by the Child (which only has its pid then).
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-        .id() as i32;
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills; the child is ours and not waited yet.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child, "wait4");
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    (code, usage.ru_maxrss)
-}
-
 #[test]
 fn hostcheck_reads_a_huge_buildinfo_in_bounded_memory() {
     // A buildinfo of 31 MB: the host check read it a second time as an element tree for
@@ -394,7 +374,7 @@ fn hostcheck_reads_a_huge_buildinfo_in_bounded_memory() {
     // The package's _constraints are found from the streamed fields (srcserver, srcmd5,
     // constraintsmd5): a worker without 64 TiB cannot build it, any worker the other.
     for (package, want) in [("hello-obsbox", 0), ("hello-big", 1)] {
-        let (code, peak_kib) = hostcheck(package);
+        let (code, peak_kib, _) = hostcheck(package);
         assert_eq!(code, Some(want), "{package}");
         assert!(
             peak_kib < 100 << 10,

@@ -120,8 +120,8 @@ fn check_debian_packages(pkgs: &[repo::PackageMeta], index: usize) {
     let base = pkgs.iter().find(|p| p.name == "base-files").unwrap();
     assert!(base.essential);
     assert_eq!(base.priority, "required");
-    assert_eq!(base.conflicts[0].name, "initscripts");
-    assert_eq!(base.depends[0][0].name, "awk");
+    assert_eq!(&*base.conflicts[0].name, "initscripts");
+    assert_eq!(&*base.depends[0][0].name, "awk");
 }
 
 /// The one-line error a user would see.
@@ -189,7 +189,15 @@ fn remote_index_kept_in_the_cache_until_the_archive_changes() {
     let server = Server::serve(archive.path());
     let spec = format!("{} bookworm main", server.url(""));
     let cache = tempfile::tempdir().unwrap();
-    let open = || repo::open_cached(&spec, &a("x86_64"), 0, Some(cache.path()));
+    let open = || {
+        repo::open_cached(
+            &spec,
+            &a("x86_64"),
+            0,
+            Some(cache.path()),
+            &repo::IndexBudget::default(),
+        )
+    };
     check_debian_packages(&open().unwrap().packages, 0);
     let index = archive
         .path()
@@ -591,7 +599,15 @@ fn rpmmd_remote_primary_kept_in_the_cache() {
     let r = rpmmd_repo(PRIMARY.as_bytes(), "zst");
     let server = Server::serve(r.path());
     let cache = tempfile::tempdir().unwrap();
-    let open = || repo::open_cached(&server.url(""), &a("x86_64"), 0, Some(cache.path()));
+    let open = || {
+        repo::open_cached(
+            &server.url(""),
+            &a("x86_64"),
+            0,
+            Some(cache.path()),
+            &repo::IndexBudget::default(),
+        )
+    };
     let names = |repo: repo::Repository| -> Vec<String> {
         repo.packages.iter().map(|p| p.nevra()).collect()
     };
@@ -753,7 +769,7 @@ fn local_directory_of_packages() {
             .depends
             .iter()
             .flatten()
-            .any(|r| r.name == "obsbox-test-base")
+            .any(|r| &*r.name == "obsbox-test-base")
     );
     assert!(copied > x86.packages.len());
 }

@@ -622,3 +622,290 @@ fn a_preinst_runs_before_its_package_is_unpacked() {
     let configured = log.find("Setting up libklibc-dev").expect(&log);
     assert!(preinst < configured, "{log}");
 }
+
+/// The most memory `rootfs create` may take, whatever its repositories' indexes hold: 200 MB.
+const MAX_RSS_KIB: i64 = 200_000_000 / 1024;
+
+/// `rootfs create` of `install` from `repo` for `arch`: whether it succeeded, its peak RSS in
+/// KiB and its stderr. The kernel counts in a child's peak what the test process held when
+/// it started it, so the hostile indexes are written as they are made, never held.
+fn create_measured(arch: &str, repo: &str, install: &[&str]) -> (bool, i64, String) {
+    let obsbox = Obsbox::new();
+    let work = tempfile::tempdir().unwrap();
+    let create = Create::new(arch)
+        .repo(repo)
+        .install(install)
+        .out(&work.path().join("root"));
+    let mut args = vec!["--cache", obsbox.cache.path().to_str().unwrap()];
+    args.extend(create.args());
+    let started = std::time::Instant::now();
+    let (code, peak_kib, err) = common::exit_and_peak_rss(&mut obsbox.runtime.command(&args));
+    eprintln!(
+        "rootfs create from {repo}: exit {code:?} after {:.2} s, peak {} MiB",
+        started.elapsed().as_secs_f64(),
+        peak_kib >> 10
+    );
+    (code == Some(0), peak_kib, err)
+}
+
+/// An index written at `path` (`head`, then what `extra` writes, then `tail`), with its
+/// SHA256 (hex) and size.
+fn write_index(
+    path: &Path,
+    head: &[u8],
+    extra: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    tail: &[u8],
+) -> (String, u64) {
+    use std::io::Write as _;
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
+    out.write_all(head).unwrap();
+    extra(&mut out).unwrap();
+    out.write_all(tail).unwrap();
+    out.into_inner().unwrap().sync_all().unwrap();
+    // sha256sum: the test binary's own SHA256 is unoptimized, seconds for 100 MB.
+    let sum = stdout_of(&common::run_ok(Command::new("sha256sum").arg(path)));
+    let sum = sum.split_whitespace().next().unwrap().to_string();
+    (sum, fs::metadata(path).unwrap().len())
+}
+
+/// A Debian suite at `dir` whose amd64 `Packages` is the test repository's followed by what
+/// `extra` writes; its packages' files are the test repository's.
+fn debian_suite_with(
+    dir: &Path,
+    extra: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> String {
+    let data = testdata().join("deb-repo");
+    let real = fs::read(data.join("dists/bookworm/main/binary-amd64/Packages")).unwrap();
+    let (sum, size) = write_index(
+        &dir.join("dists/bookworm/main/binary-amd64/Packages"),
+        &[&real[..], b"\n"].concat(),
+        extra,
+        b"",
+    );
+    fs::write(
+        dir.join("dists/bookworm/Release"),
+        format!(
+            "Suite: bookworm\nArchitectures: amd64\nComponents: main\nSHA256:\n {sum} {size} \
+             main/binary-amd64/Packages\n"
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(data.join("pool"), dir.join("pool")).unwrap();
+    format!("{} bookworm main", dir.display())
+}
+
+/// Writes `count` amd64 packages `{prefix}{i}`, each with `field: ` and `per` relations
+/// `{names}{i}x{j}` (no field when `per` is 0).
+fn deb_packages(
+    out: &mut dyn std::io::Write,
+    prefix: &str,
+    count: usize,
+    (field, per, names): (&str, usize, &str),
+) -> std::io::Result<()> {
+    for i in 0..count {
+        write!(
+            out,
+            "Package: {prefix}{i}\nVersion: 1\nArchitecture: amd64\nFilename: x.deb\n"
+        )?;
+        if per > 0 {
+            write!(out, "{field}: ")?;
+            for j in 0..per {
+                write!(out, "{names}{i}x{j}, ")?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Asserts a refusal of the index at `index`: one line naming it and the bound.
+fn assert_index_refused(err: &str, index: &Path) {
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!(
+            "repository index {} holds more than",
+            index.display()
+        )) && err.contains("over the bound of 140 MiB); refusing it"),
+        "{err}"
+    );
+}
+
+/// Hostile Debian indexes (well within the 1 GiB an index may expand to, quick to make):
+/// many tiny relations, many tiny packages, huge `Provides`. Each is refused in one line, or
+/// the root is made, and `rootfs create` stays below 200 MB either way.
+#[test]
+fn hostile_debian_indexes_are_refused_or_resolved_in_bounded_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let none = ("", 0, "");
+    // (name, wide packages, tiny packages, the wide ones' field).
+    type Case<'a> = (&'a str, usize, usize, (&'a str, usize, &'a str));
+    let cases: [Case; 3] = [
+        // 2,000,000 relations in 20 packages.
+        ("relations", 20, 0, ("Depends", 100_000, "r")),
+        // 600,000 packages of nothing.
+        ("packages", 0, 600_000, none),
+        // 1,500,000 provided names in 15 packages.
+        ("provides", 15, 0, ("Provides", 100_000, "v")),
+    ];
+    for (name, wide, tiny, field) in cases {
+        let repo = debian_suite_with(&work.path().join(name), |out| {
+            deb_packages(out, "wide", wide, field)?;
+            deb_packages(out, "tiny", tiny, none)
+        });
+        let (ok, peak_kib, err) = create_measured("amd64", &repo, &["base-files"]);
+        assert!(!ok, "{name}: {err}");
+        let index = work
+            .path()
+            .join(name)
+            .join("dists/bookworm/main/binary-amd64/Packages");
+        assert_index_refused(&err, &index);
+        assert!(peak_kib < MAX_RSS_KIB, "{name}: {} MiB", peak_kib >> 10);
+    }
+    // Just under the bound: 150,000 tiny packages and 300,000 provided names beside the real
+    // ones; the root is made.
+    let repo = debian_suite_with(&work.path().join("under"), |out| {
+        deb_packages(out, "tiny", 150_000, none)?;
+        deb_packages(out, "virtual", 10, ("Provides", 30_000, "v"))
+    });
+    let (ok, peak_kib, err) = create_measured("amd64", &repo, &["base-files"]);
+    assert!(ok, "{err}");
+    assert!(
+        peak_kib < MAX_RSS_KIB,
+        "under the bound: {} MiB",
+        peak_kib >> 10
+    );
+    // The worst found: an index just under the bound (54,000 packages of ten dependencies
+    // with alternatives, 1,080,000 relations) and a request whose resolution reaches its own
+    // bound on the relations it follows.
+    let n = 54_000;
+    let repo = debian_suite_with(&work.path().join("web"), |out| {
+        for i in 0..n {
+            write!(
+                out,
+                "Package: p{i}\nVersion: 1\nArchitecture: amd64\nFilename: x.deb\nDepends: "
+            )?;
+            for k in 1..=10 {
+                write!(out, "p{} | q{k}, ", (i * 7 + k * 13) % n)?;
+            }
+            writeln!(out, "\n")?;
+        }
+        Ok(())
+    });
+    let (ok, peak_kib, err) = create_measured("amd64", &repo, &["p0"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        "obsbox: error: dependency resolution of p0 follows more than 30000 dependencies \
+         and conflicts; refused"
+    );
+    assert!(peak_kib < MAX_RSS_KIB, "web: {} MiB", peak_kib >> 10);
+}
+
+/// An rpm-md repository at `dir` whose primary (uncompressed) is the test repository's with
+/// the packages `extra` writes before its end; its packages' files are the test repository's.
+fn rpmmd_with(
+    dir: &Path,
+    extra: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> PathBuf {
+    let data = testdata().join("rpm-repo");
+    let gz = files_with_ext(&data.join("repodata"), "gz")
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("-primary.xml.gz"))
+        .expect("a primary.xml.gz in the test rpm repository");
+    let mut primary = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(fs::File::open(gz).unwrap()),
+        &mut primary,
+    )
+    .unwrap();
+    let (head, tail) = primary.split_at(primary.rfind("</metadata>").unwrap());
+    let (sum, size) = write_index(
+        &dir.join("repodata/primary.xml"),
+        head.as_bytes(),
+        extra,
+        tail.as_bytes(),
+    );
+    fs::write(
+        dir.join("repodata/repomd.xml"),
+        format!(
+            "<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><data type=\"primary\">\
+             <checksum type=\"sha256\">{sum}</checksum><location href=\"repodata/primary.xml\"/>\
+             <size>{size}</size></data></repomd>\n"
+        ),
+    )
+    .unwrap();
+    for arch in ["x86_64", "noarch"] {
+        std::os::unix::fs::symlink(data.join(arch), dir.join(arch)).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// Writes `count` noarch packages `{prefix}{i}`, each with `per` elements `item(j)` in its
+/// `<format>`.
+fn rpm_packages(
+    out: &mut dyn std::io::Write,
+    prefix: &str,
+    count: usize,
+    per: usize,
+    item: impl Fn(&mut dyn std::io::Write, usize) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for i in 0..count {
+        write!(
+            out,
+            "<package type=\"rpm\"><name>{prefix}{i}</name><arch>noarch</arch>\
+             <version ver=\"1\" rel=\"1\"/><location href=\"x.rpm\"/><format>"
+        )?;
+        for j in 0..per {
+            item(out, j)?;
+        }
+        writeln!(out, "</format></package>")?;
+    }
+    Ok(())
+}
+
+/// Hostile rpm-md primaries: one package of 2,000,000 tiny provides, many tiny packages,
+/// a package of 2,000,000 files; each refused in one line, or the root made, below 200 MB.
+#[test]
+fn hostile_rpm_md_primaries_are_refused_or_resolved_in_bounded_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let top = list("rpms.txt")
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .find(|n| n.ends_with("-tools"))
+        .expect("a tools package among the test RPMs");
+    type Item = fn(&mut dyn std::io::Write, usize) -> std::io::Result<()>;
+    let entry: Item = |out, j| {
+        write!(
+            out,
+            "<rpm:provides><rpm:entry name=\"a{j}\"/></rpm:provides>"
+        )
+    };
+    let file: Item = |out, j| write!(out, "<file>/f/{j}</file>");
+    let nothing: Item = |_, _| Ok(());
+    for (name, count, per, item) in [
+        ("entries", 1, 2_000_000, entry),
+        ("packages", 500_000, 0, nothing),
+        ("files", 1, 2_000_000, file),
+    ] {
+        let repo = rpmmd_with(&work.path().join(name), |out| {
+            rpm_packages(out, name, count, per, item)
+        });
+        let (ok, peak_kib, err) = create_measured("x86_64", repo.to_str().unwrap(), &[&top]);
+        assert!(!ok, "{name}: {err}");
+        assert_index_refused(&err, &repo.join("repodata/primary.xml"));
+        assert!(peak_kib < MAX_RSS_KIB, "{name}: {} MiB", peak_kib >> 10);
+    }
+    // Under the bound: 150,000 tiny packages beside the real ones; the root is made.
+    let repo = rpmmd_with(&work.path().join("under"), |out| {
+        rpm_packages(out, "tiny", 150_000, 0, nothing)
+    });
+    let (ok, peak_kib, err) = create_measured("x86_64", repo.to_str().unwrap(), &[&top]);
+    assert!(ok, "{err}");
+    assert!(
+        peak_kib < MAX_RSS_KIB,
+        "under the bound: {} MiB",
+        peak_kib >> 10
+    );
+}

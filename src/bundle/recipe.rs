@@ -331,7 +331,7 @@ mod tests {
         let depends: Vec<(Vec<&str>, &str)> = needs
             .depends
             .iter()
-            .map(|(g, o)| (g.iter().map(|r| r.name.as_str()).collect(), o.as_str()))
+            .map(|(g, o)| (g.iter().map(|r| &*r.name).collect(), o.as_str()))
             .collect();
         assert_eq!(
             depends,

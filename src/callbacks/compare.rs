@@ -123,7 +123,7 @@ impl Results {
             .flat_map(|rpm| {
                 rpm.provides
                     .iter()
-                    .map(|p| p.name.clone())
+                    .map(|p| p.name.to_string())
                     .chain([rpm.name.clone()])
             })
     }
@@ -434,9 +434,9 @@ fn diff_node(label: &str, path: &str, old: &Node, new: &Node, out: &mut Vec<Stri
 /// `name op version`; the release goes when the name is the build's own.
 fn relation_text(relation: &Relation, own: &HashSet<String>) -> String {
     let Some((op, version)) = &relation.version else {
-        return relation.name.clone();
+        return relation.name.to_string();
     };
-    let version = if own.contains(&relation.name) {
+    let version = if own.contains(&*relation.name) {
         strip_release(version)
     } else {
         version
@@ -685,8 +685,8 @@ mod tests {
     fn release_goes_only_from_own_names() {
         let own: HashSet<String> = ["foo".to_owned()].into();
         let relation = |name: &str, version: &str| Relation {
-            name: name.to_owned(),
-            version: Some((crate::repo::Op::Eq, version.to_owned())),
+            name: name.into(),
+            version: Some((crate::repo::Op::Eq, version.into())),
         };
         assert_eq!(
             relation_text(&relation("foo", "2:1.0-3.1"), &own),
@@ -698,7 +698,7 @@ mod tests {
             "bar = 1.0-3"
         );
         let unversioned = Relation {
-            name: "foo".to_owned(),
+            name: "foo".into(),
             version: None,
         };
         assert_eq!(relation_text(&unversioned, &own), "foo");

@@ -109,8 +109,8 @@ fn parse_rec(text: &str, chain: Option<Word>, depth: usize) -> Option<(&str, Ric
             return None;
         }
         Rich::Leaf(Relation {
-            name: name.to_string(),
-            version,
+            name: name.into(),
+            version: version.map(|(op, v)| (op, v.into())),
         })
     };
     d = d.trim_start();
@@ -171,13 +171,13 @@ fn parse_rec(text: &str, chain: Option<Word>, depth: usize) -> Option<(&str, Ric
 /// no text can spell (names never hold a NUL).
 fn else_marker() -> Relation {
     Relation {
-        name: "\0else".to_string(),
+        name: "\0else".into(),
         version: None,
     }
 }
 
 fn is_else(r: &Rich) -> bool {
-    matches!(r, Rich::Leaf(rel) if rel.name == "\0else")
+    matches!(r, Rich::Leaf(rel) if &*rel.name == "\0else")
 }
 
 impl std::fmt::Display for Rich {

@@ -370,8 +370,8 @@ fn plain(rel: &BuildRelation, arch: &str) -> Result<Relation> {
         ),
     }
     Ok(Relation {
-        name: rel.name.clone(),
-        version: rel.version.clone(),
+        name: rel.name.as_str().into(),
+        version: rel.version.as_ref().map(|(op, v)| (*op, v.as_str().into())),
     })
 }
 
@@ -473,7 +473,7 @@ mod tests {
     fn qualifiers_name_the_native_package() {
         let groups = parse_field("python3:any, perl:native (>= 5), gcc:amd64", false).unwrap();
         for g in &groups {
-            assert_eq!(plain(&g[0], "amd64").unwrap().name, g[0].name);
+            assert_eq!(*plain(&g[0], "amd64").unwrap().name, g[0].name);
         }
         let cross = parse_field("libc6:arm64", false).unwrap();
         assert!(plain(&cross[0][0], "amd64").is_err());

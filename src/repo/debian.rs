@@ -18,6 +18,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use super::budget::{IndexBudget, Relations};
 use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation};
@@ -216,8 +217,8 @@ fn parse_relation(text: &str) -> Result<Relation> {
         rest = rest[stop + 1..].trim_start();
     }
     Ok(Relation {
-        name: name.to_string(),
-        version,
+        name: name.into(),
+        version: version.map(|(op, v)| (op, v.into())),
     })
 }
 
@@ -310,7 +311,8 @@ pub fn parse_packages(
     arch: &str,
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
-    parse_packages_from(&mut text.as_bytes(), what, arch, repo)
+    let budget = IndexBudget::default();
+    parse_packages_from(&mut text.as_bytes(), what, arch, repo, &budget)
 }
 
 /// The longest paragraph an index may hold. Debian's largest (a package providing
@@ -318,12 +320,14 @@ pub fn parse_packages(
 const MAX_PARAGRAPH: usize = 16 << 20;
 
 /// [`parse_packages`] over an index read from `reader` a paragraph at a time: only one
-/// paragraph's text is held, not the index's (50 MB for Debian's main).
+/// paragraph's text is held, not the index's (50 MB for Debian's main). Each package is
+/// charged to `budget` before it is parsed.
 pub fn parse_packages_from(
     reader: &mut dyn BufRead,
     what: &Location,
     arch: &str,
     repo: usize,
+    budget: &IndexBudget,
 ) -> Result<Vec<PackageMeta>> {
     let mut out = Vec::new();
     let mut chunk = Vec::new();
@@ -353,7 +357,7 @@ pub fn parse_packages_from(
             .map_err(|_| anyhow::anyhow!("{what}: line {}: not UTF-8", before + 1))?;
         for p in paragraphs_after(text, before) {
             let p = &p.with_context(|| what.to_string())?;
-            if let Some(meta) = package_of(p, repo, arch).with_context(|| what.to_string())? {
+            if let Some(meta) = package_of(p, repo, arch, what, budget)? {
                 out.push(meta);
             }
         }
@@ -366,13 +370,73 @@ pub fn parse_packages_from(
     }
 }
 
-/// The package a paragraph of a `Packages` index describes, if it is of `arch` (or `all`).
-fn package_of(p: &Paragraph, repo: usize, arch: &str) -> Result<Option<PackageMeta>> {
+/// The package a paragraph of the `Packages` index `what` describes, if it is of `arch` (or
+/// `all`), charged to `budget` before it is parsed.
+fn package_of(
+    p: &Paragraph,
+    repo: usize,
+    arch: &str,
+    what: &Location,
+    budget: &IndexBudget,
+) -> Result<Option<PackageMeta>> {
     // A paragraph without Architecture is not skipped: meta_from_control names it.
     match p.get("Architecture") {
         Some(a) if a != arch && a != "all" => return Ok(None),
         _ => {}
     }
+    charge(p, what, budget)?;
+    package_parsed(p, repo)
+        .with_context(|| what.to_string())
+        .map(Some)
+}
+
+/// The fields whose relations a package keeps, and whether they are dependencies (groups of
+/// alternatives).
+const RELATION_FIELDS: [(&str, bool); 5] = [
+    ("Pre-Depends", true),
+    ("Depends", true),
+    ("Provides", false),
+    ("Conflicts", false),
+    ("Breaks", false),
+];
+
+/// Charges what the package of `p` will hold, from its text: every `,` or `|` may start
+/// another relation, and the strings kept are at most the fields' lengths.
+fn charge(p: &Paragraph, what: &Location, budget: &IndexBudget) -> Result<()> {
+    let len = |f: &str| p.get(f).map_or(0, str::len);
+    budget.package(
+        what,
+        &[
+            len("Package"),
+            len("Version"),
+            len("Architecture"),
+            len("Priority"),
+            len("Multi-Arch"),
+            len("Filename"),
+            len("SHA256"),
+            "sha256".len(),
+        ],
+    )?;
+    for (field, depends) in RELATION_FIELDS {
+        if let Some(v) = p.get(field) {
+            let count = |c| v.bytes().filter(|&b| b == c).count() as u64;
+            let groups = count(b',') + 1;
+            budget.relations(
+                what,
+                Relations {
+                    count: groups + count(b'|'),
+                    versioned: count(b'('),
+                    groups: if depends { groups } else { 0 },
+                    text: v.len() as u64,
+                    indexed: field == "Provides",
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn package_parsed(p: &Paragraph, repo: usize) -> Result<PackageMeta> {
     let file = || -> Result<(String, Option<Checksum>, u64)> {
         let filename = p.require("Filename")?;
         let size = match p.get("Size") {
@@ -393,7 +457,7 @@ fn package_of(p: &Paragraph, repo: usize, arch: &str) -> Result<Option<PackageMe
         ))
     };
     let (location, checksum, size) = file().with_context(|| p.describe())?;
-    meta_from_control(p, location, checksum, size, repo).map(Some)
+    meta_from_control(p, location, checksum, size, repo)
 }
 
 /// Removes an OpenPGP clear-signature wrapper (as in `InRelease`), returning the signed
@@ -515,13 +579,17 @@ fn read_index(
     keep: Option<(&IndexEntry, &Path)>,
     arch: &str,
     repo: usize,
+    budget: &IndexBudget,
 ) -> Result<Vec<PackageMeta>> {
-    let parse = |r: &mut dyn BufRead| parse_packages_from(r, loc, arch, repo);
-    if let Some((plain, dir)) = keep
-        && let Some(packages) = super::index_cache::read_kept(dir, plain, parse)
-    {
-        tracing::debug!(index = %loc, "repository index kept in the cache");
-        return Ok(packages);
+    let parse = |r: &mut dyn BufRead| parse_packages_from(r, loc, arch, repo, budget);
+    if let Some((plain, dir)) = keep {
+        let before = budget.saved();
+        if let Some(packages) = super::index_cache::read_kept(dir, plain, parse) {
+            tracing::debug!(index = %loc, "repository index kept in the cache");
+            return Ok(packages);
+        }
+        // What the kept copy was charged is not held: the index is read again.
+        budget.restore(before);
     }
     let (sum, size) = entry.map_or((None, 0), |e| (Some(&e.checksum), e.size));
     super::index_cache::read_streamed(loc, sum, size, keep, parse)
@@ -535,6 +603,7 @@ pub fn read_suite(
     arch: &super::Arch,
     repo: usize,
     indexes: Option<&Path>,
+    budget: &IndexBudget,
 ) -> Result<Vec<PackageMeta>> {
     let arch = arch.deb()?;
     let Some(suite) = &source.suite else {
@@ -578,13 +647,13 @@ pub fn read_suite(
                     .get(&format!("{comp}/binary-{arch}/Packages"))
             })
             .flatten();
-        out.extend(read_index(
-            &loc,
-            Some(entry),
-            plain.zip(indexes),
-            arch,
-            repo,
-        )?);
+        let packages = read_index(&loc, Some(entry), plain.zip(indexes), arch, repo, budget)?;
+        if out.is_empty() {
+            // Taken as it is: a copy would hold the packages twice for a moment.
+            out = packages;
+        } else {
+            out.extend(packages);
+        }
     }
     Ok(out)
 }
@@ -609,7 +678,12 @@ pub fn is_flat(source: &Source) -> Result<bool> {
 }
 
 /// Reads a flat repository. `Filename:` paths are relative to the base, as apt has them.
-pub fn read_flat(source: &Source, arch: &super::Arch, repo: usize) -> Result<Vec<PackageMeta>> {
+pub fn read_flat(
+    source: &Source,
+    arch: &super::Arch,
+    repo: usize,
+    budget: &IndexBudget,
+) -> Result<Vec<PackageMeta>> {
     let arch = arch.deb()?;
     let dir = flat_dir(source)?;
     let release = fetch_release(&dir)?;
@@ -624,7 +698,7 @@ pub fn read_flat(source: &Source, arch: &super::Arch, repo: usize) -> Result<Vec
             continue;
         }
         if entry.is_some() || loc.exists()? {
-            return read_index(&loc, entry, None, arch, repo);
+            return read_index(&loc, entry, None, arch, repo, budget);
         }
     }
     match release {
@@ -736,10 +810,24 @@ mod tests {
         let text = format!("{good}{good}Package: cc\nno colon here\n");
         let e = format!(
             "{:#}",
-            parse_packages_from(&mut text.as_bytes(), &what, "amd64", 0).unwrap_err()
+            parse_packages_from(
+                &mut text.as_bytes(),
+                &what,
+                "amd64",
+                0,
+                &IndexBudget::default()
+            )
+            .unwrap_err()
         );
         assert!(e.contains("line 22:"), "{e}");
-        let pkgs = parse_packages_from(&mut good.repeat(3).as_bytes(), &what, "amd64", 0).unwrap();
+        let pkgs = parse_packages_from(
+            &mut good.repeat(3).as_bytes(),
+            &what,
+            "amd64",
+            0,
+            &IndexBudget::default(),
+        )
+        .unwrap();
         assert_eq!(
             pkgs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
             ["aa"; 3]
@@ -753,15 +841,56 @@ mod tests {
         );
         let e = format!(
             "{:#}",
-            parse_packages_from(&mut long.as_bytes(), &what, "amd64", 0).unwrap_err()
+            parse_packages_from(
+                &mut long.as_bytes(),
+                &what,
+                "amd64",
+                0,
+                &IndexBudget::default()
+            )
+            .unwrap_err()
         );
         assert_eq!(e, "/r/Packages: line 1: a paragraph longer than 16 MiB");
         let bad = b"Package: aa\nVersion: \xff\n\n";
         let e = format!(
             "{:#}",
-            parse_packages_from(&mut &bad[..], &what, "amd64", 0).unwrap_err()
+            parse_packages_from(&mut &bad[..], &what, "amd64", 0, &IndexBudget::default())
+                .unwrap_err()
         );
         assert_eq!(e, "/r/Packages: line 1: not UTF-8");
+    }
+
+    #[test]
+    fn a_budget_refuses_an_index_before_its_relations_are_parsed() {
+        let what = Location::Path("/r/Packages".into());
+        let small = IndexBudget::new(4 << 20);
+        let one = "Package: aa\nVersion: 1\nArchitecture: amd64\nFilename: pool/a.deb\n\n";
+        assert_eq!(
+            parse_packages_from(&mut one.as_bytes(), &what, "amd64", 0, &small)
+                .unwrap()
+                .len(),
+            1
+        );
+        let used = small.used();
+        assert!(used > 500 && used < 1000, "{used}");
+        // 100,000 tiny relations in one paragraph (600 KB of text) are charged from the
+        // text, before a relation is built, and the paragraph is refused.
+        let names: Vec<String> = (0..100_000).map(|i| format!("a{i}")).collect();
+        let many = format!("{}Depends: {}\n", &one[..one.len() - 1], names.join(", "));
+        let e = parse_packages_from(&mut many.as_bytes(), &what, "amd64", 0, &small)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("repository index /r/Packages holds more than")
+                && e.contains("2 packages and 100000 relations")
+                && e.ends_with("over the bound of 4 MiB); refusing it"),
+            "{e}"
+        );
+        // Packages of other architectures are not kept, so not charged.
+        let before = small.used();
+        let other = one.replace("amd64", "i386").repeat(1000);
+        parse_packages_from(&mut other.as_bytes(), &what, "amd64", 0, &small).unwrap();
+        assert_eq!(small.used(), before);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Every kind of repository is read into the same [`PackageMeta`] model, so the resolver and
 //! the rootfs code never care where a package came from.
 
+pub mod budget;
 pub mod build_deps;
 pub mod debian;
 pub mod fetch;
@@ -18,6 +19,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 pub use crate::model::{Arch, Checksum, Format, Op, PackageMeta, Relation, version};
+pub use budget::IndexBudget;
 pub use source::{Location, Source};
 
 /// What layout a repository has.
@@ -47,16 +49,18 @@ pub struct Repository {
 /// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
 /// repository, and a local directory without either a directory of package files.
 pub fn open(spec: &str, arch: &Arch, index: usize) -> Result<Repository> {
-    open_cached(spec, arch, index, None)
+    open_cached(spec, arch, index, None, &IndexBudget::default())
 }
 
 /// [`open`], keeping decompressed indexes of remote repositories in the cache directory
-/// `cache` (see [`index_cache`]).
+/// `cache` (see [`index_cache`]); what its indexes hold parsed is charged to `budget`
+/// (shared by the repositories of one root).
 pub fn open_cached(
     spec: &str,
     arch: &Arch,
     index: usize,
     cache: Option<&Path>,
+    budget: &IndexBudget,
 ) -> Result<Repository> {
     // A typo in the arch should fail before any network round trip.
     arch.deb()?;
@@ -64,16 +68,16 @@ pub fn open_cached(
     let kind = detect(&source)?;
     let packages = match kind {
         RepoKind::Debian if source.suite.as_deref().is_some_and(|s| s.ends_with('/')) => {
-            debian::read_flat(&source, arch, index)?
+            debian::read_flat(&source, arch, index, budget)?
         }
         RepoKind::Debian => {
             let indexes = cache.map(index_cache::dir);
-            debian::read_suite(&source, arch, index, indexes.as_deref())?
+            debian::read_suite(&source, arch, index, indexes.as_deref(), budget)?
         }
-        RepoKind::DebianFlat => debian::read_flat(&source, arch, index)?,
+        RepoKind::DebianFlat => debian::read_flat(&source, arch, index, budget)?,
         RepoKind::RpmMd => {
             let indexes = cache.map(index_cache::dir);
-            rpmmd::read_rpmmd(&source, arch, index, indexes.as_deref())?
+            rpmmd::read_rpmmd(&source, arch, index, indexes.as_deref(), budget)?
         }
         RepoKind::Local => {
             let Location::Path(dir) = &source.base else {
@@ -82,7 +86,13 @@ pub fn open_cached(
             open_local(dir, arch, index)?
         }
     };
-    tracing::debug!(repo = %spec, ?kind, packages = packages.len(), "repository read");
+    tracing::debug!(
+        repo = %spec,
+        ?kind,
+        packages = packages.len(),
+        parsed_bytes = budget.used(),
+        "repository read"
+    );
     Ok(Repository {
         source,
         kind,

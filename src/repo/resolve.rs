@@ -88,6 +88,7 @@ pub fn resolve_with(
         needs,
         Bounds {
             packages: MAX_CLOSURE,
+            relations: MAX_RELATIONS,
             time: MAX_SOLVE_TIME,
         },
     )
@@ -104,16 +105,24 @@ pub const MAX_CLOSURE: usize = 10_000;
 /// set of conflicts could otherwise keep it backtracking for hours.
 pub const MAX_SOLVE_TIME: Duration = Duration::from_secs(120);
 
+/// The most dependencies and conflicts of the packages a resolution explores it may follow:
+/// resolvo holds about a kilobyte for each, and one package of a hostile index may have a
+/// million. Real resolutions follow far fewer: Debian bookworm's build-essential and
+/// debhelper 667, GNOME, KDE, texlive-full and LibreOffice together (2,142 packages) 19,515.
+pub const MAX_RELATIONS: usize = 30_000;
+
 /// The bounds of one resolution.
 #[derive(Clone, Copy)]
 struct Bounds {
     packages: usize,
+    relations: usize,
     time: Duration,
 }
 
 /// Why resolvo was stopped.
 enum Stop {
     Packages,
+    Relations,
     Time,
 }
 
@@ -197,6 +206,7 @@ fn resolve_bounded(
             let pool = solver.provider();
             tracing::debug!(
                 explored = pool.explored.get(),
+                followed = pool.followed.get(),
                 chosen = solvables.len(),
                 "resolved"
             );
@@ -221,6 +231,12 @@ fn resolve_bounded(
             Some(Stop::Packages) => bail!(
                 "{}",
                 too_many(bounds.packages, &request_text(format, request, needs))
+            ),
+            Some(Stop::Relations) => bail!(
+                "dependency resolution of {} follows more than {} dependencies and conflicts; \
+                 refused",
+                request_text(format, request, needs),
+                bounds.relations
             ),
             Some(Stop::Time) => bail!(
                 "dependency resolution of {} took more than {} s; refused",
@@ -300,6 +316,8 @@ struct Pool<'a> {
     /// Solvables whose dependencies resolvo asked for, since when, and how many and how
     /// long it may ask.
     explored: Cell<usize>,
+    /// Dependencies and conflicts of the explored solvables.
+    followed: Cell<usize>,
     started: Instant,
     bounds: Bounds,
 }
@@ -333,10 +351,13 @@ struct MultiMap<'a, T> {
 }
 
 impl<'a, T: Copy> MultiMap<'a, T> {
-    fn new() -> Self {
+    /// A map with room for `entries` entries (and as many keys).
+    fn with_capacity(entries: usize) -> Self {
+        let mut ends = HashMap::default();
+        ends.reserve(entries);
         MultiMap {
-            ends: HashMap::default(),
-            entries: Vec::new(),
+            ends,
+            entries: Vec::with_capacity(entries),
         }
     }
 
@@ -445,8 +466,9 @@ impl<'a> Pool<'a> {
                 });
             }
         }
-        let mut provides = MultiMap::new();
-        let mut files = MultiMap::new();
+        // Sized once: growing a map of a million names holds its old and new tables at once.
+        let mut provides = MultiMap::with_capacity(packages.iter().map(|p| p.provides.len()).sum());
+        let mut files = MultiMap::with_capacity(packages.iter().map(|p| p.files.len()).sum());
         for (s, &p) in order.iter().enumerate() {
             let pkg = &packages[p as usize];
             let solvable = SolvableId(s as u32);
@@ -470,9 +492,11 @@ impl<'a> Pool<'a> {
             ignores: HashSet::new(),
             lazy: RefCell::default(),
             explored: Cell::new(0),
+            followed: Cell::new(0),
             started: Instant::now(),
             bounds: Bounds {
                 packages: usize::MAX,
+                relations: usize::MAX,
                 time: Duration::MAX,
             },
         }
@@ -596,7 +620,7 @@ impl<'a> Pool<'a> {
         let f = |r: &Rich, p: bool| Box::new(self.formula(r, p));
         match rich {
             Rich::Leaf(rel) => {
-                if positive && self.ignores.contains(&rel.name) {
+                if positive && self.ignores.contains(&*rel.name) {
                     return Formula::True;
                 }
                 let label = relation_text(self.format, rel);
@@ -1026,7 +1050,7 @@ fn cnf(f: &Formula, negate: bool) -> Option<Vec<Vec<Literal>>> {
 }
 
 fn rel_key(r: &Relation) -> RelKey<'_> {
-    (&r.name, r.version.as_ref().map(|(op, v)| (*op, v.as_str())))
+    (&r.name, r.version.as_ref().map(|(op, v)| (*op, &**v)))
 }
 
 /// The package a relation names: Debian's `:any`/`:native`/`:amd64` qualifiers do not change
@@ -1062,7 +1086,7 @@ fn version_label(format: Format, r: &Relation) -> String {
 /// A relation as its format writes it: `libc6 (>= 2.36)`, `glibc >= 2.38`.
 fn relation_text(format: Format, r: &Relation) -> String {
     match &r.version {
-        None => r.name.clone(),
+        None => r.name.to_string(),
         Some(_) => format!("{} {}", r.name, version_label(format, r)),
     }
 }
@@ -1146,6 +1170,9 @@ impl DependencyProvider for Pool<'_> {
         if self.explored.get() > self.bounds.packages {
             return Some(Box::new(Stop::Packages));
         }
+        if self.followed.get() > self.bounds.relations {
+            return Some(Box::new(Stop::Relations));
+        }
         if self.started.elapsed() > self.bounds.time {
             return Some(Box::new(Stop::Time));
         }
@@ -1156,6 +1183,12 @@ impl DependencyProvider for Pool<'_> {
         // resolvo asks once per solvable it decides to install (or tries to).
         self.explored.set(self.explored.get() + 1);
         let pkg = self.package(solvable);
+        let followed = self.followed.get() + pkg.depends.len() + pkg.conflicts.len();
+        self.followed.set(followed);
+        if followed > self.bounds.relations {
+            // Not built: resolvo is cancelled at its next look at the bounds.
+            return Dependencies::Known(KnownDependencies::default());
+        }
         let mut requirements: Vec<ConditionalRequirement> = Vec::with_capacity(pkg.depends.len());
         let mut group = Vec::new();
         for alternatives in &pkg.depends {
@@ -1425,10 +1458,10 @@ mod tests {
                 .filter(|_| !matches!(op, "<" | ">"))
                 .or_else(|| Op::parse_rpm(op))
                 .unwrap_or_else(|| panic!("operator {op}"));
-            (op, v.trim().to_owned())
+            (op, v.trim().into())
         });
         Relation {
-            name: name.to_owned(),
+            name: name.into(),
             version,
         }
     }
@@ -1842,6 +1875,7 @@ mod tests {
         let needs = Needs::default();
         let small = |packages| Bounds {
             packages,
+            relations: MAX_RELATIONS,
             time: MAX_SOLVE_TIME,
         };
         let bounded = |repo: &[PackageMeta], max: usize| {
@@ -1885,12 +1919,38 @@ mod tests {
         // The search time is bounded too (here to nothing).
         let no_time = Bounds {
             packages: MAX_CLOSURE,
+            relations: MAX_RELATIONS,
             time: Duration::ZERO,
         };
         let e = resolve_bounded(&within, &list("p0"), &needs, no_time)
             .unwrap_err()
             .to_string();
         assert_eq!(e, "dependency resolution of p0 took more than 0 s; refused");
+    }
+
+    #[test]
+    fn the_relations_a_resolution_follows_are_bounded() {
+        // A package of 3,000 dependencies, each satisfied: refused before resolvo is given
+        // them, with a small bound; resolved within the real one.
+        let names: Vec<String> = (0..3_000).map(|i| format!("d{i}")).collect();
+        let mut repo = vec![p(Format::Deb, &format!("top 1; {}", names.join(", ")))];
+        repo.extend(names.iter().map(|n| p(Format::Deb, &format!("{n} 1"))));
+        let bounds = |relations| Bounds {
+            packages: MAX_CLOSURE,
+            relations,
+            time: MAX_SOLVE_TIME,
+        };
+        let needs = Needs::default();
+        let e = resolve_bounded(&repo, &list("top"), &needs, bounds(1_000))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "dependency resolution of top follows more than 1000 dependencies and conflicts; \
+             refused"
+        );
+        let found = resolve_bounded(&repo, &list("top"), &needs, bounds(MAX_RELATIONS)).unwrap();
+        assert_eq!(found.len(), 3_001);
     }
 
     #[test]
@@ -2119,7 +2179,7 @@ mod tests {
             .iter()
             .filter(|p| p.essential || p.priority == "required")
             .map(|p| Relation {
-                name: p.name.clone(),
+                name: p.name.as_str().into(),
                 version: None,
             })
             .collect();

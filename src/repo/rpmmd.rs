@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
+use super::budget::{IndexBudget, Relations};
 use super::index_cache::IndexEntry;
 use super::source::{Location, Source};
 use super::{Checksum, Format, Op, PackageMeta, Relation};
@@ -199,8 +200,8 @@ fn entry_relation(a: &[(String, String)]) -> Result<Relation> {
         }
     };
     Ok(Relation {
-        name: name.to_string(),
-        version,
+        name: name.into(),
+        version: version.map(|(op, v)| (op, v.into())),
     })
 }
 
@@ -238,6 +239,19 @@ struct Pkg {
 }
 
 impl Pkg {
+    /// The lengths of the strings the package keeps besides its relations and files.
+    fn strings(&self) -> [usize; 6] {
+        let checksum = self.checksum.as_ref();
+        [
+            self.name.len(),
+            self.arch.len(),
+            self.version.as_ref().map_or(0, String::len),
+            self.location.as_ref().map_or(0, String::len),
+            checksum.map_or(0, |c| c.algo.len()),
+            checksum.map_or(0, |c| c.hex.len()),
+        ]
+    }
+
     fn finish(self, repo: usize) -> Result<PackageMeta> {
         if self.name.is_empty() {
             bail!("a <package> without <name>");
@@ -284,6 +298,63 @@ impl Pkg {
     }
 }
 
+/// The longest tag or text `primary.xml` may hold: the XML reader holds one whole. Real
+/// ones are a few KB (a description).
+const MAX_MARKUP: u64 = 16 << 20;
+
+/// A reader of XML that fails once more than [`MAX_MARKUP`] bytes passed without a `<` or
+/// `>` (quick-xml collects a tag or a text whole, however long).
+struct MarkupBounded<R> {
+    inner: R,
+    /// Bytes since the last `<` or `>`.
+    run: u64,
+    /// The longest run seen.
+    longest: u64,
+}
+
+impl<R> MarkupBounded<R> {
+    fn new(inner: R) -> Self {
+        MarkupBounded {
+            inner,
+            run: 0,
+            longest: 0,
+        }
+    }
+}
+
+impl<R: std::io::BufRead> std::io::Read for MarkupBounded<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::Read::read(&mut std::io::BufRead::fill_buf(self)?, out)?;
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for MarkupBounded<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.longest > MAX_MARKUP {
+            return Err(std::io::Error::other(format!(
+                "a tag or text longer than {} MiB",
+                MAX_MARKUP >> 20
+            )));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let mut runs = buf[..n.min(buf.len())].split(|&b| b == b'<' || b == b'>');
+            self.run += runs.next().map_or(0, <[u8]>::len) as u64;
+            for run in runs {
+                self.longest = self.longest.max(self.run);
+                self.run = run.len() as u64;
+            }
+            self.longest = self.longest.max(self.run);
+        }
+        self.inner.consume(n);
+    }
+}
+
 /// Stream-parses `primary.xml` (already decompressed), keeping packages whose arch is in
 /// `arches`. `what` names the file in errors.
 pub fn parse_primary<R: std::io::BufRead>(
@@ -292,17 +363,40 @@ pub fn parse_primary<R: std::io::BufRead>(
     arches: &[&str],
     repo: usize,
 ) -> Result<Vec<PackageMeta>> {
-    let mut reader = Reader::from_reader(input);
+    parse_primary_within(input, what, arches, repo, &IndexBudget::default())
+}
+
+/// [`parse_primary`], charging what it keeps to `budget` as it is read (one package may
+/// hold any number of entries and files).
+pub fn parse_primary_within<R: std::io::BufRead>(
+    input: R,
+    what: &Location,
+    arches: &[&str],
+    repo: usize,
+    budget: &IndexBudget,
+) -> Result<Vec<PackageMeta>> {
+    let mut reader = Reader::from_reader(MarkupBounded::new(input));
     let mut buf = Vec::new();
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut cur: Option<Pkg> = None;
+    // What was charged before the current package: a package of another arch is dropped,
+    // and what it was charged with it.
+    let mut charged_before = budget.saved();
     let mut text_field = TextField::None;
     let mut rel_field = RelField::None;
     let mut text = String::new();
     loop {
         buf.clear();
         let pos = reader.buffer_position();
+        if text.len() as u64 > MAX_MARKUP {
+            // Pieces of text (CDATA sections, references) joined in one element.
+            bail!(xml_err(
+                what,
+                pos,
+                format!("a text longer than {} MiB", MAX_MARKUP >> 20)
+            ));
+        }
         let ev = reader
             .read_event_into(&mut buf)
             .map_err(|e| xml_err(what, reader.error_position(), e))?;
@@ -319,6 +413,7 @@ pub fn parse_primary<R: std::io::BufRead>(
                     let a = attrs(&e).map_err(bad)?;
                     // Only binary rpms; other types (if any) are skipped whole.
                     cur = (attr(&a, "type").unwrap_or("rpm") == "rpm").then(Pkg::default);
+                    charged_before = budget.saved();
                     continue;
                 }
                 let Some(pkg) = cur.as_mut() else {
@@ -368,6 +463,17 @@ pub fn parse_primary<R: std::io::BufRead>(
                     b"entry" if rel_field != RelField::None => {
                         let a = attrs(&e).map_err(bad)?;
                         let r = entry_relation(&a).map_err(bad)?;
+                        let version = r.version.as_ref().map(|(_, v)| v.len());
+                        budget.relations(
+                            what,
+                            Relations {
+                                count: 1,
+                                versioned: u64::from(version.is_some()),
+                                groups: u64::from(rel_field == RelField::Requires),
+                                text: (r.name.len() + version.unwrap_or(0)) as u64,
+                                indexed: rel_field == RelField::Provides,
+                            },
+                        )?;
                         match rel_field {
                             RelField::Provides => pkg.provides.push(r),
                             // rpmlib() names features of rpm itself, never a package.
@@ -405,9 +511,12 @@ pub fn parse_primary<R: std::io::BufRead>(
                 match local.as_ref() {
                     b"package" => {
                         if let Some(pkg) = cur.take() {
+                            budget.package(what, &pkg.strings())?;
                             let m = pkg.finish(repo).map_err(bad)?;
                             if arches.contains(&m.arch.as_str()) {
                                 out.push(m);
+                            } else {
+                                budget.restore(charged_before);
                             }
                         }
                     }
@@ -420,7 +529,10 @@ pub fn parse_primary<R: std::io::BufRead>(
                             match text_field {
                                 TextField::Name => pkg.name = value,
                                 TextField::Arch => pkg.arch = value,
-                                TextField::File => pkg.files.push(value),
+                                TextField::File => {
+                                    budget.file(what, value.len())?;
+                                    pkg.files.push(value)
+                                }
                                 TextField::Checksum => {
                                     pkg.checksum = Some(Checksum {
                                         algo: std::mem::take(&mut pkg.checksum_algo),
@@ -458,6 +570,7 @@ pub fn read_rpmmd(
     arch: &super::Arch,
     repo: usize,
     indexes: Option<&Path>,
+    budget: &IndexBudget,
 ) -> Result<Vec<PackageMeta>> {
     let arch = arch.rpm()?;
     let repomd_loc = source.join("repodata/repomd.xml")?;
@@ -469,16 +582,17 @@ pub fn read_rpmmd(
         (Location::Url(_), Some(open), Some(dir)) => Some((open, dir)),
         _ => None,
     };
-    if let Some((open, dir)) = keep
-        && let Some(packages) =
-            super::index_cache::read_kept(dir, open, |r| parse_primary(r, &loc, &arches, repo))
-    {
-        tracing::debug!(index = %loc, "repository index kept in the cache");
-        return Ok(packages);
+    let parse = |r: &mut dyn std::io::BufRead| parse_primary_within(r, &loc, &arches, repo, budget);
+    if let Some((open, dir)) = keep {
+        let before = budget.saved();
+        if let Some(packages) = super::index_cache::read_kept(dir, open, parse) {
+            tracing::debug!(index = %loc, "repository index kept in the cache");
+            return Ok(packages);
+        }
+        // What the kept copy was charged is not held: the index is read again.
+        budget.restore(before);
     }
-    super::index_cache::read_streamed(&loc, Some(&primary.checksum), primary.size, keep, |r| {
-        parse_primary(r, &loc, &arches, repo)
-    })
+    super::index_cache::read_streamed(&loc, Some(&primary.checksum), primary.size, keep, parse)
 }
 
 #[cfg(test)]
@@ -561,6 +675,54 @@ mod tests {
                 parse_primary(bad.as_bytes(), &what, &["noarch"], 0).unwrap_err()
             );
             assert!(e.starts_with("/r/primary.xml: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_primary_is_charged_as_it_is_read_and_its_tags_are_bounded() {
+        let what = Location::Path("/r/primary.xml".into());
+        let budget = IndexBudget::new(8 << 20);
+        let p = parse_primary_within(PRIMARY.as_bytes(), &what, &["x86_64"], 0, &budget).unwrap();
+        assert_eq!(p.len(), 1);
+        let used = budget.used();
+        assert!(used > 1000, "{used}");
+        // Packages of other arches are dropped, and so is what they were charged.
+        let other = IndexBudget::new(8 << 20);
+        parse_primary_within(PRIMARY.as_bytes(), &what, &["s390x"], 0, &other).unwrap();
+        assert_eq!(other.used(), 0);
+        // One package of 200,000 provides: refused while its entries are read.
+        let entries = "<rpm:entry name=\"a\"/>".repeat(200_000);
+        let hostile = format!(
+            "<metadata><package type=\"rpm\"><name>a</name><arch>noarch</arch>\
+             <format><rpm:provides>{entries}</rpm:provides></format></package></metadata>"
+        );
+        let e = parse_primary_within(hostile.as_bytes(), &what, &["noarch"], 0, &budget)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("repository index /r/primary.xml holds more than")
+                && e.ends_with("over the bound of 8 MiB); refusing it"),
+            "{e}"
+        );
+        // A tag or a text longer than the bound, or one text made of many pieces.
+        let name = "a".repeat(MAX_MARKUP as usize + 10);
+        for long in [
+            format!("<metadata><package type=\"rpm\"><name>{name}</name>"),
+            format!("<metadata><package type=\"rpm\"><rpm:entry name=\"{name}\"/>"),
+            format!(
+                "<metadata><package type=\"rpm\"><name>{}</name>",
+                "<![CDATA[aaaaaaaa]]>".repeat(MAX_MARKUP as usize / 8 + 10)
+            ),
+        ] {
+            let e = parse_primary(long.as_bytes(), &what, &["noarch"], 0)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("/r/primary.xml: broken XML near byte")
+                    && e.contains("longer than 16 MiB"),
+                "{}",
+                crate::text::ellipsis(&e, 200)
+            );
         }
     }
 

@@ -1186,8 +1186,8 @@ fn plain_relation(dep: &str) -> std::result::Result<Relation, String> {
         return Err(format!("`{}`: an unexpanded macro", one_line(dep)));
     }
     Ok(Relation {
-        name: name.to_string(),
-        version,
+        name: name.into(),
+        version: version.map(|(op, v)| (op, v.into())),
     })
 }
 
@@ -1393,7 +1393,7 @@ mod tests {
             ]
         );
         assert_eq!(needs.conflicts.len(), 1);
-        assert_eq!(needs.conflicts[0].0.name, "d");
+        assert_eq!(&*needs.conflicts[0].0.name, "d");
         assert_eq!(needs.conflicts[0].1, "BuildConflicts of x.spec (line 3)");
         assert_eq!(needs.ignores, ["g"]);
 

@@ -403,7 +403,7 @@ fn rpm_install_script(
             fs::File::open(&header).with_context(|| format!("cannot open {}", header.display()))?;
         root.write_from(&headers.join(format!("{i}.rpm")), &mut from, 0o644)?;
         names.insert(package.name.clone(), package.name.clone());
-        for cap in package.provides.iter().map(|r| r.name.clone()) {
+        for cap in package.provides.iter().map(|r| r.name.to_string()) {
             provider.entry(cap).or_insert_with(|| package.name.clone());
         }
         for f in &package.files {
@@ -419,7 +419,7 @@ fn rpm_install_script(
             let deps = p
                 .requires
                 .iter()
-                .filter_map(|r| provider.get(&r.name))
+                .filter_map(|r| provider.get(&*r.name))
                 .filter(|d| **d != p.name)
                 .cloned()
                 .collect();

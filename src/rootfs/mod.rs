@@ -266,9 +266,16 @@ impl Available {
     fn open(request: &Request, store: &Store) -> Result<Available> {
         let mut packages = Vec::new();
         let mut sources = Vec::new();
+        // One bound on what the parsed indexes of all the root's repositories hold.
+        let budget = repo::IndexBudget::default();
         for (i, spec) in request.repos.iter().enumerate() {
-            let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()))?;
-            packages.extend(repository.packages);
+            let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()), &budget)?;
+            if packages.is_empty() {
+                // Taken as it is: a copy would hold the packages twice for a moment.
+                packages = repository.packages;
+            } else {
+                packages.extend(repository.packages);
+            }
             sources.push(repository.source);
         }
         if packages.is_empty() {
@@ -661,8 +668,8 @@ fn parse_request(text: &str) -> Result<Relation> {
         && !name.contains(['(', ' '])
     {
         return Ok(Relation {
-            name: name.to_string(),
-            version: Some((repo::Op::Eq, version.to_string())),
+            name: name.into(),
+            version: Some((repo::Op::Eq, version.into())),
         });
     }
     let parsed = repo::debian::parse_relations(text)

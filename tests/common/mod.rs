@@ -465,3 +465,27 @@ pub fn runc_run(runc_root: &Path, bundle: &Path, id: &str) -> Output {
 
 pub mod obs;
 pub mod rootfs;
+
+/// Runs `cmd` to its end; returns its exit code, its peak resident memory in KiB, from the
+/// kernel's account of the child (wait4's rusage), and its stderr.
+pub fn exit_and_peak_rss(cmd: &mut Command) -> (Option<i32>, i64, String) {
+    let mut stderr = tempfile::tempfile().unwrap();
+    // Reaped by wait4 below, not by the Child (which only has its pid then).
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(stderr.try_clone().unwrap()))
+        .spawn()
+        .unwrap()
+        .id() as i32;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills; the child is ours and not waited yet.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child, "wait4");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let mut text = String::new();
+    std::io::Seek::rewind(&mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+    (code, usage.ru_maxrss, text)
+}

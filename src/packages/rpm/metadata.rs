@@ -87,7 +87,11 @@ fn relations_with_flags(
                 Some(op) if !version.is_empty() => Some((op, version)),
                 _ => None,
             };
-            (Relation { name, version }, flags)
+            let relation = Relation {
+                name: name.into(),
+                version: version.map(|(op, v)| (op, v.into())),
+            };
+            (relation, flags)
         })
         .collect())
 }
