@@ -727,8 +727,54 @@ fn assert_index_refused(err: &str, index: &Path) {
         err.contains(&format!(
             "repository index {} holds more than",
             index.display()
-        )) && err.contains("over the bound of 140 MiB); refusing it"),
+        )) && err
+            .contains("over the bound of 140 MiB, which OBSBOX_INDEX_MEMORY sets); refusing it"),
         "{err}"
+    );
+}
+
+/// The operator sets the bound with OBSBOX_INDEX_MEMORY (MiB): the test repository's index
+/// (813 packages, ≈ 1.5 MiB parsed) is refused under 1 MiB and read under the default, and
+/// a value that is not a number of MiB is one line naming the variable.
+#[test]
+fn the_index_bound_is_the_operators_to_set() {
+    let data = testdata().join("deb-repo");
+    let repo = format!("{} bookworm main", data.display());
+    let create = |bound: Option<&str>| {
+        let obsbox = Obsbox::new();
+        let work = tempfile::tempdir().unwrap();
+        let create = Create::new("amd64")
+            .repo(&repo)
+            .install(&["base-files"])
+            .out(&work.path().join("root"));
+        let mut args = vec!["--cache", obsbox.cache.path().to_str().unwrap()];
+        args.extend(create.args());
+        let mut command = obsbox.runtime.command(&args);
+        if let Some(bound) = bound {
+            command.env("OBSBOX_INDEX_MEMORY", bound);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = create(Some("1"));
+    assert!(!ok);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("binary-amd64/Packages holds more than")
+            && err
+                .contains("over the bound of 1 MiB, which OBSBOX_INDEX_MEMORY sets); refusing it"),
+        "{err}"
+    );
+    let (ok, err) = create(None);
+    assert!(ok, "{err}");
+    let (ok, err) = create(Some("lots"));
+    assert!(!ok);
+    assert_eq!(
+        err.trim_end(),
+        "obsbox: error: OBSBOX_INDEX_MEMORY: expected a number of MiB from 1 to 1048576, got `lots`"
     );
 }
 

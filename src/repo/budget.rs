@@ -39,6 +39,34 @@ impl Default for IndexBudget {
     }
 }
 
+/// The environment variable through which an operator sets the bound, in MiB, for
+/// repositories larger than [`MAX_PARSED`] allows (a whole openSUSE Tumbleweed primary is
+/// estimated at about twice it).
+pub const LIMIT_ENV: &str = "OBSBOX_INDEX_MEMORY";
+
+impl IndexBudget {
+    /// The budget of a root: [`MAX_PARSED`], or what [`LIMIT_ENV`] sets.
+    pub fn configured() -> Result<IndexBudget> {
+        Ok(IndexBudget::new(limit_from(
+            std::env::var_os(LIMIT_ENV).as_deref(),
+        )?))
+    }
+}
+
+/// The bound [`LIMIT_ENV`]'s value `value` sets, in bytes.
+fn limit_from(value: Option<&std::ffi::OsStr>) -> Result<u64> {
+    let Some(value) = value else {
+        return Ok(MAX_PARSED);
+    };
+    match value.to_str().map(str::parse::<u64>) {
+        Some(Ok(mib)) if (1..=1 << 20).contains(&mib) => Ok(mib << 20),
+        _ => bail!(
+            "{LIMIT_ENV}: expected a number of MiB from 1 to 1048576, got `{}`",
+            crate::text::ellipsis(&value.to_string_lossy(), 40)
+        ),
+    }
+}
+
 /// The heap an allocation of `len` bytes takes (glibc: 8 bytes of header, 16-byte steps,
 /// at least 32).
 pub fn heap(len: usize) -> u64 {
@@ -141,7 +169,7 @@ impl IndexBudget {
             bail!(
                 "repository index {index} holds more than the parsed indexes of a root may \
                  (with the indexes before it: {} packages and {} relations, ≈ {} MiB parsed, \
-                 over the bound of {} MiB); refusing it",
+                 over the bound of {} MiB, which {LIMIT_ENV} sets); refusing it",
                 self.packages.get(),
                 self.relations.get(),
                 total >> 20,
@@ -155,6 +183,17 @@ impl IndexBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bound_is_the_default_or_what_the_operator_sets() {
+        use std::ffi::OsStr;
+        assert_eq!(limit_from(None).unwrap(), MAX_PARSED);
+        assert_eq!(limit_from(Some(OsStr::new("400"))).unwrap(), 400 << 20);
+        for bad in ["", "0", "-1", "1.5", "4096k", "2000000"] {
+            let err = limit_from(Some(OsStr::new(bad))).unwrap_err().to_string();
+            assert!(err.starts_with("OBSBOX_INDEX_MEMORY: expected"), "{err}");
+        }
+    }
 
     #[test]
     fn heap_rounds_as_the_allocator_does() {

@@ -49,7 +49,7 @@ pub struct Repository {
 /// `repodata/repomd.xml` means rpm-md, a top-level `Packages` index a flat Debian
 /// repository, and a local directory without either a directory of package files.
 pub fn open(spec: &str, arch: &Arch, index: usize) -> Result<Repository> {
-    open_cached(spec, arch, index, None, &IndexBudget::default())
+    open_cached(spec, arch, index, None, &IndexBudget::configured()?)
 }
 
 /// [`open`], keeping decompressed indexes of remote repositories in the cache directory

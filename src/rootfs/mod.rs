@@ -267,7 +267,7 @@ impl Available {
         let mut packages = Vec::new();
         let mut sources = Vec::new();
         // One bound on what the parsed indexes of all the root's repositories hold.
-        let budget = repo::IndexBudget::default();
+        let budget = repo::IndexBudget::configured()?;
         for (i, spec) in request.repos.iter().enumerate() {
             let repository = repo::open_cached(spec, &request.arch, i, Some(store.dir()), &budget)?;
             if packages.is_empty() {
