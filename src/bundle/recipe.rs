@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::job::Job;
+use crate::packages::deb822;
 use crate::repo::build_deps::{self, Needs};
-use crate::repo::debian;
 use crate::repo::spec_deps;
 
 /// Where a Debian source is built, as obs-build's build-recipe-dsc has it: unpacked into
@@ -256,7 +256,7 @@ for f in *.changes *.buildinfo; do if [ -e "$f" ]; then cp "$f" /results/OTHER/;
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        let paragraphs = debian::parse_paragraphs(&text)
+        let paragraphs = deb822::parse_paragraphs(&text)
             .with_context(|| format!("{}: not a control file", path.display()))?;
         let Some(source) = paragraphs.first() else {
             bail!("{}: no paragraphs", path.display());
@@ -299,7 +299,7 @@ fn read_recipe(path: &Path) -> Result<String> {
 
 /// A .dsc may be clear-signed; the fields are inside the armor.
 fn strip_signature(text: &str) -> String {
-    debian::strip_clearsign(text).unwrap_or_else(|_| text.to_string())
+    deb822::strip_clearsign(text).unwrap_or_else(|_| text.to_string())
 }
 
 /// Single-quotes a word for sh.

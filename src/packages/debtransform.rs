@@ -24,9 +24,9 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::Digest;
 
+use super::deb822;
 use super::tarball::{Whiteouts, read_tar};
 use super::{Entry, EntryKind, Sink};
-use crate::repo::debian;
 
 /// The largest `.dsc`, `debian.*` file, series file, patch or debian tarball member read.
 pub const MAX_FILE: u64 = 16 << 20;
@@ -108,9 +108,9 @@ pub fn transform(sources: &Path, dsc: &str, options: &Options, out: &Path) -> Re
     let dir = SourceDir::new(sources)?;
     let text = String::from_utf8(dir.read(dsc, MAX_FILE)?)
         .map_err(|_| anyhow!("{dsc}: not UTF-8 text"))?;
-    let text = debian::strip_clearsign(&text).unwrap_or(text);
+    let text = deb822::strip_clearsign(&text).unwrap_or(text);
     let paragraphs =
-        debian::parse_paragraphs(&text).map_err(|e| anyhow!("{dsc}: not a control file: {e}"))?;
+        deb822::parse_paragraphs(&text).map_err(|e| anyhow!("{dsc}: not a control file: {e}"))?;
     let Some(paragraph) = paragraphs.first() else {
         bail!("{dsc}: no fields");
     };
@@ -442,7 +442,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn of(paragraph: &debian::Paragraph) -> Fields {
+    fn of(paragraph: &deb822::Paragraph) -> Fields {
         let mut fields = Fields {
             order: Vec::new(),
             values: Default::default(),

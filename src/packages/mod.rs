@@ -7,6 +7,7 @@
 
 pub mod compress;
 pub mod deb;
+pub mod deb822;
 pub mod debtransform;
 pub mod extract;
 pub mod layer;

@@ -320,7 +320,7 @@ pub struct Needs {
 /// Reads the build relations of the source paragraph of a `.dsc` or `debian/control`
 /// (`what` names the file in origins and errors) and reduces them for `ctx`.
 pub fn needs(
-    paragraph: &super::debian::Paragraph,
+    paragraph: &crate::packages::deb822::Paragraph,
     what: &str,
     ctx: &BuildContext,
 ) -> Result<Needs> {

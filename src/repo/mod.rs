@@ -175,7 +175,7 @@ pub fn open_local(dir: &Path, arch: &Arch, index: usize) -> Result<Vec<PackageMe
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let meta = if path.extension().is_some_and(|e| e == "deb") {
             let control = crate::packages::deb::read_control_of(&path)?;
-            let paragraphs = debian::parse_paragraphs(&control.control)
+            let paragraphs = crate::packages::deb822::parse_paragraphs(&control.control)
                 .with_context(|| format!("{}: control", path.display()))?;
             let first = paragraphs
                 .first()

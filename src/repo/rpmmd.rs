@@ -701,7 +701,9 @@ mod tests {
             .to_string();
         assert!(
             e.starts_with("repository index /r/primary.xml holds more than")
-                && e.ends_with("over the bound of 8 MiB); refusing it"),
+                && e.ends_with(
+                    "over the bound of 8 MiB, which OBSBOX_INDEX_MEMORY sets); refusing it"
+                ),
             "{e}"
         );
         // A tag or a text longer than the bound, or one text made of many pieces.
