@@ -74,17 +74,14 @@ impl<'a, R: Read> Verifying<'a, R> {
     /// size is not known: an endless stream ends here too.
     pub fn verify(mut self, size: u64, what: &Location) -> Result<()> {
         let bound = match size {
-            0 => super::index_cache::MAX_INDEX,
+            0 => super::MAX_INDEX,
             size => size,
         };
         let left = (bound + 1).saturating_sub(self.len);
         std::io::copy(&mut (&mut self).take(left), &mut std::io::sink())
             .with_context(|| format!("{what}: cannot read"))?;
         if self.len > bound && size == 0 {
-            bail!(
-                "{what}: larger than {} MiB",
-                super::index_cache::MAX_INDEX >> 20
-            );
+            bail!("{what}: larger than {} MiB", super::MAX_INDEX >> 20);
         }
         if size > 0 && self.len != size {
             bail!(

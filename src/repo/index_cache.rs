@@ -96,12 +96,8 @@ pub fn read_keeping<T>(
     reader: impl Read,
     read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    read_keeping_up_to(keep, reader, MAX_INDEX, read)
+    read_keeping_up_to(keep, reader, super::MAX_INDEX, read)
 }
-
-/// The most bytes a compressed repository index may expand to: a distribution's largest
-/// are a few hundred MB, and a 7 MB `Packages.gz` of zeros took 1.6 GB.
-pub const MAX_INDEX: u64 = 1 << 30;
 
 fn read_keeping_up_to<T>(
     keep: Option<(&IndexEntry, &Path)>,

@@ -20,7 +20,13 @@ use anyhow::{Context, Result, bail};
 
 pub use crate::model::{Arch, Checksum, Format, Op, PackageMeta, Relation, version};
 pub use budget::IndexBudget;
+
 pub use source::{Location, Source};
+
+/// The most bytes a repository index may expand to, and a repository file read whole may
+/// hold (here, where fetching, reading and the index cache all find it): a distribution's
+/// largest indexes are a few hundred MB, and a 7 MB `Packages.gz` of zeros took 1.6 GB.
+pub const MAX_INDEX: u64 = 1 << 30;
 
 /// What layout a repository has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -207,12 +207,12 @@ impl Location {
     }
 
     /// Reads the whole file into memory; `None` when it does not exist. At most
-    /// [`MAX_INDEX`](super::index_cache::MAX_INDEX) bytes: a larger one is refused.
+    /// [`MAX_INDEX`](super::MAX_INDEX) bytes: a larger one is refused.
     pub fn read_optional(&self) -> Result<Option<Vec<u8>>> {
         let Some(r) = self.open_optional()? else {
             return Ok(None);
         };
-        let limit = super::index_cache::MAX_INDEX;
+        let limit = super::MAX_INDEX;
         let data =
             crate::io::read_at_most(r, limit).with_context(|| format!("{self}: read failed"))?;
         data.map(Some)
