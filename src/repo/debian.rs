@@ -423,18 +423,10 @@ fn read_index(
     repo: usize,
     budget: &IndexBudget,
 ) -> Result<Vec<PackageMeta>> {
-    let parse = |r: &mut dyn BufRead| parse_packages_from(r, loc, arch, repo, budget);
-    if let Some((plain, dir)) = keep {
-        let before = budget.saved();
-        if let Some(packages) = super::index_cache::read_kept(dir, plain, parse) {
-            tracing::debug!(index = %loc, "repository index kept in the cache");
-            return Ok(packages);
-        }
-        // What the kept copy was charged is not held: the index is read again.
-        budget.restore(before);
-    }
     let (sum, size) = entry.map_or((None, 0), |e| (Some(&e.checksum), e.size));
-    super::index_cache::read_streamed(loc, sum, size, keep, parse)
+    super::index_cache::read_kept_or_streamed(loc, sum, size, keep, budget, |r| {
+        parse_packages_from(r, loc, arch, repo, budget)
+    })
 }
 
 /// Reads an archive with suites: `dists/SUITE/Release`, then each component's

@@ -42,7 +42,7 @@ fn path(dir: &Path, entry: &IndexEntry) -> Option<PathBuf> {
 /// `None` when there is no such copy, when its content does not have the sum (the copy is
 /// then removed and whatever `read` made of it dropped), or when `read` fails (the caller
 /// then reads the repository itself and reports its errors).
-pub fn read_kept<T>(
+fn read_kept<T>(
     dir: &Path,
     entry: &IndexEntry,
     read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
@@ -63,11 +63,33 @@ pub fn read_kept<T>(
     made.ok()
 }
 
+/// The index at `loc` read by `read`: its kept copy in the cache (`keep`) when that is
+/// intact, else as it arrives ([`read_streamed`]). What reading a damaged kept copy charged
+/// to `budget` is given back: that parse is dropped and the index read again.
+pub fn read_kept_or_streamed<T>(
+    loc: &super::source::Location,
+    expected: Option<&super::Checksum>,
+    size: u64,
+    keep: Option<(&IndexEntry, &Path)>,
+    budget: &super::IndexBudget,
+    read: impl Fn(&mut dyn BufRead) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    if let Some((entry, dir)) = keep {
+        let before = budget.saved();
+        if let Some(made) = read_kept(dir, entry, &read) {
+            tracing::debug!(index = %loc, "repository index kept in the cache");
+            return Ok(made);
+        }
+        budget.restore(before);
+    }
+    read_streamed(loc, expected, size, keep, read)
+}
+
 /// Reads the index at `loc` as it streams in: decompressed when it is compressed, kept
 /// (see [`read_keeping`]) and taken by `read`, then checked against `expected` and `size`
 /// (when not 0) at its end. A sum that does not match is reported rather than whatever
 /// `read` found in the damaged index; nothing but a buffer of it is held.
-pub fn read_streamed<T>(
+fn read_streamed<T>(
     loc: &super::source::Location,
     expected: Option<&super::Checksum>,
     size: u64,

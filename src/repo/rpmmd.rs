@@ -582,17 +582,14 @@ pub fn read_rpmmd(
         (Location::Url(_), Some(open), Some(dir)) => Some((open, dir)),
         _ => None,
     };
-    let parse = |r: &mut dyn std::io::BufRead| parse_primary_within(r, &loc, &arches, repo, budget);
-    if let Some((open, dir)) = keep {
-        let before = budget.saved();
-        if let Some(packages) = super::index_cache::read_kept(dir, open, parse) {
-            tracing::debug!(index = %loc, "repository index kept in the cache");
-            return Ok(packages);
-        }
-        // What the kept copy was charged is not held: the index is read again.
-        budget.restore(before);
-    }
-    super::index_cache::read_streamed(&loc, Some(&primary.checksum), primary.size, keep, parse)
+    super::index_cache::read_kept_or_streamed(
+        &loc,
+        Some(&primary.checksum),
+        primary.size,
+        keep,
+        budget,
+        |r| parse_primary_within(r, &loc, &arches, repo, budget),
+    )
 }
 
 #[cfg(test)]
